@@ -1,0 +1,17 @@
+"""Identities shared with remote stores (see DESIGN.md, "Identities").
+
+A grade's remote id per criterion is a UUIDv5 of ``source/run_id/criterion/reviewer`` so that
+re-pushing an edited grade updates the same remote score instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+#: Fixed namespace for agentdeck score ids. Never change it: remote scores are keyed on it.
+NAMESPACE = uuid.UUID("6f1f4c1e-4d0b-5c55-9a57-61676e746465")
+
+
+def score_id(source: str, run_id: str, criterion: str, reviewer: str) -> str:
+    """Return the deterministic remote id of one reviewer's score on one criterion of a run."""
+    return str(uuid.uuid5(NAMESPACE, f"{source}/{run_id}/{criterion}/{reviewer}"))
