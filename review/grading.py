@@ -1,0 +1,294 @@
+"""Grades: one reviewer's verdict on one run under one rubric version.
+
+Every change a reviewer makes (a level, a comment, the escalation flag, an undo) is one SQLite
+transaction that writes the grade, an event for undo and audit, and, when the grade is or was
+complete, the outbox row that carries it to the store. Nothing waits in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from review.rubric import Rubric
+from store.identity import score_id
+from store.outbox import enqueue
+from store.sync import now_iso
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The state of one grade. ``values`` maps criterion id to the chosen level value."""
+
+    run: int
+    reviewer: str
+    rubric_id: str
+    rubric_version: str
+    values: dict[str, Any] = field(default_factory=dict)
+    comment: str | None = None
+    escalate: bool = False
+    seconds_spent: float = 0.0
+    complete: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "values": self.values,
+                "comment": self.comment,
+                "escalate": self.escalate,
+                "seconds_spent": self.seconds_spent,
+                "complete": self.complete,
+            },
+            sort_keys=True,
+            ensure_ascii=False,
+        )
+
+
+def _from_row(row: sqlite3.Row | tuple[Any, ...]) -> Grade:
+    return Grade(
+        run=row[0],
+        reviewer=row[1],
+        rubric_id=row[2],
+        rubric_version=row[3],
+        values=json.loads(row[4]),
+        comment=row[5],
+        escalate=bool(row[6]),
+        seconds_spent=float(row[7]),
+        complete=bool(row[8]),
+    )
+
+
+_SELECT = (
+    'SELECT run, reviewer, rubric_id, rubric_version, "values", comment, escalate, '
+    "seconds_spent, complete FROM grades "
+    "WHERE run = ? AND reviewer = ? AND rubric_id = ? AND rubric_version = ?"
+)
+
+
+def get_grade(conn: sqlite3.Connection, run: int, reviewer: str, rubric: Rubric) -> Grade | None:
+    """The reviewer's grade on ``run`` under this rubric version, if any."""
+    row = conn.execute(_SELECT, (run, reviewer, rubric.id, rubric.version)).fetchone()
+    return _from_row(row) if row else None
+
+
+def _remote_payload(
+    conn: sqlite3.Connection, grade: Grade, rubric: Rubric, *, live: bool, at: str
+) -> tuple[str, dict[str, object]]:
+    source, run_id = conn.execute(
+        "SELECT source, run_id FROM runs WHERE id = ?", (grade.run,)
+    ).fetchone()
+    upsert: list[dict[str, object]] = []
+    delete: list[str] = []
+    for criterion in rubric.criteria:
+        sid = score_id(source, run_id, criterion.id, grade.reviewer)
+        value = grade.values.get(criterion.id)
+        if live and value is not None:
+            upsert.append(
+                {
+                    "id": sid,
+                    "trace_id": run_id,
+                    "name": criterion.id,
+                    "value": value,
+                    "comment": grade.comment,
+                    "created_at": at,
+                    "metadata": {
+                        "reviewer": grade.reviewer,
+                        "rubric_id": grade.rubric_id,
+                        "rubric_version": grade.rubric_version,
+                        "escalate": grade.escalate,
+                        "seconds_spent": round(grade.seconds_spent, 3),
+                    },
+                }
+            )
+        else:
+            delete.append(sid)
+    return source, {"trace_id": run_id, "upsert": upsert, "delete": delete}
+
+
+def _write(
+    conn: sqlite3.Connection,
+    before: Grade | None,
+    after: Grade | None,
+    rubric: Rubric,
+    action: str,
+    *,
+    undone: bool = False,
+) -> None:
+    """Persist ``after`` (None deletes), its event and its outbox row. Caller holds the txn."""
+    at = now_iso()
+    key = after or before
+    assert key is not None
+    if after is None:
+        conn.execute(
+            "DELETE FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
+            "AND rubric_version = ?",
+            (key.run, key.reviewer, key.rubric_id, key.rubric_version),
+        )
+    else:
+        conn.execute(
+            'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
+            "escalate, seconds_spent, complete, origin, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', ?, ?) "
+            "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
+            '"values" = excluded."values", comment = excluded.comment, '
+            "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
+            "complete = excluded.complete, origin = 'local', updated_at = excluded.updated_at",
+            (
+                after.run,
+                after.reviewer,
+                after.rubric_id,
+                after.rubric_version,
+                json.dumps(after.values, sort_keys=True, ensure_ascii=False),
+                after.comment,
+                int(after.escalate),
+                after.seconds_spent,
+                int(after.complete),
+                at,
+                at,
+            ),
+        )
+    conn.execute(
+        "INSERT INTO grade_events (run, reviewer, rubric_id, rubric_version, action, before, "
+        "after, at, undone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            key.run,
+            key.reviewer,
+            key.rubric_id,
+            key.rubric_version,
+            action,
+            before.to_json() if before else None,
+            after.to_json() if after else None,
+            at,
+            int(undone),
+        ),
+    )
+    was_live = bool(before and before.complete)
+    is_live = bool(after and after.complete)
+    if is_live or was_live:
+        store, payload = _remote_payload(
+            conn, after if is_live and after else key, rubric, live=is_live, at=at
+        )
+        enqueue(conn, store=store, run=key.run, reviewer=key.reviewer, payload=payload, created_at=at)
+    if is_live != was_live:
+        conn.execute(
+            "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",
+            (int(is_live), key.reviewer, key.run),
+        )
+
+
+def _change(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    action: str,
+    seconds: float,
+    **changes: Any,
+) -> Grade:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        before = get_grade(conn, run, reviewer, rubric)
+        base = before or Grade(run, reviewer, rubric.id, rubric.version)
+        after = replace(base, seconds_spent=base.seconds_spent + max(seconds, 0.0), **changes)
+        after = replace(after, complete=rubric.is_complete(after.values))
+        _write(conn, before, after, rubric, action)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return after
+
+
+def set_value(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    criterion: str,
+    value: Any,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Set one criterion (None clears it) and commit; the grade is complete when every required
+    criterion has a value. ``seconds`` is time spent on the run since the last commit."""
+    c = rubric.criterion(criterion)
+    if c is None:
+        raise KeyError(f"rubric {rubric.id} has no criterion {criterion!r}")
+    if value is not None and c.level_for_value(value) is None:
+        raise ValueError(f"{value!r} is not a level of {criterion!r}")
+    current = get_grade(conn, run, reviewer, rubric)
+    values = dict(current.values if current else {})
+    if value is None:
+        values.pop(criterion, None)
+    else:
+        values[criterion] = c.level_for_value(value).value  # type: ignore[union-attr]
+    return _change(conn, run, reviewer, rubric, f"set:{criterion}", seconds, values=values)
+
+
+def set_comment(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    comment: str | None,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Set or clear the reviewer's comment and commit."""
+    text = (comment or "").strip() or None
+    return _change(conn, run, reviewer, rubric, "comment", seconds, comment=text)
+
+
+def set_escalate(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    escalate: bool,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Flag (or unflag) the run for escalation and commit."""
+    return _change(conn, run, reviewer, rubric, "escalate", seconds, escalate=escalate)
+
+
+def _parse_state(text: str | None, key: Grade) -> Grade | None:
+    if text is None:
+        return None
+    body = json.loads(text)
+    return replace(
+        key,
+        values=body["values"],
+        comment=body["comment"],
+        escalate=body["escalate"],
+        seconds_spent=body["seconds_spent"],
+        complete=body["complete"],
+    )
+
+
+def undo(conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> Grade | None:
+    """Undo the reviewer's latest change under this rubric version; return the restored grade
+    (``None`` values mean the grade is gone). Returns None if there is nothing to undo."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        row = conn.execute(
+            "SELECT id, run, before FROM grade_events WHERE reviewer = ? AND rubric_id = ? "
+            "AND rubric_version = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
+            (reviewer, rubric.id, rubric.version),
+        ).fetchone()
+        if row is None:
+            conn.execute("ROLLBACK")
+            return None
+        event_id, run, before_text = row
+        current = get_grade(conn, run, reviewer, rubric)
+        key = Grade(run, reviewer, rubric.id, rubric.version)
+        restored = _parse_state(before_text, key)
+        conn.execute("UPDATE grade_events SET undone = 1 WHERE id = ?", (event_id,))
+        _write(conn, current, restored, rubric, "undo", undone=True)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return restored or key

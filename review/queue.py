@@ -1,0 +1,216 @@
+"""The review queue: a reviewer's assigned runs, read from SQLite by window, and one run's detail.
+
+The desk never holds the whole queue: with a million runs it asks for the rows it shows, so
+opening the desk and moving to the next run cost the same with 1k or 1M runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do."""
+
+    workflow: str | None = None
+    status: str | None = None
+    graded: bool | None = None
+
+    def where(self, reviewer: str) -> tuple[str, list[Any]]:
+        clauses = ["a.reviewer = ?"]
+        args: list[Any] = [reviewer]
+        if self.workflow:
+            clauses.append("a.workflow = ?")
+            args.append(self.workflow)
+        if self.status:
+            clauses.append("a.status = ?")
+            args.append(self.status)
+        if self.graded is not None:
+            clauses.append("a.graded = ?")
+            args.append(int(self.graded))
+        return " AND ".join(clauses), args
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One line of the queue."""
+
+    run: int
+    run_id: str
+    workflow: str
+    started_at: str
+    status: str
+    graded: bool
+    reason: str
+    business_ref: str | None
+    cost_usd: float | None
+
+
+_ORDER = "ORDER BY a.started_at, a.run"
+
+
+def count(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter = QueueFilter()) -> int:
+    """How many runs match the filter."""
+    where, args = flt.where(reviewer)
+    return int(conn.execute(f"SELECT count(*) FROM assignments a WHERE {where}", args).fetchone()[0])
+
+
+def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
+    """(graded, assigned) for the reviewer."""
+    row = conn.execute(
+        "SELECT count(*), coalesce(sum(graded), 0) FROM assignments WHERE reviewer = ?",
+        (reviewer,),
+    ).fetchone()
+    return int(row[1]), int(row[0])
+
+
+def window(
+    conn: sqlite3.Connection,
+    reviewer: str,
+    flt: QueueFilter,
+    offset: int,
+    limit: int,
+) -> list[QueueRow]:
+    """Rows ``offset .. offset+limit`` of the filtered queue, oldest first."""
+    where, args = flt.where(reviewer)
+    rows = conn.execute(
+        "SELECT a.run, r.run_id, a.workflow, a.started_at, a.status, a.graded, a.reason, "
+        "r.business_ref, r.cost_usd FROM assignments a JOIN runs r ON r.id = a.run "
+        f"WHERE {where} {_ORDER} LIMIT ? OFFSET ?",
+        [*args, limit, max(offset, 0)],
+    ).fetchall()
+    return [
+        QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows
+    ]
+
+
+def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> int | None:
+    """The index of ``run`` in the filtered queue, or None when it is not in it."""
+    where, args = flt.where(reviewer)
+    row = conn.execute(
+        f"SELECT a.started_at FROM assignments a WHERE {where} AND a.run = ?", [*args, run]
+    ).fetchone()
+    if row is None:
+        return None
+    before = conn.execute(
+        f"SELECT count(*) FROM assignments a WHERE {where} "
+        "AND (a.started_at < ? OR (a.started_at = ? AND a.run < ?))",
+        [*args, row[0], row[0], run],
+    ).fetchone()[0]
+    return int(before)
+
+
+def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
+    """The run in the reviewer's queue whose trace id or business reference matches ``text``
+    (exact first, then prefix); None when nothing matches."""
+    text = text.strip()
+    if not text:
+        return None
+    for op, value in (("=", text), ("LIKE", text.replace("%", r"\%").replace("_", r"\_") + "%")):
+        esc = " ESCAPE '\\'" if op == "LIKE" else ""
+        row = conn.execute(
+            "SELECT a.run FROM assignments a JOIN runs r ON r.id = a.run WHERE a.reviewer = ? "
+            f"AND (r.run_id {op} ?{esc} OR r.business_ref {op} ?{esc}) "
+            "ORDER BY a.started_at LIMIT 1",
+            (reviewer, value, value),
+        ).fetchone()
+        if row:
+            return int(row[0])
+    return None
+
+
+def workflows(conn: sqlite3.Connection, reviewer: str) -> list[str]:
+    """The workflows present in the reviewer's queue."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT workflow FROM assignments WHERE reviewer = ? ORDER BY workflow",
+            (reviewer,),
+        )
+    ]
+
+
+@dataclass(frozen=True)
+class StepView:
+    idx: int
+    kind: str
+    name: str
+    started_at: str | None
+    latency_ms: int | None
+    arguments: str | None
+    result: str | None
+    error_type: str | None
+    error_message: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+
+
+@dataclass(frozen=True)
+class RunDetail:
+    """Everything the desk shows about one run. All text in it is untrusted."""
+
+    run: int
+    source: str
+    run_id: str
+    workflow: str
+    started_at: str
+    ended_at: str | None
+    status: str
+    feedback: str | None
+    business_ref: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: float | None
+    latency_ms: int | None
+    hydrated: bool
+    input: str | None
+    output: str | None
+    final_action: dict[str, Any] | None
+    tags: list[str]
+    steps: list[StepView] = field(default_factory=list)
+
+
+def run_detail(conn: sqlite3.Connection, run: int) -> RunDetail | None:
+    """Load one run with its steps."""
+    r = conn.execute(
+        "SELECT id, source, run_id, workflow, started_at, ended_at, status, feedback, "
+        "business_ref, tokens_in, tokens_out, cost_usd, latency_ms, hydrated, input, output, "
+        "final_action, tags FROM runs WHERE id = ?",
+        (run,),
+    ).fetchone()
+    if r is None:
+        return None
+    steps = [
+        StepView(*s)
+        for s in conn.execute(
+            "SELECT idx, kind, name, started_at, latency_ms, arguments, result, error_type, "
+            "error_message, tokens_in, tokens_out FROM steps WHERE run = ? ORDER BY idx",
+            (run,),
+        )
+    ]
+    final = json.loads(r[16]) if r[16] else None
+    return RunDetail(
+        run=r[0],
+        source=r[1],
+        run_id=r[2],
+        workflow=r[3],
+        started_at=r[4],
+        ended_at=r[5],
+        status=r[6],
+        feedback=r[7],
+        business_ref=r[8],
+        tokens_in=r[9],
+        tokens_out=r[10],
+        cost_usd=r[11],
+        latency_ms=r[12],
+        hydrated=bool(r[13]),
+        input=r[14],
+        output=r[15],
+        final_action=final if isinstance(final, dict) else None,
+        tags=json.loads(r[17]) if r[17] else [],
+        steps=steps,
+    )

@@ -1,0 +1,159 @@
+"""Rubrics: the criteria a reviewer grades a run against, loaded from YAML.
+
+A rubric is identified by ``(id, version)``; the version is a content hash of its criteria, so
+changing a question, a level or a key makes a new version, and every grade is stamped with the
+version it was given under. Agreement is reported per version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from store.documents import DocumentError, load_yaml_model
+
+#: Keys the desk uses for moving and acting; a rubric level may not take one of them.
+RESERVED_KEYS = frozenset("jkcueq?/:[]") | {"space", "enter", "escape", "tab"}
+
+LevelValue = int | str
+
+
+class Level(BaseModel):
+    """One answer to a criterion, with the single key that picks it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: LevelValue
+    key: str = Field(min_length=1, max_length=1)
+    anchor: str | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _printable_key(cls, key: str) -> str:
+        if not key.isprintable() or key.isspace():
+            raise ValueError("a level key must be one printable character")
+        if key in RESERVED_KEYS:
+            raise ValueError(
+                f"key {key!r} is reserved by the desk ({' '.join(sorted(RESERVED_KEYS))})"
+            )
+        return key
+
+    @property
+    def label(self) -> str:
+        return str(self.value)
+
+
+class Scale(BaseModel):
+    """The levels of a criterion: binary (two levels), ordinal (ordered numbers) or categorical."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["binary", "ordinal", "categorical"]
+    levels: list[Level] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scale:
+        if self.kind == "binary" and len(self.levels) != 2:
+            raise ValueError(f"a binary scale has exactly 2 levels, found {len(self.levels)}")
+        if self.kind == "ordinal" and not all(isinstance(lv.value, int) for lv in self.levels):
+            raise ValueError("an ordinal scale needs whole-number level values")
+        values = [str(lv.value) for lv in self.levels]
+        if len(set(values)) != len(values):
+            raise ValueError("level values must be distinct")
+        return self
+
+
+class Criterion(BaseModel):
+    """One question of the rubric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    question: str
+    scale: Scale
+    metric: Literal["task_success", "intervention"] | None = None
+    required: bool = True
+    help: str | None = None
+
+    def level_for_key(self, key: str) -> Level | None:
+        return next((lv for lv in self.scale.levels if lv.key == key), None)
+
+    def level_for_value(self, value: object) -> Level | None:
+        return next((lv for lv in self.scale.levels if str(lv.value) == str(value)), None)
+
+
+class Rubric(BaseModel):
+    """A versioned set of criteria."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    title: str
+    description: str | None = None
+    criteria: list[Criterion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Rubric:
+        seen_ids: set[str] = set()
+        seen_keys: dict[str, str] = {}
+        for c in self.criteria:
+            if c.id in seen_ids:
+                raise ValueError(f"criterion id {c.id!r} appears twice")
+            seen_ids.add(c.id)
+            for lv in c.scale.levels:
+                if lv.key in seen_keys:
+                    raise ValueError(
+                        f"key {lv.key!r} is used by both {seen_keys[lv.key]!r} and {c.id!r}: "
+                        "each level needs its own key"
+                    )
+                seen_keys[lv.key] = c.id
+        if not any(c.required for c in self.criteria):
+            raise ValueError("at least one criterion must be required")
+        return self
+
+    @cached_property
+    def version(self) -> str:
+        """Content hash of the criteria (12 hex digits); titles and descriptions don't count."""
+        body = json.dumps(
+            [c.model_dump(mode="json") for c in self.criteria],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(body.encode("utf-8")).hexdigest()[:12]
+
+    @property
+    def required(self) -> list[Criterion]:
+        return [c for c in self.criteria if c.required]
+
+    def criterion(self, criterion_id: str) -> Criterion | None:
+        return next((c for c in self.criteria if c.id == criterion_id), None)
+
+    def key_map(self) -> dict[str, tuple[Criterion, Level]]:
+        """Map each level key to its criterion and level."""
+        return {lv.key: (c, lv) for c in self.criteria for lv in c.scale.levels}
+
+    def is_complete(self, values: dict[str, object]) -> bool:
+        """True when every required criterion has a value."""
+        return all(values.get(c.id) is not None for c in self.required)
+
+
+def load_rubric(path: Path) -> Rubric:
+    """Load and validate a rubric file; raise DocumentError naming file:line on a bad file."""
+    return load_yaml_model(Rubric, path)
+
+
+def load_rubrics(folder: Path) -> dict[str, Rubric]:
+    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id."""
+    rubrics: dict[str, Rubric] = {}
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        rubric = load_rubric(path)
+        if rubric.id in rubrics:
+            raise DocumentError(path, 1, f"rubric id {rubric.id!r} is already defined")
+        rubrics[rubric.id] = rubric
+    return rubrics

@@ -1,0 +1,85 @@
+"""What a review session needs from a workspace: its rubric, its plan, and sync.
+
+The desk, the CLI and the benchmarks all open a workspace through here, so none of them
+rebuilds the plan or the rubric lookup on its own.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from review.rubric import Rubric, load_rubrics
+from review.sampling import ReviewPlan
+from store.connectors import make_connector
+from store.documents import DocumentError
+from store.outbox import PushReport, push
+from store.sync import PullReport, pull
+from store.workspace import Workspace
+
+
+@dataclass(frozen=True)
+class ReviewSetup:
+    """The active rubric and sampling plan of a workspace."""
+
+    workspace: Workspace
+    rubric: Rubric
+    plan: ReviewPlan
+
+    @property
+    def reviewer(self) -> str:
+        return self.workspace.reviewer
+
+
+def load_setup(workspace: Workspace) -> ReviewSetup:
+    """Load the workspace's active rubric and plan; DocumentError names file:line on bad input."""
+    cfg = workspace.config
+    rubrics = load_rubrics(workspace.rubrics_dir)
+    rubric = rubrics.get(cfg.review.rubric)
+    if rubric is None:
+        raise DocumentError(
+            workspace.config_path,
+            None,
+            f"review.rubric {cfg.review.rubric!r} is not among the rubrics in "
+            f"{workspace.rubrics_dir} ({', '.join(sorted(rubrics)) or 'none found'})",
+        )
+    plan = ReviewPlan(
+        sampling=cfg.sampling,
+        roster=tuple(cfg.review.roster),
+        overlap=cfg.review.overlap,
+        overlap_reviewers=cfg.review.overlap_reviewers,
+    )
+    return ReviewSetup(workspace, rubric, plan)
+
+
+def register_rubric(conn: sqlite3.Connection, rubric: Rubric) -> None:
+    """Keep this rubric version in the database, so old grades stay readable after edits."""
+    conn.execute(
+        "INSERT OR IGNORE INTO rubrics (rubric_id, version, title, body) VALUES (?, ?, ?, ?)",
+        (rubric.id, rubric.version, rubric.title, rubric.model_dump_json()),
+    )
+
+
+def required_lookup(conn: sqlite3.Connection) -> dict[tuple[str, str], set[str]]:
+    """Required criteria of every rubric version the database knows."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for rid, version, body in conn.execute("SELECT rubric_id, version, body FROM rubrics"):
+        criteria = json.loads(body)["criteria"]
+        out[(rid, version)] = {c["id"] for c in criteria if c.get("required", True)}
+    return out
+
+
+def sync(
+    conn: sqlite3.Connection, setup: ReviewSetup, *, push_grades: bool = True
+) -> list[tuple[str, PullReport, PushReport | None]]:
+    """Pull from and push to every store of the workspace."""
+    register_rubric(conn, setup.rubric)
+    known = required_lookup(conn)
+    results: list[tuple[str, PullReport, PushReport | None]] = []
+    for cfg in setup.workspace.config.stores:
+        connector = make_connector(setup.workspace, cfg)
+        pushed = push(conn, connector) if push_grades else None
+        pulled = pull(conn, connector, setup.plan, required=lambda r, v: known.get((r, v)))
+        results.append((cfg.name, pulled, pushed))
+    return results

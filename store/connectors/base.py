@@ -1,0 +1,50 @@
+"""The interface every store connector implements: file, Phoenix, Langfuse.
+
+Sync is two-phase: ``list_runs`` pages through run *summaries* with a saved cursor, the caller
+decides the sample locally, then ``fetch_runs`` hydrates only the sampled runs. Grades go back
+with ``push_scores``/``delete_scores``, which must be idempotent on ``Score.id``: a retry after a
+crash updates the same remote score and never makes a second one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from store.models import Incident, Run, RunPage, Score
+
+
+class ConnectorError(Exception):
+    """A store could not be read or written. ``str(err)`` names the endpoint or file."""
+
+
+@runtime_checkable
+class Connector(Protocol):
+    """A source of runs and incidents, and a sink for scores."""
+
+    #: The store's name in ``agentdeck.toml``; it is the ``source`` of every run it yields.
+    name: str
+
+    def list_runs(self, cursor: str | None, limit: int) -> RunPage:
+        """Return up to ``limit`` run summaries after ``cursor`` (None: from the start)."""
+        ...
+
+    def fetch_runs(self, run_ids: Sequence[str]) -> list[Run]:
+        """Return full runs for these ids (unknown ids are left out)."""
+        ...
+
+    def list_incidents(self) -> list[Incident]:
+        """Return the incidents the store knows."""
+        ...
+
+    def list_scores(self) -> list[Score]:
+        """Return every agentdeck score in the store (grades by any reviewer)."""
+        ...
+
+    def push_scores(self, scores: Sequence[Score]) -> None:
+        """Create or update these scores, keyed on ``Score.id`` (idempotent)."""
+        ...
+
+    def delete_scores(self, score_ids: Sequence[str]) -> None:
+        """Delete these scores if present (idempotent)."""
+        ...

@@ -1,0 +1,208 @@
+"""The local SQLite database: schema, migrations keyed on ``PRAGMA user_version``, connections.
+
+Every connection is opened in WAL mode with ``synchronous=FULL``: a grade is on disk when its
+transaction commits, and a reader (the desk) never blocks a writer (sync). A connection belongs
+to the thread that opened it; open one per thread with :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import sqlite_utils
+
+#: Each entry upgrades the schema from version ``i`` to ``i + 1``. Append; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    # 1: runs and steps, incidents, rubrics, review queue, grades with their history, the outbox.
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        ended_at TEXT,
+        status TEXT NOT NULL,
+        feedback TEXT,
+        business_ref TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        cost_usd REAL,
+        latency_ms INTEGER,
+        hydrated INTEGER NOT NULL DEFAULT 0,
+        input TEXT,
+        output TEXT,
+        final_action TEXT,
+        tags TEXT,
+        UNIQUE (source, run_id)
+    );
+    CREATE INDEX runs_workflow_time ON runs (workflow, started_at);
+    CREATE INDEX runs_business_ref ON runs (business_ref);
+    CREATE TABLE steps (
+        run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        started_at TEXT,
+        latency_ms INTEGER,
+        arguments TEXT,
+        result TEXT,
+        error_type TEXT,
+        error_message TEXT,
+        tokens_in INTEGER,
+        tokens_out INTEGER,
+        PRIMARY KEY (run, idx)
+    ) WITHOUT ROWID;
+    CREATE TABLE incidents (
+        source TEXT NOT NULL,
+        incident_id TEXT NOT NULL,
+        workflow TEXT,
+        title TEXT NOT NULL,
+        severity TEXT,
+        status TEXT,
+        starts_at TEXT NOT NULL,
+        ends_at TEXT,
+        summary TEXT,
+        labels TEXT,
+        PRIMARY KEY (source, incident_id)
+    );
+    CREATE TABLE rubrics (
+        rubric_id TEXT NOT NULL,
+        version TEXT NOT NULL,
+        title TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (rubric_id, version)
+    );
+    CREATE TABLE assignments (
+        reviewer TEXT NOT NULL,
+        run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        workflow TEXT NOT NULL,
+        status TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        graded INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (reviewer, run)
+    ) WITHOUT ROWID;
+    CREATE INDEX assignments_queue ON assignments (reviewer, started_at, run);
+    CREATE TABLE grades (
+        id INTEGER PRIMARY KEY,
+        run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        reviewer TEXT NOT NULL,
+        rubric_id TEXT NOT NULL,
+        rubric_version TEXT NOT NULL,
+        "values" TEXT NOT NULL DEFAULT '{}',
+        comment TEXT,
+        escalate INTEGER NOT NULL DEFAULT 0,
+        seconds_spent REAL NOT NULL DEFAULT 0,
+        complete INTEGER NOT NULL DEFAULT 0,
+        origin TEXT NOT NULL DEFAULT 'local',
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (run, reviewer, rubric_id, rubric_version)
+    );
+    CREATE INDEX grades_reviewer ON grades (reviewer, rubric_id, rubric_version);
+    CREATE TABLE grade_events (
+        id INTEGER PRIMARY KEY,
+        run INTEGER NOT NULL,
+        reviewer TEXT NOT NULL,
+        rubric_id TEXT NOT NULL,
+        rubric_version TEXT NOT NULL,
+        action TEXT NOT NULL,
+        before TEXT,
+        after TEXT,
+        at TEXT NOT NULL,
+        undone INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX grade_events_reviewer ON grade_events (reviewer, id);
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        store TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        run INTEGER NOT NULL,
+        reviewer TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT,
+        pushed_at TEXT,
+        last_error TEXT
+    );
+    CREATE INDEX outbox_pending ON outbox (store, id) WHERE pushed_at IS NULL;
+    CREATE TABLE sync_state (
+        store TEXT PRIMARY KEY,
+        cursor TEXT,
+        synced_at TEXT,
+        skipped INTEGER NOT NULL DEFAULT 0,
+        note TEXT
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(Exception):
+    """The database was written by a newer agentdeck; we refuse to touch it."""
+
+    def __init__(self, path: Path, found: int) -> None:
+        self.path = path
+        self.found = found
+        super().__init__(
+            f"{path}: database schema version {found} is newer than this agentdeck supports "
+            f"({SCHEMA_VERSION}); upgrade agentdeck. The database was not modified."
+        )
+
+
+class NotADatabase(Exception):
+    """The file at the database path is not an SQLite database."""
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def check_version(path: Path) -> int:
+    """Return the schema version of an existing database without writing to it."""
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return _user_version(conn)
+    except sqlite3.DatabaseError as exc:
+        raise NotADatabase(f"{path}: not an agentdeck database ({exc})") from None
+    finally:
+        conn.close()
+
+
+def connect(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
+    """Open the database for this thread: check the version, migrate, WAL, synchronous=FULL."""
+    if path.exists():
+        found = check_version(path)
+        if found > SCHEMA_VERSION:
+            raise SchemaTooNew(path, found)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    if migrate:
+        migrate_db(conn)
+    return conn
+
+
+def migrate_db(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations, each in its own transaction; return the resulting version."""
+    version = _user_version(conn)
+    while version < SCHEMA_VERSION:
+        script = MIGRATIONS[version]
+        # executescript commits first; wrap the script and the version bump in one transaction.
+        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;")
+        version += 1
+    return version
+
+
+def database(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    """Wrap a connection (owned by this thread) in sqlite-utils."""
+    return sqlite_utils.Database(conn)

@@ -1,0 +1,115 @@
+"""Records that cross the boundary with a store: runs, steps, incidents, scores.
+
+Every line of a file store and every server reply is parsed into one of these at the edge;
+inside agentdeck, code trusts their types.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class Tokens(_Record):
+    input: int = 0
+    output: int = 0
+
+
+class StepError(_Record):
+    type: str
+    message: str = ""
+
+
+class Step(_Record):
+    """One model call or tool call inside a run."""
+
+    kind: str
+    name: str
+    start_time: str | None = None
+    latency_ms: int | None = None
+    arguments: Any = None
+    result: Any = None
+    error: StepError | None = None
+    tokens: Tokens | None = None
+
+
+class FinalAction(_Record):
+    kind: str = "none"
+    summary: str = ""
+    status: str = ""
+
+
+class RunSummary(_Record):
+    """What the first sync phase lists: enough to decide the sample, nothing bulky."""
+
+    trace_id: str = Field(min_length=1)
+    workflow: str = Field(min_length=1)
+    start_time: str
+    end_time: str | None = None
+    status: str = "ok"
+    feedback: str | None = None
+    business_ref: str | None = None
+    tokens: Tokens = Field(default_factory=Tokens)
+    cost_usd: float | None = None
+    latency_ms: int | None = None
+
+
+class Run(RunSummary):
+    """A hydrated run: the summary plus everything a reviewer reads."""
+
+    input: Any = None
+    output: Any = None
+    steps: list[Step] = Field(default_factory=list)
+    final_action: FinalAction | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class Incident(_Record):
+    id: str = Field(min_length=1)
+    source: str = "file"
+    workflow: str | None = None
+    title: str
+    severity: str | None = None
+    status: str | None = None
+    starts_at: str
+    ends_at: str | None = None
+    summary: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+
+
+class ScoreMetadata(_Record):
+    reviewer: str
+    rubric_id: str
+    rubric_version: str
+    escalate: bool = False
+    seconds_spent: float | None = None
+
+
+class Score(_Record):
+    """One criterion of one reviewer's grade on one run, as a trace store keeps it."""
+
+    id: str
+    trace_id: str
+    name: str
+    value: int | float | str
+    comment: str | None = None
+    created_at: str | None = None
+    metadata: ScoreMetadata
+
+
+class RunPage(_Record):
+    """One page of run summaries from a store, and where to continue."""
+
+    runs: list[RunSummary]
+    cursor: str | None
+    done: bool
+    skipped: int = 0
+    problems: list[str] = Field(default_factory=list)
+
+
+PushOp = Literal["upsert", "delete"]

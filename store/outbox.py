@@ -1,0 +1,122 @@
+"""The outbox: grades waiting to go to their store, drained with retries and backoff.
+
+A grade and its outbox row are written in one transaction (see ``review.grading``). The pusher
+sends the newest row for each (run, reviewer) and marks older rows for the same grade as sent
+with it, since every push carries the grade's whole remote state. Pushes are idempotent on the
+deterministic score ids, so a crash between "sent" and "marked" only repeats an upsert.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from store.connectors.base import Connector, ConnectorError
+from store.models import Score
+
+#: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with full jitter.
+BACKOFF_BASE_S = 5.0
+BACKOFF_CAP_S = 15 * 60.0
+
+
+@dataclass
+class OutboxEntry:
+    id: int
+    store: str
+    run: int
+    reviewer: str
+    payload: dict[str, object]
+
+
+@dataclass
+class PushReport:
+    pushed: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def enqueue(
+    conn: sqlite3.Connection,
+    *,
+    store: str,
+    run: int,
+    reviewer: str,
+    payload: dict[str, object],
+    created_at: str,
+) -> int:
+    """Add an outbox row (inside the caller's transaction, next to the grade it carries)."""
+    cur = conn.execute(
+        "INSERT INTO outbox (store, kind, run, reviewer, payload, created_at) "
+        "VALUES (?, 'grade', ?, ?, ?, ?)",
+        (store, run, reviewer, json.dumps(payload, sort_keys=True, ensure_ascii=False), created_at),
+    )
+    return int(cur.lastrowid or 0)
+
+
+def pending_count(conn: sqlite3.Connection) -> int:
+    """How many grades wait to be pushed (distinct grades, not rows)."""
+    row = conn.execute(
+        "SELECT count(*) FROM (SELECT DISTINCT run, reviewer FROM outbox WHERE pushed_at IS NULL)"
+    ).fetchone()
+    return int(row[0])
+
+
+def _iso(t: datetime) -> str:
+    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def due(conn: sqlite3.Connection, store: str, now: datetime, limit: int = 500) -> list[OutboxEntry]:
+    """The newest unsent row of each grade whose backoff has passed."""
+    rows = conn.execute(
+        "SELECT o.id, o.store, o.run, o.reviewer, o.payload FROM outbox o "
+        "JOIN (SELECT max(id) AS id FROM outbox WHERE store = ? AND pushed_at IS NULL "
+        "      GROUP BY run, reviewer) latest ON latest.id = o.id "
+        "WHERE o.next_attempt_at IS NULL OR o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
+        (store, _iso(now), limit),
+    ).fetchall()
+    return [OutboxEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
+
+
+def push(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> PushReport:
+    """Send every due grade to ``connector``; failures back off and stay in the outbox."""
+    now = now or datetime.now(UTC)
+    rng = rng or random.Random()
+    report = PushReport()
+    for entry in due(conn, connector.name, now):
+        upserts = [Score.model_validate(s) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
+        deletes = [str(s) for s in entry.payload.get("delete", [])]  # type: ignore[attr-defined]
+        try:
+            if upserts:
+                connector.push_scores(upserts)
+            if deletes:
+                connector.delete_scores(deletes)
+        except ConnectorError as exc:
+            attempts = conn.execute(
+                "SELECT attempts FROM outbox WHERE id = ?", (entry.id,)
+            ).fetchone()[0]
+            delay = rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts))
+            conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+                "WHERE id = ?",
+                (_iso(now + timedelta(seconds=delay)), str(exc), entry.id),
+            )
+            report.failed += 1
+            report.errors.append(str(exc))
+            continue
+        # Older rows for the same grade were superseded by this push.
+        conn.execute(
+            "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
+            "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
+            (_iso(now), entry.store, entry.run, entry.reviewer, entry.id),
+        )
+        report.pushed += 1
+    return report

@@ -1,0 +1,311 @@
+"""Sync: pull run summaries, decide the sample, hydrate sampled runs; pull scores; push the outbox.
+
+The sample decision belongs to ``review`` (it knows the plan and the roster); it is handed in as
+a :class:`SamplePlan`, so this module stays below ``review`` and never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from store.connectors.base import Connector
+from store.db import database
+from store.models import Incident, Run, RunSummary, Score
+
+
+class SamplePlan(Protocol):
+    """Decides, with no coordination, which runs are reviewed and by whom."""
+
+    def reason(self, run: RunSummary, incidents: Sequence[Incident]) -> str | None:
+        """Why this run is in the sample ("sample", "always:error", ...), or None."""
+        ...
+
+    def reviewers(self, run: RunSummary) -> list[str]:
+        """Who grades this run (one, or more for the overlap share)."""
+        ...
+
+
+@dataclass
+class PullReport:
+    listed: int = 0
+    sampled: int = 0
+    hydrated: int = 0
+    skipped: int = 0
+    incidents: int = 0
+    scores: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def now_iso() -> str:
+    """UTC now as ISO-8601 with milliseconds and a Z, the format of every stored timestamp."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _json(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def _summary_row(source: str, run: RunSummary) -> dict[str, object]:
+    return {
+        "source": source,
+        "run_id": run.trace_id,
+        "workflow": run.workflow,
+        "started_at": run.start_time,
+        "ended_at": run.end_time,
+        "status": run.status,
+        "feedback": run.feedback,
+        "business_ref": run.business_ref,
+        "tokens_in": run.tokens.input,
+        "tokens_out": run.tokens.output,
+        "cost_usd": run.cost_usd,
+        "latency_ms": run.latency_ms,
+    }
+
+
+_UPSERT_SUMMARY = """
+INSERT INTO runs (source, run_id, workflow, started_at, ended_at, status, feedback, business_ref,
+                  tokens_in, tokens_out, cost_usd, latency_ms)
+VALUES (:source, :run_id, :workflow, :started_at, :ended_at, :status, :feedback, :business_ref,
+        :tokens_in, :tokens_out, :cost_usd, :latency_ms)
+ON CONFLICT (source, run_id) DO UPDATE SET
+    workflow = excluded.workflow, started_at = excluded.started_at, ended_at = excluded.ended_at,
+    status = excluded.status, feedback = excluded.feedback, business_ref = excluded.business_ref,
+    tokens_in = excluded.tokens_in, tokens_out = excluded.tokens_out,
+    cost_usd = excluded.cost_usd, latency_ms = excluded.latency_ms
+"""
+
+
+def upsert_summaries(conn: sqlite3.Connection, source: str, runs: Iterable[RunSummary]) -> None:
+    """Insert or refresh run summaries (inside the caller's transaction)."""
+    conn.executemany(_UPSERT_SUMMARY, [_summary_row(source, r) for r in runs])
+
+
+def run_pk(conn: sqlite3.Connection, source: str, run_id: str) -> int | None:
+    row = conn.execute(
+        "SELECT id FROM runs WHERE source = ? AND run_id = ?", (source, run_id)
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> None:
+    """Write hydrated runs and their steps (inside the caller's transaction)."""
+    upsert_summaries(conn, source, runs)
+    db = database(conn)
+    for run in runs:
+        pk = run_pk(conn, source, run.trace_id)
+        conn.execute(
+            "UPDATE runs SET hydrated = 1, input = ?, output = ?, final_action = ?, tags = ? "
+            "WHERE id = ?",
+            (
+                _json(run.input),
+                _json(run.output),
+                _json(run.final_action.model_dump() if run.final_action else None),
+                _json(run.tags),
+                pk,
+            ),
+        )
+        conn.execute("DELETE FROM steps WHERE run = ?", (pk,))
+        db["steps"].insert_all(
+            (
+                {
+                    "run": pk,
+                    "idx": i,
+                    "kind": s.kind,
+                    "name": s.name,
+                    "started_at": s.start_time,
+                    "latency_ms": s.latency_ms,
+                    "arguments": _json(s.arguments),
+                    "result": _json(s.result),
+                    "error_type": s.error.type if s.error else None,
+                    "error_message": s.error.message if s.error else None,
+                    "tokens_in": s.tokens.input if s.tokens else None,
+                    "tokens_out": s.tokens.output if s.tokens else None,
+                }
+                for i, s in enumerate(run.steps)
+            ),
+            batch_size=200,
+        )
+
+
+def store_incidents(conn: sqlite3.Connection, source: str, incidents: Sequence[Incident]) -> None:
+    """Insert or refresh incidents (inside the caller's transaction)."""
+    database(conn)["incidents"].upsert_all(
+        (
+            {
+                "source": i.source or source,
+                "incident_id": i.id,
+                "workflow": i.workflow,
+                "title": i.title,
+                "severity": i.severity,
+                "status": i.status,
+                "starts_at": i.starts_at,
+                "ends_at": i.ends_at,
+                "summary": i.summary,
+                "labels": _json(i.labels),
+            }
+            for i in incidents
+        ),
+        pk=("source", "incident_id"),
+    )
+
+
+def assign(
+    conn: sqlite3.Connection, pk: int, run: RunSummary, reason: str, reviewers: Iterable[str]
+) -> None:
+    """Put a sampled run in each reviewer's queue (inside the caller's transaction)."""
+    conn.executemany(
+        "INSERT INTO assignments (reviewer, run, workflow, status, started_at, reason) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer, run) DO UPDATE SET "
+        "workflow = excluded.workflow, status = excluded.status, "
+        "started_at = excluded.started_at, reason = excluded.reason",
+        [(r, pk, run.workflow, run.status, run.start_time, reason) for r in reviewers],
+    )
+
+
+def _cursor(conn: sqlite3.Connection, store: str) -> str | None:
+    row = conn.execute("SELECT cursor FROM sync_state WHERE store = ?", (store,)).fetchone()
+    return row[0] if row else None
+
+
+def pull(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    plan: SamplePlan,
+    *,
+    required: Callable[[str, str], set[str] | None] = lambda rid, ver: None,
+    page_size: int = 1000,
+    progress: Callable[[PullReport], None] | None = None,
+) -> PullReport:
+    """Pull incidents, run summaries (sampling as it goes), sampled runs, and scores.
+
+    Each page commits with its cursor, so an interrupted sync resumes where it stopped and
+    never lists a page twice. ``required(rubric_id, version)`` gives the required criteria of a
+    known rubric version, to tell complete remote grades from partial ones.
+    """
+    source = connector.name
+    report = PullReport()
+    incidents = connector.list_incidents()
+    conn.execute("BEGIN IMMEDIATE")
+    store_incidents(conn, source, incidents)
+    conn.execute("COMMIT")
+    report.incidents = len(incidents)
+
+    cursor = _cursor(conn, source)
+    while True:
+        page = connector.list_runs(cursor, page_size)
+        report.listed += len(page.runs)
+        report.skipped += page.skipped
+        report.problems.extend(page.problems)
+        chosen: list[tuple[RunSummary, str]] = []
+        for summary in page.runs:
+            why = plan.reason(summary, incidents)
+            if why is not None:
+                chosen.append((summary, why))
+        full = {r.trace_id: r for r in connector.fetch_runs([s.trace_id for s, _ in chosen])}
+        conn.execute("BEGIN IMMEDIATE")
+        upsert_summaries(conn, source, page.runs)
+        store_runs(conn, source, list(full.values()))
+        for summary, why in chosen:
+            pk = run_pk(conn, source, summary.trace_id)
+            if pk is not None:
+                assign(conn, pk, summary, why, plan.reviewers(summary))
+        conn.execute(
+            "INSERT INTO sync_state (store, cursor, synced_at, skipped) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor, "
+            "synced_at = excluded.synced_at, skipped = sync_state.skipped + excluded.skipped",
+            (source, page.cursor, now_iso(), page.skipped),
+        )
+        conn.execute("COMMIT")
+        report.sampled += len(chosen)
+        report.hydrated += len(full)
+        cursor = page.cursor
+        if progress:
+            progress(report)
+        if page.done or not page.runs:
+            break
+
+    report.scores = pull_scores(conn, connector, required)
+    return report
+
+
+def pull_scores(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    required: Callable[[str, str], set[str] | None],
+) -> int:
+    """Import agentdeck scores from the store as grades; local unsent grades win."""
+    source = connector.name
+    groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
+    for score in connector.list_scores():
+        m = score.metadata
+        groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)
+    missing = [t for (t, *_rest) in groups if not _hydrated(conn, source, t)]
+    fetched = connector.fetch_runs(sorted(set(missing))) if missing else []
+    now = now_iso()
+    conn.execute("BEGIN IMMEDIATE")
+    store_runs(conn, source, fetched)
+    count = 0
+    for (trace_id, reviewer, rubric_id, version), scores in sorted(groups.items()):
+        pk = run_pk(conn, source, trace_id)
+        if pk is None:
+            continue
+        local = conn.execute(
+            "SELECT origin FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
+            "AND rubric_version = ?",
+            (pk, reviewer, rubric_id, version),
+        ).fetchone()
+        if local is not None and local[0] == "local":
+            continue
+        values = {s.name: s.value for s in scores}
+        need = required(rubric_id, version)
+        complete = all(values.get(c) is not None for c in need) if need is not None else True
+        comment = next((s.comment for s in scores if s.comment), None)
+        escalate = any(s.metadata.escalate for s in scores)
+        seconds = max((s.metadata.seconds_spent or 0.0) for s in scores)
+        created = min((s.created_at or now) for s in scores)
+        conn.execute(
+            'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
+            "escalate, seconds_spent, complete, origin, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
+            "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
+            '"values" = excluded."values", comment = excluded.comment, '
+            "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
+            "complete = excluded.complete, updated_at = excluded.updated_at",
+            (
+                pk,
+                reviewer,
+                rubric_id,
+                version,
+                json.dumps(values, sort_keys=True),
+                comment,
+                int(escalate),
+                seconds,
+                int(complete),
+                created,
+                now,
+            ),
+        )
+        if complete:
+            conn.execute(
+                "UPDATE assignments SET graded = 1 WHERE reviewer = ? AND run = ?", (reviewer, pk)
+            )
+        count += 1
+    conn.execute("COMMIT")
+    return count
+
+
+def _hydrated(conn: sqlite3.Connection, source: str, run_id: str) -> bool:
+    row = conn.execute(
+        "SELECT hydrated FROM runs WHERE source = ? AND run_id = ?", (source, run_id)
+    ).fetchone()
+    return bool(row and row[0])

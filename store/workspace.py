@@ -1,0 +1,220 @@
+"""The workspace: a folder with ``agentdeck.toml`` and the team's rubrics, cards and runbooks.
+
+Found from ``--workspace``, then ``AGENTDECK_WORKSPACE``, then the current folder upwards, then the
+user config dir. The database lives beside the config unless the config says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from store.documents import DocumentError, load_toml_model
+
+CONFIG_NAME = "agentdeck.toml"
+APP_NAME = "agentdeck"
+
+
+class WorkspaceSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "agentdeck workspace"
+    reviewer: str = Field(min_length=1)
+    database: str = ".agentdeck/agentdeck.db"
+
+
+class StoreConfig(BaseModel):
+    """One remote (or file-backed) store of agent runs. Tokens are never here: see the keyring."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: Literal["file", "phoenix", "langfuse"]
+    path: str | None = None
+    url: str | None = None
+    project: str | None = None
+
+    @model_validator(mode="after")
+    def _needs(self) -> StoreConfig:
+        if self.kind == "file" and not self.path:
+            raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
+        if self.kind in ("phoenix", "langfuse") and not self.url:
+            raise ValueError(f"a {self.kind} store needs `url`")
+        return self
+
+
+class ReviewSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rubric: str
+    roster: list[str] = Field(min_length=1)
+    overlap: float = Field(default=0.2, ge=0.0, le=1.0)
+    overlap_reviewers: int = Field(default=2, ge=2)
+
+    @field_validator("roster")
+    @classmethod
+    def _distinct(cls, roster: list[str]) -> list[str]:
+        if len(set(roster)) != len(roster):
+            raise ValueError("roster names must be distinct")
+        return roster
+
+
+class AlwaysInclude(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: list[str] = Field(default_factory=list)
+    feedback: list[str] = Field(default_factory=list)
+    incidents: bool = False
+
+
+class SamplingSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    salt: str = Field(min_length=1)
+    default_rate: float = Field(default=0.02, ge=0.0, le=1.0)
+    rates: dict[str, float] = Field(default_factory=dict)
+    always_include: AlwaysInclude = Field(default_factory=AlwaysInclude)
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, rates: dict[str, float]) -> dict[str, float]:
+        for workflow, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise ValueError(f"rate for {workflow!r} must be between 0 and 1, got {rate}")
+        return rates
+
+    def rate_for(self, workflow: str) -> float:
+        return self.rates.get(workflow, self.default_rate)
+
+
+class PathsSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rubrics: str = "rubrics"
+    cards: str = "cards"
+    runbooks: str = "runbooks"
+
+
+class WorkspaceConfig(BaseModel):
+    """The parsed ``agentdeck.toml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workspace: WorkspaceSection
+    stores: list[StoreConfig] = Field(min_length=1)
+    review: ReviewSection
+    sampling: SamplingSection
+    paths: PathsSection = Field(default_factory=PathsSection)
+    keys: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> WorkspaceConfig:
+        names = [s.name for s in self.stores]
+        if len(set(names)) != len(names):
+            raise ValueError("store names must be distinct")
+        if self.workspace.reviewer not in self.review.roster:
+            raise ValueError(
+                f"reviewer {self.workspace.reviewer!r} is not in review.roster {self.review.roster}"
+            )
+        return self
+
+
+class Workspace:
+    """A loaded workspace: its folder and its config, with paths resolved."""
+
+    def __init__(self, root: Path, config: WorkspaceConfig) -> None:
+        self.root = root
+        self.config = config
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def reviewer(self) -> str:
+        return self.config.workspace.reviewer
+
+    @property
+    def db_path(self) -> Path:
+        return (self.root / self.config.workspace.database).resolve()
+
+    def path(self, relative: str) -> Path:
+        return (self.root / relative).resolve()
+
+    @property
+    def rubrics_dir(self) -> Path:
+        return self.path(self.config.paths.rubrics)
+
+    @property
+    def cards_dir(self) -> Path:
+        return self.path(self.config.paths.cards)
+
+    @property
+    def runbooks_dir(self) -> Path:
+        return self.path(self.config.paths.runbooks)
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Load ``root/agentdeck.toml``; raise DocumentError naming file:line if it is malformed."""
+    path = root / CONFIG_NAME
+    if not path.is_file():
+        raise DocumentError(path, None, "no agentdeck.toml here (run `agentdeck demo` to try one)")
+    return Workspace(root.resolve(), load_toml_model(WorkspaceConfig, path))
+
+
+def find_workspace(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:
+    """Find the workspace folder: explicit, $AGENTDECK_WORKSPACE, cwd upwards, user config dir."""
+    if explicit is not None:
+        return explicit
+    env = os.environ.get("AGENTDECK_WORKSPACE")
+    if env:
+        return Path(env)
+    here = (cwd or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    user = Path(platformdirs.user_config_dir(APP_NAME))
+    if (user / CONFIG_NAME).is_file():
+        return user
+    return None
+
+
+def demo_source() -> Path:
+    """The demo workspace shipped with agentdeck (inside the wheel, or sample-data/ in a checkout)."""
+    packaged = resources.files("store") / "demo_workspace"
+    if packaged.is_dir():
+        return Path(str(packaged))
+    checkout = Path(__file__).resolve().parent.parent / "sample-data"
+    if (checkout / CONFIG_NAME).is_file():
+        return checkout
+    raise FileNotFoundError("the demo workspace is missing from this installation")
+
+
+def demo_target() -> Path:
+    """Where ``agentdeck demo`` puts its copy: the user data dir, never the source tree."""
+    return Path(platformdirs.user_data_dir(APP_NAME)) / "demo"
+
+
+def copy_demo(target: Path | None = None, *, fresh: bool = False) -> Path:
+    """Copy the demo workspace to ``target`` (default: user data dir) unless it is already there.
+
+    An existing copy is kept, grades and all, unless ``fresh`` is set.
+    """
+    target = target or demo_target()
+    if fresh and target.exists():
+        shutil.rmtree(target)
+    if not (target / CONFIG_NAME).is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(
+            demo_source(),
+            target,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__", ".agentdeck", "generate.py"),
+        )
+    return target
