@@ -170,7 +170,9 @@ def _write(
         store, payload = _remote_payload(
             conn, after if is_live and after else key, rubric, live=is_live, at=at
         )
-        enqueue(conn, store=store, run=key.run, reviewer=key.reviewer, payload=payload, created_at=at)
+        enqueue(
+            conn, store=store, run=key.run, reviewer=key.reviewer, payload=payload, created_at=at
+        )
     if is_live != was_live:
         conn.execute(
             "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",

@@ -56,7 +56,9 @@ _ORDER = "ORDER BY a.started_at, a.run"
 def count(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter = QueueFilter()) -> int:
     """How many runs match the filter."""
     where, args = flt.where(reviewer)
-    return int(conn.execute(f"SELECT count(*) FROM assignments a WHERE {where}", args).fetchone()[0])
+    return int(
+        conn.execute(f"SELECT count(*) FROM assignments a WHERE {where}", args).fetchone()[0]
+    )
 
 
 def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
@@ -83,9 +85,7 @@ def window(
         f"WHERE {where} {_ORDER} LIMIT ? OFFSET ?",
         [*args, limit, max(offset, 0)],
     ).fetchall()
-    return [
-        QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows
-    ]
+    return [QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows]
 
 
 def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> int | None:

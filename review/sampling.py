@@ -55,7 +55,9 @@ def _in_window(run: RunSummary, incident: Incident) -> bool:
     return incident.ends_at is None or run.start_time <= incident.ends_at
 
 
-def always_reason(run: RunSummary, rules: AlwaysInclude, incidents: Sequence[Incident]) -> str | None:
+def always_reason(
+    run: RunSummary, rules: AlwaysInclude, incidents: Sequence[Incident]
+) -> str | None:
     """The always-include rule this run matches, if any."""
     if run.status in rules.status:
         return f"always:status={run.status}"

@@ -198,7 +198,9 @@ def migrate_db(conn: sqlite3.Connection) -> int:
     while version < SCHEMA_VERSION:
         script = MIGRATIONS[version]
         # executescript commits first; wrap the script and the version bump in one transaction.
-        conn.executescript(f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;")
+        conn.executescript(
+            f"BEGIN IMMEDIATE;\n{script}\nPRAGMA user_version = {version + 1};\nCOMMIT;"
+        )
         version += 1
     return version
 

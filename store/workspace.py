@@ -186,7 +186,7 @@ def find_workspace(explicit: Path | None = None, cwd: Path | None = None) -> Pat
 
 
 def demo_source() -> Path:
-    """The demo workspace shipped with agentdeck (inside the wheel, or sample-data/ in a checkout)."""
+    """The shipped demo workspace: inside the wheel, or sample-data/ in a checkout."""
     packaged = resources.files("store") / "demo_workspace"
     if packaged.is_dir():
         return Path(str(packaged))
