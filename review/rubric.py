@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from store.documents import DocumentError, load_yaml_model
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
-RESERVED_KEYS = frozenset("jkcueq?/:[]") | {"space", "enter", "escape", "tab"}
+RESERVED_KEYS = frozenset("jkcueoq?/:[]") | {"space", "enter", "escape", "tab"}
 
 LevelValue = int | str
 
