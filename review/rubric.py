@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, load_yaml_model
+from store.documents import DocumentError, LocatedError, load_yaml_model
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
 RESERVED_KEYS = frozenset("jkcueoq?/:[]") | {"space", "enter", "escape", "tab"}
@@ -58,13 +58,23 @@ class Scale(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> Scale:
+        # LocatedError points file:line at the level at fault, not at the scale.
         if self.kind == "binary" and len(self.levels) != 2:
-            raise ValueError(f"a binary scale has exactly 2 levels, found {len(self.levels)}")
-        if self.kind == "ordinal" and not all(isinstance(lv.value, int) for lv in self.levels):
-            raise ValueError("an ordinal scale needs whole-number level values")
-        values = [str(lv.value) for lv in self.levels]
-        if len(set(values)) != len(values):
-            raise ValueError("level values must be distinct")
+            raise LocatedError(
+                f"a binary scale has exactly 2 levels, found {len(self.levels)}", ("levels", 2)
+            )
+        if self.kind == "ordinal":
+            for i, lv in enumerate(self.levels):
+                if not isinstance(lv.value, int):
+                    raise LocatedError(
+                        f"an ordinal scale needs whole-number level values, found {lv.value!r}",
+                        ("levels", i, "value"),
+                    )
+        seen: set[str] = set()
+        for i, lv in enumerate(self.levels):
+            if str(lv.value) in seen:
+                raise LocatedError("level values must be distinct", ("levels", i, "value"))
+            seen.add(str(lv.value))
         return self
 
 
@@ -101,15 +111,16 @@ class Rubric(BaseModel):
     def _unique(self) -> Rubric:
         seen_ids: set[str] = set()
         seen_keys: dict[str, str] = {}
-        for c in self.criteria:
+        for i, c in enumerate(self.criteria):
             if c.id in seen_ids:
-                raise ValueError(f"criterion id {c.id!r} appears twice")
+                raise LocatedError(f"criterion id {c.id!r} appears twice", ("criteria", i, "id"))
             seen_ids.add(c.id)
-            for lv in c.scale.levels:
+            for j, lv in enumerate(c.scale.levels):
                 if lv.key in seen_keys:
-                    raise ValueError(
+                    raise LocatedError(
                         f"key {lv.key!r} is used by both {seen_keys[lv.key]!r} and {c.id!r}: "
-                        "each level needs its own key"
+                        "each level needs its own key",
+                        ("criteria", i, "scale", "levels", j, "key"),
                     )
                 seen_keys[lv.key] = c.id
         if not any(c.required for c in self.criteria):

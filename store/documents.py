@@ -28,6 +28,19 @@ class DocumentError(Exception):
         super().__init__(f"{where}: {message}")
 
 
+class LocatedError(ValueError):
+    """Raised by a validator about one part of the value it checks.
+
+    A model-level check (two criteria sharing a key, a reviewer missing from the roster) fails
+    on the whole object, so pydantic reports it at the object's line; ``loc`` is the path from
+    that object to the part at fault, so the file:line points where the person has to look.
+    """
+
+    def __init__(self, message: str, loc: tuple[Any, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping key and sequence item."""
 
@@ -75,8 +88,14 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context
+        if exc.context_mark is not None and (mark is None or mark.index >= len(text)):
+            # "found unexpected end of stream" is reported past the last line; the construct
+            # left open (a quote, a bracket) starts at the context mark.
+            mark = exc.context_mark
+            problem = f"{exc.problem} {exc.context}" if exc.problem else exc.context
         line = mark.line + 1 if mark else None
-        raise DocumentError(path, line, f"invalid YAML: {exc.problem or exc.context}") from None
+        raise DocumentError(path, line, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise DocumentError(path, None, f"invalid YAML: {exc}") from None
     lines: dict[tuple[Any, ...], int] = {}
@@ -96,11 +115,14 @@ def parse_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
+        first: dict[str, Any] = dict(exc.errors()[0])
+        cause = (first.get("ctx") or {}).get("error")
+        if isinstance(cause, LocatedError):
+            first["loc"] = (*first["loc"], *cause.loc)
         line = _line_for(tuple(first["loc"]), lines or {})
         more = exc.error_count() - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-        raise DocumentError(path, line, _describe(dict(first)) + tail) from None
+        raise DocumentError(path, line, _describe(first) + tail) from None
 
 
 def load_yaml_model(model: type[M], path: Path) -> M:

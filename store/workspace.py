@@ -15,7 +15,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, load_toml_model
+from store.documents import DocumentError, LocatedError, load_toml_model
 
 CONFIG_NAME = "agentdeck.toml"
 APP_NAME = "agentdeck"
@@ -86,7 +86,9 @@ class SamplingSection(BaseModel):
     def _rates(cls, rates: dict[str, float]) -> dict[str, float]:
         for workflow, rate in rates.items():
             if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"rate for {workflow!r} must be between 0 and 1, got {rate}")
+                raise LocatedError(
+                    f"rate for {workflow!r} must be between 0 and 1, got {rate}", (workflow,)
+                )
         return rates
 
     def rate_for(self, workflow: str) -> float:
@@ -115,12 +117,15 @@ class WorkspaceConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> WorkspaceConfig:
+        # LocatedError points file:line at the offending key rather than at no line at all.
         names = [s.name for s in self.stores]
-        if len(set(names)) != len(names):
-            raise ValueError("store names must be distinct")
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise LocatedError(f"store name {name!r} is used twice", ("stores", i, "name"))
         if self.workspace.reviewer not in self.review.roster:
-            raise ValueError(
-                f"reviewer {self.workspace.reviewer!r} is not in review.roster {self.review.roster}"
+            reviewer, roster = self.workspace.reviewer, self.review.roster
+            raise LocatedError(
+                f"reviewer {reviewer!r} is not in review.roster {roster}", ("workspace", "reviewer")
             )
         return self
 
