@@ -164,7 +164,11 @@ def _user_version(conn: sqlite3.Connection) -> int:
 
 def check_version(path: Path) -> int:
     """Return the schema version of an existing database without writing to it."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    # A read-only open of a WAL database still creates -wal and -shm files beside it (and leaves
+    # them); with no WAL or journal to read, ``immutable`` reads the header touching nothing.
+    side = [path.with_name(path.name + suffix) for suffix in ("-wal", "-journal")]
+    flags = "mode=ro" if any(p.exists() for p in side) else "mode=ro&immutable=1"
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{flags}", uri=True)
     try:
         return _user_version(conn)
     except sqlite3.DatabaseError as exc:
