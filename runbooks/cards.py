@@ -38,7 +38,7 @@ class Owners(_Strict):
 
 
 class Escalation(_Strict):
-    """Where to go when the runbook says "escalate": a channel or address and an on-call rotation."""
+    """Where "escalate" goes: a channel or address, and an on-call rotation."""
 
     contact: str = Field(min_length=1)
     rotation: str = Field(min_length=1)
