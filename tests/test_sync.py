@@ -1,0 +1,302 @@
+"""Sync: list -> sample -> hydrate, resumable cursors, remote scores becoming grades."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from review import grading
+from review.sampling import assign_reviewers, in_sample
+from review.session import ReviewSetup, sync
+from store.connectors import make_connector
+from store.connectors.file import FileConnector
+from store.identity import score_id
+from store.models import RunPage
+from store.sync import pull
+from tests.helpers import make_workspace, open_setup, run_record, scalar, write_jsonl
+
+SALT = "sync-salt"
+DEFAULT_RATE = 0.1
+RATES = {"crm-update": 0.3}
+INCIDENT = {
+    "id": "inc-7",
+    "title": "Refund tool failing",
+    "workflow": "refund-approvals",
+    "starts_at": "2026-01-10T00:00:00Z",
+    "ends_at": "2026-01-11T23:59:59Z",
+}
+
+
+def _records(start: int, stop: int) -> list[dict[str, Any]]:
+    return [
+        run_record(
+            i,
+            status="error" if i % 17 == 0 else "ok",
+            feedback="negative" if i % 13 == 0 else ("positive" if i % 5 == 0 else None),
+        )
+        for i in range(start, stop)
+    ]
+
+
+RECORDS = _records(0, 240)
+
+
+def _expected_reason(rec: dict[str, Any]) -> str | None:
+    """The sample decision, written out independently of ReviewPlan."""
+    if in_sample(SALT, rec["trace_id"], RATES.get(rec["workflow"], DEFAULT_RATE)):
+        return "sample"
+    if rec["status"] == "error":
+        return "always:status=error"
+    if rec["feedback"] == "negative":
+        return "always:feedback=negative"
+    t = datetime.fromisoformat(rec["start_time"])
+    if (
+        rec["workflow"] == INCIDENT["workflow"]
+        and datetime.fromisoformat(INCIDENT["starts_at"])
+        <= t
+        <= datetime.fromisoformat(INCIDENT["ends_at"])
+    ):
+        return "always:incident=inc-7"
+    return None
+
+
+EXPECTED = {r["trace_id"]: why for r in RECORDS if (why := _expected_reason(r)) is not None}
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = make_workspace(
+        tmp_path / "ws",
+        RECORDS,
+        incidents=[INCIDENT],
+        salt=SALT,
+        default_rate=DEFAULT_RATE,
+        rates=RATES,
+    )
+    with (root / "store" / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write('{"trace_id": "trace-99999", "workfl\n')
+        fh.write("garbage\n")
+    return root
+
+
+def _counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return {
+        t: scalar(conn, f"SELECT count(*) FROM {t}")
+        for t in ("runs", "steps", "assignments", "grades", "incidents", "outbox")
+    }
+
+
+def _sync(conn: sqlite3.Connection, setup: ReviewSetup, **kw: Any) -> Any:
+    [(name, pulled, pushed)] = sync(conn, setup, **kw)
+    assert name == "demo"
+    return pulled
+
+
+def test_sync_counts_and_sample(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    report = _sync(conn, setup)
+    assert 0 < len(EXPECTED) < len(RECORDS)
+    assert {"sample", "always:status=error", "always:feedback=negative"} <= set(EXPECTED.values())
+    assert "always:incident=inc-7" in EXPECTED.values()
+
+    assert report.listed == len(RECORDS)
+    assert report.skipped == 2
+    assert len(report.problems) == 2
+    assert report.sampled == len(EXPECTED)
+    assert report.hydrated == len(EXPECTED)
+    assert report.incidents == 1
+    assert scalar(conn, "SELECT count(*) FROM runs") == len(RECORDS)
+    assert scalar(conn, "SELECT skipped FROM sync_state WHERE store = 'demo'") == 2
+
+    # Only sampled runs are hydrated; the others are summaries only, with no steps.
+    hydrated = {r[0] for r in conn.execute("SELECT run_id FROM runs WHERE hydrated = 1")}
+    assert hydrated == set(EXPECTED)
+    with_steps = {
+        r[0] for r in conn.execute("SELECT DISTINCT r.run_id FROM steps s JOIN runs r ON r.id = s.run")
+    }
+    assert with_steps == set(EXPECTED)
+    assert scalar(conn, "SELECT count(*) FROM runs WHERE hydrated = 0 AND input IS NOT NULL") == 0
+
+    # Every sampled run is in the queue of exactly its assigned reviewers, with its reason.
+    rows = conn.execute(
+        "SELECT r.run_id, a.reviewer, a.reason FROM assignments a JOIN runs r ON r.id = a.run"
+    ).fetchall()
+    got: dict[str, set[str]] = {}
+    for run_id, reviewer, reason in rows:
+        assert reason == EXPECTED[run_id]
+        got.setdefault(run_id, set()).add(reviewer)
+    assert got == {
+        rid: set(assign_reviewers(SALT, rid, ("ana", "ben", "chen"), 0.2)) for rid in EXPECTED
+    }
+
+
+def test_sync_again_is_idempotent_and_resumes(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    counts = _counts(conn)
+    cursor = scalar(conn, "SELECT cursor FROM sync_state")
+
+    again = _sync(conn, setup)
+    assert (again.listed, again.sampled, again.hydrated, again.skipped) == (0, 0, 0, 0)
+    assert _counts(conn) == counts
+    assert scalar(conn, "SELECT cursor FROM sync_state") == cursor
+
+    # New runs appended to the store are the only ones listed next time.
+    new = _records(240, 300)
+    write_jsonl(ws / "store" / "runs.jsonl", new)
+    third = _sync(conn, setup)
+    assert third.listed == len(new)
+    assert scalar(conn, "SELECT count(*) FROM runs") == len(RECORDS) + len(new)
+
+
+class _Flaky:
+    """A connector that dies after ``pages`` pages, like a sync killed halfway."""
+
+    def __init__(self, inner: FileConnector, pages: int) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.pages = pages
+        self.listed: list[str] = []
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def list_runs(self, cursor: str | None, limit: int) -> RunPage:
+        if self.pages == 0:
+            raise RuntimeError("killed")
+        self.pages -= 1
+        page = self.inner.list_runs(cursor, limit)
+        self.listed += [r.trace_id for r in page.runs]
+        return page
+
+
+def test_interrupted_sync_resumes_without_listing_twice(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    connector = make_connector(setup.workspace, setup.workspace.config.stores[0])
+    assert isinstance(connector, FileConnector)
+    flaky = _Flaky(connector, pages=3)
+    with pytest.raises(RuntimeError):
+        pull(conn, flaky, setup.plan, page_size=25)  # type: ignore[arg-type]
+    assert len(flaky.listed) == 75
+    assert scalar(conn, "SELECT count(*) FROM runs") == 75
+
+    rest = _Flaky(connector, pages=1000)
+    report = pull(conn, rest, setup.plan, page_size=25)  # type: ignore[arg-type]
+    assert report.listed == len(RECORDS) - 75
+    assert sorted(flaky.listed + rest.listed) == sorted(r["trace_id"] for r in RECORDS)
+    assert scalar(conn, "SELECT count(*) FROM runs") == len(RECORDS)
+    hydrated = {r[0] for r in conn.execute("SELECT run_id FROM runs WHERE hydrated = 1")}
+    assert hydrated == set(EXPECTED)
+
+
+def _remote_scores(
+    run_id: str, reviewer: str, setup: ReviewSetup, values: dict[str, Any], comment: str = ""
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": score_id("demo", run_id, name, reviewer),
+            "trace_id": run_id,
+            "name": name,
+            "value": value,
+            "comment": comment or None,
+            "created_at": "2026-02-01T00:00:00.000Z",
+            "metadata": {
+                "reviewer": reviewer,
+                "rubric_id": setup.rubric.id,
+                "rubric_version": setup.rubric.version,
+                "escalate": False,
+                "seconds_spent": 12.5,
+            },
+        }
+        for name, value in values.items()
+    ]
+
+
+def _queued(conn: sqlite3.Connection, reviewer: str) -> list[tuple[int, str]]:
+    return [
+        (r[0], r[1])
+        for r in conn.execute(
+            "SELECT a.run, r.run_id FROM assignments a JOIN runs r ON r.id = a.run "
+            "WHERE a.reviewer = ? ORDER BY a.run",
+            (reviewer,),
+        )
+    ]
+
+
+def test_remote_scores_become_remote_grades(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    (full_pk, full_id), (part_pk, part_id) = _queued(conn, "ben")[:2]
+    complete = {"task_success": "fail", "intervention": "yes", "policy": "safe", "tone": 3}
+    write_jsonl(
+        ws / "store" / "scores.jsonl",
+        _remote_scores(full_id, "ben", setup, complete, comment="looked at refunds")
+        + _remote_scores(part_id, "ben", setup, {"task_success": "pass"}),
+    )
+    report = _sync(conn, setup)
+    assert report.scores == 2
+
+    row = conn.execute(
+        'SELECT origin, complete, "values", comment, seconds_spent FROM grades '
+        "WHERE run = ? AND reviewer = 'ben'",
+        (full_pk,),
+    ).fetchone()
+    assert row[0] == "remote"
+    assert row[1] == 1
+    assert json.loads(row[2]) == complete
+    assert row[3] == "looked at refunds"
+    assert row[4] == 12.5
+    assert scalar(conn, "SELECT graded FROM assignments WHERE reviewer='ben' AND run=?", full_pk)
+
+    partial = conn.execute(
+        "SELECT origin, complete FROM grades WHERE run = ? AND reviewer = 'ben'", (part_pk,)
+    ).fetchone()
+    assert tuple(partial) == ("remote", 0)
+    assert not scalar(conn, "SELECT graded FROM assignments WHERE reviewer='ben' AND run=?", part_pk)
+    # Importing remote grades does not send anything back.
+    assert scalar(conn, "SELECT count(*) FROM outbox") == 0
+
+    # Pulling the same scores again changes nothing.
+    before = conn.execute('SELECT run, "values", complete FROM grades ORDER BY run').fetchall()
+    _sync(conn, setup)
+    after = conn.execute('SELECT run, "values", complete FROM grades ORDER BY run').fetchall()
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+
+
+def test_a_local_grade_is_not_overwritten_by_a_remote_one(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    pk, run_id = _queued(conn, "ana")[0]
+    mine = {"task_success": "pass", "intervention": "no", "policy": "safe"}
+    for criterion, value in mine.items():
+        grading.set_value(conn, pk, "ana", setup.rubric, criterion, value)
+
+    theirs = {"task_success": "fail", "intervention": "yes", "policy": "violation"}
+    write_jsonl(ws / "store" / "scores.jsonl", _remote_scores(run_id, "ana", setup, theirs))
+    _sync(conn, setup, push_grades=False)
+
+    grade = grading.get_grade(conn, pk, "ana", setup.rubric)
+    assert grade is not None and grade.values == mine
+    assert scalar(conn, "SELECT origin FROM grades WHERE run = ?", pk) == "local"
+
+
+def test_scores_for_an_unsampled_run_hydrate_it(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    unsampled = next(r["trace_id"] for r in RECORDS if r["trace_id"] not in EXPECTED)
+    write_jsonl(
+        ws / "store" / "scores.jsonl",
+        _remote_scores(unsampled, "chen", setup, {"task_success": "pass"}),
+    )
+    _sync(conn, setup)
+    assert scalar(conn, "SELECT hydrated FROM runs WHERE run_id = ?", unsampled) == 1
+    assert scalar(
+        conn,
+        "SELECT count(*) FROM grades g JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
+        unsampled,
+    ) == 1
