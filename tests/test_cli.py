@@ -1,0 +1,133 @@
+"""The agentdeck CLI as a person meets it: exit codes, one-line errors, cheap start-up."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def agentdeck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        cwd=cwd or ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd or ROOT), "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    target = tmp_path / "ws"
+    shutil.copytree(
+        ROOT / "sample-data", target, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
+    )
+    return target
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def test_help_does_not_import_the_tui_or_network() -> None:
+    probe = (
+        "import sys; from tui.cli import cli\n"
+        "try:\n    cli(['--help'], prog_name='agentdeck')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('textual', 'sqlite_utils', 'httpx') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "Usage: agentdeck" in done.stdout
+    assert "HEAVY []" in done.stdout
+
+
+def test_validate_demo_is_ok(ws: Path) -> None:
+    done = agentdeck("validate", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "ok" in done.stdout
+
+
+def test_validate_reports_every_bad_file_with_its_line(ws: Path) -> None:
+    rubric = ws / "rubrics" / "support-quality.yaml"
+    rubric.write_text(rubric.read_text().replace("key: y}", "key: p}"))
+    card = ws / "cards" / "crm-update.yaml"
+    card.write_text(card.read_text().replace("tier: auto-act", "tier: yolo"))
+    done = agentdeck("validate", "--workspace", str(ws))
+    assert done.returncode == 1
+    assert f"{rubric}:" in done.stderr and "'p'" in done.stderr
+    tier_line = next(i for i, ln in enumerate(card.read_text().splitlines(), 1) if "tier:" in ln)
+    assert f"{card}:{tier_line}:" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_malformed_rubric_refuses_to_open_the_desk(ws: Path) -> None:
+    rubric = ws / "rubrics" / "support-quality.yaml"
+    text = rubric.read_text().replace("kind: binary, levels", "kind: binary levels", 1)
+    rubric.write_text(text)
+    done = agentdeck("--workspace", str(ws))
+    assert_one_line_error(done, f"{rubric}:", "YAML")
+    assert not (ws / ".agentdeck").exists()
+
+
+def test_malformed_config_names_file_and_line(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    lines = cfg.read_text().splitlines()
+    at = next(i for i, ln in enumerate(lines) if ln.startswith("overlap"))
+    lines[at] = "overlap = 3.5"
+    cfg.write_text("\n".join(lines) + "\n")
+    done = agentdeck("--workspace", str(ws))
+    assert_one_line_error(done, f"{cfg}:{at + 1}:", "review.overlap")
+
+
+def test_newer_database_is_refused_untouched(ws: Path) -> None:
+    db = ws / ".agentdeck" / "agentdeck.db"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA user_version = 999")
+    conn.commit()
+    conn.close()
+    before = hashlib.sha256(db.read_bytes()).hexdigest()
+    done = agentdeck("--workspace", str(ws))
+    assert_one_line_error(done, str(db), "newer")
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == before
+    assert not Path(f"{db}-wal").exists()
+
+
+def test_no_workspace_is_a_clear_error(tmp_path: Path) -> None:
+    done = agentdeck("validate", cwd=tmp_path)
+    assert_one_line_error(done, "no workspace found", "agentdeck demo")
+
+
+def test_sync_reports_counts_and_skipped_lines(ws: Path) -> None:
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "listed" in done.stdout and "sampled" in done.stdout
+    assert "skipped 2 corrupt lines" in done.stderr
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    listed = conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+    assert f"listed {listed} runs" in done.stdout
+
+
+def test_schema_prints_json_schema() -> None:
+    done = agentdeck("schema", "rubric")
+    assert done.returncode == 0
+    assert '"criteria"' in done.stdout
+    bad = agentdeck("schema", "nonsense")
+    assert bad.returncode == 2

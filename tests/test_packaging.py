@@ -1,0 +1,91 @@
+"""agentdeck installed as a package: the demo workspace ships inside the wheel and the demo copy
+goes to the user data directory, never into the source tree or the install location."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    uv = shutil.which("uv")
+    if uv is None:
+        if os.environ.get("CI"):
+            pytest.fail("uv is needed to build the wheel and is missing")
+        pytest.skip("uv is not installed")
+    out = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = out.glob("agentdeck-*.whl")
+    return built
+
+
+def test_wheel_carries_the_demo_workspace(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for rel in [
+        "agentdeck.toml",
+        "rubrics/support-quality.yaml",
+        "cards/billing-support.yaml",
+        "cards/crm-update.yaml",
+        "cards/refund-approvals.yaml",
+        "store/runs.jsonl",
+        "store/incidents.jsonl",
+        "store/scores.jsonl",
+    ]:
+        assert f"store/demo_workspace/{rel}" in names, rel
+    assert any(n.startswith("tui/") and n.endswith(".tcss") for n in names)
+
+
+def test_installed_demo_goes_to_user_data_dir(wheel: Path, tmp_path: Path) -> None:
+    uv = shutil.which("uv")
+    assert uv is not None
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True
+    )
+    py = venv / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "--python", str(py), str(wheel)], check=True, capture_output=True
+    )
+    data_home = tmp_path / "data"
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(data_home),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+    }
+    env.pop("AGENTDECK_WORKSPACE", None)
+    before = sorted(p.name for p in (ROOT / "sample-data").iterdir())
+    done = subprocess.run(
+        [str(venv / "bin" / "agentdeck"), "demo", "--no-open"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    target = Path(done.stdout.strip())
+    assert target == data_home / "agentdeck" / "demo"
+    assert (target / "agentdeck.toml").is_file()
+    assert (target / "store" / "runs.jsonl").stat().st_size > 100_000
+    assert not (target / "generate.py").exists()
+    # The installed demo validates, and nothing was written next to the sources.
+    ok = subprocess.run(
+        [str(venv / "bin" / "agentdeck"), "validate", "--workspace", str(target)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert sorted(p.name for p in (ROOT / "sample-data").iterdir()) == before
