@@ -1,0 +1,309 @@
+"""Pilot tests of the review desk: real key presses, then the database is checked."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from conftest import settle
+
+from review.grading import get_grade
+from review.session import load_setup
+from store.workspace import Workspace
+from tui.app import make_app
+from tui.screens.modals import CommentScreen, FindScreen, HelpScreen
+from tui.widgets.queue_list import QueueList
+
+SIZE = (120, 40)
+
+
+def db(ws: Workspace) -> sqlite3.Connection:
+    """A fresh connection, independent of the app's."""
+    conn = sqlite3.connect(ws.db_path)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def queue_order(ws: Workspace, where: str = "") -> list[int]:
+    with db(ws) as conn:
+        rows = conn.execute(
+            f"SELECT run FROM assignments WHERE reviewer = ? {where} ORDER BY started_at, run",
+            (ws.reviewer,),
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def grade_row(ws: Workspace, run: int) -> sqlite3.Row | None:
+    with db(ws) as conn:
+        return conn.execute(
+            'SELECT "values", comment, escalate, complete FROM grades '
+            "WHERE run = ? AND reviewer = ?",
+            (run, ws.reviewer),
+        ).fetchone()
+
+
+async def test_opens_on_first_todo_run_after_sync(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = queue_order(demo_workspace, "AND graded = 0")
+        assert todo, "the demo should give ana runs to grade"
+        assert app.desk.current_run == todo[0]
+        graded, assigned = app.desk.progress
+        assert assigned == len(queue_order(demo_workspace))
+        assert graded == assigned - len(todo)
+        assert app.desk.query_one(QueueList).total == assigned
+
+
+async def test_three_keys_grade_save_and_open_next(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        order = queue_order(demo_workspace)
+        first = app.desk.current_run
+        assert first is not None
+        await pilot.press("p", "n")
+        await settle(pilot)
+        assert app.desk.current_run == first, "a partial grade stays on the run"
+        row = grade_row(demo_workspace, first)
+        assert row is not None and not row["complete"]
+        await pilot.press("s")
+        await settle(pilot)
+        row = grade_row(demo_workspace, first)
+        assert row is not None and row["complete"] == 1
+        assert json.loads(row["values"]) == {
+            "task_success": "pass",
+            "intervention": "no",
+            "policy": "safe",
+        }
+        with db(demo_workspace) as conn:
+            outbox = conn.execute("SELECT payload FROM outbox WHERE run = ?", (first,)).fetchall()
+            graded = conn.execute(
+                "SELECT graded FROM assignments WHERE run = ? AND reviewer = ?",
+                (first, demo_workspace.reviewer),
+            ).fetchone()[0]
+        assert len(outbox) == 1
+        assert {s["name"] for s in json.loads(outbox[0][0])["upsert"]} >= {"policy"}
+        assert graded == 1
+        assert app.desk.current_run == order[order.index(first) + 1]
+
+
+async def test_fast_typing_grades_two_runs(demo_workspace: Workspace) -> None:
+    """Keys pressed before any commit returns still land on the right runs."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        order = queue_order(demo_workspace)
+        first = app.desk.current_run
+        second = order[order.index(first) + 1]
+        await pilot.press("p", "n", "s", "f", "y", "v")
+        await settle(pilot)
+        assert json.loads(grade_row(demo_workspace, first)["values"])["task_success"] == "pass"
+        assert json.loads(grade_row(demo_workspace, second)["values"]) == {
+            "task_success": "fail",
+            "intervention": "yes",
+            "policy": "violation",
+        }
+
+
+async def test_j_and_k_move_through_the_queue(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        order = queue_order(demo_workspace)
+        start = order.index(app.desk.current_run)
+        await pilot.press("j", "j")
+        await settle(pilot)
+        assert app.desk.current_run == order[start + 2]
+        await pilot.press("k")
+        await settle(pilot)
+        assert app.desk.current_run == order[start + 1]
+        await pilot.press("down")
+        await settle(pilot)
+        assert app.desk.current_run == order[start + 2]
+        assert grade_row(demo_workspace, order[start]) is None, "moving never grades"
+
+
+async def test_comment_modal_saves_text_and_does_not_grade(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("c")
+        await settle(pilot)
+        assert isinstance(app.screen, CommentScreen)
+        await pilot.press("p", "n", "s", "space", "o", "k")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not isinstance(app.screen, CommentScreen)
+        row = grade_row(demo_workspace, run)
+        assert row["comment"] == "pns ok"
+        assert json.loads(row["values"]) == {}, "letters typed in the modal are not grades"
+        assert app.desk.current_run == run
+        # Escape cancels: the comment is unchanged.
+        await pilot.press("c", "x", "escape")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["comment"] == "pns ok"
+
+
+async def test_escalation_flag_toggles(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("e")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 1
+        assert "FLAGGED" in str(app.desk.query_one("#rubric").render())
+        await pilot.press("e")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 0
+
+
+async def test_undo_reopens_the_run_and_reverts_the_grade(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        graded_before = app.desk.progress[0]
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        assert app.desk.current_run != first
+        assert app.desk.progress[0] == graded_before + 1
+        await pilot.press("u")
+        await settle(pilot)
+        assert app.desk.current_run == first, "undo reopens the run it changed"
+        row = grade_row(demo_workspace, first)
+        assert row["complete"] == 0
+        assert json.loads(row["values"]) == {"task_success": "pass", "intervention": "no"}
+        assert app.desk.progress[0] == graded_before
+        with db(demo_workspace) as conn:
+            payloads = [
+                json.loads(r[0])
+                for r in conn.execute(
+                    "SELECT payload FROM outbox WHERE run = ? ORDER BY id", (first,)
+                )
+            ]
+        assert payloads[-1]["upsert"] == [] and payloads[-1]["delete"], "the score is withdrawn"
+
+
+async def test_filters_narrow_the_queue(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.desk.query_one(QueueList)
+        await pilot.press("tab")  # to-do
+        await settle(pilot)
+        assert app.desk.flt.graded is False
+        assert queue.total == len(queue_order(demo_workspace, "AND graded = 0"))
+        await pilot.press("tab")  # graded
+        await settle(pilot)
+        graded = queue_order(demo_workspace, "AND graded = 1")
+        assert queue.total == len(graded)
+        assert app.desk.current_run in graded
+        await pilot.press("tab")  # all again
+        await settle(pilot)
+        assert queue.total == len(queue_order(demo_workspace))
+        await pilot.press("left_square_bracket")  # first workflow
+        await settle(pilot)
+        workflow = app.desk.flt.workflow
+        assert workflow
+        assert queue.total == len(queue_order(demo_workspace, f"AND workflow = '{workflow}'"))
+        await pilot.press("right_square_bracket")  # status: error
+        await settle(pilot)
+        assert app.desk.flt.status == "error"
+        where = f"AND workflow = '{workflow}' AND status = 'error'"
+        assert queue.total == len(queue_order(demo_workspace, where))
+
+
+async def test_grading_in_todo_view_moves_on_and_recounts(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab")
+        await settle(pilot)
+        todo = queue_order(demo_workspace, "AND graded = 0")
+        first = app.desk.current_run
+        assert first == todo[0]
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        queue = app.desk.query_one(QueueList)
+        assert queue.total == len(todo) - 1
+        assert app.desk.current_run == todo[1]
+        assert queue.row(queue.cursor).run == todo[1]
+
+
+async def test_find_by_business_ref(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        with db(demo_workspace) as conn:
+            target, ref = conn.execute(
+                "SELECT a.run, r.business_ref FROM assignments a JOIN runs r ON r.id = a.run "
+                "WHERE a.reviewer = ? AND r.business_ref IS NOT NULL "
+                "ORDER BY a.started_at DESC LIMIT 1",
+                (demo_workspace.reviewer,),
+            ).fetchone()
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.screen, FindScreen)
+        await pilot.press(*ref)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.desk.current_run == target
+        queue = app.desk.query_one(QueueList)
+        assert queue.row(queue.cursor).run == target
+        assert grade_row(demo_workspace, target) is None, "typing a ref never grades"
+
+
+async def test_help_lists_bindings_and_rubric_keys(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-text").render())
+        for needle in ("Comment", "Undo", "Find", "task_success", "violation", "Quit"):
+            assert needle in text
+        await pilot.press("escape")
+        await settle(pilot)
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_from_config_remaps_a_binding(demo_workspace: Workspace) -> None:
+    demo_workspace.config.keys["desk.next"] = "ctrl+n"
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        order = queue_order(demo_workspace)
+        start = order.index(app.desk.current_run)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.desk.current_run == order[start + 1]
+
+
+async def test_grades_survive_closing_the_desk(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        graded = app.desk.progress[0]
+        await pilot.press("f", "y", "v")
+        # No settle: quitting right after the key press must not lose the grade.
+    rubric = load_setup(demo_workspace).rubric
+    from store.db import connect
+
+    conn = connect(demo_workspace.db_path)
+    grade = get_grade(conn, first, demo_workspace.reviewer, rubric)
+    conn.close()
+    assert grade is not None and grade.complete
+    assert grade.values == {"task_success": "fail", "intervention": "yes", "policy": "violation"}
+
+    again = make_app(demo_workspace, sync_on_start=False)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert again.desk.progress[0] == graded + 1
+        assert again.desk.current_run != first, "the desk opens on the next run to do"
+        status = str(again.desk.query_one("#status").render())
+        assert f"{graded + 1}/" in status

@@ -1,0 +1,77 @@
+"""The rubric pane: each criterion with its question, its levels and keys, the chosen value.
+
+Rubrics come from the team's workspace, not from a run, but they are still rendered as plain
+``Text`` (a question may well contain square brackets).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from review.grading import Grade
+from review.rubric import Rubric
+from tui.text import one_line, safe_text
+
+
+def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -> Text:
+    values = grade.values if grade else {}
+    t = Text()
+    for i, criterion in enumerate(rubric.criteria):
+        if i:
+            t.append("\n" if compact else "\n\n")
+        chosen = values.get(criterion.id)
+        done = chosen is not None
+        t.append("● " if done else "○ ", "green" if done else "dim")
+        t.append(criterion.id, "bold")
+        if criterion.required:
+            t.append(" *", "bold red" if not done else "dim")
+        if not compact:
+            t.append("\n  ")
+            t.append(safe_text(criterion.question), "italic")
+        for level in criterion.scale.levels:
+            picked = done and str(chosen) == str(level.value)
+            t.append("\n  " if not compact else "  ")
+            key_style = "bold reverse" if picked else "bold cyan"
+            t.append(f" {level.key} ", key_style)
+            t.append(" ")
+            t.append(one_line(level.label, 30), "bold green" if picked else "")
+            if level.anchor and not compact:
+                t.append(" — ", "dim")
+                t.append(one_line(level.anchor, 60), "dim")
+    t.append("\n\n" if not compact else "\n")
+    t.append("comment ", "bold")
+    comment = grade.comment if grade else None
+    t.append(one_line(comment, 200) if comment else "— (c)", "" if comment else "dim")
+    t.append("\nescalate ", "bold")
+    if grade and grade.escalate:
+        t.append(" FLAGGED ", "bold white on red")
+    else:
+        t.append("no (e)", "dim")
+    t.append("\n")
+    if grade and grade.complete:
+        t.append("✓ graded", "bold green")
+    else:
+        t.append("* required", "dim")
+    return t
+
+
+class RubricPanel(Static):
+    """Shows the rubric and the open run's grade; the desk calls :meth:`show`."""
+
+    def __init__(self, rubric: Rubric | None = None, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rubric = rubric
+        self.grade: Grade | None = None
+        self.compact = False
+
+    def show(self, rubric: Rubric, grade: Grade | None) -> None:
+        self.rubric = rubric
+        self.grade = grade
+        self.update(rubric_text(rubric, grade, compact=self.compact))
+
+    def set_compact(self, compact: bool) -> None:
+        if compact != self.compact:
+            self.compact = compact
+            if self.rubric is not None:
+                self.show(self.rubric, self.grade)
