@@ -40,7 +40,9 @@ criteria:
   - id: tone
     question: Tone and clarity
     required: false
-    scale: {kind: ordinal, levels: [{value: 1, key: "1"}, {value: 3, key: "3"}, {value: 5, key: "5"}]}
+    scale:
+      kind: ordinal
+      levels: [{value: 1, key: "1"}, {value: 3, key: "3"}, {value: 5, key: "5"}]
 """
 
 REQUIRED = ("task_success", "intervention", "policy")

@@ -84,9 +84,7 @@ def test_validation_error_points_at_the_field(tmp_path: Path) -> None:
 
 
 def test_located_error_points_below_the_model(tmp_path: Path) -> None:
-    path = _write(
-        tmp_path, "box.yaml", "title: t\nitems:\n  - name: a\n  - name: b\n  - name: a\n"
-    )
+    path = _write(tmp_path, "box.yaml", "title: t\nitems:\n  - name: a\n  - name: b\n  - name: a\n")
     with pytest.raises(DocumentError) as info:
         load_yaml_model(Box, path)
     assert str(info.value) == f"{path}:5: items.2.name: 'a' twice"

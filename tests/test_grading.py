@@ -82,7 +82,12 @@ def test_grade_completes_with_one_outbox_row(desk: Any) -> None:
     assert g.complete
     assert g.seconds_spent == 7
     [row] = _outbox(conn)
-    assert (row["store"], row["run"], row["reviewer"], row["pushed_at"]) == ("demo", run, "ana", None)
+    assert (row["store"], row["run"], row["reviewer"], row["pushed_at"]) == (
+        "demo",
+        run,
+        "ana",
+        None,
+    )
     assert {s["name"]: s["value"] for s in row["payload"]["upsert"]} == COMPLETE
     assert _graded(conn, "ana", run) == 1
     assert _graded(conn, "ben", run) == 0
@@ -123,9 +128,7 @@ def test_push_writes_one_score_per_criterion_and_is_idempotent(desk: Any) -> Non
     assert (report.pushed, report.failed) == (1, 0)
     lines = [json.loads(x) for x in connector.scores_path.read_text().splitlines()]
     assert len(lines) == len(REQUIRED)
-    assert {x["id"] for x in lines} == {
-        score_id("demo", run_id, c, "ana") for c in REQUIRED
-    }
+    assert {x["id"] for x in lines} == {score_id("demo", run_id, c, "ana") for c in REQUIRED}
     for x in lines:
         assert x["trace_id"] == run_id
         assert x["value"] == COMPLETE[x["name"]]
@@ -200,8 +203,10 @@ def test_failed_push_backs_off_then_succeeds(desk: Any) -> None:
     push(conn, _Down(), now=later, rng=random.Random(1))  # type: ignore[arg-type]
     row = _outbox(conn)[0]
     assert row["attempts"] == 2
-    assert later < datetime.fromisoformat(row["next_attempt_at"]) <= later + timedelta(
-        seconds=2 * BACKOFF_BASE_S
+    assert (
+        later
+        < datetime.fromisoformat(row["next_attempt_at"])
+        <= later + timedelta(seconds=2 * BACKOFF_BASE_S)
     )
 
     report = push(conn, connector, now=t0 + timedelta(hours=1))

@@ -1,4 +1,4 @@
-"""Rubric loading: the demo rubric, its content-hash version, and one-line errors naming file:line."""
+"""Rubric loading: the demo rubric, its content-hash version, one-line errors naming file:line."""
 
 from __future__ import annotations
 

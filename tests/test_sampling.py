@@ -132,7 +132,9 @@ def test_incident_window_compares_instants_not_text() -> None:
 
 
 def test_plan_reason_prefers_sample_then_rules() -> None:
-    sampling = SamplingSection(salt="s", default_rate=0.0, rates={"crm-update": 1.0}, always_include=RULES)
+    sampling = SamplingSection(
+        salt="s", default_rate=0.0, rates={"crm-update": 1.0}, always_include=RULES
+    )
     plan = ReviewPlan(sampling=sampling, roster=ROSTER, overlap=0.0)
     assert plan.reason(_run(workflow="crm-update", status="error"), []) == "sample"
     assert plan.reason(_run(status="error"), []) == "always:status=error"

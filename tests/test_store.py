@@ -49,7 +49,7 @@ def test_connect_creates_the_schema(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert SCHEMA_VERSION == len(store_db.MIGRATIONS) >= 1
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert TABLES <= tables
+    assert tables >= TABLES
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     # synchronous=FULL is 2: a committed grade is on disk.
@@ -60,9 +60,7 @@ def test_connect_creates_the_schema(tmp_path: Path) -> None:
 def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
     conn = connect(tmp_path / "a.db")
     with pytest.raises(sqlite3.IntegrityError):
-        conn.execute(
-            "INSERT INTO steps (run, idx, kind, name) VALUES (12345, 0, 'llm', 'x')"
-        )
+        conn.execute("INSERT INTO steps (run, idx, kind, name) VALUES (12345, 0, 'llm', 'x')")
 
 
 def test_reopening_is_a_no_op(tmp_path: Path) -> None:

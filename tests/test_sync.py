@@ -55,12 +55,9 @@ def _expected_reason(rec: dict[str, Any]) -> str | None:
     if rec["feedback"] == "negative":
         return "always:feedback=negative"
     t = datetime.fromisoformat(rec["start_time"])
-    if (
-        rec["workflow"] == INCIDENT["workflow"]
-        and datetime.fromisoformat(INCIDENT["starts_at"])
-        <= t
-        <= datetime.fromisoformat(INCIDENT["ends_at"])
-    ):
+    if rec["workflow"] == INCIDENT["workflow"] and datetime.fromisoformat(
+        INCIDENT["starts_at"]
+    ) <= t <= datetime.fromisoformat(INCIDENT["ends_at"]):
         return "always:incident=inc-7"
     return None
 
@@ -117,7 +114,8 @@ def test_sync_counts_and_sample(ws: Path) -> None:
     hydrated = {r[0] for r in conn.execute("SELECT run_id FROM runs WHERE hydrated = 1")}
     assert hydrated == set(EXPECTED)
     with_steps = {
-        r[0] for r in conn.execute("SELECT DISTINCT r.run_id FROM steps s JOIN runs r ON r.id = s.run")
+        r[0]
+        for r in conn.execute("SELECT DISTINCT r.run_id FROM steps s JOIN runs r ON r.id = s.run")
     }
     assert with_steps == set(EXPECTED)
     assert scalar(conn, "SELECT count(*) FROM runs WHERE hydrated = 0 AND input IS NOT NULL") == 0
@@ -257,7 +255,9 @@ def test_remote_scores_become_remote_grades(ws: Path) -> None:
         "SELECT origin, complete FROM grades WHERE run = ? AND reviewer = 'ben'", (part_pk,)
     ).fetchone()
     assert tuple(partial) == ("remote", 0)
-    assert not scalar(conn, "SELECT graded FROM assignments WHERE reviewer='ben' AND run=?", part_pk)
+    assert not scalar(
+        conn, "SELECT graded FROM assignments WHERE reviewer='ben' AND run=?", part_pk
+    )
     # Importing remote grades does not send anything back.
     assert scalar(conn, "SELECT count(*) FROM outbox") == 0
 
@@ -295,8 +295,11 @@ def test_scores_for_an_unsampled_run_hydrate_it(ws: Path) -> None:
     )
     _sync(conn, setup)
     assert scalar(conn, "SELECT hydrated FROM runs WHERE run_id = ?", unsampled) == 1
-    assert scalar(
-        conn,
-        "SELECT count(*) FROM grades g JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
-        unsampled,
-    ) == 1
+    assert (
+        scalar(
+            conn,
+            "SELECT count(*) FROM grades g JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
+            unsampled,
+        )
+        == 1
+    )

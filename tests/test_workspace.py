@@ -1,4 +1,4 @@
-"""Workspace config (agentdeck.toml): loading, errors naming file:line, finding it, the demo copy."""
+"""Workspace config (agentdeck.toml): loading, file:line errors, finding it, the demo copy."""
 
 from __future__ import annotations
 
@@ -139,9 +139,7 @@ def test_find_workspace_uses_cwd_by_default(
     assert find_workspace() == tmp_path.resolve()
 
 
-def test_find_workspace_falls_back_to_user_config_dir(
-    tmp_path: Path, no_user_config: Path
-) -> None:
+def test_find_workspace_falls_back_to_user_config_dir(tmp_path: Path, no_user_config: Path) -> None:
     lonely = tmp_path / "lonely"
     lonely.mkdir()
     assert find_workspace(cwd=lonely) is None
