@@ -45,17 +45,26 @@ class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping key and sequence item."""
 
 
-def _walk(node: yaml.Node, path: tuple[Any, ...], lines: dict[tuple[Any, ...], int]) -> None:
+def _walk(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    lines: dict[tuple[Any, ...], int],
+    dups: list[tuple[int, str]],
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
         for key_node, value_node in node.value:
             key = key_node.value
+            if key in seen and key != "<<":
+                dups.append((key_node.start_mark.line + 1, ".".join(map(str, path + (key,)))))
+            seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), lines)
+            _walk(value_node, path + (key,), lines, dups)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[path + (i,)] = item.start_mark.line + 1
-            _walk(item, path + (i,), lines)
+            _walk(item, path + (i,), lines, dups)
 
 
 def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
@@ -99,8 +108,14 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
     except yaml.YAMLError as exc:
         raise DocumentError(path, None, f"invalid YAML: {exc}") from None
     lines: dict[tuple[Any, ...], int] = {}
+    dups: list[tuple[int, str]] = []
     if node is not None:
-        _walk(node, (), lines)
+        _walk(node, (), lines, dups)
+    if dups:
+        # PyYAML keeps the last of two equal keys without a word, so a second `required:`
+        # would silently override the first; TOML refuses it, and so do we.
+        line, key = dups[0]
+        raise DocumentError(path, line, f"{key}: this key is already set above")
     return data, lines
 
 

@@ -149,3 +149,20 @@ def test_toml_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b'name = "caf\xe9"\n')
     with pytest.raises(DocumentError, match="not UTF-8"):
         load_toml_model(Doc, path)
+
+
+def test_a_key_given_twice_is_an_error(tmp_path: Path) -> None:
+    # PyYAML alone keeps the last one silently; a typo'd duplicate must not override quietly.
+    path = _write(
+        tmp_path,
+        "box.yaml",
+        "title: t\nitems:\n  - name: a\n    size: 1\n    size: 2\n",
+    )
+    with pytest.raises(DocumentError) as info:
+        load_yaml_model(Box, path)
+    assert str(info.value) == f"{path}:5: items.0.size: this key is already set above"
+
+
+def test_the_same_key_in_different_mappings_is_fine(tmp_path: Path) -> None:
+    path = _write(tmp_path, "box.yaml", "title: t\nitems:\n  - name: a\n  - name: b\n")
+    assert [i.name for i in load_yaml_model(Box, path).items] == ["a", "b"]
