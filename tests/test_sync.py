@@ -303,3 +303,38 @@ def test_scores_for_an_unsampled_run_hydrate_it(ws: Path) -> None:
         )
         == 1
     )
+
+
+DEMO_STORE = Path(__file__).resolve().parent.parent / "sample-data" / "store" / "runs.jsonl"
+
+
+@pytest.mark.skipif(not DEMO_STORE.is_file(), reason="the demo store is not generated")
+def test_demo_workspace_syncs(tmp_path: Path) -> None:
+    from store.workspace import copy_demo
+
+    conn, setup = open_setup(copy_demo(tmp_path / "demo"))
+    report = _sync(conn, setup)
+    assert report.listed > 0
+    assert report.listed == scalar(conn, "SELECT count(*) FROM runs")
+    assert 0 < report.sampled < report.listed
+    assert report.sampled == scalar(conn, "SELECT count(DISTINCT run) FROM assignments")
+    # Sampled runs are hydrated; beyond them only runs someone already graded remotely.
+    assert (
+        scalar(
+            conn,
+            "SELECT count(*) FROM assignments a JOIN runs r ON r.id = a.run WHERE r.hydrated = 0",
+        )
+        == 0
+    )
+    assert (
+        scalar(
+            conn,
+            "SELECT count(*) FROM runs r WHERE r.hydrated = 1 AND r.id NOT IN "
+            "(SELECT run FROM assignments) AND r.id NOT IN (SELECT run FROM grades)",
+        )
+        == 0
+    )
+    counts = _counts(conn)
+    again = _sync(conn, setup)
+    assert (again.listed, again.sampled) == (0, 0)
+    assert _counts(conn) == counts
