@@ -29,8 +29,11 @@ The four weeks run from Monday 2026-10-26 to Monday 2026-11-23 (UTC). The story 
    ``@click`` action, ANSI and OSC 8 escapes, a very long line, emoji, right-to-left text,
    combining characters, a prompt injection. One run's output is a ~200 KB dump.
 
-Reviewers ana, ben and chen graded a sample of the first three weeks (``scores.jsonl``, one
-Langfuse-style score per criterion); week four (from 2026-11-16) is left for the demo reviewer.
+Reviewers ana, ben and chen graded the first three weeks (``scores.jsonl``, one Langfuse-style
+score per criterion) following the workspace's real review plan (``agentdeck.toml``): the runs
+the sampler picks, graded by the reviewers it assigns, so overlapping runs carry two grades.
+Each reviewer left about a tenth of their weeks one to three ungraded; week four (from
+2026-11-16) is left for the demo reviewer.
 
 Files written to ``--out`` (default: ``store/`` next to this script):
 
@@ -66,7 +69,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from review.rubric import load_rubric  # noqa: E402
+from review.sampling import ReviewPlan  # noqa: E402
+from review.session import load_setup  # noqa: E402
 from store.identity import score_id  # noqa: E402
+from store.models import Incident, RunSummary  # noqa: E402
+from store.workspace import load_workspace  # noqa: E402
 
 SEED = 20261026
 SOURCE = "demo"  # the store name in agentdeck.toml; part of every score id
@@ -2191,66 +2198,62 @@ REVIEWERS = ["ana", "ben", "chen"]
 PACE = {"ana": 48.0, "ben": 70.0, "chen": 36.0}
 #: Which weekday (0 = Monday) each reviewer does last week's review, and when they start.
 SESSION = {"ana": (0, 9, 30), "ben": (1, 13, 0), "chen": (0, 14, 15)}
-SAMPLE_RATE = {"billing-support": 0.05, "crm-update": 0.05, "refund-approvals": 0.10}
-RUNS_PER_WEEK = 50
-OVERLAP_RUNS = 25  # of which THREE_WAY get all three reviewers
-THREE_WAY = 5
-BORDERLINE_OVERLAP = 6  # overlapping runs where reasonable reviewers may differ
+#: Share of each reviewer's assigned runs from weeks one to three that they have graded; the
+#: rest (single-reviewer runs only) is their backlog, on top of week four.
+GRADED_SHARE = 0.9
 
 
-def choose_graded(rng: random.Random, runs: list[Run]) -> list[Run]:
-    """About 50 runs a week from weeks one to three: errors and complaints first, then a draw."""
-    chosen: list[Run] = []
-    for week in range(1, week_of(GRADED_UNTIL)):  # weeks 1-3; week four stays ungraded
-        pool = [r for r in runs if week_of(_start(r)) == week]
-        flagged = [
-            r for r in pool if r.record["status"] == "error" or r.record["feedback"] == "negative"
-        ]
-        picked = rng.sample(flagged, min(len(flagged), 16))
-        taken = {r.record["trace_id"] for r in picked}
-        rest = [r for r in pool if r.record["trace_id"] not in taken]
-        weights = [SAMPLE_RATE[r.record["workflow"]] for r in rest]
-        while len(picked) < RUNS_PER_WEEK:
-            r = rng.choices(rest, weights=weights)[0]
-            i = rest.index(r)
-            rest.pop(i)
-            weights.pop(i)
-            picked.append(r)
-        chosen += sorted(picked, key=_start)
-    return chosen
+def load_plan() -> tuple[ReviewPlan, list[Incident]]:
+    """The demo workspace's review plan (``agentdeck.toml`` next to this script) and the
+    incidents this script writes, parsed as sync parses them."""
+    plan = load_setup(load_workspace(HERE)).plan
+    assert list(plan.roster) == REVIEWERS, plan.roster  # PACE, SESSION, NOTE_STYLE know these
+    return plan, [Incident.model_validate(i) for i in INCIDENTS]
+
+
+def planned(
+    plan: ReviewPlan, incidents: list[Incident], record: dict[str, Any]
+) -> list[str] | None:
+    """Who the real sampler assigns this run to, or None when the run is not sampled."""
+    run = RunSummary.model_validate(record)
+    if plan.reason(run, incidents) is None:
+        return None
+    return plan.reviewers(run)
+
+
+def choose_graded(rng: random.Random, runs: list[Run]) -> list[tuple[Run, list[str]]]:
+    """The grades that exist, as (run, reviewers) in start order, following the real plan.
+
+    Only runs that started before ``GRADED_UNTIL`` are graded (week four is the work to do).
+    Each reviewer leaves about ``1 - GRADED_SHARE`` of their assigned runs ungraded, drawn from
+    their single-reviewer runs, so every overlapping run is graded by both of its reviewers
+    and the agreement figures have material.
+    """
+    plan, incidents = load_plan()
+    assigned: list[tuple[Run, list[str]]] = []
+    for run in runs:
+        if _start(run) >= GRADED_UNTIL:
+            continue
+        who = planned(plan, incidents, run.record)
+        if who is not None:
+            assigned.append((run, who))
+    skipped: set[tuple[str, str]] = set()
+    for reviewer in plan.roster:
+        mine = [run for run, who in assigned if reviewer in who]
+        alone = [run.record["trace_id"] for run, who in assigned if who == [reviewer]]
+        leave = round(len(mine) * (1 - GRADED_SHARE))
+        skipped.update((tid, reviewer) for tid in rng.sample(alone, min(leave, len(alone))))
+    graded: list[tuple[Run, list[str]]] = []
+    for run, who in assigned:
+        tid = run.record["trace_id"]
+        kept = [n for n in who if (tid, n) not in skipped]
+        if kept:
+            graded.append((run, kept))
+    return graded
 
 
 def _start(run: Run) -> datetime:
     return datetime.fromisoformat(run.record["start_time"].replace("Z", "+00:00"))
-
-
-def assign(rng: random.Random, graded: list[Run]) -> dict[str, list[str]]:
-    """trace_id -> reviewers. 25 runs get two or three reviewers; the rest one, balanced.
-
-    A fixed handful of the overlapping runs are borderline ones, so the agreement figures tell
-    a realistic story (mostly agreeing, with a few honest disagreements) whatever the draw.
-    """
-    ids = [r.record["trace_id"] for r in graded]
-    borderline = [r.record["trace_id"] for r in graded if r.facts.ambiguous]
-    clear = [r.record["trace_id"] for r in graded if not r.facts.ambiguous]
-    overlap = rng.sample(borderline, BORDERLINE_OVERLAP)
-    overlap += rng.sample(clear, OVERLAP_RUNS - BORDERLINE_OVERLAP)
-    rng.shuffle(overlap)
-    three = set(overlap[:THREE_WAY])
-    load = Counter({name: 0 for name in REVIEWERS})
-    out: dict[str, list[str]] = {}
-    for tid in ids:
-        if tid in three:
-            who = list(REVIEWERS)
-        elif tid in overlap:
-            who = sorted(rng.sample(REVIEWERS, 2))
-        else:
-            least = min(load[n] for n in REVIEWERS)
-            who = [rng.choice([n for n in REVIEWERS if load[n] == least])]
-        for n in who:
-            load[n] += 1
-        out[tid] = who
-    return out
 
 
 def verdict(rng: random.Random, facts: Facts, reviewer: str) -> dict[str, Any]:
@@ -2298,12 +2301,11 @@ NOTE_STYLE = {
 def make_scores(rng: random.Random, runs: list[Run], rubric_version: str) -> list[dict[str, Any]]:
     """Langfuse-style score records, one per criterion per grade, in creation order."""
     graded = choose_graded(rng, runs)
-    who = assign(rng, graded)
     criteria_order = ["task_success", "intervention", "policy", "tool_use", "tone"]
     # Each reviewer works through their share of a week in one sitting the next week.
     sessions: dict[tuple[str, int], list[Run]] = defaultdict(list)
-    for run in graded:
-        for reviewer in who[run.record["trace_id"]]:
+    for run, who in graded:
+        for reviewer in who:
             sessions[(reviewer, week_of(_start(run)))].append(run)
     scores: list[dict[str, Any]] = []
     for (reviewer, week), session_runs in sorted(sessions.items()):
@@ -2522,6 +2524,7 @@ def summary(out: Path) -> str:
         f"incidents: {len(incidents)} "
         f"{dict(sorted(Counter(i['status'] for i in incidents).items()))}"
     )
+    by_id = {r["trace_id"]: r for r in runs}
     grades: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
     for s in scores:
         grades[(s["trace_id"], s["metadata"]["reviewer"])][s["name"]] = s["value"]
@@ -2530,9 +2533,29 @@ def summary(out: Path) -> str:
     multi = [tid for tid, n in per_run.items() if n > 1]
     lines.append(
         f"scores: {len(scores)} records, {len(grades)} grades on {len(per_run)} runs; "
-        f"per reviewer {dict(sorted(per_reviewer.items()))}; "
         f"{len(multi)} runs with 2+ reviewers "
         f"({sum(per_run[t] == 3 for t in multi)} with 3)"
+    )
+    plan, plan_incidents = load_plan()
+    assigned: Counter[str] = Counter()
+    early: Counter[str] = Counter()
+    for r in runs:
+        for rev in planned(plan, plan_incidents, r) or []:
+            assigned[rev] += 1
+            if r["start_time"] < iso(GRADED_UNTIL):
+                early[rev] += 1
+    off_plan = sum(
+        1 for tid, rev in grades if rev not in (planned(plan, plan_incidents, by_id[tid]) or [])
+    )
+    lines.append(
+        "per reviewer (plan: assigned / assigned before "
+        f"{GRADED_UNTIL:%m-%d} / graded): "
+        + "  ".join(
+            f"{rev}={assigned[rev]}/{early[rev]}/{per_reviewer[rev]} "
+            f"({per_reviewer[rev] / max(early[rev], 1):.0%})"
+            for rev in plan.roster
+        )
+        + f"; grades outside the plan: {off_plan}"
     )
     agree_all, pairs, agree_pairs = 0, 0, 0
     for tid in multi:
