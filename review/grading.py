@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -187,13 +188,14 @@ def _change(
     rubric: Rubric,
     action: str,
     seconds: float,
-    **changes: Any,
+    change: Callable[[Grade], dict[str, Any]],
 ) -> Grade:
+    # The read happens inside the write transaction, so two writers never lose an update.
     conn.execute("BEGIN IMMEDIATE")
     try:
         before = get_grade(conn, run, reviewer, rubric)
         base = before or Grade(run, reviewer, rubric.id, rubric.version)
-        after = replace(base, seconds_spent=base.seconds_spent + max(seconds, 0.0), **changes)
+        after = replace(base, seconds_spent=base.seconds_spent + max(seconds, 0.0), **change(base))
         after = replace(after, complete=rubric.is_complete(after.values))
         _write(conn, before, after, rubric, action)
         conn.execute("COMMIT")
@@ -218,15 +220,19 @@ def set_value(
     c = rubric.criterion(criterion)
     if c is None:
         raise KeyError(f"rubric {rubric.id} has no criterion {criterion!r}")
-    if value is not None and c.level_for_value(value) is None:
+    level = None if value is None else c.level_for_value(value)
+    if value is not None and level is None:
         raise ValueError(f"{value!r} is not a level of {criterion!r}")
-    current = get_grade(conn, run, reviewer, rubric)
-    values = dict(current.values if current else {})
-    if value is None:
-        values.pop(criterion, None)
-    else:
-        values[criterion] = c.level_for_value(value).value  # type: ignore[union-attr]
-    return _change(conn, run, reviewer, rubric, f"set:{criterion}", seconds, values=values)
+
+    def change(base: Grade) -> dict[str, Any]:
+        values = dict(base.values)
+        if level is None:
+            values.pop(criterion, None)
+        else:
+            values[criterion] = level.value
+        return {"values": values}
+
+    return _change(conn, run, reviewer, rubric, f"set:{criterion}", seconds, change)
 
 
 def set_comment(
@@ -240,7 +246,7 @@ def set_comment(
 ) -> Grade:
     """Set or clear the reviewer's comment and commit."""
     text = (comment or "").strip() or None
-    return _change(conn, run, reviewer, rubric, "comment", seconds, comment=text)
+    return _change(conn, run, reviewer, rubric, "comment", seconds, lambda _: {"comment": text})
 
 
 def set_escalate(
@@ -253,7 +259,9 @@ def set_escalate(
     seconds: float = 0.0,
 ) -> Grade:
     """Flag (or unflag) the run for escalation and commit."""
-    return _change(conn, run, reviewer, rubric, "escalate", seconds, escalate=escalate)
+    return _change(
+        conn, run, reviewer, rubric, "escalate", seconds, lambda _: {"escalate": escalate}
+    )
 
 
 def _parse_state(text: str | None, key: Grade) -> Grade | None:

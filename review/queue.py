@@ -115,7 +115,7 @@ def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
         row = conn.execute(
             "SELECT a.run FROM assignments a JOIN runs r ON r.id = a.run WHERE a.reviewer = ? "
             f"AND (r.run_id {op} ?{esc} OR r.business_ref {op} ?{esc}) "
-            "ORDER BY a.started_at LIMIT 1",
+            "ORDER BY a.started_at, a.run LIMIT 1",
             (reviewer, value, value),
         ).fetchone()
         if row:

@@ -71,7 +71,8 @@ class Run(RunSummary):
 
 class Incident(_Record):
     id: str = Field(min_length=1)
-    source: str = "file"
+    #: The alert source (alertmanager, pagerduty); None means the store the incident came from.
+    source: str | None = None
     workflow: str | None = None
     title: str
     severity: str | None = None

@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from store.connectors.base import Connector, ConnectorError
 from store.models import Score
 
-#: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with full jitter.
+#: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with equal jitter (half fixed,
+#: half random), so a retry never comes right away and retries from many laptops spread out.
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 15 * 60.0
 
@@ -103,7 +104,8 @@ def push(
             attempts = conn.execute(
                 "SELECT attempts FROM outbox WHERE id = ?", (entry.id,)
             ).fetchone()[0]
-            delay = rng.uniform(0, min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts))
+            ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts)
+            delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
                 "WHERE id = ?",

@@ -115,7 +115,7 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
             ),
         )
         conn.execute("DELETE FROM steps WHERE run = ?", (pk,))
-        db["steps"].insert_all(
+        db.table("steps").insert_all(
             (
                 {
                     "run": pk,
@@ -139,7 +139,7 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
 
 def store_incidents(conn: sqlite3.Connection, source: str, incidents: Sequence[Incident]) -> None:
     """Insert or refresh incidents (inside the caller's transaction)."""
-    database(conn)["incidents"].upsert_all(
+    database(conn).table("incidents").upsert_all(
         (
             {
                 "source": i.source or source,

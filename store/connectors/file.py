@@ -123,9 +123,12 @@ class FileConnector:
                     continue
                 fh.seek(offset)
                 try:
-                    out.append(Run.model_validate_json(_decode(fh.readline())))
+                    run = Run.model_validate_json(_decode(fh.readline()))
                 except (ValidationError, ValueError):
                     continue
+                # A rewritten file moves lines: trust an offset only if it still holds the run.
+                if run.trace_id == rid:
+                    out.append(run)
         return out
 
     # -- incidents ----------------------------------------------------------------------------
