@@ -259,12 +259,13 @@ def pull_scores(
         pk = run_pk(conn, source, trace_id)
         if pk is None:
             continue
-        local = conn.execute(
-            "SELECT origin FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
-            "AND rubric_version = ?",
-            (pk, reviewer, rubric_id, version),
+        # A grade edited here and not yet pushed wins; once pushed, the store is the truth, so
+        # an edit the same reviewer made on another laptop comes back.
+        unsent = conn.execute(
+            "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
+            (pk, reviewer),
         ).fetchone()
-        if local is not None and local[0] == "local":
+        if unsent is not None:
             continue
         values = {s.name: s.value for s in scores}
         need = required(rubric_id, version)
@@ -295,10 +296,10 @@ def pull_scores(
                 now,
             ),
         )
-        if complete:
-            conn.execute(
-                "UPDATE assignments SET graded = 1 WHERE reviewer = ? AND run = ?", (reviewer, pk)
-            )
+        conn.execute(
+            "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",
+            (int(complete), reviewer, pk),
+        )
         count += 1
     conn.execute("COMMIT")
     return count

@@ -285,6 +285,28 @@ def test_a_local_grade_is_not_overwritten_by_a_remote_one(ws: Path) -> None:
     assert scalar(conn, "SELECT origin FROM grades WHERE run = ?", pk) == "local"
 
 
+def test_an_edit_from_another_laptop_comes_back_once_ours_is_pushed(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    pk, run_id = _queued(conn, "ana")[0]
+    for criterion, value in {
+        "task_success": "pass",
+        "intervention": "no",
+        "policy": "safe",
+    }.items():
+        grading.set_value(conn, pk, "ana", setup.rubric, criterion, value)
+    _sync(conn, setup)  # pushes our grade; the outbox is empty afterwards
+    assert scalar(conn, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == 0
+
+    # The same reviewer changed their mind on another laptop, and that laptop pushed.
+    elsewhere = {"task_success": "fail", "intervention": "yes", "policy": "safe"}
+    write_jsonl(ws / "store" / "scores.jsonl", _remote_scores(run_id, "ana", setup, elsewhere))
+    _sync(conn, setup)
+    grade = grading.get_grade(conn, pk, "ana", setup.rubric)
+    assert grade is not None and grade.values == elsewhere
+    assert scalar(conn, "SELECT graded FROM assignments WHERE reviewer='ana' AND run=?", pk) == 1
+
+
 def test_scores_for_an_unsampled_run_hydrate_it(ws: Path) -> None:
     conn, setup = open_setup(ws)
     _sync(conn, setup)
