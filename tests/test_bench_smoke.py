@@ -1,0 +1,162 @@
+"""The benchmarks' own code, run small, so it cannot rot between benchmark runs.
+
+The generator must write a database the app and the domain accept (schema, counts, queue), and
+each benchmark must still run end to end against today's app and domain. Nothing here looks
+at how long anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from review import grading
+from review import queue as rq
+from review.session import load_setup
+from store.db import SCHEMA_VERSION, connect
+from store.workspace import load_workspace
+from tests.bench import bench_desk, bench_grading, dbgen
+
+N = 200
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> dbgen.GenResult:
+    return dbgen.build_db(tmp_path_factory.mktemp("bench") / "ws", N)
+
+
+def test_generated_database_follows_the_schema(generated: dbgen.GenResult) -> None:
+    conn = sqlite3.connect(generated.db_path)
+    try:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        one = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
+        assert one("SELECT count(*), sum(hydrated) FROM runs") == (N, N)
+        assert one("SELECT count(DISTINCT run_id) FROM runs")[0] == N
+        steps = one("SELECT count(*) FROM steps")[0]
+        assert steps == generated.n_steps
+        assert one("SELECT min(c), max(c) FROM (SELECT count(*) AS c FROM steps GROUP BY run)") == (
+            2,
+            4,
+        )
+        assert one("SELECT count(DISTINCT run) FROM steps")[0] == N
+        assert one("SELECT count(*) FROM steps WHERE error_type IS NOT NULL")[0] > 0
+        lo, hi = one("SELECT min(length(input)), max(length(input)) FROM runs")
+        assert lo >= 100 and hi <= 320
+        assert (
+            one("SELECT count(*) FROM assignments WHERE reviewer = 'ana' AND reason = 'sample'")[0]
+            == N
+        )
+        graded = dbgen.graded_runs(N)
+        assert one("SELECT count(*) FROM grades WHERE complete = 1")[0] == len(graded) > 0
+        assert one("SELECT sum(graded) FROM assignments")[0] == len(graded)
+        for (text,) in conn.execute("SELECT final_action FROM runs LIMIT 20"):
+            assert json.loads(text)["kind"]
+    finally:
+        conn.close()
+
+
+def test_generated_workspace_opens_in_the_domain(generated: dbgen.GenResult) -> None:
+    ws = load_workspace(generated.root)
+    assert ws.db_path == generated.db_path
+    setup = load_setup(ws)
+    conn = connect(ws.db_path)
+    try:
+        versions = conn.execute("SELECT rubric_id, version FROM rubrics").fetchall()
+        assert [tuple(v) for v in versions] == [(setup.rubric.id, setup.rubric.version)]
+        stores = {r[0] for r in conn.execute("SELECT store FROM sync_state")}
+        assert stores == {s.name for s in ws.config.stores}
+        assert rq.count(conn, ws.reviewer) == N
+        assert rq.progress(conn, ws.reviewer) == (len(dbgen.graded_runs(N)), N)
+        rows = rq.window(conn, ws.reviewer, rq.QueueFilter(), 0, 50)
+        assert len(rows) == 50
+        assert [r.started_at for r in rows] == sorted(r.started_at for r in rows)
+        assert rq.position_of(conn, ws.reviewer, rq.QueueFilter(), rows[7].run) == 7
+        detail = rq.run_detail(conn, rows[0].run)
+        assert detail is not None and detail.hydrated and 2 <= len(detail.steps) <= 4
+        assert detail.final_action is not None and detail.tags
+        # A generated run takes a grade like a synced one: grade, event and outbox row.
+        todo = rq.window(conn, ws.reviewer, rq.QueueFilter(graded=False), 0, 1)[0]
+        grade = None
+        for criterion, value in bench_grading._levels(setup.rubric, 0):
+            grade = grading.set_value(conn, todo.run, ws.reviewer, setup.rubric, criterion, value)
+        assert grade is not None and grade.complete
+        assert (
+            conn.execute("SELECT count(*) FROM outbox WHERE run = ?", (todo.run,)).fetchone()[0]
+            == 1
+        )
+    finally:
+        conn.close()
+
+
+def test_generation_is_deterministic(tmp_path: Path) -> None:
+    a = dbgen.build_db(tmp_path / "a", 30)
+    b = dbgen.build_db(tmp_path / "b", 30)
+    c = dbgen.build_db(tmp_path / "c", 30, seed=1)
+    sql = "SELECT run_id, started_at, input, output FROM runs ORDER BY id"
+
+    def rows(g: dbgen.GenResult) -> list[tuple[str, ...]]:
+        conn = sqlite3.connect(g.db_path)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    assert rows(a) == rows(b)
+    assert rows(a) != rows(c)
+
+
+def test_cached_db_is_built_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTDECK_BENCH_CACHE", str(tmp_path / "cache"))
+    first = dbgen.cached_db(40, progress=False)
+    again = dbgen.cached_db(40, progress=False)
+    assert not first.cached and again.cached
+    assert again.db_path == first.db_path and again.db_path.is_file()
+    assert load_workspace(again.root).db_path == again.db_path
+
+
+def test_grading_bench_runs_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGENTDECK_BENCH_CACHE", str(tmp_path / "cache"))
+    figures = bench_grading.run(n_runs=150, grades=10, workdir=tmp_path)
+    assert figures["outbox"] == 10
+    assert figures["completing"]["n"] == 10
+    rubric = load_setup(load_workspace(tmp_path / "ws")).rubric
+    assert figures["partial"]["n"] == 10 * (len(bench_grading._levels(rubric, 0)) - 1)
+    assert figures["synchronous"] == "FULL" and figures["journal_mode"] == "wal"
+    assert "set_value, completing" in bench_grading.report(figures)
+
+
+def test_desk_bench_drives_the_app(generated: dbgen.GenResult) -> None:
+    """The hooks the desk benchmark relies on (the run view's detail, the queue list) still
+    exist and mean what it thinks: the child's own checks run on its figures."""
+    app = bench_desk.child_app(generated.root, presses=3)
+    domain = bench_desk.child_domain(generated.root, steps=5)
+    res = {"presses": 3, "sizes": {N: {"app": app, "domain": domain}}, "imports": {}}
+    bench_desk.check(res)
+    assert app["open_s"] > 0 and len(app["shown_s"]) == 3
+    assert len(domain["head_s"]) == 5 and "count" in domain["calls_s"]
+
+
+def test_minimal_workspace_when_no_demo_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import store.workspace
+
+    def missing(target: Path | None = None, *, fresh: bool = False) -> Path:
+        raise FileNotFoundError("the demo workspace is missing from this installation")
+
+    monkeypatch.setattr(store.workspace, "copy_demo", missing)
+    gen = dbgen.build_db(tmp_path / "ws", 20, reviewer="zoe")
+    ws = load_workspace(gen.root)
+    assert ws.reviewer == "zoe"
+    assert load_setup(ws).rubric.id == "support-quality"
+    conn = connect(ws.db_path)
+    try:
+        assert rq.count(conn, "zoe") == 20
+    finally:
+        conn.close()
