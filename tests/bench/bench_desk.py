@@ -6,12 +6,13 @@ Targets (from the issue), on a generated database of 1,000,000 runs all in the r
 - moving to the next run and rendering it has p95 at 1M no more than 1.5x the p95 at 1k;
 - peak RSS stays under 250 MB.
 
-Each size runs in fresh subprocesses, so memory is the desk's own and nothing is shared between
-sizes: one child drives the real app (``tui.app.make_app(ws, sync_on_start=False)`` under
-``App.run_test``), one times the domain calls alone (the baseline: ``review.queue.window`` +
-``run_detail`` for the next position, and the queries the desk makes when it opens), and
-``python -c 'import tui.app'`` is timed on its own. The OS page cache is warm (the database was
-just generated or used), which is the everyday case of a reviewer reopening the desk.
+Each size runs in fresh subprocesses, so memory is the desk's own (peak RSS is the child's
+``VmHWM``) and nothing is shared between sizes: one child drives the real app
+(``tui.app.make_app(ws, sync_on_start=False)`` under ``App.run_test``), one times the domain
+calls alone (the baseline: ``review.queue.window`` + ``run_detail`` for the next position, and
+the queries the desk makes when it opens), and ``python -c 'import tui.app'`` is timed on its
+own. The OS page cache is warm (the database was just generated or used), which is the everyday
+case of a reviewer reopening the desk.
 
 Time to open: from just before ``make_app`` until the run view shows the first run and the
 screen has been composited. Next run: from sending the ``j`` key event (as ``pilot.press`` sends
@@ -53,16 +54,22 @@ TAIL_STEPS = 20
 
 
 def _rss_mb() -> dict[str, float]:
-    """Peak RSS (getrusage) and current RSS (/proc) of this process, in MB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    now = float("nan")
+    """Peak and current RSS of this process, in MB, from /proc (VmHWM, VmRSS).
+
+    Not ``getrusage().ru_maxrss``: Linux carries the parent's peak across fork and exec into it,
+    so a child started by a process that has just generated the 1M database would report the
+    generator's gigabyte. ``ru_maxrss`` is kept only as a fallback where /proc is missing.
+    """
+    out = {"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "now": float("nan")}
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                now = int(line.split()[1]) / 1024
+            if line.startswith("VmHWM:"):
+                out["peak"] = int(line.split()[1]) / 1024
+            elif line.startswith("VmRSS:"):
+                out["now"] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return {"peak": peak, "now": now}
+    return out
 
 
 # -- child: the real app --------------------------------------------------------------------------
@@ -320,6 +327,8 @@ def run(sizes: tuple[int, ...] = SIZES, presses: int = PRESSES) -> dict[str, Any
 
     results: dict[str, Any] = {"sizes": {}, "presses": presses, "imports": import_cost()}
     for n in sizes:
+        # Generate in a child: this process stays small, and so do the children it starts.
+        subprocess.run([sys.executable, "-m", "tests.bench.dbgen", str(n)], cwd=ROOT, check=True)
         gen = cached_db(n)
         print(f"[bench_desk] {gen.describe()}", flush=True)
         domain = _child("domain", gen.root, presses)
