@@ -52,3 +52,75 @@ async def settle(pilot, *, timeout: float = 20.0) -> None:  # type: ignore[no-un
         if busy:
             await asyncio.sleep(0.01)
     await pilot.pause()
+
+
+#: Text that tries every trick: Rich/Textual markup, actions, ANSI CSI and OSC 8, BEL, bidi
+#: override, C1 CSI, NUL, and a marker where the fixture writes invalid UTF-8 bytes.
+HOSTILE = (
+    "[bold red]X[/] [link=https://evil.example]y[/link] [@click=app.quit]z[/] "
+    "\x1b[2J\x1b[31mred \x1b]8;;https://evil.example\x07click\x1b]8;;\x07 bell\x07 "
+    "\u202eevil\u202c \x9b31m \x00nul @@BAD@@ end"
+)
+INVALID_UTF8 = b"\xff\xfe\xc3"
+
+
+def add_run(workspace: Workspace, record: dict, *, invalid_utf8_marker: str = "@@BAD@@") -> str:
+    """Append a run to the workspace's file store, assigned to the workspace's reviewer.
+
+    The trace id is chosen so rendezvous assignment gives the run to the reviewer; the marker
+    is replaced by invalid UTF-8 bytes, as a broken producer would write them. Returns the id.
+    """
+    import json
+
+    from review.sampling import assign_reviewers
+
+    cfg = workspace.config
+    prefix = record.get("trace_id", "hostile")
+    for n in range(1000):
+        trace_id = f"{prefix}-{n}"
+        chosen = assign_reviewers(
+            cfg.sampling.salt,
+            trace_id,
+            cfg.review.roster,
+            cfg.review.overlap,
+            cfg.review.overlap_reviewers,
+        )
+        if workspace.reviewer in chosen:
+            break
+    line = json.dumps({**record, "trace_id": trace_id}, ensure_ascii=False).encode("utf-8")
+    line = line.replace(invalid_utf8_marker.encode(), INVALID_UTF8)
+    store = next(s for s in cfg.stores if s.kind == "file")
+    runs = workspace.path(store.path or ".") / "runs.jsonl"
+    with runs.open("ab") as fh:
+        fh.write(line + b"\n")
+    return trace_id
+
+
+def hostile_record(output: str) -> dict:
+    """A run whose every text field is hostile; status error, so it is always sampled, and
+    the earliest start time, so it opens first."""
+    return {
+        "trace_id": "hostile",
+        "workflow": "billing-support",
+        "start_time": "2026-01-01T00:00:00.000Z",
+        "end_time": "2026-01-01T00:00:04.000Z",
+        "status": "error",
+        "business_ref": "order:[@click=app.quit]\x1b[2J",
+        "tokens": {"input": 10, "output": 20},
+        "cost_usd": 0.001,
+        "latency_ms": 4000,
+        "input": HOSTILE,
+        "output": output,
+        "steps": [
+            {
+                "kind": "tool",
+                "name": "payments_api[@click=app.quit]",
+                "latency_ms": 12,
+                "arguments": {"note": HOSTILE},
+                "result": HOSTILE,
+                "error": {"type": "Timeout\x1b[5m", "message": HOSTILE},
+            }
+        ],
+        "final_action": {"kind": "refund", "status": "failed", "summary": HOSTILE},
+        "tags": ["[b]tag[/b]", "\x1b]0;title\x07"],
+    }

@@ -237,7 +237,7 @@ class DeskScreen(Screen[None]):
         """Recount the filtered queue and show the block around ``anchor`` (or the first to-do)."""
         reviewer, flt = self.reviewer, self.flt
 
-        def load(conn: sqlite3.Connection) -> tuple[int, int, list[QueueRow]]:
+        def load(conn: sqlite3.Connection) -> tuple[int, list[QueueRow]]:
             pos = rq.position_of(conn, reviewer, flt, anchor) if anchor is not None else None
             if pos is None and first_todo:
                 todo = replace(flt, graded=False) if flt.graded is None else flt
@@ -245,15 +245,21 @@ class DeskScreen(Screen[None]):
                 if first:
                     pos = rq.position_of(conn, reviewer, flt, first[0].run)
             pos = pos or 0
-            block = pos // BLOCK
-            rows = rq.window(conn, reviewer, flt, block * BLOCK, BLOCK)
-            total = rq.count(conn, reviewer, flt)
-            return total, pos, rows
+            return pos, rq.window(conn, reviewer, flt, pos // BLOCK * BLOCK, BLOCK)
 
-        total, pos, rows = await self.db(load)
+        # Show the rows around the run first; the count (a scan on a big queue) comes after.
+        pos, rows = await self.db(load)
         queue = self.query_one(QueueList)
-        queue.reset(total, cursor=pos)
+        start = pos // BLOCK * BLOCK
+        provisional = start + len(rows) + (1 if len(rows) == BLOCK else 0)
+        queue.reset(provisional, cursor=pos)
         queue.set_block(pos // BLOCK, rows, queue.generation)
+        generation = queue.generation
+        if rows:
+            self.go_to(queue.cursor)
+        total = await self.db(lambda conn: rq.count(conn, reviewer, flt))
+        if queue.generation == generation:
+            queue.set_total(total)
         self.update_title()
         if total == 0:
             self.current_run = None
@@ -261,9 +267,7 @@ class DeskScreen(Screen[None]):
             if not self.syncing:
                 self.query_one(RunView).show_message("No runs in this view of the queue.")
             self.show_grade()
-            self.update_status()
-            return
-        self.go_to(queue.cursor)
+        self.update_status()
 
     async def _refresh_counts(self) -> None:
         reviewer = self.reviewer

@@ -80,7 +80,7 @@ class HelpScreen(ModalScreen[None]):
         t = Text()
         t.append("Desk keys\n", "bold underline")
         for key, description, tooltip in self.bindings_rows:
-            t.append(f"  {key:<16}", "bold cyan")
+            t.append(f"  {key:<22}", "bold cyan")
             t.append(f"{description:<18}")
             t.append(f"{tooltip}\n", "dim")
         if self.rubric is not None:

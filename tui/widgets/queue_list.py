@@ -26,16 +26,15 @@ MAX_BLOCKS = 24
 
 
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: graded mark, time, status, workflow, business ref."""
+    """One queue line: graded mark, time, status, business ref, then workflow if it fits."""
     mark = "✓" if row.graded else "·"
     when = row.started_at[5:16].replace("T", " ")
-    status = one_line(row.status, 5).ljust(5)
+    status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
     ref = one_line(row.business_ref or "—", 40)
-    workflow = one_line(row.workflow, 40)
-    if width < 40:
-        text = f"{mark} {when} {status} {ref}"
-    else:
-        text = f"{mark} {when} {status} {workflow:<16.16} {ref}"
+    text = f"{mark} {when} {status} {ref}"
+    room = width - len(text) - 2
+    if room >= 8:
+        text = f"{text:<{max(len(text), 31)}}  {one_line(row.workflow, room)}"
     return text
 
 
@@ -92,6 +91,13 @@ class QueueList(ScrollView, can_focus=False):
         self.virtual_size = Size(self.size.width, total)
         self.refresh()
         self.call_after_refresh(self.scroll_to_cursor)
+
+    def set_total(self, total: int) -> None:
+        """The exact count arrived: keep the cached rows, resize the list."""
+        self.total = total
+        self.cursor = max(0, min(self.cursor, total - 1)) if total else 0
+        self.virtual_size = Size(self.size.width, total)
+        self.refresh()
 
     def set_block(self, block: int, rows: list[QueueRow], generation: int) -> None:
         if generation != self.generation:

@@ -29,13 +29,15 @@ def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -
         if not compact:
             t.append("\n  ")
             t.append(safe_text(criterion.question), "italic")
+        if compact:
+            t.append("\n  ")
         for level in criterion.scale.levels:
             picked = done and str(chosen) == str(level.value)
-            t.append("\n  " if not compact else "  ")
+            t.append("\n  " if not compact else " ")
             key_style = "bold reverse" if picked else "bold cyan"
             t.append(f" {level.key} ", key_style)
-            t.append(" ")
-            t.append(one_line(level.label, 30), "bold green" if picked else "")
+            label = one_line(level.label, 8 if compact else 30)
+            t.append(f" {label}" if not compact else label, "bold green" if picked else "")
             if level.anchor and not compact:
                 t.append(" — ", "dim")
                 t.append(one_line(level.anchor, 60), "dim")

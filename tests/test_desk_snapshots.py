@@ -1,0 +1,60 @@
+"""Snapshots of what a reviewer sees: the desk at 80×24 and 120×40, help, a hostile run.
+
+Regenerate with ``uv run pytest tests/test_desk_snapshots.py --snapshot-update`` and look at
+the SVGs before committing them.
+"""
+
+from __future__ import annotations
+
+from conftest import HOSTILE, add_run, hostile_record, settle
+
+from store.workspace import Workspace
+from tui.app import make_app
+
+
+async def _ready(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    # The demo store has a deliberately corrupt line; its toast would race the screenshot.
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+def test_desk_120x40(snap_compare, demo_workspace: Workspace) -> None:
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=_ready)
+
+
+def test_desk_80x24(snap_compare, demo_workspace: Workspace) -> None:
+    assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=_ready)
+
+
+def test_desk_80x24_with_queue(snap_compare, demo_workspace: Workspace) -> None:
+    async def show_queue(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("q")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=show_queue)
+
+
+def test_desk_after_grading_one_run(snap_compare, demo_workspace: Workspace) -> None:
+    async def grade(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("p", "n", "s", "g")
+        await _ready(pilot)
+
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=grade)
+
+
+def test_help_screen(snap_compare, demo_workspace: Workspace) -> None:
+    async def help_(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=help_)
+
+
+def test_hostile_run(snap_compare, demo_workspace: Workspace) -> None:
+    add_run(demo_workspace, hostile_record(HOSTILE + "\n" + "long line " * 2000))
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=_ready)
