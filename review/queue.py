@@ -62,12 +62,10 @@ def count(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter = QueueFilte
 
 
 def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
-    """(graded, assigned) for the reviewer."""
-    row = conn.execute(
-        "SELECT count(*), coalesce(sum(graded), 0) FROM assignments WHERE reviewer = ?",
-        (reviewer,),
-    ).fetchone()
-    return int(row[1]), int(row[0])
+    """(graded, assigned) for the reviewer; both counts come from indexes."""
+    assigned = count(conn, reviewer)
+    graded = count(conn, reviewer, QueueFilter(graded=True))
+    return graded, assigned
 
 
 def window(
@@ -79,11 +77,16 @@ def window(
 ) -> list[QueueRow]:
     """Rows ``offset .. offset+limit`` of the filtered queue, oldest first."""
     where, args = flt.where(reviewer)
+    # Skip on the assignments index alone, then join only the rows we return: an OFFSET over
+    # the join would look up a runs row for every skipped assignment.
+    # The inner query reads only indexed columns, so skipping touches no table rows.
     rows = conn.execute(
         "SELECT a.run, r.run_id, a.workflow, a.started_at, a.status, a.graded, a.reason, "
-        "r.business_ref, r.cost_usd FROM assignments a JOIN runs r ON r.id = a.run "
-        f"WHERE {where} {_ORDER} LIMIT ? OFFSET ?",
-        [*args, limit, max(offset, 0)],
+        "r.business_ref, r.cost_usd FROM ("
+        f"  SELECT a.run FROM assignments a WHERE {where} {_ORDER} LIMIT ? OFFSET ?"
+        ") k CROSS JOIN assignments a CROSS JOIN runs r "
+        f"WHERE a.reviewer = ? AND a.run = k.run AND r.id = k.run {_ORDER}",
+        [*args, limit, max(offset, 0), reviewer],
     ).fetchall()
     return [QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows]
 
@@ -96,27 +99,38 @@ def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: 
     ).fetchone()
     if row is None:
         return None
+    # A row-value comparison lets SQLite range-scan the index; an OR of the two would not.
     before = conn.execute(
-        f"SELECT count(*) FROM assignments a WHERE {where} "
-        "AND (a.started_at < ? OR (a.started_at = ? AND a.run < ?))",
-        [*args, row[0], row[0], run],
+        f"SELECT count(*) FROM assignments a WHERE {where} AND (a.started_at, a.run) < (?, ?)",
+        [*args, row[0], run],
     ).fetchone()[0]
     return int(before)
 
 
 def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
-    """The run in the reviewer's queue whose trace id or business reference matches ``text``
-    (exact first, then prefix); None when nothing matches."""
+    """The run in the reviewer's queue whose trace id or business reference matches ``text``:
+    an exact match first (earliest run), then the first match by prefix; None when none does."""
     text = text.strip()
     if not text:
         return None
-    for op, value in (("=", text), ("LIKE", text.replace("%", r"\%").replace("_", r"\_") + "%")):
-        esc = " ESCAPE '\\'" if op == "LIKE" else ""
+    exact = conn.execute(
+        # CROSS JOIN keeps SQLite on the runs indexes first, then one primary-key probe each.
+        "SELECT a.run FROM (SELECT id FROM runs WHERE run_id = ? "
+        "                   UNION SELECT id FROM runs WHERE business_ref = ?) m "
+        "CROSS JOIN assignments a WHERE a.reviewer = ? AND a.run = m.id "
+        f"{_ORDER} LIMIT 1",
+        (text, text, reviewer),
+    ).fetchone()
+    if exact:
+        return int(exact[0])
+    # A prefix as an index range: [text, text + U+10FFFF) holds every string starting with it.
+    high = text + "\U0010ffff"
+    for column in ("run_id", "business_ref"):
         row = conn.execute(
-            "SELECT a.run FROM assignments a JOIN runs r ON r.id = a.run WHERE a.reviewer = ? "
-            f"AND (r.run_id {op} ?{esc} OR r.business_ref {op} ?{esc}) "
-            "ORDER BY a.started_at, a.run LIMIT 1",
-            (reviewer, value, value),
+            "SELECT a.run FROM runs r CROSS JOIN assignments a "
+            f"WHERE r.{column} >= ? AND r.{column} < ? AND a.reviewer = ? AND a.run = r.id "
+            f"ORDER BY r.{column}, r.id LIMIT 1",
+            (text, high, reviewer),
         ).fetchone()
         if row:
             return int(row[0])
@@ -124,12 +138,18 @@ def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
 
 
 def workflows(conn: sqlite3.Connection, reviewer: str) -> list[str]:
-    """The workflows present in the reviewer's queue."""
+    """The workflows present in the reviewer's queue (a skip-scan: one index seek each)."""
     return [
         r[0]
         for r in conn.execute(
-            "SELECT DISTINCT workflow FROM assignments WHERE reviewer = ? ORDER BY workflow",
-            (reviewer,),
+            "WITH RECURSIVE w(name) AS ("
+            "  SELECT min(workflow) FROM assignments WHERE reviewer = :r"
+            "  UNION ALL"
+            "  SELECT (SELECT min(workflow) FROM assignments"
+            "          WHERE reviewer = :r AND workflow > w.name)"
+            "  FROM w WHERE w.name IS NOT NULL"
+            ") SELECT name FROM w WHERE name IS NOT NULL",
+            {"r": reviewer},
         )
     ]
 

@@ -137,6 +137,14 @@ MIGRATIONS: list[str] = [
         note TEXT
     );
     """,
+    # 2: indexes that keep the desk flat at a million runs: each queue filter in queue order,
+    # the workflow list by skip-scan, and find by trace id without a table scan.
+    """
+    CREATE INDEX assignments_todo ON assignments (reviewer, graded, started_at, run);
+    CREATE INDEX assignments_workflow ON assignments (reviewer, workflow, started_at, run);
+    CREATE INDEX assignments_status ON assignments (reviewer, status, started_at, run);
+    CREATE INDEX runs_run_id ON runs (run_id);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
