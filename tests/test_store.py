@@ -140,3 +140,21 @@ def test_two_connections_see_each_others_commits(tmp_path: Path) -> None:
         "VALUES ('demo', 't1', 'w', '2026-01-01T00:00:00Z', 'ok')"
     )
     assert reader.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+
+
+def test_a_version_1_database_upgrades_in_place_keeping_its_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript(store_db.MIGRATIONS[0])
+    old.execute("PRAGMA user_version = 1")
+    old.execute(
+        "INSERT INTO runs (source, run_id, workflow, started_at, status) "
+        "VALUES ('demo', 'abc', 'billing-support', '2026-11-01T00:00:00Z', 'ok')"
+    )
+    old.close()
+
+    conn = store_db.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == store_db.SCHEMA_VERSION >= 2
+    assert conn.execute("SELECT run_id FROM runs").fetchall() == [("abc",)]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert {"assignments_todo", "assignments_workflow", "runs_run_id"} <= indexes
