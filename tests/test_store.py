@@ -155,6 +155,6 @@ def test_a_version_1_database_upgrades_in_place_keeping_its_data(tmp_path: Path)
 
     conn = store_db.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == store_db.SCHEMA_VERSION >= 2
-    assert conn.execute("SELECT run_id FROM runs").fetchall() == [("abc",)]
+    assert [tuple(r) for r in conn.execute("SELECT run_id FROM runs")] == [("abc",)]
     indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert {"assignments_todo", "assignments_workflow", "runs_run_id"} <= indexes
