@@ -17,9 +17,24 @@ from tui.text import one_line, safe_text
 def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -> Text:
     values = grade.values if grade else {}
     t = Text()
-    for i, criterion in enumerate(rubric.criteria):
-        if i:
-            t.append("\n" if compact else "\n\n")
+    # The grade's state first, so it stays in view however tall the rubric is.
+    required = rubric.required
+    done_required = sum(1 for c in required if values.get(c.id) is not None)
+    if grade and grade.complete:
+        t.append("✓ graded", "bold green")
+    else:
+        t.append(f"{done_required} of {len(required)} required set", "bold yellow")
+    t.append("\ncomment ", "bold")
+    comment = grade.comment if grade else None
+    t.append(one_line(comment, 200) if comment else "— (c)", "" if comment else "dim")
+    t.append("\nescalate ", "bold")
+    if grade and grade.escalate:
+        t.append(" FLAGGED ", "bold white on red")
+    else:
+        t.append("no (e)", "dim")
+    t.append("\n")
+    for criterion in rubric.criteria:
+        t.append("\n" if compact else "\n\n")
         chosen = values.get(criterion.id)
         done = chosen is not None
         t.append("● " if done else "○ ", "green" if done else "dim")
@@ -30,31 +45,22 @@ def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -
             t.append("\n  ")
             t.append(safe_text(criterion.question), "italic")
         if compact:
-            t.append("\n  ")
+            t.append("\n ")
         for level in criterion.scale.levels:
             picked = done and str(chosen) == str(level.value)
-            t.append("\n  " if not compact else " ")
             key_style = "bold reverse" if picked else "bold cyan"
-            t.append(f" {level.key} ", key_style)
-            label = one_line(level.label, 8 if compact else 30)
-            t.append(f" {label}" if not compact else label, "bold green" if picked else "")
+            label = one_line(level.label, 9 if compact else 30)
+            if compact:
+                t.append(" ")
+                t.append(level.key, key_style)
+                t.append(f" {label} ", "bold green" if picked else "")
+            else:
+                t.append("\n  ")
+                t.append(f" {level.key} ", key_style)
+                t.append(f" {label}", "bold green" if picked else "")
             if level.anchor and not compact:
                 t.append(" — ", "dim")
                 t.append(one_line(level.anchor, 60), "dim")
-    t.append("\n\n" if not compact else "\n")
-    t.append("comment ", "bold")
-    comment = grade.comment if grade else None
-    t.append(one_line(comment, 200) if comment else "— (c)", "" if comment else "dim")
-    t.append("\nescalate ", "bold")
-    if grade and grade.escalate:
-        t.append(" FLAGGED ", "bold white on red")
-    else:
-        t.append("no (e)", "dim")
-    t.append("\n")
-    if grade and grade.complete:
-        t.append("✓ graded", "bold green")
-    else:
-        t.append("* required", "dim")
     return t
 
 

@@ -37,7 +37,8 @@ def _num(n: int | None, unit: str = "") -> str:
 def _latency(ms: int | None) -> str:
     if ms is None:
         return "—"
-    return f"{ms} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+    # No space before the unit: a figure and its unit never wrap apart.
+    return f"{ms}ms" if ms < 1000 else f"{ms / 1000:.1f}s"
 
 
 def _cost(usd: float | None) -> str:
