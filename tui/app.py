@@ -30,6 +30,7 @@ class DeskApp(App[None]):
             "ctrl+p",
             "command_palette",
             "Commands",
+            show=False,
             tooltip="Open the command palette",
             id="app.command_palette",
         ),

@@ -96,6 +96,7 @@ class DeskScreen(Screen[None]):
             "tab",
             "cycle_graded",
             "To-do",
+            show=False,
             tooltip="Filter: all / to-do / graded",
             id="desk.filter_graded",
         ),
@@ -103,6 +104,7 @@ class DeskScreen(Screen[None]):
             "left_square_bracket",
             "cycle_workflow",
             "Workflow",
+            show=False,
             tooltip="Filter: next workflow",
             id="desk.filter_workflow",
         ),
@@ -110,6 +112,7 @@ class DeskScreen(Screen[None]):
             "right_square_bracket",
             "cycle_status",
             "Status",
+            show=False,
             tooltip="Filter: next status",
             id="desk.filter_status",
         ),
@@ -428,6 +431,7 @@ class DeskScreen(Screen[None]):
             view.show_message("This run is no longer in the local database.")
         else:
             view.show(detail, self.current_row.reason if self.current_row else None)
+        self.refresh_bindings()
         self.show_grade()
         self.run_worker(self._prefetch(), group="prefetch", exclusive=True)
 
@@ -759,6 +763,12 @@ class DeskScreen(Screen[None]):
             self.toggle_class("-show-queue")
         else:
             pane.display = not pane.display
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer shows the keys that matter now: "o" only when the output was cut.
+        if action == "expand_output":
+            return self.query_one(RunView).output_cut
+        return True
 
     def action_expand_output(self) -> None:
         detail = self.query_one(RunView).detail

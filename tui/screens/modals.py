@@ -128,14 +128,17 @@ class OutputScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one(LongText).focus()
-        self.prepare_lines()
+        # Wrap to the viewer's width once; long lines stay readable without sideways scrolling.
+        self.prepare_lines(max(40, self.app.size.width - 14))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="output")
-    def prepare_lines(self) -> None:
-        lines = prepare(self.raw)
+    def prepare_lines(self, width: int) -> None:
+        lines = prepare(self.raw, width)
         self.app.call_from_thread(self._show, lines)
 
     def _show(self, lines: list[str]) -> None:
+        if not self.is_attached:
+            return
         self.query_one(LongText).set_lines(lines)
         self.query_one("#output-title", Label).update(
             Text(

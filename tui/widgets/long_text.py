@@ -42,7 +42,7 @@ class LongText(ScrollView, can_focus=True):
     def set_lines(self, lines: list[str]) -> None:
         self.lines = lines
         width = max((len(line) for line in lines[:5000]), default=0)
-        self.virtual_size = Size(max(width, WRAP), len(lines))
+        self.virtual_size = Size(width, len(lines))
         self.scroll_home(animate=False)
         self.refresh()
 
