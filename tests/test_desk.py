@@ -59,6 +59,7 @@ async def test_three_keys_grade_save_and_open_next(demo_workspace: Workspace) ->
     app = make_app(demo_workspace)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
+        order = queue_order(demo_workspace)
         todo = queue_order(demo_workspace, "AND graded = 0")
         first = app.desk.current_run
         assert first == todo[0]
@@ -85,7 +86,7 @@ async def test_three_keys_grade_save_and_open_next(demo_workspace: Workspace) ->
         assert len(outbox) == 1
         assert {s["name"] for s in json.loads(outbox[0][0])["upsert"]} >= {"policy"}
         assert graded == 1
-        assert app.desk.current_run == todo[1], "the next run still to grade opens"
+        assert app.desk.current_run == order[order.index(first) + 1], "the next run opens"
 
 
 async def test_fast_typing_grades_two_runs(demo_workspace: Workspace) -> None:
@@ -93,13 +94,14 @@ async def test_fast_typing_grades_two_runs(demo_workspace: Workspace) -> None:
     app = make_app(demo_workspace)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        todo = queue_order(demo_workspace, "AND graded = 0")
-        first, second = todo[0], todo[1]
-        assert app.desk.current_run == first
+        order = queue_order(demo_workspace)
+        first = app.desk.current_run
+        second = order[order.index(first) + 1]
         await pilot.press("p", "n", "s", "f", "y", "v")
         await settle(pilot)
         assert json.loads(grade_row(demo_workspace, first)["values"])["task_success"] == "pass"
-        assert json.loads(grade_row(demo_workspace, second)["values"]) == {
+        values = json.loads(grade_row(demo_workspace, second)["values"])
+        assert {k: values[k] for k in ("task_success", "intervention", "policy")} == {
             "task_success": "fail",
             "intervention": "yes",
             "policy": "violation",
@@ -307,3 +309,44 @@ async def test_grades_survive_closing_the_desk(demo_workspace: Workspace) -> Non
         assert again.desk.current_run != first, "the desk opens on the next run to do"
         status = str(again.desk.query_one("#status").render())
         assert f"{graded + 1}/" in status
+
+
+async def test_outbox_is_pushed_after_grading(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        assert app.desk.pending == 1
+        await pilot.pause(3.5)  # the pusher runs a moment after the last commit
+        await settle(pilot)
+        assert app.desk.pending == 0
+        assert "outbox 0" in str(app.desk.query_one("#status").render())
+    with db(demo_workspace) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM outbox WHERE run = ? AND pushed_at IS NOT NULL", (first,)
+        ).fetchone()[0]
+    scores = (demo_workspace.root / "store" / "scores.jsonl").read_text()
+    assert '"reviewer": "ana"' in scores
+
+
+async def test_unreachable_store_shows_offline_and_grading_still_works(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    # The store goes away; the desk opens on the local copy and says it is offline.
+    store = demo_workspace.root / "store"
+    store.rename(demo_workspace.root / "store-gone")
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.online is False
+        assert "offline" in str(app.desk.query_one("#status").render())
+        run = app.desk.current_run
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["complete"] == 1
+        assert app.is_running
