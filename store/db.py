@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import sqlite_utils
+if TYPE_CHECKING:
+    import sqlite_utils
 
 #: Each entry upgrades the schema from version ``i`` to ``i + 1``. Append; never edit a shipped one.
 MIGRATIONS: list[str] = [
@@ -219,4 +221,7 @@ def migrate_db(conn: sqlite3.Connection) -> int:
 
 def database(conn: sqlite3.Connection) -> sqlite_utils.Database:
     """Wrap a connection (owned by this thread) in sqlite-utils."""
+    # Imported here: the desk opens a connection at start-up and never needs sqlite-utils.
+    import sqlite_utils
+
     return sqlite_utils.Database(conn)

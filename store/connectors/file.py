@@ -155,7 +155,10 @@ class FileConnector:
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        # A store folder that went away (unmounted share, moved demo) is an error to report,
+        # not something to recreate empty.
+        if not self.folder.is_dir():
+            raise ConnectorError(f"{self.folder}: the store folder is missing")
         with (self.folder / ".scores.lock").open("a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
