@@ -531,12 +531,49 @@ class DeskScreen(Screen[None]):
             self.advance()
 
     def advance(self) -> None:
-        """Open the next run in this view of the queue (tab narrows the view to runs to do)."""
+        """Open the next run still to grade after the cursor (the next row if none is cached)."""
         queue = self.query_one(QueueList)
-        if queue.cursor + 1 < queue.total:
-            self.go_to(queue.cursor + 1)
-        else:
+        if queue.cursor + 1 >= queue.total:
             self.app.notify("That was the last run in this view of the queue.")
+            return
+        index = queue.cursor + 1
+        while index < queue.total:
+            row = queue.row(index)
+            if row is None:
+                break
+            if not row.graded and row.run not in self._completed():
+                self.go_to(index)
+                return
+            index += 1
+        if index >= queue.total:
+            self.go_to(queue.cursor + 1)
+            return
+        # The next to-do is beyond the cached rows: look for it on the database thread, and
+        # move one row at once so the next key never lands on the run just graded.
+        self.go_to(queue.cursor + 1)
+        self.run_worker(self._advance_far(index), group="advance", exclusive=True)
+
+    def _completed(self) -> set[int]:
+        return {run for run, grade in self.grades.items() if grade is not None and grade.complete}
+
+    async def _advance_far(self, start: int) -> None:
+        reviewer, flt = self.reviewer, self.flt
+        queue = self.query_one(QueueList)
+        generation, opened = queue.generation, self.current_run
+
+        def scan(conn: sqlite3.Connection) -> int | None:
+            for offset in range(start, start + 20 * BLOCK, BLOCK):
+                rows = rq.window(conn, reviewer, flt, offset, BLOCK)
+                for i, row in enumerate(rows):
+                    if not row.graded:
+                        return offset + i
+                if len(rows) < BLOCK:
+                    return None
+            return None
+
+        index = await self.db(scan)
+        if index is not None and queue.generation == generation and self.current_run == opened:
+            self.go_to(index)
 
     def commit(
         self, run: int, change: Callable[[sqlite3.Connection], Grade], *, advance: bool = False
