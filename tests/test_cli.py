@@ -131,3 +131,18 @@ def test_schema_prints_json_schema() -> None:
     assert '"criteria"' in done.stdout
     bad = agentdeck("schema", "nonsense")
     assert bad.returncode == 2
+
+
+def test_a_keymap_that_steals_a_rubric_key_is_refused(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(cfg.read_text() + '\n[keys]\n"desk.undo" = "z,p"\n')
+    at = len(cfg.read_text().splitlines())
+    done = agentdeck("--workspace", str(ws))
+    assert_one_line_error(done, f"{cfg}:{at}:", "desk.undo", "task_success=pass")
+
+
+def test_a_keymap_with_an_unknown_binding_id_is_refused(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(cfg.read_text() + '\n[keys]\n"desk.nope" = "z"\n')
+    done = agentdeck("--workspace", str(ws))
+    assert_one_line_error(done, "desk.nope", "desk.next")

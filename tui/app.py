@@ -11,6 +11,8 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
 
+from review.rubric import Rubric
+from store.documents import DocumentError
 from store.workspace import Workspace
 from tui.db_thread import DbThread
 from tui.screens.desk import DeskScreen
@@ -91,3 +93,41 @@ class DeskApp(App[None]):
 def make_app(workspace: Workspace, *, sync_on_start: bool = True) -> DeskApp:
     """The desk on ``workspace``; ``sync_on_start`` pulls the stores in a worker on open."""
     return DeskApp(workspace, sync_on_start=sync_on_start)
+
+
+def check_keymap(workspace: Workspace, rubric: Rubric) -> None:
+    """Refuse a ``[keys]`` entry that names no binding or takes a rubric level's key.
+
+    Raises DocumentError naming the line of agentdeck.toml, before the screen takes over.
+    """
+    bindings = [b for b in (*DeskApp.BINDINGS, *DeskScreen.BINDINGS) if isinstance(b, Binding)]
+    ids = sorted(b.id for b in bindings if b.id)
+    levels = rubric.key_map()
+    lines = workspace.config_path.read_text(encoding="utf-8").splitlines()
+
+    def line_of(binding_id: str) -> int | None:
+        return next(
+            (
+                n
+                for n, text in enumerate(lines, 1)
+                if text.strip().strip('"').startswith(binding_id)
+            ),
+            None,
+        )
+
+    for binding_id, keys in workspace.config.keys.items():
+        if binding_id not in ids:
+            raise DocumentError(
+                workspace.config_path,
+                line_of(binding_id),
+                f"keys: no binding has the id {binding_id!r} (ids: {', '.join(ids)})",
+            )
+        for key in (k.strip() for k in keys.split(",")):
+            if key in levels:
+                criterion, level = levels[key]
+                raise DocumentError(
+                    workspace.config_path,
+                    line_of(binding_id),
+                    f"keys.{binding_id}: {key!r} already grades {criterion.id}={level.label} "
+                    f"in rubric {rubric.id}; pick another key",
+                )

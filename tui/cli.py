@@ -66,9 +66,11 @@ def _open_desk(ws: Workspace) -> None:
 
     # Check everything that can be wrong with the input before the screen takes over the
     # terminal, so a bad rubric or a too-new database is a one-line error, not a broken UI.
-    load_setup(ws)
+    setup = load_setup(ws)
     connect(ws.db_path).close()
-    from tui.app import make_app
+    from tui.app import check_keymap, make_app
+
+    check_keymap(ws, setup.rubric)
 
     make_app(ws).run()
 
