@@ -84,14 +84,18 @@ def _describe(err: dict[str, Any]) -> str:
     return f"{loc}: {msg}" if loc else msg
 
 
-def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Read a YAML file; return its data and a map from key path to line number."""
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise DocumentError(path, None, f"not UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise DocumentError(path, None, f"cannot read: {exc.strerror}") from None
+
+
+def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Read a YAML file; return its data and a map from key path to line number."""
+    text = _read_text(path)
     try:
         node = yaml.compose(text, Loader=_LineLoader)
         data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
@@ -173,12 +177,7 @@ def _toml_lines(text: str) -> dict[tuple[Any, ...], int]:
 
 def load_toml_model(model: type[M], path: Path) -> M:
     """Load a TOML file into ``model``; errors name file:line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DocumentError(path, None, f"not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise DocumentError(path, None, f"cannot read: {exc.strerror}") from None
+    text = _read_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
