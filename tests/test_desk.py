@@ -352,3 +352,27 @@ async def test_unreachable_store_shows_offline_and_grading_still_works(
         await settle(pilot)
         assert grade_row(demo_workspace, run)["complete"] == 1
         assert app.is_running
+
+
+async def test_walking_the_queue_does_not_pile_up_widgets(demo_workspace: Workspace) -> None:
+    """Holding `j` through a long queue keeps memory flat: no widget is made per run."""
+    import gc
+
+    from textual.widget import Widget
+
+    def live_widgets() -> int:
+        gc.collect()
+        return sum(1 for o in gc.get_objects() if isinstance(o, Widget))
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("k", "j")
+        await settle(pilot)
+        before = live_widgets()
+        for _ in range(60):
+            await pilot.press("j")
+        await settle(pilot)
+        after = live_widgets()
+    # The demo has one run with a cut output on the way, which may rebuild the footer once.
+    assert after - before < 20, (before, after)

@@ -166,6 +166,7 @@ class DeskScreen(Screen[None]):
         self.current_run: int | None = None
         self.current_row: QueueRow | None = None
         self.details: OrderedDict[int, RunDetail | None] = OrderedDict()
+        self._footer_output_cut = False
         self.grades: dict[int, Grade | None] = {}
         self.progress: tuple[int, int] | None = None
         self.pending: int | None = None
@@ -431,7 +432,11 @@ class DeskScreen(Screen[None]):
             view.show_message("This run is no longer in the local database.")
         else:
             view.show(detail, self.current_row.reason if self.current_row else None)
-        self.refresh_bindings()
+        # Only `o` depends on the run. Refreshing the footer recomposes every key widget, and
+        # doing that on every run would pile up widgets while someone holds `j`.
+        if view.output_cut != self._footer_output_cut:
+            self._footer_output_cut = view.output_cut
+            self.refresh_bindings()
         self.show_grade()
         self.run_worker(self._prefetch(), group="prefetch", exclusive=True)
 
