@@ -6,8 +6,10 @@ rebuilds the plan or the rubric lookup on its own.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from review.rubric import Rubric, load_rubrics
@@ -71,15 +73,29 @@ def required_lookup(conn: sqlite3.Connection) -> dict[tuple[str, str], set[str]]
 
 
 def sync(
-    conn: sqlite3.Connection, setup: ReviewSetup, *, push_grades: bool = True
+    conn: sqlite3.Connection,
+    setup: ReviewSetup,
+    *,
+    push_grades: bool = True,
+    progress: Callable[[str, PullReport], None] | None = None,
 ) -> list[tuple[str, PullReport, PushReport | None]]:
-    """Pull from and push to every store of the workspace."""
+    """Pull from and push to every store of the workspace; ``progress(store, report)`` is
+    called after each page of runs."""
     register_rubric(conn, setup.rubric)
     known = required_lookup(conn)
     results: list[tuple[str, PullReport, PushReport | None]] = []
     for cfg in setup.workspace.config.stores:
         connector = make_connector(setup.workspace, cfg)
+        on_page: Callable[[PullReport], None] | None = None
+        if progress is not None:
+            on_page = functools.partial(progress, cfg.name)
         pushed = push(conn, connector) if push_grades else None
-        pulled = pull(conn, connector, setup.plan, required=lambda r, v: known.get((r, v)))
+        pulled = pull(
+            conn,
+            connector,
+            setup.plan,
+            required=lambda r, v: known.get((r, v)),
+            progress=on_page,
+        )
         results.append((cfg.name, pulled, pushed))
     return results

@@ -129,12 +129,26 @@ def sync(workspace: Path | None, no_push: bool) -> None:
     from review.session import sync as run_sync
     from store.db import connect
     from store.outbox import pending_count
+    from store.sync import PullReport
 
     ws = _workspace(workspace)
     setup = load_setup(ws)
     conn = connect(ws.db_path)
     problems = 0
-    for name, pulled, pushed in run_sync(conn, setup, push_grades=not no_push):
+    live = sys.stderr.isatty()
+
+    def show(name: str, report: PullReport) -> None:
+        if live:
+            click.echo(
+                f"\r{name}: {report.listed} runs listed, {report.sampled} sampled…",
+                nl=False,
+                err=True,
+            )
+
+    results = run_sync(conn, setup, push_grades=not no_push, progress=show)
+    if live:
+        click.echo("\r\033[K", nl=False, err=True)
+    for name, pulled, pushed in results:
         click.echo(
             f"{name}: listed {pulled.listed} runs, sampled {pulled.sampled}, "
             f"hydrated {pulled.hydrated}, {pulled.incidents} incidents, {pulled.scores} grades"
