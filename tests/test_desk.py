@@ -376,3 +376,56 @@ async def test_walking_the_queue_does_not_pile_up_widgets(demo_workspace: Worksp
         after = live_widgets()
     # The demo has one run with a cut output on the way, which may rebuild the footer once.
     assert after - before < 20, (before, after)
+
+
+async def test_keys_land_on_the_right_run_when_commits_return_out_of_step(
+    demo_workspace: Workspace,
+) -> None:
+    """A slow disk: the first commit comes back while the next key is still queued. The desk
+    must keep predicting from every key pressed, so `s` completes run A and `f` lands on B."""
+    import threading
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = queue_order(demo_workspace, "AND graded = 0")
+        first, second = todo[0], todo[1]
+        assert app.desk.current_run == first
+
+        gates: list[threading.Event] = []
+        open_all = threading.Event()
+        submit = app.db.submit
+
+        def gated(fn):  # type: ignore[no-untyped-def]
+            gate = threading.Event()
+            gates.append(gate)
+
+            def run(conn):  # type: ignore[no-untyped-def]
+                if not open_all.is_set():
+                    gate.wait(20)
+                return fn(conn)
+
+            return submit(run)
+
+        app.db.submit = gated  # type: ignore[method-assign]
+        await pilot.press("p", "n")
+        assert len(gates) == 2
+        gates[0].set()  # the commit of `p` returns; the one of `n` is still on the disk
+        for _ in range(200):
+            await pilot.pause(0.01)
+            if grade_row(demo_workspace, first) is not None:
+                break
+        row = grade_row(demo_workspace, first)
+        assert row is not None and json.loads(row["values"]) == {"task_success": "pass"}
+        await pilot.pause(0.2)  # the desk hears back about `p`
+        await pilot.press("s", "f")
+        open_all.set()
+        for gate in gates:
+            gate.set()
+        app.db.submit = submit  # type: ignore[method-assign]
+        await settle(pilot)
+
+    a = json.loads(grade_row(demo_workspace, first)["values"])
+    assert a == {"task_success": "pass", "intervention": "no", "policy": "safe"}
+    b = grade_row(demo_workspace, second)
+    assert b is not None and json.loads(b["values"]) == {"task_success": "fail"}

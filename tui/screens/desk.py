@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import replace
@@ -167,6 +168,11 @@ class DeskScreen(Screen[None]):
         self.current_row: QueueRow | None = None
         self.details: OrderedDict[int, RunDetail | None] = OrderedDict()
         self._footer_output_cut = False
+        self._held: dict[int, list[tuple[Criterion, Level, float]]] = {}
+        self._inflight: Counter[int] = Counter()
+        # Sync and push each use their own thread; one at a time, so a pull never reads the
+        # store while a push is half done (it would import the grade's older remote state).
+        self._store_lock = threading.Lock()
         self.grades: dict[int, Grade | None] = {}
         self.progress: tuple[int, int] | None = None
         self.pending: int | None = None
@@ -234,7 +240,7 @@ class DeskScreen(Screen[None]):
         if self.deskapp.sync_on_start:
             self.start_sync()
         else:
-            self.online = True
+            # Nothing has talked to the store yet: the status line says so until a push does.
             self.update_status()
 
     async def _reload(self, *, anchor: int | None = None, first_todo: bool = False) -> None:
@@ -315,19 +321,24 @@ class DeskScreen(Screen[None]):
         from store.connectors.base import ConnectorError
         from store.db import connect
 
-        conn = connect(setup.workspace.db_path)
         problems: list[str] = []
         error: str | None = None
         try:
-            for _name, pulled, pushed in sync(conn, setup):
-                problems.extend(pulled.problems)
-                if pushed and pushed.errors:
-                    error = pushed.errors[-1]
+            with self._store_lock:
+                conn = connect(setup.workspace.db_path)
+                try:
+                    for _name, pulled, pushed in sync(conn, setup):
+                        problems.extend(pulled.problems)
+                        if pushed and pushed.errors:
+                            error = pushed.errors[-1]
+                finally:
+                    conn.close()
         except ConnectorError as exc:
             error = str(exc)
+        except Exception as exc:  # anything else still ends the sync, and says why
+            error = f"{type(exc).__name__}: {exc}"
         finally:
-            conn.close()
-        self.post_message(SyncFinished(problems, error))
+            self.post_message(SyncFinished(problems, error))
 
     async def on_sync_finished(self, message: SyncFinished) -> None:
         self.syncing = False
@@ -361,18 +372,23 @@ class DeskScreen(Screen[None]):
         from store.db import connect
         from store.outbox import push
 
-        conn = connect(setup.workspace.db_path)
         error: str | None = None
         try:
-            for cfg in setup.workspace.config.stores:
-                report = push(conn, make_connector(setup.workspace, cfg))
-                if report.errors:
-                    error = report.errors[-1]
+            with self._store_lock:
+                conn = connect(setup.workspace.db_path)
+                try:
+                    for cfg in setup.workspace.config.stores:
+                        report = push(conn, make_connector(setup.workspace, cfg))
+                        if report.errors:
+                            error = report.errors[-1]
+                finally:
+                    conn.close()
         except ConnectorError as exc:
             error = str(exc)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
         finally:
-            conn.close()
-        self.post_message(PushFinished(error))
+            self.post_message(PushFinished(error))
 
     async def on_push_finished(self, message: PushFinished) -> None:
         self.online = message.error is None
@@ -513,26 +529,49 @@ class DeskScreen(Screen[None]):
         run = self.current_run
         if run is None or self.setup is None:
             return
-        rubric = self.setup.rubric
-        predicted = False
-        if run in self.grades:
-            before = self.grades[run] or Grade(run, self.reviewer, rubric.id, rubric.version)
-            values = {**before.values, criterion.id: level.value}
-            after = replace(before, values=values, complete=rubric.is_complete(values))
-            self.grades[run] = after
-            self.show_grade()
-            if after.complete and not before.complete:
-                predicted = True
         seconds = self._take_seconds()
+        if run not in self.grades or run in self._held:
+            # The run's grade is not known yet, so whether this key completes it cannot be told:
+            # hold the key (in order) until the grade is loaded, rather than guess.
+            first = run not in self._held
+            self._held.setdefault(run, []).append((criterion, level, seconds))
+            if first:
+                self.run_worker(self._load_grade_then_release(run), group="held")
+            return
+        self._grade(run, criterion, level, seconds)
+
+    async def _load_grade_then_release(self, run: int) -> None:
+        reviewer = self.reviewer
+        rubric = self.setup.rubric if self.setup else None
+        if rubric is None:
+            return
+        # Runs on the database thread after everything already queued, so it sees every commit.
+        grade = await self.db(
+            lambda conn: grading.get_grade(conn, run, reviewer, rubric), keep=True
+        )
+        if run not in self.grades:
+            self.grades[run] = grade
+        for criterion, level, seconds in self._held.pop(run, []):
+            self._grade(run, criterion, level, seconds)
+
+    def _grade(self, run: int, criterion: Criterion, level: Level, seconds: float) -> None:
+        """Commit one level on ``run``; open the next run at once if it completes the grade."""
+        assert self.setup is not None
+        rubric = self.setup.rubric
+        before = self.grades[run] or Grade(run, self.reviewer, rubric.id, rubric.version)
+        values = {**before.values, criterion.id: level.value}
+        after = replace(before, values=values, complete=rubric.is_complete(values))
+        self.grades[run] = after
+        if run == self.current_run:
+            self.show_grade()
         reviewer = self.reviewer
         self.commit(
             run,
             lambda conn: grading.set_value(
                 conn, run, reviewer, rubric, criterion.id, level.value, seconds=seconds
             ),
-            advance=not predicted,
         )
-        if predicted:
+        if after.complete and not before.complete and run == self.current_run:
             self.advance()
 
     def advance(self) -> None:
@@ -580,9 +619,7 @@ class DeskScreen(Screen[None]):
         if index is not None and queue.generation == generation and self.current_run == opened:
             self.go_to(index)
 
-    def commit(
-        self, run: int, change: Callable[[sqlite3.Connection], Grade], *, advance: bool = False
-    ) -> None:
+    def commit(self, run: int, change: Callable[[sqlite3.Connection], Grade]) -> None:
         """Commit ``change`` on the database thread now; fold the result into the desk later."""
         rubric = self.setup.rubric if self.setup else None
         reviewer = self.reviewer
@@ -593,30 +630,41 @@ class DeskScreen(Screen[None]):
             after = change(conn)
             return before, after, pending_count(conn)
 
+        self._inflight[run] += 1
         future = self.deskapp.db.submit(write)
-        self.run_worker(self._committed(run, future, advance), group="write", exit_on_error=False)
+        self.run_worker(self._committed(run, future), group="write", exit_on_error=False)
 
-    async def _committed(self, run: int, future: Future[Any], advance: bool) -> None:
+    async def _committed(self, run: int, future: Future[Any]) -> None:
         try:
             before, after, pending = await asyncio.shield(asyncio.wrap_future(future))
         except Exception as exc:  # the grade was not saved: say so and show the truth
+            self._settle_inflight(run)
             self.app.notify(f"Not saved: {exc}", severity="error", markup=False)
             self.grades.pop(run, None)
             self.details.pop(run, None)
             if run == self.current_run:
                 self.run_worker(self._load_detail(run), group="detail", exclusive=True)
             return
-        self.grades[run] = after
+        if self._settle_inflight(run):
+            # Only the newest commit for the run says what the run holds; an older one coming
+            # back must not undo keys pressed since (the desk already shows those).
+            self.grades[run] = after
         self.pending = pending
         was, now = bool(before and before.complete), after.complete
         if was != now:
             self._count_graded(run, now)
         if run == self.current_run:
             self.show_grade()
-            if advance and now and not was:
-                self.advance()
         self.update_status()
         self.schedule_push()
+
+    def _settle_inflight(self, run: int) -> bool:
+        """Count one commit for ``run`` as returned; True when none is left in flight."""
+        self._inflight[run] -= 1
+        if self._inflight[run] <= 0:
+            del self._inflight[run]
+            return True
+        return False
 
     def _count_graded(self, run: int, graded: bool) -> None:
         if self.progress is not None:
@@ -704,7 +752,9 @@ class DeskScreen(Screen[None]):
             return
         self.progress, self.pending = progress, pending
         run = restored.run
-        self.grades[run] = restored if restored.values or restored.comment else None
+        self.grades[run] = (
+            restored if restored.values or restored.comment or restored.escalate else None
+        )
         self.query_one(QueueList).mark_graded(run, restored.complete)
         self.app.notify("Undone.", timeout=2)
         await self.jump_to(run)
