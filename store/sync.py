@@ -267,6 +267,16 @@ def pull_scores(
         ).fetchone()
         if unsent is not None:
             continue
+        # A grade changed here after the store's copy was written is newer: keep it (its push
+        # may have finished while these scores were being listed).
+        newest_remote = max((s.created_at or "") for s in scores)
+        local_at = conn.execute(
+            "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
+            "AND rubric_version = ? AND origin = 'local'",
+            (pk, reviewer, rubric_id, version),
+        ).fetchone()
+        if local_at is not None and local_at[0] > newest_remote:
+            continue
         values = {s.name: s.value for s in scores}
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True

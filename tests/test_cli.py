@@ -146,3 +146,11 @@ def test_a_keymap_with_an_unknown_binding_id_is_refused(ws: Path) -> None:
     cfg.write_text(cfg.read_text() + '\n[keys]\n"desk.nope" = "z"\n')
     done = agentdeck("--workspace", str(ws))
     assert_one_line_error(done, "desk.nope", "desk.next")
+
+
+def test_an_unreadable_store_is_one_line_naming_it(ws: Path) -> None:
+    incidents = ws / "store" / "incidents.jsonl"
+    incidents.unlink()
+    incidents.mkdir()
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert_one_line_error(done, str(incidents), "cannot read")

@@ -218,3 +218,17 @@ def test_make_connector_for_a_file_store(tmp_path: Path) -> None:
     assert conn.name == "demo"
     assert conn.folder == (tmp_path / "store").resolve()
     assert [r.trace_id for r in conn.list_runs(None, 10).runs] == ["trace-00001"]
+
+
+def test_a_line_torn_by_a_crash_does_not_swallow_the_next_score(tmp_path: Path) -> None:
+    conn = FileConnector("demo", tmp_path)
+    conn.scores_path.write_text('{"id": "torn", "trace_id": "trace-0', encoding="utf-8")
+    conn.push_scores([_score("a")])
+    assert [s.id for s in conn.list_scores()] == ["a"]
+    assert conn.scores_path.read_bytes().endswith(b"\n")
+
+
+def test_an_unreadable_store_file_is_a_connector_error_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "incidents.jsonl").mkdir()
+    with pytest.raises(ConnectorError, match="incidents.jsonl: cannot read"):
+        FileConnector("demo", tmp_path).list_incidents()

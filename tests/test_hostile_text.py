@@ -165,3 +165,23 @@ async def test_hostile_run_is_shown_literally_and_the_app_survives(
         await settle(pilot)
         assert not isinstance(app.screen, OutputScreen)
         assert app.is_running
+
+
+def test_queue_rows_neutralise_a_hostile_start_time() -> None:
+    from review.queue import QueueRow
+    from tui.widgets.queue_list import row_cells
+
+    row = QueueRow(
+        run=1,
+        run_id="t",
+        workflow="billing-support",
+        started_at="2026-\x1b]0;pwned\x07x\x9b2J",
+        status="ok",
+        graded=False,
+        reason="sample",
+        business_ref="ticket:\x1b[2JT-1",
+        cost_usd=None,
+    )
+    cells = row_cells(row, 80)
+    assert not any(ch in cells for ch in "\x1b\x07\x9b")
+    assert "␛" in cells

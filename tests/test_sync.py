@@ -17,7 +17,7 @@ from store.connectors import make_connector
 from store.connectors.file import FileConnector
 from store.identity import score_id
 from store.models import RunPage
-from store.sync import pull
+from store.sync import now_iso, pull
 from tests.helpers import make_workspace, open_setup, run_record, scalar, write_jsonl
 
 SALT = "sync-salt"
@@ -193,7 +193,12 @@ def test_interrupted_sync_resumes_without_listing_twice(ws: Path) -> None:
 
 
 def _remote_scores(
-    run_id: str, reviewer: str, setup: ReviewSetup, values: dict[str, Any], comment: str = ""
+    run_id: str,
+    reviewer: str,
+    setup: ReviewSetup,
+    values: dict[str, Any],
+    comment: str = "",
+    created_at: str = "2026-02-01T00:00:00.000Z",
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -202,7 +207,7 @@ def _remote_scores(
             "name": name,
             "value": value,
             "comment": comment or None,
-            "created_at": "2026-02-01T00:00:00.000Z",
+            "created_at": created_at,
             "metadata": {
                 "reviewer": reviewer,
                 "rubric_id": setup.rubric.id,
@@ -298,9 +303,21 @@ def test_an_edit_from_another_laptop_comes_back_once_ours_is_pushed(ws: Path) ->
     _sync(conn, setup)  # pushes our grade; the outbox is empty afterwards
     assert scalar(conn, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == 0
 
-    # The same reviewer changed their mind on another laptop, and that laptop pushed.
+    # A stale copy in the store (written before our edit) does not overwrite it...
+    mine = {"task_success": "pass", "intervention": "no", "policy": "safe"}
+    stale = {"task_success": "fail", "intervention": "no", "policy": "safe"}
+    write_jsonl(ws / "store" / "scores.jsonl", _remote_scores(run_id, "ana", setup, stale))
+    _sync(conn, setup, push_grades=False)
+    grade = grading.get_grade(conn, pk, "ana", setup.rubric)
+    assert grade is not None and grade.values == mine
+
+    # ...but the same reviewer changing their mind later on another laptop comes back.
     elsewhere = {"task_success": "fail", "intervention": "yes", "policy": "safe"}
-    write_jsonl(ws / "store" / "scores.jsonl", _remote_scores(run_id, "ana", setup, elsewhere))
+    later = now_iso()
+    write_jsonl(
+        ws / "store" / "scores.jsonl",
+        _remote_scores(run_id, "ana", setup, elsewhere, created_at=later),
+    )
     _sync(conn, setup)
     grade = grading.get_grade(conn, pk, "ana", setup.rubric)
     assert grade is not None and grade.values == elsewhere

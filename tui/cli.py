@@ -8,6 +8,7 @@ Exit codes: 0 ok, 1 the command ran and found problems, 2 bad usage or bad input
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
@@ -20,7 +21,10 @@ if TYPE_CHECKING:
 
 def _fail(message: str) -> NoReturn:
     """One line on stderr, exit 2: how every bad input ends."""
-    click.echo(f"agentdeck: {message}", err=True)
+    from tui.text import one_line
+
+    # one_line: a message can quote a file or a server, so it is made safe and kept to one line.
+    click.echo(f"agentdeck: {one_line(message, 2000)}", err=True)
     sys.exit(2)
 
 
@@ -43,6 +47,11 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 
             if isinstance(exc, SchemaTooNew | NotADatabase | ConnectorError):
                 _fail(str(exc))
+            if isinstance(exc, OSError):
+                where = f"{exc.filename}: " if exc.filename else ""
+                _fail(f"{where}{exc.strerror or exc}")
+            if isinstance(exc, sqlite3.Error):
+                _fail(f"the local database: {exc} (is another agentdeck writing to it?)")
             raise
 
     return wrapper
@@ -130,6 +139,7 @@ def sync(workspace: Path | None, no_push: bool) -> None:
     from store.db import connect
     from store.outbox import pending_count
     from store.sync import PullReport
+    from tui.text import one_line
 
     ws = _workspace(workspace)
     setup = load_setup(ws)
@@ -156,12 +166,12 @@ def sync(workspace: Path | None, no_push: bool) -> None:
         if pushed is not None:
             click.echo(f"{name}: pushed {pushed.pushed} grades, {pushed.failed} failed")
             for err in pushed.errors[:5]:
-                click.echo(f"  push failed: {err}", err=True)
+                click.echo(f"  push failed: {one_line(err, 300)}", err=True)
             problems += pushed.failed
         if pulled.skipped:
             click.echo(f"{name}: warning: skipped {pulled.skipped} corrupt lines", err=True)
             for p in pulled.problems[:10]:
-                click.echo(f"  {p}", err=True)
+                click.echo(f"  {one_line(p, 300)}", err=True)
     click.echo(f"outbox: {pending_count(conn)} grades waiting")
     sys.exit(1 if problems else 0)
 

@@ -45,6 +45,13 @@ def _problem(path: Path, line: int, exc: Exception) -> str:
     return f"{path.name}:{line}: not valid JSON"
 
 
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise ConnectorError(f"{path}: cannot read ({exc.strerror})") from None
+
+
 class FileConnector:
     """Connector over a folder of JSON Lines files."""
 
@@ -116,7 +123,11 @@ class FileConnector:
         if any(rid not in self._offsets for rid in run_ids):
             self._scan_offsets()
         out: list[Run] = []
-        with self.runs_path.open("rb") as fh:
+        try:
+            fh = self.runs_path.open("rb")
+        except OSError as exc:
+            raise ConnectorError(f"{self.runs_path}: cannot read ({exc.strerror})") from None
+        with fh:
             for rid in run_ids:
                 offset = self._offsets.get(rid)
                 if offset is None:
@@ -138,7 +149,7 @@ class FileConnector:
         if not path.exists():
             return []
         out: list[Incident] = []
-        for raw in path.read_bytes().splitlines():
+        for raw in _read_bytes(path).splitlines():
             if not raw.strip():
                 continue
             try:
@@ -171,7 +182,7 @@ class FileConnector:
         latest: dict[str, str] = {}
         if not self.scores_path.exists():
             return latest
-        for raw in self.scores_path.read_bytes().splitlines():
+        for raw in _read_bytes(self.scores_path).splitlines():
             if not raw.strip():
                 continue
             try:
@@ -198,8 +209,14 @@ class FileConnector:
         if not lines:
             return
         try:
-            with self.scores_path.open("a", encoding="utf-8") as fh:
-                fh.write("".join(line + "\n" for line in lines))
+            with self.scores_path.open("a+b") as fh:
+                # A line torn by a crash must not swallow the next score: start a fresh line.
+                fh.seek(0, os.SEEK_END)
+                if fh.tell() > 0:
+                    fh.seek(-1, os.SEEK_END)
+                    if fh.read(1) != b"\n":
+                        fh.write(b"\n")
+                fh.write("".join(line + "\n" for line in lines).encode("utf-8"))
                 fh.flush()
                 os.fsync(fh.fileno())
         except OSError as exc:

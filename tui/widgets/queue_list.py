@@ -28,7 +28,7 @@ MAX_BLOCKS = 24
 def row_cells(row: QueueRow, width: int) -> str:
     """One queue line: graded mark, time, status, business ref, then workflow if it fits."""
     mark = "✓" if row.graded else "·"
-    when = row.started_at[5:16].replace("T", " ")
+    when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
     ref = one_line(row.business_ref or "—", 40)
     text = f"{mark} {when} {status} {ref}"
