@@ -264,6 +264,27 @@ def set_escalate(
     )
 
 
+def toggle_escalate(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Flip the escalation flag as it stands in the database (read and write in one
+    transaction, so a concurrent writer cannot make the flip land twice) and commit."""
+    return _change(
+        conn,
+        run,
+        reviewer,
+        rubric,
+        "escalate",
+        seconds,
+        lambda base: {"escalate": not base.escalate},
+    )
+
+
 def _parse_state(text: str | None, key: Grade) -> Grade | None:
     if text is None:
         return None

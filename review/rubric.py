@@ -90,9 +90,6 @@ class Criterion(BaseModel):
     required: bool = True
     help: str | None = None
 
-    def level_for_key(self, key: str) -> Level | None:
-        return next((lv for lv in self.scale.levels if lv.key == key), None)
-
     def level_for_value(self, value: object) -> Level | None:
         return next((lv for lv in self.scale.levels if str(lv.value) == str(value)), None)
 

@@ -6,7 +6,7 @@ inside agentdeck, code trusts their types.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -112,5 +112,3 @@ class RunPage(_Record):
     skipped: int = 0
     problems: list[str] = Field(default_factory=list)
 
-
-PushOp = Literal["upsert", "delete"]

@@ -343,3 +343,14 @@ def test_a_grade_survives_the_process_being_killed(desk: Any, tmp_path: Path) ->
     assert g is not None and g.complete and g.values == COMPLETE
     assert scalar(fresh, "SELECT count(*) FROM outbox WHERE run = ?", runs[1]) == 1
     assert _graded(fresh, "ana", runs[1]) == 1
+
+
+def test_toggle_escalate_flips_what_the_database_holds(desk: Any) -> None:
+    conn, setup, _connector, runs = desk
+    rubric = setup.rubric
+    assert grading.toggle_escalate(conn, runs[0], "ana", rubric).escalate is True
+    # Another writer flags the same grade off in between; the next toggle flips that state.
+    other = connect(setup.workspace.db_path)
+    grading.set_escalate(other, runs[0], "ana", rubric, False)
+    assert grading.toggle_escalate(conn, runs[0], "ana", rubric).escalate is True
+    assert grading.get_grade(other, runs[0], "ana", rubric).escalate is True  # type: ignore[union-attr]

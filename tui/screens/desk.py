@@ -725,12 +725,10 @@ class DeskScreen(Screen[None]):
             self.show_grade()
         seconds = self._take_seconds()
 
-        def toggle(conn: sqlite3.Connection) -> Grade:
-            current = grading.get_grade(conn, run, reviewer, rubric)
-            flag = not (current.escalate if current else False)
-            return grading.set_escalate(conn, run, reviewer, rubric, flag, seconds=seconds)
-
-        self.commit(run, toggle)
+        self.commit(
+            run,
+            lambda conn: grading.toggle_escalate(conn, run, reviewer, rubric, seconds=seconds),
+        )
 
     def action_undo(self) -> None:
         if self.setup is None:
