@@ -111,4 +111,3 @@ class RunPage(_Record):
     done: bool
     skipped: int = 0
     problems: list[str] = Field(default_factory=list)
-
