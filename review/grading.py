@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from review.rubric import Rubric
+from store.db import transaction
 from store.identity import score_id
 from store.outbox import enqueue
 from store.sync import now_iso
@@ -191,17 +192,13 @@ def _change(
     change: Callable[[Grade], dict[str, Any]],
 ) -> Grade:
     # The read happens inside the write transaction, so two writers never lose an update.
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    # Inside a caller's transaction (the desk commits a burst of keys at once) it is a savepoint.
+    with transaction(conn):
         before = get_grade(conn, run, reviewer, rubric)
         base = before or Grade(run, reviewer, rubric.id, rubric.version)
         after = replace(base, seconds_spent=base.seconds_spent + max(seconds, 0.0), **change(base))
         after = replace(after, complete=rubric.is_complete(after.values))
         _write(conn, before, after, rubric, action)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return after
 
 
@@ -302,15 +299,13 @@ def _parse_state(text: str | None, key: Grade) -> Grade | None:
 def undo(conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> Grade | None:
     """Undo the reviewer's latest change under this rubric version; return the restored grade
     (``None`` values mean the grade is gone). Returns None if there is nothing to undo."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         row = conn.execute(
             "SELECT id, run, before FROM grade_events WHERE reviewer = ? AND rubric_id = ? "
             "AND rubric_version = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
             (reviewer, rubric.id, rubric.version),
         ).fetchone()
         if row is None:
-            conn.execute("ROLLBACK")
             return None
         event_id, run, before_text = row
         current = get_grade(conn, run, reviewer, rubric)
@@ -318,8 +313,4 @@ def undo(conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> Grade | Non
         restored = _parse_state(before_text, key)
         conn.execute("UPDATE grade_events SET undone = 1 WHERE id = ?", (event_id,))
         _write(conn, current, restored, rubric, "undo", undone=True)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return restored or key

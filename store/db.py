@@ -7,7 +7,10 @@ to the thread that opened it; open one per thread with :func:`connect`.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -168,6 +171,119 @@ class NotADatabase(Exception):
     """The file at the database path is not an SQLite database."""
 
 
+# SQLite's primary result codes that the desk explains to people (sqlite.org/rescode.html).
+SQLITE_BUSY = 5
+SQLITE_LOCKED = 6
+SQLITE_READONLY = 8
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
+SQLITE_CANTOPEN = 14
+SQLITE_NOTADB = 26
+
+
+def primary_code(exc: BaseException) -> int | None:
+    """SQLite's primary result code of ``exc`` (extended codes folded), or None."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF
+    # An error raised without a code (a wrapper, a test double) is read from its message.
+    text = str(exc)
+    for needle, guess in (
+        ("disk is full", SQLITE_FULL),
+        ("database is locked", SQLITE_BUSY),
+        ("disk I/O error", SQLITE_IOERR),
+        ("readonly database", SQLITE_READONLY),
+        ("unable to open database", SQLITE_CANTOPEN),
+        ("file is not a database", SQLITE_NOTADB),
+    ):
+        if needle in text:
+            return guess
+    return None
+
+
+def explain(exc: BaseException) -> str:
+    """One line for a person: what went wrong with the database and what to do about it."""
+    if isinstance(exc, DatabaseUnavailable):
+        return str(exc)
+    code = primary_code(exc)
+    if code == SQLITE_FULL:
+        return "the disk is full: free some space"
+    if code in (SQLITE_BUSY, SQLITE_LOCKED):
+        return (
+            "the database is busy (another program is writing to it): "
+            "close the other program if this lasts"
+        )
+    if code == SQLITE_READONLY:
+        return "the database is read-only: check the permissions of the .agentdeck folder"
+    if code == SQLITE_IOERR:
+        return "the disk reported an I/O error: check the disk and free space"
+    if code == SQLITE_CANTOPEN:
+        return (
+            "the database cannot be opened: check that the .agentdeck folder exists and is writable"
+        )
+    return f"database error: {exc}"
+
+
+def transient(exc: BaseException) -> bool:
+    """True when retrying later can succeed (full disk, lock, I/O) rather than a fault in us."""
+    if isinstance(exc, DatabaseUnavailable):
+        exc = exc.cause
+    return isinstance(exc, sqlite3.OperationalError) and primary_code(exc) in (
+        SQLITE_BUSY,
+        SQLITE_LOCKED,
+        SQLITE_FULL,
+        SQLITE_IOERR,
+        SQLITE_CANTOPEN,
+        SQLITE_READONLY,
+    )
+
+
+class DatabaseUnavailable(Exception):
+    """The database exists but cannot be read now (full disk, lock, I/O error)."""
+
+    def __init__(self, path: Path, exc: BaseException) -> None:
+        self.path = path
+        self.cause = exc
+        super().__init__(f"{path}: {explain(exc)}")
+
+
+_savepoints = itertools.count()
+
+
+def _quietly(conn: sqlite3.Connection, sql: str) -> None:
+    # After SQLITE_FULL or an I/O error SQLite may already have rolled back; a failing ROLLBACK
+    # must not replace the error that matters.
+    with suppress(sqlite3.Error):
+        conn.execute(sql)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` … ``COMMIT``, or a savepoint inside a transaction already open.
+
+    On any error everything inside is rolled back and the original error is raised.
+    """
+    if conn.in_transaction:
+        name = f"sp{next(_savepoints)}"
+        conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            _quietly(conn, f"ROLLBACK TO {name}")
+            _quietly(conn, f"RELEASE {name}")
+            raise
+        conn.execute(f"RELEASE {name}")
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            _quietly(conn, "ROLLBACK")
+        raise
+
+
 def _user_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
@@ -182,7 +298,11 @@ def check_version(path: Path) -> int:
     try:
         return _user_version(conn)
     except sqlite3.DatabaseError as exc:
-        raise NotADatabase(f"{path}: not an agentdeck database ({exc})") from None
+        # Only SQLITE_NOTADB means the file is something else; a full disk, a lock or an I/O
+        # error on the way in is that, and says so.
+        if primary_code(exc) == SQLITE_NOTADB:
+            raise NotADatabase(f"{path}: not an agentdeck database ({exc})") from None
+        raise DatabaseUnavailable(path, exc) from None
     finally:
         conn.close()
 
@@ -195,14 +315,24 @@ def connect(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
             raise SchemaTooNew(path, found)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
-    if migrate:
-        migrate_db(conn)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=True, timeout=30)
+    except sqlite3.OperationalError as exc:
+        raise DatabaseUnavailable(path, exc) from None
+    try:
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        if migrate:
+            migrate_db(conn)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        raise DatabaseUnavailable(path, exc) from None
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 

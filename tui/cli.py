@@ -43,15 +43,15 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
         except Exception as exc:
             # Imported lazily: these modules pull in sqlite-utils.
             from store.connectors.base import ConnectorError
-            from store.db import NotADatabase, SchemaTooNew
+            from store.db import DatabaseUnavailable, NotADatabase, SchemaTooNew, explain
 
-            if isinstance(exc, SchemaTooNew | NotADatabase | ConnectorError):
+            if isinstance(exc, SchemaTooNew | NotADatabase | DatabaseUnavailable | ConnectorError):
                 _fail(str(exc))
             if isinstance(exc, OSError):
                 where = f"{exc.filename}: " if exc.filename else ""
                 _fail(f"{where}{exc.strerror or exc}")
             if isinstance(exc, sqlite3.Error):
-                _fail(f"the local database: {exc} (is another agentdeck writing to it?)")
+                _fail(f"the local database: {explain(exc)}")
             raise
 
     return wrapper

@@ -1,4 +1,4 @@
-"""The desk's database thread: one thread, one SQLite connection, every call in order.
+"""A database thread: one thread, one SQLite connection, every call in order.
 
 Grade commits, queue windows and run details all go through this single thread, so a key press
 is committed in the order it was pressed and the connection never crosses threads (it is opened
@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from store.db import connect
 
@@ -22,9 +22,9 @@ T = TypeVar("T")
 class DbThread:
     """A single worker thread owning one connection to the workspace database."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, name: str = "agentdeck-db") -> None:
         self._path = path
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentdeck-db")
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._conn: sqlite3.Connection | None = None  # touched only on the pool's thread
         self._closed = False
         self._inflight = 0
@@ -47,7 +47,7 @@ class DbThread:
         future.add_done_callback(self._done)
         return future
 
-    def _done(self, _future: Future[object]) -> None:
+    def _done(self, _future: Future[Any]) -> None:
         with self._lock:
             self._inflight -= 1
 
