@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -105,6 +105,69 @@ def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: 
         [*args, row[0], run],
     ).fetchone()[0]
     return int(before)
+
+
+#: Where a run sits in queue order: (started_at, run). The desk moves by these keys (keyset
+#: navigation), so the next run costs one index seek however deep into a million-run queue.
+Key = tuple[str, int]
+
+
+def key_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> Key | None:
+    """The queue key of ``run`` when it is in the filtered queue, else None."""
+    where, args = flt.where(reviewer)
+    row = conn.execute(
+        f"SELECT a.started_at FROM assignments a WHERE {where} AND a.run = ?", [*args, run]
+    ).fetchone()
+    return (row[0], run) if row else None
+
+
+def step(
+    conn: sqlite3.Connection,
+    reviewer: str,
+    flt: QueueFilter,
+    key: Key | None,
+    *,
+    forward: bool = True,
+    todo: bool = False,
+) -> Key | None:
+    """The first run after ``key`` (before it when not ``forward``) in the filtered queue; only
+    runs still to grade when ``todo``. ``key`` None starts from the end it moves away from."""
+    where, args = (replace(flt, graded=False) if todo else flt).where(reviewer)
+    order = "ORDER BY a.started_at, a.run" if forward else "ORDER BY a.started_at DESC, a.run DESC"
+    if key is not None:
+        where += (
+            " AND (a.started_at, a.run) > (?, ?)"
+            if forward
+            else " AND (a.started_at, a.run) < (?, ?)"
+        )
+        args = [*args, key[0], key[1]]
+    row = conn.execute(
+        f"SELECT a.started_at, a.run FROM assignments a WHERE {where} {order} LIMIT 1", args
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def between(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, low: Key, high: Key) -> int:
+    """How many runs of the filtered queue lie strictly between ``low`` and ``high``."""
+    where, args = flt.where(reviewer)
+    return int(
+        conn.execute(
+            f"SELECT count(*) FROM assignments a WHERE {where} "
+            "AND (a.started_at, a.run) > (?, ?) AND (a.started_at, a.run) < (?, ?)",
+            [*args, low[0], low[1], high[0], high[1]],
+        ).fetchone()[0]
+    )
+
+
+def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None:
+    """The reviewer's queue line for ``run`` (whatever the filter), or None."""
+    r = conn.execute(
+        "SELECT a.run, r.run_id, a.workflow, a.started_at, a.status, a.graded, a.reason, "
+        "r.business_ref, r.cost_usd FROM assignments a JOIN runs r ON r.id = a.run "
+        "WHERE a.reviewer = ? AND a.run = ?",
+        (reviewer, run),
+    ).fetchone()
+    return QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) if r else None
 
 
 def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:

@@ -1,0 +1,716 @@
+"""The review desk's keys as a tape: every key applied in order, against the database.
+
+A reviewer's keys (level keys, next and previous, undo, escalate, comment, find, filters, the
+output viewer and help) form one ordered stream. :class:`DeskTape` applies them one after another
+on the database thread, reading the truth from SQLite before each key, so the result of any
+sequence equals pressing the keys one at a time, each after the previous one's effect is on
+screen: a level key lands on the run that is open when the tape reaches it, and a key after a
+completing key lands on the run the desk opened next, however fast the keys came and however
+slow the disk. The screen only feeds keys in and draws the :class:`DeskReport` that comes back.
+
+:class:`TapeRunner` is the plumbing: an inbox the UI thread appends to without waiting, drained
+on the database thread in batches. A batch is one transaction (one fsync for a burst of keys);
+its report is sent only after it committed, so the screen never shows a grade the database does
+not hold. A batch that fails for a reason that can pass (a full disk, a lock) is rolled back,
+its keys go back to the front of the inbox and are tried again later, in order: nothing typed
+is lost or applied to the wrong run. Nothing here imports Textual.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future
+from contextlib import suppress
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from review import grading
+from review import queue as rq
+from review.grading import Grade
+from review.queue import Key, QueueFilter
+from review.rubric import Rubric
+from store.db import explain, transient
+from store.db_thread import DbThread
+from store.outbox import pending_count
+
+# -- what goes on the tape -------------------------------------------------------------------------
+
+#: Desk actions a key can be bound to (binding ids map onto these in the UI's keymap).
+NEXT = "next_run"
+PREV = "prev_run"
+COMMENT = "comment"
+ESCALATE = "escalate"
+UNDO = "undo"
+OUTPUT = "expand_output"
+FIND = "find"
+FILTER_GRADED = "cycle_graded"
+FILTER_WORKFLOW = "cycle_workflow"
+FILTER_STATUS = "cycle_status"
+CLEAR_FILTERS = "clear_filters"
+TOGGLE_QUEUE = "toggle_queue"
+SCROLL_DOWN = "scroll_down"
+SCROLL_UP = "scroll_up"
+HELP = "help"
+PALETTE = "palette"
+ACTIONS = frozenset(
+    {
+        NEXT,
+        PREV,
+        COMMENT,
+        ESCALATE,
+        UNDO,
+        OUTPUT,
+        FIND,
+        FILTER_GRADED,
+        FILTER_WORKFLOW,
+        FILTER_STATUS,
+        CLEAR_FILTERS,
+        TOGGLE_QUEUE,
+        SCROLL_DOWN,
+        SCROLL_UP,
+        HELP,
+        PALETTE,
+    }
+)
+
+#: Modes: the desk itself, or one of its overlays, which take the keys while they are open.
+DESK = "desk"
+COMMENTING = "comment"
+FINDING = "find"
+READING_OUTPUT = "output"
+READING_HELP = "help"
+
+GRADED_CYCLE: tuple[bool | None, ...] = (None, False, True)
+#: The statuses the status filter cycles through (None: any): the ones the stores emit.
+STATUS_CYCLE: tuple[str | None, ...] = (None, "error", "ok")
+COMMENT_LIMIT = 4000
+FIND_LIMIT = 200
+
+#: Keys that scroll an overlay, and by how much ("page" or "line", sign is the direction).
+_OVERLAY_SCROLL = {
+    "space": ("page", 1),
+    "pagedown": ("page", 1),
+    "j": ("line", 1),
+    "down": ("line", 1),
+    "shift+space": ("page", -1),
+    "pageup": ("page", -1),
+    "k": ("line", -1),
+    "up": ("line", -1),
+    "home": ("home", -1),
+    "end": ("end", 1),
+}
+
+
+@dataclass(frozen=True)
+class Press:
+    """One key as it arrived. ``action`` is the desk binding the key resolves to (None when it
+    is bound to nothing); overlays read ``key`` and ``char`` instead. ``text`` is a paste."""
+
+    key: str
+    char: str | None = None
+    action: str | None = None
+    at: float = 0.0
+    text: str | None = None
+
+
+@dataclass(frozen=True)
+class Op:
+    """Not a key: ``open`` the desk, or ``refresh`` it after a sync changed the database."""
+
+    name: str
+    at: float = 0.0
+
+
+Item = Press | Op
+
+
+# -- what comes back -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeskState:
+    """Where the desk is: the filter, the open run (with its queue key) and the mode."""
+
+    flt: QueueFilter = QueueFilter()
+    run: int | None = None
+    key: Key | None = None
+    mode: str = DESK
+    text: str = ""
+    opened_at: float = 0.0
+    opened: bool = False
+
+
+@dataclass(frozen=True)
+class Effect:
+    """Something for the screen to do, in order: ``notice`` (text), ``scroll`` (target, unit,
+    amount), ``toggle_queue``, ``palette``."""
+
+    kind: str
+    args: tuple[Any, ...] = ()
+
+
+@dataclass
+class DeskReport:
+    """What one batch of the tape did, sent once it is committed."""
+
+    state: DeskState
+    grade: Grade | None = None
+    #: Net rows the cursor moved in an unchanged view, or None when the screen must look the
+    #: position up (a jump, a new view).
+    moved: int | None = 0
+    #: The filter changed, or runs joined or left the filtered view: reload rows and counts.
+    view_changed: bool = False
+    #: Runs whose complete/incomplete state flipped in this batch.
+    graded: dict[int, bool] = field(default_factory=dict)
+    #: (graded, assigned) when counted in this batch; else apply ``graded_delta``.
+    progress: tuple[int, int] | None = None
+    graded_delta: int = 0
+    pending: int | None = None
+    effects: list[Effect] = field(default_factory=list)
+    #: A key that could not be applied (not a transient failure): it was skipped, and why.
+    errors: list[str] = field(default_factory=list)
+    wrote: bool = False
+    applied: int = 0
+    workflows: list[str] | None = None
+
+
+class _Undo(Exception):
+    """Raised inside a key's savepoint to drop just that key (a fault in the key, not the disk)."""
+
+
+# -- the tape --------------------------------------------------------------------------------------
+
+
+class DeskTape:
+    """Applies desk keys in order against the database; holds the desk's state between them.
+
+    Used from one thread (the database thread); :meth:`apply` takes that thread's connection.
+    """
+
+    def __init__(self, reviewer: str, rubric: Rubric) -> None:
+        self.reviewer = reviewer
+        self.rubric = rubric
+        self.key_map = rubric.key_map()
+        self.state = DeskState()
+        self._workflows: list[str] | None = None
+
+    # -- batches -------------------------------------------------------------------------------
+
+    def apply(self, conn: sqlite3.Connection, items: Iterable[Item]) -> DeskReport:
+        """Apply ``items`` in one transaction and return what happened, once committed.
+
+        A transient database error (full disk, lock, I/O) rolls the whole batch back, restores
+        the state and is raised: the caller retries the same items later. Any other error in one
+        key drops that key alone (reported in ``errors``) and the batch goes on.
+        """
+        start = self.state
+        report = DeskReport(state=start)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for item in items:
+                before = self.state
+                part = DeskReport(state=before)
+                conn.execute("SAVEPOINT press")
+                try:
+                    self._apply_one(conn, item, part)
+                except Exception as exc:
+                    with suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK TO press")
+                        conn.execute("RELEASE press")
+                    if transient(exc) or not conn.in_transaction:
+                        raise
+                    self.state = before
+                    report.errors.append(f"{_describe(item)} was not applied: {exc}")
+                    report.applied += 1
+                    continue
+                conn.execute("RELEASE press")
+                _merge(report, part)
+            if report.wrote or report.progress is not None:
+                report.pending = pending_count(conn)
+            report.state = self.state
+            if self.state.run is not None:
+                report.grade = grading.get_grade(conn, self.state.run, self.reviewer, self.rubric)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                # SQLite may already have rolled back (full disk): keep the error that matters.
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self.state = start
+            raise
+        return report
+
+    # -- one key -------------------------------------------------------------------------------
+
+    def _apply_one(self, conn: sqlite3.Connection, item: Item, out: DeskReport) -> None:
+        out.applied = 1
+        if isinstance(item, Op):
+            if item.name == "open":
+                self._open(conn, item.at, out)
+            elif item.name == "refresh":
+                self._refresh(conn, item.at, out)
+            elif item.name == "count":
+                out.progress = rq.progress(conn, self.reviewer)
+                self._workflows = rq.workflows(conn, self.reviewer)
+                out.workflows = self._workflows
+            return
+        mode = self.state.mode
+        if mode == DESK:
+            self._desk_key(conn, item, out)
+        elif mode in (COMMENTING, FINDING):
+            self._text_key(conn, item, out)
+        else:
+            self._reading_key(item, out)
+
+    def _desk_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
+        s = self.state
+        if (
+            press.char
+            and press.char in self.key_map
+            and not press.key.startswith(("ctrl+", "alt+"))
+        ):
+            criterion, level = self.key_map[press.char]
+            if s.run is None:
+                out.effects.append(Effect("notice", ("No run is open in this view.",)))
+                return
+            self._set_level(conn, criterion.id, level.value, press.at, out)
+            return
+        action = press.action
+        if action is None:
+            return
+        if action in (NEXT, PREV):
+            self._move(conn, forward=action == NEXT, at=press.at, out=out)
+        elif action == ESCALATE:
+            if s.run is None:
+                return
+            seconds = self._take_seconds(press.at)
+            before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+            after = grading.toggle_escalate(
+                conn, s.run, self.reviewer, self.rubric, seconds=seconds
+            )
+            self._wrote(s.run, before, after, out)
+        elif action == UNDO:
+            self._undo(conn, press.at, out)
+        elif action == COMMENT:
+            if s.run is None:
+                out.effects.append(Effect("notice", ("No run is open in this view.",)))
+                return
+            grade = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+            self.state = replace(s, mode=COMMENTING, text=(grade.comment or "") if grade else "")
+        elif action == FIND:
+            self.state = replace(s, mode=FINDING, text="")
+        elif action == OUTPUT:
+            if s.run is None:
+                return
+            row = conn.execute("SELECT length(output) FROM runs WHERE id = ?", (s.run,)).fetchone()
+            if not row or not row[0]:
+                out.effects.append(Effect("notice", ("This run has no output.",)))
+                return
+            self.state = replace(s, mode=READING_OUTPUT)
+        elif action == HELP:
+            self.state = replace(s, mode=READING_HELP)
+        elif action == FILTER_GRADED:
+            i = GRADED_CYCLE.index(s.flt.graded)
+            graded = GRADED_CYCLE[(i + 1) % len(GRADED_CYCLE)]
+            self._set_filter(conn, replace(s.flt, graded=graded), press.at, out)
+        elif action == FILTER_WORKFLOW:
+            if self._workflows is None:
+                self._workflows = rq.workflows(conn, self.reviewer)
+            choices: list[str | None] = [None, *self._workflows]
+            i = choices.index(s.flt.workflow) if s.flt.workflow in choices else 0
+            flt = replace(s.flt, workflow=choices[(i + 1) % len(choices)])
+            self._set_filter(conn, flt, press.at, out)
+        elif action == FILTER_STATUS:
+            j = STATUS_CYCLE.index(s.flt.status) if s.flt.status in STATUS_CYCLE else 0
+            flt = replace(s.flt, status=STATUS_CYCLE[(j + 1) % len(STATUS_CYCLE)])
+            self._set_filter(conn, flt, press.at, out)
+        elif action == CLEAR_FILTERS:
+            self._set_filter(conn, QueueFilter(), press.at, out)
+        elif action == TOGGLE_QUEUE:
+            out.effects.append(Effect("toggle_queue"))
+        elif action in (SCROLL_DOWN, SCROLL_UP):
+            out.effects.append(
+                Effect("scroll", ("run", "page", 1 if action == SCROLL_DOWN else -1))
+            )
+        elif action == PALETTE:
+            out.effects.append(Effect("palette"))
+
+    def _text_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
+        s = self.state
+        limit = COMMENT_LIMIT if s.mode == COMMENTING else FIND_LIMIT
+        if press.key == "escape":
+            self.state = replace(s, mode=DESK, text="")
+        elif press.key == "enter":
+            self.state = replace(s, mode=DESK, text="")
+            if s.mode == COMMENTING:
+                if s.run is None:
+                    return
+                seconds = self._take_seconds(press.at)
+                before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+                after = grading.set_comment(
+                    conn, s.run, self.reviewer, self.rubric, s.text, seconds=seconds
+                )
+                self._wrote(s.run, before, after, out)
+            else:
+                self._find(conn, s.text, press.at, out)
+        elif press.key == "backspace":
+            self.state = replace(s, text=s.text[:-1])
+        elif press.key == "ctrl+u":
+            self.state = replace(s, text="")
+        elif press.text is not None:
+            text = " ".join(press.text.splitlines())
+            self.state = replace(s, text=(s.text + _printable(text))[:limit])
+        elif press.char and len(press.char) == 1 and press.char.isprintable():
+            self.state = replace(s, text=(s.text + press.char)[:limit])
+
+    def _reading_key(self, press: Press, out: DeskReport) -> None:
+        s = self.state
+        closer = OUTPUT if s.mode == READING_OUTPUT else HELP
+        if press.key in ("escape", "q") or press.action == closer:
+            self.state = replace(s, mode=DESK)
+            return
+        scroll = _OVERLAY_SCROLL.get(press.key)
+        if scroll is not None:
+            out.effects.append(Effect("scroll", (s.mode, *scroll)))
+
+    # -- what keys do --------------------------------------------------------------------------
+
+    def _take_seconds(self, at: float) -> float:
+        spent = max(0.0, at - self.state.opened_at) if self.state.opened_at else 0.0
+        self.state = replace(self.state, opened_at=at)
+        return spent
+
+    def _wrote(self, run: int, before: Grade | None, after: Grade, out: DeskReport) -> None:
+        out.wrote = True
+        was, now = bool(before and before.complete), after.complete
+        if was != now:
+            out.graded[run] = now
+            out.graded_delta += 1 if now else -1
+            if self.state.flt.graded is not None:
+                out.view_changed = True
+
+    def _set_level(
+        self, conn: sqlite3.Connection, criterion: str, value: Any, at: float, out: DeskReport
+    ) -> None:
+        run = self.state.run
+        assert run is not None
+        seconds = self._take_seconds(at)
+        before = grading.get_grade(conn, run, self.reviewer, self.rubric)
+        after = grading.set_value(
+            conn, run, self.reviewer, self.rubric, criterion, value, seconds=seconds
+        )
+        self._wrote(run, before, after, out)
+        if after.complete and not (before and before.complete):
+            self._advance(conn, at, out)
+
+    def _open_run(self, key: Key | None, at: float) -> None:
+        self.state = replace(
+            self.state,
+            run=key[1] if key else None,
+            key=key,
+            opened_at=at if key != self.state.key else self.state.opened_at,
+        )
+
+    def _advance(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        """After a grade completes: the next run still to grade after this one, else the first
+        one before it (wrapping), else stay and say every run in the view is graded."""
+        s = self.state
+        if s.flt.graded is True:
+            return  # the graded view holds no run to grade: stay on the one just edited
+        nxt = rq.step(conn, self.reviewer, s.flt, s.key, todo=True)
+        if nxt is not None:
+            if not out.view_changed and out.moved is not None and s.key is not None:
+                out.moved += 1 + rq.between(conn, self.reviewer, s.flt, s.key, nxt)
+            else:
+                out.moved = None
+            self._open_run(nxt, at)
+            return
+        wrapped = rq.step(conn, self.reviewer, s.flt, None, todo=True)
+        if wrapped is not None and wrapped != s.key:
+            out.moved = None
+            self._open_run(wrapped, at)
+            out.effects.append(Effect("notice", ("Back to the first run still to grade.",)))
+            return
+        out.effects.append(Effect("notice", ("Every run in this view is graded.",)))
+
+    def _move(self, conn: sqlite3.Connection, *, forward: bool, at: float, out: DeskReport) -> None:
+        s = self.state
+        if s.key is None:
+            return
+        target = rq.step(conn, self.reviewer, s.flt, s.key, forward=forward)
+        if target is None:
+            where = "last" if forward else "first"
+            out.effects.append(Effect("notice", (f"That is the {where} run in this view.",)))
+            return
+        if out.moved is not None and not out.view_changed:
+            # The open run may have left a graded/to-do view: then the neighbour is one row
+            # closer; the screen looks the position up instead of guessing.
+            if rq.key_of(conn, self.reviewer, s.flt, s.run or 0) is None:
+                out.moved = None
+            else:
+                out.moved += 1 if forward else -1
+        self._open_run(target, at)
+
+    def _undo(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        # The change undone may be on another run than the open one: undo reopens it.
+        event = conn.execute(
+            "SELECT run FROM grade_events WHERE reviewer = ? AND rubric_id = ? "
+            "AND rubric_version = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
+            (self.reviewer, self.rubric.id, self.rubric.version),
+        ).fetchone()
+        if event is None:
+            out.effects.append(Effect("notice", ("Nothing to undo.",)))
+            return
+        run = int(event[0])
+        was = grading.get_grade(conn, run, self.reviewer, self.rubric)
+        restored = grading.undo(conn, self.reviewer, self.rubric)
+        assert restored is not None
+        self._wrote(run, was, restored, out)
+        out.effects.append(Effect("notice", ("Undone.",)))
+        self._jump(conn, run, at, out)
+
+    def _jump(self, conn: sqlite3.Connection, run: int, at: float, out: DeskReport) -> None:
+        """Open ``run``, clearing the filters when it is not in the current view."""
+        s = self.state
+        key = rq.key_of(conn, self.reviewer, s.flt, run)
+        if key is None:
+            key = rq.key_of(conn, self.reviewer, QueueFilter(), run)
+            if key is None:
+                out.effects.append(Effect("notice", ("That run is not in your queue.",)))
+                return
+            self.state = replace(self.state, flt=QueueFilter())
+            out.view_changed = True
+        if key != s.key:
+            out.moved = None
+        self._open_run(key, at)
+
+    def _find(self, conn: sqlite3.Connection, text: str, at: float, out: DeskReport) -> None:
+        if not text.strip():
+            return
+        run = rq.find(conn, self.reviewer, text)
+        if run is None:
+            out.effects.append(
+                Effect("notice", (f"No run in your queue matches {text.strip()!r}.",))
+            )
+            return
+        self._jump(conn, run, at, out)
+
+    def _set_filter(
+        self, conn: sqlite3.Connection, flt: QueueFilter, at: float, out: DeskReport
+    ) -> None:
+        """Show ``flt``: keep the open run if it is in the new view, else open the first run
+        still to grade there (the first run at all in the graded view), else nothing."""
+        s = self.state
+        self.state = replace(s, flt=flt)
+        out.view_changed = True
+        out.moved = None
+        key = rq.key_of(conn, self.reviewer, flt, s.run) if s.run is not None else None
+        if key is None and flt.graded is not True:
+            key = rq.step(conn, self.reviewer, flt, None, todo=True)
+        if key is None:
+            key = rq.step(conn, self.reviewer, flt, None)
+        self._open_run(key, at)
+
+    def _open(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        """Open on the first run still to grade (the first run when all are graded)."""
+        flt = self.state.flt
+        key = rq.step(conn, self.reviewer, flt, None, todo=True) or rq.step(
+            conn, self.reviewer, flt, None
+        )
+        self.state = replace(self.state, opened=True)
+        self._open_run(key, at)
+        out.view_changed = True
+        out.moved = None
+
+    def _refresh(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        """The database changed under the desk (a sync): keep the open run if it is still in
+        the view, else open as if anew. The counts and the workflow list are read again."""
+        s = self.state
+        if not s.opened:
+            return
+        self._workflows = None
+        key = rq.key_of(conn, self.reviewer, s.flt, s.run) if s.run is not None else None
+        if key is None:
+            self._open(conn, at, out)
+        else:
+            self._open_run(key, at)
+        out.view_changed = True
+        out.moved = None
+
+
+def _merge(into: DeskReport, part: DeskReport) -> None:
+    if part.moved is None or into.moved is None:
+        into.moved = None
+    else:
+        into.moved += part.moved
+    into.view_changed |= part.view_changed
+    for run, graded in part.graded.items():
+        into.graded[run] = graded
+    if part.progress is not None:
+        into.progress = part.progress
+        into.graded_delta = 0
+    into.graded_delta += part.graded_delta
+    into.effects.extend(part.effects)
+    into.errors.extend(part.errors)
+    into.wrote |= part.wrote
+    into.applied += part.applied
+    if part.workflows is not None:
+        into.workflows = part.workflows
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if ch.isprintable())
+
+
+def _describe(item: Item) -> str:
+    if isinstance(item, Op):
+        return f"{item.name!r}"
+    return f"key {item.key!r}"
+
+
+# -- the runner ------------------------------------------------------------------------------------
+
+
+class TapeRunner:
+    """Feeds the tape from the UI thread to the database thread, in order, in batches.
+
+    ``put`` never blocks. ``report`` is called on the database thread after each committed
+    batch (and with ``error`` set when a batch must wait and be retried); it must not block.
+    """
+
+    MAX_BATCH = 256
+
+    def __init__(
+        self,
+        db: DbThread,
+        tape: DeskTape,
+        report: Callable[[DeskReport | None, str | None], None],
+        *,
+        retry_after: Callable[[int], float] = lambda attempt: min(0.5 * 2**attempt, 15.0),
+    ) -> None:
+        self.db = db
+        self.tape = tape
+        self._report = report
+        self._retry_after = retry_after
+        self._inbox: deque[Item] = deque()
+        self._lock = threading.Condition()
+        self._scheduled = False
+        self._busy = False
+        self._attempt = 0
+        self._timer: threading.Timer | None = None
+        self._closed = False
+        self.last_error: str | None = None
+
+    def put(self, item: Item) -> None:
+        """Append ``item`` to the tape; it is applied after everything put before it."""
+        with self._lock:
+            self._inbox.append(item)
+            self._schedule_locked()
+
+    def _schedule_locked(self) -> None:
+        if self._scheduled or self._timer is not None or self._closed:
+            return
+        self._scheduled = True
+        self.db.submit(self._drain).add_done_callback(self._drain_failed)
+
+    def _drain_failed(self, future: Future[None]) -> None:
+        # The drain itself could not start (the database would not even open): same as a
+        # failed batch, the keys wait in the inbox and are tried again later.
+        exc = future.exception()
+        if exc is None:
+            return
+        self._failed(exc, waiting_batch=[])
+
+    def _failed(self, exc: BaseException, waiting_batch: list[Item]) -> None:
+        with self._lock:
+            self._inbox.extendleft(reversed(waiting_batch))
+            self._busy = False
+            self._scheduled = False
+            waiting = len(self._inbox)
+            delay = self._retry_after(self._attempt)
+            self._attempt += 1
+            if not self._closed and self._timer is None:
+                self._timer = threading.Timer(delay, self._retry)
+                self._timer.daemon = True
+                self._timer.start()
+            self._lock.notify_all()
+        reason = explain(exc) if transient(exc) else f"{type(exc).__name__}: {exc}"
+        self.last_error = (
+            f"Not saved yet: {reason}. {waiting} key(s) wait and are retried in "
+            f"{delay:.0f} s, in order."
+        )
+        self._report(None, self.last_error)
+
+    def waiting(self) -> int:
+        """Items put and not yet applied (including a batch being applied now)."""
+        with self._lock:
+            return len(self._inbox) + (1 if self._busy else 0)
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._inbox and not self._busy and not self._scheduled
+
+    def _drain(self, conn: sqlite3.Connection) -> None:
+        while True:
+            with self._lock:
+                if not self._inbox:
+                    self._scheduled = False
+                    self._lock.notify_all()
+                    return
+                batch = [
+                    self._inbox.popleft() for _ in range(min(len(self._inbox), self.MAX_BATCH))
+                ]
+                self._busy = True
+            try:
+                report = self.tape.apply(conn, batch)
+            except Exception as exc:
+                self._failed(exc, batch)
+                return
+            with self._lock:
+                self._busy = False
+                self._attempt = 0
+                self.last_error = None
+                self._lock.notify_all()
+            self._report(report, None)
+
+    def _retry(self) -> None:
+        with self._lock:
+            self._timer = None
+            if self._inbox:
+                self._schedule_locked()
+
+    def retry_now(self) -> None:
+        """Try waiting keys again at once (the person freed some space)."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._inbox:
+                self._schedule_locked()
+
+    def flush(self, timeout: float | None = None, *, stop_on_error: bool = False) -> bool:
+        """Wait until every item put so far is applied (retries included); False if that did
+        not happen in time, or at once when ``stop_on_error`` and the last batch failed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._inbox or self._busy or self._scheduled:
+                if stop_on_error and self._timer is not None:
+                    return False  # waiting for a retry: the disk is not taking writes
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._lock.wait(remaining if remaining is not None else 0.1)
+            return True
+
+    def close(self) -> int:
+        """Stop retrying; return how many items were never applied."""
+        with self._lock:
+            self._closed = True
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            return len(self._inbox)

@@ -1,0 +1,168 @@
+"""A plain model of the review desk that applies keys slowly: one at a time, in memory.
+
+It is written from the desk's rules (README, "Keys"), not from ``review.tape``, so comparing the
+two checks the tape's results as well as its timing. It knows the keys the property tests send:
+level keys, ``j``/``k``, ``u`` (undo), ``e`` (escalate) and ``tab`` (all / to-do / graded).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+from review.rubric import Rubric
+
+GradeState = tuple[tuple[tuple[str, Any], ...], bool]  # (sorted values, escalate)
+
+
+@dataclass
+class SlowDesk:
+    rubric: Rubric
+    order: list[int]
+    grades: dict[int, dict[str, Any]] = field(default_factory=dict)  # run -> {values, escalate}
+    undo_stack: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
+    graded_filter: bool | None = None
+    cur: int | None = None
+
+    @classmethod
+    def from_db(cls, conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> SlowDesk:
+        order = [
+            r[0]
+            for r in conn.execute(
+                "SELECT run FROM assignments WHERE reviewer = ? ORDER BY started_at, run",
+                (reviewer,),
+            )
+        ]
+        desk = cls(rubric, order)
+        for run, values, escalate in conn.execute(
+            'SELECT run, "values", escalate FROM grades WHERE reviewer = ? AND rubric_id = ? '
+            "AND rubric_version = ?",
+            (reviewer, rubric.id, rubric.version),
+        ):
+            desk.grades[run] = {"values": json.loads(values), "escalate": bool(escalate)}
+        for run, before in conn.execute(
+            "SELECT run, before FROM grade_events WHERE reviewer = ? AND undone = 0 ORDER BY id",
+            (reviewer,),
+        ):
+            state = json.loads(before) if before else None
+            desk.undo_stack.append(
+                (run, {"values": state["values"], "escalate": state["escalate"]} if state else None)
+            )
+        desk.cur = desk._first(todo=True) or desk._first(todo=False)
+        return desk
+
+    # -- the rules -------------------------------------------------------------------------------
+
+    def complete(self, run: int) -> bool:
+        g = self.grades.get(run)
+        return bool(g) and self.rubric.is_complete(g["values"])  # type: ignore[index]
+
+    def in_view(self, run: int) -> bool:
+        return self.graded_filter is None or self.complete(run) == self.graded_filter
+
+    def view(self) -> list[int]:
+        return [r for r in self.order if self.in_view(r)]
+
+    def _first(self, *, todo: bool) -> int | None:
+        for r in self.view():
+            if not todo or not self.complete(r):
+                return r
+        return None
+
+    def _after(self, run: int, *, forward: bool, todo: bool) -> int | None:
+        pos = self.order.index(run)
+        seq = self.order[pos + 1 :] if forward else list(reversed(self.order[:pos]))
+        for r in seq:
+            if self.in_view(r) and (not todo or not self.complete(r)):
+                return r
+        return None
+
+    def _record(self, run: int) -> None:
+        g = self.grades.get(run)
+        self.undo_stack.append(
+            (run, {"values": dict(g["values"]), "escalate": g["escalate"]} if g else None)
+        )
+
+    def press(self, key: str) -> None:
+        cur = self.cur
+        hit = self.rubric.key_map().get(key)
+        if hit is not None:
+            if cur is None:
+                return
+            criterion, level = hit
+            was = self.complete(cur)
+            self._record(cur)
+            g = self.grades.setdefault(cur, {"values": {}, "escalate": False})
+            g["values"] = {**g["values"], criterion.id: level.value}
+            if self.complete(cur) and not was:
+                self._advance()
+        elif key in ("j", "k"):
+            if cur is not None:
+                nxt = self._after(cur, forward=key == "j", todo=False)
+                if nxt is not None:
+                    self.cur = nxt
+        elif key == "e":
+            if cur is not None:
+                self._record(cur)
+                g = self.grades.setdefault(cur, {"values": {}, "escalate": False})
+                g["escalate"] = not g["escalate"]
+        elif key == "u":
+            if not self.undo_stack:
+                return
+            run, before = self.undo_stack.pop()
+            if before is None:
+                self.grades.pop(run, None)
+            else:
+                self.grades[run] = {
+                    "values": dict(before["values"]),
+                    "escalate": before["escalate"],
+                }
+            if not self.in_view(run):
+                self.graded_filter = None
+            self.cur = run
+        elif key == "tab":
+            cycle = (None, False, True)
+            self.graded_filter = cycle[(cycle.index(self.graded_filter) + 1) % 3]
+            if cur is not None and self.in_view(cur):
+                return
+            pick = self._first(todo=True) if self.graded_filter is not True else None
+            self.cur = pick if pick is not None else self._first(todo=False)
+
+    def _advance(self) -> None:
+        assert self.cur is not None
+        if self.graded_filter is True:
+            return
+        nxt = self._after(self.cur, forward=True, todo=True)
+        if nxt is None:
+            first = self._first(todo=True)
+            nxt = first if first != self.cur else None
+        if nxt is not None:
+            self.cur = nxt
+
+    # -- comparing ---------------------------------------------------------------------------------
+
+    def final(self) -> dict[int, GradeState]:
+        out = {}
+        for run in self.order:
+            g = self.grades.get(run) or {"values": {}, "escalate": False}
+            out[run] = (tuple(sorted(g["values"].items())), bool(g["escalate"]))
+        return out
+
+
+def db_final(
+    conn: sqlite3.Connection, reviewer: str, rubric: Rubric, order: list[int]
+) -> dict[int, GradeState]:
+    rows = {
+        run: (json.loads(values), bool(escalate))
+        for run, values, escalate in conn.execute(
+            'SELECT run, "values", escalate FROM grades WHERE reviewer = ? AND rubric_id = ? '
+            "AND rubric_version = ?",
+            (reviewer, rubric.id, rubric.version),
+        )
+    }
+    return {
+        run: (tuple(sorted(rows.get(run, ({}, False))[0].items())), rows.get(run, ({}, False))[1])
+        for run in order
+    }

@@ -1,0 +1,256 @@
+"""The key tape without a terminal: keys applied on the database thread, in order, in batches.
+
+The property test feeds random key sequences with random gaps into a real database thread whose
+every call is delayed by a random amount, and checks the database ends exactly as a plain model
+that applies the same keys slowly (tests/tape_model.py).
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+from helpers import make_workspace, open_setup, run_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tape_model import SlowDesk, db_final
+
+from review import grading
+from review import tape as t
+from review.rubric import Rubric
+from review.session import sync
+from store.db import connect
+from store.db_thread import DbThread
+
+ACTIONS = {"j": t.NEXT, "k": t.PREV, "u": t.UNDO, "e": t.ESCALATE, "tab": t.FILTER_GRADED}
+LEVELS = ["p", "f", "y", "n", "s", "v", "g", "1"]
+KEYS = LEVELS + list(ACTIONS)
+WHOLE = ["pns", "fyv", "pnsg", "pn"]
+
+
+def press(key: str, at: float = 0.0) -> t.Press:
+    """A key as the screen sends it: its name, its character, and the desk action it is bound to."""
+    names = {" ": "space", "tab": "tab"}
+    char = None if key == "tab" else key
+    return t.Press(names.get(key, key), char, ACTIONS.get(key), at)
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Rubric]:
+    """A synced workspace of 14 runs, all in ana's queue; some graded, one half graded."""
+    root = make_workspace(
+        tmp_path_factory.mktemp("tape") / "ws",
+        [run_record(i) for i in range(14)],
+        roster=("ana",),
+        default_rate=1.0,
+    )
+    conn, setup = open_setup(root)
+    sync(conn, setup)
+    rubric = setup.rubric
+    order = [r[0] for r in conn.execute("SELECT run FROM assignments ORDER BY started_at, run")]
+    assert len(order) == 14
+    for run in (order[1], order[4], order[5]):
+        for criterion, value in (
+            ("task_success", "pass"),
+            ("intervention", "no"),
+            ("policy", "safe"),
+        ):
+            grading.set_value(conn, run, "ana", rubric, criterion, value)
+    grading.set_value(conn, order[7], "ana", rubric, "task_success", "fail")
+    conn.close()
+    return setup.workspace.db_path, rubric
+
+
+def fresh_db(template: tuple[Path, Rubric], tmp: Path) -> Path:
+    src, _ = template
+    tmp.mkdir(parents=True, exist_ok=True)
+    dst = tmp / "agentdeck.db"
+    src_conn = sqlite3.connect(src)
+    dst_conn = sqlite3.connect(dst)
+    src_conn.backup(dst_conn)
+    src_conn.close()
+    dst_conn.close()
+    return dst
+
+
+class SlowDb(DbThread):
+    """The database thread with every call held back a random moment: a slow, uneven disk."""
+
+    def __init__(self, path: Path, rng: random.Random, most: float) -> None:
+        super().__init__(path)
+        self.rng, self.most = rng, most
+
+    def submit(self, fn):  # type: ignore[no-untyped-def]
+        delay = self.rng.uniform(0, self.most)
+
+        def slow(conn):  # type: ignore[no-untyped-def]
+            time.sleep(delay)
+            return fn(conn)
+
+        return super().submit(slow)
+
+
+def run_tape(
+    db_path: Path, rubric: Rubric, keys: list[str], rng: random.Random, *, gap: float, delay: float
+) -> t.DeskTape:
+    db = SlowDb(db_path, rng, delay)
+    tape = t.DeskTape("ana", rubric)
+    reports: list[t.DeskReport] = []
+    errors: list[str] = []
+
+    def report(r: t.DeskReport | None, error: str | None) -> None:
+        if r is not None:
+            reports.append(r)
+        if error:
+            errors.append(error)
+
+    runner = t.TapeRunner(db, tape, report)
+    runner.put(t.Op("open", time.monotonic()))
+    for key in keys:
+        if gap and rng.random() < 0.5:
+            time.sleep(rng.uniform(0, gap))
+        runner.put(press(key, time.monotonic()))
+    assert runner.flush(timeout=60), "the tape did not drain"
+    db.close()
+    assert not errors
+    assert not [e for r in reports for e in r.errors]
+    return tape
+
+
+def model_for(db_path: Path, rubric: Rubric) -> SlowDesk:
+    conn = sqlite3.connect(db_path)
+    try:
+        return SlowDesk.from_db(conn, "ana", rubric)
+    finally:
+        conn.close()
+
+
+def final_of(db_path: Path, rubric: Rubric, order: list[int]) -> dict:
+    conn = sqlite3.connect(db_path)
+    try:
+        return db_final(conn, "ana", rubric, order)
+    finally:
+        conn.close()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    keys=st.lists(
+        # Whole grades as well as single keys, so runs complete often and the queue's end,
+        # the wrap-around and undo across runs are reached.
+        st.one_of(st.sampled_from(KEYS).map(lambda k: [k]), st.sampled_from(WHOLE).map(list)),
+        max_size=25,
+    ).map(lambda chunks: [k for chunk in chunks for k in chunk]),
+    seed=st.integers(0, 2**32 - 1),
+    gap=st.sampled_from([0.0, 0.002]),
+    delay=st.sampled_from([0.0, 0.003]),
+)
+def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, gap, delay) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path_factory.mktemp("ex"))
+    rubric = template[1]
+    model = model_for(db_path, rubric)
+    for key in keys:
+        model.press(key)
+    tape = run_tape(db_path, rubric, keys, random.Random(seed), gap=gap, delay=delay)
+    assert final_of(db_path, rubric, model.order) == model.final()
+    assert tape.state.run == model.cur
+    assert tape.state.flt.graded == model.graded_filter
+
+
+def test_a_burst_of_eight_runs_grades_eight_runs(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    model = model_for(db_path, rubric)
+    todo = [r for r in model.order if not model.complete(r)][:8]
+    keys = list("pns" * 8)
+    run_tape(db_path, rubric, keys, random.Random(1), gap=0.0, delay=0.005)
+    conn = sqlite3.connect(db_path)
+    complete = {
+        r[0]: r[1]
+        for r in conn.execute(
+            "SELECT run, \"values\" FROM grades WHERE complete = 1 AND reviewer = 'ana'"
+        )
+    }
+    conn.close()
+    for run in todo:
+        assert run in complete, f"run {run} was not graded"
+        assert '"task_success": "pass"' in complete[run] and '"policy": "safe"' in complete[run]
+
+
+def test_a_key_that_fails_for_a_passing_reason_is_kept_and_applied_later(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A full disk (SQLite's max_page_count) rolls the batch back; the keys wait, in order,
+    and land on the right runs once there is room again."""
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    model = model_for(db_path, rubric)
+    for key in "pnspns":
+        model.press(key)
+
+    full = threading_event()
+    db = DbThread(db_path)
+    pages = db.submit(lambda conn: conn.execute("PRAGMA page_count").fetchone()[0]).result()
+    db.submit(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}")).result()
+    errors: list[str] = []
+    tape = t.DeskTape("ana", rubric)
+    runner = t.TapeRunner(
+        db, tape, lambda r, e: errors.append(e) if e else None, retry_after=lambda n: 0.05
+    )
+    runner.put(t.Op("open"))
+    for key in "pnspns":
+        runner.put(press(key))
+    deadline = time.monotonic() + 30
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert errors and "disk is full" in errors[0], errors
+    assert runner.waiting() >= 6
+    full.set()
+    db.submit(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823")).result()
+    assert runner.flush(timeout=30)
+    db.close()
+    assert final_of(db_path, rubric, model.order) == model.final()
+    assert tape.state.run == model.cur
+
+
+def threading_event():  # type: ignore[no-untyped-def]
+    import threading
+
+    return threading.Event()
+
+
+def test_comment_and_find_take_the_keys_typed_after_them(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    first = tape.state.run
+    keys = [t.Press("c", "c", t.COMMENT)] + [press(ch) for ch in "pns j"] + [t.Press("enter")]
+    tape.apply(conn, keys)
+    grade = grading.get_grade(conn, first, "ana", rubric)
+    assert grade is not None and grade.comment == "pns j" and grade.values == {}
+    assert tape.state.run == first and tape.state.mode == t.DESK
+    ref = conn.execute(
+        "SELECT r.business_ref, a.run FROM assignments a JOIN runs r ON r.id = a.run "
+        "ORDER BY a.started_at DESC LIMIT 1"
+    ).fetchone()
+    tape.apply(
+        conn,
+        [
+            t.Press("slash", "/", t.FIND),
+            *[press(ch) for ch in ref[0]],
+            t.Press("enter"),
+            press("p"),
+        ],
+    )
+    assert tape.state.run == ref[1]
+    assert grading.get_grade(conn, ref[1], "ana", rubric).values == {"task_success": "pass"}
+    conn.close()
