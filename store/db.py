@@ -244,7 +244,22 @@ class DatabaseUnavailable(Exception):
     def __init__(self, path: Path, exc: BaseException) -> None:
         self.path = path
         self.cause = exc
-        super().__init__(f"{path}: {explain(exc)}")
+        # Opening a WAL database on a full disk fails creating its -shm file, which SQLite
+        # reports as an I/O error or "unable to open": the disk's free space tells them apart.
+        if primary_code(exc) in (SQLITE_IOERR, SQLITE_CANTOPEN) and _disk_full(path):
+            reason = "the disk is full: free some space"
+        else:
+            reason = explain(exc)
+        super().__init__(f"{path}: {reason}")
+
+
+def _disk_full(path: Path) -> bool:
+    import shutil
+
+    try:
+        return shutil.disk_usage(path.parent).free < 64 * 1024
+    except OSError:
+        return False
 
 
 _savepoints = itertools.count()

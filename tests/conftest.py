@@ -124,3 +124,47 @@ def hostile_record(output: str) -> dict:
         "final_action": {"kind": "refund", "status": "failed", "summary": HOSTILE},
         "tags": ["[b]tag[/b]", "\x1b]0;title\x07"],
     }
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A real 16 MB filesystem (tmpfs) that a test can fill up: a full disk, not a simulation.
+
+    Needs the permission to mount (root, as on CI); skipped where that is not allowed.
+    """
+    import subprocess
+
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+
+    class Disk:
+        path = mount
+        filler = mount / "filler"
+
+        def fill(self) -> None:
+            """Write until the filesystem is full (ENOSPC), big blocks then small ones."""
+            import os
+
+            fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+            try:
+                for size in (65536, 4096, 512, 1):
+                    try:
+                        while True:
+                            os.write(fd, b"\0" * size)
+                    except OSError:
+                        pass
+            finally:
+                os.close(fd)
+
+        def free(self) -> None:
+            self.filler.unlink(missing_ok=True)
+
+    try:
+        yield Disk()
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)

@@ -58,3 +58,32 @@ def test_help_screen(snap_compare, demo_workspace: Workspace) -> None:
 def test_hostile_run(snap_compare, demo_workspace: Workspace) -> None:
     add_run(demo_workspace, hostile_record(HOSTILE + "\n" + "long line " * 2000))
     assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=_ready)
+
+
+def test_area_switcher_oncall_80x24(snap_compare, demo_workspace: Workspace) -> None:
+    async def oncall(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("f2")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=oncall)
+
+
+def test_area_switcher_oncall_120x40(snap_compare, demo_workspace: Workspace) -> None:
+    async def oncall(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("f2")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=oncall)
+
+
+def test_area_switcher_reports_120x40(snap_compare, demo_workspace: Workspace) -> None:
+    async def reports(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("p", "n", "s")
+        await _ready(pilot)
+        await pilot.press("f3")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=reports)

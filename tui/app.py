@@ -1,32 +1,49 @@
-"""The review desk app and its factory, shared by the CLI and the tests.
+"""The agentdeck app: one shell, several areas, and its factory for the CLI and the tests.
 
-``make_app(workspace).run()`` opens the desk; tests call ``make_app(ws).run_test(...)``.
+Each area is a Textual mode with its own screen, styles and bindings: Review (the desk), On call
+and Reports. The app owns :class:`tui.services.Services` (the database threads, sync and push,
+the store lock, the status) and hands it to each screen; one handler turns any worker's error
+into a visible line while the app stays up. ``make_app(workspace).run()`` opens it; tests call
+``make_app(ws).run_test(...)``.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterable
+from contextlib import suppress
+from typing import Any
 
+from textual import on
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.worker import Worker, WorkerState
 
 from review.rubric import Rubric
 from store.documents import DocumentError
 from store.workspace import Workspace
-from tui.db_thread import DbThread
-from tui.screens.desk import DeskScreen
+from tui.keymap import AREAS
+from tui.messages import PushFinished, QuitRequested, SyncFinished
+from tui.screens.review import ReviewScreen
+from tui.services import Services
 
 
-class DeskApp(App[None]):
-    """agentdeck's review desk."""
+class AgentDeckApp(App[None]):
+    """agentdeck: the review desk, on call, reports."""
 
-    CSS_PATH = "desk.tcss"
+    CSS_PATH = "app.tcss"
     TITLE = "agentdeck"
     ENABLE_COMMAND_PALETTE = True
+    DEFAULT_MODE = "review"
     BINDINGS = [
         Binding(
-            "ctrl+q", "quit", "Quit", tooltip="Quit (every grade is already saved)", id="app.quit"
+            "ctrl+q",
+            "quit",
+            "Quit",
+            tooltip="Quit (every key typed before is saved first)",
+            priority=True,
+            id="app.quit",
         ),
         Binding(
             "ctrl+p",
@@ -36,63 +53,179 @@ class DeskApp(App[None]):
             tooltip="Open the command palette",
             id="app.command_palette",
         ),
+        *[
+            Binding(
+                key,
+                f"area('{mode}')",
+                title,
+                show=False,
+                tooltip=f"Switch to the {title} area",
+                id=binding_id,
+            )
+            for mode, title, key, binding_id in AREAS
+        ],
     ]
 
-    def __init__(self, workspace: Workspace, *, sync_on_start: bool = True) -> None:
+    def __init__(
+        self, workspace: Workspace, *, sync_on_start: bool = True, area: str = "review"
+    ) -> None:
         super().__init__()
         self.workspace = workspace
-        self.sync_on_start = sync_on_start
-        self.db = DbThread(workspace.db_path)
+        self.services = Services(self, workspace, sync_on_start=sync_on_start)
         self.sub_title = workspace.config.workspace.name
+        self._first_area = area
+        self.add_mode("review", lambda: ReviewScreen(self.services))
+        self.add_mode("oncall", self._oncall_screen)
+        self.add_mode("reports", self._reports_screen)
 
-    def get_default_screen(self) -> Screen:
-        return DeskScreen()
+    def _oncall_screen(self) -> Screen[None]:
+        from tui.screens.oncall import OnCallScreen
+
+        return OnCallScreen(self.services)
+
+    def _reports_screen(self) -> Screen[None]:
+        from tui.screens.reports import ReportsScreen
+
+        return ReportsScreen(self.services)
+
+    # -- what tests and the CLI use ----------------------------------------------------------------
 
     @property
-    def desk(self) -> DeskScreen:
-        for screen in self.screen_stack:
-            if isinstance(screen, DeskScreen):
+    def desk(self) -> ReviewScreen:
+        """The review desk's screen (created on first use)."""
+        stack = self._screen_stacks.get("review") or []
+        for screen in stack:
+            if isinstance(screen, ReviewScreen):
                 return screen
-        raise LookupError("the desk screen is not open")
+        raise LookupError("the review area is not open")
+
+    @property
+    def db(self) -> Any:
+        """The write thread (the desk's key tape runs on it)."""
+        return self.services.writer
 
     def is_busy(self) -> bool:
-        """True while the desk is still loading, syncing or committing (tests wait on this)."""
+        """True while an area is still loading, syncing, reading or saving (tests wait on it)."""
         try:
             desk = self.desk
         except LookupError:
-            return False
+            return self.services.status.syncing
         return desk.is_busy()
+
+    # -- the shell ---------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         if self.workspace.config.keys:
             self.set_keymap(self.workspace.config.keys)
+        if self._first_area != "review":
+            self.switch_mode(self._first_area)
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            # Only the main thread can install them (tests run the app elsewhere).
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._signalled, sig)
+
+    def _signalled(self, sig: int) -> None:
+        # Through the app's own queue: keys that arrived before the signal reach the tape first.
+        self.post_message(QuitRequested(signal.Signals(sig).name))
+
+    def on_quit_requested(self, message: QuitRequested) -> None:
+        self._quit()
+
+    async def action_quit(self) -> None:
+        """Quit once every key typed before is saved (the desk's tape is drained first)."""
+        self._quit()
+
+    def _quit(self) -> None:
+        try:
+            desk = self.desk
+        except LookupError:
+            self.exit()
+            return
+        if self.services.tape is None:
+            self.exit()
+            return
+        # Posted where the keys go (the focused widget bubbles to the desk): it lands after
+        # every key already on its way to the desk.
+        focused = self.focused
+        target = focused if focused is not None and focused.screen is desk else desk
+        target.post_message(QuitRequested("quit"))
+
+    def action_area(self, mode: str) -> None:
+        """Switch to the area ``mode`` (review, oncall, reports)."""
+        if mode != self.current_mode:
+            self.switch_mode(mode)
 
     def on_unmount(self) -> None:
-        # Queued commits finish before the connection closes: a grade keyed is a grade kept.
-        self.db.close()
+        # Keys typed are saved before the database threads close: a key typed is a key kept.
+        self.services.close()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    @on(SyncFinished)
+    def sync_finished(self, message: SyncFinished) -> None:
+        self.services.sync_finished(message.error)
+        if message.error:
+            self.notify(message.error, title="Offline", severity="warning", markup=False)
+        if message.problems:
+            self.notify(
+                f"{len(message.problems)} lines in the store were skipped: {message.problems[0]}",
+                title="Sync",
+                severity="warning",
+                markup=False,
+            )
+
+    @on(PushFinished)
+    def push_finished(self, message: PushFinished) -> None:
+        self.services.push_finished(message.error, message.pending)
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        """Errors of the app's own workers (sync, push); screens send theirs the same way."""
+        if event.state == WorkerState.ERROR:
+            self.services.worker_failed(event.worker.error)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        desk = self.desk
-        commands = [
-            ("Filter: all / to-do / graded", "Cycle the graded filter", desk.action_cycle_graded),
-            ("Filter: next workflow", "Cycle the workflow filter", desk.action_cycle_workflow),
-            ("Filter: next status", "Cycle the status filter", desk.action_cycle_status),
-            ("Filter: clear", "Show every run in your queue", desk.action_clear_filters),
-            ("Find run", "By trace id or business reference", desk.action_find),
-            ("Sync now", "Pull runs and scores, push the outbox", desk.action_sync),
-            ("Toggle queue", "Show or hide the queue", desk.action_toggle_queue),
-            ("Expand output", "Open the whole output of this run", desk.action_expand_output),
-            ("Undo", "Undo your last change", desk.action_undo),
-            ("Help", "Every key and the rubric's keys", desk.action_help),
-        ]
-        for title, help_text, callback in commands:
-            yield SystemCommand(title, help_text, callback)
+        for mode, title, _key, _id in AREAS:
+            if mode != self.current_mode:
+                yield SystemCommand(
+                    f"Go to {title}",
+                    f"Switch to the {title} area",
+                    lambda m=mode: self.action_area(m),
+                )
+        if isinstance(screen, ReviewScreen):
+            desk = screen
+            commands = [
+                (
+                    "Filter: all / to-do / graded",
+                    "Cycle the graded filter",
+                    desk.action_cycle_graded,
+                ),
+                ("Filter: next workflow", "Cycle the workflow filter", desk.action_cycle_workflow),
+                ("Filter: next status", "Cycle the status filter", desk.action_cycle_status),
+                ("Filter: clear", "Show every run in your queue", desk.action_clear_filters),
+                ("Find run", "By trace id or business reference", desk.action_find),
+                ("Sync now", "Pull runs and scores, push the outbox", desk.action_sync),
+                ("Toggle queue", "Show or hide the queue", desk.action_toggle_queue),
+                ("Expand output", "Open the whole output of this run", desk.action_expand_output),
+                ("Undo", "Undo your last change", desk.action_undo),
+                ("Help", "Every key and the rubric's keys", desk.action_help),
+            ]
+            for title, help_text, callback in commands:
+                yield SystemCommand(title, help_text, callback)
 
 
-def make_app(workspace: Workspace, *, sync_on_start: bool = True) -> DeskApp:
-    """The desk on ``workspace``; ``sync_on_start`` pulls the stores in a worker on open."""
-    return DeskApp(workspace, sync_on_start=sync_on_start)
+#: The name the tests and older code know the app by.
+DeskApp = AgentDeckApp
+
+
+def make_app(
+    workspace: Workspace, *, sync_on_start: bool = True, area: str = "review"
+) -> AgentDeckApp:
+    """The app on ``workspace``, opened on ``area``; ``sync_on_start`` pulls the stores in a
+    worker on open."""
+    return AgentDeckApp(workspace, sync_on_start=sync_on_start, area=area)
 
 
 def check_keymap(workspace: Workspace, rubric: Rubric) -> None:
@@ -100,8 +233,20 @@ def check_keymap(workspace: Workspace, rubric: Rubric) -> None:
 
     Raises DocumentError naming the line of agentdeck.toml, before the screen takes over.
     """
-    bindings = [b for b in (*DeskApp.BINDINGS, *DeskScreen.BINDINGS) if isinstance(b, Binding)]
-    ids = sorted(b.id for b in bindings if b.id)
+    from tui.screens.oncall import OnCallScreen
+    from tui.screens.reports import ReportsScreen
+
+    bindings = [
+        b
+        for b in (
+            *AgentDeckApp.BINDINGS,
+            *ReviewScreen.BINDINGS,
+            *OnCallScreen.BINDINGS,
+            *ReportsScreen.BINDINGS,
+        )
+        if isinstance(b, Binding)
+    ]
+    ids = sorted({b.id for b in bindings if b.id})
     levels = rubric.key_map()
     lines = workspace.config_path.read_text(encoding="utf-8").splitlines()
 

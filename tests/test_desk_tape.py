@@ -1,0 +1,429 @@
+"""The desk in the app, as keys really arrive: bursts, random gaps, a slow disk, quitting at once,
+a database that fails to read or to write. Each test checks the database afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import shutil
+import sqlite3
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from conftest import settle
+from helpers import make_workspace, open_setup, run_record
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tape_model import SlowDesk, db_final
+from textual import events
+
+from review.session import load_setup, sync
+from store.workspace import Workspace, load_workspace
+from tui.app import make_app
+
+SIZE = (120, 40)
+CHARS = {"tab": "\t", "ctrl+q": None}
+
+
+def key_event(key: str) -> events.Key:
+    return events.Key(key, CHARS.get(key, key))
+
+
+def burst(app, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Every key into the app's queue at once, as a terminal delivers keys read in one go."""
+    for key in keys:
+        app.post_message(key_event(key))
+
+
+def todo_order(ws: Workspace) -> list[int]:
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        return [
+            r[0]
+            for r in conn.execute(
+                "SELECT run FROM assignments WHERE reviewer = ? AND graded = 0 "
+                "ORDER BY started_at, run",
+                (ws.reviewer,),
+            )
+        ]
+    finally:
+        conn.close()
+
+
+def local_grades(ws: Workspace) -> dict[int, dict]:
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        return {
+            run: {"values": json.loads(values), "complete": complete}
+            for run, values, complete in conn.execute(
+                'SELECT run, "values", complete FROM grades WHERE reviewer = ? AND origin = '
+                "'local'",
+                (ws.reviewer,),
+            )
+        }
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def synced_demo(demo_workspace: Workspace) -> Workspace:
+    """The demo workspace with its store pulled into the database (so the queue is known)."""
+    from store.db import connect
+
+    conn = connect(demo_workspace.db_path)
+    sync(conn, load_setup(demo_workspace))
+    conn.close()
+    return demo_workspace
+
+
+async def wait_until(pilot, cond, what: str, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
+    # Polling for a state, not timing it: the limit only stops a hung test.
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.02)
+
+
+async def test_eight_runs_in_one_burst_land_on_eight_runs(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(demo_workspace)[:9]
+        assert app.desk.current_run == todo[0]
+        burst(app, list("pns" * 8))
+        await settle(pilot)
+        assert app.desk.current_run == todo[8], "the ninth run to grade is open"
+    grades = local_grades(demo_workspace)
+    assert sorted(grades) == sorted(todo[:8])
+    for run in todo[:8]:
+        assert grades[run]["complete"] == 1
+        assert grades[run]["values"] == {
+            "task_success": "pass",
+            "intervention": "no",
+            "policy": "safe",
+        }
+
+
+async def test_quitting_right_after_a_burst_saves_every_key(synced_demo: Workspace) -> None:
+    demo_workspace = synced_demo
+    app = make_app(demo_workspace, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(demo_workspace)[:14]
+        assert len(todo) == 14
+        # 43 keys: fourteen runs and a half, then ctrl+q in the same read.
+        burst(app, [*("fyv" * 14), "p", "ctrl+q"])
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")
+    grades = local_grades(demo_workspace)
+    for run in todo:
+        assert grades[run]["values"] == {
+            "task_success": "fail",
+            "intervention": "yes",
+            "policy": "violation",
+        }, run
+    half = [run for run, g in grades.items() if g["complete"] == 0]
+    assert len(half) == 1 and grades[half[0]]["values"] == {"task_success": "pass"}
+    assert len(grades) == 15
+
+
+async def test_keys_typed_before_the_desk_opens_apply_to_the_first_run(
+    synced_demo: Workspace,
+) -> None:
+    demo_workspace = synced_demo
+    app = make_app(demo_workspace, sync_on_start=False)
+    first = todo_order(demo_workspace)[0]
+    async with app.run_test(size=SIZE) as pilot:
+        burst(app, list("pns"))
+        await settle(pilot)
+    assert local_grades(demo_workspace)[first]["complete"] == 1
+
+
+# -- the property: any keys, any pace, any disk, end as the slow model -----------------------------
+
+KEYS = ["p", "f", "y", "n", "s", "v", "g", "j", "k", "u", "e", "tab"]
+WHOLE = ["pns", "fyv", "pn"]
+
+
+@pytest.fixture(scope="module")
+def small_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """14 runs, all in ana's queue, synced; a few graded already."""
+    from review import grading
+
+    root = make_workspace(
+        tmp_path_factory.mktemp("desk") / "ws",
+        [run_record(i) for i in range(14)],
+        roster=("ana",),
+        default_rate=1.0,
+    )
+    conn, setup = open_setup(root)
+    sync(conn, setup)
+    order = [r[0] for r in conn.execute("SELECT run FROM assignments ORDER BY started_at, run")]
+    for run in (order[1], order[4]):
+        for criterion, value in (
+            ("task_success", "pass"),
+            ("intervention", "no"),
+            ("policy", "safe"),
+        ):
+            grading.set_value(conn, run, "ana", setup.rubric, criterion, value)
+    conn.close()
+    return root
+
+
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    keys=st.lists(
+        st.one_of(st.sampled_from(KEYS).map(lambda k: [k]), st.sampled_from(WHOLE).map(list)),
+        max_size=14,
+    ).map(lambda chunks: [k for chunk in chunks for k in chunk]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_any_keys_at_any_pace_on_a_slow_disk_end_as_the_slow_model(
+    small_workspace: Path, tmp_path_factory: pytest.TempPathFactory, keys: list[str], seed: int
+) -> None:
+    root = tmp_path_factory.mktemp("ex") / "ws"
+    shutil.copytree(small_workspace, root)
+    ws = load_workspace(root)
+    rubric = load_setup(ws).rubric
+    conn = sqlite3.connect(ws.db_path)
+    model = SlowDesk.from_db(conn, "ana", rubric)
+    conn.close()
+    for key in keys:
+        model.press(key)
+    rng = random.Random(seed)
+
+    async def drive() -> int | None:
+        app = make_app(ws, sync_on_start=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            submit = app.services.writer.submit
+
+            def slow(fn):  # type: ignore[no-untyped-def]
+                delay = rng.choice([0.0, 0.0, 0.002, 0.02])
+
+                def run(conn):  # type: ignore[no-untyped-def]
+                    time.sleep(delay)
+                    return fn(conn)
+
+                return submit(run)
+
+            app.services.writer.submit = slow  # type: ignore[method-assign]
+            for key in keys:
+                app.post_message(key_event(key))
+                if rng.random() < 0.4:
+                    await asyncio.sleep(rng.choice([0.0, 0.001, 0.01]))
+            await settle(pilot)
+            return app.desk.current_run
+
+    shown = asyncio.run(drive())
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        assert db_final(conn, "ana", rubric, model.order) == model.final()
+    finally:
+        conn.close()
+    assert shown == model.cur
+
+
+# -- errors never end the app ----------------------------------------------------------------------
+
+
+async def test_a_failing_read_is_shown_and_the_desk_runs_on(synced_demo: Workspace) -> None:
+    demo_workspace = synced_demo
+    app = make_app(demo_workspace, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        submit = app.services.reader.submit
+        failing = threading.Event()
+        failing.set()
+
+        def broken(fn):  # type: ignore[no-untyped-def]
+            def run(conn):  # type: ignore[no-untyped-def]
+                if failing.is_set():
+                    raise sqlite3.OperationalError("database is locked")
+                return fn(conn)
+
+            return submit(run)
+
+        app.services.reader.submit = broken  # type: ignore[method-assign]
+        # j needs the next run's details from the read thread: the read fails.
+        await pilot.press("j")
+        await settle(pilot)
+        assert app.is_running
+        assert "busy" in (app.services.status.error or "")
+        failing.clear()
+        await pilot.press("k", "p", "n", "s")
+        await settle(pilot)
+        assert app.is_running
+        assert local_grades(demo_workspace)[first]["complete"] == 1
+
+
+async def test_a_full_disk_keeps_the_keys_and_saves_them_when_there_is_room(
+    synced_demo: Workspace, small_disk
+) -> None:  # type: ignore[no-untyped-def]
+    demo_workspace = synced_demo
+    # The database moves onto a small filesystem that the test then fills: a real full disk.
+    db = small_disk.path / "agentdeck.db"
+    src, dst = sqlite3.connect(demo_workspace.db_path), sqlite3.connect(db)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    demo_workspace.config.workspace.database = str(db)
+    app = make_app(demo_workspace, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(demo_workspace)[:2]
+        small_disk.fill()
+        burst(app, list("pnsfyv"))
+        await wait_until(pilot, lambda: app.services.status.error is not None, "the error")
+        assert "disk is full" in app.services.status.error
+        status = str(app.desk.query_one("#status").render())
+        assert "disk is full" in status
+        assert app.is_running
+        assert local_grades(demo_workspace) == {}, "nothing half-saved"
+        small_disk.free()
+        app.services.tape.retry_now()
+        await settle(pilot)
+        assert app.services.status.error is None
+        assert app.is_running
+    grades = local_grades(demo_workspace)
+    assert grades[todo[0]]["values"] == {
+        "task_success": "pass",
+        "intervention": "no",
+        "policy": "safe",
+    }
+    assert grades[todo[1]]["values"] == {
+        "task_success": "fail",
+        "intervention": "yes",
+        "policy": "violation",
+    }
+
+
+def test_opening_on_a_full_disk_says_the_disk_is_full(synced_demo: Workspace, small_disk) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    ws = synced_demo
+    for name in ("agentdeck.db", "agentdeck.db-wal"):
+        source = ws.db_path.with_name(name)
+        if source.exists():
+            shutil.copy(source, small_disk.path / name)
+    config = ws.config_path.read_text(encoding="utf-8")
+    database = small_disk.path / "agentdeck.db"
+    ws.config_path.write_text(
+        config.replace("[workspace]\n", f'[workspace]\ndatabase = "{database}"\n', 1),
+        encoding="utf-8",
+    )
+    small_disk.fill()
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli", "-w", str(ws.root)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "disk is full" in done.stderr
+    assert "not an agentdeck database" not in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+# -- after a sync ----------------------------------------------------------------------------------
+
+
+async def test_a_grade_pulled_by_a_sync_shows_on_the_open_run(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        conn = sqlite3.connect(demo_workspace.db_path)
+        source, run_id = conn.execute(
+            "SELECT source, run_id FROM runs WHERE id = ?", (run,)
+        ).fetchone()
+        version = conn.execute("SELECT version FROM rubrics").fetchone()[0]
+        conn.close()
+        # Another laptop of the same reviewer graded this run and pushed it to the store.
+        from store.identity import score_id
+
+        lines = [
+            {
+                "id": score_id(source, run_id, criterion, "ana"),
+                "trace_id": run_id,
+                "name": criterion,
+                "value": value,
+                "comment": None,
+                "created_at": "2026-11-20T10:00:00.000Z",
+                "metadata": {
+                    "reviewer": "ana",
+                    "rubric_id": "support-quality",
+                    "rubric_version": version,
+                    "escalate": False,
+                    "seconds_spent": 3.0,
+                },
+            }
+            for criterion, value in (("task_success", "fail"), ("intervention", "yes"))
+        ]
+        with (demo_workspace.root / "store" / "scores.jsonl").open("a", encoding="utf-8") as fh:
+            for line in lines:
+                fh.write(json.dumps(line) + "\n")
+        app.desk.action_sync()
+        await settle(pilot)
+        assert app.desk.current_run == run
+        assert app.desk.grade is not None
+        assert app.desk.grade.values == {"task_success": "fail", "intervention": "yes"}
+        panel = str(app.desk.query_one("#rubric").render())
+        assert "2 of 3 required set" in panel
+
+
+async def test_a_push_skipped_during_a_sync_happens_when_it_ends(synced_demo: Workspace) -> None:
+    demo_workspace = synced_demo
+    app = make_app(demo_workspace, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        assert app.services.status.pending == 1
+        app.services.set_status(syncing=True)  # a sync is running
+        app.services._push()  # the push timer fires: it must wait, not be lost
+        await pilot.pause(0.1)
+        assert not [w for w in app.workers if w.group == "push"], "no push during a sync"
+        assert app.services.status.pending == 1
+        app.services.sync_finished(None)  # the sync ends
+        await settle(pilot)
+        assert app.services.status.pending == 0
+    conn = sqlite3.connect(demo_workspace.db_path)
+    pushed = conn.execute(
+        "SELECT count(*) FROM outbox WHERE run = ? AND pushed_at IS NOT NULL", (first,)
+    ).fetchone()[0]
+    conn.close()
+    assert pushed == 1
+
+
+async def test_f_keys_switch_areas_and_back(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("f2")
+        await settle(pilot)
+        assert app.current_mode == "oncall"
+        board = app.screen.query_one("#board")
+        assert board.row_count == 8, "the demo's eight incidents"
+        await pilot.press("p")  # not a grade here
+        await pilot.press("f3")
+        await settle(pilot)
+        assert app.current_mode == "reports"
+        await pilot.press("f1")
+        await settle(pilot)
+        assert app.current_mode == "review"
+        assert app.desk.current_run == run
+    assert local_grades(demo_workspace) == {}

@@ -1,0 +1,59 @@
+"""Binding ids, the bindings every area shares, and the help rows built from the keymap.
+
+Every binding has an id so ``[keys]`` in agentdeck.toml can remap it (``App.set_keymap``).
+"""
+
+from __future__ import annotations
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+#: The areas of the app: mode name, title, key, binding id.
+AREAS: tuple[tuple[str, str, str, str], ...] = (
+    ("review", "Review", "f1", "app.area_review"),
+    ("oncall", "On call", "f2", "app.area_oncall"),
+    ("reports", "Reports", "f3", "app.area_reports"),
+)
+
+QUIT = Binding(
+    "ctrl+q",
+    "app.quit",
+    "Quit",
+    tooltip="Quit (every key typed before is saved first)",
+    id="app.quit",
+)
+
+
+def area_bindings(current: str) -> list[BindingType]:
+    """Quit first (so a narrow footer keeps it), then the keys to the other areas."""
+    out: list[BindingType] = [QUIT]
+    for mode, title, key, binding_id in AREAS:
+        out.append(
+            Binding(
+                key,
+                f"app.area('{mode}')",
+                title,
+                show=mode != current,
+                tooltip=f"Switch to the {title} area",
+                id=binding_id,
+            )
+        )
+    return out
+
+
+def key_display(app: App[object], binding: Binding) -> str:
+    """The keys of ``binding`` as remapped in agentdeck.toml, for help and hints."""
+    keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key
+    return ", ".join(app.get_key_display(Binding(k, "")) for k in keys.split(","))
+
+
+def help_rows(app: App[object], bindings: list[BindingType]) -> list[tuple[str, str, str]]:
+    """(keys, description, tooltip) for each binding with an id, keys as remapped."""
+    rows = []
+    seen: set[str] = set()
+    for binding in bindings:
+        if not isinstance(binding, Binding) or not binding.id or binding.id in seen:
+            continue
+        seen.add(binding.id)
+        rows.append((key_display(app, binding), binding.description, binding.tooltip))
+    return rows

@@ -1,0 +1,90 @@
+"""The On call area: incidents from the last sync, with the runs of their workflow.
+
+The incident board reads the local database, so it works offline; it reloads after every sync.
+Runbook walkthroughs and kill switches open from here as they arrive.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import Worker, WorkerState
+
+from runbooks.incidents import IncidentLine, incident_lines
+from tui.keymap import area_bindings
+from tui.services import Services
+from tui.text import one_line
+from tui.widgets.area_bar import AreaBar
+from tui.widgets.status_line import StatusLine
+
+SEVERITY_STYLE = {"critical": "bold white on red", "page": "bold white on red", "warning": "yellow"}
+
+
+class OnCallScreen(Screen[None]):
+    """The incident board."""
+
+    CSS_PATH = "../oncall.tcss"
+    AREA = "oncall"
+    BINDINGS = [*area_bindings("oncall")]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.incidents: list[IncidentLine] = []
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        # Worker state messages do not bubble: hand errors to the app's one handler.
+        if event.state == WorkerState.ERROR:
+            self.services.worker_failed(event.worker.error)
+
+    def compose(self) -> ComposeResult:
+        yield AreaBar(self.AREA, self.services.workspace.config.workspace.name)
+        yield Static(Text("Incidents (from the last sync)", "bold"), id="board-title")
+        table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield StatusLine(self.services, id="status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
+            table.add_column(label, key=label)
+        self.services.on_synced(self.reload)
+        self.reload()
+
+    def on_screen_resume(self) -> None:
+        self.reload()
+
+    def reload(self) -> None:
+        self.run_worker(self._load, group="incidents", exclusive=True, exit_on_error=False)
+
+    async def _load(self) -> None:
+        import asyncio
+
+        def load(conn: sqlite3.Connection) -> list[IncidentLine]:
+            return incident_lines(conn)
+
+        self.incidents = await asyncio.wrap_future(self.services.reader.submit(load))
+        table = self.query_one(DataTable)
+        table.clear()
+        for i in self.incidents:
+            table.add_row(
+                Text(one_line(i.severity or "—", 10), SEVERITY_STYLE.get(i.severity or "", "")),
+                Text(one_line(i.status or "—", 10), "bold" if i.status != "resolved" else "dim"),
+                Text(one_line(i.workflow or "—", 24)),
+                Text(one_line(i.starts_at[:16].replace("T", " "), 16)),
+                Text(f"{i.runs:,}", justify="right"),
+                Text(f"{i.errors:,}", "red" if i.errors else "", justify="right"),
+                Text(one_line(i.title, 80)),
+                key=f"{i.source}/{i.incident_id}",
+            )
+        open_count = sum(1 for i in self.incidents if i.status != "resolved")
+        self.query_one(StatusLine).set_area(
+            Text(f" {open_count} open · {len(self.incidents)} incidents", "bold")
+        )

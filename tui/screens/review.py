@@ -1,0 +1,668 @@
+"""The Review area: the desk. Queue on the left, the open run in the centre, the rubric right.
+
+The screen only routes keys and draws. Every key it receives goes onto the desk's key tape
+(:mod:`review.tape`), which applies the keys in order on the write thread and reports back once
+they are committed; the screen draws the report. Reads that only draw (run details, queue rows,
+counts) go to the read thread, so they never wait behind a burst of keys and never delay one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from rich.text import Text
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import Worker, WorkerState
+
+from review import queue as rq
+from review import tape as t
+from review.grading import Grade
+from review.queue import QueueRow, RunDetail
+from review.rubric import Criterion, Level
+from tui.keymap import area_bindings, help_rows
+from tui.messages import QuitRequested, TapeReported
+from tui.services import Services
+from tui.text import one_line
+from tui.widgets.area_bar import AreaBar
+from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
+from tui.widgets.queue_list import BLOCK, QueueList
+from tui.widgets.rubric_panel import RubricPanel
+from tui.widgets.run_view import RunView
+from tui.widgets.status_line import StatusLine
+
+T = TypeVar("T")
+
+GRADED_LABEL = {None: "all", False: "to-do", True: "graded"}
+DETAIL_CACHE = 12
+NARROW = 100
+
+DESK_BINDINGS = [
+    Binding("j,down", "next_run", "Next", tooltip="Open the next run", id="desk.next"),
+    Binding("k,up", "prev_run", "Prev", tooltip="Open the previous run", id="desk.prev"),
+    Binding("c", "comment", "Comment", tooltip="Write a comment on this run", id="desk.comment"),
+    Binding(
+        "e", "escalate", "Escalate", tooltip="Flag or unflag for escalation", id="desk.escalate"
+    ),
+    Binding("u", "undo", "Undo", tooltip="Undo your last change (reopens its run)", id="desk.undo"),
+    Binding("o", "expand_output", "Output", tooltip="Open the whole output", id="desk.output"),
+    Binding(
+        "slash", "find", "Find", tooltip="Find a run by trace id or business ref", id="desk.find"
+    ),
+    Binding(
+        "tab",
+        "cycle_graded",
+        "To-do",
+        show=False,
+        tooltip="Filter: all / to-do / graded",
+        id="desk.filter_graded",
+    ),
+    Binding(
+        "left_square_bracket",
+        "cycle_workflow",
+        "Workflow",
+        show=False,
+        tooltip="Filter: next workflow",
+        id="desk.filter_workflow",
+    ),
+    Binding(
+        "right_square_bracket",
+        "cycle_status",
+        "Status",
+        show=False,
+        tooltip="Filter: next status",
+        id="desk.filter_status",
+    ),
+    Binding(
+        "q",
+        "toggle_queue",
+        "Queue",
+        show=False,
+        tooltip="Show or hide the queue",
+        id="desk.toggle_queue",
+    ),
+    Binding(
+        "space,pagedown",
+        "scroll_down",
+        "Scroll",
+        show=False,
+        tooltip="Scroll the run down a page",
+        id="desk.scroll_down",
+    ),
+    Binding(
+        "shift+space,pageup",
+        "scroll_up",
+        "Scroll up",
+        show=False,
+        tooltip="Scroll the run up a page",
+        id="desk.scroll_up",
+    ),
+    Binding(
+        "question_mark", "help", "Help", tooltip="Every key, and the rubric's keys", id="desk.help"
+    ),
+    Binding(
+        "colon",
+        "palette",
+        "Commands",
+        show=False,
+        tooltip="Open the command palette",
+        id="desk.palette",
+    ),
+]
+
+#: The screen's action names that are desk actions on the tape (the same names).
+TAPE_ACTIONS = {b.action for b in DESK_BINDINGS} | {t.CLEAR_FILTERS}
+
+
+class ReviewScreen(Screen[None]):
+    """The review desk."""
+
+    CSS_PATH = "../review.tcss"
+    AREA = "review"
+    # Nothing on the desk takes focus: every key comes to the screen, and so to the tape.
+    AUTO_FOCUS = None
+    BINDINGS = [*area_bindings("review"), *DESK_BINDINGS]
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+        self.state = t.DeskState()
+        self.grade: Grade | None = None
+        self.current_row: QueueRow | None = None
+        self.details: OrderedDict[int, tuple[RunDetail | None, QueueRow | None]] = OrderedDict()
+        self.index: int | None = None
+        self.total: int | None = None
+        self.progress: tuple[int, int] | None = None
+        self.workflows: list[str] = []
+        self.error: str | None = None
+        self.key_map: dict[str, tuple[Criterion, Level]] = {}
+        self._early: list[t.Item] = []
+        self._reads = 0
+        self._view_gen = 0
+        self._footer_output_cut = False
+        self._quitting = False
+        self._quit_anyway = False
+
+    # -- what tests and the app read ---------------------------------------------------------------
+
+    @property
+    def current_run(self) -> int | None:
+        """The run the desk shows as open (the tape's, as last committed)."""
+        return self.state.run
+
+    @property
+    def flt(self) -> rq.QueueFilter:
+        return self.state.flt
+
+    @property
+    def pending(self) -> int | None:
+        return self.services.status.pending
+
+    @property
+    def online(self) -> bool | None:
+        return self.services.status.online
+
+    def is_busy(self) -> bool:
+        """Loading, syncing, reading, or with keys not yet applied."""
+        tape = self.services.tape
+        return (
+            (tape is None and self.error is None)
+            or bool(self._early)
+            or (tape is not None and not tape.idle())
+            or self._reads > 0
+            or self.services.status.syncing
+        )
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        # Worker state messages do not bubble: hand errors to the app's one handler.
+        if event.state == WorkerState.ERROR:
+            self.services.worker_failed(event.worker.error)
+
+    def compose(self) -> ComposeResult:
+        yield AreaBar(self.AREA, self.services.workspace.config.workspace.name)
+        with Horizontal(id="desk"):
+            with Vertical(id="queue-pane"):
+                yield Static(Text("Queue", "bold"), id="queue-title")
+                yield QueueList(id="queue")
+            yield RunView(id="run")
+            yield RubricPanel(id="rubric")
+        yield StatusLine(self.services, id="status")
+        yield Footer()
+        with Vertical(id="overlay"):
+            yield PromptBox(id="prompt", classes="dialog")
+            yield OutputPanel(id="output", classes="dialog output")
+            yield HelpPanel(id="help", classes="dialog help")
+
+    def on_mount(self) -> None:
+        self.query_one("#overlay").display = False
+        self.query_one(RunView).show_message("Opening the desk…")
+        self.run_worker(self._open(), group="open", exit_on_error=False)
+
+    def on_resize(self, event: events.Resize) -> None:
+        narrow = event.size.width < NARROW
+        if narrow != self.has_class("-narrow"):
+            self.set_class(narrow, "-narrow")
+            self.query_one(RubricPanel).set_compact(narrow)
+
+    # -- database plumbing -------------------------------------------------------------------------
+
+    def _work(self, coro: Any, group: str, *, exclusive: bool = False) -> None:
+        """Run ``coro`` as a worker whose error goes to the app's one handler (never exits)."""
+        self.run_worker(coro, group=group, exclusive=exclusive, exit_on_error=False)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn(conn)`` on the read thread."""
+        import asyncio
+
+        future: Future[T] = self.services.reader.submit(fn)
+        self._reads += 1
+        try:
+            return await asyncio.wrap_future(future)
+        finally:
+            self._reads -= 1
+
+    async def _open(self) -> None:
+        from review.session import load_setup
+
+        services = self.services
+        ws = services.workspace
+        try:
+            setup = await self.read(lambda conn: load_setup(ws))
+        except Exception as exc:
+            self.error = str(exc)
+            self.query_one(RunView).show_message(f"Cannot open the desk: {exc}")
+            raise
+        services.setup = setup
+        self.key_map = setup.rubric.key_map()
+        self.query_one(RubricPanel).show(setup.rubric, None)
+        runner = t.TapeRunner(
+            services.writer,
+            t.DeskTape(services.reviewer, setup.rubric),
+            lambda report, error: self.post_message(TapeReported(report, error)),
+        )
+        services.tape = runner
+        runner.put(t.Op("open", time.monotonic()))
+        for item in self._early:
+            runner.put(item)
+        self._early.clear()
+        runner.put(t.Op("count"))
+        if services.sync_on_start:
+            services.start_sync()
+        services.on_synced(self._synced)
+
+    def _synced(self) -> None:
+        # The sync may have changed runs and grades: the open run shows what the database holds.
+        self.forget_details()
+        if self.services.tape is not None:
+            self.services.tape.put(t.Op("refresh", time.monotonic()))
+            self.services.tape.put(t.Op("count"))
+
+    # -- keys --------------------------------------------------------------------------------------
+
+    def _binding_for(self, key: str) -> Binding | None:
+        for namespace, bindings in self._modal_binding_chain:
+            for binding in bindings.key_to_bindings.get(key, ()):
+                if namespace is self or binding.action.startswith("app."):
+                    return binding
+        return None
+
+    def on_key(self, event: events.Key) -> None:
+        binding = self._binding_for(event.key)
+        if binding is not None and binding.action.startswith("app."):
+            return  # quit, areas, palette: the app handles them at once
+        event.stop()
+        event.prevent_default()
+        action = binding.action if binding is not None and binding.action in TAPE_ACTIONS else None
+        self.feed(t.Press(event.key, event.character, action, time.monotonic()))
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        self.feed(t.Press("paste", None, None, time.monotonic(), text=event.text))
+
+    def feed(self, item: t.Item) -> None:
+        """Put a key on the tape (held until the desk has opened)."""
+        if self.services.tape is None:
+            self._early.append(item)
+        else:
+            self.services.tape.put(item)
+
+    def _action(self, action: str) -> None:
+        # Bindings reached by a click in the footer or from the palette: on the tape too.
+        self.feed(t.Press("", None, action, time.monotonic()))
+
+    def action_next_run(self) -> None:
+        self._action(t.NEXT)
+
+    def action_prev_run(self) -> None:
+        self._action(t.PREV)
+
+    def action_comment(self) -> None:
+        self._action(t.COMMENT)
+
+    def action_escalate(self) -> None:
+        self._action(t.ESCALATE)
+
+    def action_undo(self) -> None:
+        self._action(t.UNDO)
+
+    def action_expand_output(self) -> None:
+        self._action(t.OUTPUT)
+
+    def action_find(self) -> None:
+        self._action(t.FIND)
+
+    def action_cycle_graded(self) -> None:
+        self._action(t.FILTER_GRADED)
+
+    def action_cycle_workflow(self) -> None:
+        self._action(t.FILTER_WORKFLOW)
+
+    def action_cycle_status(self) -> None:
+        self._action(t.FILTER_STATUS)
+
+    def action_clear_filters(self) -> None:
+        self._action(t.CLEAR_FILTERS)
+
+    def action_toggle_queue(self) -> None:
+        self._action(t.TOGGLE_QUEUE)
+
+    def action_scroll_down(self) -> None:
+        self._action(t.SCROLL_DOWN)
+
+    def action_scroll_up(self) -> None:
+        self._action(t.SCROLL_UP)
+
+    def action_help(self) -> None:
+        self._action(t.HELP)
+
+    def action_palette(self) -> None:
+        self.app.action_command_palette()
+
+    def action_sync(self) -> None:
+        if not self.services.start_sync():
+            self.notify("A sync is already running.", markup=False)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The footer shows the keys that matter now: "o" only when the output was cut.
+        if action == "expand_output":
+            return self.query_one(RunView).output_cut
+        return True
+
+    # -- what the tape reports ---------------------------------------------------------------------
+
+    def on_tape_reported(self, message: TapeReported) -> None:
+        if message.report is None:
+            self.error = message.error
+            self.services.set_status(error=message.error)
+            self.notify(message.error or "", title="Not saved yet", severity="error", markup=False)
+            return
+        if self.error is not None:
+            self.error = None
+            self.services.set_status(error=None)
+        r = message.report
+        before = self.state
+        self.state = r.state
+        self.grade = r.grade
+        if r.workflows is not None:
+            self.workflows = r.workflows
+        if r.progress is not None:
+            self.progress = r.progress
+        elif self.progress is not None and r.graded_delta:
+            done, assigned = self.progress
+            self.progress = (done + r.graded_delta, assigned)
+        if r.pending is not None:
+            self.services.set_status(pending=r.pending)
+        if r.wrote:
+            self.services.schedule_push()
+        queue = self.query_one(QueueList)
+        for run, graded in r.graded.items():
+            queue.mark_graded(run, graded)
+        if r.view_changed or r.moved is None or self.index is None:
+            if r.view_changed:
+                self._view_gen += 1
+            self._locate()
+        elif r.state.run != before.run:
+            self.index += r.moved
+            queue.move_cursor(self.index)
+        if r.state.run != before.run or r.view_changed:
+            self._open_run(r.state.run)
+        self.show_grade()
+        self._draw_mode(before)
+        for effect in r.effects:
+            self._effect(effect)
+        for error in r.errors:
+            self.notify(error, title="Key skipped", severity="error", markup=False)
+        self.update_title()
+        self.update_status()
+
+    def _effect(self, effect: t.Effect) -> None:
+        if effect.kind == "notice":
+            self.notify(str(effect.args[0]), markup=False, timeout=3)
+        elif effect.kind == "scroll":
+            target, unit, amount = effect.args
+            if target == "run":
+                view = self.query_one(RunView)
+                if amount > 0:
+                    view.scroll_page_down(animate=False)
+                else:
+                    view.scroll_page_up(animate=False)
+            elif target == t.READING_OUTPUT:
+                self.query_one(OutputPanel).scroll(unit, amount)
+            elif target == t.READING_HELP:
+                self.query_one(HelpPanel).scroll(unit, amount)
+        elif effect.kind == "toggle_queue":
+            pane = self.query_one("#queue-pane")
+            if self.has_class("-narrow"):
+                self.toggle_class("-show-queue")
+            else:
+                pane.display = not pane.display
+        elif effect.kind == "palette":
+            self.app.action_command_palette()
+
+    def _draw_mode(self, before: t.DeskState) -> None:
+        mode = self.state.mode
+        overlay = self.query_one("#overlay")
+        overlay.display = mode != t.DESK
+        prompt, output, help_ = (
+            self.query_one(PromptBox),
+            self.query_one(OutputPanel),
+            self.query_one(HelpPanel),
+        )
+        prompt.display = mode in (t.COMMENTING, t.FINDING)
+        output.display = mode == t.READING_OUTPUT
+        help_.display = mode == t.READING_HELP
+        if mode == t.COMMENTING:
+            prompt.show("Comment on this run", self.state.text)
+        elif mode == t.FINDING:
+            prompt.show("Find a run by trace id or business reference (prefix)", self.state.text)
+        elif mode == t.READING_OUTPUT and before.mode != t.READING_OUTPUT:
+            detail = self.details.get(self.state.run or -1, (None, None))[0]
+            if detail is not None and detail.output:
+                output.show(
+                    f"Output of {one_line(detail.run_id, 60)}",
+                    detail.output,
+                    max(40, self.app.size.width - 14),
+                )
+            else:
+                self._work(self._show_output(self.state.run), "output")
+        elif mode == t.READING_HELP and before.mode != t.READING_HELP:
+            setup = self.services.setup
+            help_.show(
+                help_rows(self.app, [*self.BINDINGS, *self.app.BINDINGS]),
+                setup.rubric if setup else None,
+            )
+
+    async def _show_output(self, run: int | None) -> None:
+        if run is None:
+            return
+        detail = await self.read(lambda conn: rq.run_detail(conn, run))
+        if detail is not None and self.state.mode == t.READING_OUTPUT and self.state.run == run:
+            self.query_one(OutputPanel).show(
+                f"Output of {one_line(detail.run_id, 60)}",
+                detail.output or "",
+                max(40, self.app.size.width - 14),
+            )
+
+    # -- the queue and the open run ----------------------------------------------------------------
+
+    def _locate(self) -> None:
+        """Look up where the open run sits in the view, and the view's size, on the read thread."""
+        self._work(self._locate_worker(self._view_gen, self.state), "locate")
+
+    async def _locate_worker(self, gen: int, state: t.DeskState) -> None:
+        reviewer = self.services.reviewer
+        flt, run = state.flt, state.run
+
+        def locate(conn: sqlite3.Connection) -> tuple[int | None, list[QueueRow]]:
+            pos = rq.position_of(conn, reviewer, flt, run) if run is not None else None
+            start = (pos or 0) // BLOCK * BLOCK
+            return pos, rq.window(conn, reviewer, flt, start, BLOCK)
+
+        pos, rows = await self.read(locate)
+        if gen != self._view_gen or self.state.run != run:
+            return
+        queue = self.query_one(QueueList)
+        self.index = pos
+        start = (pos or 0) // BLOCK * BLOCK
+        provisional = start + len(rows) + (1 if len(rows) == BLOCK else 0)
+        if self.total is None or not queue.loaded or queue.total != self.total:
+            queue.reset(max(provisional, self.total or 0), cursor=pos or 0)
+        else:
+            queue.reset(self.total, cursor=pos or 0)
+        queue.set_block(start // BLOCK, rows, queue.generation)
+        self.update_status()
+        # The count scans the view: after the rows are up, never before.
+        total = await self.read(lambda conn: rq.count(conn, reviewer, flt))
+        if gen != self._view_gen:
+            return
+        self.total = total
+        queue.set_total(total)
+        if self.index is not None:
+            queue.move_cursor(self.index)
+        self.update_title()
+        self.update_status()
+
+    @on(QueueList.NeedBlock)
+    def need_block(self, message: QueueList.NeedBlock) -> None:
+        self._work(self._load_block(message.block, message.generation), "block")
+
+    async def _load_block(self, block: int, generation: int) -> None:
+        reviewer, flt = self.services.reviewer, self.state.flt
+        rows = await self.read(lambda conn: rq.window(conn, reviewer, flt, block * BLOCK, BLOCK))
+        self.query_one(QueueList).set_block(block, rows, generation)
+
+    def _open_run(self, run: int | None) -> None:
+        view = self.query_one(RunView)
+        if run is None:
+            self.current_row = None
+            view.show_message(
+                "Syncing the store…"
+                if self.services.status.syncing
+                else "No runs in this view of the queue."
+            )
+            return
+        if run in self.details:
+            self._show(run)
+        else:
+            self._work(self._load_detail(run), "detail")
+
+    def _show(self, run: int) -> None:
+        detail, row = self.details[run]
+        self.current_row = row
+        view = self.query_one(RunView)
+        if detail is None:
+            view.show_message("This run is no longer in the local database.")
+        else:
+            view.show(detail, row.reason if row else None)
+        # Only `o` depends on the run. Refreshing the footer recomposes every key widget, and
+        # doing that on every run would pile up widgets while someone holds `j`.
+        if view.output_cut != self._footer_output_cut:
+            self._footer_output_cut = view.output_cut
+            self.refresh_bindings()
+        self._work(self._prefetch, "prefetch", exclusive=True)
+
+    async def _load_detail(self, run: int) -> None:
+        await self._fetch_details([run])
+        if self.state.run == run and run in self.details:
+            self._show(run)
+
+    async def _fetch_details(self, runs: list[int]) -> None:
+        reviewer = self.services.reviewer
+
+        def load(conn: sqlite3.Connection) -> list[tuple[int, RunDetail | None, QueueRow | None]]:
+            return [(run, rq.run_detail(conn, run), rq.row_of(conn, reviewer, run)) for run in runs]
+
+        for run, detail, row in await self.read(load):
+            self.details[run] = (detail, row)
+            self.details.move_to_end(run)
+        while len(self.details) > DETAIL_CACHE:
+            self.details.popitem(last=False)
+
+    async def _prefetch(self) -> None:
+        queue = self.query_one(QueueList)
+        if self.index is None:
+            return
+        wanted = []
+        for index in (self.index + 1, self.index + 2, self.index - 1):
+            row = queue.row(index) if 0 <= index < queue.total else None
+            if row is not None and row.run not in self.details:
+                wanted.append(row.run)
+        if wanted:
+            await self._fetch_details(wanted)
+
+    def forget_details(self) -> None:
+        """A sync may have changed runs: read them again when next shown."""
+        self.details.clear()
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def show_grade(self) -> None:
+        setup = self.services.setup
+        if setup is None:
+            return
+        self.query_one(RubricPanel).show(setup.rubric, self.grade)
+
+    def update_title(self) -> None:
+        flt = self.state.flt
+        parts = [f"Queue {self.total:,}" if self.total is not None else "Queue …"]
+        if flt.graded is not None:
+            parts.append(GRADED_LABEL[flt.graded])
+        if flt.workflow:
+            parts.append(one_line(flt.workflow, 24))
+        if flt.status:
+            parts.append(one_line(flt.status, 12))
+        self.query_one("#queue-title", Static).update(Text(" · ".join(parts), "bold"))
+
+    def update_status(self) -> None:
+        t_ = Text()
+        if self.progress is not None:
+            done, total = self.progress
+            t_.append(f" {done:,}/{total:,} graded", "bold")
+        else:
+            t_.append(" …/… graded", "bold")
+        if self.state.run is not None:
+            where = f"{self.index + 1:,}" if self.index is not None else "…"
+            of = f"{self.total:,}" if self.total is not None else "…"
+            t_.append(f" · run {where} of {of}")
+        setup = self.services.setup
+        if setup is not None:
+            t_.append(f" · {setup.rubric.id}@{setup.rubric.version}", "dim")
+        flt = self.state.flt
+        filters = []
+        if flt.graded is not None:
+            filters.append(GRADED_LABEL[flt.graded])
+        if flt.workflow:
+            filters.append(flt.workflow)
+        if flt.status:
+            filters.append(flt.status)
+        if filters:
+            t_.append(" · filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan")
+        waiting = self.services.unsaved()
+        if waiting > 1:
+            t_.append(f" · saving {waiting} keys…", "yellow")
+        self.query_one(StatusLine).set_area(t_)
+
+    # -- quitting ----------------------------------------------------------------------------------
+
+    def on_quit_requested(self, message: QuitRequested) -> None:
+        """Every key typed before the quit is on the tape by now: save them all, then exit."""
+        message.stop()
+        if self._quitting:
+            if self._quit_anyway:
+                lost = self.services.unsaved()
+                self.app.exit(
+                    return_code=1,
+                    message=f"agentdeck: quit with {lost} key(s) not saved: {self.error}",
+                )
+            return
+        self._quitting = True
+        self.run_worker(self._save_then_exit, thread=True, group="quit", exit_on_error=False)
+
+    def _save_then_exit(self) -> None:
+        tape = self.services.tape
+        if tape is None or tape.flush(timeout=60, stop_on_error=True):
+            self.app.call_from_thread(self.app.exit)
+            return
+        self._quit_anyway = True
+        self._quitting = True
+        self.app.call_from_thread(
+            self.notify,
+            f"{tape.waiting()} key(s) are not saved yet: {tape.last_error} "
+            "Free the disk and they are saved; press ctrl+q again to quit without them.",
+            title="Not quitting yet",
+            severity="error",
+            timeout=30,
+            markup=False,
+        )

@@ -1,0 +1,233 @@
+"""What every area of the app receives: the workspace, the database threads, sync and push,
+the store lock and the status line's state. The app owns one :class:`Services`; screens get it
+in their constructor and never reach into the app or into each other.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from store.db_thread import DbThread
+from store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+    from review.session import ReviewSetup
+    from review.tape import TapeRunner
+
+PUSH_DELAY = 3.0
+
+
+@dataclass(frozen=True)
+class Status:
+    """The shared half of the status line: outbox, store reachability, last sync, last error."""
+
+    pending: int | None = None
+    online: bool | None = None
+    syncing: bool = False
+    last_sync: float | None = None  # time.time() of the last sync that ended
+    error: str | None = None
+
+
+class Services:
+    """The app's one owner of the database threads, sync and push, and the status."""
+
+    def __init__(self, app: App[Any], workspace: Workspace, *, sync_on_start: bool) -> None:
+        self._app = app
+        self.workspace = workspace
+        self.sync_on_start = sync_on_start
+        #: Writes and the desk's key tape, in the order they were typed.
+        self.writer = DbThread(workspace.db_path, name="agentdeck-write")
+        #: Reads that only draw (run details, queue rows, counts): never behind a burst of keys.
+        self.reader = DbThread(workspace.db_path, name="agentdeck-read")
+        # Sync and push each use their own thread; one at a time, so a pull never reads the
+        # store while a push is half done (it would import the grade's older remote state).
+        self.store_lock = threading.Lock()
+        self.status = Status()
+        self.setup: ReviewSetup | None = None
+        self.tape: TapeRunner | None = None
+        self._listeners: list[Callable[[Status], None]] = []
+        self._push_timer: Any = None
+        self._push_after_sync = False
+        self._sync_listeners: list[Callable[[], None]] = []
+
+    @property
+    def reviewer(self) -> str:
+        return self.workspace.reviewer
+
+    # -- status ----------------------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Status], None]) -> Callable[[], None]:
+        """Call ``listener`` (on the UI thread) whenever the status changes; returns an
+        unsubscribe function."""
+        self._listeners.append(listener)
+        listener(self.status)
+
+        def unsubscribe() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def set_status(self, **changes: Any) -> None:
+        self.status = replace(self.status, **changes)
+        for listener in list(self._listeners):
+            listener(self.status)
+
+    def on_synced(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every sync that ended (the database may have changed)."""
+        self._sync_listeners.append(listener)
+
+    # -- sync and push ---------------------------------------------------------------------------
+
+    def start_sync(self) -> bool:
+        """Pull and push every store in a thread; False when there is no setup or one is running."""
+        if self.setup is None or self.status.syncing:
+            return False
+        self.set_status(syncing=True)
+        self._app.run_worker(
+            lambda: self._sync(self.setup),  # type: ignore[arg-type]
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="sync",
+            name="sync",
+        )
+        return True
+
+    def _sync(self, setup: ReviewSetup) -> None:
+        from review.session import sync
+        from store.connectors.base import ConnectorError
+        from store.db import connect, explain
+        from tui.messages import SyncFinished
+
+        problems: list[str] = []
+        error: str | None = None
+        try:
+            with self.store_lock:
+                conn = connect(setup.workspace.db_path)
+                try:
+                    for _name, pulled, pushed in sync(conn, setup):
+                        problems.extend(pulled.problems)
+                        if pushed and pushed.errors:
+                            error = pushed.errors[-1]
+                finally:
+                    conn.close()
+        except ConnectorError as exc:
+            error = str(exc)
+        except Exception as exc:  # anything else still ends the sync, and says why
+            error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
+        finally:
+            self._app.post_message(SyncFinished(problems, error))
+
+    def sync_finished(self, error: str | None) -> None:
+        """The app calls this on the UI thread when a sync ends."""
+        self.set_status(syncing=False, online=error is None, last_sync=time.time())
+        for listener in list(self._sync_listeners):
+            listener()
+        if self._push_after_sync:
+            self._push_after_sync = False
+            self._push()
+
+    def schedule_push(self) -> None:
+        """Push the outbox a moment after the last commit (grades are safe meanwhile)."""
+        if self._push_timer is not None:
+            self._push_timer.stop()
+        self._push_timer = self._app.set_timer(PUSH_DELAY, self._push)
+
+    def _push(self) -> None:
+        self._push_timer = None
+        if self.setup is None:
+            return
+        if self.status.syncing:
+            # The sync pushes too, but a grade committed after its push began waits: push
+            # again when the sync ends.
+            self._push_after_sync = True
+            return
+        self._app.run_worker(
+            lambda: self._push_worker(self.setup),  # type: ignore[arg-type]
+            thread=True,
+            exclusive=True,
+            exit_on_error=False,
+            group="push",
+            name="push",
+        )
+
+    def _push_worker(self, setup: ReviewSetup) -> None:
+        from store.connectors import make_connector
+        from store.connectors.base import ConnectorError
+        from store.db import connect, explain
+        from store.outbox import pending_count, push
+        from tui.messages import PushFinished
+
+        error: str | None = None
+        pending: int | None = None
+        try:
+            with self.store_lock:
+                conn = connect(setup.workspace.db_path)
+                try:
+                    for cfg in setup.workspace.config.stores:
+                        report = push(conn, make_connector(setup.workspace, cfg))
+                        if report.errors:
+                            error = report.errors[-1]
+                    pending = pending_count(conn)
+                finally:
+                    conn.close()
+        except ConnectorError as exc:
+            error = str(exc)
+        except Exception as exc:
+            error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
+        finally:
+            self._app.post_message(PushFinished(error, pending))
+
+    def push_finished(self, error: str | None, pending: int | None) -> None:
+        if pending is None:
+            self.set_status(online=error is None)
+        else:
+            self.set_status(online=error is None, pending=pending)
+
+    # -- errors ----------------------------------------------------------------------------------
+
+    def worker_failed(self, error: BaseException | None) -> None:
+        """The one place a worker's error goes: one line in the status and a notification,
+        saying what happened and what to do. The app stays up."""
+        import sqlite3
+
+        from store.db import DatabaseUnavailable, explain
+
+        if isinstance(error, sqlite3.Error | DatabaseUnavailable):
+            text = f"Could not read the database: {explain(error)}"
+        else:
+            text = f"{type(error).__name__}: {error}"
+        self.set_status(error=text)
+        self._app.notify(text, title="Error", severity="error", markup=False, timeout=10)
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def unsaved(self) -> int:
+        """Keys typed and not yet saved."""
+        return self.tape.waiting() if self.tape is not None else 0
+
+    def close(self) -> int:
+        """Save every key typed (as long as the disk takes them), then close the database
+        threads. Returns how many keys could not be saved."""
+        lost = 0
+        if self.tape is not None:
+            self.tape.flush(timeout=30, stop_on_error=True)
+            lost = self.tape.close()
+        self.writer.close()
+        self.reader.close()
+        return lost
+
+
+def _is_sqlite(exc: BaseException) -> bool:
+    import sqlite3
+
+    from store.db import DatabaseUnavailable
+
+    return isinstance(exc, sqlite3.Error | DatabaseUnavailable)

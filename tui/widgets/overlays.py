@@ -1,0 +1,130 @@
+"""The desk's overlays: the comment and find boxes, the full output, help.
+
+They are drawn inside the desk screen, not pushed as screens, so every key keeps reaching the
+desk's key tape in order: a letter typed after ``c`` is part of the comment even when it arrives
+before the box is on screen. None of them takes focus.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Label, Static
+
+from review.rubric import Rubric
+from tui.text import human_size, safe_text
+from tui.widgets.long_text import LongText, prepare
+
+
+class PromptBox(Vertical):
+    """One line of text being typed: the title, the text with a cursor, the keys."""
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="prompt-title")
+        yield Static(id="prompt-text")
+        yield Label(Text("enter save · escape cancel · backspace delete", "dim"))
+
+    def show(self, title: str, text: str) -> None:
+        self.query_one("#prompt-title", Label).update(Text(title, "bold"))
+        t = Text(safe_text(text))
+        t.append("▏", "bold")
+        self.query_one("#prompt-text", Static).update(t)
+
+
+class OutputPanel(Vertical):
+    """The whole output of a run, wrapped once and drawn line by line."""
+
+    def compose(self) -> ComposeResult:
+        yield Label(id="output-title")
+        text = LongText(id="output-text")
+        text.can_focus = False
+        yield text
+        yield Label(Text("space/pgdn/j scroll · escape or o close", "dim"))
+
+    def show(self, title: str, raw: str, width: int) -> None:
+        """Wrap ``raw`` in a thread (a 10 MB output takes a while) and show it when ready."""
+        self.query_one(LongText).set_lines([])
+        self.query_one("#output-title", Label).update(Text(f"{title} — wrapping…", "bold"))
+        self._wrap(title, raw, width)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="output")
+    def _wrap(self, title: str, raw: str, width: int) -> None:
+        lines = prepare(raw, width)
+        self.app.call_from_thread(self._set, title, raw, lines)
+
+    def _set(self, title: str, raw: str, lines: list[str]) -> None:
+        if not self.is_attached:
+            return
+        text = self.query_one(LongText)
+        text.set_lines(lines)
+        text.scroll_home(animate=False)
+        self.query_one("#output-title", Label).update(
+            Text(
+                f"{title} — {human_size(len(raw))} characters, {len(lines):,} lines",
+                "bold",
+            )
+        )
+
+    def scroll(self, unit: str, amount: int) -> None:
+        text = self.query_one(LongText)
+        _scroll(text, unit, amount)
+
+
+class HelpPanel(VerticalScroll, can_focus=False):
+    """Every key as remapped, and the rubric's keys and anchors."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="help-text")
+        yield Label(Text("escape / ? close", "dim"))
+
+    def show(self, rows: list[tuple[str, str, str]], rubric: Rubric | None) -> None:
+        self.query_one("#help-text", Static).update(help_text(rows, rubric))
+        self.scroll_home(animate=False)
+
+    def scroll(self, unit: str, amount: int) -> None:
+        _scroll(self, unit, amount)
+
+
+def _scroll(widget: VerticalScroll | LongText, unit: str, amount: int) -> None:
+    if unit == "page":
+        if amount > 0:
+            widget.scroll_page_down(animate=False)
+        else:
+            widget.scroll_page_up(animate=False)
+    elif unit == "line":
+        widget.scroll_relative(y=amount, animate=False)
+    elif unit == "home":
+        widget.scroll_home(animate=False)
+    elif unit == "end":
+        widget.scroll_end(animate=False)
+
+
+def help_text(rows: list[tuple[str, str, str]], rubric: Rubric | None) -> Text:
+    t = Text()
+    t.append("Keys\n", "bold underline")
+    for key, description, tooltip in rows:
+        t.append(f"  {key:<22}", "bold cyan")
+        t.append(f"{description:<18}")
+        t.append(f"{tooltip}\n", "dim")
+    if rubric is not None:
+        t.append("\nRubric keys", "bold underline")
+        t.append(f"  ({rubric.id}@{rubric.version})\n", "dim")
+        for criterion in rubric.criteria:
+            t.append(f"  {criterion.id}", "bold")
+            t.append(" (required)" if criterion.required else " (optional)", "dim")
+            t.append("\n")
+            for level in criterion.scale.levels:
+                t.append(f"      {level.key}", "bold cyan")
+                t.append(f"  {safe_text(level.label)}")
+                if level.anchor:
+                    t.append(f" — {safe_text(level.anchor)}", "dim")
+                t.append("\n")
+        t.append(
+            "\nSetting the last required criterion saves the grade and opens the next run.\n"
+            "Keys are applied in the order typed, however fast: each lands on the run that is\n"
+            "open when it is reached, and every key typed is saved before the desk quits.\n",
+            "italic",
+        )
+    return t
