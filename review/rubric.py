@@ -32,6 +32,15 @@ class Level(BaseModel):
     key: str = Field(min_length=1, max_length=1)
     anchor: str | None = None
 
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_switch(cls, value: object) -> object:
+        # A bool would pass as 1/0; the loader keeps YAML's bare yes/no/on/off as words, so a
+        # bool here came from an explicit tag or from code, and is refused rather than guessed.
+        if isinstance(value, bool):
+            raise ValueError("a level value is a word or a whole number, not true/false")
+        return value
+
     @field_validator("key")
     @classmethod
     def _printable_key(cls, key: str) -> str:
@@ -151,9 +160,16 @@ class Rubric(BaseModel):
         return all(values.get(c.id) is not None for c in self.required)
 
 
+#: Where a bare ``yes``/``no``/``on``/``off``/``true``/``false`` is an answer, kept as the word.
+LEVEL_VALUE_PATHS = (("criteria", "*", "scale", "levels", "*", "value"),)
+
+
 def load_rubric(path: Path) -> Rubric:
-    """Load and validate a rubric file; raise DocumentError naming file:line on a bad file."""
-    return load_yaml_model(Rubric, path)
+    """Load and validate a rubric file; raise DocumentError naming file:line on a bad file.
+
+    A level written as bare ``yes`` is the word "yes" (YAML 1.1 alone would make it True, 1).
+    """
+    return load_yaml_model(Rubric, path, words=LEVEL_VALUE_PATHS)
 
 
 def load_rubrics(folder: Path) -> dict[str, Rubric]:

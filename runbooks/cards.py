@@ -99,9 +99,13 @@ class AgentCard(_Strict):
         return self
 
 
+#: A limit written as bare ``yes``/``no``/``on``/``off`` stays that word (YAML 1.1 makes it 1/0).
+LIMIT_PATHS = (("limits", "*"),)
+
+
 def load_card(path: Path) -> AgentCard:
     """Load and validate one agent card; raise DocumentError naming file:line on a bad file."""
-    return load_yaml_model(AgentCard, Path(path))
+    return load_yaml_model(AgentCard, Path(path), words=LIMIT_PATHS)
 
 
 def load_cards(folder: Path) -> dict[str, AgentCard]:

@@ -7,7 +7,7 @@ typo gets one line that says which file, which line and what is wrong, never a t
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,8 +41,97 @@ class LocatedError(ValueError):
         self.loc = loc
 
 
+#: Aliases may repeat this many nodes in one document, in all: far more than a rubric, card or
+#: runbook reuses (a shared list of levels is a few nodes), far less than a "billion laughs" bomb
+#: expands to (nine levels of nine aliases is 9**9 nodes).
+MAX_ALIAS_NODES = 10_000
+#: Deeper nesting than this is refused before Python's recursion limit is reached.
+MAX_DEPTH = 100
+
+#: A pattern over key paths; "*" matches any one key or index.
+PathPattern = tuple[Any, ...]
+
+
+class _Refused(Exception):
+    """Valid YAML that a workspace document may not use (an alias bomb, absurd nesting)."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        super().__init__(message)
+        self.line = mark.line + 1
+        self.message = message
+
+
 class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping key and sequence item."""
+    """SafeLoader that bounds what aliases may repeat, checked while composing.
+
+    Composing keeps one node per anchor, so a bomb is small until something walks or builds it;
+    counting the nodes each alias repeats, as the alias is read, refuses it before that happens.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._repeated = 0
+        self._sizes: dict[int, tuple[int, int]] = {}
+        self._depth = 0
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        """Nodes under ``node`` and its height, aliases expanded (each node measured once)."""
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        measured = [self._measure(child) for child in children]
+        size = 1 + sum(m[0] for m in measured)
+        height = 1 + max((m[1] for m in measured), default=0)
+        self._sizes[id(node)] = (size, height)
+        return size, height
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:
+                if target.end_mark is None:
+                    # The anchored collection is still open: the alias sits inside it.
+                    raise _Refused(
+                        event.start_mark,
+                        f"alias *{event.anchor} refers to a node that contains it; "
+                        "recursive aliases are refused",
+                    )
+                size, height = self._measure(target)
+                self._repeated += size
+                if self._repeated > MAX_ALIAS_NODES:
+                    raise _Refused(
+                        event.start_mark,
+                        f"alias *{event.anchor} makes aliases repeat more than "
+                        f"{MAX_ALIAS_NODES} nodes in this file (a YAML alias bomb?); "
+                        "aliases are allowed up to that budget",
+                    )
+                if self._depth + height > MAX_DEPTH:
+                    raise _Refused(event.start_mark, f"nested more than {MAX_DEPTH} levels deep")
+            return super().compose_node(parent, index)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(
+                    self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep"
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _matches(path: tuple[Any, ...], pattern: PathPattern) -> bool:
+    if len(path) != len(pattern):
+        return False
+    return all(p == "*" or p == k for k, p in zip(path, pattern, strict=True))
+
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
 def _walk(
@@ -50,6 +139,8 @@ def _walk(
     path: tuple[Any, ...],
     lines: dict[tuple[Any, ...], int],
     dups: list[tuple[int, str]],
+    words: Sequence[PathPattern],
+    kept: list[tuple[tuple[Any, ...], str]],
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -60,11 +151,19 @@ def _walk(
                 dups.append((key_node.start_mark.line + 1, ".".join(map(str, path + (key,)))))
             seen.add(key)
             lines[path + (key,)] = key_node.start_mark.line + 1
-            _walk(value_node, path + (key,), lines, dups)
+            _walk(value_node, path + (key,), lines, dups, words, kept)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             lines[path + (i,)] = item.start_mark.line + 1
-            _walk(item, path + (i,), lines, dups)
+            _walk(item, path + (i,), lines, dups, words, kept)
+    elif node.tag == _BOOL_TAG and any(_matches(path, w) for w in words):
+        kept.append((path, node.value))
+
+
+def _put(data: Any, path: tuple[Any, ...], value: str) -> None:
+    for part in path[:-1]:
+        data = data[part]
+    data[path[-1]] = value
 
 
 def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
@@ -93,12 +192,22 @@ def _read_text(path: Path) -> str:
         raise DocumentError(path, None, f"cannot read: {exc.strerror}") from None
 
 
-def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
-    """Read a YAML file; return its data and a map from key path to line number."""
+def load_yaml(
+    path: Path, *, words: Sequence[PathPattern] = ()
+) -> tuple[Any, dict[tuple[Any, ...], int]]:
+    """Read a YAML file; return its data and a map from key path to line number.
+
+    YAML 1.1 reads a bare ``yes``/``no``/``on``/``off``/``true``/``false`` as a boolean. At the
+    key paths in ``words`` (where a person writes an answer, not a switch) the word is kept as
+    written instead. Aliases may repeat at most ``MAX_ALIAS_NODES`` nodes per file.
+    """
     text = _read_text(path)
+    loader = _LineLoader(text)
     try:
-        node = yaml.compose(text, Loader=_LineLoader)
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except _Refused as exc:
+        raise DocumentError(path, exc.line, exc.message) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context
@@ -111,10 +220,15 @@ def load_yaml(path: Path) -> tuple[Any, dict[tuple[Any, ...], int]]:
         raise DocumentError(path, line, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise DocumentError(path, None, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
     lines: dict[tuple[Any, ...], int] = {}
     dups: list[tuple[int, str]] = []
+    kept: list[tuple[tuple[Any, ...], str]] = []
     if node is not None:
-        _walk(node, (), lines, dups)
+        _walk(node, (), lines, dups, words, kept)
+    for at, word in kept:
+        _put(data, at, word)
     if dups:
         # PyYAML keeps the last of two equal keys without a word, so a second `required:`
         # would silently override the first; TOML refuses it, and so do we.
@@ -144,9 +258,9 @@ def parse_model(
         raise DocumentError(path, line, _describe(first) + tail) from None
 
 
-def load_yaml_model(model: type[M], path: Path) -> M:
-    """Load a YAML file into ``model``; errors name file:line."""
-    data, lines = load_yaml(path)
+def load_yaml_model(model: type[M], path: Path, *, words: Sequence[PathPattern] = ()) -> M:
+    """Load a YAML file into ``model``; errors name file:line. ``words``: see :func:`load_yaml`."""
+    data, lines = load_yaml(path, words=words)
     return parse_model(model, data, path, lines)
 
 
