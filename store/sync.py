@@ -11,12 +11,12 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
 from store.connectors.base import Connector
 from store.db import database
 from store.models import Incident, Run, RunSummary, Score
+from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
 
 
 class SamplePlan(Protocol):
@@ -42,11 +42,6 @@ class PullReport:
     problems: list[str] = field(default_factory=list)
 
 
-def now_iso() -> str:
-    """UTC now as ISO-8601 with milliseconds and a Z, the format of every stored timestamp."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _json(value: object) -> str | None:
     if value is None:
         return None
@@ -60,8 +55,8 @@ def _summary_row(source: str, run: RunSummary) -> dict[str, object]:
         "source": source,
         "run_id": run.trace_id,
         "workflow": run.workflow,
-        "started_at": run.start_time,
-        "ended_at": run.end_time,
+        "started_at": canonical(run.start_time),
+        "ended_at": canonical_or_none(run.end_time),
         "status": run.status,
         "feedback": run.feedback,
         "business_ref": run.business_ref,
@@ -122,7 +117,7 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
                     "idx": i,
                     "kind": s.kind,
                     "name": s.name,
-                    "started_at": s.start_time,
+                    "started_at": canonical_or_none(s.start_time),
                     "latency_ms": s.latency_ms,
                     "arguments": _json(s.arguments),
                     "result": _json(s.result),
@@ -148,8 +143,8 @@ def store_incidents(conn: sqlite3.Connection, source: str, incidents: Sequence[I
                 "title": i.title,
                 "severity": i.severity,
                 "status": i.status,
-                "starts_at": i.starts_at,
-                "ends_at": i.ends_at,
+                "starts_at": canonical(i.starts_at),
+                "ends_at": canonical_or_none(i.ends_at),
                 "summary": i.summary,
                 "labels": _json(i.labels),
             }
@@ -168,7 +163,7 @@ def assign(
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer, run) DO UPDATE SET "
         "workflow = excluded.workflow, status = excluded.status, "
         "started_at = excluded.started_at, reason = excluded.reason",
-        [(r, pk, run.workflow, run.status, run.start_time, reason) for r in reviewers],
+        [(r, pk, run.workflow, run.status, canonical(run.start_time), reason) for r in reviewers],
     )
 
 
@@ -269,21 +264,25 @@ def pull_scores(
             continue
         # A grade changed here after the store's copy was written is newer: keep it (its push
         # may have finished while these scores were being listed).
-        newest_remote = max((s.created_at or "") for s in scores)
+        # Compared as instants: the store may write its times in another shape than ours.
+        stamped = [s.created_at for s in scores if s.created_at is not None]
+        newest_remote = max(stamped) if stamped else None
         local_at = conn.execute(
             "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
             "AND rubric_version = ? AND origin = 'local'",
             (pk, reviewer, rubric_id, version),
         ).fetchone()
-        if local_at is not None and local_at[0] > newest_remote:
-            continue
+        if local_at is not None:
+            local = instant_or_none(local_at[0])
+            if newest_remote is None or local is None or local > newest_remote:
+                continue
         values = {s.name: s.value for s in scores}
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True
         comment = next((s.comment for s in scores if s.comment), None)
         escalate = any(s.metadata.escalate for s in scores)
         seconds = max((s.metadata.seconds_spent or 0.0) for s in scores)
-        created = min((s.created_at or now) for s in scores)
+        created = canonical(min(stamped)) if stamped else now
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
             "escalate, seconds_spent, complete, origin, created_at, updated_at) "

@@ -37,11 +37,8 @@ def _problem(path: Path, line: int, exc: Exception) -> str:
         if err["type"] == "json_invalid":
             return f"{path.name}:{line}: not valid JSON (a truncated or corrupt line)"
         loc = ".".join(str(p) for p in err["loc"])
-        return (
-            f"{path.name}:{line}: {loc}: {err['msg']}"
-            if loc
-            else f"{path.name}:{line}: {err['msg']}"
-        )
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"{path.name}:{line}: {loc}: {msg}" if loc else f"{path.name}:{line}: {msg}"
     return f"{path.name}:{line}: not valid JSON"
 
 
