@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from store.connectors.base import Connector
+from store.connectors.base import Connector, Listed
 from store.db import database
 from store.models import Incident, Run, RunSummary, Score
 from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
@@ -190,6 +190,8 @@ def pull(
     source = connector.name
     report = PullReport()
     incidents = connector.list_incidents()
+    report.skipped += incidents.skipped
+    report.problems.extend(incidents.problems)
     conn.execute("BEGIN IMMEDIATE")
     store_incidents(conn, source, incidents)
     conn.execute("COMMIT")
@@ -206,7 +208,9 @@ def pull(
             why = plan.reason(summary, incidents)
             if why is not None:
                 chosen.append((summary, why))
-        full = {r.trace_id: r for r in connector.fetch_runs([s.trace_id for s, _ in chosen])}
+        fetched = connector.fetch_runs([s.trace_id for s, _ in chosen])
+        report.problems.extend(fetched.problems)
+        full = {r.trace_id: r for r in fetched}
         conn.execute("BEGIN IMMEDIATE")
         upsert_summaries(conn, source, page.runs)
         store_runs(conn, source, list(full.values()))
@@ -229,7 +233,7 @@ def pull(
         if page.done or not page.runs:
             break
 
-    report.scores = pull_scores(conn, connector, required)
+    report.scores = pull_scores(conn, connector, required, report=report)
     return report
 
 
@@ -237,20 +241,31 @@ def pull_scores(
     conn: sqlite3.Connection,
     connector: Connector,
     required: Callable[[str, str], set[str] | None],
+    *,
+    report: PullReport | None = None,
 ) -> int:
-    """Import agentdeck scores from the store as grades; local unsent grades win."""
+    """Import agentdeck scores from the store as grades; local unsent grades win.
+
+    Corrupt score lines (and runs that could not be hydrated) are added to ``report``.
+    """
     source = connector.name
     groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
-    for score in connector.list_scores():
+    scores = connector.list_scores()
+    for score in scores:
         m = score.metadata
         groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)
     missing = [t for (t, *_rest) in groups if not _hydrated(conn, source, t)]
     fetched = connector.fetch_runs(sorted(set(missing))) if missing else []
+    if report is not None:
+        report.skipped += scores.skipped
+        report.problems.extend(scores.problems)
+        if isinstance(fetched, Listed):
+            report.problems.extend(fetched.problems)
     now = now_iso()
     conn.execute("BEGIN IMMEDIATE")
     store_runs(conn, source, fetched)
     count = 0
-    for (trace_id, reviewer, rubric_id, version), scores in sorted(groups.items()):
+    for (trace_id, reviewer, rubric_id, version), graded in sorted(groups.items()):
         pk = run_pk(conn, source, trace_id)
         if pk is None:
             continue
@@ -265,7 +280,7 @@ def pull_scores(
         # A grade changed here after the store's copy was written is newer: keep it (its push
         # may have finished while these scores were being listed).
         # Compared as instants: the store may write its times in another shape than ours.
-        stamped = [s.created_at for s in scores if s.created_at is not None]
+        stamped = [s.created_at for s in graded if s.created_at is not None]
         newest_remote = max(stamped) if stamped else None
         local_at = conn.execute(
             "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
@@ -276,12 +291,12 @@ def pull_scores(
             local = instant_or_none(local_at[0])
             if newest_remote is None or local is None or local > newest_remote:
                 continue
-        values = {s.name: s.value for s in scores}
+        values = {s.name: s.value for s in graded}
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True
-        comment = next((s.comment for s in scores if s.comment), None)
-        escalate = any(s.metadata.escalate for s in scores)
-        seconds = max((s.metadata.seconds_spent or 0.0) for s in scores)
+        comment = next((s.comment for s in graded if s.comment), None)
+        escalate = any(s.metadata.escalate for s in graded)
+        seconds = max((s.metadata.seconds_spent or 0.0) for s in graded)
         created = canonical(min(stamped)) if stamped else now
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '

@@ -170,8 +170,12 @@ def sync(workspace: Path | None, no_push: bool) -> None:
             problems += pushed.failed
         if pulled.skipped:
             click.echo(f"{name}: warning: skipped {pulled.skipped} corrupt lines", err=True)
-            for p in pulled.problems[:10]:
-                click.echo(f"  {one_line(p, 300)}", err=True)
+        elif pulled.problems:
+            click.echo(f"{name}: warning: {len(pulled.problems)} problems in the store", err=True)
+        for p in pulled.problems[:10]:
+            click.echo(f"  {one_line(p, 300)}", err=True)
+        if len(pulled.problems) > 10:
+            click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
     click.echo(f"outbox: {pending_count(conn)} grades waiting")
     sys.exit(1 if problems else 0)
 
