@@ -58,8 +58,14 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 
 
 def _workspace(path: Path | None) -> Workspace:
+    """The workspace: the command's --workspace, else the group's (``agentdeck -w DIR sync``),
+    else the usual search."""
     from store.workspace import find_workspace, load_workspace
 
+    if path is None:
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            path = ctx.find_root().params.get("workspace")
     root = find_workspace(path)
     if root is None:
         _fail(
