@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, LocatedError, load_yaml_model
+from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model, parse_model
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
 RESERVED_KEYS = frozenset("jkcueoq?/:[]") | {"space", "enter", "escape", "tab"}
@@ -172,12 +172,37 @@ def load_rubric(path: Path) -> Rubric:
     return load_yaml_model(Rubric, path, words=LEVEL_VALUE_PATHS)
 
 
-def load_rubrics(folder: Path) -> dict[str, Rubric]:
-    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id."""
+def check_rubrics(folder: Path) -> tuple[dict[str, Rubric], list[DocumentError]]:
+    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id, and every
+    problem on the way (one per file): a bad file, or an id another file already defined."""
     rubrics: dict[str, Rubric] = {}
+    defined_in: dict[str, Path] = {}
+    problems: list[DocumentError] = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        rubric = load_rubric(path)
+        try:
+            data, lines = load_yaml(path, words=LEVEL_VALUE_PATHS)
+            rubric = parse_model(Rubric, data, path, lines)
+        except DocumentError as exc:
+            problems.append(exc)
+            continue
         if rubric.id in rubrics:
-            raise DocumentError(path, 1, f"rubric id {rubric.id!r} is already defined")
+            problems.append(
+                DocumentError(
+                    path,
+                    lines.get(("id",), 1),
+                    f"rubric id {rubric.id!r} is already defined in {defined_in[rubric.id].name}",
+                )
+            )
+            continue
         rubrics[rubric.id] = rubric
+        defined_in[rubric.id] = path
+    return rubrics, problems
+
+
+def load_rubrics(folder: Path) -> dict[str, Rubric]:
+    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id; raise the first
+    problem (in file order) as a DocumentError naming file:line."""
+    rubrics, problems = check_rubrics(folder)
+    if problems:
+        raise problems[0]
     return rubrics

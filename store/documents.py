@@ -6,6 +6,7 @@ typo gets one line that says which file, which line and what is wrong, never a t
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -166,10 +167,12 @@ def _put(data: Any, path: tuple[Any, ...], value: str) -> None:
     data[path[-1]] = value
 
 
-def _line_for(loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int]) -> int | None:
+def _line_for(
+    loc: tuple[Any, ...], lines: Mapping[tuple[Any, ...], int], *, root: bool = True
+) -> int | None:
     # pydantic's loc can be longer than the document path (union tags, "value_error" parts);
     # the longest known prefix is where the person has to look.
-    for n in range(len(loc), -1, -1):
+    for n in range(len(loc), -1 if root else 0, -1):
         if tuple(loc[:n]) in lines:
             return lines[tuple(loc[:n])]
     return None
@@ -248,20 +251,52 @@ def parse_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first: dict[str, Any] = dict(exc.errors()[0])
-        cause = (first.get("ctx") or {}).get("error")
-        if isinstance(cause, LocatedError):
-            first["loc"] = (*first["loc"], *cause.loc)
-        line = _line_for(tuple(first["loc"]), lines or {})
+        known = lines or {}
+        errors = [_located(dict(err)) for err in exc.errors()]
+        # Report first an error that has a place in the file: a misspelt table is where to
+        # look, rather than the required one it leaves missing (which has no line at all).
+        first = next(
+            (e for e in errors if _line_for(e["loc"], known, root=False) is not None), errors[0]
+        )
+        # Nothing in the file to point at (a whole table is missing): the top of the file.
+        line = _line_for(first["loc"], known) or 1
         more = exc.error_count() - 1
         tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise DocumentError(path, line, _describe(first) + tail) from None
+
+
+def _located(err: dict[str, Any]) -> dict[str, Any]:
+    """The error with its loc extended by a LocatedError's own loc, if it carries one."""
+    cause = (err.get("ctx") or {}).get("error")
+    extra = cause.loc if isinstance(cause, LocatedError) else ()
+    return {**err, "loc": (*err["loc"], *extra)}
 
 
 def load_yaml_model(model: type[M], path: Path, *, words: Sequence[PathPattern] = ()) -> M:
     """Load a YAML file into ``model``; errors name file:line. ``words``: see :func:`load_yaml`."""
     data, lines = load_yaml(path, words=words)
     return parse_model(model, data, path, lines)
+
+
+_TOML_KEY_PART = re.compile(r"""\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)'|([A-Za-z0-9_-]+))\s*""")
+_TOML_HEADER = re.compile(r"^(\[\[?)(.*?)\]\]?\s*(?:#.*)?$")
+
+
+def _toml_key(text: str) -> tuple[str, ...] | None:
+    """A dotted TOML key (``a."b.c".d``) as its parts; None if it is not one."""
+    parts: list[str] = []
+    pos = 0
+    while True:
+        match = _TOML_KEY_PART.match(text, pos)
+        if match is None:
+            return None
+        parts.append(next(g for g in match.groups() if g is not None))
+        pos = match.end()
+        if pos == len(text):
+            return tuple(parts)
+        if text[pos] != ".":
+            return None
+        pos += 1
 
 
 def _toml_lines(text: str) -> dict[tuple[Any, ...], int]:
@@ -273,20 +308,33 @@ def _toml_lines(text: str) -> dict[tuple[Any, ...], int]:
         stripped = raw.strip()
         if not stripped or stripped.startswith("#"):
             continue
-        if stripped.startswith("[["):
-            name = tuple(p.strip().strip('"') for p in stripped.strip("[]").split("."))
-            index = counters.get(name, 0)
-            counters[name] = index + 1
-            table = name + (index,)
-            lines.setdefault(name, number)
-            lines[table] = number
-        elif stripped.startswith("["):
-            table = tuple(p.strip().strip('"') for p in stripped.strip("[]").split("."))
+        header = _TOML_HEADER.match(stripped)
+        if header is not None:
+            name = _toml_key(header.group(2))
+            if name is None:
+                continue
+            if header.group(1) == "[[":
+                index = counters.get(name, 0)
+                counters[name] = index + 1
+                table = name + (index,)
+                lines.setdefault(name, number)
+            else:
+                table = name
             lines[table] = number
         elif "=" in stripped:
-            key = stripped.split("=", 1)[0].strip().strip('"')
-            lines[table + tuple(k.strip().strip('"') for k in key.split("."))] = number
+            key = _toml_key(stripped.split("=", 1)[0])
+            if key is not None:
+                lines[table + key] = number
     return lines
+
+
+def toml_line(path: Path, loc: tuple[Any, ...]) -> int | None:
+    """The line of ``loc`` (or of the nearest table around it) in a TOML file, if known."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return _line_for(loc, _toml_lines(text), root=False)
 
 
 def load_toml_model(model: type[M], path: Path) -> M:
@@ -295,10 +343,13 @@ def load_toml_model(model: type[M], path: Path) -> M:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib puts "(at line N, column M)" at the end of its message.
+        # tomllib puts "(at line N, column M)" or "(at end of document)" at the end.
         msg = str(exc)
         line = None
-        if "(at line " in msg:
+        if msg.endswith(" (at end of document)"):
+            msg = msg.removesuffix(" (at end of document)")
+            line = max(1, len(text.splitlines()))
+        elif "(at line " in msg:
             head, _, tail = msg.rpartition(" (at line ")
             try:
                 line = int(tail.split(",")[0])
