@@ -12,6 +12,7 @@ comparing the instants.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -51,10 +52,18 @@ def canonical_or_none(moment: datetime | None) -> str | None:
     return None if moment is None else canonical(moment)
 
 
+#: The canonical form, and what agentdeck wrote before (milliseconds and a Z): both are
+#: rewritten without parsing, which keeps migrating a big database quick.
+_UTC_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.(\d{3}|\d{6})Z")
+
+
 def canonical_text(text: str | None) -> str | None:
     """Rewrite stored text in the canonical form; text that is not a timestamp is kept as is."""
     if text is None:
         return None
+    fixed = _UTC_Z.fullmatch(text)
+    if fixed is not None:
+        return text if len(fixed.group(1)) == 6 else text[:23] + "000Z"
     try:
         return canonical(parse_instant(text))
     except ValueError:

@@ -279,3 +279,13 @@ def test_an_older_database_is_migrated_to_the_stored_form(tmp_path: Path) -> Non
         "2026-11-24T00:00:00.000000Z",
         "2026-11-24T01:00:00.000000Z",
     )
+
+
+def test_the_migration_rewrites_agentdecks_old_form_and_keeps_the_new_one() -> None:
+    from store.timestamps import canonical_text
+
+    assert canonical_text("2026-11-24T00:00:00.123Z") == "2026-11-24T00:00:00.123000Z"
+    assert canonical_text("2026-11-24T00:00:00.123456Z") == "2026-11-24T00:00:00.123456Z"
+    assert canonical_text("2026-11-24T02:00:00.123+02:00") == "2026-11-24T00:00:00.123000Z"
+    assert canonical_text("soon") == "soon"
+    assert canonical_text(None) is None
