@@ -1,10 +1,11 @@
 """The file connector: a folder with ``runs.jsonl``, ``incidents.jsonl`` and ``scores.jsonl``.
 
 It is the demo's store and the reference implementation of the connector interface. Runs are
-read with a byte-offset cursor; a corrupt line is skipped and counted, never fatal. Scores are
-appended (one JSON object per line, the last line for an id wins, ``{"id": ..., "deleted": true}``
-removes one) under an exclusive lock and fsynced, and a push whose content is already the latest
-for that id writes nothing, so retries never duplicate.
+read with a byte-offset cursor; a corrupt line in any file is skipped, counted and reported with
+its file:line, never fatal; when a trace id is on two lines of runs.jsonl the last one wins.
+Scores are appended (one JSON object per line, the last line for an id wins,
+``{"id": ..., "deleted": true}`` removes one) under an exclusive lock and fsynced, and a push
+whose content is already the latest for that id writes nothing, so retries never duplicate.
 """
 
 from __future__ import annotations
