@@ -49,6 +49,8 @@ MAX_ALIAS_NODES = 10_000
 #: Deeper nesting than this is refused before Python's recursion limit is reached.
 MAX_DEPTH = 100
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 #: A pattern over key paths; "*" matches any one key or index.
 PathPattern = tuple[Any, ...]
 
@@ -90,6 +92,16 @@ class _LineLoader(yaml.SafeLoader):
         height = 1 + max((m[1] for m in measured), default=0)
         self._sizes[id(node)] = (size, height)
         return size, height
+
+    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+        node: yaml.ScalarNode = super().compose_scalar_node(anchor)
+        if _SURROGATE.search(node.value):
+            # A "\udc80" escape is half of a UTF-16 pair, not a character: no file, database
+            # or terminal could take it, so it is refused here rather than failing far away.
+            raise _Refused(
+                node.start_mark, "a \\u escape that is half of a surrogate pair is not a character"
+            )
+        return node
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):

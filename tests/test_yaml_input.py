@@ -143,3 +143,12 @@ def test_a_bare_yes_card_limit_stays_a_word(tmp_path: Path) -> None:
     path = tmp_path / "card.yaml"
     path.write_text(source.replace("  max_refunds_per_ticket: 1\n", "  weekend_refunds: off\n"))
     assert load_card(path).limits == {"max_refund_usd": 50, "weekend_refunds": "off"}
+
+
+def test_a_lone_surrogate_escape_in_yaml_is_refused_with_its_line(tmp_path: Path) -> None:
+    # Saving the rubric (its JSON body in the database) would fail far from the file otherwise.
+    path = tmp_path / "rubric.yaml"
+    path.write_text(RUBRIC_YAML.replace("title: Support agent weekly review", 'title: "x \\udc80"'))
+    with pytest.raises(DocumentError, match="half of a surrogate pair") as info:
+        load_rubric(path)
+    assert info.value.line == 2
