@@ -114,3 +114,6 @@ class RunPage(_Record):
     done: bool
     skipped: int = 0
     problems: list[str] = Field(default_factory=list)
+    #: Trace ids on this page that replace a different record listed earlier (a later line,
+    #: a newer version): a run already in the sample is hydrated again from the new one.
+    replaced: list[str] = Field(default_factory=list)

@@ -167,6 +167,21 @@ def assign(
     )
 
 
+def _sampled_reason(
+    conn: sqlite3.Connection, source: str, run: RunSummary, reviewers: Sequence[str]
+) -> str | None:
+    """Why this run is already in a queue, if it is."""
+    pk = run_pk(conn, source, run.trace_id)
+    if pk is None or not reviewers:
+        return None
+    marks = ", ".join("?" * len(reviewers))
+    row = conn.execute(
+        f"SELECT reason FROM assignments WHERE reviewer IN ({marks}) AND run = ? LIMIT 1",
+        (*reviewers, pk),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
 def _cursor(conn: sqlite3.Connection, store: str) -> str | None:
     row = conn.execute("SELECT cursor FROM sync_state WHERE store = ?", (store,)).fetchone()
     return row[0] if row else None
@@ -204,8 +219,12 @@ def pull(
         report.skipped += page.skipped
         report.problems.extend(page.problems)
         chosen: list[tuple[RunSummary, str]] = []
+        replaced = set(page.replaced)
         for summary in page.runs:
             why = plan.reason(summary, incidents)
+            if why is None and summary.trace_id in replaced:
+                # Sampled for what it was before: keep it, with the new record's content.
+                why = _sampled_reason(conn, source, summary, plan.reviewers(summary))
             if why is not None:
                 chosen.append((summary, why))
         fetched = connector.fetch_runs([s.trace_id for s, _ in chosen])

@@ -157,6 +157,25 @@ def test_a_changed_duplicate_appended_after_a_sync_names_both_lines(tmp_path: Pa
     assert scalar(conn, "SELECT output FROM runs WHERE run_id = 'trace-00002'") == "edited"
 
 
+def test_a_sampled_run_replaced_by_a_later_line_is_hydrated_again(tmp_path: Path) -> None:
+    # Sampled only because it failed; the corrected record no longer fails. The reviewer who
+    # has it queued must read the record that wins, not the old one under the new status.
+    failed = {**run_record(1), "status": "error", "output": "first attempt"}
+    root = make_workspace(
+        tmp_path / "ws", [failed, run_record(2)], default_rate=0.0, roster=("ana",), overlap=0.0
+    )
+    conn, _ = _pull(root)
+    assert scalar(conn, "SELECT output FROM runs WHERE run_id = 'trace-00001'") == "first attempt"
+    write_jsonl(root / "store" / "runs.jsonl", [{**run_record(1), "output": "corrected"}])
+    conn, again = _pull(root)
+    assert len(again.problems) == 1 and "line 3 is used" in again.problems[0]
+    row = conn.execute(
+        "SELECT r.status, r.output, a.status, a.reason FROM runs r JOIN assignments a "
+        "ON a.run = r.id WHERE r.run_id = 'trace-00001'"
+    ).fetchone()
+    assert tuple(row) == ("ok", "corrected", "ok", "always:status=error")
+
+
 def test_an_identical_duplicate_is_taken_once_without_a_word(tmp_path: Path) -> None:
     root = _ws(tmp_path, [run_record(1), run_record(2), run_record(1)])
     conn, pulled = _pull(root)

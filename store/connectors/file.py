@@ -180,6 +180,7 @@ class FileConnector:
                 raise ConnectorError(f"{self.runs_path}: bad saved cursor {cursor!r}") from None
         page: dict[str, RunSummary] = {}
         problems: list[str] = []
+        replaced: list[str] = []
         skipped = 0
         done = False
         with self._open_runs() as fh:
@@ -244,6 +245,7 @@ class FileConnector:
                         f"with different content; line {line_no} is used (the last line wins)"
                     )
                     page.pop(tid, None)
+                    replaced.append(tid)
                 self._lines[tid] = _Line(start, line_no, digest)
                 page[tid] = summary
             end = fh.tell()
@@ -257,6 +259,7 @@ class FileConnector:
             done=done,
             skipped=skipped,
             problems=problems,
+            replaced=replaced,
         )
 
     def _scan_offsets(self) -> None:
