@@ -217,7 +217,7 @@ def test_timestamps_agentdeck_writes_are_in_the_stored_form(tmp_path: Path) -> N
     assert pushed and all(len(p["created_at"]) == 27 for p in pushed)
 
 
-def _later_test_a_run_with_an_unreadable_timestamp(tmp_path: Path) -> None:
+def test_a_run_with_an_unreadable_timestamp_is_a_problem_naming_its_line(tmp_path: Path) -> None:
     folder = tmp_path / "store"
     bad_step = run_record(2)
     bad_step["steps"][0]["start_time"] = "half past nine"
