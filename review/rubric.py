@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, LocatedError, load_yaml_model
+from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model, parse_model
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
 RESERVED_KEYS = frozenset("jkcueoq?/:[]") | {"space", "enter", "escape", "tab"}
@@ -31,6 +31,15 @@ class Level(BaseModel):
     value: LevelValue
     key: str = Field(min_length=1, max_length=1)
     anchor: str | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _not_a_switch(cls, value: object) -> object:
+        # A bool would pass as 1/0; the loader keeps YAML's bare yes/no/on/off as words, so a
+        # bool here came from an explicit tag or from code, and is refused rather than guessed.
+        if isinstance(value, bool):
+            raise ValueError("a level value is a word or a whole number, not true/false")
+        return value
 
     @field_validator("key")
     @classmethod
@@ -151,17 +160,49 @@ class Rubric(BaseModel):
         return all(values.get(c.id) is not None for c in self.required)
 
 
+#: Where a bare ``yes``/``no``/``on``/``off``/``true``/``false`` is an answer, kept as the word.
+LEVEL_VALUE_PATHS = (("criteria", "*", "scale", "levels", "*", "value"),)
+
+
 def load_rubric(path: Path) -> Rubric:
-    """Load and validate a rubric file; raise DocumentError naming file:line on a bad file."""
-    return load_yaml_model(Rubric, path)
+    """Load and validate a rubric file; raise DocumentError naming file:line on a bad file.
+
+    A level written as bare ``yes`` is the word "yes" (YAML 1.1 alone would make it True, 1).
+    """
+    return load_yaml_model(Rubric, path, words=LEVEL_VALUE_PATHS)
+
+
+def check_rubrics(folder: Path) -> tuple[dict[str, Rubric], list[DocumentError]]:
+    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id, and every
+    problem on the way (one per file): a bad file, or an id another file already defined."""
+    rubrics: dict[str, Rubric] = {}
+    defined_in: dict[str, Path] = {}
+    problems: list[DocumentError] = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        try:
+            data, lines = load_yaml(path, words=LEVEL_VALUE_PATHS)
+            rubric = parse_model(Rubric, data, path, lines)
+        except DocumentError as exc:
+            problems.append(exc)
+            continue
+        if rubric.id in rubrics:
+            problems.append(
+                DocumentError(
+                    path,
+                    lines.get(("id",), 1),
+                    f"rubric id {rubric.id!r} is already defined in {defined_in[rubric.id].name}",
+                )
+            )
+            continue
+        rubrics[rubric.id] = rubric
+        defined_in[rubric.id] = path
+    return rubrics, problems
 
 
 def load_rubrics(folder: Path) -> dict[str, Rubric]:
-    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id."""
-    rubrics: dict[str, Rubric] = {}
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        rubric = load_rubric(path)
-        if rubric.id in rubrics:
-            raise DocumentError(path, 1, f"rubric id {rubric.id!r} is already defined")
-        rubrics[rubric.id] = rubric
+    """Load every ``*.yaml``/``*.yml`` rubric in ``folder``, keyed by rubric id; raise the first
+    problem (in file order) as a DocumentError naming file:line."""
+    rubrics, problems = check_rubrics(folder)
+    if problems:
+        raise problems[0]
     return rubrics

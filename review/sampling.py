@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from store.models import Incident, RunSummary
 from store.workspace import AlwaysInclude, SamplingSection
@@ -48,30 +47,14 @@ def assign_reviewers(
     return rendezvous(salt, run_id, roster, min(k, len(roster)))
 
 
-def _instant(text: str) -> datetime | None:
-    try:
-        t = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
-
-
-def _before(a: str, b: str) -> bool:
-    """``a`` is earlier than ``b``. Runs and incidents come from different systems, whose
-    timestamps differ in precision ("10:00:00Z" vs "10:00:00.500Z") and offset, so compare
-    instants; text order only when one does not parse."""
-    ta, tb = _instant(a), _instant(b)
-    if ta is None or tb is None:
-        return a < b
-    return ta < tb
-
-
 def _in_window(run: RunSummary, incident: Incident) -> bool:
     if incident.workflow and incident.workflow != run.workflow:
         return False
-    if _before(run.start_time, incident.starts_at):
+    # Aware datetimes from the models: runs and incidents come from different systems, whose
+    # timestamps differ in precision and offset, and are compared as instants.
+    if run.start_time < incident.starts_at:
         return False
-    return incident.ends_at is None or not _before(incident.ends_at, run.start_time)
+    return incident.ends_at is None or run.start_time <= incident.ends_at
 
 
 def always_reason(

@@ -42,7 +42,7 @@ def load_setup(workspace: Workspace) -> ReviewSetup:
     if rubric is None:
         raise DocumentError(
             workspace.config_path,
-            None,
+            workspace.line_of("review", "rubric"),
             f"review.rubric {cfg.review.rubric!r} is not among the rubrics in "
             f"{workspace.rubrics_dir} ({', '.join(sorted(rubrics)) or 'none found'})",
         )

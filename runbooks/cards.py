@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, load_yaml, load_yaml_model
+from store.documents import DocumentError, load_yaml, load_yaml_model, parse_model
 
 #: How much the agent may do on its own, from least to most autonomous.
 Tier = Literal["suggest-only", "human-approve", "auto-act"]
@@ -99,9 +99,43 @@ class AgentCard(_Strict):
         return self
 
 
+#: A limit written as bare ``yes``/``no``/``on``/``off`` stays that word (YAML 1.1 makes it 1/0).
+LIMIT_PATHS = (("limits", "*"),)
+
+
 def load_card(path: Path) -> AgentCard:
     """Load and validate one agent card; raise DocumentError naming file:line on a bad file."""
-    return load_yaml_model(AgentCard, Path(path))
+    return load_yaml_model(AgentCard, Path(path), words=LIMIT_PATHS)
+
+
+def check_cards(folder: Path) -> tuple[dict[str, AgentCard], list[DocumentError]]:
+    """Load every ``*.yaml``/``*.yml`` card in ``folder``, keyed by workflow, and every problem
+    on the way (one per file): a bad file, or a second card for a workflow (on the later file,
+    in name order)."""
+    folder = Path(folder)
+    cards: dict[str, AgentCard] = {}
+    seen_in: dict[str, Path] = {}
+    problems: list[DocumentError] = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        try:
+            data, lines = load_yaml(path, words=LIMIT_PATHS)
+            card = parse_model(AgentCard, data, path, lines)
+        except DocumentError as exc:
+            problems.append(exc)
+            continue
+        if card.workflow in cards:
+            problems.append(
+                DocumentError(
+                    path,
+                    lines.get(("workflow",), 1),
+                    f"workflow {card.workflow!r} already has a card in "
+                    f"{seen_in[card.workflow].name}",
+                )
+            )
+            continue
+        cards[card.workflow] = card
+        seen_in[card.workflow] = path
+    return cards, problems
 
 
 def load_cards(folder: Path) -> dict[str, AgentCard]:
@@ -110,23 +144,7 @@ def load_cards(folder: Path) -> dict[str, AgentCard]:
     Files are read in name order; a second card for the same workflow is a DocumentError on
     the later file.
     """
-    folder = Path(folder)
-    cards: dict[str, AgentCard] = {}
-    seen_in: dict[str, Path] = {}
-    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
-        card = load_card(path)
-        if card.workflow in cards:
-            raise DocumentError(
-                path,
-                _workflow_line(path),
-                f"workflow {card.workflow!r} already has a card in {seen_in[card.workflow].name}",
-            )
-        cards[card.workflow] = card
-        seen_in[card.workflow] = path
+    cards, problems = check_cards(folder)
+    if problems:
+        raise problems[0]
     return cards
-
-
-def _workflow_line(path: Path) -> int:
-    """Line of the top-level ``workflow:`` key (1 if it cannot be found)."""
-    _, lines = load_yaml(path)
-    return lines.get(("workflow",), 1)

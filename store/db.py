@@ -150,6 +150,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX assignments_status ON assignments (reviewer, status, started_at, run);
     CREATE INDEX runs_run_id ON runs (run_id);
     """,
+    # 3: every timestamp in one text form, UTC with microseconds ("2026-11-12T08:00:00.000000Z"),
+    # so text order is time order; earlier versions stored whatever shape the store sent.
+    # canonical_ts() is registered by migrate_db; text that is not a timestamp is kept.
+    """
+    UPDATE runs SET started_at = canonical_ts(started_at), ended_at = canonical_ts(ended_at);
+    UPDATE steps SET started_at = canonical_ts(started_at) WHERE started_at IS NOT NULL;
+    UPDATE incidents SET starts_at = canonical_ts(starts_at), ends_at = canonical_ts(ends_at);
+    UPDATE assignments SET started_at = canonical_ts(started_at);
+    UPDATE grades SET created_at = canonical_ts(created_at), updated_at = canonical_ts(updated_at);
+    UPDATE grade_events SET at = canonical_ts(at);
+    UPDATE outbox SET created_at = canonical_ts(created_at),
+        next_attempt_at = canonical_ts(next_attempt_at), pushed_at = canonical_ts(pushed_at);
+    UPDATE sync_state SET synced_at = canonical_ts(synced_at) WHERE synced_at IS NOT NULL;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -354,6 +368,11 @@ def connect(path: Path, *, migrate: bool = True) -> sqlite3.Connection:
 def migrate_db(conn: sqlite3.Connection) -> int:
     """Apply pending migrations, each in its own transaction; return the resulting version."""
     version = _user_version(conn)
+    if version < SCHEMA_VERSION:
+        # Imported here: the timestamp rules live with the models (pydantic).
+        from store.timestamps import canonical_text
+
+        conn.create_function("canonical_ts", 1, canonical_text, deterministic=True)
     while version < SCHEMA_VERSION:
         script = MIGRATIONS[version]
         # executescript commits first; wrap the script and the version bump in one transaction.

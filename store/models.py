@@ -1,7 +1,8 @@
 """Records that cross the boundary with a store: runs, steps, incidents, scores.
 
 Every line of a file store and every server reply is parsed into one of these at the edge;
-inside agentdeck, code trusts their types.
+inside agentdeck, code trusts their types. Timestamps are :data:`store.timestamps.Instant`:
+aware UTC datetimes, whatever ISO 8601 shape the store sent (no offset means UTC).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from store.timestamps import Instant
 
 
 class _Record(BaseModel):
@@ -30,7 +33,7 @@ class Step(_Record):
 
     kind: str
     name: str
-    start_time: str | None = None
+    start_time: Instant | None = None
     latency_ms: int | None = None
     arguments: Any = None
     result: Any = None
@@ -49,8 +52,8 @@ class RunSummary(_Record):
 
     trace_id: str = Field(min_length=1)
     workflow: str = Field(min_length=1)
-    start_time: str
-    end_time: str | None = None
+    start_time: Instant
+    end_time: Instant | None = None
     status: str = "ok"
     feedback: str | None = None
     business_ref: str | None = None
@@ -77,8 +80,8 @@ class Incident(_Record):
     title: str
     severity: str | None = None
     status: str | None = None
-    starts_at: str
-    ends_at: str | None = None
+    starts_at: Instant
+    ends_at: Instant | None = None
     summary: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
 
@@ -99,7 +102,7 @@ class Score(_Record):
     name: str
     value: int | float | str
     comment: str | None = None
-    created_at: str | None = None
+    created_at: Instant | None = None
     metadata: ScoreMetadata
 
 
@@ -111,3 +114,6 @@ class RunPage(_Record):
     done: bool
     skipped: int = 0
     problems: list[str] = Field(default_factory=list)
+    #: Trace ids on this page that replace a different record listed earlier (a later line,
+    #: a newer version): a run already in the sample is hydrated again from the new one.
+    replaced: list[str] = Field(default_factory=list)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from store.connectors.base import Connector, ConnectorError
 from store.models import Score
+from store.timestamps import canonical
 
 #: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with equal jitter (half fixed,
 #: half random), so a retry never comes right away and retries from many laptops spread out.
@@ -65,10 +66,6 @@ def pending_count(conn: sqlite3.Connection) -> int:
     return int(row[0])
 
 
-def _iso(t: datetime) -> str:
-    return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def due(conn: sqlite3.Connection, store: str, now: datetime, limit: int = 500) -> list[OutboxEntry]:
     """The newest unsent row of each grade whose backoff has passed."""
     rows = conn.execute(
@@ -76,7 +73,7 @@ def due(conn: sqlite3.Connection, store: str, now: datetime, limit: int = 500) -
         "JOIN (SELECT max(id) AS id FROM outbox WHERE store = ? AND pushed_at IS NULL "
         "      GROUP BY run, reviewer) latest ON latest.id = o.id "
         "WHERE o.next_attempt_at IS NULL OR o.next_attempt_at <= ? ORDER BY o.id LIMIT ?",
-        (store, _iso(now), limit),
+        (store, canonical(now), limit),
     ).fetchall()
     return [OutboxEntry(r[0], r[1], r[2], r[3], json.loads(r[4])) for r in rows]
 
@@ -109,7 +106,7 @@ def push(
             conn.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
                 "WHERE id = ?",
-                (_iso(now + timedelta(seconds=delay)), str(exc), entry.id),
+                (canonical(now + timedelta(seconds=delay)), str(exc), entry.id),
             )
             report.failed += 1
             report.errors.append(str(exc))
@@ -118,7 +115,7 @@ def push(
         conn.execute(
             "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
             "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
-            (_iso(now), entry.store, entry.run, entry.reviewer, entry.id),
+            (canonical(now), entry.store, entry.run, entry.reviewer, entry.id),
         )
         report.pushed += 1
     return report

@@ -11,12 +11,12 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Protocol
 
-from store.connectors.base import Connector
+from store.connectors.base import Connector, Listed
 from store.db import database
 from store.models import Incident, Run, RunSummary, Score
+from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
 
 
 class SamplePlan(Protocol):
@@ -42,11 +42,6 @@ class PullReport:
     problems: list[str] = field(default_factory=list)
 
 
-def now_iso() -> str:
-    """UTC now as ISO-8601 with milliseconds and a Z, the format of every stored timestamp."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 def _json(value: object) -> str | None:
     if value is None:
         return None
@@ -60,8 +55,8 @@ def _summary_row(source: str, run: RunSummary) -> dict[str, object]:
         "source": source,
         "run_id": run.trace_id,
         "workflow": run.workflow,
-        "started_at": run.start_time,
-        "ended_at": run.end_time,
+        "started_at": canonical(run.start_time),
+        "ended_at": canonical_or_none(run.end_time),
         "status": run.status,
         "feedback": run.feedback,
         "business_ref": run.business_ref,
@@ -122,7 +117,7 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
                     "idx": i,
                     "kind": s.kind,
                     "name": s.name,
-                    "started_at": s.start_time,
+                    "started_at": canonical_or_none(s.start_time),
                     "latency_ms": s.latency_ms,
                     "arguments": _json(s.arguments),
                     "result": _json(s.result),
@@ -148,8 +143,8 @@ def store_incidents(conn: sqlite3.Connection, source: str, incidents: Sequence[I
                 "title": i.title,
                 "severity": i.severity,
                 "status": i.status,
-                "starts_at": i.starts_at,
-                "ends_at": i.ends_at,
+                "starts_at": canonical(i.starts_at),
+                "ends_at": canonical_or_none(i.ends_at),
                 "summary": i.summary,
                 "labels": _json(i.labels),
             }
@@ -168,8 +163,23 @@ def assign(
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (reviewer, run) DO UPDATE SET "
         "workflow = excluded.workflow, status = excluded.status, "
         "started_at = excluded.started_at, reason = excluded.reason",
-        [(r, pk, run.workflow, run.status, run.start_time, reason) for r in reviewers],
+        [(r, pk, run.workflow, run.status, canonical(run.start_time), reason) for r in reviewers],
     )
+
+
+def _sampled_reason(
+    conn: sqlite3.Connection, source: str, run: RunSummary, reviewers: Sequence[str]
+) -> str | None:
+    """Why this run is already in a queue, if it is."""
+    pk = run_pk(conn, source, run.trace_id)
+    if pk is None or not reviewers:
+        return None
+    marks = ", ".join("?" * len(reviewers))
+    row = conn.execute(
+        f"SELECT reason FROM assignments WHERE reviewer IN ({marks}) AND run = ? LIMIT 1",
+        (*reviewers, pk),
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def _cursor(conn: sqlite3.Connection, store: str) -> str | None:
@@ -195,6 +205,8 @@ def pull(
     source = connector.name
     report = PullReport()
     incidents = connector.list_incidents()
+    report.skipped += incidents.skipped
+    report.problems.extend(incidents.problems)
     conn.execute("BEGIN IMMEDIATE")
     store_incidents(conn, source, incidents)
     conn.execute("COMMIT")
@@ -207,11 +219,17 @@ def pull(
         report.skipped += page.skipped
         report.problems.extend(page.problems)
         chosen: list[tuple[RunSummary, str]] = []
+        replaced = set(page.replaced)
         for summary in page.runs:
             why = plan.reason(summary, incidents)
+            if why is None and summary.trace_id in replaced:
+                # Sampled for what it was before: keep it, with the new record's content.
+                why = _sampled_reason(conn, source, summary, plan.reviewers(summary))
             if why is not None:
                 chosen.append((summary, why))
-        full = {r.trace_id: r for r in connector.fetch_runs([s.trace_id for s, _ in chosen])}
+        fetched = connector.fetch_runs([s.trace_id for s, _ in chosen])
+        report.problems.extend(fetched.problems)
+        full = {r.trace_id: r for r in fetched}
         conn.execute("BEGIN IMMEDIATE")
         upsert_summaries(conn, source, page.runs)
         store_runs(conn, source, list(full.values()))
@@ -234,7 +252,7 @@ def pull(
         if page.done or not page.runs:
             break
 
-    report.scores = pull_scores(conn, connector, required)
+    report.scores = pull_scores(conn, connector, required, report=report)
     return report
 
 
@@ -242,20 +260,31 @@ def pull_scores(
     conn: sqlite3.Connection,
     connector: Connector,
     required: Callable[[str, str], set[str] | None],
+    *,
+    report: PullReport | None = None,
 ) -> int:
-    """Import agentdeck scores from the store as grades; local unsent grades win."""
+    """Import agentdeck scores from the store as grades; local unsent grades win.
+
+    Corrupt score lines (and runs that could not be hydrated) are added to ``report``.
+    """
     source = connector.name
     groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
-    for score in connector.list_scores():
+    scores = connector.list_scores()
+    for score in scores:
         m = score.metadata
         groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)
     missing = [t for (t, *_rest) in groups if not _hydrated(conn, source, t)]
     fetched = connector.fetch_runs(sorted(set(missing))) if missing else []
+    if report is not None:
+        report.skipped += scores.skipped
+        report.problems.extend(scores.problems)
+        if isinstance(fetched, Listed):
+            report.problems.extend(fetched.problems)
     now = now_iso()
     conn.execute("BEGIN IMMEDIATE")
     store_runs(conn, source, fetched)
     count = 0
-    for (trace_id, reviewer, rubric_id, version), scores in sorted(groups.items()):
+    for (trace_id, reviewer, rubric_id, version), graded in sorted(groups.items()):
         pk = run_pk(conn, source, trace_id)
         if pk is None:
             continue
@@ -269,21 +298,25 @@ def pull_scores(
             continue
         # A grade changed here after the store's copy was written is newer: keep it (its push
         # may have finished while these scores were being listed).
-        newest_remote = max((s.created_at or "") for s in scores)
+        # Compared as instants: the store may write its times in another shape than ours.
+        stamped = [s.created_at for s in graded if s.created_at is not None]
+        newest_remote = max(stamped) if stamped else None
         local_at = conn.execute(
             "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
             "AND rubric_version = ? AND origin = 'local'",
             (pk, reviewer, rubric_id, version),
         ).fetchone()
-        if local_at is not None and local_at[0] > newest_remote:
-            continue
-        values = {s.name: s.value for s in scores}
+        if local_at is not None:
+            local = instant_or_none(local_at[0])
+            if newest_remote is None or local is None or local > newest_remote:
+                continue
+        values = {s.name: s.value for s in graded}
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True
-        comment = next((s.comment for s in scores if s.comment), None)
-        escalate = any(s.metadata.escalate for s in scores)
-        seconds = max((s.metadata.seconds_spent or 0.0) for s in scores)
-        created = min((s.created_at or now) for s in scores)
+        comment = next((s.comment for s in graded if s.comment), None)
+        escalate = any(s.metadata.escalate for s in graded)
+        seconds = max((s.metadata.seconds_spent or 0.0) for s in graded)
+        created = canonical(min(stamped)) if stamped else now
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
             "escalate, seconds_spent, complete, origin, created_at, updated_at) "

@@ -15,7 +15,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, LocatedError, load_toml_model
+from store.documents import DocumentError, LocatedError, load_toml_model, toml_line
 
 CONFIG_NAME = "agentdeck.toml"
 APP_NAME = "agentdeck"
@@ -151,6 +151,11 @@ class Workspace:
 
     def path(self, relative: str) -> Path:
         return (self.root / relative).resolve()
+
+    def line_of(self, *loc: str | int) -> int | None:
+        """The line of a key in ``agentdeck.toml`` (``line_of("stores", 0, "path")``), or of the
+        nearest table around it; None when the file does not say."""
+        return toml_line(self.config_path, loc)
 
     @property
     def rubrics_dir(self) -> Path:

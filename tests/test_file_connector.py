@@ -15,6 +15,7 @@ from store.workspace import load_workspace
 from tests.helpers import make_workspace, run_record
 
 GOOD = [run_record(i) for i in range(6)]
+PARTIAL = 60
 
 
 def _line(rec: dict[str, object]) -> bytes:
@@ -25,13 +26,13 @@ def _line(rec: dict[str, object]) -> bytes:
 def store(tmp_path: Path) -> Path:
     """runs.jsonl: good runs mixed with a truncated, a non-JSON, an invalid-UTF-8 and a partial
     line. Line numbers: 1 good, 2 truncated, 3 good, 4 not JSON, 5 blank, 6 good (bad UTF-8),
-    7..10 good, 11 partial (no newline)."""
+    7..10 good, 11 partial (the first 60 bytes of a run, no newline: still being written)."""
     folder = tmp_path / "store"
     folder.mkdir()
     bad_utf8 = _line({**run_record(100), "output": "caf__BAD__ ok"}).replace(
         b"__BAD__", b"\xff\xfe"
     )
-    partial = _line(run_record(200))[:-1]
+    partial = _line(run_record(200))[:PARTIAL]
     data = (
         _line(GOOD[0])
         + _line(GOOD[1])[:40]
@@ -56,12 +57,14 @@ def test_reads_good_lines_and_counts_bad_ones(store: Path) -> None:
     page = conn.list_runs(None, 1000)
     assert [r.trace_id for r in page.runs] == EXPECTED
     assert page.skipped == 2
-    assert len(page.problems) == 2
+    assert len(page.problems) == 3
     assert page.problems[0].startswith("runs.jsonl:2: ")
     assert page.problems[1].startswith("runs.jsonl:4: ")
-    # The partial last line is neither read nor counted as corrupt.
+    # The partial last line is neither read nor skipped as corrupt, but it is said; and there
+    # is nothing more to read until it is complete.
+    assert page.problems[2].startswith("runs.jsonl:11: the last line is not complete JSON")
     assert "trace-00200" not in {r.trace_id for r in page.runs}
-    assert not page.done
+    assert page.done
 
 
 def test_invalid_utf8_becomes_replacement_characters(store: Path) -> None:
@@ -76,7 +79,7 @@ def test_partial_line_is_read_once_completed(store: Path) -> None:
     empty = conn.list_runs(page.cursor, 1000)
     assert empty.runs == [] and empty.skipped == 0
     with (store / "runs.jsonl").open("ab") as fh:
-        fh.write(b"\n")
+        fh.write(_line(run_record(200))[PARTIAL:])
         fh.write(_line(run_record(300)))
     more = conn.list_runs(empty.cursor, 1000)
     assert [r.trace_id for r in more.runs] == ["trace-00200", "trace-00300"]

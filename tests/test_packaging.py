@@ -45,6 +45,10 @@ def test_wheel_carries_the_demo_workspace(wheel: Path) -> None:
         "store/scores.jsonl",
     ]:
         assert f"store/demo_workspace/{rel}" in names, rel
+    # The data ships, its generator does not: it imports `review` and nothing installed needs it.
+    shipped = [n for n in names if n.startswith("store/demo_workspace/")]
+    assert "store/demo_workspace/generate.py" not in names
+    assert not [n for n in shipped if n.endswith(".py")], shipped
     assert any(n.startswith("tui/") and n.endswith(".tcss") for n in names)
 
 

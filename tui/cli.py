@@ -57,16 +57,28 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
     return wrapper
 
 
-def _workspace(path: Path | None) -> Workspace:
-    from store.workspace import find_workspace, load_workspace
+def _workspace_root(path: Path | None) -> Path:
+    """The workspace folder: the command's --workspace, else the group's (``agentdeck -w DIR
+    sync``), else the usual search."""
+    from store.workspace import find_workspace
 
+    if path is None:
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            path = ctx.find_root().params.get("workspace")
     root = find_workspace(path)
     if root is None:
         _fail(
             "no workspace found (no agentdeck.toml here or above, none in "
             "$AGENTDECK_WORKSPACE or the user config dir); try `agentdeck demo`"
         )
-    return load_workspace(root)
+    return root
+
+
+def _workspace(path: Path | None) -> Workspace:
+    from store.workspace import load_workspace
+
+    return load_workspace(_workspace_root(path))
 
 
 def _open_desk(ws: Workspace) -> None:
@@ -170,38 +182,40 @@ def sync(workspace: Path | None, no_push: bool) -> None:
             problems += pushed.failed
         if pulled.skipped:
             click.echo(f"{name}: warning: skipped {pulled.skipped} corrupt lines", err=True)
-            for p in pulled.problems[:10]:
-                click.echo(f"  {one_line(p, 300)}", err=True)
+        elif pulled.problems:
+            click.echo(f"{name}: warning: {len(pulled.problems)} problems in the store", err=True)
+        for p in pulled.problems[:10]:
+            click.echo(f"  {one_line(p, 300)}", err=True)
+        if len(pulled.problems) > 10:
+            click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
     click.echo(f"outbox: {pending_count(conn)} grades waiting")
     sys.exit(1 if problems else 0)
 
 
-def _yaml_files(folder: Path) -> list[Path]:
-    return sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]) if folder.is_dir() else []
-
-
 def _validate_all(ws: Workspace) -> list[str]:
-    """Every problem in the workspace's rubrics and cards, one line each."""
-    from review.rubric import load_rubric
-    from runbooks.cards import load_card
-    from store.documents import DocumentError
+    """Every problem ``sync`` or the desk would refuse, one line each: rubrics (two with one
+    id too), cards, the configured stores, and a database too new for this agentdeck."""
+    from review.rubric import check_rubrics
+    from runbooks.cards import check_cards
+    from store.connectors import check_stores
+    from store.db import SCHEMA_VERSION, NotADatabase, SchemaTooNew, check_version
 
-    errors: list[str] = []
-    rubric_ids: set[str] = set()
-    for path in _yaml_files(ws.rubrics_dir):
-        try:
-            rubric_ids.add(load_rubric(path).id)
-        except DocumentError as exc:
-            errors.append(str(exc))
-    if ws.config.review.rubric not in rubric_ids and not errors:
+    rubrics, problems = check_rubrics(ws.rubrics_dir)
+    errors = [str(p) for p in problems]
+    if ws.config.review.rubric not in rubrics and not errors:
+        line = ws.line_of("review", "rubric")
         errors.append(
-            f"{ws.config_path}: review.rubric {ws.config.review.rubric!r} is not defined in "
-            f"{ws.rubrics_dir}"
+            f"{ws.config_path}{f':{line}' if line else ''}: review.rubric "
+            f"{ws.config.review.rubric!r} is not defined in {ws.rubrics_dir}"
         )
-    for path in _yaml_files(ws.cards_dir):
+    errors += [str(p) for p in check_cards(ws.cards_dir)[1]]
+    errors += [str(p) for p in check_stores(ws)]
+    if ws.db_path.exists():
         try:
-            load_card(path)
-        except DocumentError as exc:
+            found = check_version(ws.db_path)
+            if found > SCHEMA_VERSION:
+                errors.append(str(SchemaTooNew(ws.db_path, found)))
+        except NotADatabase as exc:
             errors.append(str(exc))
     return errors
 
@@ -210,15 +224,29 @@ def _validate_all(ws: Workspace) -> list[str]:
 @workspace_option
 @_guarded
 def validate(workspace: Path | None) -> None:
-    """Check the config, rubrics and agent cards; errors name file:line."""
-    ws = _workspace(workspace)
-    errors = _validate_all(ws)
+    """Check the config, rubrics, agent cards and stores; each problem names file:line.
+
+    Exit 0 when all is well, 1 when problems were found, 2 when there is no workspace.
+    """
+    from store.documents import DocumentError
+    from store.workspace import CONFIG_NAME, load_workspace
+    from tui.text import one_line
+
+    root = _workspace_root(workspace)
+    if not (root / CONFIG_NAME).is_file():
+        load_workspace(root)  # not a workspace at all: bad usage, exit 2 (see _guarded)
+    try:
+        ws = load_workspace(root)
+        errors = _validate_all(ws)
+    except DocumentError as exc:
+        # A config that does not load is what validate is for: a problem found, not bad usage.
+        errors = [str(exc)]
     for err in errors:
-        click.echo(err, err=True)
+        click.echo(one_line(err, 2000), err=True)
     if errors:
         click.echo(f"{len(errors)} problem{'s' if len(errors) > 1 else ''} found", err=True)
         sys.exit(1)
-    click.echo(f"{ws.root}: ok")
+    click.echo(f"{root.resolve()}: ok")
 
 
 @cli.command()

@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 from store.connectors.base import Connector, ConnectorError
+from store.documents import DocumentError
 from store.workspace import StoreConfig, Workspace
 
-__all__ = ["Connector", "ConnectorError", "make_connector"]
+__all__ = ["Connector", "ConnectorError", "check_stores", "make_connector"]
+
+#: Store kinds this agentdeck can sync with (the config accepts the ones coming next).
+SUPPORTED_KINDS = ("file",)
+
+
+def _unsupported(workspace: Workspace, index: int, cfg: StoreConfig) -> str:
+    line = workspace.line_of("stores", index, "kind")
+    where = f"{workspace.config_path}:{line}" if line else f"{workspace.config_path}"
+    return (
+        f"{where}: store {cfg.name!r} of kind {cfg.kind!r} is not supported yet "
+        f"(supported: {', '.join(SUPPORTED_KINDS)})"
+    )
 
 
 def make_connector(workspace: Workspace, cfg: StoreConfig) -> Connector:
@@ -14,6 +27,47 @@ def make_connector(workspace: Workspace, cfg: StoreConfig) -> Connector:
         from store.connectors.file import FileConnector
 
         return FileConnector(cfg.name, workspace.path(cfg.path or "."))
-    raise ConnectorError(
-        f"{workspace.config_path}: store {cfg.name!r} of kind {cfg.kind!r} is not supported yet"
-    )
+    index = workspace.config.stores.index(cfg) if cfg in workspace.config.stores else 0
+    raise ConnectorError(_unsupported(workspace, index, cfg))
+
+
+def check_stores(workspace: Workspace) -> list[DocumentError]:
+    """What ``sync`` would refuse about the configured stores, each naming its config line:
+    a kind not supported yet, a file store whose folder or ``runs.jsonl`` is missing.
+
+    Reads nothing but the file system's view of the paths; never contacts a server.
+    """
+    from store.connectors.file import RUNS
+
+    problems: list[DocumentError] = []
+    for i, cfg in enumerate(workspace.config.stores):
+        if cfg.kind not in SUPPORTED_KINDS:
+            line = workspace.line_of("stores", i, "kind")
+            problems.append(
+                DocumentError(
+                    workspace.config_path,
+                    line,
+                    f"store {cfg.name!r} of kind {cfg.kind!r} is not supported yet "
+                    f"(supported: {', '.join(SUPPORTED_KINDS)})",
+                )
+            )
+            continue
+        folder = workspace.path(cfg.path or ".")
+        line = workspace.line_of("stores", i, "path")
+        if not folder.is_dir():
+            problems.append(
+                DocumentError(
+                    workspace.config_path,
+                    line,
+                    f"store {cfg.name!r}: path {cfg.path!r} is not a folder ({folder} is missing)",
+                )
+            )
+        elif not (folder / RUNS).is_file():
+            problems.append(
+                DocumentError(
+                    workspace.config_path,
+                    line,
+                    f"store {cfg.name!r}: {folder / RUNS} is missing",
+                )
+            )
+    return problems

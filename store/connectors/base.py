@@ -8,14 +8,31 @@ crash updates the same remote score and never makes a second one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from store.models import Incident, Run, RunPage, Score
+
+T = TypeVar("T")
 
 
 class ConnectorError(Exception):
     """A store could not be read or written. ``str(err)`` names the endpoint or file."""
+
+
+class Listed(list[T], Generic[T]):
+    """Records read from a store, and what was wrong with the rest.
+
+    A list, so a caller that wants only the records uses it as one. ``problems`` are one line
+    each, naming file:line (or the endpoint); ``skipped`` counts records left out as corrupt.
+    """
+
+    def __init__(
+        self, items: Iterable[T] = (), *, problems: Iterable[str] = (), skipped: int = 0
+    ) -> None:
+        super().__init__(items)
+        self.problems: list[str] = list(problems)
+        self.skipped = skipped
 
 
 @runtime_checkable
@@ -29,16 +46,17 @@ class Connector(Protocol):
         """Return up to ``limit`` run summaries after ``cursor`` (None: from the start)."""
         ...
 
-    def fetch_runs(self, run_ids: Sequence[str]) -> list[Run]:
-        """Return full runs for these ids (unknown ids are left out)."""
+    def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
+        """Return full runs for these ids (unknown ids are left out; invalid ones are said)."""
         ...
 
-    def list_incidents(self) -> list[Incident]:
-        """Return the incidents the store knows."""
+    def list_incidents(self) -> Listed[Incident]:
+        """Return the incidents the store knows, and the problems of the ones left out."""
         ...
 
-    def list_scores(self) -> list[Score]:
-        """Return every agentdeck score in the store (grades by any reviewer)."""
+    def list_scores(self) -> Listed[Score]:
+        """Return every agentdeck score in the store (grades by any reviewer), and the
+        problems of the ones left out."""
         ...
 
     def push_scores(self, scores: Sequence[Score]) -> None:

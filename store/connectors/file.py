@@ -1,29 +1,40 @@
 """The file connector: a folder with ``runs.jsonl``, ``incidents.jsonl`` and ``scores.jsonl``.
 
 It is the demo's store and the reference implementation of the connector interface. Runs are
-read with a byte-offset cursor; a corrupt line is skipped and counted, never fatal. Scores are
-appended (one JSON object per line, the last line for an id wins, ``{"id": ..., "deleted": true}``
-removes one) under an exclusive lock and fsynced, and a push whose content is already the latest
-for that id writes nothing, so retries never duplicate.
+read with a byte-offset cursor; a corrupt line in any file is skipped, counted and reported with
+its file:line, never fatal; when a trace id is on two lines of runs.jsonl the last one wins.
+Scores are appended (one JSON object per line, the last line for an id wins,
+``{"id": ..., "deleted": true}`` removes one) under an exclusive lock and fsynced, and a push
+whose content is already the latest for that id writes nothing, so retries never duplicate.
 """
 
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from store.connectors.base import ConnectorError
+from store.connectors.base import ConnectorError, Listed
 from store.models import Incident, Run, RunPage, RunSummary, Score
 
 RUNS = "runs.jsonl"
 INCIDENTS = "incidents.jsonl"
 SCORES = "scores.jsonl"
+
+M = TypeVar("M", bound=BaseModel)
+
+#: A JSON escape of a UTF-16 surrogate: valid JSON, but alone it is no character at all.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _decode(raw: bytes) -> str:
@@ -31,18 +42,49 @@ def _decode(raw: bytes) -> str:
     return raw.decode("utf-8", errors="replace")
 
 
-def _problem(path: Path, line: int, exc: Exception) -> str:
+def _scrub(value: Any) -> Any:
+    """Replace lone surrogates (from ``\\udc80`` escapes) with U+FFFD, keys included."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _parse(model: type[M], raw: bytes) -> M:
+    """One JSON line as ``model``. A lone surrogate escape is shown as U+FFFD, as invalid UTF-8
+    is: pydantic's JSON parser refuses it, so such a line goes through ``json`` instead."""
+    text = _decode(raw)
+    try:
+        return model.model_validate_json(text)
+    except ValidationError as exc:
+        if exc.errors()[0]["type"] != "json_invalid" or not _SURROGATE_ESCAPE.search(raw):
+            raise
+    try:
+        data = _scrub(json.loads(text))
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return model.model_validate(data)
+
+
+def _unreadable_json(exc: Exception) -> bool:
+    """The line is not JSON at all (as opposed to JSON that is not a valid record)."""
+    if isinstance(exc, ValidationError):
+        return exc.errors()[0]["type"] == "json_invalid"
+    return True
+
+
+def _problem(name: str, line: int, exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         err = exc.errors()[0]
         if err["type"] == "json_invalid":
-            return f"{path.name}:{line}: not valid JSON (a truncated or corrupt line)"
+            return f"{name}:{line}: not valid JSON (a truncated or corrupt line)"
         loc = ".".join(str(p) for p in err["loc"])
-        return (
-            f"{path.name}:{line}: {loc}: {err['msg']}"
-            if loc
-            else f"{path.name}:{line}: {err['msg']}"
-        )
-    return f"{path.name}:{line}: not valid JSON"
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        return f"{name}:{line}: {loc}: {msg}" if loc else f"{name}:{line}: {msg}"
+    return f"{name}:{line}: not valid JSON (a truncated or corrupt line)"
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -52,13 +94,43 @@ def _read_bytes(path: Path) -> bytes:
         raise ConnectorError(f"{path}: cannot read ({exc.strerror})") from None
 
 
+def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
+    """Numbered lines of a whole file, blank ones left out."""
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if raw.strip():
+            yield number, raw
+
+
+class _TraceId(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    trace_id: str
+
+
+@dataclass
+class _Line:
+    """Where a trace id was last read in runs.jsonl, and what that line held."""
+
+    offset: int
+    number: int
+    digest: bytes
+
+
+def _digest(raw: bytes) -> bytes:
+    return hashlib.blake2b(raw.strip(), digest_size=16).digest()
+
+
 class FileConnector:
     """Connector over a folder of JSON Lines files."""
 
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
         self.folder = folder
-        self._offsets: dict[str, int] = {}
+        #: Trace id to the line that wins for it (the last one), over the part of runs.jsonl
+        #: this connector has read: offsets for ``fetch_runs``, line numbers for duplicates.
+        self._lines: dict[str, _Line] = {}
+        #: runs.jsonl is known up to this offset (and that many lines).
+        self._known_to = 0
+        self._known_lines = 0
 
     # -- runs ---------------------------------------------------------------------------------
 
@@ -66,8 +138,39 @@ class FileConnector:
     def runs_path(self) -> Path:
         return self.folder / RUNS
 
+    def _open_runs(self) -> BinaryIO:
+        try:
+            return self.runs_path.open("rb")
+        except OSError as exc:
+            raise ConnectorError(f"{self.runs_path}: cannot read ({exc.strerror})") from None
+
+    def _learn_prefix(self, fh: BinaryIO, offset: int, line_no: int) -> None:
+        """Learn the trace ids before a saved cursor, read by an earlier sync, so a duplicate
+        further down is caught (one pass over what was already read; its problems were said)."""
+        fh.seek(self._known_to)
+        number = self._known_lines
+        while fh.tell() < offset:
+            start = fh.tell()
+            raw = fh.readline()
+            if not raw:
+                break
+            number += 1
+            if not raw.strip():
+                continue
+            try:
+                tid = _parse(_TraceId, raw).trace_id
+            except (ValidationError, ValueError):
+                continue
+            self._lines[tid] = _Line(start, number, _digest(raw))
+        self._known_to, self._known_lines = offset, line_no
+
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
-        """Read up to ``limit`` summaries after ``cursor`` ("offset:line")."""
+        """Read up to ``limit`` summaries after ``cursor`` ("offset:line").
+
+        A last line without a newline is read when it is a whole JSON record; when it is not
+        (still being written, or torn by a crash) it is left for the next read, and said. The
+        same trace id on two lines: the last line wins; if the content differs, that is said.
+        """
         offset, line_no = (0, 0)
         if cursor:
             try:
@@ -75,39 +178,88 @@ class FileConnector:
                 offset, line_no = int(a), int(b)
             except ValueError:
                 raise ConnectorError(f"{self.runs_path}: bad saved cursor {cursor!r}") from None
-        try:
-            fh = self.runs_path.open("rb")
-        except OSError as exc:
-            raise ConnectorError(f"{self.runs_path}: cannot read ({exc.strerror})") from None
-        runs: list[RunSummary] = []
+        page: dict[str, RunSummary] = {}
         problems: list[str] = []
+        replaced: list[str] = []
         skipped = 0
-        with fh:
+        done = False
+        with self._open_runs() as fh:
+            if offset > self._known_to:
+                self._learn_prefix(fh, offset, line_no)
+            contiguous = offset <= self._known_to
+            # A last line taken without its newline: what follows it is the rest of that line.
+            in_line = False
+            if offset > 0:
+                fh.seek(offset - 1)
+                in_line = fh.read(1) != b"\n"
             fh.seek(offset)
-            while len(runs) < limit:
+            while len(page) < limit:
                 start = fh.tell()
                 raw = fh.readline()
                 if not raw:
+                    done = True
                     break
-                if not raw.endswith(b"\n"):
-                    # A line still being written by whoever appends to the file: read it next time.
-                    fh.seek(start)
-                    break
-                line_no += 1
+                whole = raw.endswith(b"\n")
+                if in_line:
+                    in_line = False
+                    if raw.strip():
+                        skipped += 1
+                        problems.append(
+                            f"{RUNS}:{line_no}: text after the end of the record on this line "
+                            "(a missing newline?); not read"
+                        )
+                    continue
                 if not raw.strip():
-                    continue
+                    if whole:
+                        line_no += 1
+                        continue
+                    fh.seek(start)
+                    done = True
+                    break
                 try:
-                    summary = RunSummary.model_validate_json(_decode(raw))
+                    summary = _parse(RunSummary, raw)
                 except (ValidationError, ValueError) as exc:
+                    if not whole and _unreadable_json(exc):
+                        problems.append(
+                            f"{RUNS}:{line_no + 1}: the last line is not complete JSON and has "
+                            "no newline (still being written, or cut off); read once complete"
+                        )
+                        fh.seek(start)
+                        done = True
+                        break
+                    line_no += 1
                     skipped += 1
-                    problems.append(_problem(self.runs_path, line_no, exc))
+                    problems.append(_problem(RUNS, line_no, exc))
                     continue
-                self._offsets[summary.trace_id] = start
-                runs.append(summary)
+                line_no += 1
+                tid = summary.trace_id
+                digest = _digest(raw)
+                before = self._lines.get(tid)
+                if before is not None and before.number != line_no:
+                    if before.digest == digest:
+                        # The same record again (a re-export): nothing new to take.
+                        self._lines[tid] = _Line(start, line_no, digest)
+                        continue
+                    problems.append(
+                        f"{RUNS}:{line_no}: trace id {tid!r} is also on line {before.number} "
+                        f"with different content; line {line_no} is used (the last line wins)"
+                    )
+                    page.pop(tid, None)
+                    replaced.append(tid)
+                self._lines[tid] = _Line(start, line_no, digest)
+                page[tid] = summary
             end = fh.tell()
-            done = not fh.read(1)
+            if not done:
+                done = not fh.read(1)
+        if contiguous and end > self._known_to:
+            self._known_to, self._known_lines = end, line_no
         return RunPage(
-            runs=runs, cursor=f"{end}:{line_no}", done=done, skipped=skipped, problems=problems
+            runs=list(page.values()),
+            cursor=f"{end}:{line_no}",
+            done=done,
+            skipped=skipped,
+            problems=problems,
+            replaced=replaced,
         )
 
     def _scan_offsets(self) -> None:
@@ -118,24 +270,24 @@ class FileConnector:
             if page.done or not page.runs:
                 return
 
-    def fetch_runs(self, run_ids: Sequence[str]) -> list[Run]:
-        """Read the full runs for these ids, using offsets remembered from ``list_runs``."""
-        if any(rid not in self._offsets for rid in run_ids):
+    def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
+        """Read the full runs for these ids, using offsets remembered from ``list_runs``.
+
+        A run whose summary was read but whose full record is invalid is left out, and said.
+        """
+        if any(rid not in self._lines for rid in run_ids):
             self._scan_offsets()
-        out: list[Run] = []
-        try:
-            fh = self.runs_path.open("rb")
-        except OSError as exc:
-            raise ConnectorError(f"{self.runs_path}: cannot read ({exc.strerror})") from None
-        with fh:
+        out: Listed[Run] = Listed()
+        with self._open_runs() as fh:
             for rid in run_ids:
-                offset = self._offsets.get(rid)
-                if offset is None:
+                at = self._lines.get(rid)
+                if at is None:
                     continue
-                fh.seek(offset)
+                fh.seek(at.offset)
                 try:
-                    run = Run.model_validate_json(_decode(fh.readline()))
-                except (ValidationError, ValueError):
+                    run = _parse(Run, fh.readline())
+                except (ValidationError, ValueError) as exc:
+                    out.problems.append(_problem(RUNS, at.number, exc) + " (run not hydrated)")
                     continue
                 # A rewritten file moves lines: trust an offset only if it still holds the run.
                 if run.trace_id == rid:
@@ -144,18 +296,18 @@ class FileConnector:
 
     # -- incidents ----------------------------------------------------------------------------
 
-    def list_incidents(self) -> list[Incident]:
+    def list_incidents(self) -> Listed[Incident]:
+        """Every incident in incidents.jsonl; a corrupt line is skipped, counted and said."""
         path = self.folder / INCIDENTS
+        out: Listed[Incident] = Listed()
         if not path.exists():
-            return []
-        out: list[Incident] = []
-        for raw in _read_bytes(path).splitlines():
-            if not raw.strip():
-                continue
+            return out
+        for number, raw in _lines(_read_bytes(path)):
             try:
-                out.append(Incident.model_validate_json(_decode(raw)))
-            except (ValidationError, ValueError):
-                continue
+                out.append(_parse(Incident, raw))
+            except (ValidationError, ValueError) as exc:
+                out.skipped += 1
+                out.problems.append(_problem(INCIDENTS, number, exc))
         return out
 
     # -- scores -------------------------------------------------------------------------------
@@ -177,32 +329,47 @@ class FileConnector:
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
+    def _read_scores(self) -> tuple[dict[str, tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
+        """Each score id's latest line (number, object), tombstones included, and the lines that
+        are not a JSON object with a string ``id``."""
+        latest: dict[str, tuple[int, dict[str, Any]]] = {}
+        bad: list[tuple[int, str]] = []
+        if not self.scores_path.exists():
+            return latest, bad
+        for number, raw in _lines(_read_bytes(self.scores_path)):
+            try:
+                obj = _scrub(json.loads(_decode(raw)))
+            except (ValueError, RecursionError):
+                bad.append((number, _problem(SCORES, number, ValueError())))
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                bad.append((number, f"{SCORES}:{number}: not a score (no string `id`)"))
+                continue
+            latest[obj["id"]] = (number, obj)
+        return latest, bad
+
     def _latest(self) -> dict[str, str]:
         """Map score id to its latest line (canonical JSON), tombstones included."""
-        latest: dict[str, str] = {}
-        if not self.scores_path.exists():
-            return latest
-        for raw in _read_bytes(self.scores_path).splitlines():
-            if not raw.strip():
-                continue
-            try:
-                obj = json.loads(_decode(raw))
-            except ValueError:
-                continue
-            if isinstance(obj, dict) and isinstance(obj.get("id"), str):
-                latest[obj["id"]] = json.dumps(obj, sort_keys=True, ensure_ascii=False)
-        return latest
+        latest, _ = self._read_scores()
+        return {
+            sid: json.dumps(obj, sort_keys=True, ensure_ascii=False)
+            for sid, (_, obj) in latest.items()
+        }
 
-    def list_scores(self) -> list[Score]:
-        out: list[Score] = []
-        for text in self._latest().values():
-            obj = json.loads(text)
+    def list_scores(self) -> Listed[Score]:
+        """The live scores (the last line for each id, tombstones left out); a corrupt line is
+        skipped, counted and said."""
+        latest, bad = self._read_scores()
+        out: Listed[Score] = Listed()
+        for number, obj in latest.values():
             if obj.get("deleted"):
                 continue
             try:
                 out.append(Score.model_validate(obj))
-            except ValidationError:
-                continue
+            except ValidationError as exc:
+                bad.append((number, _problem(SCORES, number, exc)))
+        out.skipped = len(bad)
+        out.problems = [text for _, text in sorted(bad)]
         return out
 
     def _append(self, lines: list[str]) -> None:

@@ -229,7 +229,7 @@ _ACTIONS = {
 def _iso(seconds: float) -> str:
     whole = int(seconds)
     ms = int((seconds - whole) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}000Z"
 
 
 def _runs_and_steps(

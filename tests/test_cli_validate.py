@@ -1,0 +1,198 @@
+"""`agentdeck -w DIR CMD` and what `validate` catches: everything `sync` would refuse, one line
+per problem naming file:line; exit 0 ok, 1 problems found, 2 no workspace (bad usage)."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from store.db import SCHEMA_VERSION
+from tui.cli import cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    target = tmp_path / "ws"
+    shutil.copytree(
+        ROOT / "sample-data", target, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
+    )
+    # Nowhere else to find a workspace: not the environment, the folder, or the config dir.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.delenv("AGENTDECK_WORKSPACE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return target
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(cli, list(args), prog_name="agentdeck")
+
+
+def line_of(path: Path, needle: str, after: int = 0) -> int:
+    lines = path.read_text().splitlines()
+    return next(i for i, ln in enumerate(lines, 1) if i > after and needle in ln)
+
+
+def problems(done: Result) -> list[str]:
+    assert (
+        "Traceback" not in done.output
+        and done.exception is None
+        or isinstance(done.exception, SystemExit)
+    )
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].endswith("found"), done.stderr
+    return lines[:-1]
+
+
+# -- the group's --workspace ---------------------------------------------------------------
+
+
+def test_group_workspace_option_applies_to_validate(ws: Path) -> None:
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == f"{ws}: ok"
+    done = run("--workspace", str(ws), "validate")
+    assert done.exit_code == 0, done.output
+
+
+def test_group_workspace_option_applies_to_sync(ws: Path) -> None:
+    done = run("-w", str(ws), "sync", "--no-push")
+    assert done.exit_code == 0, done.output
+    assert "demo: listed" in done.stdout
+    assert (ws / ".agentdeck" / "agentdeck.db").is_file()
+
+
+def test_the_subcommands_own_workspace_option_wins(ws: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run("-w", str(empty), "validate", "-w", str(ws)).exit_code == 0
+    done = run("-w", str(ws), "validate", "-w", str(empty))
+    assert done.exit_code == 2
+    assert str(empty / "agentdeck.toml") in done.stderr
+
+
+def test_no_workspace_anywhere_is_bad_usage(ws: Path) -> None:
+    done = run("validate")
+    assert done.exit_code == 2
+    assert "no workspace found" in done.stderr
+
+
+# -- what validate catches ---------------------------------------------------------------------
+
+
+def test_two_rubrics_with_one_id_name_the_second_files_id_line(ws: Path) -> None:
+    first = ws / "rubrics" / "support-quality.yaml"
+    second = ws / "rubrics" / "zz-copy.yaml"
+    second.write_text("# a copy someone forgot to rename\n" + first.read_text())
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    assert problems(done) == [
+        f"{second}:{line_of(second, 'id: support-quality')}: rubric id 'support-quality' is "
+        "already defined in support-quality.yaml"
+    ]
+    # sync refuses the same workspace, naming the same place.
+    refused = run("-w", str(ws), "sync")
+    assert refused.exit_code == 2
+    assert f"{second}:{line_of(second, 'id: support-quality')}: " in refused.stderr
+
+
+def test_a_store_path_that_does_not_exist_names_its_config_line(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(cfg.read_text().replace('path = "store"', 'path = "stor"'))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    [problem] = problems(done)
+    assert problem.startswith(f"{cfg}:{line_of(cfg, 'path = ')}: store 'demo': path 'stor'")
+    assert "missing" in problem
+    # ...which sync refuses too.
+    assert run("-w", str(ws), "sync").exit_code == 2
+
+
+def test_a_store_folder_without_runs_and_an_unsupported_kind(ws: Path) -> None:
+    (ws / "store" / "runs.jsonl").unlink()
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(
+        cfg.read_text()
+        + '\n[[stores]]\nname = "phoenix"\nkind = "phoenix"\nurl = "http://127.0.0.1:6006"\n'
+    )
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    kind_line = line_of(cfg, 'kind = "phoenix"')
+    assert problems(done) == [
+        f"{cfg}:{line_of(cfg, 'path = ')}: store 'demo': {ws / 'store' / 'runs.jsonl'} is missing",
+        f"{cfg}:{kind_line}: store 'phoenix' of kind 'phoenix' is not supported yet "
+        "(supported: file)",
+    ]
+    refused = run("-w", str(ws), "sync")
+    assert refused.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle", "message"),
+    [
+        # A misspelt table: the line of the misspelling, not "review is missing" with no line.
+        (lambda t: t.replace("[review]", "[reviews]"), "[reviews]", "reviews: Extra inputs"),
+        (lambda t: t.replace("overlap = 0.2", "overlap = 7"), "overlap = 7", "review.overlap"),
+        (lambda t: t.replace('salt = "acme', "salt = acme"), "salt = acme", "invalid TOML"),
+        (lambda t: t + '\n[keys]\n"desk.undo" = 5\n', '"desk.undo"', "keys.desk.undo"),
+        (lambda t: t + "\n[extra\n", "[extra", "invalid TOML"),
+    ],
+)
+def test_config_errors_name_the_line(ws: Path, edit, needle: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(edit(cfg.read_text()))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1, done.output
+    [problem] = problems(done)
+    assert problem.startswith(f"{cfg}:{line_of(cfg, needle)}: "), problem
+    assert message in problem
+
+
+def test_a_missing_table_points_at_the_top_of_the_config(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    text = cfg.read_text()
+    cfg.write_text(text[: text.index("[sampling]")] + text[text.index("[paths]") :])
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    assert problems(done) == [f"{cfg}:1: sampling: Field required"]
+
+
+def test_an_alias_bomb_and_a_database_too_new_are_problems(ws: Path) -> None:
+    rubric = ws / "rubrics" / "support-quality.yaml"
+    bomb = "a0: &a0 [" + ", ".join(['"lol"'] * 9) + "]\n"
+    bomb += "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, 9))
+    rubric.write_text(rubric.read_text() + bomb)
+    db = ws / ".agentdeck" / "agentdeck.db"
+    db.parent.mkdir()
+    conn = sqlite3.connect(db)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    found = problems(done)
+    assert len(found) == 2, found
+    assert found[0].startswith(f"{rubric}:{line_of(rubric, 'a4: &a4')}: alias *a3 ")
+    assert found[1].startswith(f"{db}: database schema version {SCHEMA_VERSION + 1} is newer")
+
+
+def test_validate_stays_light(ws: Path) -> None:
+    probe = (
+        "import sys; from tui.cli import cli\n"
+        f"try:\n    cli(['-w', {str(ws)!r}, 'validate'], prog_name='agentdeck')\n"
+        "except SystemExit as exc:\n    print('EXIT', exc.code)\n"
+        "heavy = sorted(m for m in ('textual', 'sqlite_utils', 'httpx') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, (done.stdout, done.stderr)
