@@ -7,7 +7,7 @@ Keys typed in a modal stay in the modal: the desk handles rubric keys on its own
 from __future__ import annotations
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -16,7 +16,7 @@ from textual.widgets import Input, Label, Static
 
 from review.rubric import Rubric
 from tui.text import human_size
-from tui.widgets.long_text import LongText, prepare
+from tui.widgets.long_text import LongText
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -123,29 +123,17 @@ class OutputScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog output"):
             yield Label(Text(self.title_text, "bold"), id="output-title")
-            yield LongText(id="output-text")
+            # The viewer wraps the text to its own width in cells, in a worker, and again on resize.
+            yield LongText(self.raw, id="output-text")
             yield Label(Text("space/pgdn scroll · escape or o close", "dim"))
 
     def on_mount(self) -> None:
         self.query_one(LongText).focus()
-        # Wrap to the viewer's width once; long lines stay readable without sideways scrolling.
-        self.prepare_lines(max(40, self.app.size.width - 14))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="output")
-    def prepare_lines(self, width: int) -> None:
-        lines = prepare(self.raw, width)
-        self.app.call_from_thread(self._show, lines)
-
-    def _show(self, lines: list[str]) -> None:
-        if not self.is_attached:
-            return
-        self.query_one(LongText).set_lines(lines)
-        self.query_one("#output-title", Label).update(
-            Text(
-                f"{self.title_text} — {human_size(len(self.raw))} characters, {len(lines):,} lines",
-                "bold",
-            )
-        )
+    @on(LongText.Wrapped)
+    def _show_size(self, event: LongText.Wrapped) -> None:
+        size = f"{human_size(len(self.raw))} characters, {event.lines:,} lines"
+        self.query_one("#output-title", Label).update(Text(f"{self.title_text} — {size}", "bold"))
 
     def action_close(self) -> None:
         self.dismiss(None)
