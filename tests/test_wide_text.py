@@ -11,11 +11,12 @@ from conftest import settle
 from rich.cells import cell_len, split_graphemes
 from rich.console import Console
 from textual.app import App, ComposeResult
+from textual.screen import ModalScreen
 
 import tui
-from tui.screens.modals import OutputScreen
 from tui.text import cut_cells, one_line, wrap_lines
 from tui.widgets.long_text import LongText, prepare
+from tui.widgets.overlays import OutputPanel
 
 EMOJI = "🙂" * 500
 CJK = "日本語のテキスト" * 63  # 504 characters, 1008 cells
@@ -176,9 +177,26 @@ async def test_viewer_at_40_cells_shows_every_character_down_to_the_end(text: st
 
 
 class DeskStyles(App[None]):
-    """An app with the desk's styles, where the output modal has its real size."""
+    """An app with the shell's styles, where the output overlay has its real size."""
 
-    CSS_PATH = Path(tui.__file__).parent / "desk.tcss"
+    CSS_PATH = Path(tui.__file__).parent / "app.tcss"
+
+
+class OutputScreen(ModalScreen[None]):
+    """Hosts the desk's output overlay alone, with the viewer focused so keys scroll it."""
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        yield OutputPanel(classes="dialog output")
+
+    def on_mount(self) -> None:
+        viewer = self.query_one(LongText)
+        viewer.can_focus = True
+        viewer.focus()
+        self.query_one(OutputPanel).show(self.title_text, self.text)
 
 
 @pytest.mark.parametrize("size", [(60, 20), (80, 24), (200, 50)])

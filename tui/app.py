@@ -168,9 +168,12 @@ class AgentDeckApp(App[None]):
         if message.error:
             self.notify(message.error, title="Offline", severity="warning", markup=False)
         if message.problems:
+            from tui.text import one_line
+
+            more = f" (and {len(message.problems) - 1} more)" if len(message.problems) > 1 else ""
             self.notify(
-                f"{len(message.problems)} lines in the store were skipped: {message.problems[0]}",
-                title="Sync",
+                f"{one_line(message.problems[0], 200)}{more}; `agentdeck sync` lists them all",
+                title="Store problems",
                 severity="warning",
                 markup=False,
             )

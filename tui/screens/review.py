@@ -450,11 +450,7 @@ class ReviewScreen(Screen[None]):
         elif mode == t.READING_OUTPUT and before.mode != t.READING_OUTPUT:
             detail = self.details.get(self.state.run or -1, (None, None))[0]
             if detail is not None and detail.output:
-                output.show(
-                    f"Output of {one_line(detail.run_id, 60)}",
-                    detail.output,
-                    max(40, self.app.size.width - 14),
-                )
+                output.show(f"Output of {one_line(detail.run_id, 60)}", detail.output)
             else:
                 self._work(self._show_output(self.state.run), "output")
         elif mode == t.READING_HELP and before.mode != t.READING_HELP:
@@ -470,9 +466,7 @@ class ReviewScreen(Screen[None]):
         detail = await self.read(lambda conn: rq.run_detail(conn, run))
         if detail is not None and self.state.mode == t.READING_OUTPUT and self.state.run == run:
             self.query_one(OutputPanel).show(
-                f"Output of {one_line(detail.run_id, 60)}",
-                detail.output or "",
-                max(40, self.app.size.width - 14),
+                f"Output of {one_line(detail.run_id, 60)}", detail.output or ""
             )
 
     # -- the queue and the open run ----------------------------------------------------------------

@@ -8,14 +8,14 @@ before the box is on screen. None of them takes focus.
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
+from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Label, Static
 
 from review.rubric import Rubric
 from tui.text import human_size, safe_text
-from tui.widgets.long_text import LongText, prepare
+from tui.widgets.long_text import LongText
 
 
 class PromptBox(Vertical):
@@ -34,7 +34,13 @@ class PromptBox(Vertical):
 
 
 class OutputPanel(Vertical):
-    """The whole output of a run, wrapped once and drawn line by line."""
+    """The whole output of a run: the viewer wraps it to its own width (by cells) in a worker
+    and draws only the lines on screen."""
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self._title = ""
+        self._chars = 0
 
     def compose(self) -> ComposeResult:
         yield Label(id="output-title")
@@ -43,33 +49,22 @@ class OutputPanel(Vertical):
         yield text
         yield Label(Text("space/pgdn/j scroll · escape or o close", "dim"))
 
-    def show(self, title: str, raw: str, width: int) -> None:
-        """Wrap ``raw`` in a thread (a 10 MB output takes a while) and show it when ready."""
-        self.query_one(LongText).set_lines([])
+    def show(self, title: str, raw: str) -> None:
+        self._title, self._chars = title, len(raw)
         self.query_one("#output-title", Label).update(Text(f"{title} — wrapping…", "bold"))
-        self._wrap(title, raw, width)
+        self.query_one(LongText).set_text(raw)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="output")
-    def _wrap(self, title: str, raw: str, width: int) -> None:
-        lines = prepare(raw, width)
-        self.app.call_from_thread(self._set, title, raw, lines)
-
-    def _set(self, title: str, raw: str, lines: list[str]) -> None:
-        if not self.is_attached:
-            return
-        text = self.query_one(LongText)
-        text.set_lines(lines)
-        text.scroll_home(animate=False)
+    @on(LongText.Wrapped)
+    def _wrapped(self, event: LongText.Wrapped) -> None:
         self.query_one("#output-title", Label).update(
             Text(
-                f"{title} — {human_size(len(raw))} characters, {len(lines):,} lines",
+                f"{self._title} — {human_size(self._chars)} characters, {event.lines:,} lines",
                 "bold",
             )
         )
 
     def scroll(self, unit: str, amount: int) -> None:
-        text = self.query_one(LongText)
-        _scroll(text, unit, amount)
+        _scroll(self.query_one(LongText), unit, amount)
 
 
 class HelpPanel(VerticalScroll, can_focus=False):
