@@ -108,3 +108,138 @@ def test_grade_a_run_in_a_real_terminal(tmp_path: Path) -> None:
         )
     finally:
         subprocess.run([tmux, "-S", socket, "kill-server"], capture_output=True)
+
+
+# -- keys as a terminal really delivers them -------------------------------------------------------
+
+
+class Desk:
+    """`agentdeck demo` in a tmux pane; the pane's shell prints the exit code when it ends."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.tmux = need("tmux")
+        self.socket = str(tmp_path / "tmux.sock")
+        self.ws = tmp_path / "demo"
+        self.db = self.ws / ".agentdeck" / "agentdeck.db"
+        self.pidfile = tmp_path / "pid"
+        cmd = (
+            f"cd {ROOT} && HOME={tmp_path} XDG_DATA_HOME={tmp_path}/data "
+            f"sh -c 'echo $$ > {self.pidfile}; exec {sys.executable} -m tui.cli demo --path {self.ws}'; "
+            "echo agentdeck-exited-$?; sleep 600"
+        )
+        self.tm("new-session", "-d", "-s", "desk", "-x", "120", "-y", "40", cmd)
+
+    def tm(self, *args: str) -> str:
+        return subprocess.run(
+            [self.tmux, "-S", self.socket, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def screen(self) -> str:
+        return self.tm("capture-pane", "-p", "-t", "desk")
+
+    def open_and_synced(self) -> None:
+        wait_for(
+            lambda: "online" in self.screen() and RUN_AT.search(self.screen()),
+            "the desk",
+            on_timeout=self.screen,
+        )
+
+    def todo(self) -> list[int]:
+        conn = sqlite3.connect(self.db)
+        try:
+            return [
+                r[0]
+                for r in conn.execute(
+                    "SELECT run FROM assignments WHERE reviewer = 'ana' AND graded = 0 "
+                    "ORDER BY started_at, run"
+                )
+            ]
+        finally:
+            conn.close()
+
+    def grades(self) -> dict[int, str]:
+        conn = sqlite3.connect(self.db)
+        try:
+            return dict(
+                conn.execute(
+                    "SELECT run, \"values\" FROM grades WHERE reviewer = 'ana' AND origin = 'local'"
+                ).fetchall()
+            )
+        finally:
+            conn.close()
+
+    def pid(self) -> int:
+        return int(self.pidfile.read_text().strip())
+
+    def exited(self) -> bool:
+        return "agentdeck-exited-" in self.screen()
+
+    def close(self) -> None:
+        subprocess.run([self.tmux, "-S", self.socket, "kill-server"], capture_output=True)
+
+
+PNS = '{"intervention": "no", "policy": "safe", "task_success": "pass"}'
+
+
+def test_eight_runs_typed_in_one_burst_each_land_on_their_own_run(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    try:
+        desk.open_and_synced()
+        todo = desk.todo()[:8]
+        # One send-keys: the terminal delivers all 24 keys in one read.
+        desk.tm("send-keys", "-t", "desk", "pns" * 8)
+        wait_for(lambda: len(desk.grades()) == 8, "eight grades", on_timeout=desk.screen)
+        grades = desk.grades()
+        assert sorted(grades) == sorted(todo)
+        assert all(grades[run] == PNS for run in todo)
+    finally:
+        desk.close()
+
+
+def test_ctrl_q_right_after_a_burst_saves_every_key(tmp_path: Path) -> None:
+    desk = Desk(tmp_path)
+    try:
+        desk.open_and_synced()
+        todo = desk.todo()[:14]
+        # 43 keys and ctrl+q, all in one read.
+        desk.tm("send-keys", "-t", "desk", "pns" * 14 + "f", "C-q")
+        wait_for(desk.exited, "agentdeck to quit", on_timeout=desk.screen)
+        assert "agentdeck-exited-0" in desk.screen()
+        grades = desk.grades()
+        assert len(grades) == 15
+        assert all(grades[run] == PNS for run in todo)
+        assert [v for r, v in grades.items() if r not in todo] == ['{"task_success": "fail"}']
+    finally:
+        desk.close()
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_a_signal_right_after_a_burst_saves_every_key(tmp_path: Path, how: str) -> None:
+    import signal
+
+    desk = Desk(tmp_path)
+    try:
+        desk.open_and_synced()
+        todo = desk.todo()[:10]
+        desk.tm("send-keys", "-t", "desk", "pns" * 10)
+        if how == "SIGTERM":
+            os.kill(desk.pid(), signal.SIGTERM)
+            wait_for(desk.exited, "agentdeck to quit", on_timeout=desk.screen)
+        else:
+            # The terminal goes away: tmux closes the pane and the process gets SIGHUP.
+            pid = desk.pid()
+            desk.tm("kill-pane", "-t", "desk")
+
+            def gone() -> bool:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return True
+                return False
+
+            wait_for(gone, "agentdeck to end after SIGHUP", timeout=30)
+        grades = desk.grades()
+        assert len(grades) == 10, grades
+        assert all(grades[run] == PNS for run in todo)
+    finally:
+        desk.close()
