@@ -124,7 +124,8 @@ class Desk:
         self.pidfile = tmp_path / "pid"
         cmd = (
             f"cd {ROOT} && HOME={tmp_path} XDG_DATA_HOME={tmp_path}/data "
-            f"sh -c 'echo $$ > {self.pidfile}; exec {sys.executable} -m tui.cli demo --path {self.ws}'; "
+            f"sh -c 'echo $$ > {self.pidfile}; "
+            f"exec {sys.executable} -m tui.cli demo --path {self.ws}'; "
             "echo agentdeck-exited-$?; sleep 600"
         )
         self.tm("new-session", "-d", "-s", "desk", "-x", "120", "-y", "40", cmd)
