@@ -81,7 +81,7 @@ def _workspace(path: Path | None) -> Workspace:
     return load_workspace(_workspace_root(path))
 
 
-def _open_desk(ws: Workspace) -> None:
+def _open_desk(ws: Workspace, area: str = "review") -> None:
     from review.session import load_setup
     from store.db import connect
 
@@ -93,7 +93,10 @@ def _open_desk(ws: Workspace) -> None:
 
     check_keymap(ws, setup.rubric)
 
-    make_app(ws).run()
+    app = make_app(ws, area=area)
+    app.run()
+    if app.return_code:
+        sys.exit(app.return_code)
 
 
 workspace_option = click.option(
@@ -138,6 +141,14 @@ def demo(path: Path | None, fresh: bool, no_open: bool) -> None:
         click.echo(str(target))
         return
     _open_desk(load_workspace(target))
+
+
+@cli.command()
+@workspace_option
+@_guarded
+def oncall(workspace: Path | None) -> None:
+    """Open the app on the On call area: incidents from the last sync."""
+    _open_desk(_workspace(workspace), area="oncall")
 
 
 @cli.command()
