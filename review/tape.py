@@ -158,12 +158,18 @@ class DeskReport:
     """What one batch of the tape did, sent once it is committed."""
 
     state: DeskState
+    #: The batch's number: reads taken at :meth:`DeskTape.snapshot` ``seq`` include it.
+    seq: int = 0
     grade: Grade | None = None
     #: Net rows the cursor moved in an unchanged view, or None when the screen must look the
     #: position up (a jump, a new view).
     moved: int | None = 0
-    #: The filter changed, or runs joined or left the filtered view: reload rows and counts.
+    #: Runs joined or left the filtered view (rows shift: reload them); ``membership`` is the
+    #: net change in its size, and ``moved`` still holds.
     view_changed: bool = False
+    membership: int = 0
+    #: The filter changed or the database changed under the desk: look everything up again.
+    filter_changed: bool = False
     #: Runs whose complete/incomplete state flipped in this batch.
     graded: dict[int, bool] = field(default_factory=dict)
     #: (graded, assigned) when counted in this batch; else apply ``graded_delta``.
@@ -197,6 +203,19 @@ class DeskTape:
         self.key_map = rubric.key_map()
         self.state = DeskState()
         self._workflows: list[str] | None = None
+        #: Batches committed so far; each report carries its number (``seq``).
+        self.committed = 0
+        self.commit_lock = threading.Lock()
+
+    def snapshot(self, conn: sqlite3.Connection) -> int:
+        """Begin a read transaction on ``conn`` (another thread's connection) and return the
+        number of batches it sees: reads in it reflect exactly reports ``1 .. seq``. The caller
+        ends it with ``COMMIT``."""
+        conn.execute("BEGIN")
+        with self.commit_lock:
+            # The first read fixes the WAL snapshot; no batch commits while it is taken.
+            conn.execute("SELECT 1 FROM sync_state LIMIT 1").fetchall()
+            return self.committed
 
     # -- batches -------------------------------------------------------------------------------
 
@@ -234,7 +253,10 @@ class DeskTape:
             report.state = self.state
             if self.state.run is not None:
                 report.grade = grading.get_grade(conn, self.state.run, self.reviewer, self.rubric)
-            conn.execute("COMMIT")
+            with self.commit_lock:
+                conn.execute("COMMIT")
+                self.committed += 1
+                report.seq = self.committed
         except BaseException:
             if conn.in_transaction:
                 # SQLite may already have rolled back (full disk): keep the error that matters.
@@ -253,10 +275,6 @@ class DeskTape:
                 self._open(conn, item.at, out)
             elif item.name == "refresh":
                 self._refresh(conn, item.at, out)
-            elif item.name == "count":
-                out.progress = rq.progress(conn, self.reviewer)
-                self._workflows = rq.workflows(conn, self.reviewer)
-                out.workflows = self._workflows
             return
         mode = self.state.mode
         if mode == DESK:
@@ -392,6 +410,7 @@ class DeskTape:
             out.graded_delta += 1 if now else -1
             if self.state.flt.graded is not None:
                 out.view_changed = True
+                out.membership += 1 if now == self.state.flt.graded else -1
 
     def _set_level(
         self, conn: sqlite3.Connection, criterion: str, value: Any, at: float, out: DeskReport
@@ -423,10 +442,11 @@ class DeskTape:
             return  # the graded view holds no run to grade: stay on the one just edited
         nxt = rq.step(conn, self.reviewer, s.flt, s.key, todo=True)
         if nxt is not None:
-            if not out.view_changed and out.moved is not None and s.key is not None:
-                out.moved += 1 + rq.between(conn, self.reviewer, s.flt, s.key, nxt)
-            else:
-                out.moved = None
+            if out.moved is not None and s.key is not None and s.run is not None:
+                # The rows in between, plus the open run's own row if it is still in the view
+                # (a graded run leaves the to-do view, and the next row takes its place).
+                still = rq.key_of(conn, self.reviewer, s.flt, s.run) is not None
+                out.moved += int(still) + rq.between(conn, self.reviewer, s.flt, s.key, nxt)
             self._open_run(nxt, at)
             return
         wrapped = rq.step(conn, self.reviewer, s.flt, None, todo=True)
@@ -446,7 +466,7 @@ class DeskTape:
             where = "last" if forward else "first"
             out.effects.append(Effect("notice", (f"That is the {where} run in this view.",)))
             return
-        if out.moved is not None and not out.view_changed:
+        if out.moved is not None:
             # The open run may have left a graded/to-do view: then the neighbour is one row
             # closer; the screen looks the position up instead of guessing.
             if rq.key_of(conn, self.reviewer, s.flt, s.run or 0) is None:
@@ -483,7 +503,7 @@ class DeskTape:
                 out.effects.append(Effect("notice", ("That run is not in your queue.",)))
                 return
             self.state = replace(self.state, flt=QueueFilter())
-            out.view_changed = True
+            out.view_changed = out.filter_changed = True
         if key != s.key:
             out.moved = None
         self._open_run(key, at)
@@ -506,7 +526,7 @@ class DeskTape:
         still to grade there (the first run at all in the graded view), else nothing."""
         s = self.state
         self.state = replace(s, flt=flt)
-        out.view_changed = True
+        out.view_changed = out.filter_changed = True
         out.moved = None
         key = rq.key_of(conn, self.reviewer, flt, s.run) if s.run is not None else None
         if key is None and flt.graded is not True:
@@ -523,7 +543,7 @@ class DeskTape:
         )
         self.state = replace(self.state, opened=True)
         self._open_run(key, at)
-        out.view_changed = True
+        out.view_changed = out.filter_changed = True
         out.moved = None
 
     def _refresh(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
@@ -538,7 +558,7 @@ class DeskTape:
             self._open(conn, at, out)
         else:
             self._open_run(key, at)
-        out.view_changed = True
+        out.view_changed = out.filter_changed = True
         out.moved = None
 
 
@@ -548,6 +568,8 @@ def _merge(into: DeskReport, part: DeskReport) -> None:
     else:
         into.moved += part.moved
     into.view_changed |= part.view_changed
+    into.filter_changed |= part.filter_changed
+    into.membership += part.membership
     for run, graded in part.graded.items():
         into.graded[run] = graded
     if part.progress is not None:

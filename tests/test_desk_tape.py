@@ -199,7 +199,7 @@ def test_any_keys_at_any_pace_on_a_slow_disk_end_as_the_slow_model(
         model.press(key)
     rng = random.Random(seed)
 
-    async def drive() -> int | None:
+    async def drive() -> tuple[int | None, int | None, int | None]:
         app = make_app(ws, sync_on_start=False)
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
@@ -220,15 +220,20 @@ def test_any_keys_at_any_pace_on_a_slow_disk_end_as_the_slow_model(
                 if rng.random() < 0.4:
                     await asyncio.sleep(rng.choice([0.0, 0.001, 0.01]))
             await settle(pilot)
-            return app.desk.current_run
+            return app.desk.current_run, app.desk.index, app.desk.total
 
-    shown = asyncio.run(drive())
+    shown, index, total = asyncio.run(drive())
     conn = sqlite3.connect(ws.db_path)
     try:
         assert db_final(conn, "ana", rubric, model.order) == model.final()
     finally:
         conn.close()
     assert shown == model.cur
+    # Where the queue shows the cursor and how long it says the view is, kept up to date by
+    # the reports alone, match the model's view.
+    view = model.view()
+    assert total == len(view)
+    assert index == (view.index(model.cur) if model.cur in view else None)
 
 
 # -- errors never end the app ----------------------------------------------------------------------

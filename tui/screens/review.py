@@ -148,6 +148,10 @@ class ReviewScreen(Screen[None]):
         self._early: list[t.Item] = []
         self._reads = 0
         self._view_gen = 0
+        self._progress_gen = 0
+        self._locate_gen = 0
+        self._seq = 0
+        self._redo: set[str] = set()
         self._footer_output_cut = False
         self._quitting = False
         self._quit_anyway = False
@@ -257,7 +261,7 @@ class ReviewScreen(Screen[None]):
         for item in self._early:
             runner.put(item)
         self._early.clear()
-        runner.put(t.Op("count"))
+        self._count_progress()
         if services.sync_on_start:
             services.start_sync()
         services.on_synced(self._synced)
@@ -267,7 +271,7 @@ class ReviewScreen(Screen[None]):
         self.forget_details()
         if self.services.tape is not None:
             self.services.tape.put(t.Op("refresh", time.monotonic()))
-            self.services.tape.put(t.Op("count"))
+        self._count_progress()
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -377,9 +381,10 @@ class ReviewScreen(Screen[None]):
         self.grade = r.grade
         if r.workflows is not None:
             self.workflows = r.workflows
-        if r.progress is not None:
-            self.progress = r.progress
-        elif self.progress is not None and r.graded_delta:
+        self._seq = r.seq
+        # Counts and the position are kept by the reports' deltas once known; while one is
+        # being read (None), the read itself says which reports it includes (see _fresh).
+        if r.graded_delta and self.progress is not None:
             done, assigned = self.progress
             self.progress = (done + r.graded_delta, assigned)
         if r.pending is not None:
@@ -389,15 +394,35 @@ class ReviewScreen(Screen[None]):
         queue = self.query_one(QueueList)
         for run, graded in r.graded.items():
             queue.mark_graded(run, graded)
-        if r.view_changed or r.moved is None or self.index is None:
-            if r.view_changed:
-                self._view_gen += 1
-            self._locate()
-        elif r.state.run != before.run:
-            self.index += r.moved
-            queue.move_cursor(self.index)
-        if r.state.run != before.run or r.view_changed:
+        # The run first: its details are read before the queue is looked up again.
+        if r.state.run != before.run or r.filter_changed:
             self._open_run(r.state.run)
+        if r.view_changed:
+            self._view_gen += 1
+        if r.filter_changed or r.moved is None:
+            self._locate()
+        elif self.index is None and r.state.run != before.run:
+            # The last run was not in the view (or its place is being read): look this one up.
+            self._locate()
+        else:
+            if self.index is not None:
+                self.index += r.moved
+            if r.membership and self.total is not None:
+                self.total += r.membership
+            if r.view_changed:
+                # Runs left or joined the view: the rows are read again as they are drawn.
+                queue.reset(
+                    self.total if self.total is not None else queue.total, cursor=self.index or 0
+                )
+            elif r.moved and self.index is not None:
+                queue.move_cursor(self.index)
+        redo, self._redo = self._redo, set()
+        if "locate" in redo:
+            self._locate()
+        elif "count" in redo:
+            self._recount()
+        if "progress" in redo:
+            self._count_progress()
         self.show_grade()
         self._draw_mode(before)
         for effect in r.effects:
@@ -469,13 +494,61 @@ class ReviewScreen(Screen[None]):
                 f"Output of {one_line(detail.run_id, 60)}", detail.output or ""
             )
 
+    def _fresh(self, seq: int, again: str) -> bool:
+        """Whether a read taken at batch ``seq`` matches what the screen has drawn. An older
+        read is asked again now; a newer one again once the reports it saw have arrived."""
+        if seq == self._seq:
+            return True
+        if seq < self._seq:
+            {"locate": self._locate, "count": self._recount, "progress": self._count_progress}[
+                again
+            ]()
+        else:
+            self._redo.add(again)
+        return False
+
+    def _snapshot_read(
+        self, fn: Callable[[sqlite3.Connection], T]
+    ) -> Callable[[sqlite3.Connection], tuple[int, T]]:
+        tape = self.services.tape.tape if self.services.tape is not None else None
+
+        def read(conn: sqlite3.Connection) -> tuple[int, T]:
+            if tape is None:
+                return 0, fn(conn)
+            seq = tape.snapshot(conn)
+            try:
+                return seq, fn(conn)
+            finally:
+                conn.execute("COMMIT")
+
+        return read
+
+    def _count_progress(self) -> None:
+        """Count graded/assigned on the read thread; a newer count supersedes an older one."""
+        self.progress = None
+        self._progress_gen += 1
+        self._work(self._progress_worker(self._progress_gen), "progress")
+
+    async def _progress_worker(self, gen: int) -> None:
+        reviewer = self.services.reviewer
+        seq, progress = await self.read(
+            self._snapshot_read(lambda conn: rq.progress(conn, reviewer))
+        )
+        if gen == self._progress_gen and self._fresh(seq, "progress"):
+            self.progress = progress
+            self.update_status()
+
     # -- the queue and the open run ----------------------------------------------------------------
 
     def _locate(self) -> None:
         """Look up where the open run sits in the view, and the view's size, on the read thread."""
-        self._work(self._locate_worker(self._view_gen, self.state), "locate")
+        # Until it answers, the position and the size are unknown.
+        self.index = None
+        self.total = None
+        self._locate_gen += 1
+        self._work(self._locate_worker(self._locate_gen, self.state), "locate")
 
-    async def _locate_worker(self, gen: int, state: t.DeskState) -> None:
+    async def _locate_worker(self, ask: int, state: t.DeskState) -> None:
         reviewer = self.services.reviewer
         flt, run = state.flt, state.run
 
@@ -484,24 +557,35 @@ class ReviewScreen(Screen[None]):
             start = (pos or 0) // BLOCK * BLOCK
             return pos, rq.window(conn, reviewer, flt, start, BLOCK)
 
-        pos, rows = await self.read(locate)
-        if gen != self._view_gen or self.state.run != run:
+        seq, (pos, rows) = await self.read(self._snapshot_read(locate))
+        if ask != self._locate_gen or not self._fresh(seq, "locate"):
             return
         queue = self.query_one(QueueList)
         self.index = pos
         start = (pos or 0) // BLOCK * BLOCK
         provisional = start + len(rows) + (1 if len(rows) == BLOCK else 0)
-        if self.total is None or not queue.loaded or queue.total != self.total:
-            queue.reset(max(provisional, self.total or 0), cursor=pos or 0)
-        else:
-            queue.reset(self.total, cursor=pos or 0)
+        queue.reset(max(provisional, queue.total if queue.loaded else 0), cursor=pos or 0)
         queue.set_block(start // BLOCK, rows, queue.generation)
         self.update_status()
         # The count scans the view: after the rows are up, never before.
-        total = await self.read(lambda conn: rq.count(conn, reviewer, flt))
-        if gen != self._view_gen:
+        await self._count_worker(ask)
+
+    def _recount(self) -> None:
+        self.total = None
+        self._work(self._count_worker(self._locate_gen), "count")
+
+    async def _count_worker(self, ask: int) -> None:
+        reviewer, flt = self.services.reviewer, self.state.flt
+        seq, total = await self.read(
+            self._snapshot_read(lambda conn: rq.count(conn, reviewer, flt))
+        )
+        if ask != self._locate_gen or not self._fresh(seq, "count"):
+            return
+        if self.state.flt != flt:
+            self._recount()
             return
         self.total = total
+        queue = self.query_one(QueueList)
         queue.set_total(total)
         if self.index is not None:
             queue.move_cursor(self.index)
