@@ -154,3 +154,30 @@ def test_an_unreadable_store_is_one_line_naming_it(ws: Path) -> None:
     incidents.mkdir()
     done = agentdeck("sync", "--workspace", str(ws))
     assert_one_line_error(done, str(incidents), "cannot read")
+
+
+def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    """Two desks on one workspace would each show grades the other has changed; the second is
+    refused with one line, and the database is not touched by it."""
+    import fcntl
+    import subprocess
+    import sys
+
+    from store.db import connect
+
+    connect(demo_workspace.db_path).close()
+    lock = demo_workspace.db_path.with_name("desk.lock")
+    with lock.open("a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fh.write("4242")
+        fh.flush()
+        done = subprocess.run(
+            [sys.executable, "-m", "tui.cli", "-w", str(demo_workspace.root)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 2
+    assert "already open on this workspace (pid 4242)" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

@@ -432,3 +432,30 @@ async def test_f_keys_switch_areas_and_back(demo_workspace: Workspace) -> None:
         assert app.current_mode == "review"
         assert app.desk.current_run == run
     assert local_grades(demo_workspace) == {}
+
+
+async def test_escape_typed_fast_before_a_key_is_escape_then_the_key(
+    synced_demo: Workspace,
+) -> None:
+    """A terminal sends escape as ESC and alt+p as ESC p, so escape typed just before `p`
+    arrives as alt+p. The desk binds nothing to alt: it is escape, then p."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        burst(app, ["c", "x", "y", "z"])
+        app.post_message(events.Key("alt+p", None))
+        burst(app, ["n", "s"])
+        await settle(pilot)
+        assert app.desk.state.mode == "desk"
+    grades = local_grades(ws)
+    assert grades[first]["values"] == {
+        "task_success": "pass",
+        "intervention": "no",
+        "policy": "safe",
+    }
+    conn = sqlite3.connect(ws.db_path)
+    comment = conn.execute("SELECT comment FROM grades WHERE run = ?", (first,)).fetchone()[0]
+    conn.close()
+    assert comment is None, "escape cancelled the comment"

@@ -214,7 +214,7 @@ def test_ctrl_q_right_after_a_burst_saves_every_key(tmp_path: Path) -> None:
         desk.close()
 
 
-@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP", "terminal-closed"])
 def test_a_signal_right_after_a_burst_saves_every_key(tmp_path: Path, how: str) -> None:
     import signal
 
@@ -227,9 +227,13 @@ def test_a_signal_right_after_a_burst_saves_every_key(tmp_path: Path, how: str) 
             os.kill(desk.pid(), signal.SIGTERM)
             wait_for(desk.exited, "agentdeck to quit", on_timeout=desk.screen)
         else:
-            # The terminal goes away: tmux closes the pane and the process gets SIGHUP.
+            # The terminal goes away: tmux closes the pane (or the whole terminal server goes)
+            # and the process gets SIGHUP with nobody left to draw for.
             pid = desk.pid()
-            desk.tm("kill-pane", "-t", "desk")
+            if how == "SIGHUP":
+                desk.tm("kill-pane", "-t", "desk")
+            else:
+                desk.close()
 
             def gone() -> bool:
                 try:

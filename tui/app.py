@@ -9,7 +9,10 @@ into a visible line while the app stays up. ``make_app(workspace).run()`` opens 
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 from collections.abc import Iterable
 from contextlib import suppress
 from typing import Any
@@ -28,6 +31,9 @@ from tui.messages import PushFinished, QuitRequested, SyncFinished
 from tui.screens.review import ReviewScreen
 from tui.services import Services
 
+#: How long a signalled app may take to quit before it saves the tape and leaves regardless.
+LAST_RESORT_S = 5.0
+
 
 class AgentDeckApp(App[None]):
     """agentdeck: the review desk, on call, reports."""
@@ -41,7 +47,7 @@ class AgentDeckApp(App[None]):
             "ctrl+q",
             "quit",
             "Quit",
-            tooltip="Quit (every key typed before is saved first)",
+            tooltip="Quit; every key typed is saved first",
             priority=True,
             id="app.quit",
         ),
@@ -74,6 +80,7 @@ class AgentDeckApp(App[None]):
         self.services = Services(self, workspace, sync_on_start=sync_on_start)
         self.sub_title = workspace.config.workspace.name
         self._first_area = area
+        self._last_resort: threading.Thread | None = None
         self.add_mode("review", lambda: ReviewScreen(self.services))
         self.add_mode("oncall", self._oncall_screen)
         self.add_mode("reports", self._reports_screen)
@@ -130,6 +137,18 @@ class AgentDeckApp(App[None]):
     def _signalled(self, sig: int) -> None:
         # Through the app's own queue: keys that arrived before the signal reach the tape first.
         self.post_message(QuitRequested(signal.Signals(sig).name))
+        if self._last_resort is None:
+            # If the terminal is gone the app may never finish quitting: after a grace period,
+            # save what is on the tape and leave anyway.
+            self._last_resort = threading.Thread(
+                target=self._leave_anyway, name="agentdeck-last-resort", daemon=True
+            )
+            self._last_resort.start()
+
+    def _leave_anyway(self) -> None:
+        time.sleep(LAST_RESORT_S)
+        lost = self.services.close()
+        os._exit(1 if lost else 0)
 
     def on_quit_requested(self, message: QuitRequested) -> None:
         self._quit()
@@ -172,7 +191,7 @@ class AgentDeckApp(App[None]):
 
             more = f" (and {len(message.problems) - 1} more)" if len(message.problems) > 1 else ""
             self.notify(
-                f"{one_line(message.problems[0], 200)}{more}; `agentdeck sync` lists them all",
+                f"{one_line(message.problems[0], 200)}{more}",
                 title="Store problems",
                 severity="warning",
                 markup=False,

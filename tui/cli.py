@@ -81,6 +81,35 @@ def _workspace(path: Path | None) -> Workspace:
     return load_workspace(_workspace_root(path))
 
 
+_LOCK: object = None
+
+
+def _hold_workspace(ws: Workspace) -> None:
+    """One desk per workspace: a second one would show grades the first has since changed and
+    overwrite them. The lock goes with the process, however it ends."""
+    import fcntl
+    import os
+
+    global _LOCK
+    path = ws.db_path.with_name("desk.lock")
+    fh = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.seek(0)
+        holder = fh.read().strip() or "another process"
+        fh.close()
+        _fail(
+            f"{ws.root}: the desk is already open on this workspace (pid {holder}); "
+            "use that window, or close it first"
+        )
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    _LOCK = fh
+
+
 def _open_desk(ws: Workspace, area: str = "review") -> None:
     from review.session import load_setup
     from store.db import connect
@@ -92,6 +121,7 @@ def _open_desk(ws: Workspace, area: str = "review") -> None:
     from tui.app import check_keymap, make_app
 
     check_keymap(ws, setup.rubric)
+    _hold_workspace(ws)
 
     app = make_app(ws, area=area)
     app.run()

@@ -19,7 +19,7 @@ QUIT = Binding(
     "ctrl+q",
     "app.quit",
     "Quit",
-    tooltip="Quit (every key typed before is saved first)",
+    tooltip="Quit; every key typed is saved first",
     id="app.quit",
 )
 

@@ -55,6 +55,8 @@ class Services:
         self._push_timer: Any = None
         self._push_after_sync = False
         self._sync_listeners: list[Callable[[], None]] = []
+        self._closing = threading.Lock()
+        self._lost: int | None = None
 
     @property
     def reviewer(self) -> str:
@@ -216,13 +218,17 @@ class Services:
     def close(self) -> int:
         """Save every key typed (as long as the disk takes them), then close the database
         threads. Returns how many keys could not be saved."""
-        lost = 0
-        if self.tape is not None:
-            self.tape.flush(timeout=30, stop_on_error=True)
-            lost = self.tape.close()
-        self.writer.close()
-        self.reader.close()
-        return lost
+        with self._closing:
+            if self._lost is not None:
+                return self._lost
+            lost = 0
+            if self.tape is not None:
+                self.tape.flush(timeout=30, stop_on_error=True)
+                lost = self.tape.close()
+            self.writer.close()
+            self.reader.close()
+            self._lost = lost
+            return lost
 
 
 def _is_sqlite(exc: BaseException) -> bool:

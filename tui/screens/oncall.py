@@ -53,7 +53,7 @@ class OnCallScreen(Screen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label in ("severity", "status", "workflow", "incident", "started", "runs", "errors"):
+        for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
             table.add_column(label, key=label)
         self.services.on_synced(self.reload)
         self.reload()
@@ -76,12 +76,12 @@ class OnCallScreen(Screen[None]):
         for i in self.incidents:
             table.add_row(
                 Text(one_line(i.severity or "—", 10), SEVERITY_STYLE.get(i.severity or "", "")),
-                Text(one_line(i.status or "—", 10), "bold" if i.status != "resolved" else "dim"),
-                Text(one_line(i.workflow or "—", 24)),
-                Text(one_line(i.title, 48)),
-                Text(one_line(i.starts_at[:16].replace("T", " "), 16)),
+                Text(one_line(i.status or "—", 12), "bold" if i.status != "resolved" else "dim"),
+                Text(one_line(i.workflow or "—", 20)),
+                Text(one_line(i.starts_at[5:16].replace("T", " "), 11)),
                 Text(f"{i.runs:,}", justify="right"),
                 Text(f"{i.errors:,}", "red" if i.errors else "", justify="right"),
+                Text(one_line(i.title, 60)),
                 key=f"{i.source}/{i.incident_id}",
             )
         open_count = sum(1 for i in self.incidents if i.status != "resolved")

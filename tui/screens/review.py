@@ -275,21 +275,37 @@ class ReviewScreen(Screen[None]):
 
     # -- keys --------------------------------------------------------------------------------------
 
-    def _binding_for(self, key: str) -> Binding | None:
+    def _binding_for(self, key: str) -> tuple[Binding | None, bool]:
+        """The binding ``key`` resolves to here, and whether the app handles it (quit, areas,
+        the palette) rather than the desk."""
         for namespace, bindings in self._modal_binding_chain:
             for binding in bindings.key_to_bindings.get(key, ()):
-                if namespace is self or binding.action.startswith("app."):
-                    return binding
-        return None
+                if namespace is self:
+                    return binding, binding.action.startswith("app.")
+                if namespace is self.app:
+                    return binding, True
+        return None, False
 
     def on_key(self, event: events.Key) -> None:
-        binding = self._binding_for(event.key)
-        if binding is not None and binding.action.startswith("app."):
+        binding, for_app = self._binding_for(event.key)
+        if for_app:
             return  # quit, areas, palette: the app handles them at once
         event.stop()
         event.prevent_default()
+        now = time.monotonic()
+        key, char = event.key, event.character
+        if key.startswith("alt+") and binding is None:
+            # A terminal sends escape as ESC and alt+x as ESC x: escape typed just before a
+            # key arrives as alt+key. The desk binds nothing to alt, so it is escape, then the
+            # key, in that order.
+            self.feed(t.Press("escape", "\x1b", None, now))
+            key = key[len("alt+") :]
+            char = key if len(key) == 1 else {"space": " "}.get(key)
+            binding, for_app = self._binding_for(key)
+            if for_app:
+                return
         action = binding.action if binding is not None and binding.action in TAPE_ACTIONS else None
-        self.feed(t.Press(event.key, event.character, action, time.monotonic()))
+        self.feed(t.Press(key, char, action, now))
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -453,6 +469,8 @@ class ReviewScreen(Screen[None]):
                 self.toggle_class("-show-queue")
             else:
                 pane.display = not pane.display
+            queue = self.query_one(QueueList)
+            queue.call_after_refresh(queue.scroll_to_cursor)
         elif effect.kind == "palette":
             self.app.action_command_palette()
 
@@ -471,7 +489,12 @@ class ReviewScreen(Screen[None]):
         if mode == t.COMMENTING:
             prompt.show("Comment on this run", self.state.text)
         elif mode == t.FINDING:
-            prompt.show("Find a run by trace id or business reference (prefix)", self.state.text)
+            prompt.show(
+                "Find a run by trace id or business reference, e.g. order:ORD-1042 "
+                "(a prefix is enough)",
+                self.state.text,
+                hint="enter find · escape cancel · backspace delete",
+            )
         elif mode == t.READING_OUTPUT and before.mode != t.READING_OUTPUT:
             detail = self.details.get(self.state.run or -1, (None, None))[0]
             if detail is not None and detail.output:

@@ -24,10 +24,13 @@ class PromptBox(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(id="prompt-title")
         yield Static(id="prompt-text")
-        yield Label(Text("enter save · escape cancel · backspace delete", "dim"))
+        yield Label(id="prompt-hint")
 
-    def show(self, title: str, text: str) -> None:
+    def show(
+        self, title: str, text: str, *, hint: str = "enter save · escape cancel · backspace delete"
+    ) -> None:
         self.query_one("#prompt-title", Label).update(Text(title, "bold"))
+        self.query_one("#prompt-hint", Label).update(Text(hint, "dim"))
         t = Text(safe_text(text))
         t.append("▏", "bold")
         self.query_one("#prompt-text", Static).update(t)
@@ -71,8 +74,8 @@ class HelpPanel(VerticalScroll, can_focus=False):
     """Every key as remapped, and the rubric's keys and anchors."""
 
     def compose(self) -> ComposeResult:
+        yield Label(Text("escape or ? closes · j/k/space scroll", "dim"))
         yield Static(id="help-text")
-        yield Label(Text("escape / ? close", "dim"))
 
     def show(self, rows: list[tuple[str, str, str]], rubric: Rubric | None) -> None:
         self.query_one("#help-text", Static).update(help_text(rows, rubric))
