@@ -16,7 +16,7 @@ import pytest
 from review.session import load_setup
 from store.db import SCHEMA_VERSION, connect
 from store.workspace import load_workspace
-from tests.bench import bench_desk, bench_grading, dbgen
+from tests.bench import bench_desk, bench_grading, bench_startup, dbgen
 
 N = 200
 
@@ -183,3 +183,31 @@ def test_minimal_workspace_when_no_demo_is_installed(
         )
     finally:
         conn.close()
+
+
+def test_startup_bench_spawns_and_reports(generated: dbgen.GenResult) -> None:
+    """The first-frame child opens the desk on the generated workspace and shows the first run
+    still to grade; the bare child draws its frame; the report and the import breakdown run."""
+    named = {
+        "bare": {"args": ["bare"], "n": 0, "graded": 0},
+        "small": {"args": ["desk", str(generated.root)], "n": N, "graded": 1},
+        "small, more graded": {"args": ["desk", str(generated.root)], "n": N, "graded": 2},
+    }
+    res = bench_startup.run_rounds(named, reps=1)
+    desk = res["rounds"][0]["small"]
+    assert 0 < desk["python"] < desk["drawn"] <= desk["exit"]
+    assert 0 < desk["open"] < desk["drawn"]
+    conn = sqlite3.connect(generated.db_path)
+    try:
+        first_todo = conn.execute(
+            "SELECT r.run_id FROM assignments a JOIN runs r ON r.id = a.run "
+            "WHERE a.reviewer = 'ana' AND a.graded = 0 ORDER BY a.started_at, a.run LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert desk["run_id"] == first_todo
+    text = bench_startup.report(res)
+    assert "small / bare" in text and "small, more graded / small" in text
+    imp = bench_startup.import_times("tui.app", reps=1)
+    assert "textual.app" in imp["modules"] and imp["packages"]["textual"] > 0
+    assert "cumulative ms" in bench_startup.import_report(imp)
