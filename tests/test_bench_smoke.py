@@ -152,14 +152,17 @@ def test_grading_bench_runs_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_desk_bench_drives_the_app(generated: dbgen.GenResult) -> None:
-    """The hooks the desk benchmark relies on (the run view's detail, the queue list) still
-    exist and mean what it thinks: the child's own checks run on its figures."""
-    app = bench_desk.child_app(generated.root, presses=3)
-    domain = bench_desk.child_domain(generated.root, steps=5)
-    res = {"presses": 3, "sizes": {N: {"app": app, "domain": domain}}, "imports": {}}
+    """The hooks the desk benchmark relies on (``app.desk``, the run view's ``detail``, ``j``)
+    still exist and mean what it thinks: the desk shows the first run still to grade, then each
+    next run in queue order."""
+    named = {"small": {"root": str(generated.root), "n": N, "graded": 1}}
+    res = bench_desk.run_reps(named, reps=1, presses=3)
     bench_desk.check(res)
-    assert app["open_s"] > 0 and len(app["shown_s"]) == 3
-    assert len(domain["head_s"]) == 5 and "count" in domain["calls_s"]
+    rep = res["results"]["small"][0]
+    assert len(rep["runs"]) == 5 and len(set(rep["runs"])) == 5
+    assert 0 < rep["shown_s"][0] <= rep["painted_s"][0] <= rep["settled_s"][0]
+    assert rep["rss"]["peak"] > 0
+    assert "j painted p95" in bench_desk.report(res)
 
 
 def test_minimal_workspace_when_no_demo_is_installed(

@@ -245,7 +245,7 @@ def import_times(module: str, reps: int = REPS) -> dict[str, Any]:
     }
 
 
-def import_report(imp: dict[str, Any], depth: int = 1, top: int = 15) -> str:
+def import_report(imp: dict[str, Any], depth: int = 2, top: int = 15) -> str:
     mods = imp["modules"]
     wall50, wall95 = imp["wall"]
     lines = [
@@ -253,7 +253,7 @@ def import_report(imp: dict[str, Any], depth: int = 1, top: int = 15) -> str:
         f"p95 {wall95:.3f} s (importtime adds its own overhead); medians in ms",
     ]
     direct = sorted(
-        ((n, d, s, c) for n, (d, s, c) in mods.items() if d <= depth and c >= 1.0),
+        ((n, d, s, c) for n, (d, s, c) in mods.items() if d <= depth and c >= 3.0),
         key=lambda x: -x[3],
     )
     lines.append(
