@@ -114,6 +114,25 @@ def test_graded_is_a_parameter(tmp_path: Path) -> None:
         dbgen.graded_runs(10, 11)
 
 
+def test_every_workspace_opens_on_the_same_runs(tmp_path: Path) -> None:
+    """Whatever the size and the graded share, the queue from the first run still to grade on
+    copies the same demo runs: open and j compare like with like."""
+
+    def todo(n: int, graded: int) -> list[tuple[str, str, int]]:
+        gen = dbgen.build_db(tmp_path / f"{n}-{graded}", n, graded=graded)
+        conn = sqlite3.connect(gen.db_path)
+        try:
+            return conn.execute(
+                "SELECT r.input, r.output, (SELECT count(*) FROM steps s WHERE s.run = r.id) "
+                "FROM assignments a JOIN runs r ON r.id = a.run WHERE a.graded = 0 "
+                "ORDER BY a.started_at, a.run LIMIT 10"
+            ).fetchall()
+        finally:
+            conn.close()
+
+    assert todo(40, 1) == todo(40, 25) == todo(90, 60)
+
+
 def test_generation_is_deterministic(tmp_path: Path) -> None:
     a = dbgen.build_db(tmp_path / "a", 30)
     b = dbgen.build_db(tmp_path / "b", 30)

@@ -6,9 +6,11 @@ deterministic (seeded): two builds with the same arguments are the same database
 
 The runs are as heavy as the demo's: each generated run is a run of the demo's ``runs.jsonl``,
 drawn at random, exactly as a sync stores it (read by the file connector, written by
-``store.sync.store_runs``), with its own trace id and start time. Step counts, input, output,
-argument and result sizes, workflows, errors and feedback so follow the demo's distribution
-(``python -m tests.bench.dbgen N --shape`` prints both side by side).
+``store.sync.store_runs``), with its own trace id and start time. The draw is by queue position
+counted from the first run still to grade, so every workspace (1k or 1M runs, few or most graded)
+opens on the same run and ``j`` walks the same runs after it: like is compared with like.
+Step counts, input, output, argument and result sizes, workflows, errors and feedback so follow
+the demo's distribution (``python -m tests.bench.dbgen N --shape`` prints both side by side).
 
 Every run is assigned to the reviewer (reason "sample"), so the queue itself is N long: the worst
 case for the desk. The oldest ``graded`` runs carry a complete grade, as a reviewer who works from
@@ -35,6 +37,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +46,7 @@ from pathlib import Path
 from store.db import SCHEMA_VERSION, migrate_db
 
 #: Bump when the generated data changes shape: cached databases of older versions are ignored.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 SEED = 20261124
 #: Runs per transaction while generating.
 CHUNK = 100_000
@@ -236,28 +239,39 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}Z"
 
 
+def _template_order(seed: int, n_runs: int, n_templates: int) -> array[int]:
+    """Which demo run each queue position copies, counted from the first run still to grade.
+
+    Drawn from a stream of its own, so position ``i`` after the first to-do run copies the same
+    demo run in every workspace of any size or graded share: the desk opens on the same run, and
+    ``j`` walks the same runs, whatever the queue holds before them.
+    """
+    rng = random.Random(f"{seed}/templates")
+    return array("I", (rng.randrange(n_templates) for _ in range(n_runs)))
+
+
 def _runs_and_steps(
     rng: random.Random,
     templates: Sequence[_Template],
+    order: Sequence[int],
+    n_graded: int,
     source: str,
     first: int,
     last: int,
-    n_runs: int,
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
     """Rows for runs ``first..last`` (1-based ids): (runs, steps, assignments-without-reviewer).
 
-    Each run is a demo run drawn at random (so step counts, sizes and the mix of workflows,
-    errors and feedback follow the demo's), with its own trace id and start time.
+    Each run copies a demo run (so step counts, sizes and the mix of workflows, errors and
+    feedback follow the demo's), with its own trace id and start time.
     """
+    n_runs = len(order)
     spacing = _SPAN_S / max(n_runs, 1)
     runs: list[tuple[object, ...]] = []
     steps: list[tuple[object, ...]] = []
     queue: list[tuple[object, ...]] = []
     iso = _iso
-    pick = rng.randrange
-    n_templates = len(templates)
     for pk in range(first, last + 1):
-        tp = templates[pick(n_templates)]
+        tp = templates[order[(pk - 1 - n_graded) % n_runs]]
         start = _BASE_EPOCH + (pk - 1) * spacing + rng.random() * spacing * 0.9
         started_at = iso(start)
         for idx, (kind, name, offset, at, *rest) in enumerate(tp.steps):
@@ -356,11 +370,12 @@ def build_db(
     migrate_db(conn)
 
     rng = random.Random(seed)
+    order = _template_order(seed, n_runs, len(templates))
     n_steps = 0
     n_graded = len(graded_ids)
     for first in range(1, n_runs + 1, CHUNK):
         last = min(first + CHUNK - 1, n_runs)
-        runs, steps, queue = _runs_and_steps(rng, templates, source, first, last, n_runs)
+        runs, steps, queue = _runs_and_steps(rng, templates, order, n_graded, source, first, last)
         conn.execute("BEGIN")
         conn.executemany(_INSERT_RUN, runs)
         conn.executemany(_INSERT_STEP, steps)
