@@ -54,12 +54,13 @@ SEED = 5
 CHILD = [sys.executable, "-m", "tests.bench.first_frame"]
 
 
-def spawn(args: list[str]) -> dict[str, Any]:
-    """Run one first-frame child; its marks plus the parent's view of its whole life."""
+def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
+    """Run one first-frame child (from the source tree ``cwd``); its marks plus the parent's view
+    of its whole life."""
     wall0 = time.time()
     t0 = time.perf_counter()
     done = subprocess.run(
-        [*CHILD, *args], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+        [*CHILD, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
     )
     total = time.perf_counter() - t0
     if done.returncode != 0:
@@ -104,10 +105,20 @@ def variants(sizes: tuple[int, ...], graded_share: float) -> dict[str, dict[str,
 
 
 def run(
-    sizes: tuple[int, ...] = SIZES, graded_share: float = GRADED_SHARE, reps: int = REPS
+    sizes: tuple[int, ...] = SIZES,
+    graded_share: float = GRADED_SHARE,
+    reps: int = REPS,
+    also: tuple[Path, ...] = (),
 ) -> dict[str, Any]:
-    """``reps`` counted rounds (plus one warm-up) of every variant; the raw figures."""
-    return run_rounds(variants(sizes, graded_share), reps)
+    """``reps`` counted rounds (plus one warm-up) of every variant; the raw figures. ``also``:
+    other source trees (checkouts with another version of the app) to run every desk variant
+    from too, in the same rounds, for a paired A/B."""
+    named = variants(sizes, graded_share)
+    for tree in also:
+        for name, v in list(named.items()):
+            if v["n"] and "cwd" not in v:
+                named[f"{name} @{tree.name}"] = {**v, "cwd": str(tree), "base": name}
+    return run_rounds(named, reps)
 
 
 def run_rounds(named: dict[str, dict[str, Any]], reps: int) -> dict[str, Any]:
@@ -117,7 +128,9 @@ def run_rounds(named: dict[str, dict[str, Any]], reps: int) -> dict[str, Any]:
     for r in range(reps + 1):
         order = list(named)
         rng.shuffle(order)
-        figures = {name: spawn(named[name]["args"]) for name in order}
+        figures = {
+            name: spawn(named[name]["args"], Path(named[name].get("cwd", ROOT))) for name in order
+        }
         if r:
             rounds.append(figures)
         print(
@@ -154,7 +167,7 @@ def report(res: dict[str, Any]) -> str:
     lines.append(table(heads, rows))
     lines += ["", "ratios, paired per round (median and p95 of the per-round ratios)"]
     rrows = []
-    desks = [n for n in names if named[n]["n"]]
+    desks = [n for n in names if named[n]["n"] and "base" not in named[n]]
     for name in desks:
         for key in ("exit", "drawn"):
             rrows.append(
@@ -184,6 +197,11 @@ def report(res: dict[str, Any]) -> str:
             rrows.append(
                 (f"{big} / {small}", key, *_stats(paired(res, big, small, key)), TARGET_OPEN_RATIO)
             )
+    for name in names:
+        base = named[name].get("base")
+        if base:
+            for key in ("open", "exit"):
+                rrows.append((f"{name} / {base}", key, *_stats(paired(res, name, base, key)), 1.0))
     lines.append(table(("ratio", "of", "p50", "p95", "aim <="), rrows))
     return "\n".join(lines)
 
@@ -314,9 +332,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--imports", action="store_true", help="where the import time goes")
     parser.add_argument("--profile", type=Path, help="write first-frame cProfiles here")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
+    parser.add_argument(
+        "--also",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="other source trees to run the desk from too (paired A/B against this one)",
+    )
     args = parser.parse_args(argv)
     sizes = tuple(int(s.replace("_", "")) for s in args.sizes.split(","))
-    res = run(sizes, args.graded_share, args.reps)
+    res = run(sizes, args.graded_share, args.reps, tuple(p.resolve() for p in args.also))
     print(report(res), flush=True)
     if args.imports:
         res["imports"] = {}
