@@ -33,6 +33,7 @@ import os
 import pstats
 import random
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,12 +58,14 @@ CHILD = [sys.executable, "-m", "tests.bench.first_frame"]
 def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
     """Run one first-frame child (from the source tree ``cwd``); its marks plus the parent's view
     of its whole life."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.time()
     t0 = time.perf_counter()
     done = subprocess.run(
         [*CHILD, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
     )
     total = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"first_frame {args} failed ({done.returncode}):\n{done.stderr[-3000:]}")
     m = json.loads(done.stdout.strip().splitlines()[-1])
@@ -73,6 +76,11 @@ def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
         "import": m["imported"],
         "open": m["drawn"] - m["workspace"],
         "shown": m["shown"] - m["workspace"],
+        # CPU seconds (user + system, every thread) of the whole child, of its imports and of
+        # its open: less moved by other processes on the machine than the wall clock.
+        "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+        "cpu_import": m["cpu_imported"],
+        "cpu_open": m["cpu_drawn"] - m["cpu_workspace"],
         "run_id": m.get("run_id"),
     }
 
@@ -165,11 +173,19 @@ def report(res: dict[str, Any]) -> str:
     for key in ("spawn->exit", "spawn->drawn", "python", "import", "open"):
         heads += [f"{key} p50", "p95"]
     lines.append(table(heads, rows))
+    lines += ["", "CPU seconds of the child (user + system, all threads)"]
+    rows = []
+    for name in names:
+        row = [name]
+        for key in ("cpu", "cpu_import", "cpu_open"):
+            row += _stats([r[name][key] for r in rounds])
+        rows.append(row)
+    lines.append(table(("variant", "cpu p50", "p95", "import p50", "p95", "open p50", "p95"), rows))
     lines += ["", "ratios, paired per round (median and p95 of the per-round ratios)"]
     rrows = []
     desks = [n for n in names if named[n]["n"] and "base" not in named[n]]
     for name in desks:
-        for key in ("exit", "drawn"):
+        for key in ("exit", "drawn", "cpu"):
             rrows.append(
                 (f"{name} / bare", key, *_stats(paired(res, name, "bare", key)), TARGET_RATIO)
             )
@@ -193,14 +209,14 @@ def report(res: dict[str, Any]) -> str:
         else []
     )
     for big, small in pairs:
-        for key in ("open", "exit"):
+        for key in ("open", "exit", "cpu_open"):
             rrows.append(
                 (f"{big} / {small}", key, *_stats(paired(res, big, small, key)), TARGET_OPEN_RATIO)
             )
     for name in names:
         base = named[name].get("base")
         if base:
-            for key in ("open", "exit"):
+            for key in ("open", "exit", "cpu"):
                 rrows.append((f"{name} / {base}", key, *_stats(paired(res, name, base, key)), 1.0))
     lines.append(table(("ratio", "of", "p50", "p95", "aim <="), rrows))
     return "\n".join(lines)
@@ -249,7 +265,8 @@ def import_times(module: str, reps: int = REPS) -> dict[str, Any]:
             statistics.median(r[name][1] for r in runs),
             statistics.median(r[name][2] for r in runs),
         )
-        for name in common
+        for name in runs[0]
+        if name in common
     }
     packages: dict[str, list[float]] = defaultdict(lambda: [0.0] * len(runs))
     for i, r in enumerate(runs):
@@ -270,10 +287,11 @@ def import_report(imp: dict[str, Any], depth: int = 2, top: int = 15) -> str:
         f"python -X importtime -c 'import {imp['module']}': wall p50 {wall50:.3f} s, "
         f"p95 {wall95:.3f} s (importtime adds its own overhead); medians in ms",
     ]
-    direct = sorted(
-        ((n, d, s, c) for n, (d, s, c) in mods.items() if d <= depth and c >= 3.0),
-        key=lambda x: -x[3],
-    )
+    # importtime prints a module after its imports; reversed, each parent comes before its
+    # imports (the tree, read top down).
+    direct = [
+        (n, d, s, c) for n, (d, s, c) in reversed(list(mods.items())) if d <= depth and c >= 3.0
+    ]
     lines.append(
         table(
             ("imported (depth)", "self ms", "cumulative ms"),
