@@ -75,7 +75,6 @@ def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
         "python": m["wall_start"] - wall0,
         "import": m["imported"],
         "open": m["drawn"] - m["workspace"],
-        "shown": m["shown"] - m["workspace"],
         # CPU seconds (user + system, every thread) of the whole child, of its imports and of
         # its open: less moved by other processes on the machine than the wall clock.
         "cpu": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
