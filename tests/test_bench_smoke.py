@@ -215,7 +215,7 @@ def test_startup_bench_spawns_and_reports(generated: dbgen.GenResult) -> None:
         "small": {"args": ["desk", str(generated.root)], "n": N, "graded": 1},
         "small, more graded": {"args": ["desk", str(generated.root)], "n": N, "graded": 2},
     }
-    res = bench_startup.run_rounds(named, reps=1)
+    res = bench_startup.run_rounds(named, reps=1, warm_up=False)
     desk = res["rounds"][0]["small"]
     assert 0 < desk["python"] < desk["drawn"] <= desk["exit"]
     assert 0 < desk["open"] < desk["drawn"]

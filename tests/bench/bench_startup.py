@@ -128,11 +128,13 @@ def run(
     return run_rounds(named, reps)
 
 
-def run_rounds(named: dict[str, dict[str, Any]], reps: int) -> dict[str, Any]:
+def run_rounds(
+    named: dict[str, dict[str, Any]], reps: int, *, warm_up: bool = True
+) -> dict[str, Any]:
     """Spawn every variant once per round, in a shuffled order; round 0 is a warm-up."""
     rng = random.Random(SEED)
     rounds: list[dict[str, dict[str, float]]] = []
-    for r in range(reps + 1):
+    for r in range(0 if warm_up else 1, reps + 1):
         order = list(named)
         rng.shuffle(order)
         figures = {
