@@ -13,8 +13,10 @@ Per press, timed from posting the key event (``app.post_message(events.Key("j", 
 terminal's key takes from the driver, without ``pilot.press``'s idle waits of 20 ms and more):
 
 - **shown**: the run view holds the next run (polled every 0.5 ms);
-- **painted**: then the next refresh has run (``desk.wait_for_refresh()``: Textual calls back once
-  every dirty widget has been laid out and composited). This is what a person waits for;
+- **painted**: the end of the first layout refresh of the desk that shows it (the desk's public
+  ``screen_layout_refresh_signal``, published once the frame is laid out and composited; every
+  run shown changes the run view's text, so it is laid out). This is what a person waits for;
+- **idle**: then the screen has nothing left to do (``desk.wait_for_refresh()``);
 - **settled**: then no worker runs (prefetch, block loads) and the screen is idle; the next key
   is pressed only then, at reading pace.
 
@@ -103,8 +105,8 @@ async def _settle(app: Any) -> None:
             raise TimeoutError("workers still running")
 
 
-async def _press_j(app: Any, shown: Any) -> tuple[float, float, str]:
-    """One ``j``: (seconds until shown, until painted, the run id shown)."""
+async def _press_j(app: Any, shown: Any, layouts: list[tuple[float, Any]]) -> dict[str, Any]:
+    """One ``j``: seconds until shown, painted and idle, and the run id shown."""
     from textual import events
 
     before = shown()
@@ -112,8 +114,13 @@ async def _press_j(app: Any, shown: Any) -> tuple[float, float, str]:
     app.post_message(events.Key("j", "j"))
     await _until(lambda: shown() not in (None, before), "the next run")
     t_shown = time.perf_counter() - t
+    run = shown()
+    await _until(
+        lambda: any(at >= t and seen == run for at, seen in layouts[-4:]), "the next run drawn"
+    )
+    painted = next(at for at, seen in layouts if at >= t and seen == run) - t
     await app.desk.wait_for_refresh()
-    return t_shown, time.perf_counter() - t, shown()
+    return {"shown": t_shown, "painted": painted, "idle": time.perf_counter() - t, "run": run}
 
 
 async def _drive(root: Path, presses: int) -> dict[str, Any]:
@@ -134,25 +141,40 @@ async def _drive(root: Path, presses: int) -> dict[str, Any]:
                 return None
             return detail.run_id if detail is not None else None
 
-        await _until(lambda: shown() is not None, "the first run")
+        def desk_running() -> bool:
+            try:
+                return bool(app.desk.is_running)
+            except LookupError:
+                return False
+
+        # Each layout refresh of the desk (the end of a frame: laid out and composited), with the
+        # run it showed. Every run shown changes the run view's text, so it is laid out.
+        layouts: list[tuple[float, Any]] = []
+        await _until(desk_running, "the desk")
+        app.desk.screen_layout_refresh_signal.subscribe(
+            app, lambda _s: layouts.append((time.perf_counter(), shown())), immediate=True
+        )
+        await _until(lambda: any(seen for _, seen in layouts), "the first run drawn")
+        out["open_s"] = next(at for at, seen in layouts if seen) - t0
         await app.desk.wait_for_refresh()
-        out["open_s"] = time.perf_counter() - t0
         runs = [shown()]
-        s, p, run = await _press_j(app, shown)
-        out["first_j_shown_s"], out["first_j_s"] = s, p
-        runs.append(run)
+        first = await _press_j(app, shown, layouts)
+        out["first_j_shown_s"], out["first_j_s"] = first["shown"], first["painted"]
+        runs.append(first["run"])
         t = time.perf_counter()
         await _settle(app)
         out["first_settle_s"] = time.perf_counter() - t
-        out["shown_s"], out["painted_s"], out["settled_s"] = [], [], []
+        for key in ("shown_s", "painted_s", "idle_s", "settled_s"):
+            out[key] = []
         for _ in range(presses):
             t = time.perf_counter()
-            s, p, run = await _press_j(app, shown)
+            press = await _press_j(app, shown, layouts)
             await _settle(app)
-            out["shown_s"].append(s)
-            out["painted_s"].append(p)
+            out["shown_s"].append(press["shown"])
+            out["painted_s"].append(press["painted"])
+            out["idle_s"].append(press["idle"])
             out["settled_s"].append(time.perf_counter() - t)
-            runs.append(run)
+            runs.append(press["run"])
         out["runs"] = runs
         out["rss"] = _rss_mb()
     return out
@@ -259,13 +281,13 @@ def report(res: dict[str, Any]) -> str:
     rows = []
     for name, reps in results.items():
         row: list[object] = [name]
-        for key in ("shown_s", "painted_s", "settled_s"):
+        for key in ("shown_s", "painted_s", "idle_s", "settled_s"):
             row += _ms([v for rep in reps for v in rep[key]])
         per_rep_p95 = [percentile([v * 1000 for v in rep["painted_s"]], 95) for rep in reps]
         row += [statistics.median(per_rep_p95), percentile(per_rep_p95, 95)]
         rows.append(row)
     heads = ["workspace"]
-    for key in ("shown", "painted", "settled"):
+    for key in ("shown", "painted", "idle", "settled"):
         heads += [f"{key} p50", "p95", "max"]
     heads += ["painted p95/process p50", "p95"]
     lines.append(table(heads, rows))
