@@ -14,9 +14,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from store.models import Incident, RunSummary
 from store.workspace import AlwaysInclude, SamplingSection
+
+if TYPE_CHECKING:
+    # Only in annotations: loading a review setup builds none of the store's models.
+    from store.models import Incident, RunSummary
 
 _SCALE = float(1 << 64)
 

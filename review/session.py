@@ -11,14 +11,16 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from review.rubric import Rubric, load_rubrics
 from review.sampling import ReviewPlan
-from store.connectors import make_connector
 from store.documents import DocumentError
-from store.outbox import PushReport, push
-from store.sync import PullReport, pull
 from store.workspace import Workspace
+
+if TYPE_CHECKING:
+    from store.outbox import PushReport
+    from store.sync import PullReport
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,11 @@ def sync(
 ) -> list[tuple[str, PullReport, PushReport | None]]:
     """Pull from and push to every store of the workspace; ``progress(store, report)`` is
     called after each page of runs."""
+    # Imported here: opening the desk loads a setup, and only a sync needs the connectors.
+    from store.connectors import make_connector
+    from store.outbox import push
+    from store.sync import pull
+
     register_rubric(conn, setup.rubric)
     known = required_lookup(conn)
     results: list[tuple[str, PullReport, PushReport | None]] = []

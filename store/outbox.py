@@ -13,10 +13,13 @@ import random
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
-from store.connectors.base import Connector, ConnectorError
-from store.models import Score
+from store.connectors.base import ConnectorError
 from store.timestamps import canonical
+
+if TYPE_CHECKING:
+    from store.connectors.base import Connector
 
 #: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with equal jitter (half fixed,
 #: half random), so a retry never comes right away and retries from many laptops spread out.
@@ -86,6 +89,10 @@ def push(
     rng: random.Random | None = None,
 ) -> PushReport:
     """Send every due grade to ``connector``; failures back off and stay in the outbox."""
+    # Imported here: grading enqueues through this module on every key, and only a push needs
+    # the store's models (building them costs start-up time the desk does not need).
+    from store.models import Score
+
     now = now or datetime.now(UTC)
     rng = rng or random.Random()
     report = PushReport()

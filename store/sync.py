@@ -11,12 +11,16 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from store.connectors.base import Connector, Listed
+from store.connectors.base import Listed
 from store.db import database
-from store.models import Incident, Run, RunSummary, Score
 from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
+
+if TYPE_CHECKING:
+    # Only in annotations: the desk builds none of the store's models.
+    from store.connectors.base import Connector
+    from store.models import Incident, Run, RunSummary, Score
 
 
 class SamplePlan(Protocol):

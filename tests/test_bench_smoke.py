@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from review import grading
-from review import queue as rq
 from review.session import load_setup
 from store.db import SCHEMA_VERSION, connect
 from store.workspace import load_workspace
-from tests.bench import bench_desk, bench_grading, dbgen
+from tests.bench import bench_desk, bench_grading, bench_startup, dbgen
 
 N = 200
 
@@ -40,14 +38,7 @@ def test_generated_database_follows_the_schema(generated: dbgen.GenResult) -> No
         assert one("SELECT count(DISTINCT run_id) FROM runs")[0] == N
         steps = one("SELECT count(*) FROM steps")[0]
         assert steps == generated.n_steps
-        assert one("SELECT min(c), max(c) FROM (SELECT count(*) AS c FROM steps GROUP BY run)") == (
-            2,
-            4,
-        )
-        assert one("SELECT count(DISTINCT run) FROM steps")[0] == N
         assert one("SELECT count(*) FROM steps WHERE error_type IS NOT NULL")[0] > 0
-        lo, hi = one("SELECT min(length(input)), max(length(input)) FROM runs")
-        assert lo >= 100 and hi <= 320
         assert (
             one("SELECT count(*) FROM assignments WHERE reviewer = 'ana' AND reason = 'sample'")[0]
             == N
@@ -55,6 +46,12 @@ def test_generated_database_follows_the_schema(generated: dbgen.GenResult) -> No
         graded = dbgen.graded_runs(N)
         assert one("SELECT count(*) FROM grades WHERE complete = 1")[0] == len(graded) > 0
         assert one("SELECT sum(graded) FROM assignments")[0] == len(graded)
+        # The oldest runs are the graded ones: the first to grade comes right after them.
+        first_todo = one(
+            "SELECT run FROM assignments WHERE reviewer = 'ana' AND graded = 0 "
+            "ORDER BY started_at, run LIMIT 1"
+        )[0]
+        assert first_todo == len(graded) + 1
         for (text,) in conn.execute("SELECT final_action FROM runs LIMIT 20"):
             assert json.loads(text)["kind"]
     finally:
@@ -62,6 +59,8 @@ def test_generated_database_follows_the_schema(generated: dbgen.GenResult) -> No
 
 
 def test_generated_workspace_opens_in_the_domain(generated: dbgen.GenResult) -> None:
+    """The workspace loads, its rubric is registered, and the queue reads as the desk reads it
+    (checked on the schema, not through review.queue, which the benchmarks do not depend on)."""
     ws = load_workspace(generated.root)
     assert ws.db_path == generated.db_path
     setup = load_setup(ws)
@@ -71,27 +70,67 @@ def test_generated_workspace_opens_in_the_domain(generated: dbgen.GenResult) -> 
         assert [tuple(v) for v in versions] == [(setup.rubric.id, setup.rubric.version)]
         stores = {r[0] for r in conn.execute("SELECT store FROM sync_state")}
         assert stores == {s.name for s in ws.config.stores}
-        assert rq.count(conn, ws.reviewer) == N
-        assert rq.progress(conn, ws.reviewer) == (len(dbgen.graded_runs(N)), N)
-        rows = rq.window(conn, ws.reviewer, rq.QueueFilter(), 0, 50)
-        assert len(rows) == 50
-        assert [r.started_at for r in rows] == sorted(r.started_at for r in rows)
-        assert rq.position_of(conn, ws.reviewer, rq.QueueFilter(), rows[7].run) == 7
-        detail = rq.run_detail(conn, rows[0].run)
-        assert detail is not None and detail.hydrated and 2 <= len(detail.steps) <= 4
-        assert detail.final_action is not None and detail.tags
-        # A generated run takes a grade like a synced one: grade, event and outbox row.
-        todo = rq.window(conn, ws.reviewer, rq.QueueFilter(graded=False), 0, 1)[0]
-        grade = None
-        for criterion, value in bench_grading._levels(setup.rubric, 0):
-            grade = grading.set_value(conn, todo.run, ws.reviewer, setup.rubric, criterion, value)
-        assert grade is not None and grade.complete
-        assert (
-            conn.execute("SELECT count(*) FROM outbox WHERE run = ?", (todo.run,)).fetchone()[0]
-            == 1
-        )
+        queue = [
+            r[0]
+            for r in conn.execute(
+                "SELECT run FROM assignments WHERE reviewer = ? ORDER BY started_at, run",
+                (ws.reviewer,),
+            )
+        ]
+        assert queue == list(range(1, N + 1))  # run ids rise with the start time
+        steps = [r[0] for r in conn.execute("SELECT count(*) FROM steps GROUP BY run")]
+        assert len(steps) == N and max(steps) >= 6
+        for final, tags in conn.execute("SELECT final_action, tags FROM runs LIMIT 50"):
+            assert json.loads(final)["kind"] and json.loads(tags)
     finally:
         conn.close()
+
+
+def test_generated_runs_are_as_heavy_as_the_demo(generated: dbgen.GenResult) -> None:
+    """Drawn from the demo's runs as sync stores them: same median step count, sizes close."""
+    demo = dbgen.demo_shape()
+    assert demo["steps per run"][1] >= 5  # the demo's median is 6 steps
+    conn = sqlite3.connect(generated.db_path)
+    try:
+        ours = dbgen.shape(conn)
+    finally:
+        conn.close()
+    assert ours["steps per run"][1] == demo["steps per run"][1]
+    for name in ("input chars", "step arguments chars", "step result chars"):
+        assert 0.7 <= ours[name][1] / demo[name][1] <= 1.3, (name, ours[name], demo[name])
+    assert "steps per run (generated)" in dbgen.shape_report(generated.db_path, sample=N)
+
+
+def test_graded_is_a_parameter(tmp_path: Path) -> None:
+    gen = dbgen.build_db(tmp_path / "ws", 50, graded=30)
+    assert gen.n_graded == 30
+    conn = sqlite3.connect(gen.db_path)
+    try:
+        assert conn.execute("SELECT sum(graded) FROM assignments").fetchone()[0] == 30
+        assert conn.execute("SELECT count(*) FROM grades WHERE complete = 1").fetchone()[0] == 30
+    finally:
+        conn.close()
+    with pytest.raises(ValueError):
+        dbgen.graded_runs(10, 11)
+
+
+def test_every_workspace_opens_on_the_same_runs(tmp_path: Path) -> None:
+    """Whatever the size and the graded share, the queue from the first run still to grade on
+    copies the same demo runs: open and j compare like with like."""
+
+    def todo(n: int, graded: int) -> list[tuple[str, str, int]]:
+        gen = dbgen.build_db(tmp_path / f"{n}-{graded}", n, graded=graded)
+        conn = sqlite3.connect(gen.db_path)
+        try:
+            return conn.execute(
+                "SELECT r.input, r.output, (SELECT count(*) FROM steps s WHERE s.run = r.id) "
+                "FROM assignments a JOIN runs r ON r.id = a.run WHERE a.graded = 0 "
+                "ORDER BY a.started_at, a.run LIMIT 10"
+            ).fetchall()
+        finally:
+            conn.close()
+
+    assert todo(40, 1) == todo(40, 25) == todo(90, 60)
 
 
 def test_generation_is_deterministic(tmp_path: Path) -> None:
@@ -132,14 +171,20 @@ def test_grading_bench_runs_small(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_desk_bench_drives_the_app(generated: dbgen.GenResult) -> None:
-    """The hooks the desk benchmark relies on (the run view's detail, the queue list) still
-    exist and mean what it thinks: the child's own checks run on its figures."""
-    app = bench_desk.child_app(generated.root, presses=3)
-    domain = bench_desk.child_domain(generated.root, steps=5)
-    res = {"presses": 3, "sizes": {N: {"app": app, "domain": domain}}, "imports": {}}
+    """The hooks the desk benchmark relies on (``app.desk``, the run view's ``detail``, ``j``)
+    still exist and mean what it thinks: the desk shows the first run still to grade, then each
+    next run in queue order."""
+    named = {"small": {"root": str(generated.root), "n": N, "graded": 1}}
+    res = bench_desk.run_reps(named, reps=1, presses=3)
     bench_desk.check(res)
-    assert app["open_s"] > 0 and len(app["shown_s"]) == 3
-    assert len(domain["head_s"]) == 5 and "count" in domain["calls_s"]
+    rep = res["results"]["small"][0]
+    assert len(rep["runs"]) == 5 and len(set(rep["runs"])) == 5
+    assert (
+        0 < rep["shown_s"][0] <= rep["settled_s"][0]
+        and 0 < rep["painted_s"][0] <= rep["settled_s"][0]
+    )
+    assert rep["rss"]["peak"] > 0
+    assert "j painted p95" in bench_desk.report(res)
 
 
 def test_minimal_workspace_when_no_demo_is_installed(
@@ -157,6 +202,37 @@ def test_minimal_workspace_when_no_demo_is_installed(
     assert load_setup(ws).rubric.id == "support-quality"
     conn = connect(ws.db_path)
     try:
-        assert rq.count(conn, "zoe") == 20
+        assert (
+            conn.execute("SELECT count(*) FROM assignments WHERE reviewer = 'zoe'").fetchone()[0]
+            == 20
+        )
     finally:
         conn.close()
+
+
+def test_startup_bench_spawns_and_reports(generated: dbgen.GenResult) -> None:
+    """The first-frame child opens the desk on the generated workspace and shows the first run
+    still to grade; the bare child draws its frame; the report and the import breakdown run."""
+    named = {
+        "bare": {"args": ["bare"], "n": 0, "graded": 0},
+        "small": {"args": ["desk", str(generated.root)], "n": N, "graded": 1},
+        "small, more graded": {"args": ["desk", str(generated.root)], "n": N, "graded": 2},
+    }
+    res = bench_startup.run_rounds(named, reps=1, warm_up=False)
+    desk = res["rounds"][0]["small"]
+    assert 0 < desk["python"] < desk["drawn"] <= desk["exit"]
+    assert 0 < desk["open"] < desk["drawn"]
+    conn = sqlite3.connect(generated.db_path)
+    try:
+        first_todo = conn.execute(
+            "SELECT r.run_id FROM assignments a JOIN runs r ON r.id = a.run "
+            "WHERE a.reviewer = 'ana' AND a.graded = 0 ORDER BY a.started_at, a.run LIMIT 1"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert desk["run_id"] == first_todo
+    text = bench_startup.report(res)
+    assert "small / bare" in text and "small, more graded / small" in text
+    imp = bench_startup.import_times("tui.app", reps=1)
+    assert "textual.app" in imp["modules"] and imp["packages"]["textual"] > 0
+    assert "cumulative ms" in bench_startup.import_report(imp)

@@ -9,9 +9,11 @@ crash updates the same remote score and never makes a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
 
-from store.models import Incident, Run, RunPage, Score
+if TYPE_CHECKING:
+    # Only in annotations: importing this module (for ConnectorError) builds no pydantic model.
+    from store.models import Incident, Run, RunPage, Score
 
 T = TypeVar("T")
 

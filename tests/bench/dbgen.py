@@ -1,20 +1,32 @@
 """Generate a review workspace whose database holds N hydrated runs, all in one reviewer's queue.
 
 Sync is far too slow to fill a database with a million runs, so rows are written directly with
-bulk ``executemany`` in big transactions, following the schema of ``store.db`` migration 1. The
-data is deterministic (seeded): two builds with the same arguments are the same database.
+bulk ``executemany`` in big transactions, following the schema of ``store.db``. The data is
+deterministic (seeded): two builds with the same arguments are the same database.
+
+The runs are as heavy as the demo's: each generated run is a run of the demo's ``runs.jsonl``,
+drawn at random, exactly as a sync stores it (read by the file connector, written by
+``store.sync.store_runs``), with its own trace id and start time. The draw is by queue position
+counted from the first run still to grade, so every workspace (1k or 1M runs, few or most graded)
+opens on the same run and ``j`` walks the same runs after it: like is compared with like.
+Step counts, input, output, argument and result sizes, workflows, errors and feedback so follow
+the demo's distribution (``python -m tests.bench.dbgen N --shape`` prints both side by side).
 
 Every run is assigned to the reviewer (reason "sample"), so the queue itself is N long: the worst
-case for the desk. A few runs already carry a complete grade (as if pulled from the store).
+case for the desk. The oldest ``graded`` runs carry a complete grade, as a reviewer who works from
+the top of the queue leaves them, so the desk opens ``graded`` rows down the queue.
 
 Generation runs with ``journal_mode=OFF`` and ``synchronous=OFF``; the finished database is
 switched back to WAL, the mode every agentdeck connection expects.
 
-    uv run python -m tests.bench.dbgen 1000000          # build (or reuse) the cached 1M workspace
+    uv run python -m tests.bench.dbgen 1000000                  # build (or reuse) the 1M workspace
+    uv run python -m tests.bench.dbgen 1000000 --graded 600000  # the same runs, 600k graded
 """
 
 from __future__ import annotations
 
+import argparse
+import functools
 import hashlib
 import json
 import os
@@ -25,14 +37,16 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from store.db import SCHEMA_VERSION, migrate_db
 
 #: Bump when the generated data changes shape: cached databases of older versions are ignored.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
 SEED = 20261124
 #: Runs per transaction while generating.
 CHUNK = 100_000
@@ -92,11 +106,12 @@ class GenResult:
     seconds: float
     db_bytes: int
     cached: bool = False
+    n_graded: int = 0
 
     def describe(self) -> str:
         how = "reused from cache" if self.cached else f"generated in {self.seconds:.1f} s"
         return (
-            f"{self.n_runs:,} runs, {self.n_steps:,} steps, "
+            f"{self.n_runs:,} runs ({self.n_graded:,} graded), {self.n_steps:,} steps, "
             f"{self.db_bytes / 1e6:,.1f} MB database, {how} ({self.db_path})"
         )
 
@@ -133,97 +148,89 @@ def _make_workspace(root: Path, reviewer: str, source: Path | None) -> None:
     config.write_text(text)
 
 
-# -- deterministic content ----------------------------------------------------------------------
+# -- demo-shaped content --------------------------------------------------------------------------
 
-_WORKFLOWS = ("billing-support", "crm-update", "refund-approvals")
-_WORKFLOW_WEIGHTS = (0.55, 0.30, 0.15)
 
-_ASKS = {
-    "billing-support": [
-        "Hi, I was charged twice for my {plan} plan this month ({ref}). Can you refund the "
-        "duplicate charge of ${amount}? I already contacted my bank and they told me to ask you.",
-        "Why did my invoice {ref} go up to ${amount}? Nobody told me the price of the {plan} "
-        "plan would change, and I would like an explanation before I pay it.",
-        "I cancelled my {plan} subscription last week but I still see a pending charge of "
-        "${amount} on invoice {ref}. Please make sure I am not billed again.",
-        "Can you send me a copy of invoice {ref} with our VAT number on it? Our accounting team "
-        "needs it before the end of the month. Thanks!",
-    ],
-    "crm-update": [
-        "Customer called: new billing contact for account {ref} is the finance team, and the "
-        "{plan} plan renewal should go to the new address. Update the CRM record please.",
-        "Merge the duplicate contacts for account {ref}; both belong to the same person, and the "
-        "one created last week has the right phone number and the {plan} plan.",
-        "Account {ref} moved offices. Update the shipping address and note that their {plan} "
-        "plan seats drop to {seats} from next month.",
-    ],
-    "refund-approvals": [
-        "Refund request {ref}: customer on the {plan} plan asks for ${amount} back for an "
-        "outage day. Policy allows credits up to $50 without approval; check and decide.",
-        "Approve or reject refund {ref} of ${amount}: the customer says the {plan} plan "
-        "features they paid for were missing for two weeks after the migration.",
-    ],
-}
+@dataclass(frozen=True)
+class _Template:
+    """One demo run as sync stores it, with its timestamps turned into offsets from its start."""
 
-_REPLIES = {
-    "billing-support": [
-        "I found the duplicate charge on invoice {ref} and issued a refund of ${amount}. It "
-        "should reach your card in 3-5 business days. I'm sorry for the trouble!",
-        "The {plan} plan price changed on the 1st; the notice went out 30 days ago. Invoice {ref} "
-        "is correct at ${amount}, but I can move you to annual billing to save 15%.",
-        "Your {plan} subscription is cancelled and invoice {ref} is voided, so no further "
-        "charge will be taken. You keep access until the end of the current period.",
-        "I've attached a copy of invoice {ref} with your VAT number added. Let me know if your "
-        "accounting team needs anything else.",
-    ],
-    "crm-update": [
-        "Updated account {ref}: billing contact set to the finance team and renewal notices for "
-        "the {plan} plan redirected. Change logged in the CRM history.",
-        "Merged the two contacts on account {ref}, keeping the newer phone number; {seats} seats "
-        "on the {plan} plan are unchanged.",
-        "I could not update account {ref}: the CRM rejected the change. Escalating to a person.",
-    ],
-    "refund-approvals": [
-        "Approved refund {ref} of ${amount} as a service credit: within policy for the {plan} "
-        "plan outage. Customer notified by email.",
-        "Rejected refund {ref}: ${amount} exceeds the $50 limit for automatic approval; sent to "
-        "a human approver with the outage timeline attached.",
-    ],
-}
+    workflow: str
+    status: str
+    feedback: str | None
+    business_ref: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: float | None
+    latency_ms: int | None
+    input: str | None
+    output: str | None
+    final_action: str | None
+    tags: str | None
+    duration_s: float | None
+    #: (kind, name, offset_s or None, started_at if no offset, latency, arguments, result,
+    #: error_type, error_message, tokens_in, tokens_out)
+    steps: tuple[tuple[object, ...], ...]
 
-_PLANS = ("Starter", "Team", "Business", "Enterprise")
 
-#: Appended to a customer message or a reply, so texts spread over ~150–300 characters.
-_ASK_TAILS = (
-    "",
-    "\n\nSent from my phone",
-    "\n\nThanks, Dana (customer since 2019, {seats} seats)",
-    "\n\nThis is the third time I write about this. Please answer today, it is urgent for us.",
-)
-_REPLY_TAILS = (
-    "",
-    " Reference: {ref}.",
-    " Is there anything else I can help you with today?",
-    "\n\nBest regards,\nAcme Support (automated assistant; a person reviews a sample of replies)",
-)
+def demo_runs_path() -> Path:
+    """The demo's ``runs.jsonl``: the runs every generated run is drawn from."""
+    from store.workspace import demo_source
 
-_TOOLS = {
-    "billing-support": ("crm_lookup", "payments_api", "kb_search"),
-    "crm-update": ("crm_lookup", "crm_update"),
-    "refund-approvals": ("payments_api", "policy_check"),
-}
+    path = demo_source() / "store" / "runs.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: the demo's runs are missing; dbgen draws from them")
+    return path
 
-_ERRORS = (
-    ("TimeoutError", "payments_api did not answer within 10 s"),
-    ("HTTPError", "502 Bad Gateway from upstream"),
-    ("ValidationError", "amount must be a positive number"),
-)
 
-_ACTIONS = {
-    "billing-support": ("refund", "reply", "reply", "escalate"),
-    "crm-update": ("crm_update", "crm_update", "escalate"),
-    "refund-approvals": ("refund", "reject", "escalate"),
-}
+def _epoch(iso: str | None) -> float | None:
+    if not iso:
+        return None
+    try:
+        return datetime.fromisoformat(iso).timestamp()
+    except ValueError:
+        return None
+
+
+@functools.cache
+def _templates(runs_path: Path) -> tuple[_Template, ...]:
+    """Every run of ``runs_path`` read by the file connector and written by ``store_runs`` (into
+    a database in memory), exactly as a sync would store it; then read back as templates."""
+    from store.connectors.file import FileConnector
+    from store.sync import store_runs
+
+    connector = FileConnector("demo", runs_path.parent)
+    page = connector.list_runs(None, 10**9)
+    runs = connector.fetch_runs([r.trace_id for r in page.runs])
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate_db(conn)
+    conn.execute("BEGIN")
+    store_runs(conn, "demo", runs)
+    conn.execute("COMMIT")
+    steps: dict[int, list[tuple[object, ...]]] = {}
+    for row in conn.execute(
+        "SELECT run, kind, name, started_at, latency_ms, arguments, result, error_type, "
+        "error_message, tokens_in, tokens_out FROM steps ORDER BY run, idx"
+    ):
+        steps.setdefault(row[0], []).append(row[1:])
+    out = []
+    for row in conn.execute(
+        "SELECT id, started_at, ended_at, workflow, status, feedback, business_ref, tokens_in, "
+        "tokens_out, cost_usd, latency_ms, input, output, final_action, tags FROM runs "
+        "WHERE hydrated = 1 ORDER BY id"
+    ):
+        start, end = _epoch(row[1]), _epoch(row[2])
+        own = []
+        for kind, name, at, *rest in steps.get(row[0], []):
+            t = _epoch(at)
+            offset = t - start if t is not None and start is not None else None
+            own.append((kind, name, offset, None if offset is not None else at, *rest))
+        duration = end - start if start is not None and end is not None else None
+        out.append(_Template(*row[3:], duration_s=duration, steps=tuple(own)))  # type: ignore[arg-type]
+    conn.close()
+    if not out:
+        raise ValueError(f"{runs_path}: no run could be read")
+    return tuple(out)
 
 
 def _iso(seconds: float) -> str:
@@ -232,85 +239,68 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{ms:03d}000Z"
 
 
+def _template_order(seed: int, n_runs: int, n_templates: int) -> array[int]:
+    """Which demo run each queue position copies, counted from the first run still to grade.
+
+    Drawn from a stream of its own, so position ``i`` after the first to-do run copies the same
+    demo run in every workspace of any size or graded share: the desk opens on the same run, and
+    ``j`` walks the same runs, whatever the queue holds before them.
+    """
+    rng = random.Random(f"{seed}/templates")
+    return array("I", (rng.randrange(n_templates) for _ in range(n_runs)))
+
+
 def _runs_and_steps(
-    rng: random.Random, source: str, first: int, last: int, n_runs: int
+    rng: random.Random,
+    templates: Sequence[_Template],
+    order: Sequence[int],
+    n_graded: int,
+    source: str,
+    first: int,
+    last: int,
 ) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]], list[tuple[object, ...]]]:
-    """Rows for runs ``first..last`` (1-based ids): (runs, steps, assignments-without-reviewer)."""
+    """Rows for runs ``first..last`` (1-based ids): (runs, steps, assignments-without-reviewer).
+
+    Each run copies a demo run (so step counts, sizes and the mix of workflows, errors and
+    feedback follow the demo's), with its own trace id and start time.
+    """
+    n_runs = len(order)
     spacing = _SPAN_S / max(n_runs, 1)
     runs: list[tuple[object, ...]] = []
     steps: list[tuple[object, ...]] = []
     queue: list[tuple[object, ...]] = []
-    dumps = json.dumps
+    iso = _iso
     for pk in range(first, last + 1):
-        workflow = rng.choices(_WORKFLOWS, _WORKFLOW_WEIGHTS)[0]
+        tp = templates[order[(pk - 1 - n_graded) % n_runs]]
         start = _BASE_EPOCH + (pk - 1) * spacing + rng.random() * spacing * 0.9
-        fields = {
-            "ref": f"{'INV' if workflow == 'billing-support' else 'ACC'}-{pk:07d}",
-            "plan": rng.choice(_PLANS),
-            "amount": f"{rng.randint(5, 180)}.{rng.randint(0, 99):02d}",
-            "seats": rng.randint(2, 60),
-        }
-        n_steps = rng.randint(2, 4)
-        tools = _TOOLS[workflow]
-        failed = rng.random() < 0.04
-        t = start
-        total_latency = 0
-        tin_total = 0
-        tout_total = 0
-        for idx in range(n_steps):
-            is_llm = idx == 0 or idx == n_steps - 1
-            latency = rng.randint(300, 2500) if is_llm else rng.randint(40, 900)
-            err = _ERRORS[pk % len(_ERRORS)] if failed and idx == n_steps - 2 else (None, None)
-            if is_llm:
-                tin, tout = rng.randint(400, 2400), rng.randint(40, 400)
-                name = "gpt-4.1-mini"
-                args = dumps({"messages": 2 + idx, "temperature": 0.2})
-                result = None if idx == 0 else dumps({"finish_reason": "stop"})
-            else:
-                tin = tout = None
-                name = tools[idx % len(tools)]
-                args = dumps({"ref": fields["ref"], "amount": fields["amount"]})
-                result = None if err[0] else dumps({"ok": True, "id": f"tx_{pk:08x}{idx}"})
+        started_at = iso(start)
+        for idx, (kind, name, offset, at, *rest) in enumerate(tp.steps):
             steps.append(
-                (pk, idx, "llm" if is_llm else "tool", name, _iso(t), latency, args, result)
-                + err
-                + (tin, tout)
+                (pk, idx, kind, name, iso(start + offset) if offset is not None else at, *rest)
             )
-            t += latency / 1000
-            total_latency += latency
-            tin_total += tin or 0
-            tout_total += tout or 0
-        status = "error" if failed else "ok"
-        roll = rng.random()
-        feedback = "negative" if roll < 0.03 else "positive" if roll < 0.10 else None
-        action = rng.choice(_ACTIONS[workflow])
-        started_at = _iso(start)
         runs.append(
             (
                 pk,
                 source,
                 f"{rng.getrandbits(128):032x}",
-                workflow,
+                tp.workflow,
                 started_at,
-                _iso(start + total_latency / 1000),
-                status,
-                feedback,
-                None if roll > 0.95 else fields["ref"],
-                tin_total,
-                tout_total,
-                round(tin_total * 0.4e-6 + tout_total * 1.6e-6, 6),
-                total_latency,
+                iso(start + tp.duration_s) if tp.duration_s is not None else None,
+                tp.status,
+                tp.feedback,
+                tp.business_ref,
+                tp.tokens_in,
+                tp.tokens_out,
+                tp.cost_usd,
+                tp.latency_ms,
                 1,
-                (rng.choice(_ASKS[workflow]) + rng.choice(_ASK_TAILS)).format(**fields),
-                (rng.choice(_REPLIES[workflow]) + rng.choice(_REPLY_TAILS)).format(**fields),
-                dumps(
-                    {"kind": action, "status": "failed" if failed else "done", "summary": action},
-                    sort_keys=True,
-                ),
-                dumps(sorted({workflow.split("-")[0], fields["plan"].lower()})),
+                tp.input,
+                tp.output,
+                tp.final_action,
+                tp.tags,
             )
         )
-        queue.append((pk, workflow, status, started_at))
+        queue.append((pk, tp.workflow, tp.status, started_at))
     return runs, steps, queue
 
 
@@ -325,34 +315,42 @@ _INSERT_STEP = (
 )
 
 
-def _assignments(reviewer: str, queue: list[tuple[object, ...]]) -> Iterator[tuple[object, ...]]:
-    for pk, workflow, status, started_at in queue:
-        yield (reviewer, pk, workflow, status, started_at, "sample", 0)
+def default_graded(n_runs: int) -> int:
+    """How many runs carry a complete grade unless told: N/200, at least 1, at most 500."""
+    return min(500, max(1, n_runs // 200))
 
 
-def graded_runs(n_runs: int) -> list[int]:
-    """The run ids that carry a complete grade in a generated database (a few, spread out)."""
-    k = min(500, max(1, n_runs // 200))
-    step = max(n_runs // k, 1)
-    return list(range(step // 2 + 1, n_runs + 1, step))[:k]
+def graded_runs(n_runs: int, graded: int | None = None) -> range:
+    """The run ids that carry a complete grade: the oldest ``graded`` runs (default
+    :func:`default_graded`), as a reviewer who works from the top of the queue leaves them.
+    Run ids rise with ``started_at``, so these are the head of the queue and the first run
+    still to grade is at position ``graded``."""
+    k = default_graded(n_runs) if graded is None else graded
+    if not 0 <= k <= n_runs:
+        raise ValueError(f"graded must be between 0 and {n_runs}, got {k}")
+    return range(1, k + 1)
 
 
 def build_db(
     path: Path,
     n_runs: int,
     *,
+    graded: int | None = None,
     reviewer: str = "ana",
     workspace: Path | None = None,
     seed: int = SEED,
     progress: bool = False,
 ) -> GenResult:
     """Create a workspace at ``path`` (copied from ``workspace``, default the demo) whose
-    database holds ``n_runs`` hydrated runs with 2–4 steps each, all assigned to ``reviewer``."""
+    database holds ``n_runs`` hydrated demo-shaped runs, all assigned to ``reviewer``, the
+    oldest ``graded`` of them (default :func:`default_graded`) with a complete grade."""
     from review.session import load_setup, register_rubric
     from store.workspace import load_workspace
 
     t0 = time.perf_counter()
     path = Path(path)
+    graded_ids = graded_runs(n_runs, graded)
+    templates = _templates(demo_runs_path())
     _make_workspace(path, reviewer, workspace)
     ws = load_workspace(path)
     if ws.reviewer not in ws.config.review.roster:
@@ -372,17 +370,19 @@ def build_db(
     migrate_db(conn)
 
     rng = random.Random(seed)
+    order = _template_order(seed, n_runs, len(templates))
     n_steps = 0
+    n_graded = len(graded_ids)
     for first in range(1, n_runs + 1, CHUNK):
         last = min(first + CHUNK - 1, n_runs)
-        runs, steps, queue = _runs_and_steps(rng, source, first, last, n_runs)
+        runs, steps, queue = _runs_and_steps(rng, templates, order, n_graded, source, first, last)
         conn.execute("BEGIN")
         conn.executemany(_INSERT_RUN, runs)
         conn.executemany(_INSERT_STEP, steps)
         conn.executemany(
             "INSERT INTO assignments (reviewer, run, workflow, status, started_at, reason, "
-            "graded) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            _assignments(reviewer, queue),
+            "graded) VALUES (?, ?, ?, ?, ?, 'sample', ?)",
+            [(reviewer, pk, wf, st, at, int(pk <= n_graded)) for pk, wf, st, at in queue],
         )
         conn.execute("COMMIT")
         n_steps += len(steps)
@@ -392,32 +392,19 @@ def build_db(
             )
 
     rubric = setup.rubric
-    values = {c.id: c.scale.levels[0].value for c in rubric.criteria if c.required}
+    values = json.dumps(
+        {c.id: c.scale.levels[0].value for c in rubric.criteria if c.required}, sort_keys=True
+    )
     stamp = _iso(_BASE_EPOCH + _SPAN_S)
-    graded = graded_runs(n_runs)
     conn.execute("BEGIN")
     register_rubric(conn, rubric)
     conn.executemany(
         'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
         "escalate, seconds_spent, complete, origin, created_at, updated_at) "
         "VALUES (?, ?, ?, ?, ?, NULL, 0, 42.0, 1, 'remote', ?, ?)",
-        [
-            (
-                pk,
-                reviewer,
-                rubric.id,
-                rubric.version,
-                json.dumps(values, sort_keys=True),
-                stamp,
-                stamp,
-            )
-            for pk in graded
-        ],
+        ((pk, reviewer, rubric.id, rubric.version, values, stamp, stamp) for pk in graded_ids),
     )
-    conn.executemany(
-        "UPDATE assignments SET graded = 1 WHERE reviewer = ? AND run = ?",
-        [(reviewer, pk) for pk in graded],
-    )
+    workflows = sorted({t.workflow for t in templates})
     conn.executemany(
         "INSERT INTO incidents (source, incident_id, workflow, title, severity, status, "
         "starts_at, ends_at, summary, labels) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -425,8 +412,8 @@ def build_db(
             (
                 source,
                 f"INC-{i:04d}",
-                _WORKFLOWS[i % len(_WORKFLOWS)],
-                f"Elevated tool errors in {_WORKFLOWS[i % len(_WORKFLOWS)]}",
+                workflows[i % len(workflows)],
+                f"Elevated tool errors in {workflows[i % len(workflows)]}",
                 ("warning", "critical")[i % 2],
                 "resolved",
                 _iso(_BASE_EPOCH + i * _SPAN_S / 8),
@@ -454,6 +441,7 @@ def build_db(
         n_steps=n_steps,
         seconds=time.perf_counter() - t0,
         db_bytes=db_path.stat().st_size,
+        n_graded=n_graded,
     )
 
 
@@ -466,12 +454,14 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(tempfile.gettempdir()) / "agentdeck-bench-cache"
 
 
-def _cache_key(n_runs: int, reviewer: str, seed: int, workspace: Path | None) -> str:
-    """Generator and schema version, arguments, and the source config and rubrics: a change to
-    any of them makes a new database rather than reusing one that no longer fits."""
+def _cache_key(n_runs: int, graded: int, reviewer: str, seed: int, workspace: Path | None) -> str:
+    """Generator and schema version, arguments, the source config and rubrics, and the demo runs
+    drawn from: a change to any of them makes a new database rather than reusing a stale one."""
     from store.workspace import demo_source
 
-    h = hashlib.sha256(f"{GENERATOR_VERSION}/{SCHEMA_VERSION}/{n_runs}/{reviewer}/{seed}".encode())
+    h = hashlib.sha256(
+        f"{GENERATOR_VERSION}/{SCHEMA_VERSION}/{n_runs}/{graded}/{reviewer}/{seed}".encode()
+    )
     try:
         src = workspace or demo_source()
     except FileNotFoundError:
@@ -480,12 +470,14 @@ def _cache_key(n_runs: int, reviewer: str, seed: int, workspace: Path | None) ->
         for f in sorted([src / "agentdeck.toml", *sorted((src / "rubrics").glob("*.yaml"))]):
             if f.is_file():
                 h.update(f.name.encode() + f.read_bytes())
-    return f"v{GENERATOR_VERSION}-n{n_runs}-{h.hexdigest()[:12]}"
+    h.update(demo_runs_path().read_bytes())
+    return f"v{GENERATOR_VERSION}-n{n_runs}-g{graded}-{h.hexdigest()[:12]}"
 
 
 def cached_db(
     n_runs: int,
     *,
+    graded: int | None = None,
     reviewer: str = "ana",
     workspace: Path | None = None,
     seed: int = SEED,
@@ -496,13 +488,21 @@ def cached_db(
     Reuse means benchmarks that write (grades, the desk's own state) leave their traces for the
     next run; the desk benchmark only moves and reads, the grading benchmark works on a copy.
     """
-    root = cache_dir() / _cache_key(n_runs, reviewer, seed, workspace)
+    n_graded = default_graded(n_runs) if graded is None else graded
+    root = cache_dir() / _cache_key(n_runs, n_graded, reviewer, seed, workspace)
     done = root / ".complete"
     if done.is_file():
         info = json.loads(done.read_text())
         db_path = Path(info["db_path"])
         return GenResult(
-            root, db_path, n_runs, info["n_steps"], info["seconds"], db_path.stat().st_size, True
+            root,
+            db_path,
+            n_runs,
+            info["n_steps"],
+            info["seconds"],
+            db_path.stat().st_size,
+            cached=True,
+            n_graded=n_graded,
         )
     cache_dir().mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f"{root.name}.", dir=cache_dir()))
@@ -510,6 +510,7 @@ def cached_db(
         result = build_db(
             building / "ws",
             n_runs,
+            graded=n_graded,
             reviewer=reviewer,
             workspace=workspace,
             seed=seed,
@@ -524,13 +525,84 @@ def cached_db(
     (root / ".complete").write_text(
         json.dumps({"db_path": str(db_path), "n_steps": result.n_steps, "seconds": result.seconds})
     )
-    return GenResult(root, db_path, n_runs, result.n_steps, result.seconds, result.db_bytes)
+    return GenResult(
+        root, db_path, n_runs, result.n_steps, result.seconds, result.db_bytes, n_graded=n_graded
+    )
+
+
+# -- how heavy the runs are ---------------------------------------------------------------------
+
+_SHAPE_SQL = {
+    "steps per run": "SELECT count(*) FROM steps WHERE run IN ({runs}) GROUP BY run",
+    "input chars": "SELECT coalesce(length(input), 0) FROM runs WHERE id IN ({runs})",
+    "output chars": "SELECT coalesce(length(output), 0) FROM runs WHERE id IN ({runs})",
+    "step arguments chars": (
+        "SELECT coalesce(length(arguments), 0) FROM steps WHERE run IN ({runs})"
+    ),
+    "step result chars": "SELECT coalesce(length(result), 0) FROM steps WHERE run IN ({runs})",
+    "text chars per run": (
+        "SELECT coalesce(length(r.input), 0) + coalesce(length(r.output), 0) + "
+        "coalesce((SELECT sum(coalesce(length(arguments), 0) + coalesce(length(result), 0)) "
+        "FROM steps s WHERE s.run = r.id), 0) FROM runs r WHERE r.id IN ({runs})"
+    ),
+}
+
+
+def shape(conn: sqlite3.Connection, runs: str = "SELECT id FROM runs") -> dict[str, list[float]]:
+    """Distribution of step counts and text sizes over ``runs`` (a SELECT of run ids):
+    p10, p50, p90, p99, max and mean of each, in characters as stored."""
+    out = {}
+    for name, sql in _SHAPE_SQL.items():
+        xs = sorted(r[0] for r in conn.execute(sql.format(runs=runs)))
+        qs = [xs[round(p * (len(xs) - 1))] for p in (0.10, 0.50, 0.90, 0.99)]
+        out[name] = [*qs, xs[-1], sum(xs) / len(xs)]
+    return out
+
+
+def demo_shape() -> dict[str, list[float]]:
+    """:func:`shape` of the demo's runs as a sync stores them."""
+    from store.connectors.file import FileConnector
+    from store.sync import store_runs
+
+    connector = FileConnector("demo", demo_runs_path().parent)
+    page = connector.list_runs(None, 10**9)
+    conn = sqlite3.connect(":memory:", isolation_level=None)
+    migrate_db(conn)
+    store_runs(conn, "demo", connector.fetch_runs([r.trace_id for r in page.runs]))
+    try:
+        return shape(conn, "SELECT id FROM runs WHERE hydrated = 1")
+    finally:
+        conn.close()
+
+
+def shape_report(db_path: Path, sample: int = 20_000) -> str:
+    """The demo's shape beside that of the first ``sample`` runs of a generated database."""
+    from tests.bench.figures import table
+
+    conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        generated = shape(conn, f"SELECT id FROM runs WHERE id <= {int(sample)}")
+    finally:
+        conn.close()
+    demo = demo_shape()
+    rows = [
+        (f"{name} ({who})", *values)
+        for name in _SHAPE_SQL
+        for who, values in (("demo", demo[name]), ("generated", generated[name]))
+    ]
+    return table(("", "p10", "p50", "p90", "p99", "max", "mean"), rows)
 
 
 def main(argv: list[str]) -> int:
-    n = int(argv[0].replace("_", "")) if argv else 1_000_000
-    result = cached_db(n)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="?", default="1000000", help="how many runs (default 1M)")
+    parser.add_argument("--graded", type=lambda s: int(s.replace("_", "")), default=None)
+    parser.add_argument("--shape", action="store_true", help="compare its runs with the demo's")
+    args = parser.parse_args(argv)
+    result = cached_db(int(args.runs.replace("_", "")), graded=args.graded)
     print(result.describe())
+    if args.shape:
+        print(shape_report(result.db_path))
     return 0
 
 
