@@ -553,12 +553,17 @@ class ReviewScreen(Screen[None]):
         self._work(self._progress_worker(self._progress_gen), "progress")
 
     async def _progress_worker(self, gen: int) -> None:
+        from store.outbox import pending_count
+
         reviewer = self.services.reviewer
-        seq, progress = await self.read(
-            self._snapshot_read(lambda conn: rq.progress(conn, reviewer))
-        )
+
+        def count(conn: sqlite3.Connection) -> tuple[tuple[int, int], int]:
+            return rq.progress(conn, reviewer), pending_count(conn)
+
+        seq, (progress, pending) = await self.read(self._snapshot_read(count))
         if gen == self._progress_gen and self._fresh(seq, "progress"):
             self.progress = progress
+            self.services.set_status(pending=pending)
             self.update_status()
 
     # -- the queue and the open run ----------------------------------------------------------------
