@@ -459,3 +459,49 @@ async def test_escape_typed_fast_before_a_key_is_escape_then_the_key(
     comment = conn.execute("SELECT comment FROM grades WHERE run = ?", (first,)).fetchone()[0]
     conn.close()
     assert comment is None, "escape cancelled the comment"
+
+
+async def test_a_failing_write_keeps_the_keys_and_the_app_runs(synced_demo: Workspace) -> None:
+    """Without a small filesystem to fill: every write fails as SQLite fails on a full disk
+    (the error raised inside the tape's transaction), then the disk recovers."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(ws)[:2]
+        failing = threading.Event()
+        failing.set()
+        submit = app.services.writer.submit
+
+        def broken(fn):  # type: ignore[no-untyped-def]
+            def run(conn):  # type: ignore[no-untyped-def]
+                if failing.is_set():
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.execute("ROLLBACK")
+                    raise sqlite3.OperationalError("database or disk is full")
+                return fn(conn)
+
+            return submit(run)
+
+        app.services.writer.submit = broken  # type: ignore[method-assign]
+        burst(app, list("pnsfyv"))
+        await wait_until(pilot, lambda: app.services.status.error is not None, "the error")
+        assert "disk is full" in app.services.status.error
+        assert app.is_running
+        assert app.services.unsaved() == 6, "every key waits, in order"
+        assert local_grades(ws) == {}
+        failing.clear()
+        app.services.tape.retry_now()
+        await settle(pilot)
+        assert app.services.status.error is None
+    grades = local_grades(ws)
+    assert grades[todo[0]]["values"] == {
+        "task_success": "pass",
+        "intervention": "no",
+        "policy": "safe",
+    }
+    assert grades[todo[1]]["values"] == {
+        "task_success": "fail",
+        "intervention": "yes",
+        "policy": "violation",
+    }

@@ -152,6 +152,7 @@ class ReviewScreen(Screen[None]):
         self._locate_gen = 0
         self._seq = 0
         self._redo: set[str] = set()
+        self._started = False
         self._footer_output_cut = False
         self._quitting = False
         self._quit_anyway = False
@@ -180,6 +181,7 @@ class ReviewScreen(Screen[None]):
         tape = self.services.tape
         return (
             (tape is None and self.error is None)
+            or (tape is not None and not self._started)
             or bool(self._early)
             or (tape is not None and not tape.idle())
             or self._reads > 0
@@ -261,9 +263,8 @@ class ReviewScreen(Screen[None]):
         for item in self._early:
             runner.put(item)
         self._early.clear()
-        self._count_progress()
-        if services.sync_on_start:
-            services.start_sync()
+        # The counts and the sync start once the first run is on screen (_first_drawn): they
+        # scan the queue and take the write lock, and the first run must not wait for them.
         services.on_synced(self._synced)
 
     def _synced(self) -> None:
@@ -632,6 +633,7 @@ class ReviewScreen(Screen[None]):
     def _open_run(self, run: int | None) -> None:
         view = self.query_one(RunView)
         if run is None:
+            self._first_drawn()
             self.current_row = None
             view.show_message(
                 "Syncing the store…"
@@ -644,7 +646,16 @@ class ReviewScreen(Screen[None]):
         else:
             self._work(self._load_detail(run), "detail")
 
+    def _first_drawn(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        self._count_progress()
+        if self.services.sync_on_start:
+            self.services.start_sync()
+
     def _show(self, run: int) -> None:
+        self.call_after_refresh(self._first_drawn)
         detail, row = self.details[run]
         self.current_row = row
         view = self.query_one(RunView)
