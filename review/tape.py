@@ -478,19 +478,21 @@ class DeskTape:
     def _undo(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
         # The change undone may be on another run than the open one: undo reopens it.
         event = conn.execute(
-            "SELECT run FROM grade_events WHERE reviewer = ? AND rubric_id = ? "
-            "AND rubric_version = ? AND undone = 0 ORDER BY id DESC LIMIT 1",
+            "SELECT e.run, e.action, coalesce(r.business_ref, r.run_id) FROM grade_events e "
+            "LEFT JOIN runs r ON r.id = e.run WHERE e.reviewer = ? AND e.rubric_id = ? "
+            "AND e.rubric_version = ? AND e.undone = 0 ORDER BY e.id DESC LIMIT 1",
             (self.reviewer, self.rubric.id, self.rubric.version),
         ).fetchone()
         if event is None:
             out.effects.append(Effect("notice", ("Nothing to undo.",)))
             return
-        run = int(event[0])
+        run, action, ref = int(event[0]), str(event[1]), event[2]
         was = grading.get_grade(conn, run, self.reviewer, self.rubric)
         restored = grading.undo(conn, self.reviewer, self.rubric)
         assert restored is not None
         self._wrote(run, was, restored, out)
-        out.effects.append(Effect("notice", ("Undone.",)))
+        what = action.removeprefix("set:")
+        out.effects.append(Effect("notice", (f"Undone: {what} on {ref or f'run {run}'}.",)))
         self._jump(conn, run, at, out)
 
     def _jump(self, conn: sqlite3.Connection, run: int, at: float, out: DeskReport) -> None:

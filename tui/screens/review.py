@@ -451,7 +451,7 @@ class ReviewScreen(Screen[None]):
 
     def _effect(self, effect: t.Effect) -> None:
         if effect.kind == "notice":
-            self.notify(str(effect.args[0]), markup=False, timeout=3)
+            self.notify(one_line(str(effect.args[0]), 200), markup=False, timeout=3)
         elif effect.kind == "scroll":
             target, unit, amount = effect.args
             if target == "run":
