@@ -77,6 +77,21 @@ ACTIONS = frozenset(
     }
 )
 
+#: Desk actions that never write (a batch of only these needs no write lock).
+_READ_ONLY = frozenset(
+    {
+        NEXT,
+        PREV,
+        FILTER_GRADED,
+        FILTER_WORKFLOW,
+        FILTER_STATUS,
+        CLEAR_FILTERS,
+        TOGGLE_QUEUE,
+        SCROLL_DOWN,
+        SCROLL_UP,
+    }
+)
+
 #: Modes: the desk itself, or one of its overlays, which take the keys while they are open.
 DESK = "desk"
 COMMENTING = "comment"
@@ -226,9 +241,12 @@ class DeskTape:
         the state and is raised: the caller retries the same items later. Any other error in one
         key drops that key alone (reported in ``errors``) and the batch goes on.
         """
+        items = list(items)
         start = self.state
         report = DeskReport(state=start)
-        conn.execute("BEGIN IMMEDIATE")
+        # Moving and filtering only read: they need no write lock, so a sync writing a page
+        # never holds them up. Anything that may write takes the lock before its first read.
+        conn.execute("BEGIN" if self._reads_only(items) else "BEGIN IMMEDIATE")
         try:
             for item in items:
                 before = self.state
@@ -265,6 +283,16 @@ class DeskTape:
             self.state = start
             raise
         return report
+
+    def _reads_only(self, items: list[Item]) -> bool:
+        if self.state.mode != DESK:
+            return False
+        for item in items:
+            if not isinstance(item, Press) or item.action not in _READ_ONLY:
+                return False
+            if item.char and item.char in self.key_map:
+                return False
+        return True
 
     # -- one key -------------------------------------------------------------------------------
 

@@ -254,3 +254,27 @@ def test_comment_and_find_take_the_keys_typed_after_them(template, tmp_path: Pat
     assert tape.state.run == ref[1]
     assert grading.get_grade(conn, ref[1], "ana", rubric).values == {"task_success": "pass"}
     conn.close()
+
+
+def test_moving_needs_no_write_lock(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """While a sync holds the write lock, j and k still move: they only read."""
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    conn.execute("PRAGMA busy_timeout = 200")  # a wait for the lock would fail fast
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    first = tape.state.run
+    sync_conn = sqlite3.connect(db_path, isolation_level=None)
+    sync_conn.execute("BEGIN IMMEDIATE")  # a sync writing a page
+    try:
+        tape.apply(conn, [press("j"), press("j"), press("k")])
+        assert tape.state.run != first
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            tape.apply(conn, [press("p")])  # a grade waits for the lock (here: gives up)
+    finally:
+        sync_conn.execute("ROLLBACK")
+        sync_conn.close()
+    tape.apply(conn, [press("p")])
+    assert grading.get_grade(conn, tape.state.run, "ana", rubric).values["task_success"] == "pass"
+    conn.close()
