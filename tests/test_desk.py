@@ -380,6 +380,18 @@ async def test_walking_the_queue_does_not_pile_up_widgets(demo_workspace: Worksp
     assert after - before < 20, (before, after)
 
 
+async def test_the_start_up_heap_is_frozen_while_the_app_runs(demo_workspace: Workspace) -> None:
+    """Full collections skip what the app built to start (a frame paid ~50 ms for one); the
+    app unfreezes it on exit, so a process that runs many apps can collect it."""
+    import gc
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
+
+
 async def test_keys_land_on_the_right_run_when_commits_return_out_of_step(
     demo_workspace: Workspace,
 ) -> None:
