@@ -298,11 +298,16 @@ class RunView(ScrollView, can_focus=False):
                 y += 1
                 continue
             inner = max(width - 2 * pad, 1) if kind == "header" else width
-            # Textual's own wrap, as a Static draws its content (by cells, words kept whole,
-            # words wider than the line folded); it also says where each piece starts.
-            lines = content._wrap_and_format(inner, overflow="fold")
-            rows.extend(_Row(kind, line.content, line.x, y + line.y) for line in lines)
-            y += len(content.plain.split("\n"))
+            for line in content.split("\n", allow_blank=True):
+                plain = line.plain
+                if len(plain) <= inner and "\t" not in plain and line.cell_length <= inner:
+                    rows.append(_Row(kind, line, 0, y))  # most lines fit as they are
+                else:
+                    # Textual's own wrap, as a Static draws its content (by cells, words kept
+                    # whole, words wider than the line folded); it says where each piece starts.
+                    for piece in line._wrap_and_format(inner, overflow="fold"):
+                        rows.append(_Row(kind, piece.content, piece.x, y))
+                y += 1
         self._rows = rows
         self._wrap_width = width
 
