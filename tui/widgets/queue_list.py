@@ -174,7 +174,9 @@ class QueueList(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
-        base = self.rich_style
+        # visual_style is cached per style change; rich_style walks every ancestor on each call,
+        # which was most of the cost of a row (the list redraws every row each time it scrolls).
+        base = self.visual_style.rich_style
         if index >= self.total:
             if y == 0 and not self.total:
                 note = " loading the queue…" if not self.loaded else " no runs match"
