@@ -352,16 +352,19 @@ class RunView(ScrollView, can_focus=False):
             if start < x + len(content.plain) and end > x:
                 screen = Style.from_styles(self.screen.get_component_styles("screen--selection"))
                 content = content.stylize(screen, max(start - x, 0), end - x)
-        segments: list[Segment] = []
+        fill = style.background_style.rich_style
+        pad = self.HEADER_PAD if kind == "header" else 0
+        segments = [Segment(" " * pad, fill)] if pad else []
         for text, text_style in content.render(style, end=""):
             # The offset in the source line lets the mouse select text, as in a Static.
             segments.append(Segment(text, (style + text_style).rich_style_with_offset(x, y)))
             x += len(text)
-        fill = style.background_style.rich_style
-        if kind == "header":
-            pad = [Segment(" " * self.HEADER_PAD, fill)]
-            segments = pad + segments
-        return Strip(segments).adjust_cell_length(width, fill if kind == "header" else base)
+        used = pad + content.cell_length
+        if used > width:  # never with rows wrapped to this width; a resize is on its way
+            return Strip(segments).crop(0, width)
+        if used < width:
+            segments.append(Segment(" " * (width - used), fill if pad else base))
+        return Strip(segments, width)
 
     # -- text selection ----------------------------------------------------------------------------
 
