@@ -380,6 +380,40 @@ async def test_walking_the_queue_does_not_pile_up_widgets(demo_workspace: Worksp
     assert after - before < 20, (before, after)
 
 
+async def test_the_cursor_follows_k_after_the_queue_has_scrolled(demo_workspace: Workspace) -> None:
+    """Moving up inside a scrolled queue repaints the old and the new cursor rows."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for _ in range(45):
+            await pilot.press("j")
+        await settle(pilot)
+        queue = app.desk.query_one(QueueList)
+        assert queue.scroll_offset.y > 0
+        await pilot.press("k", "k", "k")
+        await settle(pilot)
+        region = queue.content_region
+        screen = app.screen._compositor.render_strips()
+        bold = [
+            y - region.y
+            for y in range(region.y, region.bottom)
+            if any(seg.style and seg.style.bold for seg in screen[y].crop(region.x, region.right))
+        ]
+        assert bold == [queue.cursor - queue.scroll_offset.y]
+
+
+async def test_the_start_up_heap_is_frozen_while_the_app_runs(demo_workspace: Workspace) -> None:
+    """Full collections skip what the app built to start (a frame paid ~50 ms for one); the
+    app unfreezes it on exit, so a process that runs many apps can collect it."""
+    import gc
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert gc.get_freeze_count() > 10_000
+    assert gc.get_freeze_count() == 0
+
+
 async def test_keys_land_on_the_right_run_when_commits_return_out_of_step(
     demo_workspace: Workspace,
 ) -> None:

@@ -9,12 +9,13 @@ import pytest
 from conftest import HOSTILE, add_run, hostile_record, settle
 from rich.console import Console
 from rich.text import Text
+from textual.selection import Selection
 
 from store.workspace import Workspace
 from tui.app import make_app
 from tui.text import preview, safe_text
 from tui.widgets.long_text import LongText
-from tui.widgets.run_view import add_block
+from tui.widgets.run_view import RunView, add_block
 
 #: Anything that may act on a terminal: C0 but newline, DEL, C1, bidi controls.
 DANGEROUS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -139,12 +140,22 @@ async def test_hostile_run_is_shown_literally_and_the_app_survives(
         assert not DANGEROUS.search(svg.replace("\n", ""))
 
         # The output is a preview that says how much is left out.
-        output = str(app.desk.query_one("#run-output").render())
+        view = app.desk.query_one(RunView)
+        output = view.section_text("output")
         assert len(output) < 10_000
         assert "more characters" in output and "press o" in output
 
         # Clicking where the literal [@click=app.quit] is drawn does nothing to the app.
-        await pilot.click("#run-input", offset=(20, 0))
+        column = view.section_text("input").index("[@click=app.quit]") + 3
+        assert column < view.scrollable_content_region.width, "on the input's first row"
+        row = view.section_row("input") - view.scroll_offset.y
+        region = view.content_region
+        widget, at = app.screen.get_widget_and_offset_at(region.x + column, region.y + row)
+        assert widget is view and at is not None
+        everything, _ = view.get_selection(Selection(None, None)) or ("", "")
+        line = everything.splitlines()[at.y]
+        assert line[at.x - 3 : at.x + 14] == "[@click=app.quit]", "the mouse is on the literal"
+        await pilot.click(view, offset=(view.styles.padding.left + column, row))
         await settle(pilot)
         assert app.is_running
 

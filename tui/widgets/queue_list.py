@@ -134,7 +134,7 @@ class QueueList(ScrollView, can_focus=False):
             for i, r in enumerate(rows):
                 if r.run == run and r.graded != graded:
                     rows[i] = replace(r, graded=graded)
-                    self.refresh_line(block * BLOCK + i - self.scroll_offset.y)
+                    self.refresh_line(block * BLOCK + i)
 
     def ask(self, index: int) -> None:
         """Ask for the block holding ``index`` unless it is cached or already asked for."""
@@ -151,8 +151,9 @@ class QueueList(ScrollView, can_focus=False):
         index = max(0, min(index, self.total - 1))
         old = self.cursor
         self.cursor = index
-        self.refresh_line(old - self.scroll_offset.y)
-        self.refresh_line(index - self.scroll_offset.y)
+        # ScrollView.refresh_line takes the line in the list; it subtracts the scroll itself.
+        self.refresh_line(old)
+        self.refresh_line(index)
         self.scroll_to_cursor()
 
     def scroll_to_cursor(self) -> None:
@@ -173,7 +174,9 @@ class QueueList(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         index = self.scroll_offset.y + y
-        base = self.rich_style
+        # visual_style is cached per style change; rich_style walks every ancestor on each call,
+        # which was most of the cost of a row (the list redraws every row each time it scrolls).
+        base = self.visual_style.rich_style
         if index >= self.total:
             if y == 0 and not self.total:
                 note = " loading the queue…" if not self.loaded else " no runs match"

@@ -72,11 +72,17 @@ class RubricPanel(Static):
         self.rubric = rubric
         self.grade: Grade | None = None
         self.compact = False
+        self._shown: Text | None = None
 
     def show(self, rubric: Rubric, grade: Grade | None) -> None:
         self.rubric = rubric
         self.grade = grade
-        self.update(rubric_text(rubric, grade, compact=self.compact))
+        text = rubric_text(rubric, grade, compact=self.compact)
+        # The desk calls this after every key; moving between ungraded runs draws the same
+        # text, and updating a Static lays it out and renders it again in the next frame.
+        if text != self._shown:
+            self._shown = text
+            self.update(text)
 
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:

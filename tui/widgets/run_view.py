@@ -9,11 +9,17 @@ cost; the full output opens in :class:`tui.widgets.long_text.LongText` with ``o`
 from __future__ import annotations
 
 import json
+from typing import Literal, NamedTuple
 
+from rich.segment import Segment
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual import events
+from textual.content import Content
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.selection import Selection
+from textual.strip import Strip
+from textual.style import Style
 
 from review.queue import RunDetail, StepView
 from tui.text import human_size, one_line, pretty_json, preview, safe_text
@@ -149,44 +155,222 @@ def final_text(detail: RunDetail) -> Text:
     return t
 
 
-class RunView(VerticalScroll):
-    """The centre pane. Scrolls with space / shift+space / pgup / pgdn from the desk."""
+#: What each part of the run is drawn as.
+Kind = Literal["header", "gap", "title", "body"]
+
+
+class _Row(NamedTuple):
+    """One screen line of the run: a piece of a source line, wrapped to the view's width."""
+
+    kind: Kind
+    content: Content
+    x: int  # where the piece starts in its source line (characters), for text selection
+    y: int  # the source line, counted over the whole run
+
+
+class RunView(ScrollView, can_focus=False):
+    """The centre pane: the open run as one virtual text. Scrolls with space / shift+space.
+
+    The run is laid out once per run and width: each part (header, the sections' titles and
+    bodies) is wrapped by cells, with Textual's own word wrap (what a ``Static`` does), into
+    rows; drawing a frame renders only the rows on screen. The layout is what the widget tree of
+    ``Static`` widgets it replaces drew: a header block with a 1-cell padding on its own
+    background, then each section as a blank line, its title and its body.
+    """
+
+    DEFAULT_CSS = """
+    RunView {
+        height: 1fr;
+        overflow-x: hidden;
+    }
+    RunView > .run-view--header {
+        background: $boost;
+    }
+    RunView > .run-view--title {
+        color: $text-accent;
+    }
+    """
+
+    COMPONENT_CLASSES = {"run-view--header", "run-view--title"}
+
+    #: Cells of padding on each side of the header block.
+    HEADER_PAD = 1
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, can_focus=False)
+        super().__init__(id=id)
         self.detail: RunDetail | None = None
         self.output_cut = False
+        # The run as source lines: (kind, content) blocks, and where each section starts.
+        self._blocks: list[tuple[Kind, Content]] = []
+        self._starts: dict[str, int] = {}
+        self._rows: list[_Row] = []
+        self._wrap_width = 0
+        self._view = (0, 0)  # the content size the rows were fitted to
+        self._styles: dict[Kind, Style] = {}
 
-    def compose(self) -> ComposeResult:
-        yield Static(Text("Loading…", DIM), id="run-header")
-        yield Static(Text("Input", SECTION), classes="section-title")
-        yield Static(id="run-input", classes="section")
-        yield Static(Text("Steps", SECTION), id="steps-title", classes="section-title")
-        yield Static(id="run-steps", classes="section")
-        yield Static(Text("Output", SECTION), classes="section-title")
-        yield Static(id="run-output", classes="section")
-        yield Static(Text("Final action", SECTION), classes="section-title")
-        yield Static(id="run-final", classes="section")
+    # -- what the desk calls ----------------------------------------------------------------------
 
     def show_message(self, message: str) -> None:
+        """Show one line of text instead of a run (loading, no runs, an error)."""
         self.detail = None
-        self.query_one("#run-header", Static).update(Text(message, DIM))
-        for wid in ("#run-input", "#run-steps", "#run-output", "#run-final"):
-            self.query_one(wid, Static).update("")
+        self.output_cut = False
+        self._set_blocks([("header", Text(message, DIM))], {})
 
     def show(self, detail: RunDetail, reason: str | None) -> None:
         """Lay out ``detail``; only previews of long fields are sanitised and laid out."""
         self.detail = detail
-        self.query_one("#run-header", Static).update(header_text(detail, reason))
         inp = Text()
         add_block(inp, detail.input, chars=FIELD_CHARS, lines=FIELD_LINES)
-        self.query_one("#run-input", Static).update(inp)
-        self.query_one("#steps-title", Static).update(Text(f"Steps ({len(detail.steps)})", SECTION))
-        self.query_one("#run-steps", Static).update(steps_text(detail))
         out = Text()
         self.output_cut = add_block(
             out, detail.output, chars=FIELD_CHARS, lines=FIELD_LINES, more_key="o"
         )
-        self.query_one("#run-output", Static).update(out)
-        self.query_one("#run-final", Static).update(final_text(detail))
+        self._set_blocks(
+            [("header", header_text(detail, reason))],
+            {
+                "input": ("Input", inp),
+                "steps": (f"Steps ({len(detail.steps)})", steps_text(detail)),
+                "output": ("Output", out),
+                "final": ("Final action", final_text(detail)),
+            },
+        )
+
+    # -- what tests read --------------------------------------------------------------------------
+
+    def section_text(self, name: str) -> str:
+        """The plain text of a section (``header``, ``input``, ``steps``, ``output``, ``final``)."""
+        start = self._starts[name]
+        return str(self._blocks[start][1].plain) if start < len(self._blocks) else ""
+
+    def section_row(self, name: str) -> int:
+        """The first row of a section's text in the run (before scrolling)."""
+        block = self._starts[name]
+        y = sum(len(content.plain.split("\n")) for _, content in self._blocks[:block])
+        return next(i for i, row in enumerate(self._rows) if row.y >= y)
+
+    # -- layout ------------------------------------------------------------------------------------
+
+    def _set_blocks(
+        self, head: list[tuple[Kind, Text]], sections: dict[str, tuple[str, Text]]
+    ) -> None:
+        console = self.app.console
+        # Content.from_rich_text never parses markup: the Text was built from plain strings.
+        blocks: list[tuple[Kind, Content]] = [
+            (kind, Content.from_rich_text(text, console=console)) for kind, text in head
+        ]
+        starts = {"header": 0}
+        for name, (title, body) in sections.items():
+            blocks.append(("gap", Content("")))
+            blocks.append(("title", Content.from_rich_text(Text(title, SECTION), console=console)))
+            starts[name] = len(blocks)
+            blocks.append(("body", Content.from_rich_text(body, console=console)))
+        self._blocks, self._starts = blocks, starts
+        self._wrap_width = 0
+        self._fit(force=True)
         self.scroll_home(animate=False)
+        # Always laid out, even when the new run has as many rows as the last: the frame that
+        # shows a run is a layout refresh (the desk's screen_layout_refresh_signal marks it).
+        self.refresh(layout=True)
+
+    def _fit(self, *, force: bool = False) -> None:
+        """Wrap the run to the view's width: with room for the scrollbar when it will show."""
+        width, height = self.content_region.size
+        if width <= 0 or height <= 0:
+            return  # not laid out yet: on_resize fits it
+        if not force and (width, height) == self._view:
+            return
+        self._view = (width, height)
+        bar = self.styles.scrollbar_size_vertical if self.styles.overflow_y == "auto" else 0
+        self._wrap(max(width - bar, 1))
+        if bar and len(self._rows) <= height:
+            self._wrap(width)  # no scrollbar: the rows may use its column
+        self.virtual_size = Size(self._wrap_width, len(self._rows))
+
+    def _wrap(self, width: int) -> None:
+        if width == self._wrap_width:
+            return
+        rows: list[_Row] = []
+        y = 0
+        pad = self.HEADER_PAD
+        for kind, content in self._blocks:
+            if kind == "gap":
+                rows.append(_Row(kind, content, 0, y))
+                y += 1
+                continue
+            inner = max(width - 2 * pad, 1) if kind == "header" else width
+            for line in content.split("\n", allow_blank=True):
+                plain = line.plain
+                if len(plain) <= inner and "\t" not in plain and line.cell_length <= inner:
+                    rows.append(_Row(kind, line, 0, y))  # most lines fit as they are
+                else:
+                    # Textual's own wrap, as a Static draws its content (by cells, words kept
+                    # whole, words wider than the line folded); it says where each piece starts.
+                    for piece in line._wrap_and_format(inner, overflow="fold"):
+                        rows.append(_Row(kind, piece.content, piece.x, y))
+                y += 1
+        self._rows = rows
+        self._wrap_width = width
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    # -- drawing -----------------------------------------------------------------------------------
+
+    def _style(self, kind: Kind) -> Style:
+        style = self._styles.get(kind)
+        if style is None:
+            if kind == "header":
+                style = self.get_visual_style("run-view--header")
+            elif kind == "title":
+                style = self.get_visual_style("run-view--title")
+            else:
+                style = self.visual_style
+            self._styles[kind] = style
+        return style
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if width != self._wrap_width and self._blocks:
+            self._wrap(width)  # resized: on_resize fits the scrollbar and the height next
+        return self._render_row(self.scroll_offset.y + y, width, self.text_selection)
+
+    def _render_row(self, index: int, width: int, selection: Selection | None) -> Strip:
+        base = self.visual_style.background_style.rich_style
+        if index >= len(self._rows):
+            return Strip.blank(width, base)
+        kind, content, x, y = self._rows[index]
+        if kind == "gap":
+            return Strip.blank(width, base)
+        style = self._style(kind)
+        if selection is not None and (span := selection.get_span(y)) is not None:
+            start, end = span
+            end = len(content.plain) + x if end == -1 else end
+            if start < x + len(content.plain) and end > x:
+                screen = Style.from_styles(self.screen.get_component_styles("screen--selection"))
+                content = content.stylize(screen, max(start - x, 0), end - x)
+        fill = style.background_style.rich_style
+        pad = self.HEADER_PAD if kind == "header" else 0
+        segments = [Segment(" " * pad, fill)] if pad else []
+        for text, text_style in content.render(style, end=""):
+            # The offset in the source line lets the mouse select text, as in a Static.
+            segments.append(Segment(text, (style + text_style).rich_style_with_offset(x, y)))
+            x += len(text)
+        used = pad + content.cell_length
+        if used > width:  # never with rows wrapped to this width; a resize is on its way
+            return Strip(segments).crop(0, width)
+        if used < width:
+            segments.append(Segment(" " * (width - used), fill if pad else base))
+        return Strip(segments, width)
+
+    # -- text selection ----------------------------------------------------------------------------
+
+    def get_selection(self, selection: Selection) -> tuple[str, str] | None:
+        text = "\n".join(content.plain for _, content in self._blocks)
+        return selection.extract(text), "\n"
+
+    def selection_updated(self, selection: Selection | None) -> None:
+        self.refresh()
