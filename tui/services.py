@@ -45,6 +45,8 @@ class Services:
         self.writer = DbThread(workspace.db_path, name="agentdeck-write")
         #: Reads that only draw (run details, queue rows, counts): never behind a burst of keys.
         self.reader = DbThread(workspace.db_path, name="agentdeck-read")
+        #: Reads that scan (counts, positions): apart, so they never delay the reads above.
+        self.counter = DbThread(workspace.db_path, name="agentdeck-count")
         # Sync and push each use their own thread; one at a time, so a pull never reads the
         # store while a push is half done (it would import the grade's older remote state).
         self.store_lock = threading.Lock()
@@ -227,6 +229,7 @@ class Services:
                 lost = self.tape.close()
             self.writer.close()
             self.reader.close()
+            self.counter.close()
             self._lost = lost
             return lost
 

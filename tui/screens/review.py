@@ -228,11 +228,13 @@ class ReviewScreen(Screen[None]):
         """Run ``coro`` as a worker whose error goes to the app's one handler (never exits)."""
         self.run_worker(coro, group=group, exclusive=exclusive, exit_on_error=False)
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` on the read thread."""
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, scan: bool = False) -> T:
+        """Run ``fn(conn)`` on the read thread; ``scan``: on the counting thread, so a count
+        over a million rows never holds up the next run's details."""
         import asyncio
 
-        future: Future[T] = self.services.reader.submit(fn)
+        thread = self.services.counter if scan else self.services.reader
+        future: Future[T] = thread.submit(fn)
         self._reads += 1
         try:
             return await asyncio.wrap_future(future)
@@ -561,7 +563,7 @@ class ReviewScreen(Screen[None]):
         def count(conn: sqlite3.Connection) -> tuple[tuple[int, int], int]:
             return rq.progress(conn, reviewer), pending_count(conn)
 
-        seq, (progress, pending) = await self.read(self._snapshot_read(count))
+        seq, (progress, pending) = await self.read(self._snapshot_read(count), scan=True)
         if gen == self._progress_gen and self._fresh(seq, "progress"):
             self.progress = progress
             self.services.set_status(pending=pending)
@@ -586,7 +588,7 @@ class ReviewScreen(Screen[None]):
             start = (pos or 0) // BLOCK * BLOCK
             return pos, rq.window(conn, reviewer, flt, start, BLOCK)
 
-        seq, (pos, rows) = await self.read(self._snapshot_read(locate))
+        seq, (pos, rows) = await self.read(self._snapshot_read(locate), scan=True)
         if ask != self._locate_gen or not self._fresh(seq, "locate"):
             return
         queue = self.query_one(QueueList)
@@ -606,7 +608,7 @@ class ReviewScreen(Screen[None]):
     async def _count_worker(self, ask: int) -> None:
         reviewer, flt = self.services.reviewer, self.state.flt
         seq, total = await self.read(
-            self._snapshot_read(lambda conn: rq.count(conn, reviewer, flt))
+            self._snapshot_read(lambda conn: rq.count(conn, reviewer, flt)), scan=True
         )
         if ask != self._locate_gen or not self._fresh(seq, "count"):
             return
