@@ -56,26 +56,6 @@ SCROLL_DOWN = "scroll_down"
 SCROLL_UP = "scroll_up"
 HELP = "help"
 PALETTE = "palette"
-ACTIONS = frozenset(
-    {
-        NEXT,
-        PREV,
-        COMMENT,
-        ESCALATE,
-        UNDO,
-        OUTPUT,
-        FIND,
-        FILTER_GRADED,
-        FILTER_WORKFLOW,
-        FILTER_STATUS,
-        CLEAR_FILTERS,
-        TOGGLE_QUEUE,
-        SCROLL_DOWN,
-        SCROLL_UP,
-        HELP,
-        PALETTE,
-    }
-)
 
 #: Desk actions that never write (a batch of only these needs no write lock).
 _READ_ONLY = frozenset(
@@ -187,20 +167,13 @@ class DeskReport:
     filter_changed: bool = False
     #: Runs whose complete/incomplete state flipped in this batch.
     graded: dict[int, bool] = field(default_factory=dict)
-    #: (graded, assigned) when counted in this batch; else apply ``graded_delta``.
-    progress: tuple[int, int] | None = None
+    #: Net change in the reviewer's count of complete grades.
     graded_delta: int = 0
     pending: int | None = None
     effects: list[Effect] = field(default_factory=list)
     #: A key that could not be applied (not a transient failure): it was skipped, and why.
     errors: list[str] = field(default_factory=list)
     wrote: bool = False
-    applied: int = 0
-    workflows: list[str] | None = None
-
-
-class _Undo(Exception):
-    """Raised inside a key's savepoint to drop just that key (a fault in the key, not the disk)."""
 
 
 # -- the tape --------------------------------------------------------------------------------------
@@ -262,11 +235,10 @@ class DeskTape:
                         raise
                     self.state = before
                     report.errors.append(f"{_describe(item)} was not applied: {exc}")
-                    report.applied += 1
                     continue
                 conn.execute("RELEASE press")
                 _merge(report, part)
-            if report.wrote or report.progress is not None:
+            if report.wrote:
                 report.pending = pending_count(conn)
             report.state = self.state
             if self.state.run is not None:
@@ -297,7 +269,6 @@ class DeskTape:
     # -- one key -------------------------------------------------------------------------------
 
     def _apply_one(self, conn: sqlite3.Connection, item: Item, out: DeskReport) -> None:
-        out.applied = 1
         if isinstance(item, Op):
             if item.name == "open":
                 self._open(conn, item.at, out)
@@ -602,16 +573,10 @@ def _merge(into: DeskReport, part: DeskReport) -> None:
     into.membership += part.membership
     for run, graded in part.graded.items():
         into.graded[run] = graded
-    if part.progress is not None:
-        into.progress = part.progress
-        into.graded_delta = 0
     into.graded_delta += part.graded_delta
     into.effects.extend(part.effects)
     into.errors.extend(part.errors)
     into.wrote |= part.wrote
-    into.applied += part.applied
-    if part.workflows is not None:
-        into.workflows = part.workflows
 
 
 def _printable(text: str) -> str:

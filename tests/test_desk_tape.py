@@ -25,6 +25,9 @@ from store.workspace import Workspace, load_workspace
 from tui.app import make_app
 
 SIZE = (120, 40)
+#: What `p n s` and `f y v` grade on the demo rubric.
+PNS = {"task_success": "pass", "intervention": "no", "policy": "safe"}
+FYV = {"task_success": "fail", "intervention": "yes", "policy": "violation"}
 CHARS = {"tab": "\t", "ctrl+q": None}
 
 
@@ -101,11 +104,7 @@ async def test_eight_runs_in_one_burst_land_on_eight_runs(demo_workspace: Worksp
     assert sorted(grades) == sorted(todo[:8])
     for run in todo[:8]:
         assert grades[run]["complete"] == 1
-        assert grades[run]["values"] == {
-            "task_success": "pass",
-            "intervention": "no",
-            "policy": "safe",
-        }
+        assert grades[run]["values"] == PNS
 
 
 async def test_quitting_right_after_a_burst_saves_every_key(synced_demo: Workspace) -> None:
@@ -120,11 +119,7 @@ async def test_quitting_right_after_a_burst_saves_every_key(synced_demo: Workspa
         await wait_until(pilot, lambda: not app.is_running, "the app to quit")
     grades = local_grades(demo_workspace)
     for run in todo:
-        assert grades[run]["values"] == {
-            "task_success": "fail",
-            "intervention": "yes",
-            "policy": "violation",
-        }, run
+        assert grades[run]["values"] == FYV, run
     half = [run for run, g in grades.items() if g["complete"] == 0]
     assert len(half) == 1 and grades[half[0]]["values"] == {"task_success": "pass"}
     assert len(grades) == 15
@@ -299,16 +294,8 @@ async def test_a_full_disk_keeps_the_keys_and_saves_them_when_there_is_room(
         assert app.services.status.error is None
         assert app.is_running
     grades = local_grades(demo_workspace)
-    assert grades[todo[0]]["values"] == {
-        "task_success": "pass",
-        "intervention": "no",
-        "policy": "safe",
-    }
-    assert grades[todo[1]]["values"] == {
-        "task_success": "fail",
-        "intervention": "yes",
-        "policy": "violation",
-    }
+    assert grades[todo[0]]["values"] == PNS
+    assert grades[todo[1]]["values"] == FYV
 
 
 def test_opening_on_a_full_disk_says_the_disk_is_full(synced_demo: Workspace, small_disk) -> None:  # type: ignore[no-untyped-def]
@@ -450,11 +437,7 @@ async def test_escape_typed_fast_before_a_key_is_escape_then_the_key(
         await settle(pilot)
         assert app.desk.state.mode == "desk"
     grades = local_grades(ws)
-    assert grades[first]["values"] == {
-        "task_success": "pass",
-        "intervention": "no",
-        "policy": "safe",
-    }
+    assert grades[first]["values"] == PNS
     conn = sqlite3.connect(ws.db_path)
     comment = conn.execute("SELECT comment FROM grades WHERE run = ?", (first,)).fetchone()[0]
     conn.close()
@@ -495,13 +478,5 @@ async def test_a_failing_write_keeps_the_keys_and_the_app_runs(synced_demo: Work
         await settle(pilot)
         assert app.services.status.error is None
     grades = local_grades(ws)
-    assert grades[todo[0]]["values"] == {
-        "task_success": "pass",
-        "intervention": "no",
-        "policy": "safe",
-    }
-    assert grades[todo[1]]["values"] == {
-        "task_success": "fail",
-        "intervention": "yes",
-        "policy": "violation",
-    }
+    assert grades[todo[0]]["values"] == PNS
+    assert grades[todo[1]]["values"] == FYV

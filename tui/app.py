@@ -248,10 +248,6 @@ class AgentDeckApp(App[None]):
                 yield SystemCommand(title, help_text, callback)
 
 
-#: The name the tests and older code know the app by.
-DeskApp = AgentDeckApp
-
-
 def make_app(
     workspace: Workspace, *, sync_on_start: bool = True, area: str = "review"
 ) -> AgentDeckApp:

@@ -94,15 +94,12 @@ class Services:
         if self.setup is None or self.status.syncing:
             return False
         self.set_status(syncing=True)
-        self._app.run_worker(
-            lambda: self._sync(self.setup),  # type: ignore[arg-type]
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-            group="sync",
-            name="sync",
-        )
+        self._in_thread(lambda: self._sync(self.setup), "sync")  # type: ignore[arg-type]
         return True
+
+    def _in_thread(self, fn: Callable[[], None], group: str) -> None:
+        """One at a time per group, in a thread; an error is reported, never ends the app."""
+        self._app.run_worker(fn, thread=True, exclusive=True, exit_on_error=False, group=group)
 
     def _sync(self, setup: ReviewSetup) -> None:
         from review.session import sync
@@ -153,14 +150,7 @@ class Services:
             # again when the sync ends.
             self._push_after_sync = True
             return
-        self._app.run_worker(
-            lambda: self._push_worker(self.setup),  # type: ignore[arg-type]
-            thread=True,
-            exclusive=True,
-            exit_on_error=False,
-            group="push",
-            name="push",
-        )
+        self._in_thread(lambda: self._push_worker(self.setup), "push")  # type: ignore[arg-type]
 
     def _push_worker(self, setup: ReviewSetup) -> None:
         from store.connectors import make_connector
@@ -200,11 +190,9 @@ class Services:
     def worker_failed(self, error: BaseException | None) -> None:
         """The one place a worker's error goes: one line in the status and a notification,
         saying what happened and what to do. The app stays up."""
-        import sqlite3
+        from store.db import explain
 
-        from store.db import DatabaseUnavailable, explain
-
-        if isinstance(error, sqlite3.Error | DatabaseUnavailable):
+        if error is not None and _is_sqlite(error):
             text = f"Could not read the database: {explain(error)}"
         else:
             text = f"{type(error).__name__}: {error}"

@@ -9,23 +9,20 @@ from __future__ import annotations
 import sqlite3
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import Worker, WorkerState
 
 from runbooks.incidents import IncidentLine, incident_lines
 from tui.keymap import area_bindings
+from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
-from tui.widgets.area_bar import AreaBar
 from tui.widgets.status_line import StatusLine
 
 SEVERITY_STYLE = {"critical": "bold white on red", "page": "bold white on red", "warning": "yellow"}
 
 
-class OnCallScreen(Screen[None]):
+class OnCallScreen(BoardScreen):
     """The incident board."""
 
     CSS_PATH = "../oncall.tcss"
@@ -33,38 +30,23 @@ class OnCallScreen(Screen[None]):
     BINDINGS = [*area_bindings("oncall")]
 
     def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
+        super().__init__(services)
         self.incidents: list[IncidentLine] = []
 
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        # Worker state messages do not bubble: hand errors to the app's one handler.
-        if event.state == WorkerState.ERROR:
-            self.services.worker_failed(event.worker.error)
-
     def compose(self) -> ComposeResult:
-        yield AreaBar(self.AREA, self.services.workspace.config.workspace.name)
+        yield self.area_bar()
         yield Static(Text("Incidents (from the last sync)", "bold"), id="board-title")
         table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
         yield table
         yield StatusLine(self.services, id="status")
         yield Footer()
 
-    def on_mount(self) -> None:
+    def prepare(self) -> None:
         table = self.query_one(DataTable)
         for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
             table.add_column(label, key=label)
-        self.services.on_synced(self.reload)
-        self.reload()
 
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        self.run_worker(self._load, group="incidents", exclusive=True, exit_on_error=False)
-
-    async def _load(self) -> None:
+    async def load(self) -> None:
         import asyncio
 
         def load(conn: sqlite3.Connection) -> list[IncidentLine]:

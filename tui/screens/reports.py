@@ -6,18 +6,15 @@ import sqlite3
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
 
 from review.progress import WorkflowProgress, progress_by_workflow
 from tui.keymap import area_bindings
+from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
-from tui.widgets.area_bar import AreaBar
 from tui.widgets.status_line import StatusLine
 
 
@@ -41,7 +38,7 @@ def progress_table(rows: list[WorkflowProgress]) -> Table:
     return table
 
 
-class ReportsScreen(Screen[None]):
+class ReportsScreen(BoardScreen):
     """Your review progress and what your grades say, per workflow."""
 
     CSS_PATH = "../reports.tcss"
@@ -49,35 +46,18 @@ class ReportsScreen(Screen[None]):
     BINDINGS = [*area_bindings("reports")]
 
     def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
+        super().__init__(services)
         self.rows: list[WorkflowProgress] = []
 
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        # Worker state messages do not bubble: hand errors to the app's one handler.
-        if event.state == WorkerState.ERROR:
-            self.services.worker_failed(event.worker.error)
-
     def compose(self) -> ComposeResult:
-        yield AreaBar(self.AREA, self.services.workspace.config.workspace.name)
+        yield self.area_bar()
         with VerticalScroll(id="reports"):
             yield Static(Text("Your review, per workflow", "bold"), id="reports-title")
             yield Static(id="progress")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
-    def on_mount(self) -> None:
-        self.services.on_synced(self.reload)
-        self.reload()
-
-    def on_screen_resume(self) -> None:
-        self.reload()
-
-    def reload(self) -> None:
-        self.run_worker(self._load, group="reports", exclusive=True, exit_on_error=False)
-
-    async def _load(self) -> None:
+    async def load(self) -> None:
         import asyncio
 
         from review.session import load_setup

@@ -13,27 +13,24 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import Worker, WorkerState
 
 from review import queue as rq
 from review import tape as t
 from review.grading import Grade
 from review.queue import QueueRow, RunDetail
-from review.rubric import Criterion, Level
 from tui.keymap import area_bindings, help_rows
 from tui.messages import QuitRequested, TapeReported
+from tui.screens.area import AreaScreen
 from tui.services import Services
 from tui.text import one_line
-from tui.widgets.area_bar import AreaBar
 from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
 from tui.widgets.queue_list import BLOCK, QueueList
 from tui.widgets.rubric_panel import RubricPanel
@@ -123,7 +120,7 @@ DESK_BINDINGS = [
 TAPE_ACTIONS = {b.action for b in DESK_BINDINGS} | {t.CLEAR_FILTERS}
 
 
-class ReviewScreen(Screen[None]):
+class ReviewScreen(AreaScreen):
     """The review desk."""
 
     CSS_PATH = "../review.tcss"
@@ -133,18 +130,14 @@ class ReviewScreen(Screen[None]):
     BINDINGS = [*area_bindings("review"), *DESK_BINDINGS]
 
     def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
+        super().__init__(services)
         self.state = t.DeskState()
         self.grade: Grade | None = None
-        self.current_row: QueueRow | None = None
         self.details: OrderedDict[int, tuple[RunDetail | None, QueueRow | None]] = OrderedDict()
         self.index: int | None = None
         self.total: int | None = None
         self.progress: tuple[int, int] | None = None
-        self.workflows: list[str] = []
         self.error: str | None = None
-        self.key_map: dict[str, tuple[Criterion, Level]] = {}
         self._early: list[t.Item] = []
         self._reads = 0
         self._view_gen = 0
@@ -190,14 +183,8 @@ class ReviewScreen(Screen[None]):
 
     # -- layout ------------------------------------------------------------------------------------
 
-    @on(Worker.StateChanged)
-    def worker_failed(self, event: Worker.StateChanged) -> None:
-        # Worker state messages do not bubble: hand errors to the app's one handler.
-        if event.state == WorkerState.ERROR:
-            self.services.worker_failed(event.worker.error)
-
     def compose(self) -> ComposeResult:
-        yield AreaBar(self.AREA, self.services.workspace.config.workspace.name)
+        yield self.area_bar()
         with Horizontal(id="desk"):
             with Vertical(id="queue-pane"):
                 yield Static(Text("Queue", "bold"), id="queue-title")
@@ -214,7 +201,7 @@ class ReviewScreen(Screen[None]):
     def on_mount(self) -> None:
         self.query_one("#overlay").display = False
         self.query_one(RunView).show_message("Opening the desk…")
-        self.run_worker(self._open(), group="open", exit_on_error=False)
+        self._work(self._open(), "open")
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW
@@ -223,10 +210,6 @@ class ReviewScreen(Screen[None]):
             self.query_one(RubricPanel).set_compact(narrow)
 
     # -- database plumbing -------------------------------------------------------------------------
-
-    def _work(self, coro: Any, group: str, *, exclusive: bool = False) -> None:
-        """Run ``coro`` as a worker whose error goes to the app's one handler (never exits)."""
-        self.run_worker(coro, group=group, exclusive=exclusive, exit_on_error=False)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T], *, scan: bool = False) -> T:
         """Run ``fn(conn)`` on the read thread; ``scan``: on the counting thread, so a count
@@ -253,7 +236,6 @@ class ReviewScreen(Screen[None]):
             self.query_one(RunView).show_message(f"Cannot open the desk: {exc}")
             raise
         services.setup = setup
-        self.key_map = setup.rubric.key_map()
         self.query_one(RubricPanel).show(setup.rubric, None)
         runner = t.TapeRunner(
             services.writer,
@@ -398,8 +380,6 @@ class ReviewScreen(Screen[None]):
         before = self.state
         self.state = r.state
         self.grade = r.grade
-        if r.workflows is not None:
-            self.workflows = r.workflows
         self._seq = r.seq
         # Counts and the position are kept by the reports' deltas once known; while one is
         # being read (None), the read itself says which reports it includes (see _fresh).
@@ -636,7 +616,6 @@ class ReviewScreen(Screen[None]):
         view = self.query_one(RunView)
         if run is None:
             self._first_drawn()
-            self.current_row = None
             view.show_message(
                 "Syncing the store…"
                 if self.services.status.syncing
@@ -659,7 +638,6 @@ class ReviewScreen(Screen[None]):
     def _show(self, run: int) -> None:
         self.call_after_refresh(self._first_drawn)
         detail, row = self.details[run]
-        self.current_row = row
         view = self.query_one(RunView)
         if detail is None:
             view.show_message("This run is no longer in the local database.")
