@@ -49,6 +49,35 @@ class StoreConfig(BaseModel):
         return self
 
 
+class AlertSourceConfig(BaseModel):
+    """One source of incidents. Tokens are never here: ``agentdeck login NAME`` keeps them in the
+    OS keyring under the source's name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: Literal["alertmanager", "pagerduty"]
+    url: str = Field(min_length=1)
+    #: Alertmanager: the alert label that names the workflow, and the one naming the failure mode.
+    workflow_label: str = "workflow"
+    failure_mode_label: str = "failure_mode"
+    #: Alertmanager: label matchers sent as ``filter`` (e.g. ``team="billing"``).
+    filters: list[str] = Field(default_factory=list)
+    #: PagerDuty: the services to list (``service_ids[]``), and the workflow of each service id.
+    services: dict[str, str] = Field(default_factory=dict)
+    #: Seconds before a request gives up.
+    timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _needs(self) -> AlertSourceConfig:
+        if self.kind == "pagerduty" and not self.services:
+            raise ValueError(
+                "a pagerduty source needs `services` (service id = workflow), "
+                'e.g. services = { PABC123 = "billing-support" }'
+            )
+        return self
+
+
 class ReviewSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -110,6 +139,7 @@ class WorkspaceConfig(BaseModel):
 
     workspace: WorkspaceSection
     stores: list[StoreConfig] = Field(min_length=1)
+    alerts: list[AlertSourceConfig] = Field(default_factory=list)
     review: ReviewSection
     sampling: SamplingSection
     paths: PathsSection = Field(default_factory=PathsSection)
@@ -122,6 +152,12 @@ class WorkspaceConfig(BaseModel):
         for i, name in enumerate(names):
             if name in names[:i]:
                 raise LocatedError(f"store name {name!r} is used twice", ("stores", i, "name"))
+        for i, source in enumerate(self.alerts):
+            if source.name in names or source.name in [a.name for a in self.alerts[:i]]:
+                raise LocatedError(
+                    f"alert source name {source.name!r} is already used by a store or source",
+                    ("alerts", i, "name"),
+                )
         if self.workspace.reviewer not in self.review.roster:
             reviewer, roster = self.workspace.reviewer, self.review.roster
             raise LocatedError(

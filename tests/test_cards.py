@@ -24,7 +24,7 @@ tools: [payments_api, crm_lookup, kb_search]
 tier: auto-act
 owners: {business: billing-lead, technical: payments-team, model_steward: ml-quality}
 escalation: {contact: "#billing-oncall", rotation: billing-primary}
-kill_switch: {backend: unleash, flag: billing-support-auto-actions, environment: production}
+kill_switch: {backend: unleash, flag: billing-auto, environment: production, url: "http://h"}
 budget: {monthly_usd: 2000, alerts: [0.5, 0.8, 1.0]}
 """
 
@@ -44,8 +44,11 @@ def test_demo_cards_load() -> None:
     assert all(isinstance(c, AgentCard) for c in cards.values())
     billing = cards["billing-support"]
     assert billing.tier == "auto-act"
-    assert billing.kill_switch.backend == "unleash"
-    assert billing.kill_switch.flag == "billing-support-auto-actions"
+    assert billing.kill_switch.backend == "flagd"
+    assert billing.kill_switch.flag == "billing-support-tier"
+    refunds = cards["refund-approvals"].kill_switch
+    assert refunds.backend == "unleash" and refunds.fallback is not None
+    assert refunds.fallback.backend == "flagd"
     assert cards["crm-update"].limits["max_records_per_run"] == 3
     assert cards["refund-approvals"].tier == "human-approve"
 
@@ -99,7 +102,7 @@ def test_unknown_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_unknown_kill_switch_backend(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD_CARD.replace("backend: unleash", "backend: launchdarkly"))
+    path = write(tmp_path, GOOD_CARD.replace("backend: unleash", "backend: consul"))
     with pytest.raises(DocumentError) as info:
         load_card(path)
     assert str(info.value).startswith(f"{path}:8:")

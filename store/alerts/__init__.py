@@ -1,0 +1,1 @@
+"""Alert sources: where incidents come from (Prometheus Alertmanager, PagerDuty)."""
