@@ -164,6 +164,48 @@ MIGRATIONS: list[str] = [
         next_attempt_at = canonical_ts(next_attempt_at), pushed_at = canonical_ts(pushed_at);
     UPDATE sync_state SET synced_at = canonical_ts(synced_at) WHERE synced_at IS NOT NULL;
     """,
+    # 4: on call. Runbook sessions, saved after every step so a walkthrough resumes where it was;
+    # the audit trail, append-only (triggers refuse UPDATE and DELETE) and hash-chained, with its
+    # head kept apart so a deleted last entry is found too.
+    """
+    CREATE TABLE runbook_sessions (
+        id TEXT PRIMARY KEY,
+        runbook_id TEXT NOT NULL,
+        runbook_version TEXT NOT NULL,
+        workflow TEXT NOT NULL,
+        incident_source TEXT,
+        incident_id TEXT,
+        operator TEXT NOT NULL,
+        drill INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE INDEX runbook_sessions_incident ON runbook_sessions (incident_source, incident_id);
+    CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        incident TEXT,
+        session TEXT,
+        drill INTEGER NOT NULL DEFAULT 0,
+        body TEXT NOT NULL,
+        prev TEXT NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE INDEX audit_incident ON audit (incident, seq);
+    CREATE TABLE audit_head (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        seq INTEGER NOT NULL,
+        hash TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

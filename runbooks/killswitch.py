@@ -1,0 +1,391 @@
+"""Kill-switch actions: lower, disable or restore a workflow's tier through its card's flag.
+
+The card names where the switch lives (a primary channel and, optionally, a second one). This
+module decides what value the flag must hold for a tier, checks the target before anything is
+sent (reachable, authorised, its current state), shows exactly what will be sent, and then sends,
+reads back and says "verified" or "NOT verified". Every attempt goes to the audit trail twice:
+the attempt (who, why, the state before, what will be sent) before anything is sent, and the
+result (the read-back, the verdict, or the error) after. A drill does everything but send.
+
+Binary backends (Unleash, LaunchDarkly) hold on/off: on is the card's tier, off is the target's
+``off_state``; they cannot express any other tier, and :func:`supports` says so for validation.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runbooks.cards import SWITCH_STATES, AgentCard, SwitchTarget
+from store.switches.base import FlagReading, FlagValue, SwitchBackend, SwitchError, SwitchRequest
+
+#: Audit writer: ``record(kind, body)`` appends one entry (the caller knows who and which incident).
+Recorder = Callable[[str, dict[str, Any]], None]
+
+
+class SwitchRefused(Exception):
+    """The operator's confirmation or reason is missing or wrong; nothing was sent."""
+
+
+def channels(card: AgentCard) -> list[tuple[str, SwitchTarget]]:
+    """The card's kill-switch channels in the order to try them."""
+    out: list[tuple[str, SwitchTarget]] = [("primary", card.kill_switch)]
+    if card.kill_switch.fallback is not None:
+        out.append(("second channel", card.kill_switch.fallback))
+    return out
+
+
+def supports(target: SwitchTarget, card: AgentCard, state: str) -> bool:
+    """Whether this target can hold ``state`` (binary flags hold only two)."""
+    if state not in SWITCH_STATES:
+        return False
+    if target.binary:
+        return state in (card.tier, target.off_state)
+    return True
+
+
+def value_for(target: SwitchTarget, card: AgentCard, state: str) -> FlagValue:
+    """The flag value that puts the workflow in ``state`` on this target."""
+    if not supports(target, card, state):
+        raise SwitchError(
+            f"{target.backend} flag {target.flag}: an on/off flag holds only "
+            f"{card.tier} (on) or {target.off_state} (off), not {state}; "
+            "use a flagd or http target for more tiers"
+        )
+    if target.binary:
+        return state == card.tier
+    return state
+
+
+def state_for(target: SwitchTarget, card: AgentCard, value: FlagValue | None) -> str | None:
+    """The state a flag value means on this target (None: unknown)."""
+    if value is None:
+        return None
+    if target.binary:
+        return card.tier if value is True else target.off_state
+    return str(value)
+
+
+def backend_for(
+    target: SwitchTarget,
+    root: Path,
+    *,
+    secret: Callable[[str], str | None] | None = None,
+    transport: Any = None,
+) -> SwitchBackend:
+    """Build the backend client for a target; a missing token is a SwitchError saying how to
+    add it."""
+    if target.backend == "flagd":
+        from store.switches.flagd import FlagdFileBackend
+
+        path = Path(target.path or "")
+        return FlagdFileBackend(path if path.is_absolute() else root / path, target.flag)
+    if secret is None:
+        from store.credentials import get_secret
+
+        secret = get_secret
+    name = target.secret_name or target.backend
+    try:
+        token = secret(name)
+    except Exception as exc:  # the keyring's own errors; the message says what to do
+        raise SwitchError(f"{target.backend} {target.url or ''}: {exc}".strip()) from None
+    if not token:
+        raise SwitchError(
+            f"{target.backend} {target.url or target.project or ''}: no token in the keyring "
+            f"for {name!r}; run `agentdeck login {name}`"
+        )
+    if target.backend == "unleash":
+        from store.switches.unleash import UnleashBackend
+
+        return UnleashBackend(
+            target.url or "",
+            project=target.project or "default",
+            environment=target.environment or "",
+            flag=target.flag,
+            token=token,
+            credential=name,
+            timeout=target.timeout,
+            transport=transport,
+        )
+    if target.backend == "launchdarkly":
+        from store.switches.launchdarkly import LaunchDarklyBackend
+
+        return LaunchDarklyBackend(
+            target.url or "https://app.launchdarkly.com",
+            project=target.project or "",
+            environment=target.environment or "",
+            flag=target.flag,
+            token=token,
+            credential=name,
+            timeout=target.timeout,
+            transport=transport,
+        )
+    from store.switches.http import HttpBackend
+
+    return HttpBackend(
+        target.url or "",
+        method=target.method,
+        body_template=target.body or "",
+        read_url=target.read_url,
+        read_json=target.read_json or "",
+        flag=target.flag,
+        environment=target.environment,
+        token=token,
+        credential=name,
+        timeout=target.timeout,
+        transport=transport,
+    )
+
+
+def recent_auto_actions(
+    conn: sqlite3.Connection, workflow: str, limit: int = 5
+) -> list[dict[str, Any]]:
+    """The agent's latest actions taken on its own (runs whose final action was executed)."""
+    import json
+
+    rows = conn.execute(
+        "SELECT run_id, started_at, final_action FROM runs WHERE workflow = ? "
+        "AND final_action IS NOT NULL AND final_action LIKE '%\"executed\"%' "
+        "ORDER BY started_at DESC LIMIT ?",
+        (workflow, limit * 4),
+    ).fetchall()
+    out: list[dict[str, Any]] = []
+    for run_id, started_at, final in rows:
+        try:
+            action = json.loads(final)
+        except ValueError:
+            continue
+        if not isinstance(action, dict) or action.get("status") != "executed":
+            continue
+        out.append(
+            {
+                "run_id": run_id,
+                "at": started_at,
+                "kind": str(action.get("kind", "")),
+                "summary": str(action.get("summary", "")),
+            }
+        )
+        if len(out) == limit:
+            break
+    return out
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the operator sees before confirming: the target, whether it answers, the live
+    state, and exactly what will be sent."""
+
+    workflow: str
+    action: str  # lower | disable | restore | raise
+    state: str
+    channel: str
+    target: SwitchTarget
+    endpoint: str
+    value: FlagValue | None
+    request: SwitchRequest | None
+    reading: FlagReading | None
+    current_state: str | None
+    error: str | None
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None and self.request is not None
+
+
+def action_name(card: AgentCard, current: str | None, state: str) -> str:
+    """lower | disable | restore | raise: what setting ``state`` does."""
+    if state == "disabled":
+        return "disable"
+    if state == card.tier:
+        return "restore"
+    if current in SWITCH_STATES and SWITCH_STATES.index(state) > SWITCH_STATES.index(current):
+        return "raise"
+    return "lower"
+
+
+def preflight(
+    card: AgentCard,
+    state: str,
+    *,
+    channel: int = 0,
+    root: Path,
+    secret: Callable[[str], str | None] | None = None,
+    transport: Any = None,
+    backend: SwitchBackend | None = None,
+) -> tuple[Preflight, SwitchBackend | None]:
+    """Check the channel's target before anything is sent. Never raises for a backend fault:
+    the error is in ``Preflight.error`` and nothing has changed."""
+    name, target = channels(card)[channel]
+    endpoint = target.url or target.path or target.backend
+    reading: FlagReading | None = None
+    request: SwitchRequest | None = None
+    value: FlagValue | None = None
+    error: str | None = None
+    try:
+        value = value_for(target, card, state)
+        backend = backend or backend_for(target, root, secret=secret, transport=transport)
+        endpoint = backend.endpoint
+        backend.probe()
+        reading = backend.read()
+        request = backend.plan(value)
+    except SwitchError as exc:
+        error = str(exc)
+    current = state_for(target, card, reading.value if reading else None)
+    return (
+        Preflight(
+            workflow=card.workflow,
+            action=action_name(card, current, state),
+            state=state,
+            channel=name,
+            target=target,
+            endpoint=endpoint,
+            value=value,
+            request=request,
+            reading=reading,
+            current_state=current,
+            error=error,
+        ),
+        backend if error is None else None,
+    )
+
+
+@dataclass(frozen=True)
+class SwitchOutcome:
+    """What happened. ``verified`` is True only when the read-back shows the value sent."""
+
+    sent: bool
+    verified: bool
+    drill: bool
+    before: str | None
+    after: str | None
+    error: str | None = None
+    readback: str = ""
+    next_steps: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str:
+        if self.drill:
+            return "drill: nothing sent"
+        if self.error and not self.sent:
+            return "failed: nothing changed"
+        return "verified" if self.verified else "NOT verified"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "sent": self.sent,
+            "verified": self.verified,
+            "drill": self.drill,
+            "before": self.before,
+            "after": self.after,
+            "error": self.error,
+            "readback": self.readback,
+            "verdict": self.verdict,
+        }
+
+
+def check_confirmation(workflow: str, typed: str, reason: str, *, reason_required: bool) -> None:
+    """The operator typed the workflow's name and (when asked) a reason; SwitchRefused if not."""
+    if typed.strip() != workflow:
+        raise SwitchRefused(f"type the workflow name {workflow!r} to confirm")
+    if reason_required and not reason.strip():
+        raise SwitchRefused("say why: a reason is required")
+
+
+def _request_json(request: SwitchRequest | None) -> dict[str, Any] | None:
+    if request is None:
+        return None
+    return {
+        "method": request.method,
+        "target": request.target,
+        "headers": dict(request.headers),
+        "body": request.body,
+    }
+
+
+def execute(
+    card: AgentCard,
+    pre: Preflight,
+    backend: SwitchBackend | None,
+    *,
+    reason: str,
+    drill: bool,
+    record: Recorder,
+) -> SwitchOutcome:
+    """Send the change the preflight showed, read it back, and record both ends.
+
+    A failure changes nothing silently: the outcome says what failed and the next steps
+    (retry, the second channel, escalate to the card's contact).
+    """
+    body: dict[str, Any] = {
+        "workflow": card.workflow,
+        "action": pre.action,
+        "state": pre.state,
+        "channel": pre.channel,
+        "backend": pre.target.backend,
+        "endpoint": pre.endpoint,
+        "flag": pre.target.flag,
+        "reason": reason,
+        "before": pre.current_state,
+        "before_read": pre.reading.detail if pre.reading else None,
+        "request": _request_json(pre.request),
+    }
+    record("switch.attempt", body)
+    next_steps = ["retry"]
+    if pre.channel == "primary" and card.kill_switch.fallback is not None:
+        next_steps.append("second channel")
+    next_steps.append(f"escalate to {card.escalation.contact}")
+    if pre.error or backend is None or pre.value is None:
+        outcome = SwitchOutcome(
+            False,
+            False,
+            drill,
+            pre.current_state,
+            None,
+            pre.error or "not ready",
+            next_steps=next_steps,
+        )
+        record("switch.result", {**body, **outcome.to_json()})
+        return outcome
+    if drill:
+        outcome = SwitchOutcome(False, False, True, pre.current_state, pre.current_state)
+        record("switch.result", {**body, **outcome.to_json()})
+        return outcome
+    try:
+        backend.write(pre.value)
+    except SwitchError as exc:
+        outcome = SwitchOutcome(
+            False, False, False, pre.current_state, None, str(exc), next_steps=next_steps
+        )
+        record("switch.result", {**body, **outcome.to_json()})
+        return outcome
+    try:
+        after = backend.read()
+    except SwitchError as exc:
+        outcome = SwitchOutcome(
+            True,
+            False,
+            False,
+            pre.current_state,
+            None,
+            f"sent, but the read-back failed: {exc}",
+            next_steps=next_steps,
+        )
+        record("switch.result", {**body, **outcome.to_json()})
+        return outcome
+    after_state = state_for(pre.target, card, after.value)
+    verified = after.value == pre.value
+    outcome = SwitchOutcome(
+        True,
+        verified,
+        False,
+        pre.current_state,
+        after_state,
+        None if verified else f"read back {after.detail or after.value!r}, expected {pre.value!r}",
+        after.detail,
+        [] if verified else next_steps,
+    )
+    record("switch.result", {**body, **outcome.to_json()})
+    return outcome
