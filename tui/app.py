@@ -74,11 +74,16 @@ class AgentDeckApp(App[None]):
     ]
 
     def __init__(
-        self, workspace: Workspace, *, sync_on_start: bool = True, area: str = "review"
+        self,
+        workspace: Workspace,
+        *,
+        sync_on_start: bool = True,
+        area: str = "review",
+        drill: bool = False,
     ) -> None:
         super().__init__()
         self.workspace = workspace
-        self.services = Services(self, workspace, sync_on_start=sync_on_start)
+        self.services = Services(self, workspace, sync_on_start=sync_on_start, drill=drill)
         self.sub_title = workspace.config.workspace.name
         self._first_area = area
         self._last_resort: threading.Thread | None = None
@@ -249,11 +254,11 @@ class AgentDeckApp(App[None]):
 
 
 def make_app(
-    workspace: Workspace, *, sync_on_start: bool = True, area: str = "review"
+    workspace: Workspace, *, sync_on_start: bool = True, area: str = "review", drill: bool = False
 ) -> AgentDeckApp:
     """The app on ``workspace``, opened on ``area``; ``sync_on_start`` pulls the stores in a
-    worker on open."""
-    return AgentDeckApp(workspace, sync_on_start=sync_on_start, area=area)
+    worker on open; ``drill`` walks runbooks and kill switches with nothing sent."""
+    return AgentDeckApp(workspace, sync_on_start=sync_on_start, area=area, drill=drill)
 
 
 def check_keymap(workspace: Workspace, rubric: Rubric) -> None:

@@ -110,7 +110,7 @@ def _hold_workspace(ws: Workspace) -> None:
     _LOCK = fh
 
 
-def _open_desk(ws: Workspace, area: str = "review") -> None:
+def _open_desk(ws: Workspace, area: str = "review", *, drill: bool = False) -> None:
     from review.session import load_setup
     from store.db import connect
 
@@ -123,7 +123,7 @@ def _open_desk(ws: Workspace, area: str = "review") -> None:
     check_keymap(ws, setup.rubric)
     _hold_workspace(ws)
 
-    app = make_app(ws, area=area)
+    app = make_app(ws, area=area, drill=drill)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)

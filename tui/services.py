@@ -37,10 +37,14 @@ class Status:
 class Services:
     """The app's one owner of the database threads, sync and push, and the status."""
 
-    def __init__(self, app: App[Any], workspace: Workspace, *, sync_on_start: bool) -> None:
+    def __init__(
+        self, app: App[Any], workspace: Workspace, *, sync_on_start: bool, drill: bool = False
+    ) -> None:
         self._app = app
         self.workspace = workspace
         self.sync_on_start = sync_on_start
+        #: Drill mode: runbooks and kill switches are walked with nothing sent, marked as drills.
+        self.drill = drill
         #: Writes and the desk's key tape, in the order they were typed.
         self.writer = DbThread(workspace.db_path, name="agentdeck-write")
         #: Reads that only draw (run details, queue rows, counts): never behind a burst of keys.
