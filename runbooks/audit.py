@@ -90,6 +90,31 @@ def append(
     return Entry(seq, at, actor, kind, incident, session, drill, body, prev, digest)
 
 
+def record(
+    conn: sqlite3.Connection,
+    *,
+    actor: str,
+    kind: str,
+    body: dict[str, Any],
+    incident: str | None = None,
+    session: str | None = None,
+    drill: bool = False,
+) -> Entry:
+    """Append one entry in a transaction of its own: committed (on disk) when this returns."""
+    from store.db import transaction
+
+    with transaction(conn):
+        return append(
+            conn,
+            actor=actor,
+            kind=kind,
+            body=body,
+            incident=incident,
+            session=session,
+            drill=drill,
+        )
+
+
 def _row_entry(row: tuple[Any, ...]) -> Entry:
     seq, at, actor, kind, incident, session, drill, body, prev, digest = row
     try:

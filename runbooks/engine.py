@@ -405,3 +405,61 @@ def act(conn: sqlite3.Connection, rb: Runbook, session_id: str, action: Action) 
         s = replace(s, updated_at=now_iso())
         _save(conn, s)
         return s
+
+
+# --- keys -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What a key on the runbook screen asks for, before it is bound to a step.
+
+    Like the review desk's key tape, a key applies to the step that is current when it is
+    read from the database, however fast keys come: pressing ``1`` twice chooses twice, on two
+    steps, exactly as pressing it twice slowly would.
+    """
+
+    kind: str  # choose | next | back | note | skip | abandon | tick
+    index: int = 0
+    text: str = ""
+    yes: bool = False
+
+
+def resolve(s: Session, rb: Runbook, intent: Intent) -> Action:
+    """The action ``intent`` means on the session's current step; EngineError if none."""
+    from runbooks.checks import manual_result
+    from runbooks.model import ManualCheck
+
+    step = rb.step(s.current)
+    if intent.kind == "choose":
+        if not step.choices:
+            raise EngineError("this step has no choices: enter goes on")
+        if not 0 <= intent.index < len(step.choices):
+            raise EngineError(f"there is no choice {intent.index + 1} on this step")
+        return Choose(step.id, step.choices[intent.index].label)
+    if intent.kind == "next":
+        if step.choices:
+            raise EngineError(f"choose a way on: 1–{len(step.choices)}")
+        return Next(step.id)
+    if intent.kind == "back":
+        return Back(step.id)
+    if intent.kind == "note":
+        return WriteNote(step.id, intent.text)
+    if intent.kind == "skip":
+        if step.choices:
+            raise EngineError("a step with choices is not skipped: choose a way on by hand")
+        return Skip(step.id, intent.text)
+    if intent.kind == "abandon":
+        return Abandon(step.id, intent.text)
+    if intent.kind == "tick":
+        if not isinstance(step.check, ManualCheck):
+            raise EngineError("this step asks no yes/no question")
+        return CheckDone(step.id, manual_result(intent.yes, step.check.yes_means).to_json())
+    raise EngineError(f"unknown key {intent.kind!r}")
+
+
+def act_intent(conn: sqlite3.Connection, rb: Runbook, session_id: str, intent: Intent) -> Session:
+    """Bind ``intent`` to the current step as saved, and apply it; one transaction."""
+    with transaction(conn):
+        s = load_session(conn, session_id)
+        return act(conn, rb, session_id, resolve(s, rb, intent))

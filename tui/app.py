@@ -119,6 +119,9 @@ class AgentDeckApp(App[None]):
 
     def is_busy(self) -> bool:
         """True while an area is still loading, syncing, reading or saving (tests wait on it)."""
+        screen_busy = getattr(self.screen, "is_busy", None)
+        if callable(screen_busy) and screen_busy():
+            return True
         try:
             desk = self.desk
         except LookupError:

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from store.db_thread import DbThread
@@ -45,6 +46,8 @@ class Services:
         self.sync_on_start = sync_on_start
         #: Drill mode: runbooks and kill switches are walked with nothing sent, marked as drills.
         self.drill = drill
+        #: The clock the on-call screens use (tests pin it).
+        self.now: Callable[[], datetime] = lambda: datetime.now(UTC)
         #: Writes and the desk's key tape, in the order they were typed.
         self.writer = DbThread(workspace.db_path, name="agentdeck-write")
         #: Reads that only draw (run details, queue rows, counts): never behind a burst of keys.
@@ -100,6 +103,22 @@ class Services:
         self.set_status(syncing=True)
         self._in_thread(lambda: self._sync(self.setup), "sync")  # type: ignore[arg-type]
         return True
+
+    def pull_alerts(self) -> None:
+        """Pull every alert source once (blocking: call it in a thread). A source that fails
+        leaves its stored incidents as they were and says so in the status line."""
+        from store.alert_sync import pull_alerts
+
+        from store.db import connect
+
+        conn = connect(self.workspace.db_path)
+        try:
+            reports = pull_alerts(conn, self.workspace)
+        finally:
+            conn.close()
+        errors = [r.error for r in reports if r.error]
+        if errors:
+            self._app.call_from_thread(self.set_status, error=errors[-1])
 
     def _in_thread(self, fn: Callable[[], None], group: str) -> None:
         """One at a time per group, in a thread; an error is reported, never ends the app."""

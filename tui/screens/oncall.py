@@ -1,25 +1,98 @@
-"""The On call area: incidents from the last sync, with the runs of their workflow.
+"""The On call area: the incident board.
 
-The incident board reads the local database, so it works offline; it reloads after every sync.
-Runbook walkthroughs and kill switches open from here as they arrive.
+Open incidents first, by severity and then newest; for the highlighted one, its workflow's runs
+in the incident window from the local database (count, error rate, top errors, cost against the
+weeks before) and the runbooks that match its workflow and failure mode. Everything is read from
+the local copy, so the board works offline from the last sync. When the workspace has alert
+sources, the board polls them on a timer that starts again only after a poll has ended, so polls
+never pile up.
+
+Enter (or 1–9) opens a runbook for the incident; ``c`` shows the agent card.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from pathlib import Path
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.widgets import DataTable, Footer, Static
 
-from runbooks.incidents import IncidentLine, incident_lines
+from runbooks.cards import AgentCard
+from runbooks.catalog import Catalog
+from runbooks.incidents import IncidentDetail, IncidentLine, incident_detail, incident_lines
 from tui.keymap import area_bindings
 from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
 from tui.widgets.status_line import StatusLine
 
-SEVERITY_STYLE = {"critical": "bold white on red", "page": "bold white on red", "warning": "yellow"}
+SEVERITY_STYLE = {
+    "critical": "bold white on red",
+    "page": "bold white on red",
+    "error": "bold red",
+    "high": "bold red",
+    "warning": "yellow",
+}
+
+#: Seconds between alert polls (counted from the end of the last one).
+POLL_SECONDS = 60.0
+
+
+def load_catalog(
+    root: Path, cards_dir: Path, runbooks_dir: Path
+) -> tuple[dict[str, AgentCard], Catalog]:
+    """Cards and the runbooks that validate (read from files: run it off the UI thread)."""
+    from runbooks.cards import check_cards
+    from runbooks.catalog import check_runbooks
+
+    cards, _problems = check_cards(cards_dir)
+    return cards, check_runbooks(runbooks_dir, cards)
+
+
+def detail_text(line: IncidentLine, detail: IncidentDetail | None, runbooks: list[str]) -> Text:
+    """The highlighted incident: what it is, its runs in the window, and its runbooks."""
+    t = Text()
+    t.append(one_line(line.title, 200), "bold")
+    t.append(f"\n{one_line(line.source, 20)}/{one_line(line.incident_id, 40)}", "dim")
+    t.append(f" · {one_line(line.workflow or 'no workflow', 40)}")
+    t.append(f" · since {line.starts_at[5:16].replace('T', ' ')} UTC", "dim")
+    if line.ends_at:
+        t.append(f" · ended {line.ends_at[5:16].replace('T', ' ')}", "dim")
+    if line.summary:
+        t.append("\n")
+        t.append(one_line(line.summary, 400))
+    if detail is not None and line.workflow:
+        t.append("\nruns in window ", "dim")
+        t.append(f"{detail.runs:,}", "bold")
+        if detail.error_rate is not None:
+            t.append(" · errors ", "dim")
+            t.append(f"{detail.error_rate:.0%}", "bold red" if detail.error_rate > 0.1 else "bold")
+        if detail.cost_per_run is not None:
+            t.append(" · cost/run ", "dim")
+            t.append(f"${detail.cost_per_run:.4f}")
+            if detail.baseline_cost_per_run:
+                ratio = detail.cost_per_run / detail.baseline_cost_per_run
+                t.append(
+                    f" ({ratio:.1f}× the {detail.baseline_weeks} weeks before)",
+                    "bold red" if ratio > 1.5 else "dim",
+                )
+        if detail.top_errors:
+            t.append("\ntop errors ", "dim")
+            t.append(" · ".join(f"{one_line(name, 50)} ({n})" for name, n in detail.top_errors))
+    t.append("\n")
+    if runbooks:
+        t.append("runbooks ", "dim")
+        for i, title in enumerate(runbooks[:9]):
+            t.append(f"{'enter' if i == 0 else i + 1}", "bold reverse")
+            t.append(f" {one_line(title, 50)}  ")
+    else:
+        t.append("no runbook for this workflow: escalate to the card's contact (c)", "yellow")
+    return t
 
 
 class OnCallScreen(BoardScreen):
@@ -27,17 +100,41 @@ class OnCallScreen(BoardScreen):
 
     CSS_PATH = "../oncall.tcss"
     AREA = "oncall"
-    BINDINGS = [*area_bindings("oncall")]
+    BINDINGS = [
+        *area_bindings("oncall"),
+        Binding(
+            "enter",
+            "open_runbook(0)",
+            "Runbook",
+            tooltip="Open the incident's runbook",
+            id="oncall.runbook",
+        ),
+        Binding("c", "card", "Card", tooltip="The workflow's agent card", id="oncall.card"),
+        Binding(
+            "r", "refresh", "Refresh", tooltip="Poll the alert sources now", id="oncall.refresh"
+        ),
+        *[
+            Binding(str(n), f"open_runbook({n - 1})", show=False, id=f"oncall.runbook_{n}")
+            for n in range(2, 10)
+        ],
+    ]
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
         self.incidents: list[IncidentLine] = []
+        self.cards: dict[str, AgentCard] = {}
+        self.catalog: Catalog | None = None
+        self._polling = False
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
-        yield Static(Text("Incidents (from the last sync)", "bold"), id="board-title")
+        title = Text("Incidents (from the last sync)", "bold")
+        if self.services.drill:
+            title = Text.assemble((" DRILL: nothing is sent ", "bold black on yellow"), " ", title)
+        yield Static(title, id="board-title")
         table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
         yield table
+        yield Static(Text(""), id="incident-detail")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
@@ -45,15 +142,46 @@ class OnCallScreen(BoardScreen):
         table = self.query_one(DataTable)
         for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
             table.add_column(label, key=label)
+        if self.services.workspace.config.alerts:
+            self.set_timer(1.0, self._poll)
+
+    # -- polling -------------------------------------------------------------------------------
+
+    def _poll(self) -> None:
+        """Pull the alert sources once; the next poll is scheduled when this one has ended."""
+        if self._polling:
+            return
+        self._polling = True
+        self._work(self._poll_once, "oncall-poll", exclusive=True)
+
+    async def _poll_once(self) -> None:
+        try:
+            await asyncio.to_thread(self.services.pull_alerts)
+        finally:
+            self._polling = False
+            self.set_timer(POLL_SECONDS, self._poll)
+        self.reload()
+
+    def action_refresh(self) -> None:
+        if self.services.workspace.config.alerts:
+            self._poll()
+        else:
+            self.reload()
+
+    # -- loading ---------------------------------------------------------------------------------
 
     async def load(self) -> None:
-        import asyncio
-
-        def load(conn: sqlite3.Connection) -> list[IncidentLine]:
+        def read(conn: sqlite3.Connection) -> list[IncidentLine]:
             return incident_lines(conn)
 
-        self.incidents = await asyncio.wrap_future(self.services.reader.submit(load))
+        if self.catalog is None:
+            ws = self.services.workspace
+            self.cards, self.catalog = await asyncio.to_thread(
+                load_catalog, ws.root, ws.cards_dir, ws.runbooks_dir
+            )
+        self.incidents = await asyncio.wrap_future(self.services.reader.submit(read))
         table = self.query_one(DataTable)
+        keep = table.cursor_row
         table.clear()
         for i in self.incidents:
             table.add_row(
@@ -66,7 +194,75 @@ class OnCallScreen(BoardScreen):
                 Text(one_line(i.title, 60)),
                 key=f"{i.source}/{i.incident_id}",
             )
+        if self.incidents:
+            table.move_cursor(row=min(max(keep, 0), len(self.incidents) - 1))
         open_count = sum(1 for i in self.incidents if i.status != "resolved")
         self.query_one(StatusLine).set_area(
             Text(f" {open_count} open · {len(self.incidents)} incidents", "bold")
         )
+        await self._show_detail()
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_open_runbook(0)
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._work(self._show_detail, "oncall-detail", exclusive=True)
+
+    def current(self) -> IncidentLine | None:
+        table = self.query_one(DataTable)
+        if not self.incidents or table.cursor_row < 0:
+            return None
+        return self.incidents[min(table.cursor_row, len(self.incidents) - 1)]
+
+    def runbooks_for(self, line: IncidentLine) -> list[str]:
+        if self.catalog is None:
+            return []
+        return [rb.id for rb in self.catalog.matching(line.workflow, line.labels)]
+
+    async def _show_detail(self) -> None:
+        line = self.current()
+        panel = self.query_one("#incident-detail", Static)
+        if line is None:
+            panel.update(Text("No incidents in the local copy. Sync to pull them.", "dim"))
+            return
+
+        def read(conn: sqlite3.Connection) -> IncidentDetail:
+            return incident_detail(conn, line)
+
+        detail = await asyncio.wrap_future(self.services.reader.submit(read))
+        if self.current() is not line:
+            return
+        assert self.catalog is not None
+        titles = [self.catalog.runbooks[rid].runbook.title for rid in self.runbooks_for(line)]
+        panel.update(detail_text(line, detail, titles))
+
+    # -- actions ---------------------------------------------------------------------------------
+
+    def action_card(self) -> None:
+        from tui.screens.card import CardScreen
+
+        line = self.current()
+        card = self.cards.get(line.workflow or "") if line else None
+        if card is None:
+            self.notify("This incident's workflow has no agent card.", markup=False)
+            return
+        self.app.push_screen(CardScreen(card))
+
+    def action_open_runbook(self, index: int) -> None:
+        from tui.screens.runbook import RunbookScreen
+
+        line = self.current()
+        if line is None or self.catalog is None:
+            return
+        ids = self.runbooks_for(line)
+        if index >= len(ids):
+            self.notify("No such runbook for this incident.", markup=False)
+            return
+        card = self.cards.get(line.workflow or "")
+        if card is None:
+            self.notify("This incident's workflow has no agent card.", markup=False)
+            return
+        loaded = self.catalog.runbooks[ids[index]]
+        self.app.push_screen(RunbookScreen(self.services, loaded.runbook, card, line))

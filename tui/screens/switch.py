@@ -1,0 +1,326 @@
+"""The kill switch: preflight, exactly what will be sent, a typed confirmation, then send, read
+back, and say "verified" or "NOT verified" in plain words.
+
+The screen first waits for every key typed before ``k`` to reach the database, then checks the
+step it lands on is a kill-switch step (so a burst of keys never opens the switch of a step the
+operator has not reached). The target is checked before anything is sent: reachable, the token
+accepted, its current state; the agent's recent automatic actions are shown from the local copy.
+The operator types the workflow's name and a reason; only then is anything sent. Every attempt is
+in the audit trail, with its result. A failure offers the next steps: retry, the second channel,
+escalate to the card's contact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from runbooks import audit
+from runbooks.cards import AgentCard
+from runbooks.engine import Session, load_session
+from runbooks.incidents import IncidentLine
+from runbooks.killswitch import (
+    Preflight,
+    SwitchOutcome,
+    SwitchRefused,
+    channels,
+    check_confirmation,
+    execute,
+    preflight,
+    recent_auto_actions,
+)
+from runbooks.model import KillSwitchStep, Runbook
+from store.switches.base import SwitchBackend
+from tui.services import Services
+from tui.text import one_line, safe_text
+
+
+class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
+    """Confirm and send one kill-switch change; dismissed with (step id, outcome) or None."""
+
+    CSS_PATH = "../oncall.tcss"
+    AUTO_FOCUS = None
+
+    def __init__(
+        self,
+        services: Services,
+        runbook: Runbook,
+        card: AgentCard,
+        incident: IncidentLine | None,
+        session_id: Callable[[sqlite3.Connection], str],
+    ) -> None:
+        super().__init__()
+        self.services = services
+        self.runbook = runbook
+        self.card = card
+        self.incident = incident
+        self._session_id = session_id
+        self.step_id: str | None = None
+        self.ks: KillSwitchStep | None = None
+        self.state: str | None = None
+        self.channel = 0
+        self.pre: Preflight | None = None
+        self.backend: SwitchBackend | None = None
+        self.recent: list[dict[str, Any]] = []
+        self.typed = ""
+        self.reason = ""
+        self.field = "confirm"
+        self.phase = "waiting"  # waiting | checking | confirm | sending | done
+        self.problem: str | None = None
+        self.outcome: SwitchOutcome | None = None
+        self.session: Session | None = None
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="switch-box"):
+            yield Static(Text("Kill switch", "bold"), id="switch-body")
+
+    def on_mount(self) -> None:
+        self.run_worker(self._prepare(), exclusive=True, exit_on_error=False, group="switch")
+
+    # -- preparing -------------------------------------------------------------------------------
+
+    async def _prepare(self) -> None:
+        def where(conn: sqlite3.Connection) -> Session:
+            return load_session(conn, self._session_id(conn))
+
+        # Behind every key typed before ``k`` on the write thread.
+        self.session = await asyncio.wrap_future(self.services.writer.submit(where))
+        step = self.runbook.step(self.session.current)
+        if self.session.status != "active" or step.kill_switch is None:
+            self.dismiss(None)
+            self.app.notify("This step has no kill switch.", markup=False)
+            return
+        self.step_id = step.id
+        self.ks = step.kill_switch
+        self.state = self.card.tier if self.ks.restore else self.ks.set_tier
+
+        def recent(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            return recent_auto_actions(conn, self.card.workflow)
+
+        self.recent = await asyncio.wrap_future(self.services.reader.submit(recent))
+        await self._preflight()
+
+    async def _preflight(self) -> None:
+        assert self.state is not None
+        self.phase = "checking"
+        self._render()
+        root = self.services.workspace.root
+        self.pre, self.backend = await asyncio.to_thread(
+            preflight, self.card, self.state, channel=self.channel, root=root
+        )
+        self.phase = "confirm"
+        self.field = "confirm"
+        self._render()
+
+    # -- keys ------------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key == "ctrl+q":
+            return
+        event.stop()
+        event.prevent_default()
+        key = event.key
+        if self.phase == "done":
+            self._done_key(key)
+            return
+        if key == "escape":
+            self.dismiss(None)
+            return
+        if self.phase != "confirm":
+            return
+        if key == "tab":
+            self.field = "reason" if self.field == "confirm" else "confirm"
+        elif key == "enter":
+            if self.field == "confirm":
+                self.field = "reason"
+            else:
+                self._send()
+        elif key == "backspace":
+            if self.field == "confirm":
+                self.typed = self.typed[:-1]
+            else:
+                self.reason = self.reason[:-1]
+        elif event.character and event.character.isprintable():
+            if self.field == "confirm":
+                self.typed += event.character
+            else:
+                self.reason += event.character
+        self._render()
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        text = " ".join(event.text.split())
+        if self.phase == "confirm":
+            if self.field == "confirm":
+                self.typed += text
+            else:
+                self.reason += text
+            self._render()
+
+    def _done_key(self, key: str) -> None:
+        assert self.outcome is not None
+        ok = self.outcome.verified or self.outcome.drill
+        if key in ("enter", "escape"):
+            self.dismiss((self.step_id or "", self.outcome.to_json()) if self.step_id else None)
+        elif key == "r" and not ok:
+            self.run_worker(self._preflight(), exclusive=True, exit_on_error=False, group="switch")
+        elif key == "2" and not ok and len(channels(self.card)) > 1 and self.channel == 0:
+            self.channel = 1
+            self.run_worker(self._preflight(), exclusive=True, exit_on_error=False, group="switch")
+
+    # -- sending ---------------------------------------------------------------------------------
+
+    def _send(self) -> None:
+        assert self.ks is not None
+        try:
+            check_confirmation(
+                self.card.workflow,
+                self.typed,
+                self.reason,
+                reason_required=self.ks.reason_required or self.ks.restore,
+            )
+        except SwitchRefused as exc:
+            self.problem = str(exc)
+            self._render()
+            return
+        self.problem = None
+        self.phase = "sending"
+        self._render()
+        self.run_worker(self._execute(), exclusive=True, exit_on_error=False, group="switch")
+
+    async def _execute(self) -> None:
+        assert self.pre is not None and self.session is not None
+        session = self.session
+        writer = self.services.writer
+
+        def record(kind: str, body: dict[str, Any]) -> None:
+            # Each entry is committed before the next thing happens (before sending, after
+            # reading back): the trail never misses an attempt.
+            writer.submit(
+                lambda conn: audit.record(
+                    conn,
+                    actor=session.operator,
+                    kind=kind,
+                    body={"runbook": self.runbook.id, "step": self.step_id, **body},
+                    incident=session.incident,
+                    session=session.id,
+                    drill=self.services.drill,
+                )
+            ).result()
+
+        self.outcome = await asyncio.to_thread(
+            execute,
+            self.card,
+            self.pre,
+            self.backend,
+            reason=self.reason.strip(),
+            drill=self.services.drill,
+            record=record,
+        )
+        self.phase = "done"
+        self._render()
+
+    # -- drawing ---------------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        self.query_one("#switch-body", Static).update(self._body())
+
+    def _body(self) -> Group:
+        parts: list[Any] = []
+        title = Text()
+        if self.services.drill:
+            title.append(" DRILL: nothing is sent ", "bold black on yellow")
+            title.append(" ")
+        title.append(
+            f" KILL SWITCH: {self.card.workflow} → {self.state or '…'} ", "bold white on red"
+        )
+        parts.append(title)
+        if self.phase == "waiting":
+            parts.append(Text("Waiting for the keys typed before…", "dim"))
+            return Group(*parts)
+        pre = self.pre
+        if self.phase == "checking" or pre is None:
+            parts.append(Text("Checking the target before anything is sent…", "dim"))
+            return Group(*parts)
+        t = Text()
+        t.append(f"via {pre.channel}: ", "dim")
+        t.append(f"{pre.target.backend} flag {one_line(pre.target.flag, 40)}", "bold")
+        t.append(f" at {one_line(pre.endpoint, 60)}", "dim")
+        t.append("\nnow: ", "dim")
+        t.append(pre.current_state or "unknown", "bold")
+        if pre.reading is not None and pre.reading.detail:
+            t.append(f" (read: {one_line(pre.reading.detail, 60)})", "dim")
+        t.append(f" · card tier {self.card.tier}", "dim")
+        parts.append(t)
+        if pre.error:
+            parts.append(Text.assemble(("NOT READY: ", "bold red"), one_line(pre.error, 300)))
+        elif pre.request is not None:
+            req = pre.request
+            sent = Text()
+            sent.append("will send: ", "dim")
+            sent.append(f"{req.method} {one_line(req.target, 90)}")
+            for name, value in req.headers.items():
+                sent.append(f"\n  {one_line(name, 30)}: {one_line(value, 60)}", "dim")
+            body = json.dumps(req.body, ensure_ascii=False, sort_keys=True)
+            sent.append(f"\n  {one_line(body, 200)}")
+            parts.append(sent)
+        if self.recent:
+            r = Text("recent automatic actions:", "dim")
+            for a in self.recent[:3]:
+                r.append(f"\n  {a['at'][5:16].replace('T', ' ')} ", "dim")
+                r.append(one_line(f"{a['kind']}: {a['summary']}", 70))
+            parts.append(r)
+        if self.phase in ("confirm", "sending"):
+            parts.append(self._form())
+        if self.phase == "done" and self.outcome is not None:
+            parts.append(self._result(self.outcome))
+        return Group(*parts)
+
+    def _form(self) -> Text:
+        t = Text()
+        t.append("\nType the workflow name to confirm: ", "bold")
+        t.append(safe_text(self.typed[-60:]), "bold")
+        if self.field == "confirm":
+            t.append("▏", "blink")
+        t.append("\nReason: ", "bold")
+        t.append(safe_text(self.reason[-120:]))
+        if self.field == "reason":
+            t.append("▏", "blink")
+        if self.problem:
+            t.append(f"\n{self.problem}", "bold yellow")
+        if self.phase == "sending":
+            t.append("\nSending…", "bold")
+        else:
+            t.append("\nenter: next field, then send · tab: switch field · esc: cancel", "dim")
+        return t
+
+    def _result(self, outcome: SwitchOutcome) -> Text:
+        t = Text("\n")
+        if outcome.drill:
+            t.append(" DRILL: nothing was sent ", "bold black on yellow")
+            t.append(f" the switch would set {self.card.workflow} to {self.state}")
+        elif outcome.verified:
+            t.append(" VERIFIED ", "bold white on green")
+            t.append(f" read back: {self.card.workflow} is {outcome.after}")
+        else:
+            t.append(f" {outcome.verdict.upper()} ", "bold white on red")
+            if outcome.error:
+                t.append(f"\n{one_line(outcome.error, 300)}", "red")
+            steps = ["r retry"]
+            if self.channel == 0 and len(channels(self.card)) > 1:
+                steps.append("2 second channel")
+            steps.append(f"escalate to {self.card.escalation.contact}")
+            t.append("\nnext: " + " · ".join(steps), "bold")
+        t.append("\nenter: back to the runbook", "dim")
+        return t

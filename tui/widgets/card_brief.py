@@ -1,0 +1,49 @@
+"""The agent card in brief: who owns the agent, whom to call, its tier, its kill switch, its
+budget. Shown beside every runbook step, so the operator never has to look it up."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from runbooks.cards import AgentCard
+from tui.text import one_line
+
+
+def card_brief(card: AgentCard, *, live_state: str | None = None) -> Text:
+    """Two lines: owners and escalation; tier, kill switch and budget."""
+    t = Text()
+    t.append("owner ", "dim")
+    t.append(one_line(card.owners.technical, 40), "bold")
+    t.append(" · call ", "dim")
+    t.append(one_line(card.escalation.contact, 40), "bold yellow")
+    t.append(f" ({one_line(card.escalation.rotation, 30)})", "dim")
+    t.append("\n")
+    t.append("tier ", "dim")
+    t.append(card.tier, "bold")
+    if live_state and live_state != card.tier:
+        t.append(f" (now {live_state})", "bold red")
+    ks = card.kill_switch
+    t.append(" · switch ", "dim")
+    t.append(f"{ks.backend} {one_line(ks.flag, 40)}")
+    if ks.fallback is not None:
+        t.append(f" (2nd: {ks.fallback.backend})", "dim")
+    t.append(" · budget ", "dim")
+    t.append(f"${card.budget.monthly_usd:g}/month")
+    return t
+
+
+class CardBrief(Static):
+    """The card in brief, two lines."""
+
+    DEFAULT_CSS = """
+    CardBrief {
+        height: 2;
+        padding: 0 1;
+        background: $boost;
+    }
+    """
+
+    def __init__(self, card: AgentCard, *, id: str | None = None) -> None:
+        super().__init__(card_brief(card), id=id)
+        self.card = card
