@@ -165,13 +165,13 @@ class RunbookScreen(AreaScreen):
         except EngineError as exc:
             if not quiet_stale:
                 self.message = Text(str(exc), "bold yellow")
-                self._render()
+                self._redraw()
             return
         except Exception as exc:  # the database refused: one line, the app stays up
             self.services.worker_failed(exc)
             return
         self.session = session
-        self._render()
+        self._redraw()
         self._start_check()
 
     def _intent(self, intent: Intent) -> None:
@@ -263,7 +263,7 @@ class RunbookScreen(AreaScreen):
 
     # -- checks ----------------------------------------------------------------------------------
 
-    def _context(self) -> CheckContext:
+    def _check_context(self) -> CheckContext:
         from store.timestamps import parse_instant
 
         start_at = end_at = None
@@ -293,7 +293,7 @@ class RunbookScreen(AreaScreen):
         if step.wait is not None:
             self._due[step.id] = self.services.now() + timedelta(minutes=step.wait.minutes)
             self.set_timer(step.wait.minutes * 60, lambda: self._due_recheck(step.id))
-        self._work(lambda: self._run_check(step), "rb-check")
+        self._work(self._run_check(step), "rb-check")
 
     def _due_recheck(self, step_id: str) -> None:
         if self.session is not None and self.session.current == step_id:
@@ -306,7 +306,7 @@ class RunbookScreen(AreaScreen):
         check = step.check
         result: CheckResult
         if isinstance(check, SqlCheck):
-            ctx = self._context()
+            ctx = self._check_context()
 
             def read(conn: sqlite3.Connection) -> CheckResult:
                 return run_sql_check(conn, check, ctx)
@@ -363,7 +363,7 @@ class RunbookScreen(AreaScreen):
         t.append("  enter saves · esc cancels", "dim")
         panel.update(t)
 
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         s = self.session
         if s is None:
             return

@@ -114,14 +114,14 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
     async def _preflight(self) -> None:
         assert self.state is not None
         self.phase = "checking"
-        self._render()
+        self._redraw()
         root = self.services.workspace.root
         self.pre, self.backend = await asyncio.to_thread(
             preflight, self.card, self.state, channel=self.channel, root=root
         )
         self.phase = "confirm"
         self.field = "confirm"
-        self._render()
+        self._redraw()
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -156,7 +156,7 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
                 self.typed += event.character
             else:
                 self.reason += event.character
-        self._render()
+        self._redraw()
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -166,7 +166,7 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
                 self.typed += text
             else:
                 self.reason += text
-            self._render()
+            self._redraw()
 
     def _done_key(self, key: str) -> None:
         assert self.outcome is not None
@@ -192,11 +192,11 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
             )
         except SwitchRefused as exc:
             self.problem = str(exc)
-            self._render()
+            self._redraw()
             return
         self.problem = None
         self.phase = "sending"
-        self._render()
+        self._redraw()
         self.run_worker(self._execute(), exclusive=True, exit_on_error=False, group="switch")
 
     async def _execute(self) -> None:
@@ -229,11 +229,11 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
             record=record,
         )
         self.phase = "done"
-        self._render()
+        self._redraw()
 
     # -- drawing ---------------------------------------------------------------------------------
 
-    def _render(self) -> None:
+    def _redraw(self) -> None:
         self.query_one("#switch-body", Static).update(self._body())
 
     def _body(self) -> Group:
