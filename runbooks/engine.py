@@ -312,8 +312,14 @@ def _finish(conn: sqlite3.Connection, s: Session, step: Step) -> Session:
 def _ready_to_leave(step: Step, answer: dict[str, Any]) -> None:
     if step.note and step.note.required and not answer.get("note"):
         raise EngineError("this step needs a note first: write what you saw (n)")
-    if step.kill_switch and not answer.get("switch"):
-        raise EngineError("use the kill switch first, or skip this step with a reason")
+    if step.kill_switch:
+        switch = answer.get("switch") or {}
+        if not switch:
+            raise EngineError("use the kill switch first (k), or skip this step with a reason")
+        if not (switch.get("verified") or switch.get("drill")):
+            raise EngineError(
+                "the kill switch was not verified: try again (k), or skip with a reason"
+            )
 
 
 def apply(conn: sqlite3.Connection, rb: Runbook, s: Session, action: Action) -> Session:

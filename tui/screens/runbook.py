@@ -209,8 +209,11 @@ class RunbookScreen(AreaScreen):
             return  # quit, areas and the palette are the app's
         event.stop()
         event.prevent_default()
+        self._key(key, event.character)
+
+    def _key(self, key: str, character: str | None) -> None:
         if self.mode is not None:
-            self._text_key(event)
+            self._text_key(key, character)
             return
         if key.isdigit() and key != "0":
             self._intent(Intent("choose", index=int(key) - 1))
@@ -241,18 +244,18 @@ class RunbookScreen(AreaScreen):
             self.buffer += " ".join(event.text.split())
             self._render_input()
 
-    def _text_key(self, event: events.Key) -> None:
-        if event.key == "escape":
+    def _text_key(self, key: str, character: str | None) -> None:
+        if key == "escape":
             self.mode = None
-        elif event.key == "enter":
+        elif key == "enter":
             mode, text = self.mode, self.buffer
             self.mode = None
             assert mode is not None
             self._intent(Intent(mode, text=text))
-        elif event.key == "backspace":
+        elif key == "backspace":
             self.buffer = self.buffer[:-1]
-        elif event.character and event.character.isprintable():
-            self.buffer += event.character
+        elif character and character.isprintable():
+            self.buffer += character
         self._render_input()
 
     def action_noop(self) -> None:
@@ -328,18 +331,21 @@ class RunbookScreen(AreaScreen):
     # -- kill switch -----------------------------------------------------------------------------
 
     def _kill_switch(self) -> None:
-        from tui.screens.switch import SwitchScreen
+        from tui.screens.switch import SwitchResult, SwitchScreen
 
-        def opened(outcome: tuple[str, dict[str, Any]] | None) -> None:
-            if outcome is None:
-                return
-            step_id, result = outcome
-            rb = self.runbook
+        def opened(ended: SwitchResult | None) -> None:
+            outcome, after = ended if ended is not None else (None, [])
+            if outcome is not None:
+                step_id, result = outcome
+                rb = self.runbook
 
-            def record(conn: sqlite3.Connection) -> Session:
-                return act(conn, rb, self._session_id(conn), SwitchDone(step_id, result))
+                def record(conn: sqlite3.Connection) -> Session:
+                    return act(conn, rb, self._session_id(conn), SwitchDone(step_id, result))
 
-            self._submit(record)
+                self._submit(record)
+            # Keys typed after the switch screen ended, in the same burst, come here in order.
+            for key, character in after:
+                self._key(key, character)
 
         # The screen first waits for every key before ``k`` to be applied, then checks that
         # the step it lands on is a kill-switch step.

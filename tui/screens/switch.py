@@ -45,9 +45,13 @@ from store.switches.base import SwitchBackend
 from tui.services import Services
 from tui.text import one_line, safe_text
 
+#: What the screen ends with: (step id, outcome) or None, and the keys typed after it ended
+#: (in the same burst), for the runbook screen to apply in order.
+SwitchResult = tuple[tuple[str, dict[str, Any]] | None, list[tuple[str, str | None]]]
 
-class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
-    """Confirm and send one kill-switch change; dismissed with (step id, outcome) or None."""
+
+class SwitchScreen(ModalScreen[SwitchResult]):
+    """Confirm and send one kill-switch change."""
 
     CSS_PATH = "../oncall.tcss"
     AUTO_FOCUS = None
@@ -80,6 +84,11 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
         self.problem: str | None = None
         self.outcome: SwitchOutcome | None = None
         self.session: Session | None = None
+        #: Keys typed before the target was checked: replayed, in order, once it has been.
+        self._early: list[tuple[str, str | None]] = []
+        self._ended = False
+        self._result: tuple[str, dict[str, Any]] | None = None
+        self._after: list[tuple[str, str | None]] = []
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="switch-box"):
@@ -98,8 +107,9 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
         self.session = await asyncio.wrap_future(self.services.writer.submit(where))
         step = self.runbook.step(self.session.current)
         if self.session.status != "active" or step.kill_switch is None:
-            self.dismiss(None)
             self.app.notify("This step has no kill switch.", markup=False)
+            self._end(None)
+            self._replay()
             return
         self.step_id = step.id
         self.ks = step.kill_switch
@@ -121,7 +131,7 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
         )
         self.phase = "confirm"
         self.field = "confirm"
-        self._redraw()
+        self._replay()
 
     # -- keys ------------------------------------------------------------------------------------
 
@@ -130,12 +140,35 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
             return
         event.stop()
         event.prevent_default()
-        key = event.key
+        self._key(event.key, event.character)
+        self._settle()
+
+    def _end(self, result: tuple[str, dict[str, Any]] | None) -> None:
+        self._ended = True
+        self._result = result
+
+    def _settle(self) -> None:
+        """Close once ended, handing back the keys typed after the end; else draw."""
+        if self._ended:
+            if self.is_attached and self.app.screen is self:
+                self.dismiss((self._result, self._after))
+            return
+        self._redraw()
+
+    def _key(self, key: str, character: str | None) -> None:
+        if self._ended:
+            self._after.append((key, character))
+            return
         if self.phase == "done":
             self._done_key(key)
             return
         if key == "escape":
-            self.dismiss(None)
+            self._end(None)
+            return
+        if self.phase in ("waiting", "checking", "sending"):
+            # Typed before the target was checked (k and the name in one burst), or while the
+            # change is on its way: kept, and replayed in order when the screen is ready.
+            self._early.append((key, character))
             return
         if self.phase != "confirm":
             return
@@ -151,12 +184,11 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
                 self.typed = self.typed[:-1]
             else:
                 self.reason = self.reason[:-1]
-        elif event.character and event.character.isprintable():
+        elif character and character.isprintable():
             if self.field == "confirm":
-                self.typed += event.character
+                self.typed += character
             else:
-                self.reason += event.character
-        self._redraw()
+                self.reason += character
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -168,11 +200,17 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
                 self.reason += text
             self._redraw()
 
+    def _replay(self) -> None:
+        early, self._early = self._early, []
+        for key, character in early:
+            self._key(key, character)
+        self._settle()
+
     def _done_key(self, key: str) -> None:
         assert self.outcome is not None
         ok = self.outcome.verified or self.outcome.drill
         if key in ("enter", "escape"):
-            self.dismiss((self.step_id or "", self.outcome.to_json()) if self.step_id else None)
+            self._end((self.step_id, self.outcome.to_json()) if self.step_id else None)
         elif key == "r" and not ok:
             self.run_worker(self._preflight(), exclusive=True, exit_on_error=False, group="switch")
         elif key == "2" and not ok and len(channels(self.card)) > 1 and self.channel == 0:
@@ -229,7 +267,7 @@ class SwitchScreen(ModalScreen[tuple[str, dict[str, Any]] | None]):
             record=record,
         )
         self.phase = "done"
-        self._redraw()
+        self._replay()
 
     # -- drawing ---------------------------------------------------------------------------------
 
