@@ -23,8 +23,8 @@ from oncall_helpers import (
 from runbooks.audit import verify
 from store.workspace import Workspace
 from tui.app import make_app
-from tui.screens.runbook import RunbookScreen
-from tui.screens.switch import SwitchScreen
+from tui.oncall.runbook_view import RunbookView
+from tui.oncall.switch_panel import SwitchPanel
 
 FLAG = "billing-support-tier"
 
@@ -100,12 +100,12 @@ async def test_walkthrough_ends_in_a_verified_flag_an_agent_obeys(
         app = make_app(demo_workspace, area="oncall")
         async with app.run_test(size=(80, 24)) as pilot:
             await to_kill_switch(pilot)
-            screen = app.screen
-            assert isinstance(screen, RunbookScreen)
-            assert screen.session is not None and screen.session.current == "stop-refunds"
+            view = app.screen.runbook
+            assert isinstance(view, RunbookView)
+            assert view.session is not None and view.session.current == "stop-refunds"
             await confirm(pilot, "billing-support", "provider down, refunds failing")
-            assert isinstance(app.screen, SwitchScreen)
-            outcome = app.screen.outcome
+            assert isinstance(view.switch, SwitchPanel)
+            outcome = view.switch.outcome
             assert outcome is not None and outcome.verified and outcome.after == "suggest-only"
             await pilot.press("enter")
             await settle(pilot)
@@ -141,8 +141,8 @@ async def test_a_wrong_confirmation_sends_nothing(demo_workspace: Workspace) -> 
         async with app.run_test(size=(80, 24)) as pilot:
             await to_kill_switch(pilot)
             await confirm(pilot, "billing-suport", "typo in the name")
-            switch = app.screen
-            assert isinstance(switch, SwitchScreen)
+            switch = app.screen.runbook.switch
+            assert isinstance(switch, SwitchPanel)
             assert switch.outcome is None and "type the workflow name" in (switch.problem or "")
             await pilot.press("escape")
             await settle(pilot)
@@ -170,7 +170,8 @@ async def test_a_burst_of_keys_walks_as_far_as_the_same_keys_typed_slowly(
                 + ["enter", "enter"],
             )
             await settle(pilot)
-            assert isinstance(app.screen, RunbookScreen)
+            assert isinstance(app.screen.runbook, RunbookView)
+            assert app.screen.runbook.switch is None
     assert flag_of(demo_workspace, FLAG) == "suggest-only"
     _, path, answers = session_state(demo_workspace)
     assert path == ["confirm", "vendor", "stop-refunds", "tell-support"]
@@ -200,8 +201,8 @@ async def test_the_app_closed_mid_runbook_resumes_at_the_same_step(
             await open_incident(pilot, OUTAGE)
             await pilot.press("enter")
             await settle(pilot)
-            screen = again.screen
-            assert isinstance(screen, RunbookScreen) and screen.session is not None
+            screen = again.screen.runbook
+            assert isinstance(screen, RunbookView) and screen.session is not None
             assert screen.session.current == "vendor"
             assert screen.session.answer("confirm")["note"] == "seen in grafana"
             await pilot.press("b")
@@ -224,8 +225,8 @@ async def test_a_drill_sends_nothing_and_says_so_everywhere(
         async with app.run_test(size=(80, 24)) as pilot:
             await to_kill_switch(pilot)
             await confirm(pilot, "billing-support", "practice")
-            switch = app.screen
-            assert isinstance(switch, SwitchScreen)
+            switch = app.screen.runbook.switch
+            assert isinstance(switch, SwitchPanel)
             assert switch.outcome is not None and switch.outcome.drill
             assert not switch.outcome.sent
     assert flag_of(demo_workspace, FLAG) == "auto-act"

@@ -8,6 +8,11 @@ sources, the board polls them on a timer that starts again only after a poll has
 never pile up.
 
 Enter (or 1–9) opens a runbook for the incident; ``c`` shows the agent card.
+
+The board, the runbook walkthrough and the card are views of this one screen, and its key
+handler gives each key to the view that is open when the key is read. A key that opens a view
+opens it at once, so the keys typed after it in the same burst go to it, in order (a pushed
+screen would only receive them after the keys already on their way to this one).
 """
 
 from __future__ import annotations
@@ -17,15 +22,17 @@ import sqlite3
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
 from runbooks.cards import AgentCard
 from runbooks.catalog import Catalog
 from runbooks.incidents import IncidentDetail, IncidentLine, incident_detail, incident_lines
 from tui.keymap import area_bindings
+from tui.oncall.runbook_view import RunbookView
 from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
@@ -100,24 +107,39 @@ class OnCallScreen(BoardScreen):
 
     CSS_PATH = "../oncall.tcss"
     AREA = "oncall"
+    AUTO_FOCUS = None
     BINDINGS = [
         *area_bindings("oncall"),
         Binding(
             "enter",
             "open_runbook(0)",
             "Runbook",
-            tooltip="Open the incident's runbook",
+            tooltip="Open the incident's runbook (2-9: the others)",
             id="oncall.runbook",
         ),
         Binding("c", "card", "Card", tooltip="The workflow's agent card", id="oncall.card"),
         Binding(
             "r", "refresh", "Refresh", tooltip="Poll the alert sources now", id="oncall.refresh"
         ),
-        *[
-            Binding(str(n), f"open_runbook({n - 1})", show=False, id=f"oncall.runbook_{n}")
-            for n in range(2, 10)
-        ],
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            tooltip="Back to the board (the runbook is saved)",
+            id="oncall.back",
+        ),
     ]
+    #: Keys the board's table moves with.
+    MOVES = {
+        "up": "cursor_up",
+        "down": "cursor_down",
+        "k": "cursor_up",
+        "j": "cursor_down",
+        "pageup": "page_up",
+        "pagedown": "page_down",
+        "home": "scroll_top",
+        "end": "scroll_bottom",
+    }
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
@@ -125,20 +147,32 @@ class OnCallScreen(BoardScreen):
         self.cards: dict[str, AgentCard] = {}
         self.catalog: Catalog | None = None
         self._polling = False
+        #: "board", "runbook" or "card"; the view that was open before the card.
+        self.view = "board"
+        self._card_from = "board"
+        self.runbook: RunbookView | None = None
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
-        title = Text("Incidents (from the last sync)", "bold")
-        if self.services.drill:
-            title = Text.assemble((" DRILL: nothing is sent ", "bold black on yellow"), " ", title)
-        yield Static(title, id="board-title")
-        table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
-        yield table
-        yield Static(Text(""), id="incident-detail")
+        with Vertical(id="board-view"):
+            title = Text("Incidents (from the last sync)", "bold")
+            if self.services.drill:
+                title = Text.assemble(
+                    (" DRILL: nothing is sent ", "bold black on yellow"), " ", title
+                )
+            yield Static(title, id="board-title")
+            table: DataTable[Text] = DataTable(id="board", cursor_type="row", zebra_stripes=True)
+            table.can_focus = False  # every key goes through on_key, in order
+            yield table
+            yield Static(Text(""), id="incident-detail")
+        yield Vertical(id="runbook-host")
+        with VerticalScroll(id="card-view"):
+            yield Static(Text(""), id="card-body")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
     def prepare(self) -> None:
+        self._show("board")
         table = self.query_one(DataTable)
         for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
             table.add_column(label, key=label)
@@ -202,10 +236,6 @@ class OnCallScreen(BoardScreen):
         )
         await self._show_detail()
 
-    @on(DataTable.RowSelected)
-    def _selected(self) -> None:
-        self.action_open_runbook(0)
-
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
         self._work(self._show_detail, "oncall-detail", exclusive=True)
@@ -238,20 +268,84 @@ class OnCallScreen(BoardScreen):
         titles = [self.catalog.runbooks[rid].runbook.title for rid in self.runbooks_for(line)]
         panel.update(detail_text(line, detail, titles))
 
-    # -- actions ---------------------------------------------------------------------------------
+    # -- views and keys --------------------------------------------------------------------------
+
+    def _show(self, view: str) -> None:
+        self.view = view
+        self.query_one("#board-view").display = view == "board"
+        self.query_one("#runbook-host").display = view == "runbook"
+        self.query_one("#card-view").display = view == "card"
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open_runbook", "refresh"):
+            return self.view == "board"
+        if action == "card":
+            return self.view in ("board", "runbook")
+        if action == "back":
+            return self.view != "board"
+        return True
+
+    def is_busy(self) -> bool:
+        return self.runbook is not None and self.runbook.is_busy()
+
+    def on_key(self, event: events.Key) -> None:
+        key = event.key
+        if key in ("ctrl+q", "ctrl+p", "f1", "f2", "f3"):
+            return  # quit, the palette and the areas are the app's
+        event.stop()
+        event.prevent_default()
+        if self.view == "runbook" and self.runbook is not None:
+            self.runbook.key(key, event.character)
+        elif self.view == "card":
+            if key in ("escape", "c", "q"):
+                self._show(self._card_from)
+        elif key in self.MOVES:
+            getattr(self.query_one(DataTable), f"action_{self.MOVES[key]}")()
+        elif key == "enter":
+            self.action_open_runbook(0)
+        elif key.isdigit() and key != "0":
+            self.action_open_runbook(int(key) - 1)
+        elif key == "c":
+            self.action_card()
+        elif key == "r":
+            self.action_refresh()
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        if self.view == "runbook" and self.runbook is not None:
+            self.runbook.paste(event.text)
+
+    def action_back(self) -> None:
+        if self.view == "card":
+            self._show(self._card_from)
+        elif self.view == "runbook":
+            self._leave_runbook()
 
     def action_card(self) -> None:
-        from tui.screens.card import CardScreen
+        from tui.oncall.card_view import card_view
 
-        line = self.current()
-        card = self.cards.get(line.workflow or "") if line else None
+        if self.view == "runbook" and self.runbook is not None:
+            card: AgentCard | None = self.runbook.card
+        else:
+            line = self.current()
+            card = self.cards.get(line.workflow or "") if line else None
         if card is None:
             self.notify("This incident's workflow has no agent card.", markup=False)
             return
-        self.app.push_screen(CardScreen(card))
+        self.query_one("#card-body", Static).update(card_view(card))
+        self._card_from = self.view
+        self._show("card")
+
+    def _leave_runbook(self) -> None:
+        view, self.runbook = self.runbook, None
+        if view is not None:
+            view.remove()
+        self._show("board")
+        self.reload()
 
     def action_open_runbook(self, index: int) -> None:
-        from tui.screens.runbook import RunbookScreen
+        from tui.oncall.runbook_view import RunbookView
 
         line = self.current()
         if line is None or self.catalog is None:
@@ -265,4 +359,16 @@ class OnCallScreen(BoardScreen):
             self.notify("This incident's workflow has no agent card.", markup=False)
             return
         loaded = self.catalog.runbooks[ids[index]]
-        self.app.push_screen(RunbookScreen(self.services, loaded.runbook, card, line))
+        view = RunbookView(
+            self.services,
+            loaded.runbook,
+            card,
+            line,
+            on_leave=self._leave_runbook,
+            on_card=self.action_card,
+        )
+        # The session starts on the write thread now, before any key typed after this one.
+        view.begin()
+        self.runbook = view
+        self.query_one("#runbook-host").mount(view)
+        self._show("runbook")

@@ -1,13 +1,17 @@
 """The kill switch: preflight, exactly what will be sent, a typed confirmation, then send, read
 back, and say "verified" or "NOT verified" in plain words.
 
-The screen first waits for every key typed before ``k`` to reach the database, then checks the
-step it lands on is a kill-switch step (so a burst of keys never opens the switch of a step the
-operator has not reached). The target is checked before anything is sent: reachable, the token
-accepted, its current state; the agent's recent automatic actions are shown from the local copy.
-The operator types the workflow's name and a reason; only then is anything sent. Every attempt is
-in the audit trail, with its result. A failure offers the next steps: retry, the second channel,
-escalate to the card's contact.
+A panel inside the runbook view, not a screen of its own: every key of the area goes through
+one screen, in order, so keys typed in one burst never land on the wrong view. It first waits
+for every key typed before ``k`` to reach the database, then checks that the step it lands on
+is a kill-switch step (a burst never opens the switch of a step the operator has not reached);
+keys typed while it checks and sends are kept and applied in order.
+
+The target is checked before anything is sent: reachable, the token accepted, its current
+state; the agent's recent automatic actions are shown from the local copy. The operator types
+the workflow's name and a reason; only then is anything sent. Every attempt is in the audit
+trail, with its result. A failure offers the next steps: retry, the second channel, escalate
+to the card's contact.
 """
 
 from __future__ import annotations
@@ -20,11 +24,9 @@ from typing import Any
 
 from rich.console import Group
 from rich.text import Text
-from textual import events
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
+from textual import on
 from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from runbooks import audit
 from runbooks.cards import AgentCard
@@ -45,16 +47,21 @@ from store.switches.base import SwitchBackend
 from tui.services import Services
 from tui.text import one_line, safe_text
 
-#: What the screen ends with: (step id, outcome) or None, and the keys typed after it ended
-#: (in the same burst), for the runbook screen to apply in order.
-SwitchResult = tuple[tuple[str, dict[str, Any]] | None, list[tuple[str, str | None]]]
+#: What the panel ends with: (step id, outcome), or None when nothing was attempted.
+SwitchResult = tuple[str, dict[str, Any]] | None
 
 
-class SwitchScreen(ModalScreen[SwitchResult]):
-    """Confirm and send one kill-switch change."""
+class SwitchPanel(Static):
+    """Confirm and send one kill-switch change; ``on_end(result)`` is called when it closes."""
 
-    CSS_PATH = "../oncall.tcss"
-    AUTO_FOCUS = None
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # Worker state messages do not bubble: hand errors to the app's one handler.
+        if event.state == WorkerState.ERROR:
+            self.services.worker_failed(event.worker.error)
+
+    def _work(self, work: Any, group: str) -> None:
+        self.run_worker(work, group=group, exclusive=True, exit_on_error=False)
 
     def __init__(
         self,
@@ -63,8 +70,11 @@ class SwitchScreen(ModalScreen[SwitchResult]):
         card: AgentCard,
         incident: IncidentLine | None,
         session_id: Callable[[sqlite3.Connection], str],
+        on_end: Callable[[SwitchResult], None],
     ) -> None:
-        super().__init__()
+        super().__init__(Text("Kill switch", "bold"), id="switch-box")
+        self._on_end = on_end
+        self._on_late_key: Callable[[str, str | None], None] = lambda k, c: None
         self.services = services
         self.runbook = runbook
         self.card = card
@@ -87,15 +97,9 @@ class SwitchScreen(ModalScreen[SwitchResult]):
         #: Keys typed before the target was checked: replayed, in order, once it has been.
         self._early: list[tuple[str, str | None]] = []
         self._ended = False
-        self._result: tuple[str, dict[str, Any]] | None = None
-        self._after: list[tuple[str, str | None]] = []
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(id="switch-box"):
-            yield Static(Text("Kill switch", "bold"), id="switch-body")
 
     def on_mount(self) -> None:
-        self.run_worker(self._prepare(), exclusive=True, exit_on_error=False, group="switch")
+        self._work(self._prepare(), "switch")
 
     # -- preparing -------------------------------------------------------------------------------
 
@@ -135,29 +139,22 @@ class SwitchScreen(ModalScreen[SwitchResult]):
 
     # -- keys ------------------------------------------------------------------------------------
 
-    def on_key(self, event: events.Key) -> None:
-        if event.key == "ctrl+q":
-            return
-        event.stop()
-        event.prevent_default()
-        self._key(event.key, event.character)
+    def key(self, key: str, character: str | None) -> None:
+        """One key for the panel (the screen routes every key of the area, in order)."""
+        self._key(key, character)
         self._settle()
 
-    def _end(self, result: tuple[str, dict[str, Any]] | None) -> None:
+    def _end(self, result: SwitchResult) -> None:
+        # Synchronous: the very next key already goes to the runbook, not here.
         self._ended = True
-        self._result = result
+        self._on_end(result)
 
     def _settle(self) -> None:
-        """Close once ended, handing back the keys typed after the end; else draw."""
-        if self._ended:
-            if self.is_attached and self.app.screen is self:
-                self.dismiss((self._result, self._after))
-            return
-        self._redraw()
+        if not self._ended:
+            self._redraw()
 
     def _key(self, key: str, character: str | None) -> None:
         if self._ended:
-            self._after.append((key, character))
             return
         if self.phase == "done":
             self._done_key(key)
@@ -190,9 +187,8 @@ class SwitchScreen(ModalScreen[SwitchResult]):
             else:
                 self.reason += character
 
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        text = " ".join(event.text.split())
+    def paste(self, text: str) -> None:
+        text = " ".join(text.split())
         if self.phase == "confirm":
             if self.field == "confirm":
                 self.typed += text
@@ -203,7 +199,11 @@ class SwitchScreen(ModalScreen[SwitchResult]):
     def _replay(self) -> None:
         early, self._early = self._early, []
         for key, character in early:
-            self._key(key, character)
+            if self._ended:
+                # Typed after the panel closed, in the same burst: the runbook's keys.
+                self._on_late_key(key, character)
+            else:
+                self._key(key, character)
         self._settle()
 
     def _done_key(self, key: str) -> None:
@@ -212,10 +212,10 @@ class SwitchScreen(ModalScreen[SwitchResult]):
         if key in ("enter", "escape"):
             self._end((self.step_id, self.outcome.to_json()) if self.step_id else None)
         elif key == "r" and not ok:
-            self.run_worker(self._preflight(), exclusive=True, exit_on_error=False, group="switch")
+            self._work(self._preflight(), "switch")
         elif key == "2" and not ok and len(channels(self.card)) > 1 and self.channel == 0:
             self.channel = 1
-            self.run_worker(self._preflight(), exclusive=True, exit_on_error=False, group="switch")
+            self._work(self._preflight(), "switch")
 
     # -- sending ---------------------------------------------------------------------------------
 
@@ -235,7 +235,7 @@ class SwitchScreen(ModalScreen[SwitchResult]):
         self.problem = None
         self.phase = "sending"
         self._redraw()
-        self.run_worker(self._execute(), exclusive=True, exit_on_error=False, group="switch")
+        self._work(self._execute(), "switch")
 
     async def _execute(self) -> None:
         assert self.pre is not None and self.session is not None
@@ -272,7 +272,7 @@ class SwitchScreen(ModalScreen[SwitchResult]):
     # -- drawing ---------------------------------------------------------------------------------
 
     def _redraw(self) -> None:
-        self.query_one("#switch-body", Static).update(self._body())
+        self.update(self._body())
 
     def _body(self) -> Group:
         parts: list[Any] = []

@@ -1,18 +1,13 @@
-"""The agent card in full, on its own screen: what the agent is for, what it must never do, its
-tools and limits, who owns it, whom to call, its kill switch and its budget."""
+"""The agent card in full: what the agent is for, what it must never do, its tools and limits,
+who owns it, whom to call, its kill switch and its budget."""
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Static
 
 from runbooks.cards import AgentCard, SwitchTarget
-from tui.keymap import QUIT
 from tui.text import one_line, safe_text
 
 
@@ -52,21 +47,8 @@ def card_table(card: AgentCard) -> Table:
     return table
 
 
-class CardScreen(Screen[None]):
-    """One agent card; escape goes back."""
-
-    BINDINGS = [
-        QUIT,
-        Binding("escape", "app.pop_screen", "Back", tooltip="Back", id="card.back"),
-    ]
-
-    def __init__(self, card: AgentCard) -> None:
-        super().__init__()
-        self.card = card
-
-    def compose(self) -> ComposeResult:
-        title = Text(f" Agent card: {one_line(self.card.workflow, 60)} ", "bold reverse")
-        yield Static(title, id="card-title")
-        with VerticalScroll(id="card-body"):
-            yield Static(card_table(self.card))
-        yield Footer()
+def card_view(card: AgentCard) -> Group:
+    """The card with its title, for the card view."""
+    title = Text(f" Agent card: {one_line(card.workflow, 60)} ", "bold reverse")
+    hint = Text("escape: back", "dim")
+    return Group(title, card_table(card), hint)

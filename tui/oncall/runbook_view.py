@@ -1,4 +1,4 @@
-"""The runbook walkthrough: the 2 a.m. screen.
+"""The runbook walkthrough: the 2 a.m. view.
 
 One step at a time: a large title, where you are (step n and the path taken), the card's owner
 and escalation always in view, the step's text, its check and what the check suggests, and the
@@ -7,14 +7,16 @@ that is current when each is read (like the desk's key tape), so a burst of keys
 same keys typed slowly would. The session is saved after every step; leaving, a crash or a
 dropped connection resumes at the same step with the same answers.
 
-Text typed after ``w`` (note), ``s`` (skip) or ``a`` (abandon) is collected by the screen itself
-(no input widget to focus), so nothing typed fast lands anywhere else.
+Text typed after ``w`` (note), ``s`` (skip) or ``a`` (abandon) is collected by the view itself
+(no input widget to focus), and the On call screen hands every key to the view that is open
+when the key is read, so nothing typed fast lands anywhere else.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import suppress
 from datetime import datetime, timedelta
@@ -23,11 +25,12 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.markdown import Markdown
 from rich.text import Text
-from textual import events
+from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.containers import Vertical, VerticalScroll
+from textual.css.query import NoMatches
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
 
 from runbooks.cards import AgentCard
 from runbooks.checks import CheckContext, CheckResult, run_http_check, run_sql_check
@@ -44,12 +47,10 @@ from runbooks.engine import (
 )
 from runbooks.incidents import IncidentLine
 from runbooks.model import HttpCheck, Runbook, SqlCheck, Step
-from tui.keymap import QUIT
-from tui.screens.area import AreaScreen
+from tui.oncall.switch_panel import SwitchPanel, SwitchResult
 from tui.services import Services
 from tui.text import one_line, safe_text
 from tui.widgets.card_brief import CardBrief
-from tui.widgets.status_line import StatusLine
 
 OUTCOME_STYLE = {"ok": "bold green", "warn": "bold yellow", "unknown": "bold magenta"}
 
@@ -61,24 +62,17 @@ PROMPTS = {
 }
 
 
-class RunbookScreen(AreaScreen):
-    """Walk one runbook for one incident."""
+class RunbookView(Vertical):
+    """Walk one runbook for one incident. The screen calls :meth:`key` for every key."""
 
-    CSS_PATH = "../oncall.tcss"
-    AREA = "oncall"
-    AUTO_FOCUS = None
-    BINDINGS = [
-        QUIT,
-        Binding("escape", "leave", "Board", tooltip="Back to the board (saved)", id="rb.leave"),
-        Binding("enter", "noop", "Next", tooltip="Go on (or finish at an end)", id="rb.next"),
-        Binding("b", "noop", "Back", tooltip="The step before", id="rb.back"),
-        Binding("w", "noop", "Note", tooltip="Write a note on this step", id="rb.note"),
-        Binding("s", "noop", "Skip", tooltip="Skip this step, with a reason", id="rb.skip"),
-        Binding("r", "noop", "Recheck", tooltip="Run the step's check again", id="rb.recheck"),
-        Binding("k", "noop", "Kill switch", tooltip="Open the kill switch", id="rb.kill"),
-        Binding("c", "noop", "Card", tooltip="The agent card in full", id="rb.card"),
-        Binding("a", "noop", "Abandon", tooltip="Abandon the runbook", id="rb.abandon"),
-    ]
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        # Worker state messages do not bubble: hand errors to the app's one handler.
+        if event.state == WorkerState.ERROR:
+            self.services.worker_failed(event.worker.error)
+
+    def _work(self, work: Any, group: str) -> None:
+        self.run_worker(work, group=group, exclusive=True, exit_on_error=False)
 
     def __init__(
         self,
@@ -86,8 +80,17 @@ class RunbookScreen(AreaScreen):
         runbook: Runbook,
         card: AgentCard,
         incident: IncidentLine | None,
+        *,
+        on_leave: Callable[[], None],
+        on_card: Callable[[], None],
     ) -> None:
-        super().__init__(services)
+        super().__init__(id="runbook-view")
+        self.services = services
+        self._on_leave = on_leave
+        self._on_card = on_card
+        self.switch: SwitchPanel | None = None
+        #: Composed and mounted: widgets can be queried and workers started.
+        self._ready = False
         self.runbook = runbook
         self.card = card
         self.incident = incident
@@ -110,8 +113,6 @@ class RunbookScreen(AreaScreen):
         with VerticalScroll(id="rb-body"):
             yield Static(Text(""), id="rb-step")
         yield Static(Text(""), id="rb-input")
-        yield StatusLine(self.services, id="status")
-        yield Footer()
 
     def _header(self) -> Text:
         t = Text()
@@ -126,6 +127,15 @@ class RunbookScreen(AreaScreen):
         return t
 
     def on_mount(self) -> None:
+        self._ready = True
+        # Keys may have been read before the view was on screen (the key that opened it and
+        # the next ones came in one burst): draw, place, and check what they left.
+        self._redraw()
+        self._place_switch()
+        self._start_check()
+
+    def begin(self) -> None:
+        """Resume or start the session: the first thing on the write thread, before any key."""
         self._loop = asyncio.get_running_loop()
         incident = self.incident.key if self.incident is not None else None
 
@@ -141,6 +151,8 @@ class RunbookScreen(AreaScreen):
         self._submit(begin)
 
     def is_busy(self) -> bool:
+        if self.switch is not None and self.switch.phase in ("waiting", "checking", "sending"):
+            return True
         return self._pending > 0 or self.session is None
 
     # -- the write thread ------------------------------------------------------------------------
@@ -149,8 +161,7 @@ class RunbookScreen(AreaScreen):
         """Run ``fn(conn)`` on the write thread after every key before it; show what it gives."""
         self._pending += 1
         future: Future[Session] = self.services.writer.submit(fn)
-        loop = self._loop
-        assert loop is not None
+        loop = self._loop or asyncio.get_running_loop()
 
         def done(f: Future[Session]) -> None:
             with suppress(RuntimeError):  # the app has closed
@@ -203,13 +214,12 @@ class RunbookScreen(AreaScreen):
 
     # -- keys ------------------------------------------------------------------------------------
 
-    def on_key(self, event: events.Key) -> None:
-        key = event.key
-        if key in ("ctrl+q", "f1", "f2", "f3") or key.startswith("ctrl+"):
-            return  # quit, areas and the palette are the app's
-        event.stop()
-        event.prevent_default()
-        self._key(key, event.character)
+    def key(self, key: str, character: str | None) -> None:
+        """One key, in the order typed: to the kill-switch panel while it is open."""
+        if self.switch is not None:
+            self.switch.key(key, character)
+            return
+        self._key(key, character)
 
     def _key(self, key: str, character: str | None) -> None:
         if self.mode is not None:
@@ -232,16 +242,15 @@ class RunbookScreen(AreaScreen):
         elif key == "k":
             self._kill_switch()
         elif key == "c":
-            from tui.screens.card import CardScreen
-
-            self.app.push_screen(CardScreen(self.card))
+            self._on_card()
         elif key == "escape":
-            self.action_leave()
+            self._on_leave()
 
-    def on_paste(self, event: events.Paste) -> None:
-        event.stop()
-        if self.mode is not None:
-            self.buffer += " ".join(event.text.split())
+    def paste(self, text: str) -> None:
+        if self.switch is not None:
+            self.switch.paste(text)
+        elif self.mode is not None:
+            self.buffer += " ".join(text.split())
             self._render_input()
 
     def _text_key(self, key: str, character: str | None) -> None:
@@ -257,12 +266,6 @@ class RunbookScreen(AreaScreen):
         elif character and character.isprintable():
             self.buffer += character
         self._render_input()
-
-    def action_noop(self) -> None:
-        """Footer entries are shown for the keys; clicks do nothing (keys go through on_key)."""
-
-    def action_leave(self) -> None:
-        self.app.pop_screen()
 
     # -- checks ----------------------------------------------------------------------------------
 
@@ -284,7 +287,7 @@ class RunbookScreen(AreaScreen):
 
     def _start_check(self, *, again: bool = False) -> None:
         s = self.session
-        if s is None or s.status != "active":
+        if s is None or s.status != "active" or not self._ready:
             return
         step = self.runbook.step(s.current)
         if step.check is None or step.check.kind == "manual":
@@ -331,33 +334,47 @@ class RunbookScreen(AreaScreen):
     # -- kill switch -----------------------------------------------------------------------------
 
     def _kill_switch(self) -> None:
-        from tui.screens.switch import SwitchResult, SwitchScreen
-
-        def opened(ended: SwitchResult | None) -> None:
-            outcome, after = ended if ended is not None else (None, [])
-            if outcome is not None:
-                step_id, result = outcome
-                rb = self.runbook
-
-                def record(conn: sqlite3.Connection) -> Session:
-                    return act(conn, rb, self._session_id(conn), SwitchDone(step_id, result))
-
-                self._submit(record)
-            # Keys typed after the switch screen ended, in the same burst, come here in order.
-            for key, character in after:
-                self._key(key, character)
-
-        # The screen first waits for every key before ``k`` to be applied, then checks that
+        # The panel first waits for every key before ``k`` to be applied, then checks that
         # the step it lands on is a kill-switch step.
-        self.app.push_screen(
-            SwitchScreen(self.services, self.runbook, self.card, self.incident, self._session_id),
-            opened,
+        self.switch = SwitchPanel(
+            self.services,
+            self.runbook,
+            self.card,
+            self.incident,
+            self._session_id,
+            self._switch_ended,
         )
+        self.switch._on_late_key = self._key
+        self._place_switch()
+
+    def _place_switch(self) -> None:
+        if self.switch is None or self.switch.parent is not None or not self._ready:
+            return
+        self.query_one("#rb-body").display = False
+        self.mount(self.switch, before="#rb-input")
+
+    def _switch_ended(self, result: SwitchResult) -> None:
+        panel, self.switch = self.switch, None
+        if panel is not None and panel.parent is not None:
+            panel.remove()
+        if self._ready:
+            self.query_one("#rb-body").display = True
+        if result is not None:
+            step_id, outcome = result
+            rb = self.runbook
+
+            def record(conn: sqlite3.Connection) -> Session:
+                return act(conn, rb, self._session_id(conn), SwitchDone(step_id, outcome))
+
+            self._submit(record)
 
     # -- drawing ---------------------------------------------------------------------------------
 
     def _render_input(self) -> None:
-        panel = self.query_one("#rb-input", Static)
+        try:
+            panel = self.query_one("#rb-input", Static)
+        except NoMatches:
+            return
         if self.mode is None:
             panel.update(Text(""))
             return
@@ -371,7 +388,7 @@ class RunbookScreen(AreaScreen):
 
     def _redraw(self) -> None:
         s = self.session
-        if s is None:
+        if s is None or not self._ready:
             return
         step = self.runbook.step(s.current)
         title = Text(f" {step.title} ", "bold reverse")
