@@ -92,7 +92,8 @@ class PagerDutyPage(_Reply):
     incidents: list[Any]
     limit: int | None = None
     offset: int | None = None
-    more: bool | None = None
+    #: Strict: a "true" string is not PagerDuty's reply, and guessing could page forever.
+    more: bool | None = Field(default=None, strict=True)
     total: int | None = None
 
 
