@@ -282,8 +282,22 @@ def test_a_server_echoing_the_token_does_not_leak_it() -> None:
     assert "\x1b" not in message and "\x07" not in message
 
 
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("flags.internal/x", "missing an 'http://' or 'https://' protocol"),
+        ("ftp://flags.internal/x", "unsupported protocol"),
+        ("http://[::1/x", "unusable URL"),
+    ],
+)
+def test_an_unusable_url_is_one_line(url: str, says: str) -> None:
+    switch = HttpBackend(url, body_template=TEMPLATE, read_json="s", flag="f", environment="e")
+    assert says in failure(switch.read)
+
+
 def test_clean_excerpt_and_display_url() -> None:
     assert clean_excerpt("a\nb\u202e\u200bc  d" + "x" * 100, limit=10) == "a b c dxx…"
     assert clean_excerpt("token=abc", secrets=["abc", None, ""]) == "token=****"
     assert display_url("https://h/p?a=1&b&c=") == "https://h/p?a=****&b&c=****"
     assert display_url("https://u@h:8443/p#frag") == "https://****@h:8443/p"
+    assert display_url("http://[::1/x") == "(an unreadable URL)"

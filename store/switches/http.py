@@ -56,7 +56,10 @@ def clean_excerpt(text: str, *, secrets: Iterable[str | None] = (), limit: int =
 
 def display_url(url: str) -> str:
     """``url`` fit for messages and plans: a password in it and query values masked."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
@@ -152,7 +155,7 @@ class HttpSwitchClient:
         except httpx.HTTPError as exc:
             reason = self.excerpt(str(exc), 60) or type(exc).__name__
             self.fail(f"the request failed ({reason})", "check the URL and the network")
-        except ValueError as exc:  # an unusable URL (no scheme, bad port, ...)
+        except (ValueError, httpx.InvalidURL) as exc:  # an unusable URL (bad IPv6, port, ...)
             self.fail(f"unusable URL ({self.excerpt(str(exc), 60)})", "fix the URL in the card")
 
     def server_says(self, response: httpx.Response) -> str:
