@@ -1,0 +1,372 @@
+"""PagerDuty incidents as an alert source, through the REST API v2 (``GET /incidents``).
+
+Two listings make one answer:
+
+- open incidents (``statuses[]=triggered&statuses[]=acknowledged``) with ``date_range=all``,
+  because ``since``/``until`` bound when an incident was *created*, and an incident opened
+  eight days ago that still burns must not drop off the board;
+- incidents resolved recently (``statuses[]=resolved``, ``since``/``until`` over ``window``, a
+  week by default), so an incident that ends between two syncs shows as resolved with its end.
+
+Both are filtered to the configured services (``service_ids[]``) and read with offset paging
+(``limit``/``offset`` until ``more`` is false). A server that keeps saying ``more`` is cut off
+after ``max_pages`` with an error rather than half a list, because the sync marks an incident
+missing from the list as resolved.
+
+How an incident becomes an :class:`~store.models.Incident`:
+
+- ``workflow``: the workflow configured for its service id (an incident on a service that was
+  not asked for is left out, with a problem);
+- ``severity``: a priority named ``P1``…``P5`` (PagerDuty's default priority names) gives
+  ``critical`` (P1), ``high`` (P2), ``warning`` (P3) or ``info`` (P4, P5); otherwise the urgency
+  does: ``high`` → ``high``, ``low`` → ``warning``. Priorities are account-defined, so any other
+  name falls back to the urgency;
+- ``status``: PagerDuty's own (triggered, acknowledged, resolved); ``starts_at`` is
+  ``created_at``; ``ends_at`` is ``resolved_at`` (or ``last_status_change_at``) once resolved;
+- ``labels``: ``service_id``, ``service``, ``urgency``, ``priority``, ``incident_number`` and
+  ``url`` when PagerDuty gives them. PagerDuty has no alert labels, so there is no
+  ``failure_mode`` label.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from store.connectors.base import ConnectorError, Listed
+from store.models import Incident
+from store.switches.http import clean_excerpt, display_url, json_cut_off
+from store.timestamps import Instant
+
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+OPEN_STATUSES = ("triggered", "acknowledged")
+
+#: One query parameter; a name may repeat (``statuses[]``, ``service_ids[]``).
+_Param = tuple[str, str | int | float | bool | None]
+
+_PRIORITY = re.compile(r"^\s*P([1-9])\s*$", re.IGNORECASE)
+_PRIORITY_SEVERITY = {1: "critical", 2: "high", 3: "warning"}
+_URGENCY_SEVERITY = {"high": "high", "low": "warning"}
+
+
+class _Reply(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class PagerDutyReference(_Reply):
+    """A ``*_reference`` object (service, priority): an id and a short summary."""
+
+    id: str | None = None
+    summary: str | None = None
+    name: str | None = None
+
+
+class PagerDutyIncident(_Reply):
+    """The fields of PagerDuty's ``Incident`` schema that agentdeck reads."""
+
+    id: str = Field(min_length=1)
+    incident_number: int | None = None
+    title: str | None = None
+    summary: str | None = None
+    #: Not in the published schema, but in replies of older accounts; the title if absent.
+    description: str | None = None
+    status: str = Field(min_length=1)
+    urgency: str | None = None
+    priority: PagerDutyReference | None = None
+    service: PagerDutyReference
+    created_at: Instant
+    last_status_change_at: Instant | None = None
+    resolved_at: Instant | None = None
+    html_url: str | None = None
+
+
+class PagerDutyPage(_Reply):
+    """One page of ``GET /incidents``: the incidents (each checked on its own) and paging."""
+
+    incidents: list[Any]
+    limit: int | None = None
+    offset: int | None = None
+    #: Strict: a "true" string is not PagerDuty's reply, and guessing could page forever.
+    more: bool | None = Field(default=None, strict=True)
+    total: int | None = None
+
+
+def severity_of(incident: PagerDutyIncident) -> str | None:
+    """``critical``/``high``/``warning``/``info`` from a P1–P5 priority, else from urgency."""
+    priority = incident.priority
+    name = priority and (priority.summary or priority.name)
+    if name:
+        match = _PRIORITY.match(name)
+        if match:
+            return _PRIORITY_SEVERITY.get(int(match.group(1)), "info")
+    return _URGENCY_SEVERITY.get(incident.urgency or "")
+
+
+class PagerDutySource:
+    """Incidents of some PagerDuty services, each service standing for one workflow."""
+
+    kind = "pagerduty"
+
+    def __init__(
+        self,
+        name: str,
+        url: str = "https://api.pagerduty.com",
+        *,
+        token: str,
+        services: Mapping[str, str],
+        timeout: float = 10.0,
+        now: Callable[[], datetime] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        window: timedelta = timedelta(days=7),
+        page_limit: int = 100,
+        max_pages: int = 100,
+    ) -> None:
+        self.name = name
+        self.endpoint = url.rstrip("/")
+        self.services = dict(services)
+        self.timeout = timeout
+        self.window = window
+        self.page_limit = page_limit
+        self.max_pages = max_pages
+        self._token = token
+        self._now = now or (lambda: datetime.now(UTC))
+        self._transport = transport
+        self._where = f"{self.name} {display_url(self.endpoint + '/incidents')}"
+
+    def __repr__(self) -> str:
+        return f"PagerDutySource({self.name!r}, {self.endpoint!r})"
+
+    def list_incidents(self) -> Listed[Incident]:
+        """Open incidents of the configured services, and those resolved within ``window``."""
+        now = self._now().astimezone(UTC)
+        services: list[_Param] = [("service_ids[]", sid) for sid in self.services]
+        open_query: list[_Param] = [*(("statuses[]", s) for s in OPEN_STATUSES)]
+        open_query.append(("date_range", "all"))
+        resolved_query: list[_Param] = [
+            ("statuses[]", "resolved"),
+            ("since", _iso(now - self.window)),
+            ("until", _iso(now)),
+        ]
+        found: dict[str, Incident] = {}
+        problems: list[str] = []
+        skipped = 0
+        with httpx.Client(
+            base_url=self.endpoint,
+            transport=self._transport,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            headers={
+                "Accept": ACCEPT,
+                "Content-Type": "application/json",
+                "Authorization": f"Token token={self._token}",
+            },
+        ) as client:
+            for query in (open_query, resolved_query):
+                for position, raw in self._incidents(client, [*query, *services]):
+                    incident, problem = self._incident(raw, position)
+                    if incident is None:
+                        skipped += 1
+                        problems.append(problem)
+                    else:
+                        # A later listing wins: an incident resolved between the two is resolved.
+                        found[incident.id] = incident
+        return Listed(found.values(), problems=problems, skipped=skipped)
+
+    # -- paging -------------------------------------------------------------------------------
+
+    def _incidents(self, client: httpx.Client, query: list[_Param]) -> Iterator[tuple[int, Any]]:
+        offset = 0
+        for _ in range(self.max_pages):
+            params = [*query, ("limit", self.page_limit), ("offset", offset)]
+            page = self._page(client, params)
+            for i, raw in enumerate(page.incidents):
+                yield offset + i, raw
+            if not page.more:
+                return
+            if not page.incidents:
+                self._fail(
+                    f"a page at offset {offset} is empty but says more follow",
+                    "sync again later; if it persists, report it to PagerDuty",
+                )
+            offset += len(page.incidents)
+        self._fail(
+            f"still says more incidents follow after {self.max_pages} pages ({offset} incidents)",
+            "list fewer services in this source, or sync again later",
+        )
+
+    def _page(self, client: httpx.Client, params: list[_Param]) -> PagerDutyPage:
+        try:
+            response = client.get("/incidents", params=tuple(params))
+        except httpx.TimeoutException:
+            self._fail(
+                f"no answer within {self.timeout:g} s",
+                "check the network, or raise this source's timeout in agentdeck.toml",
+            )
+        except httpx.ConnectError as exc:
+            self._fail(
+                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
+                "check the source's url in agentdeck.toml and the network",
+            )
+        except httpx.HTTPError as exc:
+            self._fail(
+                f"the request failed ({self._clean(str(exc), 60) or type(exc).__name__})",
+                "check the source's url in agentdeck.toml and the network",
+            )
+        if response.status_code != 200:
+            self._refuse(response)
+        data = self._json(response)
+        try:
+            return PagerDutyPage.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the reply"
+            self._fail(
+                f"the reply is not a page of incidents ({where}: {first['msg']})",
+                "check the source's url points at PagerDuty's REST API (https://api.pagerduty.com)",
+            )
+
+    # -- replies ------------------------------------------------------------------------------
+
+    def _json(self, response: httpx.Response) -> Any:
+        kind = response.headers.get("content-type", "").lower()
+        text = response.text
+        if "html" in kind or text.lstrip()[:1] == "<":
+            self._fail(
+                "answered an HTML page, not JSON",
+                "the url must be PagerDuty's REST API (https://api.pagerduty.com), "
+                "not the web app or a proxy's login page",
+            )
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            if json_cut_off(text, exc):
+                self._fail(
+                    f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
+                    "sync again; if it persists, a proxy is cutting replies short",
+                )
+            self._fail(
+                f"answered something that is not JSON: {self._clean(text, 60)!r}",
+                "check the source's url in agentdeck.toml",
+            )
+        except RecursionError:
+            self._fail("answered JSON nested too deeply", "check the source's url")
+
+    def _refuse(self, response: httpx.Response) -> NoReturn:
+        code = response.status_code
+        said = self._server_says(response)
+        status = f"{code}: {said}" if said else str(code)
+        if code == 401:
+            self._fail(f"the token was refused ({status})", f"run `agentdeck login {self.name}`")
+        if code == 403:
+            self._fail(
+                f"the token may not read these incidents ({status})",
+                "use an API key that can read incidents of these services",
+            )
+        if code == 429:
+            wait = _wait_seconds(response)
+            when = f"in {wait} s" if wait is not None else "in a minute"
+            self._fail(f"rate limited ({status})", f"sync again {when}")
+        if code >= 500:
+            self._fail(f"server error ({status})", "sync again later")
+        if 300 <= code < 400:
+            target = self._clean(display_url(response.headers.get("location", "")), 60)
+            self._fail(
+                f"redirected ({code}) to {target or 'somewhere else'}",
+                "the url must be PagerDuty's REST API (https://api.pagerduty.com)",
+            )
+        if code == 404:
+            self._fail(
+                f"not found ({status})",
+                "the url must be PagerDuty's REST API (https://api.pagerduty.com)",
+            )
+        self._fail(
+            f"refused the query ({status})",
+            "check the source's services (PagerDuty service ids) in agentdeck.toml",
+        )
+
+    def _server_says(self, response: httpx.Response) -> str:
+        try:
+            data = response.json()
+        except ValueError:
+            return "an HTML page" if "<" in response.text[:1] else self._clean(response.text, 60)
+        error = data.get("error") if isinstance(data, dict) else None
+        if isinstance(error, dict):
+            words = [error.get("message")]
+            if isinstance(error.get("errors"), list):
+                words += error["errors"]
+            text = ": ".join(w for w in words if isinstance(w, str) and w)
+            if text:
+                return self._clean(text, 80)
+        return self._clean(response.text, 60)
+
+    def _incident(self, raw: Any, position: int) -> tuple[Incident | None, str]:
+        label = f"incident at position {position}"
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            label = f"incident {self._clean(raw['id'], 20)}"
+        try:
+            pd = PagerDutyIncident.model_validate(raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "the incident"
+            return None, f"{self._where}: {label} left out ({where}: {first['msg']})"
+        workflow = self.services.get(pd.service.id or "")
+        if workflow is None:
+            service = self._clean(pd.service.id or "?", 20)
+            return None, (
+                f"{self._where}: {label} left out (its service {service} is not in this "
+                "source's services)"
+            )
+        labels: dict[str, str] = {"service_id": pd.service.id or ""}
+        if pd.service.summary:
+            labels["service"] = pd.service.summary
+        if pd.urgency:
+            labels["urgency"] = pd.urgency
+        priority = pd.priority and (pd.priority.summary or pd.priority.name)
+        if priority:
+            labels["priority"] = priority
+        if pd.incident_number is not None:
+            labels["incident_number"] = str(pd.incident_number)
+        if pd.html_url:
+            labels["url"] = pd.html_url
+        title = pd.title or pd.summary or pd.description or pd.id
+        ends_at = None
+        if pd.status == "resolved":
+            ends_at = pd.resolved_at or pd.last_status_change_at
+        incident = Incident(
+            id=pd.id,
+            source=self.name,
+            workflow=workflow,
+            title=title,
+            severity=severity_of(pd),
+            status=pd.status,
+            starts_at=pd.created_at,
+            ends_at=ends_at,
+            summary=pd.description if pd.description and pd.description != title else None,
+            labels=labels,
+        )
+        return incident, ""
+
+    def _clean(self, text: str, limit: int) -> str:
+        return clean_excerpt(text, secrets=[self._token], limit=limit)
+
+    def _fail(self, what: str, todo: str) -> NoReturn:
+        raise ConnectorError(f"{self._where}: {what}; {todo}") from None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wait_seconds(response: httpx.Response) -> int | None:
+    """Seconds a 429 asks to wait: ``Retry-After``, else PagerDuty's ``ratelimit-reset``."""
+    for header in ("retry-after", "ratelimit-reset"):
+        value = response.headers.get(header, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
