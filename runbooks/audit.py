@@ -149,52 +149,128 @@ class Finding:
         return f"entry {self.seq}: {self.problem}"
 
 
+def _missing(first: int, last: int, where: str = "") -> str:
+    tail = "" if first == last else f", and so are the entries after it up to {last}"
+    return f"is missing (deleted{where}){tail}"
+
+
+def _written_as(row: tuple[Any, ...], n: int) -> bool:
+    """Whether the row's hash is that of its content written as entry ``n``."""
+    _, at, actor, kind, incident, session, drill, body, prev, digest = row
+    return bool(
+        digest == entry_hash(n, at, actor, kind, incident, session, bool(drill), body, prev)
+    )
+
+
+#: How far back a renumbered entry is looked for when the one before it is gone.
+_SHIFT_GUESSES = 16
+
+
 def verify(conn: sqlite3.Connection) -> tuple[int, list[Finding]]:
     """Walk the chain; return how many entries were checked and every break found.
 
-    - an edited entry: its hash no longer matches its content;
-    - a deleted entry: a gap in the sequence (the next entry names a previous hash no entry has);
-    - an inserted entry: it does not follow the entry before it, or the next one does not
-      follow it;
+    Each finding names the entry at fault:
+
+    - an edited entry: its hash no longer matches its content (or, with its hash recomputed,
+      the entry after it was written after another one);
+    - a deleted entry: the first missing sequence number (a gap, or the entry after it names a
+      previous hash no entry has);
+    - an inserted entry: the entry after it names an earlier entry as the one before it; entries
+      renumbered to make room (or to close a gap) are named once, with where they were written;
     - entries cut off the end: the head names a later entry than the last one.
     """
     findings: list[Finding] = []
-    expected_seq, expected_prev = 1, GENESIS
     count = 0
-    last_seq, last_hash = 0, GENESIS
+    # Every entry read so far: its stored hash -> (its seq now, the seq it was written with).
+    seen: dict[str, tuple[int, int]] = {GENESIS: (0, 0)}
+    order: list[str] = []
+    last_seq, last_hash, last_orig = 0, GENESIS, 0
+    moved: list[tuple[int, int]] = []  # (seq now, seq written) of renumbered entries
     for row in conn.execute(f"SELECT {_COLUMNS} FROM audit ORDER BY seq"):
         count += 1
         seq, at, actor, kind, incident, session, drill, body, prev, digest = row
-        if seq != expected_seq:
-            if seq > expected_seq:
-                missing = (
-                    f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
+
+        # Its place in the chain, by the previous hash it names.
+        if prev == last_hash:
+            expected = last_orig + 1
+        elif prev in seen:
+            # It follows an earlier entry: everything read since that one was inserted.
+            idx = order.index(prev) + 1 if prev != GENESIS else 0
+            for h in order[idx:]:
+                findings.append(
+                    Finding(
+                        seen[h][0],
+                        f"was inserted: entry {seq} was written after entry {seen[prev][0]}",
+                    )
                 )
-                findings.append(Finding(seq, f"entries {missing} are missing (deleted)"))
+            expected = seen[prev][1] + 1
+        else:
+            if seq > last_seq + 1:
+                findings.append(Finding(last_seq + 1, _missing(last_seq + 1, seq - 1)))
+            elif last_seq and last_seq == seq - 1 and _written_as(row, seq):
+                # It was written as this seq after an entry that is not the one there now.
+                findings.append(
+                    Finding(last_seq, f"was replaced: entry {seq} was written after another one")
+                )
             else:
-                findings.append(Finding(seq, "is out of sequence (inserted)"))
-        if prev != expected_prev and seq == expected_seq:
+                findings.append(Finding(seq, "the entry written before it is missing (deleted)"))
+            expected = seq
+        # Its content, at the seq it was written with.
+        if _written_as(row, seq):
+            orig = seq
+        elif expected != seq and _written_as(row, expected):
+            orig = expected
+        else:
+            guess = next(
+                (n for n in range(seq + 1, seq + 1 + _SHIFT_GUESSES) if _written_as(row, n)), None
+            )
+            if guess is None:
+                findings.append(Finding(seq, "its content does not match its hash (edited)"))
+                orig = seq
+            else:
+                orig = guess
+        if orig != seq:
+            moved.append((seq, orig))
+        seen[digest] = (seq, orig)
+        order.append(digest)
+        last_seq, last_hash, last_orig = seq, digest, orig
+    # Renumbered entries, one finding per run shifted by the same amount.
+    i = 0
+    while i < len(moved):
+        j = i
+        while (
+            j + 1 < len(moved)
+            and moved[j + 1][0] == moved[j][0] + 1
+            and moved[j + 1][0] - moved[j + 1][1] == moved[i][0] - moved[i][1]
+        ):
+            j += 1
+        (a, wa), (b, wb) = moved[i], moved[j]
+        if a == b:
+            findings.append(Finding(a, f"was renumbered (written as entry {wa})"))
+        else:
             findings.append(
                 Finding(
-                    seq,
-                    f"does not follow entry {seq - 1} (entry {seq - 1} was inserted or replaced)",
+                    a,
+                    f"was renumbered, and so were the entries after it up to {b} "
+                    f"(written as {wa}–{wb})",
                 )
             )
-        actual = entry_hash(seq, at, actor, kind, incident, session, bool(drill), body, prev)
-        if actual != digest:
-            findings.append(Finding(seq, "its content does not match its hash (edited)"))
-        expected_seq, expected_prev = seq + 1, digest
-        last_seq, last_hash = seq, digest
+        i = j + 1
     head = conn.execute("SELECT seq, hash FROM audit_head WHERE one = 1").fetchone()
-    if head is not None and (head[0], head[1]) != (last_seq, last_hash):
-        if head[0] > last_seq:
-            findings.append(
-                Finding(head[0], f"entries after {last_seq} up to {head[0]} are missing (deleted)")
-            )
+    if head is None:
+        if count:
+            findings.append(Finding(last_seq, "the trail's head is missing"))
+    elif head[1] != last_hash:
+        if head[1] in seen and head[1] != GENESIS:
+            after = order.index(head[1]) + 1
+            for h in order[after:]:
+                findings.append(Finding(seen[h][0], "was added after the trail's head (inserted)"))
+        elif head[0] > last_seq:
+            first = last_seq + 1
+            findings.append(Finding(first, _missing(first, head[0], " from the end")))
         else:
             findings.append(Finding(last_seq, "the trail's head does not name the last entry"))
-    elif head is None and count:
-        findings.append(Finding(last_seq, "the trail's head is missing"))
+    findings.sort(key=lambda f: f.seq)
     return count, findings
 
 

@@ -339,38 +339,58 @@ def _dig(data: Any, path: str) -> Any:
     return data
 
 
+def _same(found: Any, expected: str | int | float | bool) -> bool:
+    """A JSON value against the runbook's: text case-insensitively (``equals: true`` is read
+    as the word), numbers by value. A null or a missing value never matches: Statuspage's
+    "all clear" is the string ``"none"``, and a null is not that."""
+    if found is None or isinstance(found, dict | list):
+        return False
+    if isinstance(found, int | float) and not isinstance(found, bool):
+        try:
+            return float(found) == float(expected)
+        except ValueError:
+            return False
+    if isinstance(found, bool):
+        found = "true" if found else "false"
+    if isinstance(expected, bool):
+        expected = "true" if expected else "false"
+    return str(found).lower() == str(expected).lower()
+
+
 def run_http_check(check: HttpCheck, *, transport: Any = None) -> CheckResult:
     """GET the check's URL and compare; no answer (or an unreadable one) is ``unknown``."""
     import httpx
 
     from store.text import clean_line
 
+    url = clean_line(check.url)
     try:
         with httpx.Client(timeout=check.timeout, transport=transport) as client:
             reply = client.get(check.url, headers={"Accept": "application/json, */*"})
-    except httpx.HTTPError as exc:
-        return CheckResult("unknown", f"GET {check.url}: no answer ({type(exc).__name__})")
+    # InvalidURL is not an HTTPError: a URL httpx cannot parse must not raise either.
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return CheckResult("unknown", f"GET {url}: no answer ({type(exc).__name__})")
     expect = check.expect
     if reply.status_code != expect.status:
         return CheckResult(
             "warn",
-            f"GET {check.url}: HTTP {reply.status_code}, expected {expect.status}",
+            f"GET {url}: HTTP {reply.status_code}, expected {expect.status}",
             float(reply.status_code),
         )
     if expect.json_path:
         try:
             found = _dig(reply.json(), expect.json_path)
         except (ValueError, KeyError):
-            return CheckResult("unknown", f"GET {check.url}: no {expect.json_path} in the reply")
+            return CheckResult("unknown", f"GET {url}: no {expect.json_path} in the reply")
         shown = clean_line(str(found), 60)
-        if expect.equals is not None and str(found).lower() != str(expect.equals).lower():
+        if expect.equals is not None and not _same(found, expect.equals):
             return CheckResult(
                 "warn", f"{expect.json_path} is {shown!r}, expected {expect.equals!r}"
             )
         return CheckResult("ok", f"{expect.json_path} is {shown!r}")
     if expect.contains is not None and expect.contains not in reply.text:
-        return CheckResult("warn", f"GET {check.url}: the reply does not say {expect.contains!r}")
-    return CheckResult("ok", f"GET {check.url}: HTTP {reply.status_code} as expected")
+        return CheckResult("warn", f"GET {url}: the reply does not say {expect.contains!r}")
+    return CheckResult("ok", f"GET {url}: HTTP {reply.status_code} as expected")
 
 
 def manual_result(answer: bool, yes_means: Outcome) -> CheckResult:

@@ -65,8 +65,29 @@ def state_for(target: SwitchTarget, card: AgentCard, value: FlagValue | None) ->
     if value is None:
         return None
     if target.binary:
-        return card.tier if value is True else target.off_state
+        # Only a real on/off means a state: "false" or 0 from a misbehaving server is unknown.
+        if value is True:
+            return card.tier
+        if value is False:
+            return target.off_state
+        return None
     return str(value)
+
+
+def _backend_class(module: str, name: str) -> Any:
+    """The backend's class; a SwitchError (not an ImportError) when this build lacks it, so a
+    preflight says so instead of raising."""
+    import importlib
+
+    try:
+        found = importlib.import_module(f"store.switches.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"store.switches.{module}":
+            raise  # the backend is there and one of its own imports is broken: a bug, say so
+        raise SwitchError(
+            f"{module}: this agentdeck has no {module} kill-switch backend; upgrade agentdeck"
+        ) from None
+    return getattr(found, name)
 
 
 def backend_for(
@@ -79,7 +100,7 @@ def backend_for(
     """Build the backend client for a target; a missing token is a SwitchError saying how to
     add it."""
     if target.backend == "flagd":
-        from store.switches.flagd import FlagdFileBackend
+        FlagdFileBackend = _backend_class("flagd", "FlagdFileBackend")
 
         path = Path(target.path or "")
         return FlagdFileBackend(path if path.is_absolute() else root / path, target.flag)
@@ -98,7 +119,7 @@ def backend_for(
             f"for {name!r}; run `agentdeck login {name}`"
         )
     if target.backend == "unleash":
-        from store.switches.unleash import UnleashBackend
+        UnleashBackend = _backend_class("unleash", "UnleashBackend")
 
         return UnleashBackend(
             target.url or "",
@@ -111,7 +132,7 @@ def backend_for(
             transport=transport,
         )
     if target.backend == "launchdarkly":
-        from store.switches.launchdarkly import LaunchDarklyBackend
+        LaunchDarklyBackend = _backend_class("launchdarkly", "LaunchDarklyBackend")
 
         return LaunchDarklyBackend(
             target.url or "https://app.launchdarkly.com",
@@ -123,7 +144,7 @@ def backend_for(
             timeout=target.timeout,
             transport=transport,
         )
-    from store.switches.http import HttpBackend
+    HttpBackend = _backend_class("http", "HttpBackend")
 
     return HttpBackend(
         target.url or "",
@@ -268,7 +289,8 @@ class SwitchOutcome:
     @property
     def verdict(self) -> str:
         if self.drill:
-            return "drill: nothing sent"
+            # A drill exists to find a switch that would not work: it must not hide that.
+            return "drill: would fail, nothing sent" if self.error else "drill: nothing sent"
         if self.error and not self.sent:
             return "failed: nothing changed"
         return "verified" if self.verified else "NOT verified"

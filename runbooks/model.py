@@ -259,10 +259,12 @@ def graph_problems(loaded: LoadedRunbook) -> list[DocumentError]:
     ids = {s.id for s in rb.steps}
     problems: list[DocumentError] = []
     edges: dict[str, list[str]] = {}
+    dangling: set[str] = set()
     for i, s in enumerate(rb.steps):
         targets: list[str] = []
         if s.next:
             if s.next not in ids:
+                dangling.add(s.id)
                 problems.append(
                     loaded.error(
                         f"step {s.id!r}: next {s.next!r} is not a step id", "steps", i, "next"
@@ -272,6 +274,7 @@ def graph_problems(loaded: LoadedRunbook) -> list[DocumentError]:
                 targets.append(s.next)
         for j, c in enumerate(s.choices):
             if c.next not in ids:
+                dangling.add(s.id)
                 problems.append(
                     loaded.error(
                         f"step {s.id!r}: choice {c.label!r} goes to {c.next!r}, "
@@ -299,8 +302,10 @@ def graph_problems(loaded: LoadedRunbook) -> list[DocumentError]:
     for src, targets in edges.items():
         for t in targets:
             back[t].append(src)
-    way_out = set(ends)
-    todo = list(ends)
+    # A step with an unknown target is already reported; where that target leads is unknowable,
+    # so it is not also called a loop (nor are the steps that lead to it).
+    way_out = ends | dangling
+    todo = list(way_out)
     while todo:
         for src in back[todo.pop()]:
             if src not in way_out:
