@@ -316,7 +316,7 @@ def _ready_to_leave(step: Step, answer: dict[str, Any]) -> None:
         switch = answer.get("switch") or {}
         if not switch:
             raise EngineError("use the kill switch first (k), or skip this step with a reason")
-        if not (switch.get("verified") or switch.get("drill")):
+        if not (switch.get("verdict") == "verified" or switch.get("drill")):
             raise EngineError(
                 "the kill switch was not verified: try again (k), or skip with a reason"
             )

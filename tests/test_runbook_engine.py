@@ -202,6 +202,10 @@ def test_a_kill_switch_step_blocks_leaving_until_a_switch_outcome(
     s = walk_to(conn, "stop-refunds")
     with pytest.raises(EngineError, match="kill switch first"):
         act(conn, RB, s.id, Next("stop-refunds"))
+    failed = {"verdict": "NOT verified", "before": "auto-act", "after": "auto-act"}
+    s = act(conn, RB, s.id, SwitchDone("stop-refunds", failed))
+    with pytest.raises(EngineError, match="not verified"):
+        act(conn, RB, s.id, Next("stop-refunds"))
     s = act(conn, RB, s.id, SwitchDone("stop-refunds", SWITCHED))
     s = act(conn, RB, s.id, Next("stop-refunds"))
     assert s.current == "tell-support"
@@ -316,8 +320,9 @@ class Model:
             return False
         step = self.rb.step(self.path[-1])
         ans = self.answers.get(step.id, {})
+        switched = ans.get("switch") or {}
         ready = not (step.note and step.note.required and not ans.get("note")) and not (
-            step.kill_switch and not ans.get("switch")
+            step.kill_switch and switched.get("verdict") != "verified"
         )
 
         def put(**kw: Any) -> None:
