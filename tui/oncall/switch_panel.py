@@ -274,6 +274,14 @@ class SwitchPanel(Static):
     def _redraw(self) -> None:
         self.update(self._body())
 
+    def _where(self, text: str) -> str:
+        """A path inside the workspace shown from the workspace (shorter, and the same on
+        every machine)."""
+        root = str(self.services.workspace.root)
+        if text.startswith(root + "/"):
+            return "./" + text[len(root) + 1 :]
+        return text
+
     def _body(self) -> Group:
         parts: list[Any] = []
         title = Text()
@@ -291,10 +299,18 @@ class SwitchPanel(Static):
         if self.phase == "checking" or pre is None:
             parts.append(Text("Checking the target before anything is sent…", "dim"))
             return Group(*parts)
+        if self.phase == "done" and self.outcome is not None:
+            # After sending, only what happened: the verdict, and what to do next.
+            via = Text(f"via {pre.channel}: {pre.target.backend} flag ", "dim")
+            via.append(one_line(pre.target.flag, 40))
+            via.append(f" · before: {self.outcome.before or 'unknown'}", "dim")
+            parts.append(via)
+            parts.append(self._result(self.outcome))
+            return Group(*parts)
         t = Text()
         t.append(f"via {pre.channel}: ", "dim")
         t.append(f"{pre.target.backend} flag {one_line(pre.target.flag, 40)}", "bold")
-        t.append(f" at {one_line(pre.endpoint, 60)}", "dim")
+        t.append(f" at {one_line(self._where(pre.endpoint), 60)}", "dim")
         t.append("\nnow: ", "dim")
         t.append(pre.current_state or "unknown", "bold")
         if pre.reading is not None and pre.reading.detail:
@@ -307,22 +323,20 @@ class SwitchPanel(Static):
             req = pre.request
             sent = Text()
             sent.append("will send: ", "dim")
-            sent.append(f"{req.method} {one_line(req.target, 90)}")
+            sent.append(f"{req.method} {one_line(self._where(req.target), 90)}")
             for name, value in req.headers.items():
                 sent.append(f"\n  {one_line(name, 30)}: {one_line(value, 60)}", "dim")
             body = json.dumps(req.body, ensure_ascii=False, sort_keys=True)
-            sent.append(f"\n  {one_line(body, 200)}")
+            sent.append(f"\n  {one_line(body, 140)}")
             parts.append(sent)
         if self.recent:
             r = Text("recent automatic actions:", "dim")
-            for a in self.recent[:3]:
+            for a in self.recent[:2]:
                 r.append(f"\n  {a['at'][5:16].replace('T', ' ')} ", "dim")
                 r.append(one_line(f"{a['kind']}: {a['summary']}", 70))
             parts.append(r)
         if self.phase in ("confirm", "sending"):
             parts.append(self._form())
-        if self.phase == "done" and self.outcome is not None:
-            parts.append(self._result(self.outcome))
         return Group(*parts)
 
     def _form(self) -> Text:
