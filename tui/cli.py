@@ -211,6 +211,17 @@ def sync(workspace: Path | None, no_push: bool) -> None:
     results = run_sync(conn, setup, push_grades=not no_push, progress=show)
     if live:
         click.echo("\r\033[K", nl=False, err=True)
+    for alerts in results.alerts:
+        if alerts.error:
+            click.echo(f"{alerts.name}: {one_line(alerts.error, 500)}", err=True)
+            problems += 1
+        else:
+            click.echo(
+                f"{alerts.name}: listed {alerts.listed} incidents, {alerts.opened} opened, "
+                f"{alerts.resolved} resolved"
+            )
+        for p in alerts.problems[:10]:
+            click.echo(f"  {one_line(p, 300)}", err=True)
     for name, pulled, pushed in results:
         click.echo(
             f"{name}: listed {pulled.listed} runs, sampled {pulled.sampled}, "
