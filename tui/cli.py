@@ -199,7 +199,8 @@ def oncall(workspace: Path | None, drill: bool) -> None:
 @click.option("--no-push", is_flag=True, help="Only pull; leave the outbox as it is.")
 @_guarded
 def sync(workspace: Path | None, no_push: bool) -> None:
-    """Pull runs, incidents and grades; push grades waiting in the outbox."""
+    """Pull incidents from the alert sources, and runs, incidents and grades from the stores;
+    push grades waiting in the outbox. Exit 1 when a push or an alert source failed."""
     from review.session import load_setup
     from review.session import sync as run_sync
     from store.db import connect
