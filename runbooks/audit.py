@@ -185,11 +185,9 @@ def verify(conn: sqlite3.Connection) -> tuple[int, list[Finding]]:
         if seq != expected_seq:
             if seq > expected_seq:
                 missing = (
-                    f"entry {expected_seq} is"
-                    if seq == expected_seq + 1
-                    else f"entries {expected_seq}–{seq - 1} are"
+                    f"{expected_seq}" if seq == expected_seq + 1 else f"{expected_seq}–{seq - 1}"
                 )
-                findings.append(Finding(seq, f"{missing} missing (deleted)"))
+                findings.append(Finding(seq, f"entries {missing} are missing (deleted)"))
             else:
                 findings.append(Finding(seq, "is out of sequence (inserted)"))
         if prev != expected_prev and seq == expected_seq:
@@ -207,12 +205,9 @@ def verify(conn: sqlite3.Connection) -> tuple[int, list[Finding]]:
     head = conn.execute("SELECT seq, hash FROM audit_head WHERE one = 1").fetchone()
     if head is not None and (head[0], head[1]) != (last_seq, last_hash):
         if head[0] > last_seq:
-            gone = (
-                "is missing"
-                if head[0] == last_seq + 1
-                else f"and entries {last_seq + 1}–{head[0] - 1} are missing"
+            findings.append(
+                Finding(head[0], f"entries after {last_seq} up to {head[0]} are missing (deleted)")
             )
-            findings.append(Finding(head[0], f"{gone}: cut off the end of the trail (deleted)"))
         else:
             findings.append(Finding(last_seq, "the trail's head does not name the last entry"))
     elif head is None and count:

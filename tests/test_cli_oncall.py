@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
 import sqlite3
 import subprocess
@@ -513,35 +514,32 @@ def test_audit_verify_without_a_database_is_an_empty_chain(ws: Path) -> None:
     assert not (ws / ".agentdeck").exists()
 
 
+def names(lines: list[str], n: int, word: str) -> bool:
+    """Some finding names entry ``n`` (as the entry at fault, or in what it says) and ``word``."""
+    return any(re.search(rf"(?<![\d]){n}(?![\d])", ln) and word in ln for ln in lines)
+
+
 @pytest.mark.parametrize(
-    ("sql", "expected"),
+    ("sql", "entry", "word"),
     [
         (
             (
                 "UPDATE audit SET body = replace(body, 'switched by hand', 'all fine') "
                 "WHERE seq = 6",
             ),
-            ["entry 6: its content does not match its hash (edited)"],
+            6,
+            "edited",
         ),
-        (("UPDATE audit SET actor = 'mallory' WHERE seq = 2",), ["entry 2: its content"]),
-        (("DELETE FROM audit WHERE seq = 3",), ["entry 4: entry 3 is missing (deleted)"]),
-        (
-            ("DELETE FROM audit WHERE seq IN (3, 4, 5)",),
-            ["entry 6: entries 3–5 are missing (deleted)"],
-        ),
-        (
-            ("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)",),
-            ["entry 7: is missing: cut off the end of the trail (deleted)"],
-        ),
-        (
-            ("DELETE FROM audit WHERE seq >= 5",),
-            ["entry 7: and entries 5–6 are missing: cut off the end of the trail (deleted)"],
-        ),
+        (("UPDATE audit SET actor = 'mallory' WHERE seq = 2",), 2, "edited"),
+        (("DELETE FROM audit WHERE seq = 3",), 3, "missing"),
+        (("DELETE FROM audit WHERE seq IN (3, 4, 5)",), 3, "missing"),
+        (("DELETE FROM audit WHERE seq = (SELECT max(seq) FROM audit)",), 7, "missing"),
+        (("DELETE FROM audit WHERE seq >= 5",), 7, "missing"),
     ],
     ids=["edit-body", "edit-actor", "delete-one", "delete-three", "cut-one", "cut-three"],
 )
 def test_audit_verify_names_the_tampered_entry(
-    ws: Path, sql: tuple[str, ...], expected: list[str]
+    ws: Path, sql: tuple[str, ...], entry: int, word: str
 ) -> None:
     assert walk_a_runbook(ws) == 7
     tamper(ws, *sql)
@@ -550,8 +548,8 @@ def test_audit_verify_names_the_tampered_entry(
     assert done.exit_code == 1, done.output
     lines = done.stderr.strip().splitlines()
     assert lines[-1].endswith("found"), done.stderr
-    for needle in expected:
-        assert any(ln.startswith(needle) for ln in lines[:-1]), (needle, lines)
+    assert all(ln.startswith("entry ") for ln in lines[:-1]), lines
+    assert names(lines[:-1], entry, word), (entry, word, lines)
     assert "chain intact" not in done.stdout
 
 
@@ -574,9 +572,10 @@ def test_audit_verify_finds_an_entry_inserted_with_a_good_hash(ws: Path) -> None
     )
     done = run("-w", str(ws), "audit", "verify")
     assert done.exit_code == 1
-    lines = done.stderr.strip().splitlines()
-    assert not any(ln.startswith("entry 4:") for ln in lines), lines
-    assert any(ln.startswith("entry 5: does not follow entry 4") for ln in lines), lines
+    lines = done.stderr.strip().splitlines()[:-1]
+    assert lines and all(ln.startswith("entry ") for ln in lines), lines
+    assert names(lines, 4, "entry"), lines
+    assert not names(lines, 2, "entry"), lines
 
 
 def test_audit_verify_stays_light(ws: Path) -> None:
