@@ -19,6 +19,7 @@ from store.documents import DocumentError
 from store.workspace import Workspace
 
 if TYPE_CHECKING:
+    from store.alert_sync import AlertPullReport, SecretReader
     from store.outbox import PushReport
     from store.sync import PullReport
 
@@ -74,23 +75,42 @@ def required_lookup(conn: sqlite3.Connection) -> dict[tuple[str, str], set[str]]
     return out
 
 
+class SyncResults(list[tuple[str, "PullReport", "PushReport | None"]]):
+    """Each store's ``(name, pulled, pushed)``, and ``alerts``: one report per alert source."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.alerts: list[AlertPullReport] = []
+
+
 def sync(
     conn: sqlite3.Connection,
     setup: ReviewSetup,
     *,
     push_grades: bool = True,
     progress: Callable[[str, PullReport], None] | None = None,
-) -> list[tuple[str, PullReport, PushReport | None]]:
-    """Pull from and push to every store of the workspace; ``progress(store, report)`` is
-    called after each page of runs."""
+    secret: SecretReader | None = None,
+    alert_transports: dict[str, object] | None = None,
+) -> SyncResults:
+    """Pull every alert source, then pull from and push to every store of the workspace;
+    ``progress(store, report)`` is called after each page of runs.
+
+    An alert source that fails is in ``results.alerts`` with its error (its incidents stay as
+    they were); a store that fails raises ConnectorError, as before.
+    """
     # Imported here: opening the desk loads a setup, and only a sync needs the connectors.
+    from store.alert_sync import pull_alerts
     from store.connectors import make_connector
+    from store.credentials import get_secret
     from store.outbox import push
     from store.sync import pull
 
+    results = SyncResults()
+    results.alerts = pull_alerts(
+        conn, setup.workspace, secret=secret or get_secret, transports=alert_transports
+    )
     register_rubric(conn, setup.rubric)
     known = required_lookup(conn)
-    results: list[tuple[str, PullReport, PushReport | None]] = []
     for cfg in setup.workspace.config.stores:
         connector = make_connector(setup.workspace, cfg)
         on_page: Callable[[PullReport], None] | None = None

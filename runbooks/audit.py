@@ -138,6 +138,23 @@ def entries(conn: sqlite3.Connection, *, incident: str | None = None) -> list[En
     return [_row_entry(r) for r in rows]
 
 
+def incidents(conn: sqlite3.Connection) -> list[str]:
+    """The incidents the trail has entries for (``source/id``), in name order."""
+    rows = conn.execute(
+        "SELECT DISTINCT incident FROM audit WHERE incident IS NOT NULL ORDER BY incident"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def match_incident(conn: sqlite3.Connection, text: str) -> list[str]:
+    """The trail's incidents ``text`` names: ``source/id`` exactly, else every one whose id is
+    ``text`` (more than one when two sources share an id)."""
+    known = incidents(conn)
+    if text in known:
+        return [text]
+    return [key for key in known if key.split("/", 1)[-1] == text]
+
+
 @dataclass(frozen=True)
 class Finding:
     """One break in the chain. ``seq`` is the entry at fault (or where the break shows)."""
@@ -313,11 +330,15 @@ def _describe(kind: str, body: dict[str, Any]) -> str:
     if kind == "back":
         return f"went back from {body.get('from')} to {step}"
     if kind.startswith("switch."):
-        verdict = body.get("verdict") or body.get("error") or ""
-        return (
+        what = (
             f"kill switch {body.get('action', '')} {body.get('workflow', '')} → "
-            f"{body.get('state', '')} via {body.get('backend', '')}: {verdict}"
-        ).strip()
+            f"{body.get('state', '')} via {body.get('backend', '')}"
+        )
+        if kind == "switch.attempt":
+            return f"{what}: attempt (reason: {body.get('reason', '')})"
+        verdict = body.get("verdict") or body.get("error") or ""
+        error = body.get("error")
+        return f"{what}: {verdict}" + (f" ({error})" if error and error != verdict else "")
     if kind.startswith("session."):
         return f"{kind.split('.', 1)[1]} runbook {body.get('runbook', '')} {body.get('reason', '')}"
     return kind

@@ -161,6 +161,70 @@ def backend_for(
     )
 
 
+def secret_names(cards: dict[str, AgentCard]) -> dict[str, list[str]]:
+    """Every keyring name the cards' kill switches use (second channels too), with what uses
+    each one ("billing-support primary"), for ``agentdeck login``."""
+    names: dict[str, list[str]] = {}
+    for workflow in sorted(cards):
+        for channel, target in channels(cards[workflow]):
+            if target.secret_name:
+                names.setdefault(target.secret_name, []).append(f"{workflow} {channel}")
+    return names
+
+
+@dataclass(frozen=True)
+class ChannelStatus:
+    """One kill-switch channel as read now: the state it holds, or why it could not be read."""
+
+    workflow: str
+    channel: str
+    backend: str
+    endpoint: str
+    tier: str
+    state: str | None
+    detail: str = ""
+    error: str | None = None
+
+
+def read_status(
+    card: AgentCard,
+    root: Path,
+    *,
+    secret: Callable[[str], str | None] | None = None,
+    transport: Any = None,
+) -> list[ChannelStatus]:
+    """Read every channel of the card's kill switch; a channel that fails says why (one line)
+    and the others are still read. Sends nothing."""
+    out: list[ChannelStatus] = []
+    for name, target in channels(card):
+        endpoint = target.url or target.path or target.backend
+        try:
+            backend = backend_for(target, root, secret=secret, transport=transport)
+            endpoint = backend.endpoint
+            reading = backend.read()
+        except SwitchError as exc:
+            out.append(
+                ChannelStatus(
+                    card.workflow, name, target.backend, endpoint, card.tier, None, error=str(exc)
+                )
+            )
+            continue
+        state = state_for(target, card, reading.value)
+        out.append(
+            ChannelStatus(
+                card.workflow,
+                name,
+                target.backend,
+                endpoint,
+                card.tier,
+                state,
+                reading.detail,
+                None if state is not None else f"flag {target.flag} not found at {endpoint}",
+            )
+        )
+    return out
+
+
 def recent_auto_actions(
     conn: sqlite3.Connection, workflow: str, limit: int = 5
 ) -> list[dict[str, Any]]:

@@ -193,6 +193,12 @@ class Workspace:
         nearest table around it; None when the file does not say."""
         return toml_line(self.config_path, loc)
 
+    def secret_names(self) -> dict[str, str]:
+        """The keyring names the config uses: each store and alert source, with its kind."""
+        names = {s.name: f"{s.kind} store" for s in self.config.stores}
+        names.update({a.name: f"{a.kind} alert source" for a in self.config.alerts})
+        return names
+
     @property
     def rubrics_dir(self) -> Path:
         return self.path(self.config.paths.rubrics)

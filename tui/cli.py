@@ -43,9 +43,17 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
         except Exception as exc:
             # Imported lazily: these modules pull in sqlite-utils.
             from store.connectors.base import ConnectorError
+            from store.credentials import CredentialError
             from store.db import DatabaseUnavailable, NotADatabase, SchemaTooNew, explain
 
-            if isinstance(exc, SchemaTooNew | NotADatabase | DatabaseUnavailable | ConnectorError):
+            if isinstance(
+                exc,
+                SchemaTooNew
+                | NotADatabase
+                | DatabaseUnavailable
+                | ConnectorError
+                | CredentialError,
+            ):
                 _fail(str(exc))
             if isinstance(exc, OSError):
                 where = f"{exc.filename}: " if exc.filename else ""
@@ -175,10 +183,15 @@ def demo(path: Path | None, fresh: bool, no_open: bool) -> None:
 
 @cli.command()
 @workspace_option
+@click.option(
+    "--drill",
+    is_flag=True,
+    help="Practise: runbooks and kill switches are walked with nothing sent, marked as drills.",
+)
 @_guarded
-def oncall(workspace: Path | None) -> None:
+def oncall(workspace: Path | None, drill: bool) -> None:
     """Open the app on the On call area: incidents from the last sync."""
-    _open_desk(_workspace(workspace), area="oncall")
+    _open_desk(_workspace(workspace), area="oncall", drill=drill)
 
 
 @cli.command()
@@ -186,7 +199,8 @@ def oncall(workspace: Path | None) -> None:
 @click.option("--no-push", is_flag=True, help="Only pull; leave the outbox as it is.")
 @_guarded
 def sync(workspace: Path | None, no_push: bool) -> None:
-    """Pull runs, incidents and grades; push grades waiting in the outbox."""
+    """Pull incidents from the alert sources, and runs, incidents and grades from the stores;
+    push grades waiting in the outbox. Exit 1 when a push or an alert source failed."""
     from review.session import load_setup
     from review.session import sync as run_sync
     from store.db import connect
@@ -211,6 +225,17 @@ def sync(workspace: Path | None, no_push: bool) -> None:
     results = run_sync(conn, setup, push_grades=not no_push, progress=show)
     if live:
         click.echo("\r\033[K", nl=False, err=True)
+    for alerts in results.alerts:
+        if alerts.error:
+            click.echo(f"{alerts.name}: {one_line(alerts.error, 500)}", err=True)
+            problems += 1
+        else:
+            click.echo(
+                f"{alerts.name}: listed {alerts.listed} incidents, {alerts.opened} opened, "
+                f"{alerts.resolved} resolved"
+            )
+        for p in alerts.problems[:10]:
+            click.echo(f"  {one_line(p, 300)}", err=True)
     for name, pulled, pushed in results:
         click.echo(
             f"{name}: listed {pulled.listed} runs, sampled {pulled.sampled}, "
@@ -234,10 +259,12 @@ def sync(workspace: Path | None, no_push: bool) -> None:
 
 
 def _validate_all(ws: Workspace) -> list[str]:
-    """Every problem ``sync`` or the desk would refuse, one line each: rubrics (two with one
-    id too), cards, the configured stores, and a database too new for this agentdeck."""
+    """Every problem ``sync``, the desk or a walkthrough would refuse, one line each: rubrics
+    (two with one id too), cards, runbooks (their graph, checks and kill-switch steps), the
+    configured stores, and a database too new for this agentdeck."""
     from review.rubric import check_rubrics
     from runbooks.cards import check_cards
+    from runbooks.catalog import check_runbooks
     from store.connectors import check_stores
     from store.db import SCHEMA_VERSION, NotADatabase, SchemaTooNew, check_version
 
@@ -249,7 +276,9 @@ def _validate_all(ws: Workspace) -> list[str]:
             f"{ws.config_path}{f':{line}' if line else ''}: review.rubric "
             f"{ws.config.review.rubric!r} is not defined in {ws.rubrics_dir}"
         )
-    errors += [str(p) for p in check_cards(ws.cards_dir)[1]]
+    cards, card_problems = check_cards(ws.cards_dir)
+    errors += [str(p) for p in card_problems]
+    errors += [str(p) for p in check_runbooks(ws.runbooks_dir, cards).problems]
     errors += [str(p) for p in check_stores(ws)]
     if ws.db_path.exists():
         try:
@@ -265,7 +294,7 @@ def _validate_all(ws: Workspace) -> list[str]:
 @workspace_option
 @_guarded
 def validate(workspace: Path | None) -> None:
-    """Check the config, rubrics, agent cards and stores; each problem names file:line.
+    """Check the config, rubrics, agent cards, runbooks and stores; each problem names file:line.
 
     Exit 0 when all is well, 1 when problems were found, 2 when there is no workspace.
     """
@@ -291,9 +320,14 @@ def validate(workspace: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("kind", type=click.Choice(["rubric", "card", "config"]))
+@click.argument("kind", type=click.Choice(["rubric", "card", "runbook", "config"]))
 def schema(kind: str) -> None:
-    """Print the JSON Schema of a rubric, agent card or agentdeck.toml (for editors)."""
+    """Print the JSON Schema of a rubric, agent card, runbook or agentdeck.toml (for editors)."""
+    if kind == "runbook":
+        from runbooks.model import runbook_schema
+
+        click.echo(json.dumps(runbook_schema(), indent=2))
+        return
     if kind == "rubric":
         from review.rubric import Rubric
 
@@ -307,6 +341,330 @@ def schema(kind: str) -> None:
 
         model = WorkspaceConfig
     click.echo(json.dumps(model.model_json_schema(), indent=2))
+
+
+@cli.command()
+@workspace_option
+@click.argument("name")
+@click.option("--delete", is_flag=True, help="Forget the token kept for NAME instead.")
+@_guarded
+def login(workspace: Path | None, name: str, delete: bool) -> None:
+    """Ask for the token of NAME and keep it in the OS keyring (never in a file).
+
+    NAME is a store or an alert source from agentdeck.toml, or a kill-switch credential named
+    by an agent card. On a terminal the token is read without echo; otherwise one line is read
+    from standard input (``agentdeck login pd < token.txt``).
+    """
+    from runbooks.cards import check_cards
+    from runbooks.killswitch import secret_names
+    from store.credentials import SERVICE, delete_secret, set_secret
+
+    ws = _workspace(workspace)
+    known = ws.secret_names()
+    cards, _problems = check_cards(ws.cards_dir)
+    for secret, users in secret_names(cards).items():
+        known.setdefault(secret, f"kill switch of {', '.join(users)}")
+    if name not in known:
+        listing = ", ".join(f"{n} ({what})" for n, what in sorted(known.items()))
+        _fail(
+            f"{name!r} is not a store, an alert source or a kill-switch credential of "
+            f"{ws.root} (known: {listing or 'none'})"
+        )
+    if delete:
+        if delete_secret(name):
+            click.echo(f"{name}: token removed from the OS keyring")
+        else:
+            click.echo(f"{name}: no token was kept in the OS keyring")
+        return
+    if sys.stdin.isatty():
+        token = click.prompt(
+            f"Token for {name} ({known[name]})", hide_input=True, default="", show_default=False
+        )
+    else:
+        token = sys.stdin.readline()
+    token = token.strip()
+    if not token:
+        _fail(f"{name}: no token given; nothing was stored")
+    set_secret(name, token)
+    click.echo(f"{name}: token kept in the OS keyring (service {SERVICE!r}, user {name!r})")
+
+
+@cli.group()
+def switch() -> None:
+    """Read or set a workflow's kill switch (preflight, read-back, audit trail)."""
+
+
+def _card_problem_note(problems: list[object]) -> str:
+    if not problems:
+        return ""
+    n = len(problems)
+    return f"; {n} card file{'s' if n > 1 else ''} could not be read (run `agentdeck validate`)"
+
+
+@switch.command("status")
+@workspace_option
+@click.argument("workflow", required=False)
+@_guarded
+def switch_status(workspace: Path | None, workflow: str | None) -> None:
+    """Read every kill-switch channel of every card (or of WORKFLOW's card) live.
+
+    Exit 0 when every channel was read, 1 when one could not be, 2 for an unknown workflow.
+    """
+    from runbooks.cards import check_cards
+    from runbooks.killswitch import read_status
+    from tui.text import one_line
+
+    ws = _workspace(workspace)
+    cards, problems = check_cards(ws.cards_dir)
+    if workflow is not None and workflow not in cards:
+        _fail(
+            f"no agent card for workflow {workflow!r} in {ws.cards_dir} "
+            f"(known: {', '.join(sorted(cards)) or 'none'}){_card_problem_note(list(problems))}"
+        )
+    chosen = [cards[workflow]] if workflow else [cards[w] for w in sorted(cards)]
+    rows: list[tuple[str, ...]] = [("workflow", "channel", "backend", "endpoint", "state")]
+    failed = 0
+    for card in chosen:
+        for st in read_status(card, ws.root):
+            if st.error is not None:
+                failed += 1
+                state = f"error: {one_line(st.error, 500)}"
+            else:
+                state = f"{st.state} (card tier {st.tier})"
+            rows.append((st.workflow, st.channel, st.backend, one_line(st.endpoint, 200), state))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + f"  {row[4]}")
+    for p in problems:
+        click.echo(one_line(str(p), 2000), err=True)
+    sys.exit(1 if failed or problems else 0)
+
+
+_SECRET_HEADERS = ("authorization", "token", "key", "secret", "cookie", "session")
+
+
+def _masked(headers: dict[str, str]) -> dict[str, str]:
+    """Headers as shown to the operator: anything that may carry a secret is stars, whatever
+    the backend already did."""
+    return {
+        k: "****" if any(word in k.lower() for word in _SECRET_HEADERS) else v
+        for k, v in headers.items()
+    }
+
+
+@switch.command("set")
+@workspace_option
+@click.argument("workflow")
+@click.argument("tier")
+@click.option("--reason", default="", help="Why (kept in the audit trail). Required.")
+@click.option(
+    "--confirm",
+    default="",
+    metavar="WORKFLOW",
+    help="Type the workflow's name again; nothing is sent without it.",
+)
+@click.option(
+    "--channel",
+    type=click.Choice(["primary", "second"]),
+    default="primary",
+    help="The card's kill switch, or its second channel (kill_switch.fallback).",
+)
+@click.option("--drill", is_flag=True, help="Do everything but send; audited as a drill.")
+@click.option("--incident", default=None, metavar="SOURCE/ID", help="The incident this is for.")
+@_guarded
+def switch_set(
+    workspace: Path | None,
+    workflow: str,
+    tier: str,
+    reason: str,
+    confirm: str,
+    channel: str,
+    drill: bool,
+    incident: str | None,
+) -> None:
+    """Set WORKFLOW's kill switch to TIER (disabled, suggest-only, human-approve, auto-act).
+
+    Shows what will be sent, the state now and the agent's recent actions taken on its own;
+    sends only with --reason and --confirm WORKFLOW; reads the flag back and says verified or
+    NOT verified. Every attempt and its result go to the audit trail.
+
+    Exit 0 verified (or a drill that found nothing wrong), 1 not verified or failed, 2 bad usage
+    (then nothing is sent and nothing is audited).
+    """
+    from runbooks import audit as trail
+    from runbooks.cards import SWITCH_STATES, check_cards
+    from runbooks.killswitch import (
+        SwitchRefused,
+        channels,
+        check_confirmation,
+        execute,
+        preflight,
+        recent_auto_actions,
+        value_for,
+    )
+    from store.db import connect
+    from store.switches.base import SwitchError
+    from tui.text import one_line
+
+    ws = _workspace(workspace)
+    cards, problems = check_cards(ws.cards_dir)
+    card = cards.get(workflow)
+    if card is None:
+        _fail(
+            f"no agent card for workflow {workflow!r} in {ws.cards_dir} "
+            f"(known: {', '.join(sorted(cards)) or 'none'}){_card_problem_note(list(problems))}"
+        )
+    if tier not in SWITCH_STATES:
+        _fail(f"unknown tier {tier!r} (one of: {', '.join(SWITCH_STATES)})")
+    index = 0 if channel == "primary" else 1
+    targets = channels(card)
+    if index >= len(targets):
+        _fail(f"{workflow}: the card's kill switch has no second channel (kill_switch.fallback)")
+    try:
+        value_for(targets[index][1], card, tier)
+    except SwitchError as exc:
+        _fail(f"{workflow}: {exc}")
+    if incident is not None:
+        source, _, iid = incident.partition("/")
+        if not source or not iid:
+            _fail(f"--incident {incident!r}: give SOURCE/ID, e.g. alertmanager/3f9a1c")
+
+    conn = connect(ws.db_path)
+    pre, backend = preflight(card, tier, channel=index, root=ws.root)
+    click.echo(
+        f"kill switch: {workflow} → {tier} ({pre.action}) through the {pre.channel} "
+        f"({pre.target.backend} flag {pre.target.flag})"
+        + ("  [DRILL: nothing will be sent]" if drill else "")
+    )
+    click.echo(f"  endpoint:  {one_line(pre.endpoint, 300)}")
+    now = pre.current_state or "unknown"
+    detail = (
+        f"  ({one_line(pre.reading.detail, 200)})" if pre.reading and pre.reading.detail else ""
+    )
+    click.echo(f"  now:       {now}{detail}; the card's tier is {card.tier}")
+    if pre.request is not None:
+        req = pre.request
+        click.echo(f"  will send: {req.method} {one_line(req.target, 300)}")
+        for key, val in _masked(dict(req.headers)).items():
+            click.echo(f"             {one_line(key, 100)}: {one_line(val, 300)}")
+        if req.body is not None:
+            body = req.body if isinstance(req.body, str) else json.dumps(req.body, indent=2)
+            for line in body.splitlines():
+                click.echo(f"             {one_line(line, 300)}")
+    if pre.error:
+        click.echo(f"  preflight FAILED: {one_line(pre.error, 500)}")
+    actions = recent_auto_actions(conn, workflow)
+    click.echo(f"recent actions {workflow} took on its own (local copy):")
+    for a in actions:
+        click.echo(
+            f"  {a['at'][:16].replace('T', ' ')}  {one_line(a['kind'], 40)}  "
+            f"{one_line(a['summary'], 120)}  (run {one_line(a['run_id'], 60)})"
+        )
+    if not actions:
+        click.echo("  none in the local copy")
+
+    try:
+        check_confirmation(workflow, confirm, reason, reason_required=True)
+    except SwitchRefused as exc:
+        hint = f" with --confirm {workflow}" if confirm.strip() != workflow else " with --reason"
+        _fail(f"{exc}{hint}; nothing was sent")
+
+    def record(kind: str, body: dict[str, object]) -> None:
+        # Each entry committed on its own: the attempt is on disk before anything is sent.
+        trail.record(conn, actor=ws.reviewer, kind=kind, body=body, incident=incident, drill=drill)
+
+    outcome = execute(card, pre, backend, reason=reason, drill=drill, record=record)
+    click.echo(outcome.verdict)
+    click.echo(f"  before: {outcome.before or 'unknown'}; after: {outcome.after or 'unknown'}")
+    if outcome.readback:
+        click.echo(f"  read back: {one_line(outcome.readback, 300)}")
+    if outcome.error:
+        click.echo(f"  {one_line(outcome.error, 500)}", err=True)
+    if outcome.next_steps:
+        click.echo(f"  next: {'; '.join(outcome.next_steps)}", err=True)
+    ok = outcome.error is None and (outcome.drill or outcome.verified)
+    sys.exit(0 if ok else 1)
+
+
+@cli.group()
+def audit() -> None:
+    """Check the audit trail's hash chain, or export an incident's timeline."""
+
+
+@audit.command("verify")
+@workspace_option
+@_guarded
+def audit_verify(workspace: Path | None) -> None:
+    """Walk the hash chain: exit 0 when it is intact, 1 naming every entry that was edited,
+    inserted or deleted."""
+    from runbooks.audit import verify
+    from store.db import connect
+
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        click.echo("0 entries, chain intact (no local database yet)")
+        return
+    count, findings = verify(connect(ws.db_path))
+    if not findings:
+        click.echo(f"{count} entr{'y' if count == 1 else 'ies'}, chain intact")
+        return
+    for finding in findings:
+        click.echo(str(finding), err=True)
+    n = len(findings)
+    click.echo(f"{count} entries checked: {n} problem{'s' if n > 1 else ''} found", err=True)
+    sys.exit(1)
+
+
+@audit.command("export")
+@workspace_option
+@click.argument("incident")
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@_guarded
+def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path | None) -> None:
+    """Write INCIDENT's timeline for the postmortem (INCIDENT is SOURCE/ID, or the id alone).
+
+    Exit 1 when the trail does not verify (the timeline says so too).
+    """
+    from runbooks.audit import incidents, match_incident, timeline, timeline_markdown
+    from store.db import connect
+
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        _fail(f"no audit entries for incident {incident!r}: {ws.db_path} does not exist yet")
+    conn = connect(ws.db_path)
+    keys = match_incident(conn, incident)
+    if not keys:
+        known = incidents(conn)
+        _fail(
+            f"no audit entries for incident {incident!r} "
+            f"(incidents in the trail: {', '.join(known) or 'none'})"
+        )
+    if len(keys) > 1:
+        _fail(f"incident {incident!r} is ambiguous: {', '.join(keys)}; give SOURCE/ID")
+    data = timeline(conn, keys[0])
+    if fmt == "md":
+        text = timeline_markdown(data)
+    else:
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: {len(data['entries'])} entries of {keys[0]}")
+    if not data["verified"]:
+        click.echo(
+            f"the audit trail does NOT verify ({len(data['problems'])} problems); "
+            "run `agentdeck audit verify`",
+            err=True,
+        )
+        sys.exit(1)
 
 
 def main() -> None:

@@ -136,7 +136,12 @@ class Services:
             with self.store_lock:
                 conn = connect(setup.workspace.db_path)
                 try:
-                    for _name, pulled, pushed in sync(conn, setup):
+                    results = sync(conn, setup)
+                    for alerts in results.alerts:
+                        problems.extend(alerts.problems)
+                        if alerts.error:
+                            problems.append(alerts.error)
+                    for _name, pulled, pushed in results:
                         problems.extend(pulled.problems)
                         if pushed and pushed.errors:
                             error = pushed.errors[-1]
