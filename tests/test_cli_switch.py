@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("store.switches.flagd")
-
-from review.session import load_setup, sync  # noqa: E402
-from store.db import connect  # noqa: E402
-from store.workspace import load_workspace  # noqa: E402
-from tests.cli_oncall_helpers import default_variant, make_oncall_workspace, run  # noqa: E402
+from review.session import load_setup, sync
+from store.db import connect
+from store.workspace import load_workspace
+from tests.cli_oncall_helpers import default_variant, make_oncall_workspace, run
 
 
 @pytest.fixture

@@ -72,9 +72,7 @@ def test_card(snap_compare, outage_workspace: Workspace, size: tuple[int, int]) 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
 @pytest.mark.parametrize("kind", list(TO_STEP))
-def test_step(
-    snap_compare, outage_workspace: Workspace, kind: str, size: tuple[int, int]
-) -> None:
+def test_step(snap_compare, outage_workspace: Workspace, kind: str, size: tuple[int, int]) -> None:
     async def step(pilot) -> None:  # type: ignore[no-untyped-def]
         await open_incident(pilot, OUTAGE)
         await pilot.press("enter")

@@ -108,7 +108,6 @@ class Services:
         """Pull every alert source once (blocking: call it in a thread). A source that fails
         leaves its stored incidents as they were and says so in the status line."""
         from store.alert_sync import pull_alerts
-
         from store.db import connect
 
         conn = connect(self.workspace.db_path)
