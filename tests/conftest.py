@@ -168,3 +168,132 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
         yield Disk()
     finally:
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+# --- Real servers on 127.0.0.1 (tests/servers.py): Alertmanager, PostgreSQL, Unleash ----------
+# Each starts the first time a test asks for it and stops when the session ends. A server that
+# is not installed skips the test locally (one line saying how to install it) and fails it in
+# CI (CI set), where `.ci/run` installs all three; one that fails to start fails with its log.
+
+
+def _server_missing(reason: str) -> None:
+    import os
+
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must run every server test)", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The session's folder for the servers' data and logs."""
+    return tmp_path_factory.mktemp("servers")
+
+
+@pytest.fixture(scope="session")
+def alertmanager_url(servers_dir: Path):  # type: ignore[no-untyped-def]
+    """The base URL of a real Alertmanager (``http://127.0.0.1:PORT``), clustering off."""
+    from tests import servers
+
+    try:
+        server = servers.start_alertmanager(servers_dir / "alertmanager")
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server(servers_dir: Path):  # type: ignore[no-untyped-def]
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (``tests.servers.Postgres``)."""
+    from tests import servers
+
+    try:
+        pg = servers.start_postgres(servers_dir / "postgres")
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield pg
+    finally:
+        pg.server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_server) -> str:  # type: ignore[no-untyped-def]
+    """A URL to the ``postgres`` database of the session's PostgreSQL (trust, no password)."""
+    return str(postgres_server.dsn())
+
+
+class UnleashAdmin:
+    """A real Unleash server: its URL, an admin token, and a way to make flags for a test."""
+
+    def __init__(self, url: str, admin_token: str) -> None:
+        self.url = url
+        self.admin_token = admin_token
+
+    def api(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        """One Admin API call (``path`` from ``/api/admin``); the status and the JSON reply."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/api/admin{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": self.admin_token, "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                status, raw = reply.status, reply.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        return status, (json.loads(raw) if raw.strip() else None)
+
+    def create_flag(
+        self, name: str, *, enabled_in: tuple[str, ...] = (), project: str = "default"
+    ) -> str:
+        """Create a kill-switch flag in ``project``, on in the environments ``enabled_in``
+        (off in the others). Returns its name."""
+        status, reply = self.api(
+            "POST", f"/projects/{project}/features", {"name": name, "type": "kill-switch"}
+        )
+        assert status == 201, (status, reply)
+        for environment in enabled_in:
+            status, reply = self.api(
+                "POST", f"/projects/{project}/features/{name}/environments/{environment}/on"
+            )
+            assert status == 200, (status, reply)
+        return name
+
+    def enabled(self, flag: str, environment: str, *, project: str = "default") -> bool:
+        """Whether ``flag`` is on in ``environment``, read straight from the Admin API."""
+        status, reply = self.api("GET", f"/projects/{project}/features/{flag}")
+        assert status == 200 and isinstance(reply, dict), (status, reply)
+        return next(e["enabled"] for e in reply["environments"] if e["name"] == environment)
+
+
+@pytest.fixture(scope="session")
+def unleash(servers_dir: Path, postgres_server):  # type: ignore[no-untyped-def]
+    """A real Unleash (``unleash-server`` from npm) on the session's PostgreSQL."""
+    from tests import servers
+
+    try:
+        servers.unleash_entry()
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    try:
+        database = postgres_server.create_database("unleash")
+        started = servers.start_unleash(servers_dir / "unleash", database)
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield UnleashAdmin(started.url, started.admin_token)
+    finally:
+        started.server.stop()

@@ -1,0 +1,287 @@
+"""Unleash as a kill-switch backend: one feature flag, on or off in one environment.
+
+Through the Admin API with an admin (or suitably scoped personal) token, sent as Unleash wants
+it, bare in ``Authorization``:
+
+- read: ``GET /api/admin/projects/{project}/features/{flag}``, the environment's ``enabled``;
+- write: ``POST …/features/{flag}/environments/{environment}/on`` (or ``/off``).
+
+Turning an environment on that has no strategy makes Unleash add its default one (a 100 %
+rollout), so ``on`` means on for everyone. Every failure is one :class:`SwitchError` line,
+``"unleash <endpoint>: <what happened>; <what to do>"``; the token never appears in it (nor in
+a plan, nor in ``repr``), and whatever the server said is cut short with control characters
+removed.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from typing import Any, Literal, NoReturn
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import httpx
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
+
+MASK = "****"
+#: Longest excerpt of a server's text quoted in a message.
+EXCERPT = 80
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class FeatureEnvironment(_Model):
+    """One environment of a feature as the Admin API lists it."""
+
+    name: str
+    enabled: bool
+
+
+class Feature(_Model):
+    """``GET /api/admin/projects/{project}/features/{flag}`` (the fields agentdeck reads)."""
+
+    name: str
+    archived: bool = False
+    environments: list[FeatureEnvironment]
+
+
+def base_url(url: str) -> str:
+    """The server's base URL: ``http://host:4242/api/`` and ``http://host:4242/`` become
+    ``http://host:4242``."""
+    url = url.strip().rstrip("/")
+    if url.endswith("/api"):
+        url = url[: -len("/api")].rstrip("/")
+    return url
+
+
+def _segment(text: str) -> str:
+    return quote(text, safe="")
+
+
+class UnleashBackend:
+    """One Unleash flag in one project and environment (implements :class:`SwitchBackend`)."""
+
+    kind = "unleash"
+    values: Literal["binary", "variant"] = "binary"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        project: str = "default",
+        environment: str,
+        flag: str,
+        token: str,
+        credential: str = "unleash",
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.url = base_url(url)
+        self.project = project
+        self.environment = environment
+        self.flag = flag
+        self.credential = credential
+        self.timeout = timeout
+        self._token = token
+        self._transport = transport
+        self.feature_url = (
+            f"{self.url}/api/admin/projects/{_segment(project)}/features/{_segment(flag)}"
+        )
+        #: Where the flag lives, for messages and the audit trail (never with a secret).
+        self.endpoint = _display(self.feature_url)
+
+    def __repr__(self) -> str:
+        return f"UnleashBackend({self.endpoint!r}, environment={self.environment!r})"
+
+    def switch_url(self, value: bool) -> str:
+        """The URL that turns the flag on (True) or off (False) in the environment."""
+        state = "on" if value else "off"
+        return f"{self.feature_url}/environments/{_segment(self.environment)}/{state}"
+
+    def probe(self) -> None:
+        """Reach the server, check the token is accepted and the flag exists."""
+        feature = self._feature()
+        if feature is None:
+            self._fail(
+                self.feature_url,
+                f"flag {self.flag!r} or project {self.project!r} not found (HTTP 404)",
+                "check the card's kill_switch flag and project",
+            )
+        if self._environment(feature) is None:
+            self._fail(
+                self.feature_url,
+                f"the flag has no environment {self.environment!r} "
+                f"(it has {', '.join(e.name for e in feature.environments) or 'none'})",
+                "check the card's kill_switch environment and the project's environments",
+            )
+
+    def read(self) -> FlagReading:
+        """The flag's state in the environment; value None if the flag or environment is
+        not there."""
+        feature = self._feature()
+        if feature is None:
+            return FlagReading(None, f"flag {self.flag!r} not found in project {self.project!r}")
+        env = self._environment(feature)
+        if env is None:
+            return FlagReading(None, f"{self.environment}: no such environment on the flag")
+        detail = f"{env.name}: {'on' if env.enabled else 'off'}"
+        if feature.archived:
+            detail += " (archived)"
+        return FlagReading(env.enabled, detail)
+
+    def plan(self, value: FlagValue) -> SwitchRequest:
+        """The POST ``write(value)`` would send, the token masked."""
+        return SwitchRequest(
+            method="POST",
+            target=_display(self.switch_url(self._binary(value))),
+            headers={"Authorization": MASK},
+            body=None,
+        )
+
+    def write(self, value: FlagValue) -> None:
+        """Turn the flag on or off in the environment."""
+        url = self.switch_url(self._binary(value))
+        reply = self._send("POST", url)
+        if reply.status_code == 404:
+            self._fail(
+                url,
+                f"not found (HTTP 404, {self._says(reply)})",
+                "check the card's kill_switch flag, project and environment",
+            )
+        self._check(url, reply)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _binary(self, value: FlagValue) -> bool:
+        if not isinstance(value, bool):
+            self._fail(
+                self.feature_url,
+                f"an Unleash flag is on or off, not {clean(str(value), 40)!r}",
+                "use true (on) or false (off)",
+            )
+        return value
+
+    def _feature(self) -> Feature | None:
+        """The flag as the Admin API has it; None when it answers 404 (no flag or project)."""
+        reply = self._send("GET", self.feature_url)
+        if reply.status_code == 404:
+            return None
+        self._check(self.feature_url, reply)
+        text = reply.content.decode("utf-8", errors="replace")
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError):
+            what = "HTML" if text.lstrip().startswith("<") else "not valid JSON"
+            self._fail(
+                self.feature_url,
+                f"the reply is {what} ({clean(text, 40)!r})",
+                "check that the url is the Unleash server (e.g. http://host:4242)",
+            )
+        try:
+            return Feature.model_validate(data)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(p) for p in error["loc"]) or "the reply"
+            problem = clean(f"{where}: {error['msg']}")
+            self._fail(
+                self.feature_url,
+                f"the reply is not an Unleash feature ({problem})",
+                "check that the url is the Unleash server (e.g. http://host:4242)",
+            )
+
+    def _environment(self, feature: Feature) -> FeatureEnvironment | None:
+        return next((e for e in feature.environments if e.name == self.environment), None)
+
+    def _send(self, method: str, url: str) -> httpx.Response:
+        if not self._token:
+            self._fail(url, "no token", f"run `agentdeck login {self.credential}`")
+        headers = {
+            "Authorization": self._token,
+            "Accept": "application/json",
+            "User-Agent": "agentdeck",
+        }
+        changing = method != "GET"
+        try:
+            with httpx.Client(
+                timeout=httpx.Timeout(self.timeout), transport=self._transport
+            ) as client:
+                reply = client.request(method, url, headers=headers)
+                reply.read()
+        except httpx.TimeoutException:
+            self._fail(
+                url,
+                f"unreachable (no answer within {self.timeout:g} s)"
+                + ("; the flag may or may not have changed" if changing else ""),
+                "read the flag back, and check that Unleash is up",
+            )
+        except httpx.ConnectError:
+            self._fail(
+                url,
+                "unreachable (cannot connect)",
+                "check that Unleash is running and the card's kill_switch url",
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            self._fail(url, "the URL cannot be used", "fix the kill_switch url (http://host:4242)")
+        except httpx.HTTPError as exc:
+            self._fail(
+                url,
+                f"unreachable ({type(exc).__name__})"
+                + ("; the flag may or may not have changed" if changing else ""),
+                "read the flag back, and check the network and that Unleash is up",
+            )
+        return reply
+
+    def _check(self, url: str, reply: httpx.Response) -> None:
+        if reply.status_code in (401, 403):
+            self._fail(
+                url,
+                f"the token was refused (HTTP {reply.status_code}, {self._says(reply)})",
+                f"run `agentdeck login {self.credential}` with an Unleash admin token",
+            )
+        if not 200 <= reply.status_code < 300:
+            self._fail(
+                url,
+                f"HTTP {reply.status_code} ({self._says(reply)})",
+                "check that Unleash is healthy and try again",
+            )
+
+    def _says(self, reply: httpx.Response) -> str:
+        text = reply.content.decode("utf-8", errors="replace")
+        try:
+            data: Any = json.loads(text)
+        except (ValueError, RecursionError):
+            data = None
+        # Unleash errors are {"name": ..., "message": ...}: the message is the useful part.
+        if isinstance(data, dict) and isinstance(data.get("message"), str):
+            text = data["message"]
+        text = clean(text.replace(self._token, MASK) if self._token else text)
+        return f"the server says {text!r}" if text else "no message"
+
+    def _fail(self, url: str, what: str, todo: str) -> NoReturn:
+        message = f"unleash {_display(url)}: {what}; {todo}"
+        if self._token:
+            message = message.replace(self._token, MASK)
+        raise SwitchError(message) from None
+
+
+def clean(text: str, limit: int = EXCERPT) -> str:
+    """Untrusted text for a one-line message: control, format and line-break characters
+    become spaces, runs of spaces one, and it is cut to ``limit`` characters."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
+    )
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _display(url: str) -> str:
+    """``url`` without any user or password in it, for messages and plans."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(an unreadable URL)"
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
