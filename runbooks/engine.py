@@ -311,7 +311,7 @@ def _finish(conn: sqlite3.Connection, s: Session, step: Step) -> Session:
 
 def _ready_to_leave(step: Step, answer: dict[str, Any]) -> None:
     if step.note and step.note.required and not answer.get("note"):
-        raise EngineError("this step needs a note first: write what you saw (n)")
+        raise EngineError("this step needs a note first: write what you saw (w)")
     if step.kill_switch:
         switch = answer.get("switch") or {}
         if not switch:

@@ -56,7 +56,7 @@ OUTCOME_STYLE = {"ok": "bold green", "warn": "bold yellow", "unknown": "bold mag
 
 TEXT_MODES = {"w": "note", "s": "skip", "a": "abandon"}
 PROMPTS = {
-    "note": "Note",
+    "note": "Note:",
     "skip": "Why skip this step?",
     "abandon": "Why abandon the runbook?",
 }
@@ -236,6 +236,8 @@ class RunbookView(Vertical):
         elif key in TEXT_MODES:
             self.mode = TEXT_MODES[key]
             self.buffer = ""
+            self.message = None  # an old message would read as the answer to this prompt
+            self._redraw()
             self._render_input()
         elif key == "r":
             self._recheck()
@@ -362,6 +364,11 @@ class RunbookView(Vertical):
         if result is not None:
             step_id, outcome = result
             rb = self.runbook
+            if outcome.get("verified") and outcome.get("after") and self._ready:
+                from tui.widgets.card_brief import card_brief
+
+                brief = self.query_one(CardBrief)
+                brief.update(card_brief(self.card, live_state=str(outcome["after"])))
 
             def record(conn: sqlite3.Connection) -> Session:
                 return act(conn, rb, self._session_id(conn), SwitchDone(step_id, outcome))
@@ -379,7 +386,7 @@ class RunbookView(Vertical):
             panel.update(Text(""))
             return
         t = Text()
-        t.append(f" {PROMPTS[self.mode]}: ", "bold reverse")
+        t.append(f" {PROMPTS[self.mode]} ", "bold reverse")
         t.append(" ")
         t.append(safe_text(self.buffer[-200:]))
         t.append("▏", "blink")
@@ -484,7 +491,10 @@ class RunbookView(Vertical):
                 t.append(f" {self.card.workflow} → {done.get('after') or state}")
                 if done.get("error"):
                     t.append(f"\n{one_line(str(done['error']), 300)}", "red")
-                t.append("\n  k to try again", "dim")
+                if done.get("verdict") == "verified" or done.get("drill"):
+                    t.append("\n  done: enter goes on (k would send it again)", "dim")
+                else:
+                    t.append("\n  k tries again, or s skips with a reason", "bold")
             else:
                 t.append(" k ", "bold white on red")
                 t.append(f" {verb} {self.card.workflow} to {state}", "bold red")

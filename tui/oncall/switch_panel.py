@@ -350,7 +350,7 @@ class SwitchPanel(Static):
         if self.field == "reason":
             t.append("▏", "blink")
         if self.problem:
-            t.append(f"\n{self.problem}", "bold yellow")
+            t.append(f"\n{self.problem}", "bold red")
         if self.phase == "sending":
             t.append("\nSending…", "bold")
         else:
