@@ -199,6 +199,8 @@ async def test_the_app_closed_mid_runbook_resumes_at_the_same_step(
         again = make_app(demo_workspace, area="oncall", sync_on_start=False)
         async with again.run_test(size=(80, 24)) as pilot:
             await open_incident(pilot, OUTAGE)
+            # The board marks the incident whose runbook is half walked, and at which step.
+            assert again.screen.walking[("alertmanager", OUTAGE)] == {"billing-provider-outage": 2}
             await pilot.press("enter")
             await settle(pilot)
             screen = again.screen.runbook

@@ -417,6 +417,22 @@ class RunbookView(Vertical):
         if s.status != "active":
             done = Text(f"This runbook is {s.status}. ", "bold")
             done.append("escape returns to the board.", "dim")
+            done.append("\npath: ", "dim")
+            done.append(" › ".join(s.path))
+            for step_id, answer in s.answers.items():
+                switch = answer.get("switch")
+                if not switch:
+                    continue
+                done.append(f"\nkill switch at {step_id}: ", "dim")
+                done.append(str(switch.get("verdict", "")), "bold")
+                after = switch.get("after")
+                if after and after != self.card.tier and not switch.get("drill"):
+                    done.append(
+                        f"\n{self.card.workflow} is still {after} (its card says "
+                        f"{self.card.tier}): restore it when it is safe "
+                        f"(agentdeck switch set {self.card.workflow} {self.card.tier} …)",
+                        "bold yellow",
+                    )
             parts.append(done)
             return Group(*parts)
         if step.text:
@@ -520,5 +536,6 @@ class RunbookView(Vertical):
         else:
             t.append("\n enter ", "bold reverse")
             t.append(" finish the runbook")
-        t.append("\n b back · w note · s skip · a abandon · c card · esc board", "dim")
+        skip = "" if step.choices else " · s skip"
+        t.append(f"\n b back · w note{skip} · a abandon · c card · esc board", "dim")
         return t

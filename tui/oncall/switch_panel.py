@@ -315,10 +315,18 @@ class SwitchPanel(Static):
         t.append(pre.current_state or "unknown", "bold")
         if pre.reading is not None and pre.reading.detail:
             t.append(f" (read: {one_line(pre.reading.detail, 60)})", "dim")
-        t.append(f" · card tier {self.card.tier}", "dim")
+        if pre.current_state != self.card.tier:
+            t.append(f" · card tier {self.card.tier}", "dim")
         parts.append(t)
         if pre.error:
             parts.append(Text.assemble(("NOT READY: ", "bold red"), one_line(pre.error, 300)))
+        elif pre.current_state == pre.state:
+            parts.append(
+                Text(
+                    f"already {pre.state}: sending it again changes nothing, but is recorded",
+                    "bold yellow",
+                )
+            )
         elif pre.request is not None:
             req = pre.request
             sent = Text()
@@ -341,7 +349,7 @@ class SwitchPanel(Static):
 
     def _form(self) -> Text:
         t = Text()
-        t.append("\nType the workflow name to confirm: ", "bold")
+        t.append("Type the workflow name to confirm: ", "bold")
         t.append(safe_text(self.typed[-60:]), "bold")
         if self.field == "confirm":
             t.append("▏", "blink")

@@ -30,6 +30,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from runbooks.cards import AgentCard
 from runbooks.catalog import Catalog
+from runbooks.engine import sessions
 from runbooks.incidents import IncidentDetail, IncidentLine, incident_detail, incident_lines
 from tui.keymap import area_bindings
 from tui.oncall.runbook_view import RunbookView
@@ -61,18 +62,35 @@ def load_catalog(
     return cards, check_runbooks(runbooks_dir, cards)
 
 
-def detail_text(line: IncidentLine, detail: IncidentDetail | None, runbooks: list[str]) -> Text:
-    """The highlighted incident: what it is, its runs in the window, and its runbooks."""
+def detail_text(
+    line: IncidentLine,
+    detail: IncidentDetail | None,
+    runbooks: list[str],
+    *,
+    in_progress: dict[int, int] | None = None,
+) -> Text:
+    """The highlighted incident: what it is, its runbooks (first: what enter does), its runs in
+    the window, and the alert's summary. ``in_progress`` maps a runbook's index to the step an
+    unfinished walkthrough of it is at."""
+    in_progress = in_progress or {}
     t = Text()
     t.append(one_line(line.title, 200), "bold")
+    t.append("\n")
+    if runbooks:
+        t.append("runbooks ", "dim")
+        for i, title in enumerate(runbooks[:9]):
+            t.append(f"{'enter' if i == 0 else i + 1}", "bold reverse")
+            t.append(f" {one_line(title, 50)}")
+            if i in in_progress:
+                t.append(f" (resume at step {in_progress[i]})", "bold yellow")
+            t.append("  ")
+    else:
+        t.append("no runbook for this workflow: escalate to the card's contact (c)", "yellow")
     t.append(f"\n{one_line(line.source, 20)}/{one_line(line.incident_id, 40)}", "dim")
     t.append(f" · {one_line(line.workflow or 'no workflow', 40)}")
     t.append(f" · since {line.starts_at[5:16].replace('T', ' ')} UTC", "dim")
     if line.ends_at:
         t.append(f" · ended {line.ends_at[5:16].replace('T', ' ')}", "dim")
-    if line.summary:
-        t.append("\n")
-        t.append(one_line(line.summary, 400))
     if detail is not None and line.workflow:
         t.append("\nruns in window ", "dim")
         t.append(f"{detail.runs:,}", "bold")
@@ -91,14 +109,9 @@ def detail_text(line: IncidentLine, detail: IncidentDetail | None, runbooks: lis
         if detail.top_errors:
             t.append("\ntop errors ", "dim")
             t.append(" · ".join(f"{one_line(name, 50)} ({n})" for name, n in detail.top_errors))
-    t.append("\n")
-    if runbooks:
-        t.append("runbooks ", "dim")
-        for i, title in enumerate(runbooks[:9]):
-            t.append(f"{'enter' if i == 0 else i + 1}", "bold reverse")
-            t.append(f" {one_line(title, 50)}  ")
-    else:
-        t.append("no runbook for this workflow: escalate to the card's contact (c)", "yellow")
+    if line.summary:
+        t.append("\n")
+        t.append(one_line(line.summary, 400))
     return t
 
 
@@ -151,6 +164,8 @@ class OnCallScreen(BoardScreen):
         self.view = "board"
         self._card_from = "board"
         self.runbook: RunbookView | None = None
+        #: Unfinished walkthroughs: incident key -> runbook id -> the step number it is at.
+        self.walking: dict[tuple[str, str], dict[str, int]] = {}
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
@@ -174,7 +189,7 @@ class OnCallScreen(BoardScreen):
     def prepare(self) -> None:
         self._show("board")
         table = self.query_one(DataTable)
-        for label in ("severity", "status", "workflow", "started", "runs", "errors", "incident"):
+        for label in ("severity", "status", "incident", "workflow", "started", "runs", "errors"):
             table.add_column(label, key=label)
         if self.services.workspace.config.alerts:
             self.set_timer(1.0, self._poll)
@@ -213,19 +228,32 @@ class OnCallScreen(BoardScreen):
             self.cards, self.catalog = await asyncio.to_thread(
                 load_catalog, ws.root, ws.cards_dir, ws.runbooks_dir
             )
+        drill = self.services.drill
+
+        def walking(conn: sqlite3.Connection) -> dict[tuple[str, str], dict[str, int]]:
+            # Unfinished walkthroughs (of this mode: real or drill), by incident and runbook.
+            out: dict[tuple[str, str], dict[str, int]] = {}
+            for s in sessions(conn):
+                if s.status == "active" and s.drill == drill and s.incident_id is not None:
+                    key = (s.incident_source or "", s.incident_id)
+                    out.setdefault(key, {}).setdefault(s.runbook_id, len(s.path))
+            return out
+
         self.incidents = await asyncio.wrap_future(self.services.reader.submit(read))
+        self.walking = await asyncio.wrap_future(self.services.reader.submit(walking))
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
         for i in self.incidents:
+            mark = "▶ " if i.key in self.walking else ""
             table.add_row(
                 Text(one_line(i.severity or "—", 10), SEVERITY_STYLE.get(i.severity or "", "")),
                 Text(one_line(i.status or "—", 12), "bold" if i.status != "resolved" else "dim"),
+                Text(mark + one_line(i.title, 38), "bold yellow" if mark else ""),
                 Text(one_line(i.workflow or "—", 20)),
                 Text(one_line(i.starts_at[5:16].replace("T", " "), 11)),
                 Text(f"{i.runs:,}", justify="right"),
                 Text(f"{i.errors:,}", "red" if i.errors else "", justify="right"),
-                Text(one_line(i.title, 60)),
                 key=f"{i.source}/{i.incident_id}",
             )
         if self.incidents:
@@ -265,8 +293,11 @@ class OnCallScreen(BoardScreen):
         if self.current() is not line:
             return
         assert self.catalog is not None
-        titles = [self.catalog.runbooks[rid].runbook.title for rid in self.runbooks_for(line)]
-        panel.update(detail_text(line, detail, titles))
+        ids = self.runbooks_for(line)
+        titles = [self.catalog.runbooks[rid].runbook.title for rid in ids]
+        walking = self.walking.get(line.key, {})
+        at = {i: walking[rid] for i, rid in enumerate(ids) if rid in walking}
+        panel.update(detail_text(line, detail, titles, in_progress=at))
 
     # -- views and keys --------------------------------------------------------------------------
 
@@ -298,8 +329,21 @@ class OnCallScreen(BoardScreen):
         if self.view == "runbook" and self.runbook is not None:
             self.runbook.key(key, event.character)
         elif self.view == "card":
+            scroll = self.query_one("#card-view", VerticalScroll)
             if key in ("escape", "c", "q"):
                 self._show(self._card_from)
+            elif key in ("down", "j"):
+                scroll.scroll_down(animate=False)
+            elif key in ("up", "k"):
+                scroll.scroll_up(animate=False)
+            elif key in ("pagedown", "space"):
+                scroll.scroll_page_down(animate=False)
+            elif key == "pageup":
+                scroll.scroll_page_up(animate=False)
+            elif key == "home":
+                scroll.scroll_home(animate=False)
+            elif key == "end":
+                scroll.scroll_end(animate=False)
         elif key in self.MOVES:
             getattr(self.query_one(DataTable), f"action_{self.MOVES[key]}")()
         elif key == "enter":
