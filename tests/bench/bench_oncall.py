@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
