@@ -99,6 +99,8 @@ class Score(_Record):
 
     id: str
     trace_id: str
+    #: The step's span (or observation) for a step-level score; None: the run's root.
+    span_id: str | None = None
     name: str
     value: int | float | str
     comment: str | None = None

@@ -273,7 +273,13 @@ def pull_scores(
     """
     source = connector.name
     groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
-    scores = connector.list_scores()
+    known = [
+        r
+        for (r,) in conn.execute(
+            "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
+        )
+    ]
+    scores = connector.list_scores(known)
     for score in scores:
         m = score.metadata
         groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)

@@ -35,15 +35,22 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["file", "phoenix", "langfuse"]
+    kind: Literal["file", "phoenix", "langfuse", "otlp-file"]
     path: str | None = None
     url: str | None = None
     project: str | None = None
+    #: The span attribute (or observation metadata key) that names a run's workflow, dotted:
+    #: ``metadata.workflow`` is the key ``workflow`` inside the ``metadata`` attribute.
+    workflow_attribute: str = "metadata.workflow"
+    #: Seconds before one request gives up.
+    timeout: float = Field(default=30.0, gt=0)
 
     @model_validator(mode="after")
     def _needs(self) -> StoreConfig:
         if self.kind == "file" and not self.path:
             raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
+        if self.kind == "otlp-file" and not self.path:
+            raise ValueError("an otlp-file store needs `path` (the collector's JSON-lines file)")
         if self.kind in ("phoenix", "langfuse") and not self.url:
             raise ValueError(f"a {self.kind} store needs `url`")
         return self

@@ -8,8 +8,23 @@ from store.workspace import StoreConfig, Workspace
 
 __all__ = ["Connector", "ConnectorError", "check_stores", "make_connector"]
 
+#: Where each store kind's connector lives: a class with ``from_config(workspace, cfg)``.
+CONNECTORS = {
+    "phoenix": "store.connectors.phoenix:PhoenixConnector",
+    "langfuse": "store.connectors.langfuse:LangfuseConnector",
+    "otlp-file": "store.connectors.otlp_file:OtlpFileConnector",
+}
+
+
+def _available(kind: str) -> bool:
+    import importlib.util
+
+    module = CONNECTORS[kind].split(":")[0]
+    return importlib.util.find_spec(module) is not None
+
+
 #: Store kinds this agentdeck can sync with (the config accepts the ones coming next).
-SUPPORTED_KINDS = ("file",)
+SUPPORTED_KINDS = ("file", *(k for k in CONNECTORS if _available(k)))
 
 
 def _unsupported(workspace: Workspace, index: int, cfg: StoreConfig) -> str:
@@ -27,6 +42,14 @@ def make_connector(workspace: Workspace, cfg: StoreConfig) -> Connector:
         from store.connectors.file import FileConnector
 
         return FileConnector(cfg.name, workspace.path(cfg.path or "."))
+    if cfg.kind in SUPPORTED_KINDS:
+        import importlib
+
+        module, cls = CONNECTORS[cfg.kind].split(":")
+        connector: Connector = getattr(importlib.import_module(module), cls).from_config(
+            workspace, cfg
+        )
+        return connector
     index = workspace.config.stores.index(cfg) if cfg in workspace.config.stores else 0
     raise ConnectorError(_unsupported(workspace, index, cfg))
 
@@ -52,6 +75,8 @@ def check_stores(workspace: Workspace) -> list[DocumentError]:
                 )
             )
             continue
+        if cfg.kind != "file":
+            continue  # a server store is checked by `agentdeck sync`, which reaches it
         folder = workspace.path(cfg.path or ".")
         line = workspace.line_of("stores", i, "path")
         if not folder.is_dir():

@@ -56,9 +56,11 @@ class Connector(Protocol):
         """Return the incidents the store knows, and the problems of the ones left out."""
         ...
 
-    def list_scores(self) -> Listed[Score]:
-        """Return every agentdeck score in the store (grades by any reviewer), and the
-        problems of the ones left out."""
+    def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
+        """Return the agentdeck scores in the store (grades by any reviewer), and the problems
+        of the ones left out. ``trace_ids``: only scores on these runs (the runs this laptop
+        holds); a store that cannot list scores without naming the runs (Phoenix) needs it,
+        one that can may ignore it. None means every score."""
         ...
 
     def push_scores(self, scores: Sequence[Score]) -> None:

@@ -356,9 +356,10 @@ class FileConnector:
             for sid, (_, obj) in latest.items()
         }
 
-    def list_scores(self) -> Listed[Score]:
+    def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
         """The live scores (the last line for each id, tombstones left out); a corrupt line is
-        skipped, counted and said."""
+        skipped, counted and said. The file is read whole, so ``trace_ids`` is not needed
+        (every score is returned: the caller keeps what it knows)."""
         latest, bad = self._read_scores()
         out: Listed[Score] = Listed()
         for number, obj in latest.values():
@@ -395,11 +396,11 @@ class FileConnector:
             latest = self._latest()
             lines = []
             for score in scores:
-                text = json.dumps(
-                    score.model_dump(mode="json", exclude_none=False),
-                    sort_keys=True,
-                    ensure_ascii=False,
-                )
+                record = score.model_dump(mode="json", exclude_none=False)
+                if record.get("span_id") is None:
+                    # A run-level score: the line as it always was (no churn on re-push).
+                    record.pop("span_id", None)
+                text = json.dumps(record, sort_keys=True, ensure_ascii=False)
                 if latest.get(score.id) != text:
                     lines.append(text)
                     latest[score.id] = text
