@@ -96,44 +96,74 @@ def run_pk(conn: sqlite3.Connection, source: str, run_id: str) -> int | None:
     return int(row[0]) if row else None
 
 
+_STEP_INSERT = (
+    "INSERT INTO steps (run, idx, kind, name, started_at, latency_ms, arguments, result, "
+    "error_type, error_message, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def run_pks(conn: sqlite3.Connection, source: str, run_ids: Sequence[str]) -> dict[str, int]:
+    """The local keys of these runs (those present), a few hundred ids a query."""
+    out: dict[str, int] = {}
+    for i in range(0, len(run_ids), 500):
+        chunk = run_ids[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        for run_id, pk in conn.execute(
+            f"SELECT run_id, id FROM runs WHERE source = ? AND run_id IN ({marks})",
+            (source, *chunk),
+        ):
+            out[run_id] = int(pk)
+    return out
+
+
 def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> None:
-    """Write hydrated runs and their steps (inside the caller's transaction)."""
-    upsert_summaries(conn, source, runs)
-    db = database(conn)
-    for run in runs:
-        pk = run_pk(conn, source, run.trace_id)
-        conn.execute(
-            "UPDATE runs SET hydrated = 1, input = ?, output = ?, final_action = ?, tags = ? "
-            "WHERE id = ?",
+    """Write hydrated runs and their steps (inside the caller's transaction).
+
+    One statement a table for the whole batch (``executemany``): per-run inserts through
+    sqlite-utils cost ~0.4 ms a run, which was most of a sync's time (tests/bench/bench_ingest).
+    """
+    latest = {run.trace_id: run for run in runs}  # a run listed twice: the last one wins
+    if not latest:
+        return
+    batch = list(latest.values())
+    upsert_summaries(conn, source, batch)
+    pks = run_pks(conn, source, list(latest))
+    conn.executemany(
+        "UPDATE runs SET hydrated = 1, input = ?, output = ?, final_action = ?, tags = ? "
+        "WHERE id = ?",
+        [
             (
                 _json(run.input),
                 _json(run.output),
                 _json(run.final_action.model_dump() if run.final_action else None),
                 _json(run.tags),
-                pk,
-            ),
-        )
-        conn.execute("DELETE FROM steps WHERE run = ?", (pk,))
-        db.table("steps").insert_all(
+                pks[run.trace_id],
+            )
+            for run in batch
+        ],
+    )
+    conn.executemany("DELETE FROM steps WHERE run = ?", [(pks[r.trace_id],) for r in batch])
+    conn.executemany(
+        _STEP_INSERT,
+        (
             (
-                {
-                    "run": pk,
-                    "idx": i,
-                    "kind": s.kind,
-                    "name": s.name,
-                    "started_at": canonical_or_none(s.start_time),
-                    "latency_ms": s.latency_ms,
-                    "arguments": _json(s.arguments),
-                    "result": _json(s.result),
-                    "error_type": s.error.type if s.error else None,
-                    "error_message": s.error.message if s.error else None,
-                    "tokens_in": s.tokens.input if s.tokens else None,
-                    "tokens_out": s.tokens.output if s.tokens else None,
-                }
-                for i, s in enumerate(run.steps)
-            ),
-            batch_size=200,
-        )
+                pks[run.trace_id],
+                i,
+                s.kind,
+                s.name,
+                canonical_or_none(s.start_time),
+                s.latency_ms,
+                _json(s.arguments),
+                _json(s.result),
+                s.error.type if s.error else None,
+                s.error.message if s.error else None,
+                s.tokens.input if s.tokens else None,
+                s.tokens.output if s.tokens else None,
+            )
+            for run in batch
+            for i, s in enumerate(run.steps)
+        ),
+    )
 
 
 def store_incidents(conn: sqlite3.Connection, source: str, incidents: Sequence[Incident]) -> None:
@@ -237,8 +267,9 @@ def pull(
         conn.execute("BEGIN IMMEDIATE")
         upsert_summaries(conn, source, page.runs)
         store_runs(conn, source, list(full.values()))
+        pks = run_pks(conn, source, [summary.trace_id for summary, _ in chosen])
         for summary, why in chosen:
-            pk = run_pk(conn, source, summary.trace_id)
+            pk = pks.get(summary.trace_id)
             if pk is not None:
                 assign(conn, pk, summary, why, plan.reviewers(summary))
         conn.execute(

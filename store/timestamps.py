@@ -43,7 +43,8 @@ def parse_instant(value: object) -> datetime:
 
 def canonical(moment: datetime) -> str:
     """The stored form: UTC, microseconds, a Z (``2026-11-12T08:00:00.000000Z``)."""
-    utc = parse_instant(moment)
+    # Models at the edges already hold aware UTC datetimes: skip the parse for those.
+    utc = moment if isinstance(moment, datetime) and moment.tzinfo is UTC else parse_instant(moment)
     return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
