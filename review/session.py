@@ -91,6 +91,7 @@ def sync(
     progress: Callable[[str, PullReport], None] | None = None,
     secret: SecretReader | None = None,
     alert_transports: dict[str, object] | None = None,
+    dry_run: bool = False,
 ) -> SyncResults:
     """Pull every alert source, then pull from and push to every store of the workspace;
     ``progress(store, report)`` is called after each page of runs.
@@ -106,6 +107,16 @@ def sync(
     from store.sync import pull
 
     results = SyncResults()
+    if dry_run:
+        # Nothing written, nothing pushed: list and sample each store, count the outbox.
+        for cfg in setup.workspace.config.stores:
+            connector = make_connector(setup.workspace, cfg)
+            on_dry: Callable[[PullReport], None] | None = None
+            if progress is not None:
+                on_dry = functools.partial(progress, cfg.name)
+            dry = pull(conn, connector, setup.plan, progress=on_dry, dry_run=True)
+            results.append((cfg.name, dry, None))
+        return results
     results.alerts = pull_alerts(
         conn, setup.workspace, secret=secret or get_secret, transports=alert_transports
     )

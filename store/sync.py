@@ -229,22 +229,29 @@ def pull(
     required: Callable[[str, str], set[str] | None] = lambda rid, ver: None,
     page_size: int = 1000,
     progress: Callable[[PullReport], None] | None = None,
+    dry_run: bool = False,
 ) -> PullReport:
     """Pull incidents, run summaries (sampling as it goes), sampled runs, and scores.
 
     Each page commits with its cursor, so an interrupted sync resumes where it stopped and
     never lists a page twice. ``required(rubric_id, version)`` gives the required criteria of a
     known rubric version, to tell complete remote grades from partial ones.
+
+    ``dry_run``: list and sample as a sync would, and count what it would fetch
+    (``report.hydrated``) and the grades the store holds (``report.scores``), writing nothing
+    and leaving the saved cursor where it was.
     """
     source = connector.name
     report = PullReport()
     incidents = connector.list_incidents()
     report.skipped += incidents.skipped
     report.problems.extend(incidents.problems)
+    report.incidents = len(incidents)
+    if dry_run:
+        return _dry_pull(conn, connector, plan, incidents, report, page_size, progress)
     conn.execute("BEGIN IMMEDIATE")
     store_incidents(conn, source, incidents)
     conn.execute("COMMIT")
-    report.incidents = len(incidents)
 
     cursor = _cursor(conn, source)
     while True:
@@ -288,6 +295,41 @@ def pull(
             break
 
     report.scores = pull_scores(conn, connector, required, report=report)
+    return report
+
+
+def _dry_pull(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    plan: SamplePlan,
+    incidents: Sequence[Incident],
+    report: PullReport,
+    page_size: int,
+    progress: Callable[[PullReport], None] | None,
+) -> PullReport:
+    source = connector.name
+    here = [
+        r
+        for (r,) in conn.execute(
+            "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
+        )
+    ]
+    hydrated = set(here)
+    cursor = _cursor(conn, source)
+    while True:
+        page = connector.list_runs(cursor, page_size)
+        report.listed += len(page.runs)
+        report.skipped += page.skipped
+        report.problems.extend(page.problems)
+        chosen = [s.trace_id for s in page.runs if plan.reason(s, incidents) is not None]
+        report.sampled += len(chosen)
+        report.hydrated += sum(1 for t in chosen if t not in hydrated)
+        cursor = page.cursor
+        if progress:
+            progress(report)
+        if page.done or not page.runs:
+            break
+    report.scores = len(connector.list_scores(here))
     return report
 
 

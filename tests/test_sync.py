@@ -377,3 +377,17 @@ def test_demo_workspace_syncs(tmp_path: Path) -> None:
     again = _sync(conn, setup)
     assert (again.listed, again.sampled) == (0, 0)
     assert _counts(conn) == counts
+
+
+def test_a_dry_run_says_what_a_sync_would_do_and_changes_nothing(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    before = _counts(conn)
+    dry = _sync(conn, setup, dry_run=True)
+    assert _counts(conn) == before
+    assert scalar(conn, "SELECT count(*) FROM sync_state") == 0
+    assert (dry.listed, dry.sampled, dry.hydrated) == (len(RECORDS), len(EXPECTED), len(EXPECTED))
+    real = _sync(conn, setup)
+    assert (real.listed, real.sampled, real.hydrated) == (dry.listed, dry.sampled, dry.hydrated)
+    # After the sync: nothing new to list, nothing to fetch.
+    again = _sync(conn, setup, dry_run=True)
+    assert (again.listed, again.hydrated) == (0, 0)

@@ -197,10 +197,16 @@ def oncall(workspace: Path | None, drill: bool) -> None:
 @cli.command()
 @workspace_option
 @click.option("--no-push", is_flag=True, help="Only pull; leave the outbox as it is.")
+@click.option(
+    "--dry-run", is_flag=True, help="Say what a sync would fetch and push; change nothing."
+)
 @_guarded
-def sync(workspace: Path | None, no_push: bool) -> None:
+def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
     """Pull incidents from the alert sources, and runs, incidents and grades from the stores;
-    push grades waiting in the outbox. Exit 1 when a push or an alert source failed."""
+    push grades waiting in the outbox. Exit 1 when a push or an alert source failed.
+
+    With --dry-run, list and sample each store and say what a sync would fetch and push,
+    writing nothing (the saved cursors stay where they are) and contacting no alert source."""
     from review.session import load_setup
     from review.session import sync as run_sync
     from store.db import connect
@@ -222,6 +228,22 @@ def sync(workspace: Path | None, no_push: bool) -> None:
                 err=True,
             )
 
+    if dry_run:
+        results = run_sync(conn, setup, progress=show, dry_run=True)
+        if live:
+            click.echo("\r\033[K", nl=False, err=True)
+        for name, pulled, _ in results:
+            click.echo(
+                f"{name}: would list {pulled.listed} runs, sample {pulled.sampled} "
+                f"(fetching {pulled.hydrated} not here yet), import from {pulled.scores} "
+                f"grades in the store"
+            )
+        click.echo(
+            f"outbox: would push {pending_count(conn)} grades"
+            + ("" if not no_push else " (not with --no-push)")
+        )
+        click.echo("dry run: no run, grade or cursor changed; nothing was sent")
+        return
     results = run_sync(conn, setup, push_grades=not no_push, progress=show)
     if live:
         click.echo("\r\033[K", nl=False, err=True)
