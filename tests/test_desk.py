@@ -354,6 +354,9 @@ async def test_unreachable_store_shows_offline_and_grading_still_works(
         await settle(pilot)
         assert grade_row(demo_workspace, run)["complete"] == 1
         assert app.is_running
+        # The grade waits for the next sync, and the status line says so.
+        status = str(app.desk.query_one("#status").render())
+        assert "offline · 1 grade waiting" in status
 
 
 async def test_walking_the_queue_does_not_pile_up_widgets(demo_workspace: Workspace) -> None:

@@ -219,19 +219,16 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
     conn = connect(ws.db_path)
     problems = 0
     live = sys.stderr.isatty()
+    bars = _SyncProgress() if live else None
 
     def show(name: str, report: PullReport) -> None:
-        if live:
-            click.echo(
-                f"\r{name}: {report.listed} runs listed, {report.sampled} sampled…",
-                nl=False,
-                err=True,
-            )
+        if bars is not None:
+            bars.update(name, report)
 
     if dry_run:
         results = run_sync(conn, setup, progress=show, dry_run=True)
-        if live:
-            click.echo("\r\033[K", nl=False, err=True)
+        if bars is not None:
+            bars.stop()
         for name, pulled, _ in results:
             click.echo(
                 f"{name}: would list {pulled.listed} runs, sample {pulled.sampled} "
@@ -244,9 +241,11 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
         )
         click.echo("dry run: no run, grade or cursor changed; nothing was sent")
         return
-    results = run_sync(conn, setup, push_grades=not no_push, progress=show)
-    if live:
-        click.echo("\r\033[K", nl=False, err=True)
+    try:
+        results = run_sync(conn, setup, push_grades=not no_push, progress=show)
+    finally:
+        if bars is not None:
+            bars.stop()
     for alerts in results.alerts:
         if alerts.error:
             click.echo(f"{alerts.name}: {one_line(alerts.error, 500)}", err=True)
@@ -278,6 +277,41 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
             click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
     click.echo(f"outbox: {pending_count(conn)} grades waiting")
     sys.exit(1 if problems else 0)
+
+
+class _SyncProgress:
+    """Bars on a terminal (stderr) while a sync runs: runs listed and runs fetched per store.
+
+    Listing has no known end (a store says only whether more pages follow), so the bars count
+    up with the rate; the summary lines follow on stdout when the sync ends."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:>9,.0f}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        self._tasks: dict[str, tuple[object, object]] = {}
+        self._progress.start()
+
+    def update(self, name: str, report: object) -> None:
+        if name not in self._tasks:
+            self._tasks[name] = (
+                self._progress.add_task(f"{name}: runs listed", total=None),
+                self._progress.add_task(f"{name}: runs fetched", total=None),
+            )
+        listed, fetched = self._tasks[name]
+        self._progress.update(listed, completed=getattr(report, "listed", 0))  # type: ignore[arg-type]
+        self._progress.update(fetched, completed=getattr(report, "hydrated", 0))  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self._progress.stop()
 
 
 def _validate_all(ws: Workspace) -> list[str]:

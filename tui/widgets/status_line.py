@@ -15,6 +15,20 @@ from tui.text import one_line
 def status_text(area: Text, status: Status, *, now: float | None = None) -> Text:
     t = Text()
     t.append_text(area)
+    if status.online is False and not status.syncing:
+        # Offline is a normal state: say what waits for the next sync.
+        t.append(" · ")
+        t.append("offline", "bold red")
+        waiting = "…" if status.pending is None else f"{status.pending:,}"
+        t.append(f" · {waiting} grade{'' if status.pending == 1 else 's'} waiting")
+        if status.last_sync is not None:
+            ago = max(0, int((now or time.time()) - status.last_sync))
+            t.append(" · synced ", "dim")
+            t.append("just now" if ago < 60 else f"{ago // 60} min ago", "dim")
+        if status.error:
+            t.append(" · ")
+            t.append(one_line(status.error, 200), "bold red")
+        return t
     t.append(" · outbox ")
     t.append("…" if status.pending is None else f"{status.pending:,}")
     t.append(" · ")
