@@ -206,6 +206,10 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
     """,
+    # 5: the runs a sync has hydrated (the sample), found without reading every run.
+    """
+    CREATE INDEX runs_hydrated ON runs (source, run_id) WHERE hydrated = 1;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
