@@ -1132,3 +1132,57 @@ def test_a_bad_page_leaves_the_cursor_and_the_database_as_they_were(tmp_path: Pa
     assert report.listed == 3
     assert fake.requests[0].url.params["cursor"] == decode_cursor(saved)[2]
     assert scalar(conn, "SELECT count(*) FROM runs") == 5
+
+
+# -- agentdeck login for a Langfuse store ------------------------------------------------------
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real keyring backend (keyrings.alt's plain file) in a temporary folder."""
+    import keyring.core
+    from keyrings.alt.file import PlaintextKeyring
+
+    path = tmp_path / "keyring" / "keyring_pass.cfg"
+    backend = PlaintextKeyring()
+    backend.file_path = str(path)  # type: ignore[misc]
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    return path
+
+
+def test_login_keeps_the_key_pair_that_the_connector_uses(
+    tmp_path: Path, keyring_file: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from store.connectors import make_connector
+    from store.credentials import get_secret
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace
+    from tui.cli import cli
+
+    root = make_workspace(tmp_path / "ws", [])
+    with (root / "agentdeck.toml").open("a") as fh:
+        fh.write(f'\n[[stores]]\nname = "lf"\nkind = "langfuse"\nurl = "{URL}"\n')
+
+    half = CliRunner().invoke(cli, ["-w", str(root), "login", "lf"], input=f"{SECRET}\n")
+    assert half.exit_code == 2
+    assert "give the Langfuse public and secret key as PUBLIC:SECRET" in half.output
+    assert SECRET not in half.output and get_secret("lf") is None
+
+    done = CliRunner().invoke(cli, ["-w", str(root), "login", "lf"], input=f"{PUBLIC}:{SECRET}\n")
+    assert done.exit_code == 0, done.output
+    assert PUBLIC not in done.output and SECRET not in done.output
+    assert get_secret("lf") == f"{PUBLIC}:{SECRET}"
+
+    workspace = load_workspace(root)
+    [cfg] = [s for s in workspace.config.stores if s.name == "lf"]
+    lf = make_connector(workspace, cfg)
+    assert isinstance(lf, LangfuseConnector)
+    fake = FakeLangfuse(FIVE)
+    lf._transport = fake.transport()  # the keys are what is under test, not the network
+    assert len(lf.list_runs(None, 10).runs) == 5
+    assert fake.requests[0].headers["authorization"] == f"Basic {BASIC}"
+    for path in root.rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
