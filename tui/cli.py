@@ -432,15 +432,24 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
         else:
             click.echo(f"{name}: no token was kept in the OS keyring")
         return
+    # A Langfuse store needs a key pair: kept as one secret, PUBLIC:SECRET (no key holds a colon).
+    pair = known[name] == "langfuse store"
+    what = "Public and secret key, as PUBLIC:SECRET," if pair else "Token"
     if sys.stdin.isatty():
         token = click.prompt(
-            f"Token for {name} ({known[name]})", hide_input=True, default="", show_default=False
+            f"{what} for {name} ({known[name]})", hide_input=True, default="", show_default=False
         )
     else:
         token = sys.stdin.readline()
     token = token.strip()
     if not token:
         _fail(f"{name}: no token given; nothing was stored")
+    public, colon, secret = token.partition(":")
+    if pair and not (colon and public.strip() and secret.strip()):
+        _fail(
+            f"{name}: give the Langfuse public and secret key as PUBLIC:SECRET "
+            "(pk-lf-...:sk-lf-...); nothing was stored"
+        )
     set_secret(name, token)
     click.echo(f"{name}: token kept in the OS keyring (service {SERVICE!r}, user {name!r})")
 
