@@ -210,6 +210,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX runs_hydrated ON runs (source, run_id) WHERE hydrated = 1;
     """,
+    # 6: a step's span (or observation) id in its store, for grades on one step.
+    """
+    ALTER TABLE steps ADD COLUMN span_id TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

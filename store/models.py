@@ -33,6 +33,8 @@ class Step(_Record):
 
     kind: str
     name: str
+    #: The step's span (Phoenix, OpenTelemetry) or observation (Langfuse) id in its store.
+    span_id: str | None = None
     start_time: Instant | None = None
     latency_ms: int | None = None
     arguments: Any = None

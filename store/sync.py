@@ -98,7 +98,8 @@ def run_pk(conn: sqlite3.Connection, source: str, run_id: str) -> int | None:
 
 _STEP_INSERT = (
     "INSERT INTO steps (run, idx, kind, name, started_at, latency_ms, arguments, result, "
-    "error_type, error_message, tokens_in, tokens_out) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "error_type, error_message, tokens_in, tokens_out, span_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -159,6 +160,7 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
                 s.error.message if s.error else None,
                 s.tokens.input if s.tokens else None,
                 s.tokens.output if s.tokens else None,
+                s.span_id,
             )
             for run in batch
             for i, s in enumerate(run.steps)

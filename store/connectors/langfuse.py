@@ -568,6 +568,7 @@ class LangfuseConnector:
                 Step(
                     kind="llm" if llm else "tool",
                     name=obs.name or (obs.providedModelName if llm else None) or obs.type,
+                    span_id=obs.id,
                     start_time=obs.startTime,
                     latency_ms=_ms(obs.startTime, obs.endTime),
                     arguments=_maybe_json(obs.input),
