@@ -224,6 +224,11 @@ def _all(conn: OtlpFileConnector, cursor: str | None = None, limit: int = 1000) 
             return runs, cursor, problems, skipped
 
 
+def _pos(cursor: str) -> str:
+    """The cursor without the file fingerprint at its end."""
+    return cursor.rsplit(":", 1)[0]
+
+
 def _at(seconds: float) -> datetime:
     return datetime.fromtimestamp(T0 + seconds, tz=UTC)
 
@@ -311,7 +316,7 @@ def test_a_trace_waits_for_its_root_and_an_appended_line_completes_it(tmp_path: 
     assert [r.trace_id for r in runs] == [_tid(8)]
     assert problems == []
     # Trace 7 waits from line 1: the cursor keeps that floor.
-    assert cursor == f"otlp1:{path.stat().st_size}:5:0:0"
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:5:0:0"
 
     _write(path, root)
     # A fresh connector (a later `agentdeck sync`) re-reads from the floor to learn the spans
@@ -320,10 +325,13 @@ def test_a_trace_waits_for_its_root_and_an_appended_line_completes_it(tmp_path: 
     runs, cursor, problems, _ = _all(later, cursor)
     assert [(r.trace_id, r.tokens) for r in runs] == [(_tid(7), Tokens(input=120, output=30))]
     assert problems == []
-    assert cursor == f"otlp1:{path.stat().st_size}:6:{path.stat().st_size}:6"
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:6:{path.stat().st_size}:6"
     assert _all(later, cursor)[0] == []
-    [run] = later.fetch_runs([_tid(7)])
-    assert [s.name for s in run.steps] == ["ChatCompletion", "payments_api"]
+    # Hydrating reads every line of the trace, with or without a listing first.
+    for conn in (later, OtlpFileConnector("otel", path)):
+        [run] = conn.fetch_runs([_tid(7)])
+        assert [s.name for s in run.steps] == ["ChatCompletion", "payments_api"]
+    assert later.fetch_runs([_tid(99), "not-hex"]) == []
 
 
 def test_paging_lists_every_run_once(tmp_path: Path) -> None:
@@ -409,11 +417,34 @@ def test_a_trace_waiting_too_long_stops_holding_the_floor(tmp_path: Path) -> Non
     conn = OtlpFileConnector("otel", path, pending_window=len(orphan) + 10)
     runs, cursor, problems, _ = _all(conn)
     assert [r.trace_id for r in runs] == [_tid(2)]
-    assert cursor == f"otlp1:{path.stat().st_size}:4:{path.stat().st_size}:4"
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:4:{path.stat().st_size}:4"
     assert problems == [
         f"traces.jsonl:1: trace {_tid(1)} has had no root span for {len(orphan) + 10} bytes; "
         "its spans up to here no longer wait (it is still listed when its root arrives)"
     ]
+
+
+def test_a_rotated_or_rewritten_file_is_read_again_from_the_start(tmp_path: Path) -> None:
+    path = _write(tmp_path / "traces.jsonl", *_oi_trace(1), *_oi_trace(2))
+    conn = OtlpFileConnector("otel", path)
+    _, cursor, _, _ = _all(conn)
+    # The collector rotates: a new, shorter file under the same name.
+    path.write_bytes(b"".join(_oi_trace(3)))
+    runs, cursor, problems, _ = _all(conn, cursor)
+    assert [r.trace_id for r in runs] == [_tid(3)]
+    assert problems == [
+        "traces.jsonl: the file is not the one the last sync read up to byte "
+        f"{len(b''.join(_oi_trace(1) + _oi_trace(2)))} (rotated or rewritten?); read again "
+        "from the start"
+    ]
+    # Rotated again, and the new file has already grown past the cursor by the next sync.
+    path.write_bytes(b"".join(c for n in range(4, 8) for c in _oi_trace(n)))
+    runs, _, problems, _ = _all(OtlpFileConnector("otel", path), cursor)
+    assert [r.trace_id for r in runs] == [_tid(n) for n in range(4, 8)]
+    assert len(problems) == 1 and "rotated or rewritten?" in problems[0]
+    # The first connector's index of trace lines was for the old file: it is rebuilt.
+    wanted = [_tid(1), _tid(3), *(_tid(n) for n in range(4, 8))]
+    assert [r.trace_id for r in conn.fetch_runs(wanted)] == [_tid(n) for n in range(4, 8)]
 
 
 def test_a_bad_cursor_is_an_error_naming_the_file(tmp_path: Path) -> None:

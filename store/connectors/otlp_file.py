@@ -43,6 +43,7 @@ file store's ``scores.jsonl`` (:mod:`store.connectors.scores_file`). There are n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ PENDING_WINDOW = 64 * 1024 * 1024
 #: Default longest string attribute value kept whole (characters).
 MAX_VALUE_CHARS = 1_000_000
 CURSOR_PREFIX = "otlp1"
+#: How many of the file's first bytes the cursor fingerprints, to notice a rotated file.
+HEAD_BYTES = 4096
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -448,6 +451,11 @@ class _Index:
     lines: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
     to: int = 0
     count: int = 0
+    head: str = ""  # the file's fingerprint (see ``_head``) when ``to`` was reached
+
+    def add(self, spans: list[_SpanData], offset: int, number: int) -> None:
+        for tid in dict.fromkeys(s.trace_id for s in spans):
+            self.lines.setdefault(tid, []).append((offset, number))
 
 
 class OtlpFileConnector:
@@ -493,17 +501,24 @@ class OtlpFileConnector:
         except OSError as exc:
             raise ConnectorError(f"{self.path}: cannot read ({exc.strerror})") from None
 
-    def _parse_cursor(self, cursor: str | None) -> tuple[int, int, int, int]:
+    def _parse_cursor(self, cursor: str | None) -> tuple[int, int, int, int, str]:
         if not cursor:
-            return 0, 0, 0, 0
+            return 0, 0, 0, 0, ""
         try:
-            prefix, *numbers = cursor.split(":")
+            prefix, *numbers, head = cursor.split(":")
             offset, line, floor, floor_line = (int(n) for n in numbers)
             if prefix != CURSOR_PREFIX or not 0 <= floor <= offset or not 0 <= floor_line <= line:
                 raise ValueError
         except ValueError:
             raise ConnectorError(f"{self.path}: bad saved cursor {cursor!r}") from None
-        return offset, line, floor, floor_line
+        return offset, line, floor, floor_line, head
+
+    @staticmethod
+    def _head(fh: BinaryIO, offset: int) -> str:
+        """A fingerprint of the file's first bytes (up to ``offset``): a rotated file that has
+        already grown past the cursor still starts differently."""
+        fh.seek(0)
+        return hashlib.blake2b(fh.read(min(HEAD_BYTES, offset)), digest_size=8).hexdigest()
 
     def _read_spans(self, raw: bytes) -> list[_SpanData]:
         return list(_spans(parse(_Export, raw), self.max_value_chars))
@@ -543,13 +558,29 @@ class OtlpFileConnector:
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """List the traces whose root span is read after ``cursor``, up to ``limit`` (more when
         one line holds several roots). See the module docstring for the cursor."""
-        offset, line_no, floor, floor_line = self._parse_cursor(cursor)
+        offset, line_no, floor, floor_line, head = self._parse_cursor(cursor)
         name = self.path.name
         problems: list[str] = []
         skipped = 0
         ready: dict[str, _Trace] = {}
         done = False
         with self._open() as fh:
+            fh.seek(0, 2)
+            size = fh.tell()
+            if self._index.to and (
+                size < self._index.to or self._head(fh, self._index.to) != self._index.head
+            ):
+                self._index = _Index()
+            if size < offset or (cursor is not None and self._head(fh, offset) != head):
+                # Rotated (the collector's `rotation`) or rewritten: a new file under the same
+                # name. Runs listed again are the same runs (sync upserts on the trace id).
+                problems.append(
+                    f"{name}: the file is not the one the last sync read up to byte {offset} "
+                    "(rotated or rewritten?); read again from the start"
+                )
+                offset = line_no = floor = floor_line = 0
+                cursor = None
+                self._index = _Index()
             if self._waiting is not None and cursor is not None and self._waiting[0] == cursor:
                 waiting = self._waiting[1]
             elif floor < offset:
@@ -561,6 +592,8 @@ class OtlpFileConnector:
                 fh.seek(offset - 1)
                 in_line = fh.read(1) != b"\n"
             fh.seek(offset)
+            # Reading on from where the index of trace lines stops: teach it these lines too.
+            indexing = offset == self._index.to
             while len(ready) < limit:
                 start = fh.tell()
                 raw = fh.readline()
@@ -600,6 +633,8 @@ class OtlpFileConnector:
                     problems.append(problem(name, line_no, exc))
                     continue
                 line_no += 1
+                if indexing:
+                    self._index.add(spans, start, line_no)
                 for span in spans:
                     tid = span.trace_id
                     trace = ready.get(tid) or waiting.get(tid)
@@ -611,6 +646,9 @@ class OtlpFileConnector:
             end = fh.tell()
             if not done:
                 done = not fh.read(1)
+            head = self._head(fh, end)
+        if indexing:
+            self._index.to, self._index.count, self._index.head = end, line_no, head
         runs: list[RunSummary] = []
         for tid, trace in ready.items():
             try:
@@ -631,15 +669,17 @@ class OtlpFileConnector:
             floor, floor_line = first.first_offset, first.first_line - 1
         else:
             floor, floor_line = end, line_no
-        new_cursor = f"{CURSOR_PREFIX}:{end}:{line_no}:{floor}:{floor_line}"
+        new_cursor = f"{CURSOR_PREFIX}:{end}:{line_no}:{floor}:{floor_line}:{head}"
         self._waiting = (new_cursor, waiting)
         return RunPage(runs=runs, cursor=new_cursor, done=done, skipped=skipped, problems=problems)
 
     def _extend_index(self, fh: BinaryIO) -> None:
         """Learn which lines hold which traces, from where the index stops to the end."""
         fh.seek(0, 2)
-        if fh.tell() < self._index.to:
-            self._index = _Index()  # the file was rewritten or truncated
+        if self._index.to and (
+            fh.tell() < self._index.to or self._head(fh, self._index.to) != self._index.head
+        ):
+            self._index = _Index()  # the file was rotated or rewritten
         fh.seek(self._index.to)
         number = self._index.count
         while True:
@@ -659,9 +699,9 @@ class OtlpFileConnector:
                 except (ValidationError, ValueError):
                     spans = []
             number += 1
-            for tid in {s.trace_id for s in spans}:
-                self._index.lines.setdefault(tid, []).append((start, number))
+            self._index.add(spans, start, number)
         self._index.to, self._index.count = fh.tell(), number
+        self._index.head = self._head(fh, self._index.to)
 
     def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
         """The full runs for these trace ids: every span of each, from every line of the file.
