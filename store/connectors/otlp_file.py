@@ -20,16 +20,18 @@ Tokens are the sum over LLM spans (``llm.token_count.prompt``/``completion``,
 ``gen_ai.usage.input_tokens``/``output_tokens``, or the older ``prompt_tokens``/
 ``completion_tokens``), or the root's own counts when no LLM span has any.
 
-**The cursor** is ``otlp1:OFFSET:LINE:FLOOR:FLOOR_LINE``. OFFSET/LINE: the first byte (and line
-count) not read yet. A trace is listed once its root span has been read; spans read before the
-root wait with their trace. FLOOR/FLOOR_LINE: the first line holding a span of a trace still
-waiting for its root (OFFSET when none waits). The next ``list_runs`` re-reads FLOOR..OFFSET only
-to gather the waiting traces' spans again (nothing there is listed twice; its problems were
-already said), then reads on from OFFSET. A connector remembers the waiting traces of the cursor
-it last returned, so paging within one sync does not re-read. The re-read is bounded: a trace
-whose first span is more than :data:`PENDING_WINDOW` bytes behind the end of what was read stops
-waiting (said once); its run is still listed when its root arrives, from the spans read since.
-A page may hold more than ``limit`` runs when one line holds several roots.
+**The cursor** is ``otlp1:OFFSET:LINE:FLOOR:FLOOR_LINE:HEAD``. OFFSET/LINE: the first byte (and
+line count) not read yet. HEAD fingerprints the file's first bytes: a file that is shorter than
+OFFSET or starts differently was rotated or rewritten, and is read again from the start (runs
+listed again are upserted on their trace id, never duplicated). A trace is listed once its root
+span has been read; spans read before the root wait with their trace. FLOOR/FLOOR_LINE: the first
+line holding a span of a trace still waiting for its root (OFFSET when none waits). The next
+``list_runs`` re-reads FLOOR..OFFSET only to gather the waiting traces' spans again (nothing there
+is listed twice; its problems were already said), then reads on from OFFSET. A connector remembers
+the waiting traces of the cursor it last returned, so paging within one sync does not re-read. The
+re-read is bounded: a trace whose first span is more than :data:`PENDING_WINDOW` bytes behind the
+end of what was read stops waiting (said once); its run is still listed when its root arrives, from
+the spans read since. A page may hold more than ``limit`` runs when one line holds several roots.
 
 A summary is built from the spans read up to the end of its page; ``fetch_runs`` reads every
 line of the file that holds a span of the trace (offsets remembered in an index), so a hydrated
