@@ -296,6 +296,48 @@ def test_genai_run(tmp_path: Path, flat: bool) -> None:
     ]
 
 
+def test_other_spellings_of_the_encoding_are_read(tmp_path: Path) -> None:
+    """int64 as a JSON number, the status by its enum name, proto field names (snake_case),
+    ``metadata`` as a key-value list, upper-case hex ids: all say the same run."""
+    tid = _tid(9).upper()
+    line = {
+        "resource_spans": [
+            {
+                "scope_spans": [
+                    {
+                        "spans": [
+                            {
+                                "trace_id": tid,
+                                "span_id": "00000000000000A1",
+                                "name": "agent",
+                                "start_time_unix_nano": (T0 + 9) * 10**9,
+                                "end_time_unix_nano": (T0 + 10) * 10**9,
+                                "attributes": [
+                                    _attr("metadata", {"workflow": "refund-approvals"}),
+                                    {"key": "llm.token_count.prompt", "value": {"intValue": 7}},
+                                    _attr("openinference.span.kind", "LLM"),
+                                ],
+                                "status": {"code": "STATUS_CODE_ERROR", "message": "refused"},
+                            }
+                        ]
+                    }
+                ]
+            }
+        ]
+    }
+    path = _write(tmp_path / "traces.jsonl", json.dumps(line).encode() + b"\n")
+    runs, _, problems, _ = _all(OtlpFileConnector("otel", path))
+    assert problems == []
+    [summary] = runs
+    assert (summary.trace_id, summary.workflow, summary.status) == (
+        _tid(9),
+        "refund-approvals",
+        "error",
+    )
+    assert (summary.start_time, summary.latency_ms) == (_at(9), 1000)
+    assert summary.tokens == Tokens(input=7, output=0)
+
+
 def test_a_root_without_a_workflow_is_said_with_its_line(tmp_path: Path) -> None:
     root = _span(1, 0, "agent", {"input.value": "x"}, start=0, end=1, parent=None)
     path = _write(tmp_path / "traces.jsonl", *_oi_trace(2), _line([root]))
