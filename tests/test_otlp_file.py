@@ -367,7 +367,8 @@ def test_a_trace_waits_for_its_root_and_an_appended_line_completes_it(tmp_path: 
     runs, cursor, problems, _ = _all(later, cursor)
     assert [(r.trace_id, r.tokens) for r in runs] == [(_tid(7), Tokens(input=120, output=30))]
     assert problems == []
-    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:6:{path.stat().st_size}:6"
+    # Both runs were listed recently: the floor stays at their first line, for late steps.
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:6:0:0"
     assert _all(later, cursor)[0] == []
     # Hydrating reads every line of the trace, with or without a listing first.
     for conn in (later, OtlpFileConnector("otel", path)):
@@ -456,14 +457,41 @@ def test_hostile_text_is_data_and_a_huge_value_is_cut(tmp_path: Path) -> None:
 def test_a_trace_waiting_too_long_stops_holding_the_floor(tmp_path: Path) -> None:
     orphan = _oi_trace(1)[0]  # an LLM span whose root never comes
     path = _write(tmp_path / "traces.jsonl", orphan, *_oi_trace(2))
-    conn = OtlpFileConnector("otel", path, pending_window=len(orphan) + 10)
+    window = len(orphan) + 10
+    conn = OtlpFileConnector("otel", path, pending_window=window)
     runs, cursor, problems, _ = _all(conn)
     assert [r.trace_id for r in runs] == [_tid(2)]
-    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:4:{path.stat().st_size}:4"
+    # The orphan stops waiting; the floor moves to the first line of the run listed since.
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:4:{len(orphan)}:1"
     assert problems == [
-        f"traces.jsonl:1: trace {_tid(1)} has had no root span for {len(orphan) + 10} bytes; "
-        "its spans up to here no longer wait (it is still listed when its root arrives)"
+        f"traces.jsonl:1: trace {_tid(1)}: no root span within {window} bytes of this line "
+        "(its root was listed long before, or never written); these spans are read only when "
+        "the run is hydrated"
     ]
+    # Once a listed run's root is further back than the recent window, the floor passes it.
+    conn = OtlpFileConnector("otel", path, pending_window=window, recent_window=0)
+    _, cursor, _, _ = _all(conn)
+    assert _pos(cursor) == f"otlp1:{path.stat().st_size}:4:{path.stat().st_size}:4"
+
+
+def test_a_late_step_lists_the_run_again_as_replaced(tmp_path: Path) -> None:
+    path = _write(tmp_path / "traces.jsonl", *_oi_trace(1), *_oi_trace(2))
+    _, cursor, _, _ = _all(OtlpFileConnector("otel", path))
+    late = _span(
+        1,
+        3,
+        "ChatCompletion",
+        {"openinference.span.kind": "LLM", "llm.token_count.prompt": 5},
+        start=1 + 1.3,
+        end=1 + 1.4,
+    )
+    _write(path, _line([late]))
+    page = OtlpFileConnector("otel", path).list_runs(cursor, 100)
+    assert [(r.trace_id, r.tokens) for r in page.runs] == [(_tid(1), Tokens(input=125, output=30))]
+    assert page.replaced == [_tid(1)]
+    assert page.problems == []
+    [run] = OtlpFileConnector("otel", path).fetch_runs([_tid(1)])
+    assert [s.name for s in run.steps] == ["ChatCompletion", "payments_api", "ChatCompletion"]
 
 
 def test_a_rotated_or_rewritten_file_is_read_again_from_the_start(tmp_path: Path) -> None:
@@ -546,6 +574,22 @@ def test_incremental_sync_through_pull_has_no_duplicate_runs(demo_workspace: Wor
     again = pull(conn, _otel_store(demo_workspace), setup.plan, page_size=5)
     assert (again.listed, again.sampled) == (0, 0)
     assert conn.execute(count).fetchone()[0] == 20
+
+    # A step of run 12 written after its root: the run is listed again and hydrated again.
+    late = _span(12, 3, "kb_search", {"openinference.span.kind": "TOOL"}, start=13.6, end=13.7)
+    _write(traces, _line([late]))
+    again = pull(conn, _otel_store(demo_workspace), setup.plan, page_size=5)
+    assert (again.listed, again.hydrated, again.problems) == (1, 1, [])
+    assert conn.execute(count).fetchone()[0] == 20
+    names = [
+        name
+        for (name,) in conn.execute(
+            "SELECT s.name FROM steps s JOIN runs r ON r.id = s.run WHERE r.run_id = ? "
+            "ORDER BY s.idx",
+            (_tid(12),),
+        )
+    ]
+    assert names == ["ChatCompletion", "payments_api", "kb_search"]
 
 
 # -- scores ---------------------------------------------------------------------------------

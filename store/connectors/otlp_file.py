@@ -24,14 +24,18 @@ Tokens are the sum over LLM spans (``llm.token_count.prompt``/``completion``,
 line count) not read yet. HEAD fingerprints the file's first bytes: a file that is shorter than
 OFFSET or starts differently was rotated or rewritten, and is read again from the start (runs
 listed again are upserted on their trace id, never duplicated). A trace is listed once its root
-span has been read; spans read before the root wait with their trace. FLOOR/FLOOR_LINE: the first
-line holding a span of a trace still waiting for its root (OFFSET when none waits). The next
-``list_runs`` re-reads FLOOR..OFFSET only to gather the waiting traces' spans again (nothing there
-is listed twice; its problems were already said), then reads on from OFFSET. A connector remembers
-the waiting traces of the cursor it last returned, so paging within one sync does not re-read. The
-re-read is bounded: a trace whose first span is more than :data:`PENDING_WINDOW` bytes behind the
-end of what was read stops waiting (said once); its run is still listed when its root arrives, from
-the spans read since. A page may hold more than ``limit`` runs when one line holds several roots.
+span has been read; spans read before the root wait with their trace. A span read after its run was
+listed (a late step) lists the run again, updated and named in ``RunPage.replaced``, so a sampled
+run is hydrated again. FLOOR/FLOOR_LINE: the first line of the oldest trace remembered, waiting for
+its root or listed with its root less than :data:`RECENT_WINDOW` bytes back (OFFSET when there is
+none). The next ``list_runs`` re-reads FLOOR..OFFSET only to gather those traces again (nothing
+there is listed twice; its problems were already said), then reads on from OFFSET. A connector
+remembers the traces of the cursor it last returned, so paging within one sync does not re-read.
+The re-read is bounded: a trace whose first span is more than :data:`PENDING_WINDOW` bytes behind
+the end of what was read stops waiting (said once); its run is still listed when its root arrives,
+from the spans read since, and a step later than RECENT_WINDOW after its root is seen only when the
+run is hydrated. A page may hold more than ``limit`` runs when one line holds several roots, or
+late steps update runs.
 
 A summary is built from the spans read up to the end of its page; ``fetch_runs`` reads every
 line of the file that holds a span of the trace (offsets remembered in an index), so a hydrated
@@ -66,6 +70,9 @@ if TYPE_CHECKING:
 
 #: How far (bytes) behind the end of what was read a trace may wait for its root span.
 PENDING_WINDOW = 64 * 1024 * 1024
+#: How far (bytes) behind the end of what was read a listed trace's root may be for a span
+#: written after it (a late child) to list the run again, updated.
+RECENT_WINDOW = 1024 * 1024
 #: Default longest string attribute value kept whole (characters).
 MAX_VALUE_CHARS = 1_000_000
 CURSOR_PREFIX = "otlp1"
@@ -372,6 +379,7 @@ class _Trace:
     first_line: int
     root: _SpanData | None = None
     root_line: int = 0
+    root_offset: int = 0
     steps: list[_SpanData] = field(default_factory=list)
     llm_tokens: Tokens | None = None
     llm_cost: float | None = None
@@ -471,14 +479,17 @@ class OtlpFileConnector:
         workflow_attribute: str = "metadata.workflow",
         max_value_chars: int = MAX_VALUE_CHARS,
         pending_window: int = PENDING_WINDOW,
+        recent_window: int = RECENT_WINDOW,
     ) -> None:
         self.name = name
         self.path = path
         self.workflow_attribute = workflow_attribute
         self.max_value_chars = max_value_chars
         self.pending_window = pending_window
-        #: The cursor last returned by ``list_runs`` and the traces waiting for a root there.
-        self._waiting: tuple[str, dict[str, _Trace]] | None = None
+        self.recent_window = recent_window
+        #: The cursor last returned by ``list_runs``, the traces waiting for a root there and
+        #: the recently listed ones.
+        self._remembered: tuple[str, dict[str, _Trace], dict[str, _Trace]] | None = None
         self._index = _Index()
         self._scores = ScoresFile(
             path.parent / f"{path.stem}.scores.jsonl", path.parent / f".{path.stem}.scores.lock"
@@ -525,12 +536,13 @@ class OtlpFileConnector:
     def _read_spans(self, raw: bytes) -> list[_SpanData]:
         return list(_spans(parse(_Export, raw), self.max_value_chars))
 
-    def _waiting_between(
+    def _remember(
         self, fh: BinaryIO, floor: int, floor_line: int, offset: int
-    ) -> dict[str, _Trace]:
-        """The traces still waiting for a root at ``offset``, gathered again from ``floor``."""
+    ) -> tuple[dict[str, _Trace], dict[str, _Trace]]:
+        """The traces still waiting for a root at ``offset`` and the ones listed since
+        ``floor``, gathered again from the lines between."""
         waiting: dict[str, _Trace] = {}
-        rooted: set[str] = set()
+        recent: dict[str, _Trace] = {}
         fh.seek(floor)
         number = floor_line
         while fh.tell() < offset:
@@ -548,14 +560,28 @@ class OtlpFileConnector:
             except (ValidationError, ValueError):
                 continue  # said when it was first read
             for span in spans:
-                tid = span.trace_id
-                if span.root:
-                    rooted.add(tid)
-                    waiting.pop(tid, None)
-                elif tid not in rooted:
-                    trace = waiting.setdefault(tid, _Trace(start, number))
-                    trace.add(span, number, self.workflow_attribute, keep=False)
-        return waiting
+                self._take(span, start, number, waiting, recent, recent)
+        return waiting, recent
+
+    def _take(
+        self,
+        span: _SpanData,
+        start: int,
+        number: int,
+        waiting: dict[str, _Trace],
+        listed: dict[str, _Trace],
+        ready: dict[str, _Trace],
+    ) -> _Trace:
+        """Add a span to its trace; a root moves a waiting trace to ``ready``."""
+        tid = span.trace_id
+        trace = ready.get(tid) or waiting.get(tid) or listed.get(tid)
+        if trace is None:
+            trace = waiting[tid] = _Trace(start, number)
+        trace.add(span, number, self.workflow_attribute, keep=False)
+        if span.root and tid in waiting:
+            trace.root_offset = start
+            ready[tid] = waiting.pop(tid)
+        return trace
 
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """List the traces whose root span is read after ``cursor``, up to ``limit`` (more when
@@ -565,6 +591,7 @@ class OtlpFileConnector:
         problems: list[str] = []
         skipped = 0
         ready: dict[str, _Trace] = {}
+        updated: dict[str, _Trace] = {}
         done = False
         with self._open() as fh:
             fh.seek(0, 2)
@@ -583,12 +610,12 @@ class OtlpFileConnector:
                 offset = line_no = floor = floor_line = 0
                 cursor = None
                 self._index = _Index()
-            if self._waiting is not None and cursor is not None and self._waiting[0] == cursor:
-                waiting = self._waiting[1]
+            if self._remembered is not None and self._remembered[0] == cursor:
+                _, waiting, recent = self._remembered
             elif floor < offset:
-                waiting = self._waiting_between(fh, floor, floor_line, offset)
+                waiting, recent = self._remember(fh, floor, floor_line, offset)
             else:
-                waiting = {}
+                waiting, recent = {}, {}
             in_line = False
             if offset > 0:
                 fh.seek(offset - 1)
@@ -638,13 +665,10 @@ class OtlpFileConnector:
                 if indexing:
                     self._index.add(spans, start, line_no)
                 for span in spans:
+                    trace = self._take(span, start, line_no, waiting, recent, ready)
                     tid = span.trace_id
-                    trace = ready.get(tid) or waiting.get(tid)
-                    if trace is None:
-                        trace = waiting[tid] = _Trace(start, line_no)
-                    trace.add(span, line_no, self.workflow_attribute, keep=False)
-                    if span.root and tid in waiting:
-                        ready[tid] = waiting.pop(tid)
+                    if not span.root and tid in recent and tid not in ready:
+                        updated[tid] = trace  # a late step of a run listed before
             end = fh.tell()
             if not done:
                 done = not fh.read(1)
@@ -652,28 +676,44 @@ class OtlpFileConnector:
         if indexing:
             self._index.to, self._index.count, self._index.head = end, line_no, head
         runs: list[RunSummary] = []
-        for tid, trace in ready.items():
+        replaced: list[str] = []
+        for tid, trace in (ready | updated).items():
             try:
                 runs.append(RunSummary(**trace.summary_fields(self.workflow_attribute)))
             except (ValueError, ValidationError) as exc:
                 skipped += 1
                 problems.append(f"{name}:{trace.root_line}: trace {tid}: {exc}; not listed")
+                continue
+            if tid in updated:
+                replaced.append(tid)
+        recent.update(ready)
         for tid, trace in list(waiting.items()):
             if trace.first_offset < end - self.pending_window:
                 del waiting[tid]
                 problems.append(
-                    f"{name}:{trace.first_line}: trace {tid} has had no root span for "
-                    f"{self.pending_window} bytes; its spans up to here no longer wait "
-                    "(it is still listed when its root arrives)"
+                    f"{name}:{trace.first_line}: trace {tid}: no root span within "
+                    f"{self.pending_window} bytes of this line (its root was listed long before, "
+                    "or never written); these spans are read only when the run is hydrated"
                 )
-        if waiting:
-            first = min(waiting.values(), key=lambda t: t.first_offset)
+        for tid, trace in list(recent.items()):
+            if trace.root_offset < end - self.recent_window:
+                del recent[tid]
+        remembered = [*waiting.values(), *recent.values()]
+        if remembered:
+            first = min(remembered, key=lambda t: t.first_offset)
             floor, floor_line = first.first_offset, first.first_line - 1
         else:
             floor, floor_line = end, line_no
         new_cursor = f"{CURSOR_PREFIX}:{end}:{line_no}:{floor}:{floor_line}:{head}"
-        self._waiting = (new_cursor, waiting)
-        return RunPage(runs=runs, cursor=new_cursor, done=done, skipped=skipped, problems=problems)
+        self._remembered = (new_cursor, waiting, recent)
+        return RunPage(
+            runs=runs,
+            cursor=new_cursor,
+            done=done,
+            skipped=skipped,
+            problems=problems,
+            replaced=replaced,
+        )
 
     def _extend_index(self, fh: BinaryIO) -> None:
         """Learn which lines hold which traces, from where the index stops to the end."""
