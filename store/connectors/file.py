@@ -10,95 +10,26 @@ whose content is already the latest for that id writes nothing, so retries never
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
-import json
-import os
-import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from store.connectors.base import ConnectorError, Listed
+from store.connectors.jsonl import lines as _lines
+from store.connectors.jsonl import parse as _parse
+from store.connectors.jsonl import problem as _problem
+from store.connectors.jsonl import read_bytes as _read_bytes
+from store.connectors.jsonl import unreadable_json as _unreadable_json
+from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score
 
 RUNS = "runs.jsonl"
 INCIDENTS = "incidents.jsonl"
 SCORES = "scores.jsonl"
-
-M = TypeVar("M", bound=BaseModel)
-
-#: A JSON escape of a UTF-16 surrogate: valid JSON, but alone it is no character at all.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _decode(raw: bytes) -> str:
-    # Invalid UTF-8 from a model or a customer becomes U+FFFD, never an exception.
-    return raw.decode("utf-8", errors="replace")
-
-
-def _scrub(value: Any) -> Any:
-    """Replace lone surrogates (from ``\\udc80`` escapes) with U+FFFD, keys included."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_scrub(v) for v in value]
-    if isinstance(value, dict):
-        return {_scrub(k): _scrub(v) for k, v in value.items()}
-    return value
-
-
-def _parse(model: type[M], raw: bytes) -> M:
-    """One JSON line as ``model``. A lone surrogate escape is shown as U+FFFD, as invalid UTF-8
-    is: pydantic's JSON parser refuses it, so such a line goes through ``json`` instead."""
-    text = _decode(raw)
-    try:
-        return model.model_validate_json(text)
-    except ValidationError as exc:
-        if exc.errors()[0]["type"] != "json_invalid" or not _SURROGATE_ESCAPE.search(raw):
-            raise
-    try:
-        data = _scrub(json.loads(text))
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
-    return model.model_validate(data)
-
-
-def _unreadable_json(exc: Exception) -> bool:
-    """The line is not JSON at all (as opposed to JSON that is not a valid record)."""
-    if isinstance(exc, ValidationError):
-        return exc.errors()[0]["type"] == "json_invalid"
-    return True
-
-
-def _problem(name: str, line: int, exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        err = exc.errors()[0]
-        if err["type"] == "json_invalid":
-            return f"{name}:{line}: not valid JSON (a truncated or corrupt line)"
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = str(err["msg"]).removeprefix("Value error, ")
-        return f"{name}:{line}: {loc}: {msg}" if loc else f"{name}:{line}: {msg}"
-    return f"{name}:{line}: not valid JSON (a truncated or corrupt line)"
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ConnectorError(f"{path}: cannot read ({exc.strerror})") from None
-
-
-def _lines(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """Numbered lines of a whole file, blank ones left out."""
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if raw.strip():
-            yield number, raw
 
 
 class _TraceId(BaseModel):
@@ -316,105 +247,20 @@ class FileConnector:
     def scores_path(self) -> Path:
         return self.folder / SCORES
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        # A store folder that went away (unmounted share, moved demo) is an error to report,
-        # not something to recreate empty.
-        if not self.folder.is_dir():
-            raise ConnectorError(f"{self.folder}: the store folder is missing")
-        with (self.folder / ".scores.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    def _read_scores(self) -> tuple[dict[str, tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
-        """Each score id's latest line (number, object), tombstones included, and the lines that
-        are not a JSON object with a string ``id``."""
-        latest: dict[str, tuple[int, dict[str, Any]]] = {}
-        bad: list[tuple[int, str]] = []
-        if not self.scores_path.exists():
-            return latest, bad
-        for number, raw in _lines(_read_bytes(self.scores_path)):
-            try:
-                obj = _scrub(json.loads(_decode(raw)))
-            except (ValueError, RecursionError):
-                bad.append((number, _problem(SCORES, number, ValueError())))
-                continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
-                bad.append((number, f"{SCORES}:{number}: not a score (no string `id`)"))
-                continue
-            latest[obj["id"]] = (number, obj)
-        return latest, bad
-
-    def _latest(self) -> dict[str, str]:
-        """Map score id to its latest line (canonical JSON), tombstones included."""
-        latest, _ = self._read_scores()
-        return {
-            sid: json.dumps(obj, sort_keys=True, ensure_ascii=False)
-            for sid, (_, obj) in latest.items()
-        }
+    @property
+    def _scores(self) -> ScoresFile:
+        return ScoresFile(self.scores_path, self.folder / ".scores.lock")
 
     def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
         """The live scores (the last line for each id, tombstones left out); a corrupt line is
         skipped, counted and said. The file is read whole, so ``trace_ids`` is not needed
         (every score is returned: the caller keeps what it knows)."""
-        latest, bad = self._read_scores()
-        out: Listed[Score] = Listed()
-        for number, obj in latest.values():
-            if obj.get("deleted"):
-                continue
-            try:
-                out.append(Score.model_validate(obj))
-            except ValidationError as exc:
-                bad.append((number, _problem(SCORES, number, exc)))
-        out.skipped = len(bad)
-        out.problems = [text for _, text in sorted(bad)]
-        return out
-
-    def _append(self, lines: list[str]) -> None:
-        if not lines:
-            return
-        try:
-            with self.scores_path.open("a+b") as fh:
-                # A line torn by a crash must not swallow the next score: start a fresh line.
-                fh.seek(0, os.SEEK_END)
-                if fh.tell() > 0:
-                    fh.seek(-1, os.SEEK_END)
-                    if fh.read(1) != b"\n":
-                        fh.write(b"\n")
-                fh.write("".join(line + "\n" for line in lines).encode("utf-8"))
-                fh.flush()
-                os.fsync(fh.fileno())
-        except OSError as exc:
-            raise ConnectorError(f"{self.scores_path}: cannot write ({exc.strerror})") from None
+        return self._scores.live()
 
     def push_scores(self, scores: Sequence[Score]) -> None:
         """Upsert scores by id; content already stored as the latest is not written again."""
-        with self._locked():
-            latest = self._latest()
-            lines = []
-            for score in scores:
-                record = score.model_dump(mode="json", exclude_none=False)
-                if record.get("span_id") is None:
-                    # A run-level score: the line as it always was (no churn on re-push).
-                    record.pop("span_id", None)
-                text = json.dumps(record, sort_keys=True, ensure_ascii=False)
-                if latest.get(score.id) != text:
-                    lines.append(text)
-                    latest[score.id] = text
-            self._append(lines)
+        self._scores.push(scores)
 
     def delete_scores(self, score_ids: Sequence[str]) -> None:
         """Write a tombstone for each id that currently has a live score."""
-        with self._locked():
-            latest = self._latest()
-            lines = []
-            for sid in score_ids:
-                current = latest.get(sid)
-                if current is not None and not json.loads(current).get("deleted"):
-                    text = json.dumps({"deleted": True, "id": sid}, sort_keys=True)
-                    lines.append(text)
-                    latest[sid] = text
-            self._append(lines)
+        self._scores.delete(score_ids)
