@@ -134,7 +134,7 @@ def test_a_store_folder_without_runs_and_an_unsupported_kind(
     assert problems(done) == [
         f"{cfg}:{line_of(cfg, 'path = ')}: store 'demo': {ws / 'store' / 'runs.jsonl'} is missing",
         f"{cfg}:{kind_line}: store 'phoenix' of kind 'phoenix' is not supported yet "
-        "(supported: file, otlp-file)",
+        "(supported: file)",
     ]
     refused = run("-w", str(ws), "sync")
     assert refused.exit_code == 2
