@@ -270,6 +270,7 @@ class _SpanData:
         return Step(
             kind=self.kind,
             name=str(self.first("tool.name", "gen_ai.tool.name") or self.name or "(unnamed)"),
+            span_id=self.span_id,
             start_time=_instant(self.start_ns),
             latency_ms=self.latency_ms(),
             arguments=self.first(
