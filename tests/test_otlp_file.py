@@ -260,6 +260,7 @@ def test_openinference_run_from_three_lines_root_last(tmp_path: Path) -> None:
         Step(
             kind="llm",
             name="ChatCompletion",
+            span_id=_sid(3, 1),
             start_time=_at(3.1),
             latency_ms=500,
             arguments="what is my balance?",
@@ -269,6 +270,7 @@ def test_openinference_run_from_three_lines_root_last(tmp_path: Path) -> None:
         Step(
             kind="tool",
             name="payments_api",
+            span_id=_sid(3, 2),
             start_time=_at(3.7),
             latency_ms=500,
             arguments='{"account": "A-1"}',
