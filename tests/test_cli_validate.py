@@ -117,7 +117,11 @@ def test_a_store_path_that_does_not_exist_names_its_config_line(ws: Path) -> Non
     assert run("-w", str(ws), "sync").exit_code == 2
 
 
-def test_a_store_folder_without_runs_and_an_unsupported_kind(ws: Path) -> None:
+def test_a_store_folder_without_runs_and_an_unsupported_kind(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As on an install with no connector but the file one (connectors are found when present).
+    monkeypatch.setattr("store.connectors.SUPPORTED_KINDS", ("file",))
     (ws / "store" / "runs.jsonl").unlink()
     cfg = ws / "agentdeck.toml"
     cfg.write_text(
