@@ -502,3 +502,53 @@ def test_the_api_key_is_sent_and_never_said() -> None:
     assert server.requests[0][2]["Authorization"] == "Bearer sekrit-123"
     assert "sekrit" not in str(caught.value)
     assert "agentdeck login phoenix" in str(caught.value)
+
+
+@pytest.fixture
+def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """keyrings.alt's plain-file backend in a temporary folder: the real keyring is untouched."""
+    import keyring.core
+    from keyrings.alt.file import PlaintextKeyring
+
+    path = tmp_path / "keyring" / "keyring_pass.cfg"
+    backend = PlaintextKeyring()
+    backend.file_path = str(path)  # type: ignore[misc]
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    return path
+
+
+@pytest.mark.parametrize("secret", [None, "sekrit-456"])
+def test_a_configured_store_is_built_by_kind_with_its_key_from_the_keyring(
+    tmp_path: Path, keyring_file: Path, secret: str | None
+) -> None:
+    from store.connectors import make_connector
+    from store.credentials import set_secret
+    from store.workspace import load_workspace
+    from tests.conftest import copy_sample_data
+
+    path = "/v1/projects/support-agents/spans"
+    with ScriptedServer({path: Reply(200, b'{"data": [], "next_cursor": null}')}) as server:
+        root = copy_sample_data(tmp_path / "ws")
+        cfg = root / "agentdeck.toml"
+        cfg.write_text(
+            cfg.read_text()
+            + f'\n[[stores]]\nname = "px"\nkind = "phoenix"\nurl = "{server.url}/"\n'
+            'project = "support-agents"\nworkflow_attribute = "agent.workflow"\ntimeout = 3\n'
+        )
+        if secret:
+            set_secret("px", secret)
+        workspace = load_workspace(root)
+        connector = make_connector(workspace, workspace.config.stores[-1])
+        assert isinstance(connector, PhoenixConnector)
+        assert (connector.name, connector.url, connector.project) == (
+            "px",
+            server.url,
+            "support-agents",
+        )
+        assert (connector.workflow_attribute, connector.timeout) == ("agent.workflow", 3)
+        page = connector.list_runs(None, 50)
+    assert (page.runs, page.done) == ([], True)
+    [(method, target, headers)] = server.requests
+    assert method == "GET"
+    assert target == f"{path}?parent_id=null&sort=id&order=asc&limit=50"
+    assert headers.get("Authorization") == (f"Bearer {secret}" if secret else None)
