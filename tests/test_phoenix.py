@@ -552,3 +552,67 @@ def test_a_configured_store_is_built_by_kind_with_its_key_from_the_keyring(
     assert method == "GET"
     assert target == f"{path}?parent_id=null&sort=id&order=asc&limit=50"
     assert headers.get("Authorization") == (f"Bearer {secret}" if secret else None)
+
+
+def test_grade_in_the_desk_sync_and_find_it_in_phoenix_exactly_once(
+    phoenix: PhoenixServer, tmp_path: Path, keyring_file: Path
+) -> None:
+    from review import grading
+    from review.session import sync
+    from store.workspace import load_workspace
+    from tests.conftest import copy_sample_data
+
+    project = "desk-agents"
+    ids = _seed(
+        phoenix, project, [(0, "billing-support", True, False), (1, "crm-update", True, True)]
+    )
+    root = copy_sample_data(tmp_path / "ws")
+    cfg = root / "agentdeck.toml"
+    text = cfg.read_text()
+    old = 'name = "demo"\nkind = "file"'
+    assert old in text
+    cfg.write_text(
+        text.replace(
+            old, f'name = "px"\nkind = "phoenix"\nurl = "{phoenix.url}"\nproject = "{project}"\n#'
+        )
+    )
+    setup = load_setup(load_workspace(root))
+    conn = connect(setup.workspace.db_path)
+
+    [(name, pulled, _)] = sync(conn, setup)
+    assert (name, pulled.listed, pulled.hydrated, pulled.problems) == ("px", 2, 2, [])
+    pk, reviewer = _rows(
+        conn,
+        "SELECT a.run, a.reviewer FROM assignments a JOIN runs r ON r.id = a.run "
+        "WHERE r.run_id = ? ORDER BY a.reviewer LIMIT 1",
+        ids[0],
+    )[0]
+    grading.set_value(conn, pk, reviewer, setup.rubric, "task_success", "fail", seconds=30)
+    grading.set_value(conn, pk, reviewer, setup.rubric, "intervention", "yes", seconds=5)
+    grading.set_value(conn, pk, reviewer, setup.rubric, "tone", 5, seconds=5)
+    grading.set_value(conn, pk, reviewer, setup.rubric, "policy", "safe", seconds=5)
+
+    for _ in range(2):  # the second sync pushes nothing new and duplicates nothing
+        [(_, _, pushed)] = sync(conn, setup)
+        assert pushed is not None and pushed.failed == 0
+    span = _hex(f"{project}/0/root", 16)
+    found = _annotations(phoenix, project, [span])
+    assert [
+        (a["name"], a["identifier"], a["result"]["label"], a["metadata"]["rubric_version"])
+        for a in found
+    ] == [
+        ("intervention", reviewer, "yes", setup.rubric.version),
+        ("policy", reviewer, "safe", setup.rubric.version),
+        ("task_success", reviewer, "fail", setup.rubric.version),
+        ("tone", reviewer, "5", setup.rubric.version),
+    ]
+    assert {a["metadata"]["seconds_spent"] for a in found} == {45.0}
+    # Read back by the sync, the grade is the same one grade, values in their own types.
+    [(values,)] = _rows(conn, 'SELECT "values" FROM grades WHERE run = ?', pk)
+    assert json.loads(values) == {
+        "intervention": "yes",
+        "policy": "safe",
+        "task_success": "fail",
+        "tone": 5,
+    }
+    assert _rows(conn, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
