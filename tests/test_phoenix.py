@@ -616,3 +616,53 @@ def test_grade_in_the_desk_sync_and_find_it_in_phoenix_exactly_once(
         "tone": 5,
     }
     assert _rows(conn, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
+
+
+def test_annotation_configs_are_checked_created_once_and_differences_said(
+    phoenix: PhoenixServer, demo_workspace: Workspace
+) -> None:
+    from types import SimpleNamespace
+
+    project = "config-agents"
+    _seed(phoenix, project, [(0, "billing-support", False, False)])
+    rubric = load_setup(demo_workspace).rubric
+    names = [c.id for c in rubric.criteria]
+    connector = _connector(phoenix, project)
+
+    assert connector.check_annotation_configs(rubric) == [
+        f"phoenix: annotation config {n!r} missing" for n in names
+    ]
+    assert connector.create_annotation_configs(rubric) == names
+    assert connector.check_annotation_configs(rubric) == []
+    assert connector.create_annotation_configs(rubric) == []
+
+    status, reply = phoenix.api("GET", f"/projects/{project}/annotation_configs")
+    assert status == 200 and isinstance(reply, dict)
+    assigned = {c["name"]: c for c in reply["data"]}
+    assert sorted(assigned) == sorted(names)
+    assert assigned["tone"]["type"] == "CATEGORICAL"
+    assert [(v["label"], v["score"]) for v in assigned["tone"]["values"]] == [
+        ("1", 1.0),
+        ("3", 3.0),
+        ("5", 5.0),
+    ]
+    assert [(v["label"], v["score"]) for v in assigned["task_success"]["values"]] == [
+        ("pass", None),
+        ("fail", None),
+    ]
+
+    # A config of the same name made by someone else, with other levels: said, not overwritten.
+    other = SimpleNamespace(
+        criteria=[
+            SimpleNamespace(
+                id="tone",
+                question="Tone",
+                scale=SimpleNamespace(levels=[SimpleNamespace(value=v) for v in (1, 2)]),
+            )
+        ]
+    )
+    assert connector.check_annotation_configs(other) == [
+        "phoenix: annotation config 'tone' has other labels or scores than the rubric's levels"
+    ]
+    with pytest.raises(ConnectorError, match="annotation config 'tone' has other labels"):
+        connector.create_annotation_configs(other)

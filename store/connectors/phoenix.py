@@ -43,6 +43,12 @@ query string, in batches small enough for the server's request-line limit.
 identifier, time range), never one annotation on one span, so :meth:`delete_scores` deletes
 nothing; it records what it left in :attr:`PhoenixConnector.problems`.
 
+**Annotation configs.** Each criterion maps to a CATEGORICAL config named after it, one value
+per level (``label`` the level as text, ``score`` when the level is a number).
+:meth:`PhoenixConnector.check_annotation_configs` says which are missing or differ;
+:meth:`PhoenixConnector.create_annotation_configs` creates the missing ones and assigns them to
+the project (config names are global in Phoenix: a differing one is reported, never overwritten).
+
 **Errors and retries.** Timeouts, connection errors and 5xx are retried with exponential backoff
 and jitter, a 429 after its ``Retry-After``; what still fails is a :class:`ConnectorError` of one
 line naming the store, the method and the endpoint, and what to do (never the API key). A small
@@ -57,7 +63,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -94,6 +100,33 @@ BACKOFF_CAP_S = 10.0
 RETRY_AFTER_CAP_S = 60.0
 #: The metadata key that marks an annotation as agentdeck's.
 SCORE_ID_KEY = "agentdeck_score_id"
+
+
+class _Level(Protocol):
+    @property
+    def value(self) -> int | float | str: ...
+
+
+class _Scale(Protocol):
+    @property
+    def levels(self) -> Sequence[_Level]: ...
+
+
+class _Criterion(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def scale(self) -> _Scale: ...
+
+
+class RubricLike(Protocol):
+    """What the annotation configs need of a rubric (``review.rubric.Rubric``; ``store`` stays
+    below ``review`` and does not import it)."""
+
+    @property
+    def criteria(self) -> Sequence[_Criterion]: ...
 
 
 class _Model(BaseModel):
@@ -764,3 +797,80 @@ class PhoenixConnector:
                 if not cursor:
                     break
         return Listed(scores, problems=problems, skipped=len(problems))
+
+    # --- annotation configs ----------------------------------------------------------------
+
+    @staticmethod
+    def annotation_configs(rubric: RubricLike) -> list[dict[str, Any]]:
+        """The CATEGORICAL annotation config each criterion of ``rubric`` maps to."""
+        configs = []
+        for criterion in rubric.criteria:
+            values = []
+            for level in criterion.scale.levels:
+                numeric = isinstance(level.value, int | float) and not isinstance(level.value, bool)
+                values.append(
+                    {"label": str(level.value), "score": float(level.value) if numeric else None}
+                )
+            configs.append(
+                {
+                    "name": criterion.id,
+                    "type": "CATEGORICAL",
+                    "description": criterion.question,
+                    "optimization_direction": "NONE",
+                    "values": values,
+                }
+            )
+        return configs
+
+    def _differences(self, want: dict[str, Any]) -> str | None:
+        """None when Phoenix's config named like ``want`` matches it; else what differs."""
+        path = f"/v1/annotation_configs/{want['name']}"
+        reply = self._request("GET", path, allow=(404,))
+        if reply.status_code == 404:
+            return "missing"
+        data = self._json("GET", path, reply)
+        have = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(have, dict):
+            self._fail("GET", path, "the reply holds no config", "check that `url` is Phoenix")
+        if have.get("type") != "CATEGORICAL":
+            return f"is {clean(str(have.get('type')), 20)}, not CATEGORICAL"
+        theirs = {(v.get("label"), v.get("score")) for v in have.get("values") or []}
+        ours = {(v["label"], v["score"]) for v in want["values"]}
+        if theirs != ours:
+            return "has other labels or scores than the rubric's levels"
+        return None
+
+    def check_annotation_configs(self, rubric: RubricLike) -> list[str]:
+        """One line per criterion whose annotation config is missing or differs; [] if all
+        match."""
+        problems = []
+        for want in self.annotation_configs(rubric):
+            differs = self._differences(want)
+            if differs:
+                problems.append(f"{self.name}: annotation config {want['name']!r} {differs}")
+        return problems
+
+    def create_annotation_configs(self, rubric: RubricLike) -> list[str]:
+        """Create the missing configs and assign every matching one to the project; returns
+        the names created. A config that exists and differs is left as it is (ConnectorError
+        naming it): other projects may use it."""
+        created, differing = [], []
+        for want in self.annotation_configs(rubric):
+            differs = self._differences(want)
+            if differs == "missing":
+                path = "/v1/annotation_configs"
+                self._json("POST", path, self._request("POST", path, body=want))
+                created.append(want["name"])
+            elif differs:
+                differing.append(f"{want['name']!r} {differs}")
+                continue
+            assign = f"/v1/projects/{self.project}/annotation_configs/{want['name']}"
+            self._request("PUT", assign)
+        if differing:
+            self._fail(
+                "GET",
+                "/v1/annotation_configs",
+                "annotation config " + "; ".join(differing),
+                "rename the criterion or change the config in Phoenix",
+            )
+        return created
