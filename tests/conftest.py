@@ -297,3 +297,84 @@ def unleash(servers_dir: Path, postgres_server):  # type: ignore[no-untyped-def]
         yield UnleashAdmin(started.url, started.admin_token)
     finally:
         started.server.stop()
+
+
+class PhoenixServer:
+    """A real Phoenix: its URL, raw REST calls, and seeding spans with fixed ids."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def api(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        """One REST call (``path`` from ``/v1``, query included); the status and the JSON."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}/v1{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                status, raw = reply.status, reply.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, (json.loads(raw) if raw.strip() else None)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def span_ids(self, project: str, trace_ids: list[str]) -> set[str]:
+        """The span ids Phoenix can list for these traces right now."""
+        from urllib.parse import urlencode
+
+        found: set[str] = set()
+        cursor = None
+        while True:
+            query = [("trace_id", t) for t in trace_ids] + [("limit", "1000")]
+            if cursor:
+                query.append(("cursor", cursor))
+            status, reply = self.api("GET", f"/projects/{project}/spans?{urlencode(query)}")
+            if status == 404:  # the project appears with its first span
+                return found
+            assert status == 200 and isinstance(reply, dict), (status, reply)
+            found |= {s["context"]["span_id"] for s in reply["data"]}
+            cursor = reply.get("next_cursor")
+            if not cursor:
+                return found
+
+    def seed(self, project: str, spans: list[dict], *, timeout: float = 60.0) -> None:
+        """Post spans (Phoenix's own span shape) and wait until every one is listed.
+
+        Phoenix queues spans and inserts them in the background: poll, bounded.
+        """
+        import time
+
+        status, reply = self.api("POST", f"/projects/{project}/spans", {"data": spans})
+        assert status == 202, (status, reply)
+        want = {s["context"]["span_id"] for s in spans}
+        traces = sorted({s["context"]["trace_id"] for s in spans})
+        deadline = time.monotonic() + timeout
+        while not want <= self.span_ids(project, traces):
+            assert time.monotonic() < deadline, f"Phoenix did not list {len(want)} spans in time"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def phoenix(servers_dir: Path):  # type: ignore[no-untyped-def]
+    """A real Arize Phoenix (pinned, in its own virtualenv) on 127.0.0.1, SQLite in a temp dir."""
+    from tests import servers
+
+    try:
+        server = servers.start_phoenix(servers_dir / "phoenix")
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield PhoenixServer(server.url)
+    finally:
+        server.stop()

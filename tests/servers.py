@@ -1,4 +1,4 @@
-"""Real servers for the integration tests: Alertmanager, PostgreSQL and Unleash.
+"""Real servers for the integration tests: Alertmanager, PostgreSQL, Unleash and Phoenix.
 
 Each ``start_*`` function runs one server on 127.0.0.1 and a free port, writes its log to a file
 in the directory it is given, waits (a bounded poll) until the server answers, and returns a
@@ -7,7 +7,7 @@ checks it: a server found listening on any other address is stopped and reported
 
 What is not installed raises :class:`ServerMissing` (the fixtures skip locally and fail in CI);
 a server that is installed but does not come up raises :class:`ServerFailed` with the last
-lines of its log. ``.ci/run`` installs all three; the fixtures live in ``tests/conftest.py``.
+lines of its log. ``.ci/run`` installs them all; the fixtures live in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ UNLEASH_SOURCE = Path(__file__).resolve().parent / "servers" / "unleash"
 UNLEASH_VERSION = "7.5.1"
 #: Seconds a server gets to answer after it was started. Unleash runs its database migrations
 #: first, which on two busy cores takes a while.
-START_TIMEOUT = {"alertmanager": 60.0, "postgres": 60.0, "unleash": 240.0}
+START_TIMEOUT = {"alertmanager": 60.0, "postgres": 60.0, "unleash": 240.0, "phoenix": 180.0}
 
 
 class ServerMissing(Exception):
@@ -181,8 +181,12 @@ def listening_addresses(pid: int) -> set[str]:
 
 def check_loopback_only(server: Server) -> None:
     """Stop ``server`` and raise ServerFailed if it listens anywhere but 127.0.0.1."""
+    # gRPC opens dual-stack sockets: 127.0.0.1 shows as the IPv4-mapped ::ffff:127.0.0.1,
+    # which is the same loopback address (no other host can reach it).
     elsewhere = sorted(
-        a for a in listening_addresses(server.process.pid) if not a.startswith("127.0.0.1:")
+        a
+        for a in listening_addresses(server.process.pid)
+        if not a.startswith(("127.0.0.1:", "::ffff:127.0.0.1:"))
     )
     if elsewhere:
         server.stop()
@@ -475,6 +479,91 @@ def start_unleash(workdir: Path, database_url: str) -> UnleashServer:
         raise
     check_loopback_only(server)
     return UnleashServer(server, url, token)
+
+
+# --- Arize Phoenix ---------------------------------------------------------------------------
+
+#: The Phoenix the tests run: `.ci/run` installs exactly this into a virtualenv of its own.
+PHOENIX_VERSION = "20.26.1"
+
+#: Phoenix's gRPC OTLP receiver binds ``[::]`` whatever PHOENIX_HOST says, and it cannot be
+#: turned off (only a read-only server skips it). This launcher rewrites that one address to
+#: 127.0.0.1 before Phoenix starts, then runs ``phoenix serve``.
+PHOENIX_LAUNCHER = """\
+import sys
+
+from grpc.aio import _server
+
+_add = _server.Server.add_insecure_port
+
+
+def _loopback(self, address):
+    return _add(self, address.replace("[::]:", "127.0.0.1:", 1))
+
+
+_server.Server.add_insecure_port = _loopback
+sys.argv = ["phoenix", "serve"]
+from phoenix.server.main import main  # noqa: E402
+
+main()
+"""
+
+
+def phoenix_dir() -> Path:
+    """Where Phoenix is installed: $AGENTDECK_PHOENIX_DIR, else `.ci/run`'s cache folder."""
+    explicit = os.environ.get("AGENTDECK_PHOENIX_DIR")
+    if explicit:
+        return Path(explicit)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "agentdeck-ci" / f"phoenix-{PHOENIX_VERSION}"
+
+
+def phoenix_python() -> Path:
+    """The Python of Phoenix's own virtualenv, or ServerMissing."""
+    venv = phoenix_dir()
+    python = venv / "bin" / "python"
+    # `.ci/run` writes the marker last, so a half-done install is never taken for a done one.
+    if not python.is_file() or not (venv / ".agentdeck-complete").is_file():
+        raise ServerMissing(
+            f"Phoenix {PHOENIX_VERSION} is not installed in {venv} (bash .ci/run, or set "
+            "AGENTDECK_PHOENIX_DIR to a virtualenv with arize-phoenix installed)"
+        )
+    return python
+
+
+def start_phoenix(workdir: Path) -> Server:
+    """Phoenix on 127.0.0.1 and a free port (HTTP and gRPC), SQLite in ``workdir``.
+
+    Telemetry and external resources (fonts, scripts from CDNs) are off: the tests talk to
+    no one else.
+    """
+    python = phoenix_python()
+    workdir.mkdir(parents=True, exist_ok=True)
+    launcher = workdir / "launch_phoenix.py"
+    launcher.write_text(PHOENIX_LAUNCHER)
+    log = workdir / "phoenix.log"
+    port, grpc_port = free_port(), free_port()
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "TZ": "UTC",
+        "PHOENIX_HOST": "127.0.0.1",
+        "PHOENIX_PORT": str(port),
+        "PHOENIX_GRPC_PORT": str(grpc_port),
+        "PHOENIX_WORKING_DIR": str(workdir / "data"),
+        "PHOENIX_TELEMETRY_ENABLED": "false",
+        "PHOENIX_ALLOW_EXTERNAL_RESOURCES": "false",
+    }
+    process = _launch([str(python), str(launcher)], log, env=env, cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    server = Server("phoenix", process, log, url)
+    try:
+        wait_until(lambda: http_ok(f"{url}/healthz"), name="phoenix", process=process, log=log)
+    except ServerFailed:
+        server.stop()
+        raise
+    check_loopback_only(server)
+    return server
 
 
 # --- A scripted HTTP server ----------------------------------------------------------------

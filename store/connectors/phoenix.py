@@ -1,0 +1,876 @@
+"""The Arize Phoenix connector: root spans as runs, span annotations as grades.
+
+Written against Phoenix 20.26.1's REST API (``/v1``); the tests run that exact version.
+
+**Runs.** A run is a root span (``parent_id`` null) of the configured project; its steps are the
+trace's other spans, in start order. The workflow is read from ``workflow_attribute``, dotted:
+OpenInference keeps ``metadata`` as one attribute holding a JSON string, so ``metadata.workflow``
+is the key ``workflow`` inside it; Phoenix may also hold (and always lists) nested attributes
+flattened (``"metadata.workflow": "x"``). Both are read. A root span without it is a run of
+workflow ``unknown``.
+
+**The cursor.** ``GET /v1/projects/{project}/spans`` lists newest first by default and has no
+"changed since" filter. A time window on ``start_time`` would miss late arrivals: a root span is
+exported when the run *ends*, carrying the time it *started*, so a long run lands behind any
+high-water mark taken while it ran. Phoenix 20.26.1 also sorts by insertion (``sort=id``,
+``order=asc``), which has no such gap, so that is what the cursor walks. The cursor agentdeck
+saves is JSON, opaque to the caller: ``{"after": <Phoenix's next_cursor or the last span's
+global id>, "seen": <that span's id, or null>}``. While pages remain it holds Phoenix's
+``next_cursor``; when the listing is done it holds the last root span's own global id (which is
+exactly Phoenix's cursor format for ``sort=id``), so the next sync starts there and drops that one
+span (Phoenix's boundary is inclusive). A server that ignores ``sort`` (an older Phoenix) is
+detected from descending ids and refused with a clear error. On PostgreSQL, ids are handed out
+before commit, so a span committed late under a lower id than one already listed could be
+missed; on SQLite (one writer) ids follow commits.
+
+**Grades.** Each score becomes a span annotation on the run's root span (or on ``Score.span_id``
+for a step-level score) through ``POST /v1/span_annotations?sync=true`` (without ``sync`` Phoenix
+answers with no data): ``name`` = criterion id, ``annotator_kind`` HUMAN, ``identifier`` = the
+reviewer, ``result.label`` = the value as text, ``result.score`` when it is a number,
+``result.explanation`` = the comment, and always ``metadata`` (a re-post without it would reset
+it): the agentdeck score id, reviewer, rubric id and version, seconds spent, escalate, trace id
+and the value's type. Phoenix upserts on (span, name, identifier), so pushes are idempotent. One
+unknown span fails a whole ``sync=true`` batch with 404: the batch is then split per run, the
+known runs are written and the error names only the unknown ones (their outbox rows retry).
+
+**Reading grades back.** ``GET /v1/projects/{project}/span_annotations`` needs ``span_ids`` (or
+``identifier``) and names the span, not the trace: trace ids are mapped to root span ids first,
+and only HUMAN annotations carrying agentdeck metadata become scores. Step-level annotations of
+other reviewers are not read back (only root spans are asked for). Span and trace ids go in the
+query string, in batches small enough for the server's request-line limit.
+
+**Deleting.** Phoenix 20.26.1 can delete span annotations only by project-wide filters (name,
+identifier, time range), never one annotation on one span, so :meth:`delete_scores` deletes
+nothing; it records what it left in :attr:`PhoenixConnector.problems`.
+
+**Annotation configs.** Each criterion maps to a CATEGORICAL config named after it, one value
+per level (``label`` the level as text, ``score`` when the level is a number).
+:meth:`PhoenixConnector.check_annotation_configs` says which are missing or differ;
+:meth:`PhoenixConnector.create_annotation_configs` creates the missing ones and assigns them to
+the project (config names are global in Phoenix: a differing one is reported, never overwritten).
+
+**Errors and retries.** Timeouts, connection errors and 5xx are retried with exponential backoff
+and jitter, a 429 after its ``Retry-After``; what still fails is a :class:`ConnectorError` of one
+line naming the store, the method and the endpoint, and what to do (never the API key). A small
+loop is enough here, so no retry library is added.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from store.alerts.alertmanager import clean, display_url
+from store.connectors.base import ConnectorError, Listed
+from store.models import (
+    Incident,
+    Run,
+    RunPage,
+    RunSummary,
+    Score,
+    ScoreMetadata,
+    Step,
+    StepError,
+    Tokens,
+)
+from store.timestamps import Instant
+
+if TYPE_CHECKING:
+    from store.workspace import StoreConfig, Workspace
+
+#: Phoenix's own ceiling for ``limit`` on the spans endpoint.
+MAX_PAGE = 1000
+#: Ids per request: they travel in the query string, and uvicorn (h11) refuses a request line
+#: over 16 KiB; 100 trace ids or 200 span ids stay well under it.
+TRACE_BATCH = 100
+SPAN_BATCH = 200
+#: Attempts per request (the first and three retries), backoff base and ceiling in seconds.
+ATTEMPTS = 4
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 10.0
+#: A Retry-After longer than this is not waited for: the request fails and the next sync retries.
+RETRY_AFTER_CAP_S = 60.0
+#: The metadata key that marks an annotation as agentdeck's.
+SCORE_ID_KEY = "agentdeck_score_id"
+
+
+class _Level(Protocol):
+    @property
+    def value(self) -> int | float | str: ...
+
+
+class _Scale(Protocol):
+    @property
+    def levels(self) -> Sequence[_Level]: ...
+
+
+class _Criterion(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def scale(self) -> _Scale: ...
+
+
+class RubricLike(Protocol):
+    """What the annotation configs need of a rubric (``review.rubric.Rubric``; ``store`` stays
+    below ``review`` and does not import it)."""
+
+    @property
+    def criteria(self) -> Sequence[_Criterion]: ...
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _SpanContext(_Model):
+    trace_id: str = Field(min_length=1)
+    span_id: str = Field(min_length=1)
+
+
+class PhoenixSpan(_Model):
+    """One span as ``GET /v1/projects/{project}/spans`` lists it (the fields agentdeck reads)."""
+
+    id: str = ""
+    name: str = ""
+    context: _SpanContext
+    span_kind: str = "UNKNOWN"
+    parent_id: str | None = None
+    start_time: Instant
+    end_time: Instant | None = None
+    status_code: str = "UNSET"
+    status_message: str = ""
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    events: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class _Page(_Model):
+    data: list[Any]
+    next_cursor: str | None = None
+
+
+class _Result(_Model):
+    label: str | None = None
+    score: float | None = None
+    explanation: str | None = None
+
+
+class PhoenixAnnotation(_Model):
+    """One span annotation as ``GET .../span_annotations`` lists it."""
+
+    span_id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    annotator_kind: str
+    result: _Result | None = None
+    metadata: dict[str, Any] | None = None
+    identifier: str = ""
+    created_at: Instant | None = None
+    updated_at: Instant | None = None
+
+
+class _Cursor(_Model):
+    after: str | None = None
+    seen: str | None = None
+
+
+def _row_id(global_id: str) -> int | None:
+    """The row number inside a Phoenix global id (base64 of ``Span:123``), if it is one."""
+    try:
+        kind, _, number = base64.b64decode(global_id, validate=True).decode().partition(":")
+        return int(number) if kind == "Span" else None
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def lookup(attributes: dict[str, Any], dotted: str) -> Any:
+    """The attribute ``dotted`` names, flattened (``a.b``), nested, or inside a JSON string.
+
+    ``metadata.workflow`` finds ``{"metadata.workflow": x}``, ``{"metadata": {"workflow": x}}``
+    and ``{"metadata": "{\\"workflow\\": x}"}`` (OpenInference's JSON-string metadata).
+    """
+    if dotted in attributes:
+        return attributes[dotted]
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head not in attributes:
+            continue
+        value: Any = attributes[head]
+        for part in parts[cut:]:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    return None
+            if not isinstance(value, dict) or part not in value:
+                value = None
+                break
+            value = value[part]
+        if value is not None:
+            return value
+    return None
+
+
+def _maybe_json(value: Any) -> Any:
+    """``input.value``/``output.value`` are text; JSON text is read as what it holds."""
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _tokens(attributes: dict[str, Any]) -> Tokens | None:
+    prompt = lookup(attributes, "llm.token_count.prompt")
+    completion = lookup(attributes, "llm.token_count.completion")
+    if prompt is None and completion is None:
+        return None
+    return Tokens(input=_int(prompt), output=_int(completion))
+
+
+def _ms(span: PhoenixSpan) -> int | None:
+    if span.end_time is None:
+        return None
+    return max(0, int((span.end_time - span.start_time).total_seconds() * 1000))
+
+
+def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def _value_type(value: int | float | str) -> str:
+    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
+
+
+class PhoenixConnector:
+    """Runs and grades of one Phoenix project (implements :class:`Connector`)."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        *,
+        project: str,
+        workflow_attribute: str = "metadata.workflow",
+        api_key: str | None = None,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.name = name
+        self.url = url.rstrip("/")
+        self.project = project
+        self.workflow_attribute = workflow_attribute
+        self.timeout = timeout
+        self._api_key = api_key
+        self._transport = transport
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._client: httpx.Client | None = None
+        #: Root span id of each trace seen, so a push needs no lookup for a listed run.
+        self._roots: dict[str, str] = {}
+        #: What the last call left undone without failing (e.g. deletes Phoenix cannot do).
+        self.problems: list[str] = []
+
+    @classmethod
+    def from_config(cls, workspace: Workspace, cfg: StoreConfig) -> PhoenixConnector:
+        """The connector for one ``[[stores]]`` entry; the API key, if any, from the keyring
+        under the store's name (a local Phoenix without authentication needs none)."""
+        from store.credentials import get_secret
+
+        return cls(
+            cfg.name,
+            cfg.url or "",
+            project=cfg.project or "default",
+            workflow_attribute=cfg.workflow_attribute,
+            api_key=get_secret(cfg.name),
+            timeout=cfg.timeout,
+        )
+
+    def __repr__(self) -> str:
+        return f"PhoenixConnector({self.name!r}, {display_url(self.url)!r}, {self.project!r})"
+
+    def close(self) -> None:
+        """Close the HTTP connections (the connector opens them again when used)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    # --- HTTP ------------------------------------------------------------------------------
+
+    def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
+        raise ConnectorError(
+            f"{self.name} {method} {display_url(self.url + path)}: {what}; {todo}"
+        ) from None
+
+    def _http(self) -> httpx.Client:
+        if self._client is None:
+            headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._client = httpx.Client(
+                base_url=self.url,
+                headers=headers,
+                timeout=httpx.Timeout(self.timeout),
+                transport=self._transport,
+            )
+        return self._client
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        body: object = None,
+        allow: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        """One call with retries; a 2xx reply or one whose status is in ``allow``."""
+        why = ""
+        for attempt in range(ATTEMPTS):
+            last = attempt == ATTEMPTS - 1
+            try:
+                reply = self._http().request(method, path, params=tuple(params or ()), json=body)
+                reply.read()
+            except httpx.TimeoutException:
+                why = f"no answer within {self.timeout:g} s"
+                todo = "check that Phoenix is up, or raise `timeout` in agentdeck.toml"
+            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                why = f"cannot connect ({clean(str(exc), 60) or type(exc).__name__})"
+                todo = "check that Phoenix is running and `url` in agentdeck.toml"
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+                self._fail(method, path, "the URL cannot be used", "fix `url` in agentdeck.toml")
+            except httpx.HTTPError as exc:
+                why = f"the request failed ({type(exc).__name__})"
+                todo = "check the network and that Phoenix is running"
+            else:
+                status = reply.status_code
+                if 200 <= status < 300 or status in allow:
+                    return reply
+                if status == 429:
+                    wait = self._retry_after(reply)
+                    if wait is not None and wait <= RETRY_AFTER_CAP_S and not last:
+                        self._sleep(wait)
+                        continue
+                    why = "HTTP 429, too many requests"
+                    todo = "wait and sync again"
+                elif status >= 500:
+                    why = f"HTTP {status} ({self._says(reply)})"
+                    todo = "Phoenix is failing; the next sync retries"
+                elif status in (401, 403):
+                    self._fail(
+                        method,
+                        path,
+                        f"HTTP {status}, the request was refused ({self._says(reply)})",
+                        f"run `agentdeck login {self.name}` with a Phoenix API key",
+                    )
+                elif status == 404:
+                    self._fail(
+                        method,
+                        path,
+                        f"HTTP 404 ({self._says(reply)})",
+                        f"check `project` ({self.project!r}) and `url` in agentdeck.toml",
+                    )
+                else:
+                    self._fail(
+                        method,
+                        path,
+                        f"HTTP {status} ({self._says(reply)})",
+                        "check that `url` is Phoenix and its version is 20.26 or later",
+                    )
+            if last:
+                self._fail(method, path, f"{why} after {ATTEMPTS} attempts", todo)
+            self._sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @staticmethod
+    def _retry_after(reply: httpx.Response) -> float | None:
+        raw = reply.headers.get("retry-after", "").strip()
+        try:
+            return max(0.0, float(raw)) if raw else BACKOFF_BASE_S
+        except ValueError:
+            return None  # an HTTP date: not worth parsing for a wait this short
+
+    @staticmethod
+    def _says(reply: httpx.Response) -> str:
+        text = reply.content.decode("utf-8", errors="replace")
+        try:
+            detail = json.loads(text).get("detail")
+            if detail:
+                return clean(str(detail), 80)
+        except (ValueError, AttributeError, RecursionError):
+            pass
+        return clean(text, 60) or "no body"
+
+    def _json(self, method: str, path: str, reply: httpx.Response) -> Any:
+        text = reply.content.decode("utf-8", errors="replace")
+        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        if text.lstrip().startswith("<"):
+            self._fail(
+                method,
+                path,
+                f"the reply is not JSON but {kind} ({clean(text, 40)!r})",
+                "check that `url` is Phoenix's address, not a web page or a login proxy",
+            )
+        try:
+            return json.loads(text)
+        except (ValueError, RecursionError):
+            what = f"not valid JSON ({clean(text, 40)!r})" if text.strip() else "empty"
+            self._fail(method, path, f"the reply is {what}", "check that `url` is Phoenix")
+
+    def _page(
+        self, path: str, params: list[tuple[str, str]], allow: tuple[int, ...] = ()
+    ) -> _Page | None:
+        """One page of a listing; None when the reply's status is one of ``allow``."""
+        reply = self._request("GET", path, params=params, allow=allow)
+        if reply.status_code in allow:
+            return None
+        try:
+            return _Page.model_validate(self._json("GET", path, reply))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"]) or "the reply"
+            self._fail(
+                "GET",
+                path,
+                f"the reply is not a page of results ({where}: {clean(err['msg'], 60)})",
+                "check that `url` is Phoenix 20.26 or later",
+            )
+
+    # --- runs ------------------------------------------------------------------------------
+
+    @property
+    def _spans_path(self) -> str:
+        return f"/v1/projects/{self.project}/spans"
+
+    def _parse_spans(self, raw: list[Any], problems: list[str]) -> list[PhoenixSpan]:
+        spans = []
+        for item in raw:
+            try:
+                spans.append(PhoenixSpan.model_validate(item))
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                where = ".".join(str(p) for p in err["loc"])
+                ident = item.get("context", {}) if isinstance(item, dict) else {}
+                span_id = ident.get("span_id") if isinstance(ident, dict) else None
+                problems.append(
+                    f"{self.name} GET {display_url(self.url + self._spans_path)}: span "
+                    f"{clean(str(span_id or '?'), 20)} left out ({where}: {clean(err['msg'], 60)})"
+                )
+        return spans
+
+    def _summary(self, span: PhoenixSpan) -> RunSummary:
+        workflow = lookup(span.attributes, self.workflow_attribute)
+        tokens = _tokens(span.attributes) or Tokens()
+        return RunSummary(
+            trace_id=span.context.trace_id,
+            workflow=str(workflow) if workflow not in (None, "") else "unknown",
+            start_time=span.start_time,
+            end_time=span.end_time,
+            status="error" if span.status_code.upper() == "ERROR" else "ok",
+            tokens=tokens,
+            latency_ms=_ms(span),
+        )
+
+    def list_runs(self, cursor: str | None, limit: int) -> RunPage:
+        """Root spans in insertion order after ``cursor`` (see the module's note on cursors)."""
+        try:
+            state = _Cursor.model_validate_json(cursor) if cursor else _Cursor()
+        except ValidationError:
+            state = _Cursor()  # not ours (another connector's): list from the start
+        params = [
+            ("parent_id", "null"),
+            ("sort", "id"),
+            ("order", "asc"),
+            ("limit", str(max(1, min(limit, MAX_PAGE)))),
+        ]
+        if state.after:
+            params.append(("cursor", state.after))
+        page = self._page(self._spans_path, params, allow=(404,))
+        if page is None:
+            # Phoenix creates a project with its first span: no project yet is no runs yet.
+            return RunPage(runs=[], cursor=cursor, done=True)
+        problems: list[str] = []
+        spans = [s for s in self._parse_spans(page.data, problems) if s.id != state.seen]
+        rows = [_row_id(s.id) for s in spans]
+        known = [r for r in rows if r is not None]
+        if any(b < a for a, b in zip(known, known[1:], strict=False)):
+            self._fail(
+                "GET",
+                self._spans_path,
+                "spans came newest first although sort=id&order=asc was asked",
+                "upgrade Phoenix to 20.26 or later",
+            )
+        runs = []
+        for span in spans:
+            self._roots[span.context.trace_id] = span.context.span_id
+            runs.append(self._summary(span))
+        if page.next_cursor:
+            after = _Cursor(after=page.next_cursor)
+            done = False
+        else:
+            last = spans[-1].id if spans and spans[-1].id else None
+            after = _Cursor(after=last, seen=last) if last else state
+            done = True
+        return RunPage(
+            runs=runs,
+            cursor=after.model_dump_json(),
+            done=done,
+            skipped=len(problems),
+            problems=problems,
+        )
+
+    def _trace_spans(self, trace_ids: Sequence[str], *, roots_only: bool = False) -> Listed[Any]:
+        """Every span of these traces (or their root spans), page by page."""
+        problems: list[str] = []
+        spans: list[PhoenixSpan] = []
+        for batch in _batches(sorted(set(trace_ids)), TRACE_BATCH):
+            cursor: str | None = None
+            while True:
+                params = [("trace_id", t) for t in batch] + [("limit", str(MAX_PAGE))]
+                if roots_only:
+                    params.append(("parent_id", "null"))
+                if cursor:
+                    params.append(("cursor", cursor))
+                page = self._page(self._spans_path, params, allow=(404,))
+                if page is None:
+                    return Listed(spans, problems=problems)
+                spans += self._parse_spans(page.data, problems)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+        return Listed(spans, problems=problems, skipped=len(problems))
+
+    def _step(self, span: PhoenixSpan) -> Step:
+        attrs = span.attributes
+        kind = span.span_kind.lower() if span.span_kind else "unknown"
+        name = lookup(attrs, "tool.name") or lookup(attrs, "llm.model_name") or span.name
+        error = None
+        if span.status_code.upper() == "ERROR":
+            kinds = [
+                e.get("attributes", {}).get("exception.type")
+                for e in span.events
+                if isinstance(e, dict) and e.get("name") == "exception"
+            ]
+            error = StepError(
+                type=str(next((k for k in kinds if k), "error")), message=span.status_message
+            )
+        return Step(
+            kind=kind,
+            name=str(name),
+            start_time=span.start_time,
+            latency_ms=_ms(span),
+            arguments=_maybe_json(lookup(attrs, "input.value")),
+            result=_maybe_json(lookup(attrs, "output.value")),
+            error=error,
+            tokens=_tokens(attrs),
+        )
+
+    def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
+        """Full runs (root span, steps) for these trace ids; unknown ids are left out."""
+        if not run_ids:
+            return Listed()
+        spans = self._trace_spans(run_ids)
+        by_trace: dict[str, list[PhoenixSpan]] = defaultdict(list)
+        for span in spans:
+            by_trace[span.context.trace_id].append(span)
+        runs = []
+        problems = list(spans.problems)
+        for trace_id, members in by_trace.items():
+            roots = [s for s in members if s.parent_id is None]
+            if not roots:
+                problems.append(
+                    f"{self.name}: trace {clean(trace_id, 40)} has no root span yet; "
+                    "it is fetched again on the next sync"
+                )
+                continue
+            root = roots[0]
+            self._roots[trace_id] = root.context.span_id
+            steps = sorted(
+                (s for s in members if s is not root), key=lambda s: (s.start_time, s.id)
+            )
+            summary = self._summary(root)
+            step_models = [self._step(s) for s in steps]
+            if summary.tokens == Tokens():
+                summary.tokens = Tokens(
+                    input=sum(s.tokens.input for s in step_models if s.tokens),
+                    output=sum(s.tokens.output for s in step_models if s.tokens),
+                )
+            runs.append(
+                Run(
+                    **summary.model_dump(),
+                    input=_maybe_json(lookup(root.attributes, "input.value")),
+                    output=_maybe_json(lookup(root.attributes, "output.value")),
+                    steps=step_models,
+                )
+            )
+        return Listed(runs, problems=problems, skipped=spans.skipped)
+
+    def list_incidents(self) -> Listed[Incident]:
+        """Phoenix has no incidents."""
+        return Listed()
+
+    # --- grades ----------------------------------------------------------------------------
+
+    def _root_spans(self, trace_ids: Sequence[str]) -> dict[str, str]:
+        """Root span id of each of these traces that Phoenix knows."""
+        missing = [t for t in set(trace_ids) if t not in self._roots]
+        if missing:
+            for span in self._trace_spans(missing, roots_only=True):
+                self._roots[span.context.trace_id] = span.context.span_id
+        return {t: self._roots[t] for t in trace_ids if t in self._roots}
+
+    @staticmethod
+    def _annotation(score: Score, span_id: str) -> dict[str, Any]:
+        value = score.value
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        m = score.metadata
+        return {
+            "span_id": span_id,
+            "name": score.name,
+            "annotator_kind": "HUMAN",
+            "identifier": m.reviewer,
+            "result": {
+                "label": str(value),
+                "score": float(value) if numeric else None,
+                "explanation": score.comment,
+            },
+            "metadata": {
+                SCORE_ID_KEY: score.id,
+                "trace_id": score.trace_id,
+                "reviewer": m.reviewer,
+                "rubric_id": m.rubric_id,
+                "rubric_version": m.rubric_version,
+                "seconds_spent": m.seconds_spent,
+                "escalate": m.escalate,
+                "value_type": _value_type(value),
+            },
+        }
+
+    def _post_annotations(self, annotations: list[dict[str, Any]]) -> bool:
+        """Write annotations in one request; False when Phoenix knows not every span."""
+        path = "/v1/span_annotations"
+        reply = self._request(
+            "POST", path, params=[("sync", "true")], body={"data": annotations}, allow=(404,)
+        )
+        if reply.status_code == 404:
+            return False
+        data = self._json("POST", path, reply)
+        if not isinstance(data, dict) or len(data.get("data") or []) != len(annotations):
+            self._fail(
+                "POST",
+                path,
+                f"Phoenix confirmed {len((data or {}).get('data') or [])} of "
+                f"{len(annotations)} annotations",
+                "check that `url` is Phoenix 20.26 or later",
+            )
+        return True
+
+    def push_scores(self, scores: Sequence[Score]) -> None:
+        """Upsert each score as a span annotation (idempotent: Phoenix keys on span, name and
+        identifier). Runs Phoenix does not know fail alone: the others are written, then one
+        ConnectorError names the unknown ones."""
+        if not scores:
+            return
+        roots = self._root_spans([s.trace_id for s in scores if s.span_id is None])
+        per_run: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        unknown: set[str] = set()
+        for score in scores:
+            span_id = score.span_id or roots.get(score.trace_id)
+            if span_id is None:
+                unknown.add(score.trace_id)
+                continue
+            per_run[score.trace_id].append(self._annotation(score, span_id))
+        everything = [a for group in per_run.values() for a in group]
+        if everything and not self._post_annotations(everything):
+            # One unknown span fails the whole batch: write run by run to find it.
+            for trace_id, group in per_run.items():
+                if not self._post_annotations(group):
+                    unknown.add(trace_id)
+        if unknown:
+            names = ", ".join(clean(t, 40) for t in sorted(unknown)[:3])
+            more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            self._fail(
+                "POST",
+                "/v1/span_annotations",
+                f"Phoenix does not know the span of run {names}{more}",
+                "the other grades were written; these retry on the next sync",
+            )
+
+    def delete_scores(self, score_ids: Sequence[str]) -> None:
+        """Delete nothing: Phoenix 20.26.1 deletes span annotations only by project-wide
+        filters, never one annotation. What was left is said in :attr:`problems`."""
+        if score_ids:
+            self.problems.append(
+                f"{self.name}: {len(score_ids)} score(s) were not deleted in Phoenix "
+                "(it cannot delete a single annotation); they stay there as last pushed"
+            )
+
+    def _score(self, note: PhoenixAnnotation, trace_id: str | None) -> Score | None:
+        meta = note.metadata or {}
+        if note.annotator_kind != "HUMAN" or not meta.get(SCORE_ID_KEY):
+            return None  # not agentdeck's: an LLM judge, the Phoenix UI, another tool
+        result = note.result or _Result()
+        kind = meta.get("value_type")
+        value: int | float | str
+        if result.label is not None and kind == "int":
+            value = int(result.label)
+        elif result.label is not None and kind == "float":
+            value = float(result.label)
+        elif result.label is not None:
+            value = result.label
+        elif result.score is not None:
+            value = result.score
+        else:
+            raise ValueError("the annotation has neither a label nor a score")
+        trace = str(meta.get("trace_id") or trace_id or "")
+        if not trace:
+            raise ValueError("the annotation names no trace")
+        return Score(
+            id=str(meta[SCORE_ID_KEY]),
+            trace_id=trace,
+            span_id=None if trace_id is not None else note.span_id,
+            name=note.name,
+            value=value,
+            comment=result.explanation,
+            created_at=note.updated_at or note.created_at,
+            metadata=ScoreMetadata.model_validate(
+                {**meta, "reviewer": meta.get("reviewer") or note.identifier}
+            ),
+        )
+
+    def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
+        """agentdeck's annotations (any reviewer's) on the root spans of these runs."""
+        if trace_ids is None:
+            return Listed(problems=[f"{self.name}: Phoenix lists annotations only for named runs"])
+        roots = self._root_spans(list(trace_ids))
+        trace_of = {span: trace for trace, span in roots.items()}
+        path = f"/v1/projects/{self.project}/span_annotations"
+        scores: list[Score] = []
+        problems: list[str] = []
+        for batch in _batches(sorted(trace_of), SPAN_BATCH):
+            cursor: str | None = None
+            while True:
+                params = [("span_ids", s) for s in batch] + [("limit", str(MAX_PAGE))]
+                if cursor:
+                    params.append(("cursor", cursor))
+                page = self._page(path, params)
+                assert page is not None
+                for item in page.data:
+                    try:
+                        note = PhoenixAnnotation.model_validate(item)
+                        score = self._score(note, trace_of.get(note.span_id))
+                    except (ValidationError, ValueError) as exc:
+                        what = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
+                        problems.append(
+                            f"{self.name} GET {display_url(self.url + path)}: an annotation "
+                            f"left out ({clean(str(what), 80)})"
+                        )
+                        continue
+                    if score is not None:
+                        scores.append(score)
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+        return Listed(scores, problems=problems, skipped=len(problems))
+
+    # --- annotation configs ----------------------------------------------------------------
+
+    @staticmethod
+    def annotation_configs(rubric: RubricLike) -> list[dict[str, Any]]:
+        """The CATEGORICAL annotation config each criterion of ``rubric`` maps to."""
+        configs = []
+        for criterion in rubric.criteria:
+            values = []
+            for level in criterion.scale.levels:
+                numeric = isinstance(level.value, int | float) and not isinstance(level.value, bool)
+                values.append(
+                    {"label": str(level.value), "score": float(level.value) if numeric else None}
+                )
+            configs.append(
+                {
+                    "name": criterion.id,
+                    "type": "CATEGORICAL",
+                    "description": criterion.question,
+                    "optimization_direction": "NONE",
+                    "values": values,
+                }
+            )
+        return configs
+
+    def _differences(self, want: dict[str, Any]) -> str | None:
+        """None when Phoenix's config named like ``want`` matches it; else what differs."""
+        path = f"/v1/annotation_configs/{want['name']}"
+        reply = self._request("GET", path, allow=(404,))
+        if reply.status_code == 404:
+            return "missing"
+        data = self._json("GET", path, reply)
+        have = data.get("data") if isinstance(data, dict) else None
+        if not isinstance(have, dict):
+            self._fail("GET", path, "the reply holds no config", "check that `url` is Phoenix")
+        if have.get("type") != "CATEGORICAL":
+            return f"is {clean(str(have.get('type')), 20)}, not CATEGORICAL"
+        theirs = {(v.get("label"), v.get("score")) for v in have.get("values") or []}
+        ours = {(v["label"], v["score"]) for v in want["values"]}
+        if theirs != ours:
+            return "has other labels or scores than the rubric's levels"
+        return None
+
+    def check_annotation_configs(self, rubric: RubricLike) -> list[str]:
+        """One line per criterion whose annotation config is missing or differs; [] if all
+        match."""
+        problems = []
+        for want in self.annotation_configs(rubric):
+            differs = self._differences(want)
+            if differs:
+                problems.append(f"{self.name}: annotation config {want['name']!r} {differs}")
+        return problems
+
+    def create_annotation_configs(self, rubric: RubricLike) -> list[str]:
+        """Create the missing configs and assign every matching one to the project; returns
+        the names created. A config that exists and differs is left as it is (ConnectorError
+        naming it): other projects may use it."""
+        created, differing = [], []
+        for want in self.annotation_configs(rubric):
+            differs = self._differences(want)
+            if differs == "missing":
+                path = "/v1/annotation_configs"
+                self._json("POST", path, self._request("POST", path, body=want))
+                created.append(want["name"])
+            elif differs:
+                differing.append(f"{want['name']!r} {differs}")
+                continue
+            assign = f"/v1/projects/{self.project}/annotation_configs/{want['name']}"
+            self._request("PUT", assign)
+        if differing:
+            self._fail(
+                "GET",
+                "/v1/annotation_configs",
+                "annotation config " + "; ".join(differing),
+                "rename the criterion or change the config in Phoenix",
+            )
+        return created
