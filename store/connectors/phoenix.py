@@ -582,6 +582,7 @@ class PhoenixConnector:
         return Step(
             kind=kind,
             name=str(name),
+            span_id=span.context.span_id,
             start_time=span.start_time,
             latency_ms=_ms(span),
             arguments=_maybe_json(lookup(attrs, "input.value")),
