@@ -279,6 +279,11 @@ def _pull(
     store_incidents(conn, source, incidents)
     conn.execute("COMMIT")
 
+    # A store that chooses the sample itself (a Langfuse annotation queue) names its runs; the
+    # plan's sample is not drawn for it, and its runs are fetched after the listing, whether
+    # or not this sync listed them (an item can be queued long after its run was listed).
+    chooses = getattr(connector, "sample_ids", None)
+    store_sample: set[str] | None = chooses() if callable(chooses) else None
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)
@@ -287,7 +292,7 @@ def _pull(
         report.problems.extend(page.problems)
         chosen: list[tuple[RunSummary, str]] = []
         replaced = set(page.replaced)
-        for summary in page.runs:
+        for summary in [] if store_sample is not None else page.runs:
             why = plan.reason(summary, incidents)
             if why is None and summary.trace_id in replaced:
                 # Sampled for what it was before: keep it, with the new record's content.
@@ -320,8 +325,41 @@ def _pull(
         if page.done or not page.runs:
             break
 
+    if store_sample:
+        _pull_chosen(conn, connector, plan, store_sample, report, page_size)
     report.scores = pull_scores(conn, connector, required, report=report)
     return report
+
+
+def _pull_chosen(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    plan: SamplePlan,
+    chosen: set[str],
+    report: PullReport,
+    page_size: int,
+) -> None:
+    """Fetch and queue the runs a store chose (those not here yet), a page at a time."""
+    source = connector.name
+    here = {
+        r
+        for (r,) in conn.execute(
+            "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
+        )
+    }
+    missing = sorted(chosen - here)
+    for i in range(0, len(missing), page_size):
+        fetched = connector.fetch_runs(missing[i : i + page_size])
+        report.problems.extend(fetched.problems)
+        conn.execute("BEGIN IMMEDIATE")
+        store_runs(conn, source, list(fetched))
+        pks = run_pks(conn, source, [r.trace_id for r in fetched])
+        for run in fetched:
+            if run.trace_id in pks:
+                assign(conn, pks[run.trace_id], run, "queue", plan.reviewers(run))
+        conn.execute("COMMIT")
+        report.sampled += len(fetched)
+        report.hydrated += len(fetched)
 
 
 def _dry_pull(
@@ -344,13 +382,22 @@ def _dry_pull(
         )
     ]
     hydrated = set(here)
+    chooses = getattr(connector, "sample_ids", None)
+    store_sample: set[str] | None = chooses() if callable(chooses) else None
+    if store_sample is not None:
+        report.sampled += len(store_sample)
+        report.hydrated += len(store_sample - hydrated)
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)
         report.listed += len(page.runs)
         report.skipped += page.skipped
         report.problems.extend(page.problems)
-        chosen = [s.trace_id for s in page.runs if plan.reason(s, incidents) is not None]
+        chosen = [
+            s.trace_id
+            for s in ([] if store_sample is not None else page.runs)
+            if plan.reason(s, incidents) is not None
+        ]
         report.sampled += len(chosen)
         report.hydrated += sum(1 for t in chosen if t not in hydrated)
         cursor = page.cursor

@@ -44,9 +44,14 @@ class StoreConfig(BaseModel):
     workflow_attribute: str = "metadata.workflow"
     #: Seconds before one request gives up.
     timeout: float = Field(default=30.0, gt=0)
+    #: Langfuse: an annotation queue whose pending items are the sample for this store (in
+    #: place of the sampling plan); grading an item completes it.
+    queue: str | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> StoreConfig:
+        if self.queue is not None and self.kind != "langfuse":
+            raise LocatedError("`queue` is a Langfuse annotation queue id", ("queue",))
         if self.kind == "file" and not self.path:
             raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
         if self.kind == "otlp-file" and not self.path:

@@ -1186,3 +1186,46 @@ def test_login_keeps_the_key_pair_that_the_connector_uses(
     for path in root.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_a_queue_is_the_sample_through_pull_and_grading_completes_its_item(
+    tmp_path: Path,
+) -> None:
+    rubric = rubric_file(tmp_path)
+    conn = connect(tmp_path / "agentdeck.db")
+    fake = FakeLangfuse(FIVE)
+    for n in (1, 4):
+        fake.queue[f"item-{n}"] = {
+            "id": f"item-{n}",
+            "queueId": "q-1",
+            "objectId": f"trace-{n:03d}",
+            "objectType": "TRACE",
+            "status": "PENDING",
+            "completedAt": None,
+            "createdAt": iso(NOW),
+            "updatedAt": iso(NOW),
+        }
+    lf = connector(fake, queue_id="q-1")
+    # The plan would take every run; with a queue, the queue is the sample.
+    report = pull(conn, lf, SampleAll(), required=required_of(rubric), page_size=2)
+    assert (report.listed, report.sampled, report.hydrated) == (5, 2, 2)
+    hydrated = [
+        r for (r,) in conn.execute("SELECT run_id FROM runs WHERE hydrated = 1 ORDER BY run_id")
+    ]
+    assert hydrated == ["trace-001", "trace-004"]
+    reasons = {r for (r,) in conn.execute("SELECT DISTINCT reason FROM assignments")}
+    assert reasons == {"queue"}
+
+    pk = scalar(conn, "SELECT id FROM runs WHERE run_id = 'trace-001'")
+    values = {"task_success": "pass", "intervention": "no", "policy": "safe", "tone": 5}
+    for criterion, value in values.items():
+        grading.set_value(conn, pk, "ana", rubric, criterion, value)
+    pushed = push(conn, connector(fake, queue_id="q-1"), now=NOW)
+    assert (pushed.pushed, pushed.failed) == (1, 0)
+    assert {s["queueId"] for s in fake.scores.values()} == {"q-1"}
+    assert len(fake.scores) == len(values)
+    assert fake.queue["item-1"]["status"] == "COMPLETED"
+    assert fake.queue["item-4"]["status"] == "PENDING"
+    # Nothing new to fetch: the one pending item's run is here already.
+    again = pull(conn, connector(fake, queue_id="q-1"), SampleAll(), required=required_of(rubric))
+    assert (again.sampled, again.hydrated) == (0, 0)

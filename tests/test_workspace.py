@@ -212,3 +212,16 @@ def test_copy_of_the_real_demo_loads(tmp_path: Path) -> None:
     assert workspace.root == target.resolve()
     # The copy's database lives in the copy, never in the source tree.
     assert target.resolve() in workspace.db_path.parents
+
+
+def test_a_queue_belongs_to_a_langfuse_store(tmp_path: Path) -> None:
+    shutil.copytree(DEMO, tmp_path / "ws", ignore=shutil.ignore_patterns(".agentdeck"))
+    config = tmp_path / "ws" / CONFIG_NAME
+    lines = config.read_text(encoding="utf-8").splitlines()
+    at = lines.index('kind = "file"                    # file | phoenix | langfuse') + 1
+    lines.insert(at, 'queue = "q-1"')
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DocumentError) as info:
+        load_workspace(tmp_path / "ws")
+    assert str(info.value).startswith(f"{config}:{at + 1}: "), str(info.value)
+    assert "Langfuse annotation queue" in str(info.value)

@@ -358,6 +358,7 @@ class LangfuseConnector:
         self.max_wait = max_wait
         #: Scores pushed for a trace queued here carry ``queueId``.
         self.queue_id = queue_id
+        self._pending: dict[str, str] | None = None
         self._auth = (public_key, secret_key)
         basic = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
         self._secrets = [public_key, secret_key, basic]
@@ -388,6 +389,7 @@ class LangfuseConnector:
             secret_key=private,
             workflow_attribute=cfg.workflow_attribute,
             timeout=cfg.timeout,
+            queue_id=cfg.queue,
         )
 
     def __repr__(self) -> str:
@@ -598,15 +600,51 @@ class LangfuseConnector:
     # -- scores ---------------------------------------------------------------------------------
 
     def push_scores(self, scores: Sequence[Score]) -> None:
-        """``POST /api/public/scores`` for each score, with its deterministic id (an upsert)."""
+        """``POST /api/public/scores`` for each score, with its deterministic id (an upsert).
+
+        With an annotation queue, a score on a queued trace carries ``queueId``, and the
+        trace's item is marked COMPLETED once its scores are in (a retry after a crash finds it
+        completed already, and the scores are upserts: nothing is done twice)."""
         if not scores:
             return
         with self._client() as client:
             configs = self._score_configs(client)
+            pending = self._pending_items(client) if self.queue_id else {}
             for score in scores:
                 self._request(
                     client, "POST", "/api/public/scores", body=self.score_body(score, configs)
                 )
+            for trace_id in sorted({s.trace_id for s in scores} & set(pending)):
+                self._request(
+                    client,
+                    "PATCH",
+                    f"/api/public/annotation-queues/{self.queue_id}/items/{pending[trace_id]}",
+                    body={"status": "COMPLETED"},
+                )
+                del pending[trace_id]
+
+    def _pending_items(self, client: httpx.Client) -> dict[str, str]:
+        """Trace id -> item id of the queue's pending items, read once per connector."""
+        if self._pending is None:
+            self._pending = {}
+            path = f"/api/public/annotation-queues/{self.queue_id}/items"
+            for raw in self._numbered_pages(client, path, {"status": "PENDING"}):
+                try:
+                    item = QueueItem.model_validate(raw)
+                except ValidationError:
+                    continue  # said by sample_ids, which lists the same items
+                if item.objectType == "TRACE":
+                    self._pending[item.objectId] = item.id
+            self._queued.update(self._pending)
+        return self._pending
+
+    def sample_ids(self) -> set[str] | None:
+        """The runs to review when the store chooses them: the annotation queue's pending
+        traces; None without a queue (the sampling plan decides)."""
+        if not self.queue_id:
+            return None
+        with self._client() as client:
+            return set(self._pending_items(client))
 
     def score_body(
         self, score: Score, configs: dict[str, LangfuseScoreConfig] | None = None
