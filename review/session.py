@@ -134,6 +134,7 @@ def sync(
             setup.plan,
             required=lambda r, v: known.get((r, v)),
             progress=on_page,
+            max_value_chars=setup.workspace.config.sync.max_value_chars,
         )
         results.append((cfg.name, pulled, pushed))
     return results

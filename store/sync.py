@@ -54,6 +54,21 @@ def _json(value: object) -> str | None:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
+#: A run's input, output, or a step's arguments or result longer than this (in characters, as
+#: stored) is cut, with a marker: a model that dumped 50 MB into one attribute must not fill
+#: the laptop or stall the desk. ``[sync] max_value_chars`` in agentdeck.toml changes it.
+MAX_VALUE_CHARS = 1_000_000
+
+
+def _value(value: object, limit: int) -> str | None:
+    """A value as stored (text as it is, anything else as JSON); past ``limit`` characters,
+    its head as text with a marker saying how much was left out."""
+    text = _json(value)
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [cut by agentdeck: {len(text) - limit:,} more characters]"
+
+
 def _summary_row(source: str, run: RunSummary) -> dict[str, object]:
     return {
         "source": source,
@@ -117,7 +132,13 @@ def run_pks(conn: sqlite3.Connection, source: str, run_ids: Sequence[str]) -> di
     return out
 
 
-def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> None:
+def store_runs(
+    conn: sqlite3.Connection,
+    source: str,
+    runs: Sequence[Run],
+    *,
+    max_value_chars: int = MAX_VALUE_CHARS,
+) -> None:
     """Write hydrated runs and their steps (inside the caller's transaction).
 
     One statement a table for the whole batch (``executemany``): per-run inserts through
@@ -134,8 +155,8 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
         "WHERE id = ?",
         [
             (
-                _json(run.input),
-                _json(run.output),
+                _value(run.input, max_value_chars),
+                _value(run.output, max_value_chars),
                 _json(run.final_action.model_dump() if run.final_action else None),
                 _json(run.tags),
                 pks[run.trace_id],
@@ -154,8 +175,8 @@ def store_runs(conn: sqlite3.Connection, source: str, runs: Sequence[Run]) -> No
                 s.name,
                 canonical_or_none(s.start_time),
                 s.latency_ms,
-                _json(s.arguments),
-                _json(s.result),
+                _value(s.arguments, max_value_chars),
+                _value(s.result, max_value_chars),
                 s.error.type if s.error else None,
                 s.error.message if s.error else None,
                 s.tokens.input if s.tokens else None,
@@ -232,6 +253,7 @@ def pull(
     page_size: int = 1000,
     progress: Callable[[PullReport], None] | None = None,
     dry_run: bool = False,
+    max_value_chars: int = MAX_VALUE_CHARS,
 ) -> PullReport:
     """Pull incidents, run summaries (sampling as it goes), sampled runs, and scores.
 
@@ -254,7 +276,7 @@ def pull(
     # database file page by page was a third of a long sync's time.
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     try:
-        return _pull(conn, connector, plan, required, page_size, progress)
+        return _pull(conn, connector, plan, required, page_size, progress, max_value_chars)
     finally:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA wal_autocheckpoint = 1000")
@@ -268,6 +290,7 @@ def _pull(
     required: Callable[[str, str], set[str] | None],
     page_size: int,
     progress: Callable[[PullReport], None] | None,
+    max_value_chars: int = MAX_VALUE_CHARS,
 ) -> PullReport:
     source = connector.name
     report = PullReport()
@@ -304,7 +327,7 @@ def _pull(
         full = {r.trace_id: r for r in fetched}
         conn.execute("BEGIN IMMEDIATE")
         upsert_summaries(conn, source, page.runs)
-        store_runs(conn, source, list(full.values()))
+        store_runs(conn, source, list(full.values()), max_value_chars=max_value_chars)
         pks = run_pks(conn, source, [summary.trace_id for summary, _ in chosen])
         for summary, why in chosen:
             pk = pks.get(summary.trace_id)

@@ -136,6 +136,14 @@ class SamplingSection(BaseModel):
         return self.rates.get(workflow, self.default_rate)
 
 
+class SyncSection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: A run's input or output, or a step's arguments or result, longer than this many
+    #: characters is cut with a marker when stored.
+    max_value_chars: int = Field(default=1_000_000, ge=1_000)
+
+
 class PathsSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -155,6 +163,7 @@ class WorkspaceConfig(BaseModel):
     review: ReviewSection
     sampling: SamplingSection
     paths: PathsSection = Field(default_factory=PathsSection)
+    sync: SyncSection = Field(default_factory=SyncSection)
     keys: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")

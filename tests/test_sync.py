@@ -391,3 +391,29 @@ def test_a_dry_run_says_what_a_sync_would_do_and_changes_nothing(ws: Path) -> No
     # After the sync: nothing new to list, nothing to fetch.
     again = _sync(conn, setup, dry_run=True)
     assert (again.listed, again.hydrated) == (0, 0)
+
+
+def test_a_value_past_the_limit_is_cut_with_a_marker(tmp_path: Path) -> None:
+    big = run_record(1, status="error")  # always sampled: hydrated
+    big["output"] = "x" * 5_000
+    big["steps"][0]["result"] = {"rows": ["y" * 100] * 50}
+    root = make_workspace(tmp_path / "ws", [big, run_record(2, status="error")])
+    config = root / "agentdeck.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8") + "\n[sync]\nmax_value_chars = 1000\n", encoding="utf-8"
+    )
+    conn, setup = open_setup(root)
+    _sync(conn, setup)
+    output, small = (
+        r[0] for r in conn.execute("SELECT output FROM runs WHERE hydrated = 1 ORDER BY run_id")
+    )
+    assert output == "x" * 1000 + "… [cut by agentdeck: 4,000 more characters]"
+    assert small == "agent reply 2"  # under the limit: as it was
+    result = scalar(
+        conn,
+        "SELECT s.result FROM steps s JOIN runs r ON r.id = s.run "
+        "WHERE r.run_id = 'trace-00001' AND s.idx = 0",
+    )
+    assert result.startswith('{"rows": ["yyy') and len(result) < 1100
+    left = len(json.dumps({"rows": ["y" * 100] * 50})) - 1000
+    assert result.endswith(f"… [cut by agentdeck: {left:,} more characters]")
