@@ -356,7 +356,7 @@ def test_toggle_escalate_flips_what_the_database_holds(desk: Any) -> None:
     assert grading.get_grade(other, runs[0], "ana", rubric).escalate is True  # type: ignore[union-attr]
 
 
-# -- the first wrong step ----------------------------------------------------------------------------
+# -- the first wrong step --------------------------------------------------------------------------
 
 
 def test_first_wrong_step_toggles_moves_and_undoes(desk: Any) -> None:
