@@ -1,6 +1,7 @@
 """Grades: one reviewer's verdict on one run under one rubric version.
 
-Every change a reviewer makes (a level, a comment, the escalation flag, an undo) is one SQLite
+Every change a reviewer makes (a level, a comment, the escalation flag, the first wrong step,
+an undo) is one SQLite
 transaction that writes the grade, an event for undo and audit, and, when the grade is or was
 complete, the outbox row that carries it to the store. Nothing waits in memory.
 """
@@ -15,14 +16,15 @@ from typing import Any
 
 from review.rubric import Rubric
 from store.db import transaction
-from store.identity import score_id
+from store.identity import FIRST_WRONG_STEP, score_id
 from store.outbox import enqueue
 from store.sync import now_iso
 
 
 @dataclass(frozen=True)
 class Grade:
-    """The state of one grade. ``values`` maps criterion id to the chosen level value."""
+    """The state of one grade. ``values`` maps criterion id to the chosen level value;
+    ``first_wrong_step`` is the index (``steps.idx``) of the step marked as the first wrong one."""
 
     run: int
     reviewer: str
@@ -33,19 +35,20 @@ class Grade:
     escalate: bool = False
     seconds_spent: float = 0.0
     complete: bool = False
+    first_wrong_step: int | None = None
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "values": self.values,
-                "comment": self.comment,
-                "escalate": self.escalate,
-                "seconds_spent": self.seconds_spent,
-                "complete": self.complete,
-            },
-            sort_keys=True,
-            ensure_ascii=False,
-        )
+        body: dict[str, Any] = {
+            "values": self.values,
+            "comment": self.comment,
+            "escalate": self.escalate,
+            "seconds_spent": self.seconds_spent,
+            "complete": self.complete,
+        }
+        # Only when set: the events of grades without a mark read as they always did.
+        if self.first_wrong_step is not None:
+            body["first_wrong_step"] = self.first_wrong_step
+        return json.dumps(body, sort_keys=True, ensure_ascii=False)
 
 
 def _from_row(row: sqlite3.Row | tuple[Any, ...]) -> Grade:
@@ -59,12 +62,13 @@ def _from_row(row: sqlite3.Row | tuple[Any, ...]) -> Grade:
         escalate=bool(row[6]),
         seconds_spent=float(row[7]),
         complete=bool(row[8]),
+        first_wrong_step=None if row[9] is None else int(row[9]),
     )
 
 
 _SELECT = (
     'SELECT run, reviewer, rubric_id, rubric_version, "values", comment, escalate, '
-    "seconds_spent, complete FROM grades "
+    "seconds_spent, complete, first_wrong_step FROM grades "
     "WHERE run = ? AND reviewer = ? AND rubric_id = ? AND rubric_version = ?"
 )
 
@@ -106,7 +110,57 @@ def _remote_payload(
             )
         else:
             delete.append(sid)
+    _step_payload(conn, grade, source, run_id, live=live, at=at, upsert=upsert, delete=delete)
     return source, {"trace_id": run_id, "upsert": upsert, "delete": delete}
+
+
+def _step_payload(
+    conn: sqlite3.Connection,
+    grade: Grade,
+    source: str,
+    run_id: str,
+    *,
+    live: bool,
+    at: str,
+    upsert: list[dict[str, object]],
+    delete: list[str],
+) -> None:
+    """The first wrong step as a score on that step's span (None when the store gave the step
+    no span id: the value, the step's index, still says which step). One id per grade, so
+    moving the mark updates the same remote score (Langfuse moves its ``observationId``)."""
+    sid = score_id(source, run_id, FIRST_WRONG_STEP, grade.reviewer)
+    idx = grade.first_wrong_step
+    if live and idx is not None:
+        row = conn.execute(
+            "SELECT span_id FROM steps WHERE run = ? AND idx = ?", (grade.run, idx)
+        ).fetchone()
+        upsert.append(
+            {
+                "id": sid,
+                "trace_id": run_id,
+                "span_id": row[0] if row else None,
+                "name": FIRST_WRONG_STEP,
+                "value": idx,
+                "comment": None,
+                "created_at": at,
+                "metadata": {
+                    "reviewer": grade.reviewer,
+                    "rubric_id": grade.rubric_id,
+                    "rubric_version": grade.rubric_version,
+                    "escalate": grade.escalate,
+                    "seconds_spent": round(grade.seconds_spent, 3),
+                },
+            }
+        )
+        return
+    # Deleted only if this grade ever had a mark: grades without one push exactly as before.
+    marked = conn.execute(
+        "SELECT 1 FROM grade_events WHERE run = ? AND reviewer = ? AND rubric_id = ? "
+        "AND rubric_version = ? AND action = ? LIMIT 1",
+        (grade.run, grade.reviewer, grade.rubric_id, grade.rubric_version, FIRST_WRONG_STEP),
+    ).fetchone()
+    if marked is not None:
+        delete.append(sid)
 
 
 def _write(
@@ -131,12 +185,13 @@ def _write(
     else:
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
-            "escalate, seconds_spent, complete, origin, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', ?, ?) "
+            "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', ?, ?) "
             "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
             '"values" = excluded."values", comment = excluded.comment, '
             "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
-            "complete = excluded.complete, origin = 'local', updated_at = excluded.updated_at",
+            "complete = excluded.complete, first_wrong_step = excluded.first_wrong_step, "
+            "origin = 'local', updated_at = excluded.updated_at",
             (
                 after.run,
                 after.reviewer,
@@ -147,6 +202,7 @@ def _write(
                 int(after.escalate),
                 after.seconds_spent,
                 int(after.complete),
+                after.first_wrong_step,
                 at,
                 at,
             ),
@@ -282,6 +338,30 @@ def toggle_escalate(
     )
 
 
+def toggle_first_wrong_step(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    step: int,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Mark step ``step`` (``steps.idx``) of ``run`` as the first wrong one; on the step already
+    marked, clear the mark. Read and written in one transaction, like the escalation flag."""
+    if step < 0:
+        raise ValueError(f"step {step} is not a step of run {run}")
+    return _change(
+        conn,
+        run,
+        reviewer,
+        rubric,
+        FIRST_WRONG_STEP,
+        seconds,
+        lambda base: {"first_wrong_step": None if base.first_wrong_step == step else step},
+    )
+
+
 def _parse_state(text: str | None, key: Grade) -> Grade | None:
     if text is None:
         return None
@@ -293,6 +373,7 @@ def _parse_state(text: str | None, key: Grade) -> Grade | None:
         escalate=body["escalate"],
         seconds_spent=body["seconds_spent"],
         complete=body["complete"],
+        first_wrong_step=body.get("first_wrong_step"),
     )
 
 

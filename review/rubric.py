@@ -16,9 +16,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model, parse_model
+from store.identity import FIRST_WRONG_STEP
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
-RESERVED_KEYS = frozenset("jkcueoq?/:[]") | {"space", "enter", "escape", "tab"}
+RESERVED_KEYS = frozenset("jkcueoq?/:[],.!") | {"space", "enter", "escape", "tab"}
 
 LevelValue = int | str
 
@@ -120,6 +121,11 @@ class Rubric(BaseModel):
         for i, c in enumerate(self.criteria):
             if c.id in seen_ids:
                 raise LocatedError(f"criterion id {c.id!r} appears twice", ("criteria", i, "id"))
+            if c.id == FIRST_WRONG_STEP:
+                raise LocatedError(
+                    f"criterion id {c.id!r} is the desk's step-level score: choose another id",
+                    ("criteria", i, "id"),
+                )
             seen_ids.add(c.id)
             for j, lv in enumerate(c.scale.levels):
                 if lv.key in seen_keys:

@@ -1,12 +1,13 @@
 """The review desk's keys as a tape: every key applied in order, against the database.
 
 A reviewer's keys (level keys, next and previous, undo, escalate, comment, find, filters, the
-output viewer and help) form one ordered stream. :class:`DeskTape` applies them one after another
-on the database thread, reading the truth from SQLite before each key, so the result of any
-sequence equals pressing the keys one at a time, each after the previous one's effect is on
-screen: a level key lands on the run that is open when the tape reaches it, and a key after a
-completing key lands on the run the desk opened next, however fast the keys came and however
-slow the disk. The screen only feeds keys in and draws the :class:`DeskReport` that comes back.
+output viewer, help, and the step cursor with its first-wrong-step mark) form one ordered stream.
+:class:`DeskTape` applies them one after another on the database thread, reading the truth from
+SQLite before each key, so the result of any sequence equals pressing the keys one at a time,
+each after the previous one's effect is on screen: a level key lands on the run that is open
+when the tape reaches it, and a key after a completing key lands on the run the desk opened
+next, however fast the keys came and however slow the disk. The screen only feeds keys in and
+draws the :class:`DeskReport` that comes back.
 
 :class:`TapeRunner` is the plumbing: an inbox the UI thread appends to without waiting, drained
 on the database thread in batches. A batch is one transaction (one fsync for a burst of keys);
@@ -56,6 +57,9 @@ SCROLL_DOWN = "scroll_down"
 SCROLL_UP = "scroll_up"
 HELP = "help"
 PALETTE = "palette"
+NEXT_STEP = "next_step"
+PREV_STEP = "prev_step"
+MARK_STEP = "mark_step"
 
 #: Desk actions that never write (a batch of only these needs no write lock).
 _READ_ONLY = frozenset(
@@ -69,6 +73,8 @@ _READ_ONLY = frozenset(
         TOGGLE_QUEUE,
         SCROLL_DOWN,
         SCROLL_UP,
+        NEXT_STEP,
+        PREV_STEP,
     }
 )
 
@@ -128,11 +134,14 @@ Item = Press | Op
 
 @dataclass(frozen=True)
 class DeskState:
-    """Where the desk is: the filter, the open run (with its queue key) and the mode."""
+    """Where the desk is: the filter, the open run (with its queue key), the step cursor in
+    that run and the mode."""
 
     flt: QueueFilter = QueueFilter()
     run: int | None = None
     key: Key | None = None
+    #: The step under the cursor (``steps.idx``); None until the reviewer moves it on this run.
+    step: int | None = None
     mode: str = DESK
     text: str = ""
     opened_at: float = 0.0
@@ -301,6 +310,10 @@ class DeskTape:
             return
         if action in (NEXT, PREV):
             self._move(conn, forward=action == NEXT, at=press.at, out=out)
+        elif action in (NEXT_STEP, PREV_STEP):
+            self._move_step(conn, forward=action == NEXT_STEP, out=out)
+        elif action == MARK_STEP:
+            self._mark_step(conn, press.at, out)
         elif action == ESCALATE:
             if s.run is None:
                 return
@@ -426,12 +439,56 @@ class DeskTape:
             self._advance(conn, at, out)
 
     def _open_run(self, key: Key | None, at: float) -> None:
+        run = key[1] if key else None
         self.state = replace(
             self.state,
-            run=key[1] if key else None,
+            run=run,
             key=key,
             opened_at=at if key != self.state.key else self.state.opened_at,
+            # The step cursor belongs to the run: another run starts without one.
+            step=self.state.step if run == self.state.run else None,
         )
+
+    def _move_step(self, conn: sqlite3.Connection, *, forward: bool, out: DeskReport) -> None:
+        """Move the step cursor; the first move on a run lands on its first step (``next``) or
+        its last (``prev``). It stops at either end."""
+        s = self.state
+        if s.run is None:
+            return
+        count = int(
+            conn.execute("SELECT count(*) FROM steps WHERE run = ?", (s.run,)).fetchone()[0]
+        )
+        if count == 0:
+            out.effects.append(Effect("notice", ("This run has no steps.",)))
+            return
+        if s.step is None:
+            step = 0 if forward else count - 1
+        else:
+            step = min(max(s.step + (1 if forward else -1), 0), count - 1)
+        self.state = replace(s, step=step)
+
+    def _mark_step(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        """Mark the step under the cursor as the first wrong one (again: clear the mark)."""
+        s = self.state
+        if s.run is None:
+            out.effects.append(Effect("notice", ("No run is open in this view.",)))
+            return
+        exists = (
+            s.step is not None
+            and conn.execute(
+                "SELECT 1 FROM steps WHERE run = ? AND idx = ?", (s.run, s.step)
+            ).fetchone()
+            is not None
+        )
+        if s.step is None or not exists:
+            out.effects.append(Effect("notice", ("Move to a step first (. and ,).",)))
+            return
+        seconds = self._take_seconds(at)
+        before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+        after = grading.toggle_first_wrong_step(
+            conn, s.run, self.reviewer, self.rubric, s.step, seconds=seconds
+        )
+        self._wrote(s.run, before, after, out)
 
     def _advance(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
         """After a grade completes: the next run still to grade after this one, else the first

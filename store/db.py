@@ -214,6 +214,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE steps ADD COLUMN span_id TEXT;
     """,
+    # 7: the step a reviewer marked as the first wrong one (steps.idx of the graded run).
+    """
+    ALTER TABLE grades ADD COLUMN first_wrong_step INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

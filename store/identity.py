@@ -11,6 +11,10 @@ import uuid
 #: Fixed namespace for agentdeck score ids. Never change it: remote scores are keyed on it.
 NAMESPACE = uuid.UUID("6f1f4c1e-4d0b-5c55-9a57-61676e746465")
 
+#: The name of the step-level score: the step a reviewer marked as the first wrong one. Its
+#: value is the step's index in the run (from 0), and the score sits on that step's span.
+FIRST_WRONG_STEP = "first_wrong_step"
+
 
 def score_id(source: str, run_id: str, criterion: str, reviewer: str) -> str:
     """Return the deterministic remote id of one reviewer's score on one criterion of a run."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from store.connectors.base import Listed
 from store.db import database
+from store.identity import FIRST_WRONG_STEP
 from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
 
 if TYPE_CHECKING:
@@ -492,7 +493,10 @@ def pull_scores(
             local = instant_or_none(local_at[0])
             if newest_remote is None or local is None or local > newest_remote:
                 continue
-        values = {s.name: s.value for s in graded}
+        # The step-level score is the grade's first wrong step, not a criterion.
+        steps = [s for s in graded if s.name == FIRST_WRONG_STEP]
+        values = {s.name: s.value for s in graded if s.name != FIRST_WRONG_STEP}
+        step = _step_index(steps[0].value) if steps else None
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True
         comment = next((s.comment for s in graded if s.comment), None)
@@ -501,12 +505,15 @@ def pull_scores(
         created = canonical(min(stamped)) if stamped else now
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
-            "escalate, seconds_spent, complete, origin, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
+            "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
             "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
             '"values" = excluded."values", comment = excluded.comment, '
             "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
-            "complete = excluded.complete, updated_at = excluded.updated_at",
+            "complete = excluded.complete, updated_at = excluded.updated_at, "
+            # A store that does not read step-level scores back (Phoenix lists annotations of
+            # root spans only) must not wipe the mark: only a mark it sends replaces it.
+            "first_wrong_step = coalesce(excluded.first_wrong_step, first_wrong_step)",
             (
                 pk,
                 reviewer,
@@ -517,6 +524,7 @@ def pull_scores(
                 int(escalate),
                 seconds,
                 int(complete),
+                step,
                 created,
                 now,
             ),
@@ -528,6 +536,15 @@ def pull_scores(
         count += 1
     conn.execute("COMMIT")
     return count
+
+
+def _step_index(value: object) -> int | None:
+    """The first wrong step's index from a score's value (Phoenix sends labels as text)."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and number >= 0 else None
 
 
 def _hydrated(conn: sqlite3.Connection, source: str, run_id: str) -> bool:

@@ -2,7 +2,10 @@
 
 It is written from the desk's rules (README, "Keys"), not from ``review.tape``, so comparing the
 two checks the tape's results as well as its timing. It knows the keys the property tests send:
-level keys, ``j``/``k``, ``u`` (undo), ``e`` (escalate) and ``tab`` (all / to-do / graded).
+level keys, ``j``/``k``, ``u`` (undo), ``e`` (escalate), ``tab`` (all / to-do / graded), and the
+step cursor: ``.``/``,`` (next / previous step; the first move on a run lands on its first / last
+step, and it stops at either end; another run starts without it) and ``!`` (mark the step under
+the cursor as the first wrong one; on the marked step, clear it).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from review.rubric import Rubric
 
-GradeState = tuple[tuple[tuple[str, Any], ...], bool]  # (sorted values, escalate)
+# (sorted values, escalate, first wrong step)
+GradeState = tuple[tuple[tuple[str, Any], ...], bool, int | None]
 
 
 @dataclass
@@ -25,6 +29,8 @@ class SlowDesk:
     undo_stack: list[tuple[int, dict[str, Any] | None]] = field(default_factory=list)
     graded_filter: bool | None = None
     cur: int | None = None
+    steps: dict[int, int] = field(default_factory=dict)  # run -> how many steps it has
+    step: int | None = None  # the step cursor on the open run
 
     @classmethod
     def from_db(cls, conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> SlowDesk:
@@ -36,19 +42,33 @@ class SlowDesk:
             )
         ]
         desk = cls(rubric, order)
-        for run, values, escalate in conn.execute(
-            'SELECT run, "values", escalate FROM grades WHERE reviewer = ? AND rubric_id = ? '
-            "AND rubric_version = ?",
+        desk.steps = dict(conn.execute("SELECT run, count(*) FROM steps GROUP BY run").fetchall())
+        for run, values, escalate, step in conn.execute(
+            'SELECT run, "values", escalate, first_wrong_step FROM grades WHERE reviewer = ? '
+            "AND rubric_id = ? AND rubric_version = ?",
             (reviewer, rubric.id, rubric.version),
         ):
-            desk.grades[run] = {"values": json.loads(values), "escalate": bool(escalate)}
+            desk.grades[run] = {
+                "values": json.loads(values),
+                "escalate": bool(escalate),
+                "step": step,
+            }
         for run, before in conn.execute(
             "SELECT run, before FROM grade_events WHERE reviewer = ? AND undone = 0 ORDER BY id",
             (reviewer,),
         ):
             state = json.loads(before) if before else None
             desk.undo_stack.append(
-                (run, {"values": state["values"], "escalate": state["escalate"]} if state else None)
+                (
+                    run,
+                    {
+                        "values": state["values"],
+                        "escalate": state["escalate"],
+                        "step": state.get("first_wrong_step"),
+                    }
+                    if state
+                    else None,
+                )
             )
         desk.cur = desk._first(todo=True) or desk._first(todo=False)
         return desk
@@ -82,10 +102,24 @@ class SlowDesk:
     def _record(self, run: int) -> None:
         g = self.grades.get(run)
         self.undo_stack.append(
-            (run, {"values": dict(g["values"]), "escalate": g["escalate"]} if g else None)
+            (
+                run,
+                {"values": dict(g["values"]), "escalate": g["escalate"], "step": g["step"]}
+                if g
+                else None,
+            )
         )
 
+    def _grade(self, run: int) -> dict[str, Any]:
+        return self.grades.setdefault(run, {"values": {}, "escalate": False, "step": None})
+
     def press(self, key: str) -> None:
+        opened = self.cur
+        self._press(key)
+        if self.cur != opened:
+            self.step = None  # the step cursor stays with its run
+
+    def _press(self, key: str) -> None:
         cur = self.cur
         hit = self.rubric.key_map().get(key)
         if hit is not None:
@@ -94,7 +128,7 @@ class SlowDesk:
             criterion, level = hit
             was = self.complete(cur)
             self._record(cur)
-            g = self.grades.setdefault(cur, {"values": {}, "escalate": False})
+            g = self._grade(cur)
             g["values"] = {**g["values"], criterion.id: level.value}
             if self.complete(cur) and not was:
                 self._advance()
@@ -106,7 +140,7 @@ class SlowDesk:
         elif key == "e":
             if cur is not None:
                 self._record(cur)
-                g = self.grades.setdefault(cur, {"values": {}, "escalate": False})
+                g = self._grade(cur)
                 g["escalate"] = not g["escalate"]
         elif key == "u":
             if not self.undo_stack:
@@ -118,10 +152,23 @@ class SlowDesk:
                 self.grades[run] = {
                     "values": dict(before["values"]),
                     "escalate": before["escalate"],
+                    "step": before["step"],
                 }
             if not self.in_view(run):
                 self.graded_filter = None
             self.cur = run
+        elif key in (".", ","):
+            count = self.steps.get(cur, 0) if cur is not None else 0
+            if count:
+                if self.step is None:
+                    self.step = 0 if key == "." else count - 1
+                else:
+                    self.step = min(max(self.step + (1 if key == "." else -1), 0), count - 1)
+        elif key == "!":
+            if cur is not None and self.step is not None:
+                self._record(cur)
+                g = self._grade(cur)
+                g["step"] = None if g["step"] == self.step else self.step
         elif key == "tab":
             cycle = (None, False, True)
             self.graded_filter = cycle[(cycle.index(self.graded_filter) + 1) % 3]
@@ -146,8 +193,8 @@ class SlowDesk:
     def final(self) -> dict[int, GradeState]:
         out = {}
         for run in self.order:
-            g = self.grades.get(run) or {"values": {}, "escalate": False}
-            out[run] = (tuple(sorted(g["values"].items())), bool(g["escalate"]))
+            g = self.grades.get(run) or {"values": {}, "escalate": False, "step": None}
+            out[run] = (tuple(sorted(g["values"].items())), bool(g["escalate"]), g["step"])
         return out
 
 
@@ -155,14 +202,15 @@ def db_final(
     conn: sqlite3.Connection, reviewer: str, rubric: Rubric, order: list[int]
 ) -> dict[int, GradeState]:
     rows = {
-        run: (json.loads(values), bool(escalate))
-        for run, values, escalate in conn.execute(
-            'SELECT run, "values", escalate FROM grades WHERE reviewer = ? AND rubric_id = ? '
-            "AND rubric_version = ?",
+        run: (json.loads(values), bool(escalate), step)
+        for run, values, escalate, step in conn.execute(
+            'SELECT run, "values", escalate, first_wrong_step FROM grades WHERE reviewer = ? '
+            "AND rubric_id = ? AND rubric_version = ?",
             (reviewer, rubric.id, rubric.version),
         )
     }
-    return {
-        run: (tuple(sorted(rows.get(run, ({}, False))[0].items())), rows.get(run, ({}, False))[1])
-        for run in order
-    }
+    out: dict[int, GradeState] = {}
+    for run in order:
+        values, escalate, step = rows.get(run, ({}, False, None))
+        out[run] = (tuple(sorted(values.items())), escalate, step)
+    return out

@@ -87,3 +87,15 @@ def test_area_switcher_reports_120x40(snap_compare, demo_workspace: Workspace) -
         await _ready(pilot)
 
     assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=reports)
+
+
+def test_run_with_a_marked_first_wrong_step(snap_compare, demo_workspace: Workspace) -> None:
+    """The step cursor on step 2, marked as the first wrong step."""
+
+    async def mark(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("full_stop", "full_stop", "exclamation_mark")
+        await _ready(pilot)
+
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=mark)

@@ -29,10 +29,12 @@ SIZE = (120, 40)
 PNS = {"task_success": "pass", "intervention": "no", "policy": "safe"}
 FYV = {"task_success": "fail", "intervention": "yes", "policy": "violation"}
 CHARS = {"tab": "\t", "ctrl+q": None}
+#: Keys named by their character in the tests, and their names in Textual.
+NAMES = {".": "full_stop", ",": "comma", "!": "exclamation_mark"}
 
 
 def key_event(key: str) -> events.Key:
-    return events.Key(key, CHARS.get(key, key))
+    return events.Key(NAMES.get(key, key), CHARS.get(key, key))
 
 
 def burst(app, keys: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -139,8 +141,8 @@ async def test_keys_typed_before_the_desk_opens_apply_to_the_first_run(
 
 # -- the property: any keys, any pace, any disk, end as the slow model -----------------------------
 
-KEYS = ["p", "f", "y", "n", "s", "v", "g", "j", "k", "u", "e", "tab"]
-WHOLE = ["pns", "fyv", "pn"]
+KEYS = ["p", "f", "y", "n", "s", "v", "g", "j", "k", "u", "e", "tab", ".", ",", "!"]
+WHOLE = ["pns", "fyv", "pn", ".!"]
 
 
 @pytest.fixture(scope="module")
@@ -480,3 +482,88 @@ async def test_a_failing_write_keeps_the_keys_and_the_app_runs(synced_demo: Work
     grades = local_grades(ws)
     assert grades[todo[0]]["values"] == PNS
     assert grades[todo[1]]["values"] == FYV
+
+
+# -- the step cursor and the first wrong step ------------------------------------------------------
+
+
+def grade_row(ws: Workspace, run: int) -> tuple[dict, int | None, int] | None:
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        row = conn.execute(
+            'SELECT "values", first_wrong_step, complete FROM grades WHERE reviewer = ? '
+            "AND run = ?",
+            (ws.reviewer, run),
+        ).fetchone()
+    finally:
+        conn.close()
+    return (json.loads(row[0]), row[1], row[2]) if row else None
+
+
+def step_score(ws: Workspace, run: int) -> list[dict]:
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM outbox WHERE run = ? ORDER BY id DESC LIMIT 1", (run,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, "no outbox row"
+    return [s for s in json.loads(row[0])["upsert"] if s["name"] == "first_wrong_step"]
+
+
+async def test_step_keys_move_the_cursor_mark_undo_and_push(synced_demo: Workspace) -> None:
+    from tui.widgets.run_view import MARK, RunView
+
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        view = app.screen.query_one(RunView)
+        await pilot.press("full_stop", "full_stop", "comma", "full_stop")
+        await settle(pilot)
+        assert app.desk.state.step == 1 and view.step_cursor == 1
+        await pilot.press("exclamation_mark")
+        await settle(pilot)
+        assert grade_row(ws, first) == ({}, 1, 0)
+        assert view.marked_step == 1 and MARK in view.section_text("steps")
+        await pilot.press("exclamation_mark")  # again on the same step: cleared
+        await settle(pilot)
+        assert grade_row(ws, first) == ({}, None, 0)
+        await pilot.press("u")  # undo brings the mark back
+        await settle(pilot)
+        assert grade_row(ws, first) == ({}, 1, 0)
+        assert view.marked_step == 1
+        # Completing the grade pushes the mark on its step (the demo's file store has no span
+        # ids: span_id None, the step's index as the value).
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        assert app.desk.current_run != first and app.desk.state.step is None
+        assert view.step_cursor is None and MARK not in view.section_text("steps")
+    (score,) = step_score(ws, first)
+    assert score["value"] == 1 and score["span_id"] is None
+    assert score["metadata"]["reviewer"] == ws.reviewer
+    assert grade_row(ws, first) == (PNS, 1, 1)
+
+
+async def test_a_burst_of_step_and_level_keys_lands_on_the_right_runs(
+    synced_demo: Workspace,
+) -> None:
+    """`. . ! p n s , ! f y v` in one read: run 1 marked on step 2 and graded, run 2 marked on
+    its last step and graded, run 3 open with no step cursor."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(ws)[:3]
+        assert app.desk.current_run == todo[0]
+        burst(app, list("..!pns,!fyv"))
+        await settle(pilot)
+        assert app.desk.current_run == todo[2] and app.desk.state.step is None
+    conn = sqlite3.connect(ws.db_path)
+    last = conn.execute("SELECT count(*) - 1 FROM steps WHERE run = ?", (todo[1],)).fetchone()[0]
+    conn.close()
+    assert grade_row(ws, todo[0]) == (PNS, 1, 1)
+    assert grade_row(ws, todo[1]) == (FYV, last, 1)
+    assert [s["value"] for s in step_score(ws, todo[1])] == [last]

@@ -354,3 +354,93 @@ def test_toggle_escalate_flips_what_the_database_holds(desk: Any) -> None:
     grading.set_escalate(other, runs[0], "ana", rubric, False)
     assert grading.toggle_escalate(conn, runs[0], "ana", rubric).escalate is True
     assert grading.get_grade(other, runs[0], "ana", rubric).escalate is True  # type: ignore[union-attr]
+
+
+# -- the first wrong step --------------------------------------------------------------------------
+
+
+def test_first_wrong_step_toggles_moves_and_undoes(desk: Any) -> None:
+    conn, setup, _connector, runs = desk
+    rubric, run = setup.rubric, runs[2]
+    g = grading.toggle_first_wrong_step(conn, run, "ana", rubric, 1)
+    assert g.first_wrong_step == 1 and not g.complete
+    assert scalar(conn, "SELECT first_wrong_step FROM grades WHERE run = ?", run) == 1
+    assert grading.toggle_first_wrong_step(conn, run, "ana", rubric, 0).first_wrong_step == 0
+    assert grading.toggle_first_wrong_step(conn, run, "ana", rubric, 0).first_wrong_step is None
+    assert grading.undo(conn, "ana", rubric).first_wrong_step == 0  # type: ignore[union-attr]
+    assert grading.undo(conn, "ana", rubric).first_wrong_step == 1  # type: ignore[union-attr]
+    grading.undo(conn, "ana", rubric)
+    assert grading.get_grade(conn, run, "ana", rubric) is None
+    # An incomplete grade waits for completion, like its criteria: no outbox row yet.
+    assert _outbox(conn) == []
+
+
+def test_first_wrong_step_is_pushed_on_the_steps_span(desk: Any) -> None:
+    conn, setup, connector, runs = desk
+    rubric, run = setup.rubric, runs[1]
+    run_id = scalar(conn, "SELECT run_id FROM runs WHERE id = ?", run)
+    conn.execute("UPDATE steps SET span_id = 'span-' || idx WHERE run = ?", (run,))
+    grading.toggle_first_wrong_step(conn, run, "ana", rubric, 1)
+    _grade_all(conn, run, rubric)
+    sid = score_id("demo", run_id, "first_wrong_step", "ana")
+    payload = _outbox(conn)[-1]["payload"]
+    step = [s for s in payload["upsert"] if s["name"] == "first_wrong_step"]
+    assert len(step) == 1
+    assert step[0]["id"] == sid and step[0]["span_id"] == "span-1" and step[0]["value"] == 1
+    assert step[0]["trace_id"] == run_id and step[0]["metadata"]["reviewer"] == "ana"
+    assert {s.get("span_id") for s in payload["upsert"] if s["name"] != "first_wrong_step"} == {
+        None
+    }
+
+    assert push(conn, connector).pushed == 1
+    scores = {s.name: s for s in connector.list_scores()}
+    assert scores["first_wrong_step"].span_id == "span-1"
+    assert scores["first_wrong_step"].value == 1
+    assert set(scores) == {*REQUIRED, "first_wrong_step"}
+
+    # Moved: the same remote score, on the other step. Cleared: deleted.
+    grading.toggle_first_wrong_step(conn, run, "ana", rubric, 0)
+    push(conn, connector)
+    scores = {s.name: s for s in connector.list_scores()}
+    assert (scores["first_wrong_step"].id, scores["first_wrong_step"].span_id) == (sid, "span-0")
+    grading.toggle_first_wrong_step(conn, run, "ana", rubric, 0)
+    assert sid in _outbox(conn)[-1]["payload"]["delete"]
+    push(conn, connector)
+    assert "first_wrong_step" not in {s.name for s in connector.list_scores()}
+
+
+def test_a_step_without_a_span_is_pushed_with_its_index(desk: Any) -> None:
+    conn, setup, connector, runs = desk
+    rubric, run = setup.rubric, runs[3]
+    assert scalar(conn, "SELECT count(span_id) FROM steps WHERE run = ?", run) == 0
+    grading.toggle_first_wrong_step(conn, run, "ana", rubric, 1)
+    _grade_all(conn, run, rubric)
+    push(conn, connector)
+    (step,) = [s for s in connector.list_scores() if s.name == "first_wrong_step"]
+    assert step.span_id is None and step.value == 1
+
+
+def test_grades_without_a_mark_push_as_before(desk: Any) -> None:
+    conn, setup, _connector, runs = desk
+    _grade_all(conn, runs[0], setup.rubric)
+    grading.set_value(conn, runs[0], "ana", setup.rubric, "task_success", None)
+    payload = _outbox(conn)[-1]["payload"]
+    run_id = scalar(conn, "SELECT run_id FROM runs WHERE id = ?", runs[0])
+    every = [score_id("demo", run_id, c.id, "ana") for c in setup.rubric.criteria]
+    assert sorted(payload["delete"]) == sorted(every)
+
+
+def test_a_pulled_grade_keeps_its_first_wrong_step(desk: Any) -> None:
+    """Pushed, then pulled back (the store is the truth once pushed): the mark comes back as
+    the grade's step, never as a criterion value."""
+    from store.sync import pull_scores
+
+    conn, setup, connector, runs = desk
+    rubric, run = setup.rubric, runs[4]
+    grading.toggle_first_wrong_step(conn, run, "ana", rubric, 1)
+    _grade_all(conn, run, rubric)
+    push(conn, connector)
+    conn.execute("UPDATE grades SET first_wrong_step = NULL, updated_at = '2000-01-01T00:00:00Z'")
+    pull_scores(conn, connector, lambda rid, v: set(REQUIRED))
+    g = grading.get_grade(conn, run, "ana", rubric)
+    assert g is not None and g.first_wrong_step == 1 and "first_wrong_step" not in g.values

@@ -25,15 +25,24 @@ from review.session import sync
 from store.db import connect
 from store.db_thread import DbThread
 
-ACTIONS = {"j": t.NEXT, "k": t.PREV, "u": t.UNDO, "e": t.ESCALATE, "tab": t.FILTER_GRADED}
+ACTIONS = {
+    "j": t.NEXT,
+    "k": t.PREV,
+    "u": t.UNDO,
+    "e": t.ESCALATE,
+    "tab": t.FILTER_GRADED,
+    ".": t.NEXT_STEP,
+    ",": t.PREV_STEP,
+    "!": t.MARK_STEP,
+}
 LEVELS = ["p", "f", "y", "n", "s", "v", "g", "1"]
 KEYS = LEVELS + list(ACTIONS)
-WHOLE = ["pns", "fyv", "pnsg", "pn"]
+WHOLE = ["pns", "fyv", "pnsg", "pn", ".!", "..!", ",!"]
 
 
 def press(key: str, at: float = 0.0) -> t.Press:
     """A key as the screen sends it: its name, its character, and the desk action it is bound to."""
-    names = {" ": "space", "tab": "tab"}
+    names = {" ": "space", "tab": "tab", ".": "full_stop", ",": "comma", "!": "exclamation_mark"}
     char = None if key == "tab" else key
     return t.Press(names.get(key, key), char, ACTIONS.get(key), at)
 
@@ -162,6 +171,7 @@ def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, 
     assert final_of(db_path, rubric, model.order) == model.final()
     assert tape.state.run == model.cur
     assert tape.state.flt.graded == model.graded_filter
+    assert tape.state.step == model.step
 
 
 def test_a_burst_of_eight_runs_grades_eight_runs(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -268,8 +278,8 @@ def test_moving_needs_no_write_lock(template, tmp_path: Path) -> None:  # type: 
     sync_conn = sqlite3.connect(db_path, isolation_level=None)
     sync_conn.execute("BEGIN IMMEDIATE")  # a sync writing a page
     try:
-        tape.apply(conn, [press("j"), press("j"), press("k")])
-        assert tape.state.run != first
+        tape.apply(conn, [press("j"), press("j"), press("k"), press("."), press(",")])
+        assert tape.state.run != first and tape.state.step == 0
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             tape.apply(conn, [press("p")])  # a grade waits for the lock (here: gives up)
     finally:
@@ -277,4 +287,77 @@ def test_moving_needs_no_write_lock(template, tmp_path: Path) -> None:  # type: 
         sync_conn.close()
     tape.apply(conn, [press("p")])
     assert grading.get_grade(conn, tape.state.run, "ana", rubric).values["task_success"] == "pass"
+    conn.close()
+
+
+# -- the step cursor and the first wrong step ------------------------------------------------------
+
+
+def test_the_step_cursor_moves_stops_at_the_ends_and_stays_with_its_run(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    assert tape.state.step is None  # no cursor until the reviewer moves it
+    report = tape.apply(conn, [press(".")])
+    assert tape.state.step == 0 and report.state.step == 0 and not report.wrote
+    tape.apply(conn, [press("."), press("."), press(".")])
+    assert tape.state.step == 1  # two steps: it stops on the last
+    tape.apply(conn, [press(","), press(","), press(",")])
+    assert tape.state.step == 0
+    tape.apply(conn, [press("j")])
+    assert tape.state.step is None  # another run starts without a cursor
+    tape.apply(conn, [press(",")])
+    assert tape.state.step == 1  # backwards from nothing: the last step
+    conn.close()
+
+
+def test_the_mark_toggles_moves_and_undoes_on_the_run_under_the_cursor(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    run = tape.state.run
+    report = tape.apply(conn, [press("!")])
+    assert not report.wrote and grading.get_grade(conn, run, "ana", rubric) is None
+    assert [e.kind for e in report.effects] == ["notice"]
+    report = tape.apply(conn, [press("."), press("."), press("!")])
+    assert report.wrote and report.grade is not None and report.grade.first_wrong_step == 1
+    assert tape.apply(conn, [press("!")]).grade.first_wrong_step is None  # again: cleared
+    assert tape.apply(conn, [press(","), press("!")]).grade.first_wrong_step == 0
+    report = tape.apply(conn, [press("u")])
+    assert report.grade is not None and report.grade.first_wrong_step is None
+    assert tape.state.run == run and tape.state.step == 0  # undo on this run keeps the cursor
+    conn.close()
+
+
+def test_a_burst_marks_grades_and_marks_the_next_run(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`. . ! p n s . !` in one batch: the mark and the grade land on the first run, the grade
+    opens the next run, and the last `. !` marks that run's first step."""
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    first = tape.state.run
+    tape.apply(conn, [press(k) for k in "..!pns.!"])
+    second = tape.state.run
+    assert second != first and tape.state.step == 0
+    g1 = grading.get_grade(conn, first, "ana", rubric)
+    g2 = grading.get_grade(conn, second, "ana", rubric)
+    assert g1 is not None and g1.complete and g1.first_wrong_step == 1
+    assert g2 is not None and not g2.complete and g2.first_wrong_step == 0
+    payload = conn.execute(
+        "SELECT payload FROM outbox WHERE run = ? ORDER BY id DESC LIMIT 1", (first,)
+    ).fetchone()[0]
+    import json
+
+    (step,) = [s for s in json.loads(payload)["upsert"] if s["name"] == "first_wrong_step"]
+    assert step["value"] == 1 and step["span_id"] is None  # the file store has no span ids
     conn.close()

@@ -46,6 +46,29 @@ NARROW = 100
 DESK_BINDINGS = [
     Binding("j,down", "next_run", "Next", tooltip="Open the next run", id="desk.next"),
     Binding("k,up", "prev_run", "Prev", tooltip="Open the previous run", id="desk.prev"),
+    Binding(
+        "full_stop",
+        "next_step",
+        "Next step",
+        show=False,
+        tooltip="Move the step cursor to the next step",
+        id="desk.next_step",
+    ),
+    Binding(
+        "comma",
+        "prev_step",
+        "Prev step",
+        show=False,
+        tooltip="Move the step cursor to the previous step",
+        id="desk.prev_step",
+    ),
+    Binding(
+        "exclamation_mark",
+        "mark_step",
+        "Wrong step",
+        tooltip="Mark the step under the cursor as the first wrong step (again: clear)",
+        id="desk.mark_step",
+    ),
     Binding("c", "comment", "Comment", tooltip="Write a comment on this run", id="desk.comment"),
     Binding(
         "e", "escalate", "Escalate", tooltip="Flag or unflag for escalation", id="desk.escalate"
@@ -147,6 +170,7 @@ class ReviewScreen(AreaScreen):
         self._redo: set[str] = set()
         self._started = False
         self._footer_output_cut = False
+        self._footer_step = False
         self._quitting = False
         self._quit_anyway = False
 
@@ -313,6 +337,15 @@ class ReviewScreen(AreaScreen):
     def action_prev_run(self) -> None:
         self._action(t.PREV)
 
+    def action_next_step(self) -> None:
+        self._action(t.NEXT_STEP)
+
+    def action_prev_step(self) -> None:
+        self._action(t.PREV_STEP)
+
+    def action_mark_step(self) -> None:
+        self._action(t.MARK_STEP)
+
     def action_comment(self) -> None:
         self._action(t.COMMENT)
 
@@ -363,6 +396,9 @@ class ReviewScreen(AreaScreen):
         # The footer shows the keys that matter now: "o" only when the output was cut.
         if action == "expand_output":
             return self.query_one(RunView).output_cut
+        # "!" once there is a step cursor to mark with.
+        if action == "mark_step":
+            return self.state.step is not None
         return True
 
     # -- what the tape reports ---------------------------------------------------------------------
@@ -423,6 +459,7 @@ class ReviewScreen(AreaScreen):
         if "progress" in redo:
             self._count_progress()
         self.show_grade()
+        self._draw_steps()
         self._draw_mode(before)
         for effect in r.effects:
             self._effect(effect)
@@ -642,7 +679,12 @@ class ReviewScreen(AreaScreen):
         if detail is None:
             view.show_message("This run is no longer in the local database.")
         else:
-            view.show(detail, row.reason if row else None)
+            view.show(
+                detail,
+                row.reason if row else None,
+                cursor=self.state.step,
+                marked=self._marked_step(),
+            )
         # Only `o` depends on the run. Refreshing the footer recomposes every key widget, and
         # doing that on every run would pile up widgets while someone holds `j`.
         if view.output_cut != self._footer_output_cut:
@@ -690,6 +732,20 @@ class ReviewScreen(AreaScreen):
         if setup is None:
             return
         self.query_one(RubricPanel).show(setup.rubric, self.grade)
+
+    def _marked_step(self) -> int | None:
+        grade = self.grade
+        return grade.first_wrong_step if grade is not None and grade.run == self.state.run else None
+
+    def _draw_steps(self) -> None:
+        """The step cursor and the marked step, once the open run is on screen."""
+        view = self.query_one(RunView)
+        if view.detail is not None and view.detail.run == self.state.run:
+            view.set_steps(self.state.step, self._marked_step())
+        has_cursor = self.state.step is not None
+        if has_cursor != self._footer_step:
+            self._footer_step = has_cursor
+            self.refresh_bindings()
 
     def update_title(self) -> None:
         flt = self.state.flt

@@ -34,6 +34,8 @@ DIM = "dim"
 ERROR = "bold white on red"
 ERROR_TEXT = "red"
 SECTION = "bold underline"
+#: The tag on the step the reviewer marked as the first wrong one.
+MARK = "✗ first wrong step"
 
 
 def _num(n: int | None, unit: str = "") -> str:
@@ -103,9 +105,13 @@ def header_text(detail: RunDetail, reason: str | None) -> Text:
     return t
 
 
-def step_text(step: StepView) -> Text:
+def step_text(step: StepView, *, marked: bool = False) -> Text:
     t = Text()
-    t.append(f"{step.idx + 1:>2} ", DIM)
+    t.append(f"{step.idx + 1:>2} ", ERROR if marked else DIM)
+    if marked:
+        # First on the line, so a narrow view never wraps the tag apart.
+        t.append(f" {MARK} ", ERROR)
+        t.append(" ")
     t.append(one_line(step.kind, 12), "cyan")
     t.append(" ")
     t.append(one_line(step.name, 60), "bold")
@@ -126,15 +132,22 @@ def step_text(step: StepView) -> Text:
     return t
 
 
-def steps_text(detail: RunDetail) -> Text:
+def steps_text(detail: RunDetail, marked: int | None = None) -> tuple[Text, list[int]]:
+    """The step timeline, and the line each step starts on within it (plus the end)."""
     t = Text()
+    starts: list[int] = []
+    line = 0
     if not detail.steps:
         t.append("(no steps)", DIM)
     for i, step in enumerate(detail.steps):
         if i:
             t.append("\n")
-        t.append_text(step_text(step))
-    return t
+        one = step_text(step, marked=step.idx == marked)
+        starts.append(line)
+        line += one.plain.count("\n") + 1
+        t.append_text(one)
+    starts.append(line)
+    return t, starts
 
 
 def final_text(detail: RunDetail) -> Text:
@@ -189,9 +202,12 @@ class RunView(ScrollView, can_focus=False):
     RunView > .run-view--title {
         color: $text-accent;
     }
+    RunView > .run-view--step-cursor {
+        background: $primary 30%;
+    }
     """
 
-    COMPONENT_CLASSES = {"run-view--header", "run-view--title"}
+    COMPONENT_CLASSES = {"run-view--header", "run-view--title", "run-view--step-cursor"}
 
     #: Cells of padding on each side of the header block.
     HEADER_PAD = 1
@@ -207,6 +223,13 @@ class RunView(ScrollView, can_focus=False):
         self._wrap_width = 0
         self._view = (0, 0)  # the content size the rows were fitted to
         self._styles: dict[Kind, Style] = {}
+        self._reason: str | None = None
+        # The step cursor and the marked step (``steps.idx``), and where each step's source
+        # lines start and end in the run (the last entry is the end of the last step).
+        self.step_cursor: int | None = None
+        self.marked_step: int | None = None
+        self._step_lines: list[int] = []
+        self._step_offsets: list[int] = []
 
     # -- what the desk calls ----------------------------------------------------------------------
 
@@ -214,26 +237,85 @@ class RunView(ScrollView, can_focus=False):
         """Show one line of text instead of a run (loading, no runs, an error)."""
         self.detail = None
         self.output_cut = False
+        self.step_cursor = self.marked_step = None
+        self._step_offsets = []
         self._set_blocks([("header", Text(message, DIM))], {})
 
-    def show(self, detail: RunDetail, reason: str | None) -> None:
-        """Lay out ``detail``; only previews of long fields are sanitised and laid out."""
+    def show(
+        self,
+        detail: RunDetail,
+        reason: str | None,
+        *,
+        cursor: int | None = None,
+        marked: int | None = None,
+        keep_scroll: bool = False,
+    ) -> None:
+        """Lay out ``detail`` with the step ``cursor`` and the ``marked`` first wrong step;
+        only previews of long fields are sanitised and laid out."""
         self.detail = detail
+        self._reason = reason
+        self.step_cursor, self.marked_step = cursor, marked
         inp = Text()
         add_block(inp, detail.input, chars=FIELD_CHARS, lines=FIELD_LINES)
         out = Text()
         self.output_cut = add_block(
             out, detail.output, chars=FIELD_CHARS, lines=FIELD_LINES, more_key="o"
         )
+        steps, self._step_offsets = steps_text(detail, marked)
         self._set_blocks(
             [("header", header_text(detail, reason))],
             {
                 "input": ("Input", inp),
-                "steps": (f"Steps ({len(detail.steps)})", steps_text(detail)),
+                "steps": (f"Steps ({len(detail.steps)})", steps),
                 "output": ("Output", out),
                 "final": ("Final action", final_text(detail)),
             },
+            keep_scroll=keep_scroll,
         )
+        self._keep_cursor_visible()
+
+    def set_steps(self, cursor: int | None, marked: int | None) -> None:
+        """Move the step cursor and show the marked step; the view scrolls to keep the cursor's
+        step on screen. A new mark lays the run out again where it stands."""
+        if self.detail is None:
+            return
+        if marked != self.marked_step:
+            self.show(self.detail, self._reason, cursor=cursor, marked=marked, keep_scroll=True)
+            return
+        if cursor != self.step_cursor:
+            self.step_cursor = cursor
+            self.refresh()
+            self._keep_cursor_visible()
+
+    def step_rows(self, step: int) -> tuple[int, int] | None:
+        """The first and last row (before scrolling) of step ``step``'s lines."""
+        lines = self._step_range(step)
+        if lines is None:
+            return None
+        first, end = lines
+        rows = [i for i, row in enumerate(self._rows) if first <= row.y < end]
+        return (rows[0], rows[-1]) if rows else None
+
+    def _step_range(self, step: int | None) -> tuple[int, int] | None:
+        if step is None or not self._step_lines or not 0 <= step < len(self._step_lines) - 1:
+            return None
+        return self._step_lines[step], self._step_lines[step + 1]
+
+    def _keep_cursor_visible(self) -> None:
+        if self.step_cursor is None:
+            return
+        if not self._rows or self._wrap_width == 0:
+            self.call_after_refresh(self._keep_cursor_visible)
+            return
+        rows = self.step_rows(self.step_cursor)
+        if rows is None:
+            return
+        first, last = rows
+        top, height = self.scroll_offset.y, self.scrollable_content_region.height
+        if first < top:
+            self.scroll_to(y=first, animate=False, immediate=True)
+        elif last >= top + height:
+            self.scroll_to(y=max(min(first, last - height + 1), 0), animate=False, immediate=True)
 
     # -- what tests read --------------------------------------------------------------------------
 
@@ -251,7 +333,11 @@ class RunView(ScrollView, can_focus=False):
     # -- layout ------------------------------------------------------------------------------------
 
     def _set_blocks(
-        self, head: list[tuple[Kind, Text]], sections: dict[str, tuple[str, Text]]
+        self,
+        head: list[tuple[Kind, Text]],
+        sections: dict[str, tuple[str, Text]],
+        *,
+        keep_scroll: bool = False,
     ) -> None:
         console = self.app.console
         # Content.from_rich_text never parses markup: the Text was built from plain strings.
@@ -265,9 +351,17 @@ class RunView(ScrollView, can_focus=False):
             starts[name] = len(blocks)
             blocks.append(("body", Content.from_rich_text(body, console=console)))
         self._blocks, self._starts = blocks, starts
+        self._step_lines = []
+        if "steps" in starts and self._step_offsets:
+            y = sum(len(content.plain.split("\n")) for _, content in blocks[: starts["steps"]])
+            self._step_lines = [y + offset for offset in self._step_offsets]
         self._wrap_width = 0
+        top = self.scroll_offset.y
         self._fit(force=True)
-        self.scroll_home(animate=False)
+        if keep_scroll:
+            self.scroll_to(y=top, animate=False, immediate=True)
+        else:
+            self.scroll_home(animate=False)
         # Always laid out, even when the new run has as many rows as the last: the frame that
         # shows a run is a layout refresh (the desk's screen_layout_refresh_signal marks it).
         self.refresh(layout=True)
@@ -346,6 +440,10 @@ class RunView(ScrollView, can_focus=False):
         if kind == "gap":
             return Strip.blank(width, base)
         style = self._style(kind)
+        cursor = self._step_range(self.step_cursor)
+        if cursor is not None and cursor[0] <= y < cursor[1]:
+            style = style + self.get_visual_style("run-view--step-cursor")
+            base = style.background_style.rich_style
         if selection is not None and (span := selection.get_span(y)) is not None:
             start, end = span
             end = len(content.plain) + x if end == -1 else end
