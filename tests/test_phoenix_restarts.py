@@ -215,10 +215,13 @@ def _found(server: OwnPhoenix, project: str, runs: list[int]) -> list[tuple[Any,
     ]
 
 
+@pytest.mark.parametrize("batch", [1, 3])
 def test_a_push_cut_by_a_stopped_server_lands_every_grade_exactly_once_after_restart(
-    phoenix_up: OwnPhoenix, demo_workspace: Workspace, tmp_path: Path
+    phoenix_up: OwnPhoenix, demo_workspace: Workspace, tmp_path: Path, batch: int
 ) -> None:
-    project = "restart-push"
+    """``batch``: grades a push request carries (one, or three: a failed batch is then sent
+    grade by grade, each grade's row keeping its own error and next attempt)."""
+    project = f"restart-push-{batch}"
     runs = list(range(12))
     ids = _seed(phoenix_up, project, [(n, "billing-support", True) for n in runs])
     conn = connect(tmp_path / "agentdeck.db")
@@ -226,19 +229,22 @@ def test_a_push_cut_by_a_stopped_server_lands_every_grade_exactly_once_after_res
     assert pull(conn, _connector(phoenix_up, project, Tripwire(bool)), plan).hydrated == 12
     graded = {n: _grade(conn, project, n, ids[n], 5, f"run {n}") for n in runs}
 
-    # The 4th grade's annotations are committed by Phoenix, which stops before its reply is out.
+    # The second request's annotations (the 4th grade, or the 4th to 6th) are committed by
+    # Phoenix, which stops before its reply is out; the first request's grades were confirmed.
     wire = Tripwire(
         lambda r: r.method == "POST" and r.url.path == "/v1/span_annotations",
-        after=4,
+        after=1 + 3 // batch,
         trip=phoenix_up.stop,
         lose_reply=True,
     )
+    cut = _connector(phoenix_up, project, wire)
+    cut.push_batch = batch
     t0 = datetime.now(UTC)
-    first = push(conn, _connector(phoenix_up, project, wire), now=t0)
+    first = push(conn, cut, now=t0)
     assert (first.pushed, first.failed) == (3, 9)
     assert all("\n" not in e and e.startswith("phoenix ") for e in first.errors)
     assert all(phoenix_up.url + "/v1/" in e for e in first.errors)
-    assert wire.matched == 4 and not phoenix_up.running
+    assert not phoenix_up.running
     waiting = _rows(
         conn,
         "SELECT attempts, last_error IS NOT NULL, next_attempt_at > ? FROM outbox "
@@ -248,9 +254,9 @@ def test_a_push_cut_by_a_stopped_server_lands_every_grade_exactly_once_after_res
     assert waiting == [(1, 1, 1)] * 9
 
     phoenix_up.restart()
-    # Phoenix kept what it had committed: three grades, and the fourth whose reply was lost.
+    # Phoenix kept what it had committed, including the grades whose reply was lost.
     assert sorted(_found(phoenix_up, project, runs)) == sorted(
-        row for n in runs[:4] for row in _expected(project, n, graded[n])
+        row for n in runs[: 3 + batch] for row in _expected(project, n, graded[n])
     )
     # The rows wait for their next attempt, then go.
     wire = Tripwire(lambda r: r.method == "POST")
