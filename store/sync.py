@@ -321,6 +321,12 @@ def _pull(
             break
 
     report.scores = pull_scores(conn, connector, required, report=report)
+    # What the connector left undone without failing, since it last said so (e.g. deletes
+    # Phoenix cannot do, from the push before this pull): said once, here.
+    left = getattr(connector, "problems", None)
+    if isinstance(left, list) and left:
+        report.problems.extend(str(p) for p in left)
+        left.clear()
     return report
 
 

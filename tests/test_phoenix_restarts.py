@@ -378,3 +378,38 @@ def test_a_sync_cut_by_a_stopped_server_resumes_from_its_cursor_after_restart(
     pull(whole, _connector(phoenix_up, project, Tripwire(bool)), plan, page_size=5)
     assert state == _state(whole)
     assert pull(conn, _connector(phoenix_up, project, Tripwire(bool)), plan).listed == 0
+
+
+def test_what_phoenix_could_not_do_is_said_in_the_sync_report(
+    phoenix_up: OwnPhoenix, demo_workspace: Workspace, tmp_path: Path
+) -> None:
+    project = "restart-undo"
+    ids = _seed(phoenix_up, project, [(0, "billing-support", True)])
+    conn = connect(tmp_path / "agentdeck.db")
+    plan = load_setup(demo_workspace).plan
+    connector = _connector(phoenix_up, project, Tripwire(bool))
+    pull(conn, connector, plan)
+    scores = _grade(conn, project, 0, ids[0], 5, "fine")
+    assert push(conn, connector).pushed == 1
+    # The grade is undone: its scores are to be retracted, which Phoenix cannot do one by one.
+    pk = run_pk(conn, "phoenix", ids[0])
+    assert pk is not None
+    conn.execute("BEGIN IMMEDIATE")
+    enqueue(
+        conn,
+        store="phoenix",
+        run=pk,
+        reviewer="ana",
+        payload={"upsert": [], "delete": [s.id for s in scores]},
+        created_at=now_iso(),
+    )
+    conn.execute("COMMIT")
+    assert push(conn, connector).pushed == 1  # as `agentdeck sync` does: push, then pull
+    report = pull(conn, connector, plan)
+    assert report.problems == [
+        "phoenix: 4 score(s) were not deleted in Phoenix (it cannot delete a single "
+        "annotation); they stay there as last pushed"
+    ]
+    assert connector.problems == []
+    assert pull(conn, connector, plan).problems == []  # said once
+    assert len(_found(phoenix_up, project, [0])) == 4
