@@ -4,6 +4,11 @@ A grade and its outbox row are written in one transaction (see ``review.grading`
 sends the newest row for each (run, reviewer) and marks older rows for the same grade as sent
 with it, since every push carries the grade's whole remote state. Pushes are idempotent on the
 deterministic score ids, so a crash between "sent" and "marked" only repeats an upsert.
+
+A connector whose store takes many scores in one request says how many grades a push may carry
+(``push_batch``, e.g. Phoenix); the pusher then sends that many grades together, and only when
+such a batch fails sends its grades one by one, so each row keeps its own error and next
+attempt (an upsert repeated that way is harmless). Without ``push_batch``, one grade a call.
 """
 
 from __future__ import annotations
@@ -96,7 +101,18 @@ def push(
     now = now or datetime.now(UTC)
     rng = rng or random.Random()
     report = PushReport()
-    for entry in due(conn, connector.name, now):
+    entries = due(conn, connector.name, now)
+    size = max(1, int(getattr(connector, "push_batch", 1)))
+    alone: list[OutboxEntry] = []
+    for i in range(0, len(entries), size):
+        group = entries[i : i + size]
+        if len(group) == 1 or not _push_together(connector, group):
+            alone += group
+            continue
+        for entry in group:
+            _pushed(conn, entry, now)
+        report.pushed += len(group)
+    for entry in alone:
         upserts = [Score.model_validate(s) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
         deletes = [str(s) for s in entry.payload.get("delete", [])]  # type: ignore[attr-defined]
         try:
@@ -118,11 +134,31 @@ def push(
             report.failed += 1
             report.errors.append(str(exc))
             continue
-        # Older rows for the same grade were superseded by this push.
-        conn.execute(
-            "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
-            "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
-            (canonical(now), entry.store, entry.run, entry.reviewer, entry.id),
-        )
+        _pushed(conn, entry, now)
         report.pushed += 1
     return report
+
+
+def _push_together(connector: Connector, group: list[OutboxEntry]) -> bool:
+    """Send these grades in as few calls as the connector takes; False if any call failed."""
+    from store.models import Score
+
+    upserts = [Score.model_validate(s) for e in group for s in e.payload.get("upsert", [])]  # type: ignore[attr-defined]
+    deletes = [str(s) for e in group for s in e.payload.get("delete", [])]  # type: ignore[attr-defined]
+    try:
+        if upserts:
+            connector.push_scores(upserts)
+        if deletes:
+            connector.delete_scores(deletes)
+    except ConnectorError:
+        return False
+    return True
+
+
+def _pushed(conn: sqlite3.Connection, entry: OutboxEntry, now: datetime) -> None:
+    """Mark ``entry`` sent, and the older rows of the same grade it superseded."""
+    conn.execute(
+        "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
+        "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
+        (canonical(now), entry.store, entry.run, entry.reviewer, entry.id),
+    )

@@ -352,6 +352,12 @@ def _pull(
     if store_sample:
         _pull_chosen(conn, connector, plan, store_sample, report, page_size)
     report.scores = pull_scores(conn, connector, required, report=report)
+    # What the connector left undone without failing, since it last said so (e.g. deletes
+    # Phoenix cannot do, from the push before this pull): said once, here.
+    left = getattr(connector, "problems", None)
+    if isinstance(left, list) and left:
+        report.problems.extend(str(p) for p in left)
+        left.clear()
     return report
 
 

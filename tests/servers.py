@@ -531,9 +531,10 @@ def phoenix_python() -> Path:
     return python
 
 
-def start_phoenix(workdir: Path) -> Server:
+def start_phoenix(workdir: Path, *, port: int | None = None) -> Server:
     """Phoenix on 127.0.0.1 and a free port (HTTP and gRPC), SQLite in ``workdir``.
 
+    ``port``: the HTTP port to use instead of a free one (a restart keeps its address).
     Telemetry and external resources (fonts, scripts from CDNs) are off: the tests talk to
     no one else.
     """
@@ -542,7 +543,7 @@ def start_phoenix(workdir: Path) -> Server:
     launcher = workdir / "launch_phoenix.py"
     launcher.write_text(PHOENIX_LAUNCHER)
     log = workdir / "phoenix.log"
-    port, grpc_port = free_port(), free_port()
+    port, grpc_port = port or free_port(), free_port()
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(workdir),
@@ -564,6 +565,14 @@ def start_phoenix(workdir: Path) -> Server:
         raise
     check_loopback_only(server)
     return server
+
+
+def restart_phoenix(server: Server, workdir: Path) -> Server:
+    """Stop ``server`` (if it still runs) and start Phoenix again on the same HTTP port with
+    the same ``workdir``, so its SQLite data and its URL survive the restart."""
+    server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    return start_phoenix(workdir, port=port)
 
 
 # --- A scripted HTTP server ----------------------------------------------------------------

@@ -23,7 +23,8 @@ detected from descending ids and refused with a clear error. On PostgreSQL, ids 
 before commit, so a span committed late under a lower id than one already listed could be
 missed; on SQLite (one writer) ids follow commits.
 
-**Grades.** Each score becomes a span annotation on the run's root span (or on ``Score.span_id``
+**Grades.** The outbox hands over up to :attr:`PhoenixConnector.push_batch` grades at once.
+Each score becomes a span annotation on the run's root span (or on ``Score.span_id``
 for a step-level score) through ``POST /v1/span_annotations?sync=true`` (without ``sync`` Phoenix
 answers with no data): ``name`` = criterion id, ``annotator_kind`` HUMAN, ``identifier`` = the
 reviewer, ``result.label`` = the value as text, ``result.score`` when it is a number,
@@ -263,6 +264,10 @@ def _value_type(value: int | float | str) -> str:
 
 class PhoenixConnector:
     """Runs and grades of one Phoenix project (implements :class:`Connector`)."""
+
+    #: Grades the outbox may hand :meth:`push_scores` at once: their root spans are looked up
+    #: in one request (``TRACE_BATCH`` traces) and their annotations written in one more.
+    push_batch = TRACE_BATCH
 
     def __init__(
         self,
