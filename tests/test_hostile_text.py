@@ -115,7 +115,13 @@ TEN_MB = 10 * 1024 * 1024
 def hostile_workspace(demo_workspace: Workspace) -> Workspace:
     body = ("lorem ipsum dolor sit amet " * 37 + "\n") * (TEN_MB // 999 + 1)
     add_run(demo_workspace, hostile_record(HOSTILE + "\n" + body + "THE-END"))
-    return demo_workspace
+    # A sync cuts values past 1,000,000 characters; this desk is to see the whole 10 MB.
+    config = demo_workspace.config_path
+    text = config.read_text(encoding="utf-8") + "\n[sync]\nmax_value_chars = 20000000\n"
+    config.write_text(text, encoding="utf-8")
+    from store.workspace import load_workspace
+
+    return load_workspace(demo_workspace.root)
 
 
 async def test_hostile_run_is_shown_literally_and_the_app_survives(
