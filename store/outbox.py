@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from store.connectors.base import ConnectorError
+from store.connectors.base import ConnectorError, StoreUnreachable
 from store.timestamps import canonical
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ class PushReport:
     pushed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: Grades not tried because the store did not answer at all (they wait, still due).
+    untried: int = 0
 
 
 def enqueue(
@@ -103,16 +105,43 @@ def push(
     report = PushReport()
     entries = due(conn, connector.name, now)
     size = max(1, int(getattr(connector, "push_batch", 1)))
+
+    def failed(entry: OutboxEntry, exc: ConnectorError) -> None:
+        attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (entry.id,)).fetchone()[
+            0
+        ]
+        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts)
+        delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
+        conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?",
+            (canonical(now + timedelta(seconds=delay)), str(exc), entry.id),
+        )
+        report.failed += 1
+        report.errors.append(str(exc))
+
     alone: list[OutboxEntry] = []
     for i in range(0, len(entries), size):
         group = entries[i : i + size]
-        if len(group) == 1 or not _push_together(connector, group):
+        if len(group) == 1:
             alone += group
+            continue
+        try:
+            _push_together(connector, group)
+        except StoreUnreachable as exc:
+            # No answer at all: every other grade would wait out the same retries. Stop here;
+            # the grades not tried stay due, untouched, for the next sync.
+            for entry in group:
+                failed(entry, exc)
+            report.untried = len(entries) - i - len(group) + len(alone)
+            return report
+        except ConnectorError:
+            alone += group  # one of them was refused: each alone, with its own error
             continue
         for entry in group:
             _pushed(conn, entry, now)
         report.pushed += len(group)
-    for entry in alone:
+    for n, entry in enumerate(alone):
         upserts = [Score.model_validate(s) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
         deletes = [str(s) for s in entry.payload.get("delete", [])]  # type: ignore[attr-defined]
         try:
@@ -120,39 +149,28 @@ def push(
                 connector.push_scores(upserts)
             if deletes:
                 connector.delete_scores(deletes)
+        except StoreUnreachable as exc:
+            failed(entry, exc)
+            report.untried = len(alone) - n - 1
+            return report
         except ConnectorError as exc:
-            attempts = conn.execute(
-                "SELECT attempts FROM outbox WHERE id = ?", (entry.id,)
-            ).fetchone()[0]
-            ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempts)
-            delay = ceiling / 2 + rng.uniform(0, ceiling / 2)
-            conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-                "WHERE id = ?",
-                (canonical(now + timedelta(seconds=delay)), str(exc), entry.id),
-            )
-            report.failed += 1
-            report.errors.append(str(exc))
+            failed(entry, exc)
             continue
         _pushed(conn, entry, now)
         report.pushed += 1
     return report
 
 
-def _push_together(connector: Connector, group: list[OutboxEntry]) -> bool:
-    """Send these grades in as few calls as the connector takes; False if any call failed."""
+def _push_together(connector: Connector, group: list[OutboxEntry]) -> None:
+    """Send these grades in as few calls as the connector takes; ConnectorError if one failed."""
     from store.models import Score
 
     upserts = [Score.model_validate(s) for e in group for s in e.payload.get("upsert", [])]  # type: ignore[attr-defined]
     deletes = [str(s) for e in group for s in e.payload.get("delete", [])]  # type: ignore[attr-defined]
-    try:
-        if upserts:
-            connector.push_scores(upserts)
-        if deletes:
-            connector.delete_scores(deletes)
-    except ConnectorError:
-        return False
-    return True
+    if upserts:
+        connector.push_scores(upserts)
+    if deletes:
+        connector.delete_scores(deletes)
 
 
 def _pushed(conn: sqlite3.Connection, entry: OutboxEntry, now: datetime) -> None:

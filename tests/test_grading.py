@@ -19,6 +19,7 @@ from review import grading
 from review.rubric import Rubric
 from review.session import ReviewSetup, sync
 from store.connectors import ConnectorError, make_connector
+from store.connectors.base import StoreUnreachable
 from store.connectors.file import FileConnector
 from store.db import connect
 from store.identity import score_id
@@ -444,3 +445,38 @@ def test_a_pulled_grade_keeps_its_first_wrong_step(desk: Any) -> None:
     pull_scores(conn, connector, lambda rid, v: set(REQUIRED))
     g = grading.get_grade(conn, run, "ana", rubric)
     assert g is not None and g.first_wrong_step == 1 and "first_wrong_step" not in g.values
+
+
+class _Unreachable:
+    """A store that does not answer at all (no connection), counting what was tried."""
+
+    name = "demo"
+    push_batch = 2
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def push_scores(self, scores: Sequence[Score]) -> None:
+        self.calls += 1
+        raise StoreUnreachable("demo POST http://127.0.0.1:1/api/scores: cannot connect")
+
+    def delete_scores(self, score_ids: Sequence[str]) -> None:
+        self.calls += 1
+        raise StoreUnreachable("demo DELETE http://127.0.0.1:1/api/scores: cannot connect")
+
+
+def test_an_unreachable_store_ends_the_round_and_the_rest_wait_untried(desk: Any) -> None:
+    conn, setup, connector, runs = desk
+    for run in runs[:5]:
+        _grade_all(conn, run, setup.rubric)
+    t0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    down = _Unreachable()
+    report = push(conn, down, now=t0, rng=random.Random(1))  # type: ignore[arg-type]
+    # One request found the store down: its two grades fail, the other three are not tried.
+    assert down.calls == 1
+    assert (report.pushed, report.failed, report.untried) == (0, 2, 3)
+    rows = _outbox(conn)
+    assert [r["attempts"] for r in rows] == [1, 1, 0, 0, 0]
+    # The untried grades are still due: a store that answers takes them at once.
+    assert push(conn, connector, now=t0).pushed == 3
+    assert push(conn, connector, now=t0 + timedelta(hours=1)).pushed == 2

@@ -241,28 +241,30 @@ def test_a_push_cut_by_a_stopped_server_lands_every_grade_exactly_once_after_res
     cut.push_batch = batch
     t0 = datetime.now(UTC)
     first = push(conn, cut, now=t0)
-    assert (first.pushed, first.failed) == (3, 9)
+    # The store stopped answering: the grades of the request that found it down fail (each
+    # with its error and next attempt); the round stops there, and the rest wait untried.
+    assert (first.pushed, first.failed, first.untried) == (3, batch, 9 - batch)
     assert all("\n" not in e and e.startswith("phoenix ") for e in first.errors)
     assert all(phoenix_up.url + "/v1/" in e for e in first.errors)
     assert not phoenix_up.running
     waiting = _rows(
         conn,
-        "SELECT attempts, last_error IS NOT NULL, next_attempt_at > ? FROM outbox "
+        "SELECT attempts, last_error IS NOT NULL, coalesce(next_attempt_at > ?, 0) FROM outbox "
         "WHERE pushed_at IS NULL ORDER BY id",
         canonical(t0),
     )
-    assert waiting == [(1, 1, 1)] * 9
+    assert waiting == [(1, 1, 1)] * batch + [(0, 0, 0)] * (9 - batch)
 
     phoenix_up.restart()
     # Phoenix kept what it had committed, including the grades whose reply was lost.
     assert sorted(_found(phoenix_up, project, runs)) == sorted(
         row for n in runs[: 3 + batch] for row in _expected(project, n, graded[n])
     )
-    # The rows wait for their next attempt, then go.
+    # The untried rows go at once; the failed ones wait for their next attempt, then go.
     wire = Tripwire(lambda r: r.method == "POST")
-    assert push(conn, _connector(phoenix_up, project, wire), now=t0).pushed == 0
+    assert push(conn, _connector(phoenix_up, project, wire), now=t0).pushed == 9 - batch
     second = push(conn, _connector(phoenix_up, project, wire), now=t0 + LATER)
-    assert (second.pushed, second.failed, second.errors) == (9, 0, [])
+    assert (second.pushed, second.failed, second.errors) == (batch, 0, [])
     assert _rows(conn, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
 
     found = _found(phoenix_up, project, runs)

@@ -264,6 +264,12 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
         )
         if pushed is not None:
             click.echo(f"{name}: pushed {pushed.pushed} grades, {pushed.failed} failed")
+            if pushed.untried:
+                click.echo(
+                    f"{name}: the store did not answer; {pushed.untried} more grades wait "
+                    "for the next sync",
+                    err=True,
+                )
             for err in pushed.errors[:5]:
                 click.echo(f"  push failed: {one_line(err, 300)}", err=True)
             problems += pushed.failed

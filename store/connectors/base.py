@@ -22,6 +22,12 @@ class ConnectorError(Exception):
     """A store could not be read or written. ``str(err)`` names the endpoint or file."""
 
 
+class StoreUnreachable(ConnectorError):
+    """No answer at all from the store (connection refused, no such host, timed out after every
+    retry): the next request would fail the same way, so a push round stops at the first one
+    and the other grades wait, untouched, for the next sync."""
+
+
 class Listed(list[T], Generic[T]):
     """Records read from a store, and what was wrong with the rest.
 

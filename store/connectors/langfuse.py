@@ -62,7 +62,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from store.connectors.base import ConnectorError, Listed
+from store.connectors.base import ConnectorError, Listed, StoreUnreachable
 from store.models import (
     Incident,
     Run,
@@ -949,6 +949,7 @@ class LangfuseConnector:
                         path,
                         f"no answer within {self.timeout:g} s ({attempt} tries)",
                         "check the network, or raise this store's timeout in agentdeck.toml",
+                        down=True,
                     )
                 self._pause(attempt)
                 continue
@@ -959,6 +960,7 @@ class LangfuseConnector:
                         path,
                         f"cannot connect ({self._clean(str(exc), 60) or type(exc).__name__})",
                         "check the store's url in agentdeck.toml and the network",
+                        down=True,
                     )
                 self._pause(attempt)
                 continue
@@ -1074,6 +1076,9 @@ class LangfuseConnector:
     def _clean(self, text: str, limit: int) -> str:
         return clean_excerpt(text, secrets=self._secrets, limit=limit)
 
-    def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
+    def _fail(
+        self, method: str, path: str, what: str, todo: str, *, down: bool = False
+    ) -> NoReturn:
         where = f"{self.name} {method} {display_url(self.endpoint + path)}"
-        raise ConnectorError(f"{where}: {what}; {todo}") from None
+        kind = StoreUnreachable if down else ConnectorError
+        raise kind(f"{where}: {what}; {todo}") from None

@@ -70,7 +70,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.alerts.alertmanager import clean, display_url
-from store.connectors.base import ConnectorError, Listed
+from store.connectors.base import ConnectorError, Listed, StoreUnreachable
 from store.models import (
     Incident,
     Run,
@@ -323,10 +323,11 @@ class PhoenixConnector:
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
-        raise ConnectorError(
-            f"{self.name} {method} {display_url(self.url + path)}: {what}; {todo}"
-        ) from None
+    def _fail(
+        self, method: str, path: str, what: str, todo: str, *, down: bool = False
+    ) -> NoReturn:
+        kind = StoreUnreachable if down else ConnectorError
+        raise kind(f"{self.name} {method} {display_url(self.url + path)}: {what}; {todo}") from None
 
     def _http(self) -> httpx.Client:
         if self._client is None:
@@ -356,8 +357,10 @@ class PhoenixConnector:
     ) -> httpx.Response:
         """One call with retries; a 2xx reply or one whose status is in ``allow``."""
         why = ""
+        down = False
         for attempt in range(ATTEMPTS):
             last = attempt == ATTEMPTS - 1
+            down = True  # until the server answers
             try:
                 reply = self._http().request(method, path, params=tuple(params or ()), json=body)
                 reply.read()
@@ -373,6 +376,7 @@ class PhoenixConnector:
                 why = f"the request failed ({type(exc).__name__})"
                 todo = "check the network and that Phoenix is running"
             else:
+                down = False
                 status = reply.status_code
                 if 200 <= status < 300 or status in allow:
                     return reply
@@ -408,7 +412,7 @@ class PhoenixConnector:
                         "check that `url` is Phoenix and its version is 20.26 or later",
                     )
             if last:
-                self._fail(method, path, f"{why} after {ATTEMPTS} attempts", todo)
+                self._fail(method, path, f"{why} after {ATTEMPTS} attempts", todo, down=down)
             self._sleep(self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
