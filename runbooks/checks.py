@@ -361,9 +361,9 @@ def run_http_check(check: HttpCheck, *, transport: Any = None) -> CheckResult:
     """GET the check's URL and compare; no answer (or an unreadable one) is ``unknown``."""
     import httpx
 
-    from store.text import clean_line
+    from store.text import clean_excerpt
 
-    url = clean_line(check.url)
+    url = clean_excerpt(check.url, limit=120)
     try:
         with httpx.Client(timeout=check.timeout, transport=transport) as client:
             reply = client.get(check.url, headers={"Accept": "application/json, */*"})
@@ -382,7 +382,7 @@ def run_http_check(check: HttpCheck, *, transport: Any = None) -> CheckResult:
             found = _dig(reply.json(), expect.json_path)
         except (ValueError, KeyError):
             return CheckResult("unknown", f"GET {url}: no {expect.json_path} in the reply")
-        shown = clean_line(str(found), 60)
+        shown = clean_excerpt(str(found), limit=60)
         if expect.equals is not None and not _same(found, expect.equals):
             return CheckResult(
                 "warn", f"{expect.json_path} is {shown!r}, expected {expect.equals!r}"

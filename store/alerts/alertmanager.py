@@ -26,22 +26,18 @@ good list is skipped and said in ``Listed.problems``.
 from __future__ import annotations
 
 import json
-import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.connectors.base import ConnectorError, Listed
 from store.models import Incident
+from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
-
-#: Longest excerpt of a server's text quoted in a message.
-EXCERPT = 80
 
 
 class _Model(BaseModel):
@@ -66,26 +62,6 @@ class GettableAlert(_Model):
     endsAt: Instant | None = None
     updatedAt: Instant | None = None
     status: AlertStatus
-
-
-def clean(text: str, limit: int = EXCERPT) -> str:
-    """Untrusted text for a one-line message: control, format and line-break characters
-    become spaces, runs of spaces one, and it is cut to ``limit`` characters."""
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def display_url(url: str) -> str:
-    """``url`` without any user or password in it, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable URL)"
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 class AlertmanagerSource:
@@ -197,7 +173,7 @@ class AlertmanagerSource:
             )
         except httpx.ConnectError as exc:
             self._fail(
-                f"cannot connect ({clean(str(exc), 60) or 'connection failed'})",
+                f"cannot connect ({clean_excerpt(str(exc), limit=60) or 'connection failed'})",
                 "check that Alertmanager is running and `url` in agentdeck.toml",
             )
         except (httpx.InvalidURL, httpx.UnsupportedProtocol):
@@ -229,20 +205,22 @@ class AlertmanagerSource:
         kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
         if text.lstrip().startswith("<"):
             self._fail(
-                f"the reply is not JSON but {kind} ({clean(text, 40)!r})",
+                f"the reply is not JSON but {kind} ({clean_excerpt(text, limit=40)!r})",
                 "check that `url` is Alertmanager's API, not a web page or a login proxy",
             )
         try:
             return json.loads(text)
         except (ValueError, RecursionError):
-            what = f"not valid JSON ({clean(text, 40)!r})" if text.strip() else "empty"
+            what = (
+                f"not valid JSON ({clean_excerpt(text, limit=40)!r})" if text.strip() else "empty"
+            )
             self._fail(
                 f"the reply is {what}",
                 "try again, and if it persists check what sits between agentdeck and Alertmanager",
             )
 
     def _says(self, reply: httpx.Response) -> str:
-        text = clean(reply.content.decode("utf-8", errors="replace"))
+        text = clean_excerpt(reply.content.decode("utf-8", errors="replace"))
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, what: str, todo: str) -> NoReturn:
@@ -264,7 +242,7 @@ def _json_kind(value: Any) -> str:
 def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"]) or "the alert"
-    return clean(f"{where}: {error['msg']}")
+    return clean_excerpt(f"{where}: {error['msg']}")
 
 
 def _server_time(reply: httpx.Response) -> datetime:

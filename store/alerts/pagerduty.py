@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.connectors.base import ConnectorError, Listed
 from store.models import Incident
-from store.switches.http import clean_excerpt, display_url, json_cut_off
+from store.text import clean_excerpt, display_url, json_cut_off
 from store.timestamps import Instant
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"

@@ -74,7 +74,7 @@ from store.models import (
     StepError,
     Tokens,
 )
-from store.switches.http import clean_excerpt, display_url, json_cut_off
+from store.text import clean_excerpt, display_url, json_cut_off
 from store.timestamps import Instant
 
 if TYPE_CHECKING:

@@ -69,7 +69,6 @@ from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from store.alerts.alertmanager import clean, display_url
 from store.connectors.base import ConnectorError, Listed, StoreUnreachable
 from store.models import (
     Incident,
@@ -82,6 +81,7 @@ from store.models import (
     StepError,
     Tokens,
 )
+from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
@@ -368,7 +368,7 @@ class PhoenixConnector:
                 why = f"no answer within {self.timeout:g} s"
                 todo = "check that Phoenix is up, or raise `timeout` in agentdeck.toml"
             except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                why = f"cannot connect ({clean(str(exc), 60) or type(exc).__name__})"
+                why = f"cannot connect ({clean_excerpt(str(exc), limit=60) or type(exc).__name__})"
                 todo = "check that Phoenix is running and `url` in agentdeck.toml"
             except (httpx.InvalidURL, httpx.UnsupportedProtocol):
                 self._fail(method, path, "the URL cannot be used", "fix `url` in agentdeck.toml")
@@ -430,10 +430,10 @@ class PhoenixConnector:
         try:
             detail = json.loads(text).get("detail")
             if detail:
-                return clean(str(detail), 80)
+                return clean_excerpt(str(detail), limit=80)
         except (ValueError, AttributeError, RecursionError):
             pass
-        return clean(text, 60) or "no body"
+        return clean_excerpt(text, limit=60) or "no body"
 
     def _json(self, method: str, path: str, reply: httpx.Response) -> Any:
         text = reply.content.decode("utf-8", errors="replace")
@@ -442,13 +442,15 @@ class PhoenixConnector:
             self._fail(
                 method,
                 path,
-                f"the reply is not JSON but {kind} ({clean(text, 40)!r})",
+                f"the reply is not JSON but {kind} ({clean_excerpt(text, limit=40)!r})",
                 "check that `url` is Phoenix's address, not a web page or a login proxy",
             )
         try:
             return json.loads(text)
         except (ValueError, RecursionError):
-            what = f"not valid JSON ({clean(text, 40)!r})" if text.strip() else "empty"
+            what = (
+                f"not valid JSON ({clean_excerpt(text, limit=40)!r})" if text.strip() else "empty"
+            )
             self._fail(method, path, f"the reply is {what}", "check that `url` is Phoenix")
 
     def _page(
@@ -466,7 +468,8 @@ class PhoenixConnector:
             self._fail(
                 "GET",
                 path,
-                f"the reply is not a page of results ({where}: {clean(err['msg'], 60)})",
+                f"the reply is not a page of results "
+                f"({where}: {clean_excerpt(err['msg'], limit=60)})",
                 "check that `url` is Phoenix 20.26 or later",
             )
 
@@ -488,7 +491,8 @@ class PhoenixConnector:
                 span_id = ident.get("span_id") if isinstance(ident, dict) else None
                 problems.append(
                     f"{self.name} GET {display_url(self.url + self._spans_path)}: span "
-                    f"{clean(str(span_id or '?'), 20)} left out ({where}: {clean(err['msg'], 60)})"
+                    f"{clean_excerpt(str(span_id or '?'), limit=20)} left out "
+                    f"({where}: {clean_excerpt(err['msg'], limit=60)})"
                 )
         return spans
 
@@ -614,7 +618,7 @@ class PhoenixConnector:
             roots = [s for s in members if s.parent_id is None]
             if not roots:
                 problems.append(
-                    f"{self.name}: trace {clean(trace_id, 40)} has no root span yet; "
+                    f"{self.name}: trace {clean_excerpt(trace_id, limit=40)} has no root span yet; "
                     "it is fetched again on the next sync"
                 )
                 continue
@@ -722,7 +726,7 @@ class PhoenixConnector:
                 if not self._post_annotations(group):
                     unknown.add(trace_id)
         if unknown:
-            names = ", ".join(clean(t, 40) for t in sorted(unknown)[:3])
+            names = ", ".join(clean_excerpt(t, limit=40) for t in sorted(unknown)[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
             self._fail(
                 "POST",
@@ -798,7 +802,7 @@ class PhoenixConnector:
                         what = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
                         problems.append(
                             f"{self.name} GET {display_url(self.url + path)}: an annotation "
-                            f"left out ({clean(str(what), 80)})"
+                            f"left out ({clean_excerpt(str(what), limit=80)})"
                         )
                         continue
                     if score is not None:
@@ -843,7 +847,7 @@ class PhoenixConnector:
         if not isinstance(have, dict):
             self._fail("GET", path, "the reply holds no config", "check that `url` is Phoenix")
         if have.get("type") != "CATEGORICAL":
-            return f"is {clean(str(have.get('type')), 20)}, not CATEGORICAL"
+            return f"is {clean_excerpt(str(have.get('type')), limit=20)}, not CATEGORICAL"
         theirs = {(v.get("label"), v.get("score")) for v in have.get("values") or []}
         ours = {(v["label"], v["score"]) for v in want["values"]}
         if theirs != ours:

@@ -25,50 +25,17 @@ from __future__ import annotations
 import json
 import re
 import time
-import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, Literal, NoReturn
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
-
-MASK = "****"
+from store.text import MASK, clean_excerpt, display_url, json_cut_off
 
 #: The placeholders a body template may hold.
 _PLACEHOLDER = re.compile(r"\{(flag|state|environment)\}")
-
-
-def clean_excerpt(text: str, *, secrets: Iterable[str | None] = (), limit: int = 80) -> str:
-    """Untrusted text made safe for a one-line message: secrets masked, control and format
-    characters (newlines, escapes, bidi overrides) turned into spaces, cut to ``limit``."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, MASK)
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def display_url(url: str) -> str:
-    """``url`` fit for messages and plans: a password in it and query values masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable URL)"
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = f"{MASK}@{netloc.rsplit('@', 1)[1]}"
-    query = "&".join(
-        f"{pair.split('=', 1)[0]}={MASK}" if "=" in pair else pair
-        for pair in parts.query.split("&")
-        if pair
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def wait_hint(response: httpx.Response) -> str:
@@ -242,21 +209,6 @@ class HttpSwitchClient:
             )
         except RecursionError:
             self.fail("answered JSON nested too deeply", todo)
-
-
-def json_cut_off(text: str, exc: json.JSONDecodeError) -> bool:
-    """The text is JSON that stops short (a reply cut off), not text that never was JSON."""
-    rest = text[exc.pos :].rstrip()
-    if exc.pos >= len(text.rstrip()) or exc.msg.startswith("Unterminated string"):
-        return True
-    if exc.msg.startswith("Invalid \\uXXXX escape") and len(rest) <= 6:
-        return True
-    # Cut inside a literal (`tru`, `nul`) or a number's exponent (`1e`): what is left is the
-    # start of something JSON would accept.
-    return bool(rest) and (
-        any(word.startswith(rest) for word in ("true", "false", "null"))
-        or re.fullmatch(r"-?\d+(\.\d*)?([eE][+-]?)?|-", rest) is not None
-    )
 
 
 def _is_html(response: httpx.Response) -> bool:

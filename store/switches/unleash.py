@@ -16,18 +16,16 @@ removed.
 from __future__ import annotations
 
 import json
-import unicodedata
 from typing import Any, Literal, NoReturn
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
+from store.text import MASK, clean_excerpt, display_url
 
-MASK = "****"
 #: Longest excerpt of a server's text quoted in a message.
-EXCERPT = 80
 
 
 class _Model(BaseModel):
@@ -92,7 +90,7 @@ class UnleashBackend:
             f"{self.url}/api/admin/projects/{_segment(project)}/features/{_segment(flag)}"
         )
         #: Where the flag lives, for messages and the audit trail (never with a secret).
-        self.endpoint = _display(self.feature_url)
+        self.endpoint = display_url(self.feature_url)
 
     def __repr__(self) -> str:
         return f"UnleashBackend({self.endpoint!r}, environment={self.environment!r})"
@@ -137,7 +135,7 @@ class UnleashBackend:
         """The POST ``write(value)`` would send, the token masked."""
         return SwitchRequest(
             method="POST",
-            target=_display(self.switch_url(self._binary(value))),
+            target=display_url(self.switch_url(self._binary(value))),
             headers={"Authorization": MASK},
             body=None,
         )
@@ -160,7 +158,7 @@ class UnleashBackend:
         if not isinstance(value, bool):
             self._fail(
                 self.feature_url,
-                f"an Unleash flag is on or off, not {clean(str(value), 40)!r}",
+                f"an Unleash flag is on or off, not {clean_excerpt(str(value), limit=40)!r}",
                 "use true (on) or false (off)",
             )
         return value
@@ -178,7 +176,7 @@ class UnleashBackend:
             what = "HTML" if text.lstrip().startswith("<") else "not valid JSON"
             self._fail(
                 self.feature_url,
-                f"the reply is {what} ({clean(text, 40)!r})",
+                f"the reply is {what} ({clean_excerpt(text, limit=40)!r})",
                 "check that the url is the Unleash server (e.g. http://host:4242)",
             )
         try:
@@ -186,7 +184,7 @@ class UnleashBackend:
         except ValidationError as exc:
             error = exc.errors()[0]
             where = ".".join(str(p) for p in error["loc"]) or "the reply"
-            problem = clean(f"{where}: {error['msg']}")
+            problem = clean_excerpt(f"{where}: {error['msg']}")
             self._fail(
                 self.feature_url,
                 f"the reply is not an Unleash feature ({problem})",
@@ -258,30 +256,11 @@ class UnleashBackend:
         # Unleash errors are {"name": ..., "message": ...}: the message is the useful part.
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             text = data["message"]
-        text = clean(text.replace(self._token, MASK) if self._token else text)
+        text = clean_excerpt(text.replace(self._token, MASK) if self._token else text)
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, url: str, what: str, todo: str) -> NoReturn:
-        message = f"unleash {_display(url)}: {what}; {todo}"
+        message = f"unleash {display_url(url)}: {what}; {todo}"
         if self._token:
             message = message.replace(self._token, MASK)
         raise SwitchError(message) from None
-
-
-def clean(text: str, limit: int = EXCERPT) -> str:
-    """Untrusted text for a one-line message: control, format and line-break characters
-    become spaces, runs of spaces one, and it is cut to ``limit`` characters."""
-    text = "".join(
-        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in text
-    )
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _display(url: str) -> str:
-    """``url`` without any user or password in it, for messages and plans."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "(an unreadable URL)"
-    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[-1], parts.path, "", ""))
