@@ -22,6 +22,33 @@ class ConnectorError(Exception):
     """A store could not be read or written. ``str(err)`` names the endpoint or file."""
 
 
+class LevelLike(Protocol):
+    @property
+    def value(self) -> int | float | str: ...
+
+
+class ScaleLike(Protocol):
+    @property
+    def levels(self) -> Sequence[LevelLike]: ...
+
+
+class CriterionLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def scale(self) -> ScaleLike: ...
+
+
+class RubricLike(Protocol):
+    """What a store's score configs need of a rubric (``review.rubric.Rubric``; ``store`` is
+    below ``review`` and does not import it)."""
+
+    @property
+    def criteria(self) -> Sequence[CriterionLike]: ...
+
+
 class StoreUnreachable(ConnectorError):
     """No answer at all from the store (connection refused, no such host, timed out after every
     retry): the next request would fail the same way, so a push round stops at the first one

@@ -57,12 +57,18 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from store.connectors.base import ConnectorError, Listed, StoreUnreachable
+from store.connectors.base import (
+    ConnectorError,
+    CriterionLike,
+    Listed,
+    RubricLike,
+    StoreUnreachable,
+)
 from store.models import (
     Incident,
     Run,
@@ -200,31 +206,7 @@ class QueueItem(_Reply):
 # -- what a rubric looks like from here (store does not import review) ----------------------------
 
 
-class _LevelLike(Protocol):
-    @property
-    def value(self) -> int | str: ...
-
-
-class _ScaleLike(Protocol):
-    @property
-    def levels(self) -> Sequence[_LevelLike]: ...
-
-
-class _CriterionLike(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def question(self) -> str: ...
-    @property
-    def scale(self) -> _ScaleLike: ...
-
-
-class RubricLike(Protocol):
-    @property
-    def criteria(self) -> Sequence[_CriterionLike]: ...
-
-
-def config_for(criterion: _CriterionLike) -> dict[str, Any]:
+def config_for(criterion: CriterionLike) -> dict[str, Any]:
     """The ``CreateScoreConfigRequest`` a criterion maps to: NUMERIC from the lowest to the
     highest level when every level is a whole number (ordinal scales), else CATEGORICAL with one
     category per level (label: the level's value, value: its position, from 0)."""

@@ -64,12 +64,17 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from store.connectors.base import ConnectorError, Listed, StoreUnreachable
+from store.connectors.base import (
+    ConnectorError,
+    Listed,
+    RubricLike,
+    StoreUnreachable,
+)
 from store.models import (
     Incident,
     Run,
@@ -101,33 +106,6 @@ BACKOFF_CAP_S = 10.0
 RETRY_AFTER_CAP_S = 60.0
 #: The metadata key that marks an annotation as agentdeck's.
 SCORE_ID_KEY = "agentdeck_score_id"
-
-
-class _Level(Protocol):
-    @property
-    def value(self) -> int | float | str: ...
-
-
-class _Scale(Protocol):
-    @property
-    def levels(self) -> Sequence[_Level]: ...
-
-
-class _Criterion(Protocol):
-    @property
-    def id(self) -> str: ...
-    @property
-    def question(self) -> str: ...
-    @property
-    def scale(self) -> _Scale: ...
-
-
-class RubricLike(Protocol):
-    """What the annotation configs need of a rubric (``review.rubric.Rubric``; ``store`` stays
-    below ``review`` and does not import it)."""
-
-    @property
-    def criteria(self) -> Sequence[_Criterion]: ...
 
 
 class _Model(BaseModel):
