@@ -738,6 +738,28 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
         sys.exit(1)
 
 
+@cli.group()
+def report() -> None:
+    """Agreement between reviewers and the weekly report, from the workspace or a ratings file."""
+
+
+# `report agreement` (review/agreement.py) goes here.
+
+
+def _report_format_option(fn):  # type: ignore[no-untyped-def]
+    """The --format every report takes."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", "json", "markdown", "html", "csv"]),
+        default="table",
+        show_default=True,
+    )(fn)
+
+
+# `report weekly` (review/weekly.py) goes here.
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="agentdeck")
