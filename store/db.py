@@ -218,6 +218,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE grades ADD COLUMN first_wrong_step INTEGER;
     """,
+    # 8: calibration. The final grade an adjudicator sets on a run where reviewers disagree; the
+    # reviewers' own grades stay as they were.
+    """
+    CREATE TABLE adjudications (
+        id INTEGER PRIMARY KEY,
+        run INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+        rubric_id TEXT NOT NULL,
+        rubric_version TEXT NOT NULL,
+        "values" TEXT NOT NULL DEFAULT '{}',
+        comment TEXT,
+        adjudicator TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (run, rubric_id, rubric_version)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
