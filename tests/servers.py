@@ -29,6 +29,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 #: Where `.ci/run` installs Unleash (`npm ci`), keyed on the lock file's hash.
 UNLEASH_SOURCE = Path(__file__).resolve().parent / "servers" / "unleash"
@@ -638,6 +639,62 @@ class ScriptedServer:
         for reply in self.replies.values():
             if reply.hold is not None:
                 reply.hold.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+class TransportServer:
+    """A real HTTP server on 127.0.0.1 in a thread that hands each request, as an
+    ``httpx.Request``, to ``handle`` and sends back the ``httpx.Response`` it returns: a fake
+    written for ``httpx.MockTransport`` (shaped like a published API) served over the network,
+    so the app and the CLI reach it through a URL in agentdeck.toml like a real store."""
+
+    def __init__(self, handle: Any) -> None:
+        import httpx
+
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command,
+                    f"{outer.url}{self.path}",
+                    headers=[(k, v) for k, v in self.headers.items()],
+                    content=body,
+                )
+                response = handle(request)
+                response.read()
+                self.send_response_only(response.status_code)
+                self.send_header("Date", self.date_time_string())
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.content)))
+                self.end_headers()
+                self.wfile.write(response.content)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _answer
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> TransportServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
         self.thread.join(10)
