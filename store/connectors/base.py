@@ -77,6 +77,11 @@ class Connector(Protocol):
     #: The store's name in ``agentdeck.toml``; it is the ``source`` of every run it yields.
     name: str
 
+    # Optional: ``list_page``, how many summaries a sync asks ``list_runs`` for a page (each
+    # page commits with its cursor). Without it a sync asks for 1,000, within every API's limit;
+    # the file connector lists 5,000 a page, since each commit of a page of random trace ids
+    # rewrites most of the run index (tests/bench/bench_ingest.py).
+
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """Return up to ``limit`` run summaries after ``cursor`` (None: from the start)."""
         ...

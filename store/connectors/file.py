@@ -10,7 +10,6 @@ whose content is already the latest for that id writes nothing, so retries never
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,19 +38,28 @@ class _TraceId(BaseModel):
 
 @dataclass
 class _Line:
-    """Where a trace id was last read in runs.jsonl, and what that line held."""
+    """Where a trace id was last read in runs.jsonl (byte offset, line number)."""
 
     offset: int
     number: int
-    digest: bytes
 
 
-def _digest(raw: bytes) -> bytes:
-    return hashlib.blake2b(raw.strip(), digest_size=16).digest()
+def _line_at(fh: BinaryIO, offset: int) -> bytes:
+    """The line starting at ``offset``, leaving the file where it was. Only read when a trace id
+    comes again (rare), to tell a re-export from a change: hashing every line to have the
+    answer ready cost 5 % of an ingest (tests/bench/bench_ingest.py)."""
+    here = fh.tell()
+    fh.seek(offset)
+    raw = fh.readline()
+    fh.seek(here)
+    return raw
 
 
 class FileConnector:
     """Connector over a folder of JSON Lines files."""
+
+    #: Summaries a sync lists a page (see the connector interface): fewer, bigger commits.
+    list_page = 5000
 
     def __init__(self, name: str, folder: Path) -> None:
         self.name = name
@@ -92,7 +100,7 @@ class FileConnector:
                 tid = _parse(_TraceId, raw).trace_id
             except (ValidationError, ValueError):
                 continue
-            self._lines[tid] = _Line(start, number, _digest(raw))
+            self._lines[tid] = _Line(start, number)
         self._known_to, self._known_lines = offset, line_no
 
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
@@ -164,12 +172,11 @@ class FileConnector:
                     continue
                 line_no += 1
                 tid = summary.trace_id
-                digest = _digest(raw)
                 before = self._lines.get(tid)
                 if before is not None and before.number != line_no:
-                    if before.digest == digest:
+                    if _line_at(fh, before.offset).strip() == raw.strip():
                         # The same record again (a re-export): nothing new to take.
-                        self._lines[tid] = _Line(start, line_no, digest)
+                        self._lines[tid] = _Line(start, line_no)
                         continue
                     problems.append(
                         f"{RUNS}:{line_no}: trace id {tid!r} is also on line {before.number} "
@@ -177,7 +184,7 @@ class FileConnector:
                     )
                     page.pop(tid, None)
                     replaced.append(tid)
-                self._lines[tid] = _Line(start, line_no, digest)
+                self._lines[tid] = _Line(start, line_no)
                 page[tid] = summary
             end = fh.tell()
             if not done:
