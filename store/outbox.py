@@ -148,7 +148,7 @@ def push(
             if upserts:
                 connector.push_scores(upserts)
             if deletes:
-                connector.delete_scores(deletes)
+                connector.delete_scores(deletes, _trace_ids([entry]))
         except StoreUnreachable as exc:
             failed(entry, exc)
             report.untried = len(alone) - n - 1
@@ -170,7 +170,13 @@ def _push_together(connector: Connector, group: list[OutboxEntry]) -> None:
     if upserts:
         connector.push_scores(upserts)
     if deletes:
-        connector.delete_scores(deletes)
+        connector.delete_scores(deletes, _trace_ids(group))
+
+
+def _trace_ids(entries: list[OutboxEntry]) -> list[str]:
+    """The runs (trace ids) these outbox rows' grades are on."""
+    found = (e.payload.get("trace_id") for e in entries)  # type: ignore[attr-defined]
+    return sorted({str(t) for t in found if t})
 
 
 def _pushed(conn: sqlite3.Connection, entry: OutboxEntry, now: datetime) -> None:

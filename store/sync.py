@@ -525,9 +525,9 @@ def pull_scores(
             '"values" = excluded."values", comment = excluded.comment, '
             "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
             "complete = excluded.complete, updated_at = excluded.updated_at, "
-            # A store that does not read step-level scores back (Phoenix lists annotations of
-            # root spans only) must not wipe the mark: only a mark it sends replaces it.
-            "first_wrong_step = coalesce(excluded.first_wrong_step, first_wrong_step)",
+            # Every connector reads step-level scores back, so a mark the store no longer
+            # holds was taken back by its reviewer.
+            "first_wrong_step = excluded.first_wrong_step",
             (
                 pk,
                 reviewer,

@@ -175,7 +175,7 @@ class _Down:
     def push_scores(self, scores: Sequence[Score]) -> None:
         raise ConnectorError("http://127.0.0.1:1/api/scores: connection refused")
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         raise ConnectorError("http://127.0.0.1:1/api/scores: connection refused")
 
 
@@ -460,7 +460,7 @@ class _Unreachable:
         self.calls += 1
         raise StoreUnreachable("demo POST http://127.0.0.1:1/api/scores: cannot connect")
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         self.calls += 1
         raise StoreUnreachable("demo DELETE http://127.0.0.1:1/api/scores: cannot connect")
 

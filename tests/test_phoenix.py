@@ -343,12 +343,27 @@ def test_grades_pushed_through_the_outbox_land_once_and_come_back(
         "value_type": "int",
     }
 
-    # Read back: the root's three scores, values in their own types.
+    # Read back: the root's three scores, values in their own types, and the step's mark on
+    # its own span.
     back = connector.list_scores(ids)
     assert back.problems == []
-    assert sorted((s.id, s.trace_id, s.name, s.value, s.comment) for s in back) == sorted(
-        (score_id("phoenix", ids[0], c, "ana"), ids[0], c, v, "a bit curt")
-        for c, v in (("task_success", "pass"), ("intervention", "no"), ("tone", 3))
+    assert sorted(
+        (s.id, s.trace_id, s.span_id, s.name, s.value, s.comment) for s in back
+    ) == sorted(
+        [
+            *(
+                (score_id("phoenix", ids[0], c, "ana"), ids[0], None, c, v, "a bit curt")
+                for c, v in (("task_success", "pass"), ("intervention", "no"), ("tone", 3))
+            ),
+            (
+                score_id("phoenix", ids[0], "first_wrong_step", "ana"),
+                ids[0],
+                tool,
+                "first_wrong_step",
+                "tool",
+                None,
+            ),
+        ]
     )
     assert all(s.metadata.rubric_version == "v-abc" for s in back)
 
@@ -666,3 +681,97 @@ def test_annotation_configs_are_checked_created_once_and_differences_said(
     ]
     with pytest.raises(ConnectorError, match="annotation config 'tone' has other labels"):
         connector.create_annotation_configs(other)
+
+
+def _enqueue(conn: sqlite3.Connection, trace_id: str, payload: dict[str, Any]) -> None:
+    pk = run_pk(conn, "phoenix", trace_id)
+    assert pk is not None
+    conn.execute("BEGIN IMMEDIATE")
+    enqueue(conn, store="phoenix", run=pk, reviewer="ana", payload=payload, created_at=now_iso())
+    conn.execute("COMMIT")
+
+
+def test_a_cleared_criterion_and_a_moved_or_taken_back_mark_leave_phoenix_too(
+    phoenix: PhoenixServer, demo_workspace: Workspace, tmp_path: Path
+) -> None:
+    project = "delete-agents"
+    ids = _seed(
+        phoenix, project, [(0, "billing-support", True, False), (1, "crm-update", True, False)]
+    )
+    conn, setup = _setup(demo_workspace, tmp_path)
+    connector = _connector(phoenix, project)
+    pull(conn, connector, setup.plan)
+    root, llm, tool = (_hex(f"{project}/0/{part}", 16) for part in ("root", "llm", "tool"))
+    other = _hex(f"{project}/1/root", 16)
+    spans = [root, llm, tool, other]
+
+    def names() -> list[tuple[str, str]]:
+        return sorted((a["span_id"], a["name"]) for a in _annotations(phoenix, project, spans))
+
+    full = [
+        _score(ids[0], "task_success", "fail"),
+        _score(ids[0], "tone", 3),
+        _score(ids[0], "first_wrong_step", 1, span_id=tool),
+    ]
+    # The other run's grade, with the same criterion names: never touched by run 0's deletes.
+    _enqueue(
+        conn,
+        ids[1],
+        {"trace_id": ids[1], "upsert": [_score(ids[1], "tone", 5).model_dump(mode="json")]},
+    )
+    _enqueue(
+        conn, ids[0], {"trace_id": ids[0], "upsert": [x.model_dump(mode="json") for x in full]}
+    )
+    assert push(conn, connector).pushed == 2
+    assert names() == sorted(
+        [(root, "task_success"), (root, "tone"), (tool, "first_wrong_step"), (other, "tone")]
+    )
+
+    # The mark moves to the LLM step: one mark, on the new span.
+    moved = [full[0], full[1], _score(ids[0], "first_wrong_step", 0, span_id=llm)]
+    _enqueue(
+        conn, ids[0], {"trace_id": ids[0], "upsert": [x.model_dump(mode="json") for x in moved]}
+    )
+    assert push(conn, connector).pushed == 1
+    assert names() == sorted(
+        [(root, "task_success"), (root, "tone"), (llm, "first_wrong_step"), (other, "tone")]
+    )
+
+    # Tone is cleared and the mark taken back: both leave Phoenix; a delete of a score never
+    # pushed (tool_use) is no error.
+    gone = [full[1].id, moved[2].id, score_id("phoenix", ids[0], "tool_use", "ana")]
+    payload = {"trace_id": ids[0], "upsert": [full[0].model_dump(mode="json")], "delete": gone}
+    _enqueue(conn, ids[0], payload)
+    result = push(conn, connector)
+    assert (result.pushed, result.errors) == (1, [])
+    assert names() == sorted([(root, "task_success"), (other, "tone")])
+    _enqueue(conn, ids[0], payload)  # again, as a retry after a lost reply would
+    assert push(conn, connector).pushed == 1
+    assert names() == sorted([(root, "task_success"), (other, "tone")])
+    assert connector.problems == []
+
+
+def test_another_reviewers_first_wrong_step_arrives_as_their_grades_mark(
+    phoenix: PhoenixServer, demo_workspace: Workspace, tmp_path: Path
+) -> None:
+    project = "mark-agents"
+    ids = _seed(phoenix, project, [(0, "billing-support", True, False)])
+    conn, setup = _setup(demo_workspace, tmp_path)
+    ben = _connector(phoenix, project)
+    pull(conn, ben, setup.plan)
+    tool = _hex(f"{project}/0/tool", 16)
+    ben.push_scores(
+        [
+            _score(ids[0], "task_success", "fail", reviewer="ben"),
+            _score(ids[0], "first_wrong_step", 1, reviewer="ben", span_id=tool),
+        ]
+    )
+    # Ana's laptop syncs: Ben's grade arrives with his mark on the tool call (step 1).
+    report = pull(conn, _connector(phoenix, project), setup.plan)
+    assert report.problems == []
+    assert _rows(
+        conn,
+        'SELECT g.reviewer, g."values", g.first_wrong_step, g.origin FROM grades g '
+        "JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
+        ids[0],
+    ) == [("ben", json.dumps({"task_success": "fail"}), 1, "remote")]

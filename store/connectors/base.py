@@ -105,6 +105,7 @@ class Connector(Protocol):
         """Create or update these scores, keyed on ``Score.id`` (idempotent)."""
         ...
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
-        """Delete these scores if present (idempotent)."""
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
+        """Delete these scores if present (idempotent). ``trace_ids``: the runs they are on,
+        for a store that finds scores only through their runs (Phoenix); others ignore it."""
         ...

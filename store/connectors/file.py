@@ -268,6 +268,6 @@ class FileConnector:
         """Upsert scores by id; content already stored as the latest is not written again."""
         self._scores.push(scores)
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """Write a tombstone for each id that currently has a live score."""
         self._scores.delete(score_ids)

@@ -668,7 +668,7 @@ class LangfuseConnector:
             body["queueId"] = self.queue_id
         return body
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """``DELETE /api/public/scores/{id}``; a 404 means it is already gone."""
         with self._client() as client:
             for score_id in score_ids:

@@ -35,14 +35,19 @@ unknown span fails a whole ``sync=true`` batch with 404: the batch is then split
 known runs are written and the error names only the unknown ones (their outbox rows retry).
 
 **Reading grades back.** ``GET /v1/projects/{project}/span_annotations`` needs ``span_ids`` (or
-``identifier``) and names the span, not the trace: trace ids are mapped to root span ids first,
-and only HUMAN annotations carrying agentdeck metadata become scores. Step-level annotations of
-other reviewers are not read back (only root spans are asked for). Span and trace ids go in the
-query string, in batches small enough for the server's request-line limit.
+``identifier``) and names the span, not the trace: the runs' spans are listed first (every span
+of each trace, so step-level annotations such as another reviewer's first wrong step come back
+too), and only HUMAN annotations carrying agentdeck metadata become scores. Span and trace ids
+go in the query string, in batches small enough for the server's request-line limit.
 
-**Deleting.** Phoenix 20.26.1 can delete span annotations only by project-wide filters (name,
-identifier, time range), never one annotation on one span, so :meth:`delete_scores` deletes
-nothing; it records what it left in :attr:`PhoenixConnector.problems`.
+**Deleting** (a criterion cleared, a first-wrong-step mark taken back). Phoenix 20.26.1's REST API
+deletes span annotations only by project-wide filters (name, identifier, time range), never one
+annotation on one span. Its GraphQL API, the one Phoenix's own UI uses, deletes annotations by id
+(``deleteSpanAnnotations``): :meth:`delete_scores` finds the annotations carrying the score ids on
+the runs' spans (REST, as above) and deletes exactly those through ``POST /graphql``. The
+trade-off: GraphQL is Phoenix's UI API, not its published REST contract; the tests pin it on
+20.26.1. Without the runs' trace ids nothing is deleted and :attr:`PhoenixConnector.problems`
+says so.
 
 **Annotation configs.** Each criterion maps to a CATEGORICAL config named after it, one value
 per level (``label`` the level as text, ``score`` when the level is a number).
@@ -106,6 +111,11 @@ BACKOFF_CAP_S = 10.0
 RETRY_AFTER_CAP_S = 60.0
 #: The metadata key that marks an annotation as agentdeck's.
 SCORE_ID_KEY = "agentdeck_score_id"
+#: Phoenix's GraphQL mutation deleting span annotations by global id (what its UI sends).
+DELETE_ANNOTATIONS = (
+    "mutation DeleteSpanAnnotations($ids: [ID!]!) "
+    "{ deleteSpanAnnotations(input: {annotationIds: $ids}) { __typename } }"
+)
 
 
 class _Model(BaseModel):
@@ -147,6 +157,7 @@ class _Result(_Model):
 class PhoenixAnnotation(_Model):
     """One span annotation as ``GET .../span_annotations`` lists it."""
 
+    id: str = ""
     span_id: str = Field(min_length=1)
     name: str = Field(min_length=1)
     annotator_kind: str
@@ -703,6 +714,7 @@ class PhoenixConnector:
             for trace_id, group in per_run.items():
                 if not self._post_annotations(group):
                     unknown.add(trace_id)
+        self._drop_moved_marks([s for s in scores if s.span_id and s.trace_id not in unknown])
         if unknown:
             names = ", ".join(clean_excerpt(t, limit=40) for t in sorted(unknown)[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
@@ -713,16 +725,70 @@ class PhoenixConnector:
                 "the other grades were written; these retry on the next sync",
             )
 
-    def delete_scores(self, score_ids: Sequence[str]) -> None:
-        """Delete nothing: Phoenix 20.26.1 deletes span annotations only by project-wide
-        filters, never one annotation. What was left is said in :attr:`problems`."""
-        if score_ids:
+    def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
+        """Delete the annotations carrying these score ids on the spans of ``trace_ids``
+        (idempotent: one already gone is not looked for). See the module doc for why GraphQL."""
+        if not score_ids:
+            return
+        if not trace_ids:
             self.problems.append(
                 f"{self.name}: {len(score_ids)} score(s) were not deleted in Phoenix "
-                "(it cannot delete a single annotation); they stay there as last pushed"
+                "(their runs were not named); they stay there as last pushed"
             )
+            return
+        wanted = set(score_ids)
+        for attempt in range(2):
+            problems: list[str] = []
+            found = [
+                note.id
+                for note, _trace, _root in self._notes(trace_ids, problems)
+                if note.id and str((note.metadata or {}).get(SCORE_ID_KEY)) in wanted
+            ]
+            if not found or self._delete_annotations(found, last=attempt == 1):
+                return
 
-    def _score(self, note: PhoenixAnnotation, trace_id: str | None) -> Score | None:
+    def _drop_moved_marks(self, marks: Sequence[Score]) -> None:
+        """A step-level score moved to another step: Phoenix keys annotations on (span, name,
+        identifier), so the old step's annotation is still there. Delete it (only runs with a
+        step-level score are looked at; a grade without a mark costs nothing here)."""
+        if not marks:
+            return
+        target = {m.id: m.span_id for m in marks}
+        for attempt in range(2):
+            stale = [
+                note.id
+                for note, _trace, _root in self._notes(sorted({m.trace_id for m in marks}), [])
+                if note.id
+                and (sid := str((note.metadata or {}).get(SCORE_ID_KEY))) in target
+                and note.span_id != target[sid]
+            ]
+            if not stale or self._delete_annotations(stale, last=attempt == 1):
+                return
+
+    def _delete_annotations(self, ids: list[str], *, last: bool) -> bool:
+        """Delete span annotations by global id through Phoenix's GraphQL API. False when one
+        was already gone (someone deleted it meanwhile; Phoenix then deletes none): list again."""
+        path = "/graphql"
+        reply = self._request(
+            "POST", path, body={"query": DELETE_ANNOTATIONS, "variables": {"ids": ids}}
+        )
+        data = self._json("POST", path, reply)
+        errors = data.get("errors") if isinstance(data, dict) else None
+        if not errors:
+            if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
+                self._fail("POST", path, "the reply is not a GraphQL answer", "check `url`")
+            return True
+        said = str((errors[0] or {}).get("message") if isinstance(errors[0], dict) else errors[0])
+        if "could not find" in said.lower() and not last:
+            return False
+        self._fail(
+            "POST",
+            path,
+            f"Phoenix did not delete {len(ids)} annotation(s) ({clean_excerpt(said, limit=80)})",
+            "the delete is retried on the next sync",
+        )
+
+    def _score(self, note: PhoenixAnnotation, trace_id: str, root: bool) -> Score | None:
         meta = note.metadata or {}
         if note.annotator_kind != "HUMAN" or not meta.get(SCORE_ID_KEY):
             return None  # not agentdeck's: an LLM judge, the Phoenix UI, another tool
@@ -739,13 +805,10 @@ class PhoenixConnector:
             value = result.score
         else:
             raise ValueError("the annotation has neither a label nor a score")
-        trace = str(meta.get("trace_id") or trace_id or "")
-        if not trace:
-            raise ValueError("the annotation names no trace")
         return Score(
             id=str(meta[SCORE_ID_KEY]),
-            trace_id=trace,
-            span_id=None if trace_id is not None else note.span_id,
+            trace_id=trace_id,
+            span_id=None if root else note.span_id,
             name=note.name,
             value=value,
             comment=result.explanation,
@@ -755,16 +818,21 @@ class PhoenixConnector:
             ),
         )
 
-    def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
-        """agentdeck's annotations (any reviewer's) on the root spans of these runs."""
-        if trace_ids is None:
-            return Listed(problems=[f"{self.name}: Phoenix lists annotations only for named runs"])
-        roots = self._root_spans(list(trace_ids))
-        trace_of = {span: trace for trace, span in roots.items()}
+    def _notes(
+        self, trace_ids: Sequence[str], problems: list[str]
+    ) -> Iterator[tuple[PhoenixAnnotation, str, bool]]:
+        """Every annotation on every span of these traces: (annotation, its trace, whether
+        on the root span). Annotations that do not parse are said in ``problems``."""
+        spans = self._trace_spans(list(trace_ids))
+        problems.extend(spans.problems)
+        where: dict[str, tuple[str, bool]] = {}
+        for span in spans:
+            root = span.parent_id is None
+            where[span.context.span_id] = (span.context.trace_id, root)
+            if root:
+                self._roots[span.context.trace_id] = span.context.span_id
         path = f"/v1/projects/{self.project}/span_annotations"
-        scores: list[Score] = []
-        problems: list[str] = []
-        for batch in _batches(sorted(trace_of), SPAN_BATCH):
+        for batch in _batches(sorted(where), SPAN_BATCH):
             cursor: str | None = None
             while True:
                 params = [("span_ids", s) for s in batch] + [("limit", str(MAX_PAGE))]
@@ -775,19 +843,38 @@ class PhoenixConnector:
                 for item in page.data:
                     try:
                         note = PhoenixAnnotation.model_validate(item)
-                        score = self._score(note, trace_of.get(note.span_id))
-                    except (ValidationError, ValueError) as exc:
-                        what = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
-                        problems.append(
-                            f"{self.name} GET {display_url(self.url + path)}: an annotation "
-                            f"left out ({clean_excerpt(str(what), limit=80)})"
-                        )
+                    except ValidationError as exc:
+                        problems.append(self._left_out(path, exc.errors()[0]["msg"]))
                         continue
-                    if score is not None:
-                        scores.append(score)
+                    if note.span_id in where:
+                        yield (note, *where[note.span_id])
                 cursor = page.next_cursor
                 if not cursor:
                     break
+
+    def _left_out(self, path: str, what: object) -> str:
+        return (
+            f"{self.name} GET {display_url(self.url + path)}: an annotation left out "
+            f"({clean_excerpt(str(what), limit=80)})"
+        )
+
+    def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
+        """agentdeck's annotations (any reviewer's) on the spans of these runs: the grade's
+        criteria on the root span, a first wrong step on its step's span."""
+        if trace_ids is None:
+            return Listed(problems=[f"{self.name}: Phoenix lists annotations only for named runs"])
+        path = f"/v1/projects/{self.project}/span_annotations"
+        scores: list[Score] = []
+        problems: list[str] = []
+        for note, trace, root in self._notes(trace_ids, problems):
+            try:
+                score = self._score(note, trace, root)
+            except (ValidationError, ValueError) as exc:
+                what = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else exc
+                problems.append(self._left_out(path, what))
+                continue
+            if score is not None:
+                scores.append(score)
         return Listed(scores, problems=problems, skipped=len(problems))
 
     # --- annotation configs ----------------------------------------------------------------

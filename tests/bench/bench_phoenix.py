@@ -270,10 +270,14 @@ def sync_once(url: str, db: Path, rate: float) -> dict[str, Any]:
 
 
 def push_grades(
-    url: str, db: Path, grade_runs: int, reviewer: str, batch: int | None
+    url: str, db: Path, grade_runs: int, reviewer: str, batch: int | None, deletes: bool = False
 ) -> dict[str, Any]:
     """Enqueue ``grade_runs`` x 4 scores by ``reviewer`` in the synced database, push them all
-    (``batch`` grades a request; None: the connector's own ``push_batch``), read them back."""
+    (``batch`` grades a request; None: the connector's own ``push_batch``), read them back.
+
+    ``deletes``: each outbox row as the desk writes it, naming its run and the score of the
+    rubric's optional criterion left unset to delete (never pushed, so there is nothing to find:
+    the cost is Phoenix looking)."""
     from store.db import connect
     from store.identity import score_id
     from store.outbox import enqueue, push
@@ -304,12 +308,16 @@ def push_grades(
             }
             for name, value in CRITERIA
         ]
+        payload: dict[str, Any] = {"upsert": scores}
+        if deletes:
+            payload["trace_id"] = run_id
+            payload["delete"] = [score_id("phoenix", run_id, "tool_use", reviewer)]
         enqueue(
             conn,
             store="phoenix",
             run=pk,
             reviewer=reviewer,
-            payload={"upsert": scores},
+            payload=payload,
             created_at=now_iso(),
         )
     conn.execute("COMMIT")
@@ -338,6 +346,7 @@ def push_grades(
     conn.close()
     return {
         "batch": connector.push_batch,
+        "deletes": deletes,
         "grades": len(pks) * len(CRITERIA),
         "runs": len(pks),
         "wall_s": wall,
@@ -407,6 +416,7 @@ def run(
         graded = min(grade_runs, n_runs)
         one = push_grades(server.url, base / "all.db", graded, "ana", 1)
         batched = push_grades(server.url, base / "all.db", graded, "ben", None)
+        desk = push_grades(server.url, base / "all.db", graded, "chen", None, deletes=True)
     finally:
         server.stop()
         if own_tmp:
@@ -418,7 +428,7 @@ def run(
         "seed": seeded,
         "sampled": sampled,
         "all": everything,
-        "push": [one, batched],
+        "push": [one, batched, desk],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, Phoenix {servers.PHOENIX_VERSION} on SQLite",
     }
@@ -504,7 +514,8 @@ def report(f: dict[str, Any]) -> str:
             ["push", "grades", "runs", "wall s", "grades/s", "requests", "push() calls", "failed"],
             [
                 [
-                    f"{p['batch']} grade(s) a request",
+                    f"{p['batch']} grade(s) a request"
+                    + (", as the desk writes them (+1 delete)" if p.get("deletes") else ""),
                     p["grades"],
                     p["runs"],
                     p["wall_s"],
