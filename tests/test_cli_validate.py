@@ -117,6 +117,23 @@ def test_a_store_path_that_does_not_exist_names_its_config_line(ws: Path) -> Non
     assert run("-w", str(ws), "sync").exit_code == 2
 
 
+def test_an_opentelemetry_file_that_is_not_there_names_its_config_line(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    with cfg.open("a") as fh:
+        fh.write('\n[[stores]]\nname = "otel"\nkind = "otlp-file"\npath = "exports/t.jsonl"\n')
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    [problem] = problems(done)
+    line = line_of(cfg, 'path = "exports/t.jsonl"')
+    assert problem.startswith(
+        f"{cfg}:{line}: store 'otel': {ws / 'exports' / 't.jsonl'} is missing"
+    )
+    # Once the collector has written it, all is well.
+    (ws / "exports").mkdir()
+    (ws / "exports" / "t.jsonl").write_text("")
+    assert run("-w", str(ws), "validate").exit_code == 0
+
+
 def test_a_store_folder_without_runs_and_an_unsupported_kind(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -75,6 +75,20 @@ def check_stores(workspace: Workspace) -> list[DocumentError]:
                 )
             )
             continue
+        if cfg.kind == "otlp-file":
+            path = workspace.path(cfg.path or "")
+            if not cfg.path or not path.is_file():
+                line = workspace.line_of("stores", i, "path" if cfg.path else "kind")
+                why = f"{path} is missing" if cfg.path else "no `path` to the exporter's file"
+                problems.append(
+                    DocumentError(
+                        workspace.config_path,
+                        line,
+                        f"store {cfg.name!r}: {why} (the OpenTelemetry Collector's file "
+                        "exporter output, OTLP/JSON lines)",
+                    )
+                )
+            continue
         if cfg.kind != "file":
             continue  # a server store is checked by `agentdeck sync`, which reaches it
         folder = workspace.path(cfg.path or ".")
