@@ -283,6 +283,9 @@ class PhoenixConnector:
         self._client: httpx.Client | None = None
         #: Root span id of each trace seen, so a push needs no lookup for a listed run.
         self._roots: dict[str, str] = {}
+        #: Span ids of each trace this connector has read whole (span id, whether the root):
+        #: reading grades back after a sync fetched the runs needs no second listing.
+        self._members: dict[str, list[tuple[str, bool]]] = {}
         #: What the last call left undone without failing (e.g. deletes Phoenix cannot do).
         self.problems: list[str] = []
 
@@ -613,6 +616,7 @@ class PhoenixConnector:
                 continue
             root = roots[0]
             self._roots[trace_id] = root.context.span_id
+            self._members[trace_id] = [(m.context.span_id, m is root) for m in members]
             steps = sorted(
                 (s for s in members if s is not root), key=lambda s: (s.start_time, s.id)
             )
@@ -823,14 +827,19 @@ class PhoenixConnector:
     ) -> Iterator[tuple[PhoenixAnnotation, str, bool]]:
         """Every annotation on every span of these traces: (annotation, its trace, whether
         on the root span). Annotations that do not parse are said in ``problems``."""
-        spans = self._trace_spans(list(trace_ids))
-        problems.extend(spans.problems)
         where: dict[str, tuple[str, bool]] = {}
-        for span in spans:
-            root = span.parent_id is None
-            where[span.context.span_id] = (span.context.trace_id, root)
-            if root:
-                self._roots[span.context.trace_id] = span.context.span_id
+        unread = [t for t in dict.fromkeys(trace_ids) if t not in self._members]
+        if unread:
+            spans = self._trace_spans(unread)
+            problems.extend(spans.problems)
+            for span in spans:
+                trace, root = span.context.trace_id, span.parent_id is None
+                self._members.setdefault(trace, []).append((span.context.span_id, root))
+                if root:
+                    self._roots[trace] = span.context.span_id
+        for trace in trace_ids:
+            for span_id, root in self._members.get(trace, ()):
+                where[span_id] = (trace, root)
         path = f"/v1/projects/{self.project}/span_annotations"
         for batch in _batches(sorted(where), SPAN_BATCH):
             cursor: str | None = None
