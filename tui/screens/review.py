@@ -24,6 +24,7 @@ from textual.widgets import Footer, Static
 
 from review import queue as rq
 from review import tape as t
+from review.blind import OtherGrade, other_grades, others_view
 from review.grading import Grade
 from review.queue import QueueRow, RunDetail
 from tui.keymap import area_bindings, help_rows
@@ -157,6 +158,8 @@ class ReviewScreen(AreaScreen):
         self.state = t.DeskState()
         self.grade: Grade | None = None
         self.details: OrderedDict[int, tuple[RunDetail | None, QueueRow | None]] = OrderedDict()
+        #: Other reviewers' grades of the runs in ``details`` (shown only as blind review allows).
+        self.others: dict[int, list[OtherGrade]] = {}
         self.index: int | None = None
         self.total: int | None = None
         self.progress: tuple[int, int] | None = None
@@ -675,6 +678,7 @@ class ReviewScreen(AreaScreen):
     def _show(self, run: int) -> None:
         self.call_after_refresh(self._first_drawn)
         detail, row = self.details[run]
+        self.show_grade()  # the others' grades of this run are known now
         view = self.query_one(RunView)
         if detail is None:
             view.show_message("This run is no longer in the local database.")
@@ -700,14 +704,28 @@ class ReviewScreen(AreaScreen):
     async def _fetch_details(self, runs: list[int]) -> None:
         reviewer = self.services.reviewer
 
-        def load(conn: sqlite3.Connection) -> list[tuple[int, RunDetail | None, QueueRow | None]]:
-            return [(run, rq.run_detail(conn, run), rq.row_of(conn, reviewer, run)) for run in runs]
+        setup = self.services.setup
 
-        for run, detail, row in await self.read(load):
+        def load(
+            conn: sqlite3.Connection,
+        ) -> list[tuple[int, RunDetail | None, QueueRow | None, list[OtherGrade]]]:
+            return [
+                (
+                    run,
+                    rq.run_detail(conn, run),
+                    rq.row_of(conn, reviewer, run),
+                    other_grades(conn, run, reviewer, setup.rubric) if setup else [],
+                )
+                for run in runs
+            ]
+
+        for run, detail, row, others in await self.read(load):
             self.details[run] = (detail, row)
             self.details.move_to_end(run)
+            self.others[run] = others
         while len(self.details) > DETAIL_CACHE:
-            self.details.popitem(last=False)
+            gone, _ = self.details.popitem(last=False)
+            self.others.pop(gone, None)
 
     async def _prefetch(self) -> None:
         queue = self.query_one(QueueList)
@@ -724,6 +742,7 @@ class ReviewScreen(AreaScreen):
     def forget_details(self) -> None:
         """A sync may have changed runs: read them again when next shown."""
         self.details.clear()
+        self.others.clear()
 
     # -- drawing -----------------------------------------------------------------------------------
 
@@ -731,7 +750,14 @@ class ReviewScreen(AreaScreen):
         setup = self.services.setup
         if setup is None:
             return
-        self.query_one(RubricPanel).show(setup.rubric, self.grade)
+        run = self.state.run
+        own = self.grade if self.grade is not None and self.grade.run == run else None
+        view = others_view(
+            self.others.get(run, []) if run is not None else [],
+            own.values if own else None,
+            bool(own and own.complete),
+        )
+        self.query_one(RubricPanel).show(setup.rubric, self.grade, view)
 
     def _marked_step(self) -> int | None:
         grade = self.grade

@@ -9,13 +9,60 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
+from review.blind import OthersView
 from review.grading import Grade
 from review.rubric import Rubric
 from tui.text import one_line, safe_text
 
 
-def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -> Text:
+def _others_header(t: Text, others: OthersView) -> None:
+    """One line on the other reviewers' grades: hidden (blind) until one's own is complete."""
+    if others.count == 0:
+        return
+    t.append("\nothers ", "bold")
+    if others.hidden:
+        n = others.count
+        t.append(
+            f"{n} other grade{'s' if n > 1 else ''} hidden until yours is complete (blind review)",
+            "dim",
+        )
+        return
+    t.append(", ".join(one_line(o.reviewer, 20) for o in others.shown))
+    if others.differ:
+        t.append(" · differ on ", "")
+        t.append(", ".join(sorted(others.differ)), "bold yellow")
+    else:
+        t.append(" · agree", "green")
+    for o in others.shown:
+        if o.comment:
+            t.append(f"\n  {one_line(o.reviewer, 20)}: ", "dim")
+            t.append(one_line(o.comment, 120), "italic")
+
+
+def _others_values(t: Text, criterion: str, mine: object, others: OthersView) -> None:
+    """Each other reviewer's value of ``criterion``, once they may be seen."""
+    if not others.shown:
+        return
+    t.append("\n   ")
+    for o in others.shown:
+        theirs = o.values.get(criterion)
+        same = str(theirs) == str(mine)
+        t.append(f" {one_line(o.reviewer, 20)}: ", "dim")
+        t.append(
+            "—" if theirs is None else one_line(str(theirs), 30),
+            "dim" if same else "bold yellow",
+        )
+
+
+def rubric_text(
+    rubric: Rubric,
+    grade: Grade | None,
+    *,
+    compact: bool = False,
+    others: OthersView | None = None,
+) -> Text:
     values = grade.values if grade else {}
+    others = others or OthersView(count=0)
     t = Text()
     # The grade's state first, so it stays in view however tall the rubric is.
     required = rubric.required
@@ -32,6 +79,7 @@ def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -
         t.append(" FLAGGED ", "bold white on red")
     else:
         t.append("no (e)", "dim")
+    _others_header(t, others)
     t.append("\n")
     for criterion in rubric.criteria:
         t.append("\n" if compact else "\n\n")
@@ -61,6 +109,7 @@ def rubric_text(rubric: Rubric, grade: Grade | None, *, compact: bool = False) -
             if level.anchor and not compact:
                 t.append(" — ", "dim")
                 t.append(one_line(level.anchor, 60), "dim")
+        _others_values(t, criterion.id, chosen, others)
     return t
 
 
@@ -71,13 +120,15 @@ class RubricPanel(Static):
         super().__init__(id=id)
         self.rubric = rubric
         self.grade: Grade | None = None
+        self.others: OthersView | None = None
         self.compact = False
         self._shown: Text | None = None
 
-    def show(self, rubric: Rubric, grade: Grade | None) -> None:
+    def show(self, rubric: Rubric, grade: Grade | None, others: OthersView | None = None) -> None:
         self.rubric = rubric
         self.grade = grade
-        text = rubric_text(rubric, grade, compact=self.compact)
+        self.others = others
+        text = rubric_text(rubric, grade, compact=self.compact, others=others)
         # The desk calls this after every key; moving between ungraded runs draws the same
         # text, and updating a Static lays it out and renders it again in the next frame.
         if text != self._shown:
@@ -88,4 +139,4 @@ class RubricPanel(Static):
         if compact != self.compact:
             self.compact = compact
             if self.rubric is not None:
-                self.show(self.rubric, self.grade)
+                self.show(self.rubric, self.grade, self.others)
