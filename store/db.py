@@ -234,6 +234,13 @@ MIGRATIONS: list[str] = [
         UNIQUE (run, rubric_id, rubric_version)
     );
     """,
+    # 9: the weekly report without reading every run: runs by time with their workflow and cost
+    # (covering), sampled runs by time, and a run's assignments from the run.
+    """
+    CREATE INDEX runs_time_workflow_cost ON runs (started_at, workflow, cost_usd);
+    CREATE INDEX assignments_time ON assignments (started_at, workflow, run);
+    CREATE INDEX assignments_run ON assignments (run);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
