@@ -98,11 +98,15 @@ class Verdict:
         return any(c in self.disputed for c in criteria)
 
 
-def _key(value: object) -> str:
+def _key(value: object) -> object:
     # "pass" from one reviewer and "pass" from another are one vote; 5 and 5.0 too.
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return json.dumps(value, sort_keys=True)
+    if isinstance(value, str):
+        return ("s", value)
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, int | float) and float(value).is_integer():
+        return ("n", int(value))
+    return ("j", json.dumps(value, sort_keys=True))
 
 
 def resolve_verdict(
@@ -121,7 +125,9 @@ def resolve_verdict(
         return Verdict(dict(adjudication), "adjudicated", (), len(grades))
     if not grades:
         return None
-    votes: dict[str, dict[str, list[Any]]] = {}
+    if len(grades) == 1:  # most runs: one reviewer, nothing to settle
+        return Verdict({c: v for c, v in grades[0].items() if v is not None}, "unanimous", (), 1)
+    votes: dict[str, dict[object, list[Any]]] = {}
     for values in grades:
         for criterion, value in values.items():
             if value is None:
