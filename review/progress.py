@@ -38,6 +38,12 @@ def _positive(rubric: Rubric, metric: str) -> tuple[str, str] | None:
     return None
 
 
+def metric_level(rubric: Rubric, metric: str) -> tuple[str, str] | None:
+    """(criterion id, the level value that counts) for the rubric's ``task_success`` or
+    ``intervention`` criterion (a pass, a yes); None when the rubric has no such criterion."""
+    return _positive(rubric, metric)
+
+
 def progress_by_workflow(
     conn: sqlite3.Connection, reviewer: str, rubric: Rubric
 ) -> list[WorkflowProgress]:

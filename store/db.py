@@ -234,6 +234,13 @@ MIGRATIONS: list[str] = [
         UNIQUE (run, rubric_id, rubric_version)
     );
     """,
+    # 9: the weekly report without touching the runs table: runs of a workflow by time with
+    # their cost (covering), sampled runs of a workflow by time, and a run's assignments.
+    """
+    CREATE INDEX runs_workflow_time_cost ON runs (workflow, started_at, cost_usd);
+    CREATE INDEX assignments_workflow_time ON assignments (workflow, started_at, run);
+    CREATE INDEX assignments_run ON assignments (run);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

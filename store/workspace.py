@@ -144,6 +144,20 @@ class SyncSection(BaseModel):
     max_value_chars: int = Field(default=1_000_000, ge=1_000)
 
 
+class MetricsSection(BaseModel):
+    """Where ``agentdeck report weekly --push`` sends the aggregate figures. No secret here:
+    a Pushgateway behind authentication is reached through a local proxy."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The Pushgateway's base URL, e.g. ``http://127.0.0.1:9091``.
+    pushgateway: str = Field(pattern=r"^https?://[^\s]+$")
+    #: The ``job`` label of every pushed group.
+    job: str = Field(default="agentdeck", pattern=r"^[A-Za-z0-9_.:-]+$")
+    #: Seconds before a push gives up.
+    timeout: float = Field(default=10.0, gt=0)
+
+
 class PathsSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -164,6 +178,7 @@ class WorkspaceConfig(BaseModel):
     sampling: SamplingSection
     paths: PathsSection = Field(default_factory=PathsSection)
     sync: SyncSection = Field(default_factory=SyncSection)
+    metrics: MetricsSection | None = None
     keys: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")

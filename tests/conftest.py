@@ -170,7 +170,7 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
-# --- Real servers on 127.0.0.1 (tests/servers.py): Alertmanager, PostgreSQL, Unleash ----------
+# --- Real servers on 127.0.0.1 (tests/servers.py): Alertmanager, Pushgateway, PostgreSQL, ... ---
 # Each starts the first time a test asks for it and stops when the session ends. A server that
 # is not installed skips the test locally (one line saying how to install it) and fails it in
 # CI (CI set), where `.ci/run` installs all three; one that fails to start fails with its log.
@@ -197,6 +197,24 @@ def alertmanager_url(servers_dir: Path):  # type: ignore[no-untyped-def]
 
     try:
         server = servers.start_alertmanager(servers_dir / "alertmanager")
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pushgateway_url(servers_dir: Path):  # type: ignore[no-untyped-def]
+    """The base URL of a real Prometheus Pushgateway (``http://127.0.0.1:PORT``), persistence
+    off. Tests share it: each pushes under a job name of its own."""
+    from tests import servers
+
+    try:
+        server = servers.start_pushgateway(servers_dir / "pushgateway")
     except servers.ServerMissing as exc:
         _server_missing(str(exc))
     except servers.ServerFailed as exc:

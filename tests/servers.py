@@ -1,4 +1,5 @@
-"""Real servers for the integration tests: Alertmanager, PostgreSQL, Unleash and Phoenix.
+"""Real servers for the integration tests: Alertmanager, Pushgateway, PostgreSQL, Unleash and
+Phoenix.
 
 Each ``start_*`` function runs one server on 127.0.0.1 and a free port, writes its log to a file
 in the directory it is given, waits (a bounded poll) until the server answers, and returns a
@@ -36,7 +37,13 @@ UNLEASH_SOURCE = Path(__file__).resolve().parent / "servers" / "unleash"
 UNLEASH_VERSION = "7.5.1"
 #: Seconds a server gets to answer after it was started. Unleash runs its database migrations
 #: first, which on two busy cores takes a while.
-START_TIMEOUT = {"alertmanager": 60.0, "postgres": 60.0, "unleash": 240.0, "phoenix": 180.0}
+START_TIMEOUT = {
+    "alertmanager": 60.0,
+    "pushgateway": 60.0,
+    "postgres": 60.0,
+    "unleash": 240.0,
+    "phoenix": 180.0,
+}
 
 
 class ServerMissing(Exception):
@@ -238,6 +245,45 @@ def start_alertmanager(workdir: Path) -> Server:
     server = Server("alertmanager", process, log, url)
     try:
         wait_until(lambda: http_ok(f"{url}/-/ready"), name="alertmanager", process=process, log=log)
+    except ServerFailed:
+        server.stop()
+        raise
+    check_loopback_only(server)
+    return server
+
+
+# --- Prometheus Pushgateway -----------------------------------------------------------------
+
+
+def pushgateway_binary() -> str:
+    """The Pushgateway binary (Debian's `prometheus-pushgateway`), or ServerMissing."""
+    for name in ("prometheus-pushgateway", "pushgateway"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ServerMissing(
+        "Pushgateway is not installed (apt-get install prometheus-pushgateway, or bash .ci/run)"
+    )
+
+
+def start_pushgateway(workdir: Path) -> Server:
+    """Pushgateway on 127.0.0.1, persistence off (Debian's default writes to /var/lib), its
+    log in ``workdir``."""
+    binary = pushgateway_binary()
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = workdir / "pushgateway.log"
+    argv = [
+        binary,
+        f"--web.listen-address=127.0.0.1:{port}",
+        # Empty: metrics live in memory only and go with the process.
+        "--persistence.file=",
+    ]
+    process = _launch(argv, log)
+    url = f"http://127.0.0.1:{port}"
+    server = Server("pushgateway", process, log, url)
+    try:
+        wait_until(lambda: http_ok(f"{url}/-/ready"), name="pushgateway", process=process, log=log)
     except ServerFailed:
         server.stop()
         raise

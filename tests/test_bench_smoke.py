@@ -16,7 +16,7 @@ import pytest
 from review.session import load_setup
 from store.db import SCHEMA_VERSION, connect
 from store.workspace import load_workspace
-from tests.bench import bench_desk, bench_grading, bench_startup, dbgen
+from tests.bench import bench_desk, bench_grading, bench_startup, bench_weekly, dbgen
 
 N = 200
 
@@ -236,3 +236,17 @@ def test_startup_bench_spawns_and_reports(generated: dbgen.GenResult) -> None:
     imp = bench_startup.import_times("tui.app", reps=1)
     assert "textual.app" in imp["modules"] and imp["packages"]["textual"] > 0
     assert "cumulative ms" in bench_startup.import_report(imp)
+
+
+def test_bench_weekly_runs_end_to_end(generated: dbgen.GenResult) -> None:
+    figures = bench_weekly.run(N, reps=2, gen=generated)
+    assert figures["runs_in_report"] == N and figures["verdicts"] > 0
+    assert "weekly_report" in bench_weekly.report(figures)
+    # The benchmark's grades were rolled back.
+    conn = sqlite3.connect(generated.db_path)
+    try:
+        assert conn.execute("SELECT count(*) FROM adjudications").fetchone()[0] == 0
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert set(bench_weekly.SCHEMA_9_INDEXES) <= names
+    finally:
+        conn.close()

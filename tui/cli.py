@@ -7,6 +7,7 @@ Exit codes: 0 ok, 1 the command ran and found problems, 2 bad usage or bad input
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 import sys
@@ -757,7 +758,169 @@ def _report_format_option(fn):  # type: ignore[no-untyped-def]
     )(fn)
 
 
-# `report weekly` (review/weekly.py) goes here.
+@report.command("weekly")
+@workspace_option
+@click.option(
+    "--weeks",
+    "weeks_text",
+    default="4",
+    show_default=True,
+    metavar="N",
+    help="How many ISO weeks, ending with --week, for the trend (1 to 104).",
+)
+@click.option("--workflow", default=None, metavar="W", help="Only this workflow.")
+@click.option(
+    "--week",
+    default=None,
+    metavar="YYYY-Www",
+    help="The report's (last) ISO week, e.g. 2026-W47 (default: the current week, UTC).",
+)
+@_report_format_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--push",
+    is_flag=True,
+    help="Also push the figures to the Pushgateway of [metrics] in agentdeck.toml.",
+)
+@_guarded
+def report_weekly(
+    workspace: Path | None,
+    weeks_text: str,
+    workflow: str | None,
+    week: str | None,
+    fmt: str,
+    output: Path | None,
+    push: bool,
+) -> None:
+    """Task success and intervention rates (Wilson 95 % intervals), review coverage, flagged
+    runs, incidents, cost per run and budget, per workflow and ISO week (UTC).
+
+    Exit 0 ok; 1 the report was written but the push failed; 2 bad input.
+    """
+    from review import weekly_export
+    from review.session import load_setup
+    from review.weekly import BudgetLimit, metric_figures, parse_week, weekly_report
+    from runbooks.cards import check_cards
+    from store.db import connect
+    from tui.text import one_line
+
+    try:
+        weeks = int(weeks_text)
+    except ValueError:
+        weeks = 0
+    if not 1 <= weeks <= 104:
+        _fail(f"--weeks {weeks_text!r}: give a whole number of weeks from 1 to 104, e.g. --weeks 4")
+    monday = None
+    if week is not None:
+        try:
+            monday = parse_week(week)
+        except ValueError as exc:
+            _fail(f"--week: {exc}")
+    ws = _workspace(workspace)
+    if push and ws.config.metrics is None:
+        line = ws.line_of("metrics")
+        _fail(
+            f"{ws.config_path}{f':{line}' if line else ''}: --push needs a [metrics] table, "
+            'e.g. [metrics] pushgateway = "http://127.0.0.1:9091"'
+        )
+    setup = load_setup(ws)
+    cards, problems = check_cards(ws.cards_dir)
+    budgets = {
+        w: BudgetLimit(c.budget.monthly_usd, tuple(c.budget.alerts)) for w, c in cards.items()
+    }
+    conn = connect(ws.db_path)
+    if workflow is not None and workflow not in cards:
+        found = conn.execute("SELECT 1 FROM runs WHERE workflow = ? LIMIT 1", (workflow,))
+        if found.fetchone() is None:
+            known = sorted(
+                {r[0] for r in conn.execute("SELECT DISTINCT workflow FROM assignments")}
+                | set(cards)
+            )
+            _fail(
+                f"--workflow {workflow!r}: no runs and no agent card for it "
+                f"(known: {', '.join(known) or 'none'})"
+            )
+    data = weekly_report(
+        conn, setup.rubric, weeks=weeks, week=monday, workflow=workflow, budgets=budgets
+    )
+    if fmt == "table":
+        text = _weekly_table(data, to_file=output is not None)
+    else:
+        text = {
+            "json": weekly_export.to_json,
+            "markdown": weekly_export.to_markdown,
+            "html": weekly_export.to_html,
+            "csv": weekly_export.to_csv,
+        }[fmt](data)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: weekly report {data.week}, {len(data.workflows)} workflows")
+    if problems:
+        n = len(problems)
+        click.echo(
+            f"warning: {n} card file{'s' if n > 1 else ''} could not be read, so "
+            "their budgets are missing (run `agentdeck validate`)",
+            err=True,
+        )
+    if push:
+        from store.metrics import MetricsPushFailed, push_figures
+
+        assert ws.config.metrics is not None
+        cfg = ws.config.metrics
+        try:
+            groups = push_figures(
+                cfg.pushgateway, cfg.job, metric_figures(data), timeout=cfg.timeout
+            )
+        except MetricsPushFailed as exc:
+            click.echo(f"agentdeck: {one_line(str(exc), 2000)}", err=True)
+            sys.exit(1)
+        click.echo(
+            f"pushed {groups} workflow groups to {cfg.pushgateway} (job {cfg.job})", err=True
+        )
+
+
+def _weekly_table(data: object, *, to_file: bool) -> str:
+    """The weekly report as rich tables, one per workflow; plain text when written to a file.
+    Workflow names are shown as text, never parsed as markup."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from review import weekly_export as ex
+    from review.weekly import WeeklyReport
+
+    assert isinstance(data, WeeklyReport)
+    # Recorded, not printed: the text goes to stdout or the -o file like the other formats.
+    console = Console(
+        record=True, width=140, file=io.StringIO(), force_terminal=False, no_color=to_file
+    )
+    console.print(Text(f"Weekly report {data.week} ({data.weeks[0]} to {data.weeks[-1]}, UTC)"))
+    if not data.workflows:
+        console.print(Text("No runs, grades or budgets in these weeks."))
+    for wf in data.workflows:
+        table = Table(title=Text(wf.workflow), title_justify="left", expand=False)
+        for i, head in enumerate(ex._WEEK_HEAD):
+            table.add_column(head, justify="left" if i == 0 else "right")
+        for w in wf.weeks:
+            table.add_row(*(Text(c) for c in ex._week_cells(w)))
+        console.print(table)
+        console.print(
+            Text(
+                f"  task success {ex.sparkline(wf.series('task_success'))} "
+                f"{ex.change_text(wf.change('task_success'))}   intervention "
+                f"{ex.sparkline(wf.series('intervention'))} "
+                f"{ex.change_text(wf.change('intervention'))}   budget: {ex.budget_text(wf)}"
+            )
+        )
+    return console.export_text(styles=False)
 
 
 def main() -> None:
