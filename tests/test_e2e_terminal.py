@@ -172,6 +172,22 @@ class Desk:
     def pid(self) -> int:
         return int(self.pidfile.read_text().strip())
 
+    def keys_read(self) -> bool:
+        """Whether the app has read every byte the terminal holds for it (the pty's input
+        queue is empty). A hang-up flushes that queue in the kernel, so keys still in it never
+        reached the app; under load the app may read a burst a moment after tmux wrote it."""
+        import fcntl
+        import struct
+        import termios
+
+        tty = self.tm("display", "-p", "-t", "desk", "#{pane_tty}").strip()
+        fd = os.open(tty, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            pending = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+        finally:
+            os.close(fd)
+        return pending == 0
+
     def exited(self) -> bool:
         return "agentdeck-exited-" in self.screen()
 
@@ -222,7 +238,21 @@ def test_a_signal_right_after_a_burst_saves_every_key(tmp_path: Path, how: str) 
     try:
         desk.open_and_synced()
         todo = desk.todo()[:10]
+        before = desk.grades()
         desk.tm("send-keys", "-t", "desk", "pns" * 10)
+        # The signal comes right after the app has *read* the burst (not after it has handled
+        # it): keys still in the terminal's queue at a hang-up never reach any program. tmux
+        # may write the burst a moment after send-keys returns, so the queue counts as read
+        # once it has been seen holding the keys, or once a grade shows the app has them.
+        seen = []
+
+        def burst_read() -> bool:
+            if not desk.keys_read():
+                seen.append(True)
+                return False
+            return bool(seen) or desk.grades() != before
+
+        wait_for(burst_read, "the app to read the burst", on_timeout=desk.screen)
         if how == "SIGTERM":
             os.kill(desk.pid(), signal.SIGTERM)
             wait_for(desk.exited, "agentdeck to quit", on_timeout=desk.screen)
