@@ -35,6 +35,7 @@ interval and ratio alphas and the weighted kappas are ``None`` for them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -302,9 +303,15 @@ def criterion_agreement(
     ``numpy.random.default_rng(seed)``, so the same data and seed give the same intervals.
     """
     k = len(cr.categories)
-    codes = np.asarray(cr.codes)
-    rated = (codes >= 0).any(axis=1) if codes.size else np.zeros(len(codes), bool)
-    codes = codes[rated]
+    codes = np.asarray(cr.codes).reshape(len(cr.units), len(cr.raters))
+    # A unit nobody rated, or a rater who rated nothing (only empty values), is not part of the
+    # data: kept, a silent rater would leave Fleiss' kappa no unit "rated by every rater".
+    has = codes >= 0
+    rated_by = [bool(has[:, r].any()) for r in range(has.shape[1])]
+    codes = codes[has.any(axis=1)][:, rated_by]
+    if not all(rated_by):
+        kept = [r for r, keep in zip(cr.raters, rated_by, strict=True) if keep]
+        cr = dataclasses.replace(cr, raters=kept, codes=codes)
     pats = _patterns(codes, k)
     stats = _Stats(cr, pats)
     point_w = pats.counts.astype(np.float64)[None, :]
@@ -326,11 +333,10 @@ def criterion_agreement(
         return out
 
     point = {name: _num(v[0]) for name, v in figures(point_w).items()}
-    raters_with_ratings = int((codes >= 0).any(axis=0).sum()) if codes.size else 0
     result: dict[str, Any] = {
         "criterion": cr.criterion,
         "units": int(len(codes)),
-        "raters": raters_with_ratings,
+        "raters": len(cr.raters),
         "percent_agreement": point["percent_agreement"],
         "krippendorff_alpha": {lv: point[f"alpha.{lv}"] for lv in LEVELS},
         "fleiss_kappa": point["fleiss_kappa"],

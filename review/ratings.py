@@ -3,8 +3,9 @@
 The ratings file
 ----------------
 A CSV (UTF-8, a byte-order mark allowed) whose first line is a header naming the columns
-``unit``, ``rater`` and ``value``, and optionally ``criterion``, in any order. Any other column is
-refused (a misspelt ``criterion`` would otherwise merge every criterion into one without a word).
+``unit``, ``rater`` and ``value``, and optionally ``criterion``, in any order and any case. Any
+other column is refused (a misspelt ``criterion`` would otherwise merge every criterion into one
+without a word).
 Each further line is one rater's rating of one unit; a missing rating is a missing line or an
 empty value. Without a ``criterion`` column the whole file is one criterion named ``value``.
 In a criterion whose values all read as numbers the values are numeric (ordinal order is numeric
@@ -131,7 +132,7 @@ def parse_ratings(lines: Iterable[str], path: Path | str) -> list[CriterionRatin
         raise DocumentError(
             path, None, f"the file is empty; a ratings file starts with the header {wanted}"
         )
-    names = [h.strip() for h in header]
+    names = [h.strip().lower() for h in header]
     for i, name in enumerate(names):
         if name not in REQUIRED + OPTIONAL:
             raise DocumentError(

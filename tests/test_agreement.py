@@ -225,7 +225,7 @@ def tables(draw, numeric: bool = True) -> Table:
     k = draw(st.integers(2, 5))
     levels = [1, 2, 4, 7, 11][:k] if numeric else ["a", "b", "c", "d", "e"][:k]
     missing = draw(st.floats(0, 0.4))
-    cell = st.one_of(st.sampled_from(levels)) if missing == 0 else st.sampled_from(levels)
+    cell = st.sampled_from(levels)
     out: Table = []
     for _r in range(n_r):
         row: list[object | None] = []
@@ -257,6 +257,11 @@ def test_alpha_matches_the_krippendorff_package(table: Table) -> None:
 def test_kappas_ac1_and_agreement_match_loop_references(table: Table) -> None:
     numeric = isinstance(next((v for row in table for v in row if v is not None), 0), int)
     got = stats(table, numeric=numeric)
+    table = [row for row in table if any(v is not None for v in row)]  # silent raters drop out
+    assert got["raters"] == len(table)
+    if not table:
+        assert got["units"] == 0 and got["percent_agreement"] is None
+        return
     ref = _reference(table)
     for name in ("percent_agreement", "gwet_ac1", "fleiss_kappa"):
         assert got[name] == _approx(ref[name]), name
@@ -459,3 +464,10 @@ def test_an_empty_database_has_no_criteria(tmp_path: Path) -> None:
 
     conn: sqlite3.Connection = connect(tmp_path / "a.db")
     assert workspace_ratings(conn) == []
+
+
+def test_a_rater_with_no_ratings_is_not_a_rater() -> None:
+    """Only empty values from r3: two raters, and Fleiss' kappa over the units both rated."""
+    got = stats([[1, 2, 3, 1], [1, 2, 3, 2], [_, _, _, _]])
+    assert got["raters"] == 2 and len(got["cohen_kappa"]) == 1
+    assert got["fleiss_units"] == 4 and got["fleiss_kappa"] is not None

@@ -26,7 +26,7 @@ def refused(tmp_path: Path, text: str) -> str:
 
 
 def test_columns_in_any_order_and_one_criterion_called_value(tmp_path: Path) -> None:
-    (c,) = read_ratings(write(tmp_path, "value,rater,unit\n3,ana,u1\n5,ben,u1\n3.0,ben,u2\n"))
+    (c,) = read_ratings(write(tmp_path, "Value,rater, unit\n3,ana,u1\n5,ben,u1\n3.0,ben,u2\n"))
     assert c.criterion == "value"
     assert c.units == ["u1", "u2"] and c.raters == ["ana", "ben"]
     assert c.numeric and c.categories == [3.0, 5.0]  # "3" and "3.0" are one value
