@@ -26,7 +26,12 @@ Definitions (all over the units of one criterion):
   least one rating, and the number of categories observed in the criterion.
 - Cohen's kappa per pair of raters over the units both rated: unweighted; linear and quadratic
   with disagreement weights ``|i - j|`` and ``(i - j)**2`` on the positions of the categories in
-  their numeric order (as scikit-learn's ``cohen_kappa_score`` weighs label indices).
+  their numeric order (as scikit-learn's ``cohen_kappa_score`` weighs label indices). Only pairs
+  that rated at least one unit in common are listed (a crowd of raters who each rate a few
+  units has few such pairs, not all of them); with more than ``MAX_PAIR_INTERVALS`` pairs the
+  pairs get no bootstrap interval (``"intervals": null``).
+- Bootstrap intervals: the 2.5th and 97.5th percentiles over the resamples in which the figure
+  is defined.
 
 A figure that is undefined (no pairable units, one rater, every rating the same so chance
 agreement is total) is ``None``, never 1. Categories that are words are nominal: the ordinal,
@@ -44,6 +49,8 @@ import numpy as np
 import numpy.typing as npt
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+#: Pairs of raters (10 raters make 45) up to which Cohen's kappas get bootstrap intervals.
+MAX_PAIR_INTERVALS = 45
 WEIGHTS = ("unweighted", "linear", "quadratic")
 
 FloatArray = npt.NDArray[np.float64]
@@ -214,8 +221,61 @@ def _nan_to_zero(a: FloatArray) -> FloatArray:
     return np.nan_to_num(a, nan=0.0)
 
 
+def _pair_weights(k: int, numeric: bool) -> dict[str, FloatArray]:
+    """Disagreement weights of Cohen's kappas on category positions (none weighted for words)."""
+    idx = np.arange(k, dtype=np.float64)
+    dist = np.abs(idx[:, None] - idx[None, :])
+    weights = {"unweighted": (dist > 0).astype(np.float64)}
+    if numeric:
+        weights["linear"] = dist
+        weights["quadratic"] = dist**2
+    return weights
+
+
+def _pair_confusions(
+    rows: IntArray, counts: IntArray, k: int, n_raters: int
+) -> tuple[list[tuple[int, int]], FloatArray]:
+    """Every pair of raters that rated a unit in common, and its confusion matrix.
+
+    Built from the (pattern, pair) incidences, never from all pairs of the roster, so a file with
+    hundreds of raters who each rate a few units costs what its ratings cost."""
+    pi, ri = np.nonzero(rows >= 0)  # row-major: by pattern, then by rater
+    code = rows[pi, ri]
+    m = np.bincount(pi, minlength=len(rows))
+    start = np.cumsum(m) - m
+    pos = np.arange(len(pi)) - start[pi]
+    partners = m[pi] - 1 - pos  # the entries after this one in its pattern
+    first = np.repeat(np.arange(len(pi)), partners)
+    offset = np.arange(len(first)) - np.repeat(np.cumsum(partners) - partners, partners)
+    second = first + 1 + offset
+    keys = ri[first].astype(np.int64) * n_raters + ri[second]
+    pair_keys, pair_id = np.unique(keys, return_inverse=True)
+    cells = (pair_id * k + code[first]) * k + code[second]
+    conf = np.bincount(cells, weights=counts[pi[first]], minlength=len(pair_keys) * k * k)
+    pairs = [(int(x // n_raters), int(x % n_raters)) for x in pair_keys]
+    return pairs, conf.reshape(len(pair_keys), k, k).astype(np.float64)
+
+
+def _kappas_from_confusions(conf: FloatArray, numeric: bool) -> dict[str, FloatArray]:
+    """Cohen's kappas of a stack of confusion matrices (pairs x K x K)."""
+    n = conf.sum(axis=(1, 2))
+    rm = _nan_to_zero(_div(conf.sum(axis=2), n[:, None]))
+    cm = _nan_to_zero(_div(conf.sum(axis=1), n[:, None]))
+    weights = _pair_weights(conf.shape[1], numeric)
+    out: dict[str, FloatArray] = {}
+    for name in WEIGHTS:
+        d = weights.get(name)
+        if d is None:
+            out[name] = np.full(len(conf), np.nan)
+            continue
+        d_o = _div((conf * d).sum(axis=(1, 2)), n)
+        d_e = np.einsum("pi,ij,pj->p", rm, d, cm)
+        out[name] = np.where(n > 0, 1.0 - _div(d_o, d_e), np.nan)
+    return out
+
+
 class _Pair:
-    """Cohen's kappas of one pair of raters, for a batch of pattern weightings."""
+    """Cohen's kappas of one pair of raters for a batch of pattern weightings (the bootstrap)."""
 
     def __init__(self, stats: _Stats, i: int, j: int) -> None:
         rows, k = stats.p.rows, stats.k
@@ -225,19 +285,13 @@ class _Pair:
         eye = np.eye(k)
         self.row = eye[a0] * self.valid[:, None]
         self.col = eye[b0] * self.valid[:, None]
-        idx = np.arange(k, dtype=np.float64)
-        dist = np.abs(idx[:, None] - idx[None, :])
-        self.weights = {"unweighted": (dist > 0).astype(np.float64)}
-        if stats.values is not None:
-            self.weights["linear"] = dist
-            self.weights["quadratic"] = dist**2
+        self.weights = _pair_weights(k, stats.values is not None)
         self.disagree = {name: d[a0, b0] * self.valid for name, d in self.weights.items()}
-        self.a, self.b, self.k = a, b, k
 
     def kappas(self, w: FloatArray) -> dict[str, FloatArray]:
         n = w @ self.valid
-        rm = _div(w @ self.row, n[:, None])
-        cm = _div(w @ self.col, n[:, None])
+        rm = _nan_to_zero(_div(w @ self.row, n[:, None]))
+        cm = _nan_to_zero(_div(w @ self.col, n[:, None]))
         out: dict[str, FloatArray] = {}
         for name in WEIGHTS:
             d = self.weights.get(name)
@@ -245,15 +299,9 @@ class _Pair:
                 out[name] = np.full(len(w), np.nan)
                 continue
             d_o = _div(w @ self.disagree[name], n)
-            d_e = np.einsum("bi,ij,bj->b", _nan_to_zero(rm), d, _nan_to_zero(cm))
+            d_e = np.einsum("bi,ij,bj->b", rm, d, cm)
             out[name] = np.where(n > 0, 1.0 - _div(d_o, d_e), np.nan)
         return out
-
-    def confusion(self, counts: IntArray) -> list[list[int]]:
-        keep = self.valid > 0
-        cells = self.a[keep] * self.k + self.b[keep]
-        table = np.bincount(cells, weights=counts[keep], minlength=self.k * self.k)
-        return table.reshape(self.k, self.k).astype(np.int64).tolist()
 
 
 def _num(x: float | np.floating[Any]) -> float | None:
@@ -315,9 +363,10 @@ def criterion_agreement(
     pats = _patterns(codes, k)
     stats = _Stats(cr, pats)
     point_w = pats.counts.astype(np.float64)[None, :]
-    n_r = len(cr.raters)
-    pairs = [(i, j) for i in range(n_r) for j in range(i + 1, n_r)]
-    pair_stats = [_Pair(stats, i, j) for i, j in pairs]
+    pairs, confusions = _pair_confusions(pats.rows, pats.counts, k, len(cr.raters))
+    kappas = _kappas_from_confusions(confusions, cr.numeric)
+    # Per-pair intervals cost a pass over the patterns per pair and resample: only so many.
+    boot_pairs = pairs if len(pairs) <= MAX_PAIR_INTERVALS else []
 
     def figures(w: FloatArray) -> dict[str, FloatArray]:
         out = {
@@ -327,8 +376,8 @@ def criterion_agreement(
         }
         for level, vals in stats.alpha(w).items():
             out[f"alpha.{level}"] = vals
-        for n, ps in enumerate(pair_stats):
-            for name, vals in ps.kappas(w).items():
+        for n, (i, j) in enumerate(boot_pairs):
+            for name, vals in _Pair(stats, i, j).kappas(w).items():
                 out[f"pair{n}.{name}"] = vals
         return out
 
@@ -351,13 +400,12 @@ def criterion_agreement(
     result["pairable_units"] = int(pats.counts @ (pats.m >= 2))
     result["fleiss_units"] = int(pats.counts @ stats.complete)
     for n, (i, j) in enumerate(pairs):
-        ps = pair_stats[n]
         result["cohen_kappa"].append(
             {
                 "raters": [cr.raters[i], cr.raters[j]],
-                "units": int(pats.counts @ ps.valid),
-                **{name: point[f"pair{n}.{name}"] for name in WEIGHTS},
-                "confusion": ps.confusion(pats.counts),
+                "units": int(confusions[n].sum()),
+                **{name: _num(kappas[name][n]) for name in WEIGHTS},
+                "confusion": confusions[n].astype(np.int64).tolist(),
             }
         )
     if resamples > 0 and len(codes):
@@ -381,7 +429,9 @@ def criterion_agreement(
             "gwet_ac1": iv["gwet_ac1"],
         }
         for n, entry in enumerate(result["cohen_kappa"]):
-            entry["intervals"] = {name: iv[f"pair{n}.{name}"] for name in WEIGHTS}
+            entry["intervals"] = (
+                {name: iv[f"pair{n}.{name}"] for name in WEIGHTS} if boot_pairs else None
+            )
     return result
 
 

@@ -257,6 +257,7 @@ def test_alpha_matches_the_krippendorff_package(table: Table) -> None:
 def test_kappas_ac1_and_agreement_match_loop_references(table: Table) -> None:
     numeric = isinstance(next((v for row in table for v in row if v is not None), 0), int)
     got = stats(table, numeric=numeric)
+    original = table
     table = [row for row in table if any(v is not None for v in row)]  # silent raters drop out
     assert got["raters"] == len(table)
     if not table:
@@ -266,18 +267,22 @@ def test_kappas_ac1_and_agreement_match_loop_references(table: Table) -> None:
     for name in ("percent_agreement", "gwet_ac1", "fleiss_kappa"):
         assert got[name] == _approx(ref[name]), name
     labels = sorted({v for row in table for v in row if v is not None})  # type: ignore[type-var]
-    for entry, (i, j) in zip(got["cohen_kappa"], combinations(range(len(table)), 2), strict=True):
+    names = [f"r{i + 1}" for i, row in enumerate(original) if any(v is not None for v in row)]
+    listed = {tuple(entry["raters"]): entry for entry in got["cohen_kappa"]}
+    for i, j in combinations(range(len(table)), 2):
         both = [(x, y) for x, y in zip(table[i], table[j], strict=True) if None not in (x, y)]
-        assert entry["units"] == len(both)
+        entry = listed.pop((names[i], names[j]), None)
         if not both:
-            assert entry["unweighted"] is None
+            assert entry is None  # a pair with no unit in common is not listed
             continue
+        assert entry is not None and entry["units"] == len(both)
         want = _cohen_reference([x for x, _ in both], [y for _, y in both], labels)
         if not numeric:
             want["linear"] = want["quadratic"] = None
         for name in ("unweighted", "linear", "quadratic"):
             assert entry[name] == want[name], name
         assert sum(map(sum, entry["confusion"])) == len(both)
+    assert listed == {}
 
 
 # -- Undefined is undefined ------------------------------------------------------------------
@@ -303,7 +308,7 @@ def test_no_pairable_units_is_undefined() -> None:
     got = stats([[1, _, 2, _], [_, 2, _, 1]], resamples=50)
     assert got["pairable_units"] == 0
     assert got["percent_agreement"] is None and got["krippendorff_alpha"]["interval"] is None
-    assert got["cohen_kappa"][0]["units"] == 0 and got["cohen_kappa"][0]["unweighted"] is None
+    assert got["cohen_kappa"] == []  # only pairs that rated a unit in common are listed
     assert got["intervals"]["percent_agreement"] is None
 
 
@@ -471,3 +476,41 @@ def test_a_rater_with_no_ratings_is_not_a_rater() -> None:
     got = stats([[1, 2, 3, 1], [1, 2, 3, 2], [_, _, _, _]])
     assert got["raters"] == 2 and len(got["cohen_kappa"]) == 1
     assert got["fleiss_units"] == 4 and got["fleiss_kappa"] is not None
+
+
+def test_bootstrap_kappas_at_the_counts_are_the_point_kappas() -> None:
+    """The bootstrap's per-pair code, weighted by the units' own counts, gives the point figures
+    (which come from the confusion matrices): the intervals are about the same statistic."""
+    from review.agreement import _Pair, _patterns, _Stats
+
+    cr = ratings(KRIPP_C)
+    pats = _patterns(cr.codes, len(cr.categories))
+    point = criterion_agreement(cr, resamples=0)
+    for entry in point["cohen_kappa"]:
+        i, j = (cr.raters.index(r) for r in entry["raters"])
+        got = _Pair(_Stats(cr, pats), i, j).kappas(pats.counts.astype(float)[None, :])
+        for name in ("unweighted", "linear", "quadratic"):
+            assert got[name][0] == pytest.approx(entry[name], abs=1e-12)
+
+
+def test_many_raters_each_rating_a_few_units() -> None:
+    """300 raters, 3 of them on each of 3,000 units: only the pairs that met are listed, and
+    there are too many of them for per-pair intervals."""
+    rng = np.random.default_rng(1)
+    codes = np.full((3000, 300), -1, dtype=np.int32)
+    for u in range(3000):
+        codes[u, rng.choice(300, size=3, replace=False)] = rng.integers(0, 4)
+    cr = CriterionRatings(
+        "c",
+        [f"u{i}" for i in range(3000)],
+        [f"r{i}" for i in range(300)],
+        [1.0, 2.0, 3.0, 4.0],
+        True,
+        codes,
+    )
+    got = criterion_agreement(cr, resamples=50)
+    assert got["raters"] == 300 and got["krippendorff_alpha"]["interval"] == pytest.approx(1.0)
+    assert 0 < len(got["cohen_kappa"]) <= 9000
+    assert sum(p["units"] for p in got["cohen_kappa"]) == 9000  # 3 pairs a unit
+    assert all(p["intervals"] is None for p in got["cohen_kappa"])
+    assert got["intervals"]["krippendorff_alpha"]["interval"] is not None
