@@ -311,3 +311,11 @@ def workspace_reviewers(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             if isinstance(parsed, dict):
                 adjudicated[(rid, version, f"{source}/{run_id}")] = parsed
     return reviewer_figures(grades, adjudicated, positive)
+
+
+def grade_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many grades the report reads (complete) and leaves out (not complete yet)."""
+    complete, incomplete = conn.execute(
+        "SELECT coalesce(sum(complete = 1), 0), coalesce(sum(complete = 0), 0) FROM grades"
+    ).fetchone()
+    return {"complete_grades": int(complete), "incomplete_grades": int(incomplete)}

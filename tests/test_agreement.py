@@ -455,6 +455,9 @@ def test_workspace_ratings_per_rubric_version(tmp_path: Path) -> None:
     assert task.units == ["file/t1", "file/t2", "file/t4"]
     assert (task.rubric_id, task.rubric_version) == ("rq", "v1")
     assert tone.codes.tolist() == [[2, 1], [0, 0]]
+    from review.ratings import grade_counts
+
+    assert grade_counts(conn) == {"complete_grades": 5, "incomplete_grades": 1}
     reviewers = {r["reviewer"]: r for r in workspace_reviewers(conn)}
     assert reviewers["ana"]["runs_graded"] == 2
     assert reviewers["ana"]["pass_criterion"] == "task"

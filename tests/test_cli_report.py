@@ -154,6 +154,7 @@ def test_the_demo_workspace_grades(tmp_path: Path) -> None:
     tone = next(c for c in data["criteria"] if c["criterion"] == "tone")
     assert tone["scale"] == "numeric"
     assert {r["reviewer"] for r in data["reviewers"]} == {"ana", "ben", "chen"}
+    assert data["grades"]["complete_grades"] == sum(r["runs_graded"] for r in data["reviewers"])
     assert all(r["pass_criterion"] == "task_success" for r in data["reviewers"])
     table = agentdeck("report", "agreement", "-w", str(ws), "--resamples", "0")
     assert "Reviewers" in table.stdout and "task_success" in table.stdout

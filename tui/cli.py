@@ -841,7 +841,7 @@ def report_agreement(
     if ratings is not None:
         criteria = read_ratings(ratings)
     else:
-        from review.ratings import workspace_ratings, workspace_reviewers
+        from review.ratings import grade_counts, workspace_ratings, workspace_reviewers
         from store.db import connect
 
         ws = _workspace(workspace)
@@ -851,10 +851,19 @@ def report_agreement(
         try:
             criteria = workspace_ratings(conn)
             reviewers = workspace_reviewers(conn)
+            counts = grade_counts(conn)
         finally:
             conn.close()
+        if counts["incomplete_grades"]:
+            # Said, not hidden: a grade still being written is not a rating yet.
+            click.echo(
+                f"{counts['incomplete_grades']} incomplete grades are not counted "
+                f"(from {counts['complete_grades']} complete ones)",
+                err=True,
+            )
     data = agreement_report(criteria, resamples=resamples, seed=seed)
     if reviewers is not None:
+        data["grades"] = counts
         data["reviewers"] = reviewers
     render = {
         "json": export.to_json,
