@@ -56,10 +56,12 @@ def number(x: float | None) -> str:
 
 
 def interval(iv: list[float] | None) -> str:
+    """A 95 % interval for people, empty when there is none."""
     return "" if iv is None else f"{iv[0]:.3f} – {iv[1]:.3f}"
 
 
 def to_json(report: dict[str, Any]) -> str:
+    """The report as JSON (the contract: ``null`` for an undefined figure)."""
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -78,13 +80,15 @@ def md(text: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", html.escape(_plain(text), quote=True))
 
 
-def _title(c: dict[str, Any]) -> str:
+def criterion_title(c: dict[str, Any]) -> str:
+    """The criterion's name, with its rubric id and version when it has them."""
     if c.get("rubric_id"):
         return f"{c['criterion']} ({c['rubric_id']} {c['rubric_version']})"
     return str(c["criterion"])
 
 
-def _reviewer_rows(report: dict[str, Any]) -> list[list[str]]:
+def reviewer_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The per-reviewer table's rows, as text."""
     rows = []
     for r in report.get("reviewers", []):
         drift = r["drift"]
@@ -128,9 +132,10 @@ def figure_rows(c: dict[str, Any]) -> list[list[str]]:
 
 
 def to_markdown(report: dict[str, Any]) -> str:
+    """The report as Markdown: a table per criterion, then the reviewers."""
     out = ["# Agreement", ""]
     for c in report["criteria"]:
-        out.append(f"## {md(_title(c))}")
+        out.append(f"## {md(criterion_title(c))}")
         out.append("")
         out.append(f"{c['units']} units, {c['raters']} raters, {md(c.get('scale', ''))} values")
         out.append("")
@@ -143,7 +148,7 @@ def to_markdown(report: dict[str, Any]) -> str:
         out += ["## Reviewers", ""]
         out.append("| " + " | ".join(REVIEWER_HEADERS) + " |")
         out.append("|" + "---|" * len(REVIEWER_HEADERS))
-        for row in _reviewer_rows(report):
+        for row in reviewer_rows(report):
             out.append("| " + " | ".join(md(cell) for cell in row) + " |")
         out.append("")
     return "\n".join(out)
@@ -159,6 +164,7 @@ def _html_table(headers: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def to_html(report: dict[str, Any]) -> str:
+    """The report as a standalone HTML page; every value escaped."""
     e = html.escape
     out = [
         "<!doctype html>",
@@ -166,14 +172,14 @@ def to_html(report: dict[str, Any]) -> str:
         "<h1>Agreement</h1>",
     ]
     for c in report["criteria"]:
-        out.append(f"<h2>{e(_plain(_title(c)))}</h2>")
+        out.append(f"<h2>{e(_plain(criterion_title(c)))}</h2>")
         out.append(
             f"<p>{c['units']} units, {c['raters']} raters, {e(str(c.get('scale', '')))} values</p>"
         )
         out += _html_table(FIGURE_HEADERS, figure_rows(c))
     if report.get("reviewers"):
         out.append("<h2>Reviewers</h2>")
-        out += _html_table(REVIEWER_HEADERS, _reviewer_rows(report))
+        out += _html_table(REVIEWER_HEADERS, reviewer_rows(report))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -198,6 +204,7 @@ CSV_HEADERS = [
 
 
 def to_csv(report: dict[str, Any]) -> str:
+    """The report as CSV, one row per criterion and figure (see the module)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADERS)

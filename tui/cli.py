@@ -765,9 +765,9 @@ def _agreement_table(data: dict[str, object]) -> str:
     from review.agreement_export import (
         FIGURE_HEADERS,
         REVIEWER_HEADERS,
-        _reviewer_rows,
-        _title,
+        criterion_title,
         figure_rows,
+        reviewer_rows,
     )
     from tui.text import safe_text
 
@@ -777,7 +777,10 @@ def _agreement_table(data: dict[str, object]) -> str:
     if not criteria:
         console.print(Text("no ratings to compare"))
     for c in criteria:
-        head = f"{_title(c)}: {c['units']} units, {c['raters']} raters, {c.get('scale')} values"
+        head = (
+            f"{criterion_title(c)}: {c['units']} units, {c['raters']} raters, "
+            f"{c.get('scale')} values"
+        )
         table = Table(title=Text(safe_text(head)), title_justify="left")
         for i, h in enumerate(FIGURE_HEADERS):
             table.add_column(h, justify="right" if i >= 2 else "left")
@@ -788,7 +791,7 @@ def _agreement_table(data: dict[str, object]) -> str:
         table = Table(title="Reviewers", title_justify="left")
         for h in REVIEWER_HEADERS:
             table.add_column(h)
-        for row in _reviewer_rows(data):
+        for row in reviewer_rows(data):
             table.add_row(*(Text(safe_text(cell)) for cell in row))
         console.print(table)
     return buf.getvalue()
