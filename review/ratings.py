@@ -30,8 +30,8 @@ import csv
 import json
 import math
 import sqlite3
+from array import array
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,16 +55,57 @@ def _number(text: str) -> float | None:
     return x if math.isfinite(x) else None
 
 
-@dataclass
 class _Collect:
-    """One criterion's ratings while the file is read."""
+    """One criterion's ratings while they are read: names and value texts get integer ids, and
+    the ratings are four integer arrays, so a million lines keep no million tuples."""
 
-    units: dict[str, int]
-    raters: dict[str, int]
-    cells: list[tuple[int, int, str, int]]  # unit, rater, value, line
-    seen: dict[tuple[int, int], int]  # (unit, rater) -> line
-    first_number: tuple[int, str] | None = None
-    first_word: tuple[int, str] | None = None
+    def __init__(self) -> None:
+        self.units: dict[str, int] = {}
+        self.raters: dict[str, int] = {}
+        self.values: dict[str, int] = {}
+        self.first_at: list[int] = []  # where each value text was first seen
+        self.unit, self.rater = array("q"), array("q")
+        self.value, self.at = array("q"), array("q")  # value id (-1: empty), line or grade id
+
+    def add(self, unit: str, rater: str, value: str, at: int) -> None:
+        units, raters, values = self.units, self.raters, self.values
+        u = units.get(unit)
+        if u is None:
+            u = units[unit] = len(units)
+        r = raters.get(rater)
+        if r is None:
+            r = raters[rater] = len(raters)
+        v = values.get(value, -1) if value else -1
+        if v < 0 and value:
+            v = values[value] = len(values)
+            self.first_at.append(at)
+        self.unit.append(u)
+        self.rater.append(r)
+        self.value.append(v)
+        self.at.append(at)
+
+    def first_repeat(self) -> tuple[int, int, str, str] | None:
+        """The first line (in reading order) that rates a unit its rater already rated: (the
+        earlier line, that line, unit, rater); None when every pair is rated once."""
+        if not self.unit:
+            return None
+        keys = np.frombuffer(self.unit, dtype=np.int64) * len(self.raters) + np.frombuffer(
+            self.rater, dtype=np.int_
+        )
+        order = np.argsort(keys, kind="stable")
+        same = keys[order[1:]] == keys[order[:-1]]
+        if not same.any():
+            return None
+        later, earlier = order[1:][same], order[:-1][same]
+        i = int(np.argmin(later))
+        at = np.frombuffer(self.at, dtype=np.int64)
+        names_u, names_r = list(self.units), list(self.raters)
+        return (
+            int(at[earlier[i]]),
+            int(at[later[i]]),
+            names_u[self.unit[later[i]]],
+            names_r[self.rater[later[i]]],
+        )
 
 
 def _build(
@@ -74,31 +115,37 @@ def _build(
     rubric: tuple[str, str] | None = None,
     numeric: bool | None = None,
 ) -> CriterionRatings:
-    if col.first_number and col.first_word and numeric is not False:
-        (ln, num), (lw, word) = col.first_number, col.first_word
+    texts = list(col.values)
+    nums = [_number(t) for t in texts]
+    number_at = [(col.first_at[i], t) for i, t in enumerate(texts) if nums[i] is not None]
+    word_at = [(col.first_at[i], t) for i, t in enumerate(texts) if nums[i] is None]
+    if number_at and word_at and numeric is not False:
+        (ln, num), (lw, word) = min(number_at), min(word_at)
         raise DocumentError(
             path,
             None,
             f"criterion {name!r} mixes numbers (line {ln}: {num!r}) and words (line {lw}: "
             f"{word!r}); give one kind of value per criterion",
         )
-    is_numeric = numeric if numeric is not None else col.first_word is None
-    codes = np.full((len(col.units), len(col.raters)), -1, dtype=np.int32)
+    is_numeric = numeric if numeric is not None else not word_at
+    categories: list[str | float]
     if is_numeric:
-        nums = {v: _number(v) for _, _, v, _ in col.cells}
-        ordered = sorted({x for x in nums.values() if x is not None})
+        ordered = sorted({x for x in nums if x is not None})
         index = {x: i for i, x in enumerate(ordered)}
-        categories: list[str | float] = list(ordered)
-        for u, r, v, _ in col.cells:
-            x = nums[v]
-            assert x is not None
-            codes[u, r] = index[x]
+        category_of = [index[x] for x in nums if x is not None]
+        categories = list(ordered)
     else:
-        words = sorted({v for _, _, v, _ in col.cells})
+        words = sorted(texts)
         windex = {w: i for i, w in enumerate(words)}
+        category_of = [windex[t] for t in texts]
         categories = list(words)
-        for u, r, v, _ in col.cells:
-            codes[u, r] = windex[v]
+    codes = np.full((len(col.units), len(col.raters)), -1, dtype=np.int32)
+    vid = np.frombuffer(col.value, dtype=np.int64)
+    given = vid >= 0
+    if given.any():
+        u = np.frombuffer(col.unit, dtype=np.int64)[given]
+        r = np.frombuffer(col.rater, dtype=np.int64)[given]
+        codes[u, r] = np.asarray(category_of, dtype=np.int32)[vid[given]]
     return CriterionRatings(
         criterion=name,
         units=list(col.units),
@@ -150,50 +197,43 @@ def parse_ratings(lines: Iterable[str], path: Path | str) -> list[CriterionRatin
     at = {name: names.index(name) for name in names}
     crit_col = at.get("criterion")
     found: dict[str, _Collect] = {}
+    at_unit, at_rater, at_value = at["unit"], at["rater"], at["value"]
+    width = len(names)
     line = 1
     try:
         for row in reader:
             start, line = line + 1, reader.line_num
-            if not row or (len(row) == 1 and not row[0].strip()):
-                continue  # a blank line
-            if len(row) != len(names):
-                raise DocumentError(
-                    path, start, f"{len(row)} fields where the header has {len(names)}"
-                )
-            unit, rater = row[at["unit"]].strip(), row[at["rater"]].strip()
-            value = row[at["value"]].strip()
+            if len(row) != width:
+                if not row or (len(row) == 1 and not row[0].strip()):
+                    continue  # a blank line
+                raise DocumentError(path, start, f"{len(row)} fields where the header has {width}")
+            unit, rater = row[at_unit].strip(), row[at_rater].strip()
             criterion = row[crit_col].strip() if crit_col is not None else DEFAULT_CRITERION
             if not unit or not rater or not criterion:
                 empty = "unit" if not unit else "rater" if not rater else "criterion"
                 raise DocumentError(path, start, f"no {empty}; every line names its {empty}")
             col = found.get(criterion)
             if col is None:
-                col = found[criterion] = _Collect({}, {}, [], {})
-            u = col.units.setdefault(unit, len(col.units))
-            r = col.raters.setdefault(rater, len(col.raters))
-            earlier = col.seen.get((u, r))
-            if earlier is not None:
-                of = f" for criterion {criterion!r}" if crit_col is not None else ""
-                raise DocumentError(
-                    path,
-                    start,
-                    f"rater {rater!r} rated unit {unit!r} twice{of} (lines {earlier} and "
-                    f"{start}); keep one of the two lines",
-                )
-            col.seen[(u, r)] = start
-            if not value:
-                continue  # an empty value is a missing rating
-            if _number(value) is None:
-                col.first_word = col.first_word or (start, value)
-            else:
-                col.first_number = col.first_number or (start, value)
-            col.cells.append((u, r, value, start))
+                col = found[criterion] = _Collect()
+            # An empty value is a missing rating; it is still a line that rates the unit.
+            col.add(unit, rater, row[at_value].strip(), start)
     except csv.Error as exc:
         raise DocumentError(path, line + 1, f"not valid CSV ({exc})") from None
     except UnicodeDecodeError:
         raise DocumentError(path, None, "not UTF-8 text; save the file as UTF-8 CSV") from None
     if not found:
         raise DocumentError(path, None, f"no ratings after the header {','.join(names)}")
+    for criterion, col in found.items():
+        repeat = col.first_repeat()
+        if repeat is not None:
+            earlier, later, unit, rater = repeat
+            of = f" for criterion {criterion!r}" if crit_col is not None else ""
+            raise DocumentError(
+                path,
+                later,
+                f"rater {rater!r} rated unit {unit!r} twice{of} (lines {earlier} and "
+                f"{later}); keep one of the two lines",
+            )
     return [_build(name, col, path) for name, col in found.items()]
 
 
@@ -241,15 +281,8 @@ def workspace_ratings(conn: sqlite3.Connection) -> list[CriterionRatings]:
                 continue
             col = found.get((rid, version, criterion))
             if col is None:
-                col = found[(rid, version, criterion)] = _Collect({}, {}, [], {})
-            u = col.units.setdefault(f"{source}/{run_id}", len(col.units))
-            r = col.raters.setdefault(reviewer, len(col.raters))
-            text = str(value)
-            if _number(text) is None:
-                col.first_word = col.first_word or (grade_id, text)
-            else:
-                col.first_number = col.first_number or (grade_id, text)
-            col.cells.append((u, r, text, grade_id))
+                col = found[(rid, version, criterion)] = _Collect()
+            col.add(f"{source}/{run_id}", reviewer, str(value), grade_id)
 
     def rank(key: tuple[str, str, str]) -> tuple[str, str, int, str]:
         known = order.get(key[:2], [])
@@ -260,9 +293,10 @@ def workspace_ratings(conn: sqlite3.Connection) -> list[CriterionRatings]:
     for key in sorted(found, key=rank):
         col = found[key]
         declared = scales.get(key[:2], {}).get(key[2])
-        numeric = bool(declared) and col.first_word is None
-        if declared is None:
-            numeric = col.first_word is None
+        words = any(_number(text) is None for text in col.values)
+        # A numeric scale with a word in it (an edited rubric, a hand-made grade) is read as
+        # categories rather than losing the word.
+        numeric = (declared is None or declared) and not words
         out.append(_build(key[2], col, where, rubric=key[:2], numeric=numeric))
     return out
 
