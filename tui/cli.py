@@ -818,7 +818,7 @@ def _agreement_table(data: dict[str, object]) -> str:
     type=click.IntRange(min=0),
     default=1000,
     show_default=True,
-    help="Bootstrap resamples of the units for the 95 % intervals (0: none).",
+    help="Bootstrap resamples of the units for the 95% intervals (0: none).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
 @_guarded
