@@ -33,6 +33,10 @@ Definitions (all over the units of one criterion):
 - Bootstrap intervals: the 2.5th and 97.5th percentiles over the resamples in which the figure
   is defined.
 
+The categories are the values observed in the criterion (in a workspace too: a level of the
+rubric nobody chose is not a category). It changes nothing for alpha, Fleiss or percent
+agreement; for AC1 it is the number of categories, and for the weighted kappas the positions.
+
 A figure that is undefined (no pairable units, one rater, every rating the same so chance
 agreement is total) is ``None``, never 1. Categories that are words are nominal: the ordinal,
 interval and ratio alphas and the weighted kappas are ``None`` for them.
