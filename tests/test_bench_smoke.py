@@ -16,7 +16,14 @@ import pytest
 from review.session import load_setup
 from store.db import SCHEMA_VERSION, connect
 from store.workspace import load_workspace
-from tests.bench import bench_desk, bench_grading, bench_startup, bench_weekly, dbgen
+from tests.bench import (
+    bench_agreement,
+    bench_desk,
+    bench_grading,
+    bench_startup,
+    bench_weekly,
+    dbgen,
+)
 
 N = 200
 
@@ -250,3 +257,19 @@ def test_bench_weekly_runs_end_to_end(generated: dbgen.GenResult) -> None:
         assert set(bench_weekly.SCHEMA_9_INDEXES) <= names
     finally:
         conn.close()
+
+
+def test_agreement_bench_runs_small() -> None:
+    """The agreement benchmark's data, its timings and its report, at 2,000 units; the report's
+    alphas are the krippendorff package's."""
+    fig = bench_agreement.run(n_units=2000, reps=1, resamples=20)
+    assert fig["csv_lines"] > 2000 * 3 and 0.15 < fig["missing"] < 0.25
+    for level in ("interval", "ordinal", "nominal"):
+        ours = [a for a in fig["alpha"][level] if a is not None]
+        assert ours and all(
+            abs(a - b) < 1e-9
+            for a, b in zip(fig["alpha"][level], fig[f"kripp_{level}_alpha"], strict=True)
+            if a is not None
+        )
+    text = bench_agreement.report(fig)
+    assert "report / krippendorff interval" in text and "20 bootstrap resamples" in text

@@ -744,9 +744,6 @@ def report() -> None:
     """Agreement between reviewers and the weekly report, from the workspace or a ratings file."""
 
 
-# `report agreement` (review/agreement.py) goes here.
-
-
 def _report_format_option(fn):  # type: ignore[no-untyped-def]
     """The --format every report takes."""
     return click.option(
@@ -756,6 +753,135 @@ def _report_format_option(fn):  # type: ignore[no-untyped-def]
         default="table",
         show_default=True,
     )(fn)
+
+
+def _agreement_table(data: dict[str, object]) -> str:
+    """The agreement report as terminal tables; every name from the data is plain text."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from review.agreement_export import (
+        FIGURE_HEADERS,
+        REVIEWER_HEADERS,
+        criterion_title,
+        figure_rows,
+        reviewer_rows,
+    )
+    from tui.text import safe_text
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=120, force_terminal=False, color_system=None)
+    criteria: list[dict[str, object]] = data["criteria"]  # type: ignore[assignment]
+    if not criteria:
+        console.print(Text("no ratings to compare"))
+    for c in criteria:
+        head = (
+            f"{criterion_title(c)}: {c['units']} units, {c['raters']} raters, "
+            f"{c.get('scale')} values"
+        )
+        table = Table(title=Text(safe_text(head)), title_justify="left")
+        for i, h in enumerate(FIGURE_HEADERS):
+            table.add_column(h, justify="right" if i >= 2 else "left")
+        for row in figure_rows(c):
+            table.add_row(*(Text(safe_text(cell)) for cell in row))
+        console.print(table)
+    if data.get("reviewers"):
+        table = Table(title="Reviewers", title_justify="left")
+        for h in REVIEWER_HEADERS:
+            table.add_column(h)
+        for row in reviewer_rows(data):
+            table.add_row(*(Text(safe_text(cell)) for cell in row))
+        console.print(table)
+    return buf.getvalue()
+
+
+@report.command("agreement")
+@workspace_option
+@click.option(
+    "--ratings",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="A CSV with the columns unit,rater,value[,criterion] instead of the workspace's grades.",
+)
+@_report_format_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@click.option(
+    "--resamples",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Bootstrap resamples of the units for the 95% intervals (0: none).",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
+@_guarded
+def report_agreement(
+    workspace: Path | None,
+    ratings: Path | None,
+    fmt: str,
+    output: Path | None,
+    resamples: int,
+    seed: int,
+) -> None:
+    """Agreement between raters per criterion: percent agreement, Krippendorff's alpha,
+    Fleiss' kappa, Gwet's AC1 and Cohen's kappa per pair, with 95 % bootstrap intervals.
+
+    Without --ratings: the workspace's complete grades, per rubric version, with figures per
+    reviewer (runs graded, time per run, leniency, drift).
+    """
+    from review import agreement_export as export
+    from review.agreement import agreement_report
+    from review.ratings import read_ratings
+
+    reviewers: list[dict[str, object]] | None = None
+    if ratings is not None:
+        criteria = read_ratings(ratings)
+    else:
+        from review.ratings import grade_counts, workspace_ratings, workspace_reviewers
+        from store.db import connect
+
+        ws = _workspace(workspace)
+        if not ws.db_path.exists():
+            _fail(f"no grades yet: {ws.db_path} does not exist; run `agentdeck sync` first")
+        conn = connect(ws.db_path)
+        try:
+            criteria = workspace_ratings(conn)
+            reviewers = workspace_reviewers(conn)
+            counts = grade_counts(conn)
+        finally:
+            conn.close()
+        if counts["incomplete_grades"]:
+            # Said, not hidden: a grade still being written is not a rating yet.
+            click.echo(
+                f"{counts['incomplete_grades']} incomplete grades are not counted "
+                f"(from {counts['complete_grades']} complete ones)",
+                err=True,
+            )
+    data = agreement_report(criteria, resamples=resamples, seed=seed)
+    if reviewers is not None:
+        data["grades"] = counts
+        data["reviewers"] = reviewers
+    render = {
+        "json": export.to_json,
+        "markdown": export.to_markdown,
+        "html": export.to_html,
+        "csv": export.to_csv,
+        "table": _agreement_table,
+    }[fmt]
+    text = render(data)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{output}: agreement on {len(data['criteria'])} criteria")
 
 
 @report.command("weekly")

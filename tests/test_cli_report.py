@@ -1,0 +1,173 @@
+"""``agentdeck report agreement`` as a person meets it: the JSON contract, every format, untrusted
+names kept as text, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import ROOT, agentdeck, assert_one_line_error
+
+# Krippendorff (2011), example C: 4 observers, 12 units, missing data.
+KRIPP_C = [
+    [1, 2, 3, 3, 2, 1, 4, 1, 2, None, None, None],
+    [1, 2, 3, 3, 2, 2, 4, 1, 2, 5, None, 3],
+    [None, 3, 3, 3, 2, 3, 4, 2, 2, 5, 1, None],
+    [1, 2, 3, 3, 2, 4, 4, 1, 2, 5, 1, None],
+]
+
+
+def ratings_file(tmp_path: Path, names: list[str] | None = None) -> Path:
+    names = names or ["A", "B", "C", "D"]
+    rows = ["rater,unit,value"]
+    for name, row in zip(names, KRIPP_C, strict=True):
+        for u, v in enumerate(row):
+            cell = '"' + name.replace('"', '""') + '"'
+            rows.append(f"{cell},u{u + 1},{'' if v is None else v}")
+    path = tmp_path / "ratings.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_json_is_the_contract(tmp_path: Path) -> None:
+    done = agentdeck(
+        "report", "agreement", "--ratings", str(ratings_file(tmp_path)), "--format", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    (c,) = json.loads(done.stdout)["criteria"]
+    assert c["criterion"] == "value" and c["units"] == 12 and c["raters"] == 4
+    alpha = c["krippendorff_alpha"]
+    assert set(alpha) == {"nominal", "ordinal", "interval", "ratio"}
+    assert round(alpha["nominal"], 3) == 0.743 and round(alpha["interval"], 3) == 0.849
+    assert round(alpha["ordinal"], 3) == 0.815 and round(alpha["ratio"], 3) == 0.797
+    for key in ("percent_agreement", "fleiss_kappa", "gwet_ac1"):
+        assert isinstance(c[key], float)
+    assert len(c["cohen_kappa"]) == 6
+    first = c["cohen_kappa"][0]
+    assert first["raters"] == ["A", "B"] and first["units"] == 9
+    assert {"unweighted", "linear", "quadratic"} <= set(first)
+    # Seeded: the same command gives the same intervals.
+    again = agentdeck(
+        "report", "agreement", "--ratings", str(ratings_file(tmp_path)), "--format", "json"
+    )
+    assert json.loads(again.stdout) == json.loads(done.stdout)
+    assert c["intervals"]["resamples"] == 1000
+
+
+def test_words_give_null_for_what_does_not_apply(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("unit,rater,value\n1,a,yes\n1,b,yes\n2,a,no\n2,b,yes\n", encoding="utf-8")
+    done = agentdeck("report", "agreement", "--ratings", str(path), "--format", "json")
+    (c,) = json.loads(done.stdout)["criteria"]
+    assert c["krippendorff_alpha"]["interval"] is None
+    assert c["cohen_kappa"][0]["quadratic"] is None
+    assert '"ordinal": null' in done.stdout
+
+
+HOSTILE = ["<script>alert(1)</script>", "[bold red]x[/] | *y*", '=HYPERLINK("http://e")', "D"]
+
+
+def test_names_are_data_in_every_format(tmp_path: Path) -> None:
+    path = ratings_file(tmp_path, HOSTILE)
+    out = {}
+    for fmt in ("table", "markdown", "html", "csv"):
+        done = agentdeck(
+            "report", "agreement", "--ratings", str(path), "--format", fmt, "--resamples", "0"
+        )
+        assert done.returncode == 0, done.stderr
+        out[fmt] = done.stdout
+    assert "<script>" not in out["html"] and "&lt;script&gt;" in out["html"]
+    assert "<script>" not in out["markdown"] and "\\*y\\*" in out["markdown"]
+    # a pipe in a name does not split a Markdown table cell
+    row = next(
+        line for line in out["markdown"].splitlines() if "HYPERLINK" in line and "red" in line
+    )
+    assert row.count(" | ") == 4
+    assert "[bold red]x[/]" in out["table"]  # shown as typed, not styled
+    rows = list(csv.DictReader(io.StringIO(out["csv"])))
+    assert rows[0]["statistic"] == "percent_agreement"
+    formula = [r for r in rows if "HYPERLINK" in r["rater_a"] + r["rater_b"]]
+    assert formula and all((r["rater_a"] + r["rater_b"]).count("'=HYPERLINK") == 1 for r in formula)
+    alpha = next(r for r in rows if r["statistic"] == "krippendorff_alpha.interval")
+    assert round(float(alpha["value"]), 3) == 0.849 and alpha["low"] == ""
+
+
+def test_output_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.html"
+    done = agentdeck(
+        "report",
+        "agreement",
+        "--ratings",
+        str(ratings_file(tmp_path)),
+        "--format",
+        "html",
+        "-o",
+        str(target),
+    )
+    assert done.returncode == 0 and "agreement on 1 criteria" in done.stdout
+    assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
+
+
+@pytest.mark.parametrize(
+    ("text", "needles"),
+    [
+        ("", ["bad.csv", "empty"]),
+        ("unit,value\nu1,3\n", ["bad.csv:1", "missing column 'rater'"]),
+        ("unit,rater,value\nu1,a,3\nu1,a,4\n", ["bad.csv:3", "lines 2 and 3", "twice"]),
+        ("unit,rater,criterion,value\nu1,a,tone,3\nu1,b,tone,ok\n", ["criterion 'tone'", "line 3"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, text: str, needles: list[str]) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text, encoding="utf-8")
+    done = agentdeck("report", "agreement", "--ratings", str(path))
+    assert_one_line_error(done, *needles)
+
+
+def test_a_missing_ratings_file(tmp_path: Path) -> None:
+    done = agentdeck("report", "agreement", "--ratings", str(tmp_path / "nope.csv"))
+    assert_one_line_error(done, "nope.csv")
+
+
+def test_the_demo_workspace_grades(tmp_path: Path) -> None:
+    import shutil
+
+    ws = tmp_path / "ws"
+    shutil.copytree(
+        ROOT / "sample-data", ws, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
+    )
+    done = agentdeck("report", "agreement", "-w", str(ws))
+    assert_one_line_error(done, "no grades yet", "agentdeck sync")
+    assert agentdeck("sync", "-w", str(ws)).returncode == 0
+    done = agentdeck("report", "agreement", "-w", str(ws), "--format", "json", "--resamples", "50")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    names = [c["criterion"] for c in data["criteria"]]
+    assert names[:3] == ["task_success", "intervention", "policy"]
+    assert all(c["rubric_id"] == "support-quality" for c in data["criteria"])
+    tone = next(c for c in data["criteria"] if c["criterion"] == "tone")
+    assert tone["scale"] == "numeric"
+    assert {r["reviewer"] for r in data["reviewers"]} == {"ana", "ben", "chen"}
+    assert data["grades"]["complete_grades"] == sum(r["runs_graded"] for r in data["reviewers"])
+    assert all(r["pass_criterion"] == "task_success" for r in data["reviewers"])
+    table = agentdeck("report", "agreement", "-w", str(ws), "--resamples", "0")
+    assert "Reviewers" in table.stdout and "task_success" in table.stdout
+
+
+def test_report_with_a_ratings_file_imports_no_tui_or_network(tmp_path: Path) -> None:
+    path = ratings_file(tmp_path)
+    probe = (
+        "import sys; from tui.cli import cli\n"
+        f"try:\n    cli(['report', 'agreement', '--ratings', {str(path)!r}, '--format', 'json'],"
+        " prog_name='agentdeck')\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('textual', 'httpx') if m in sys.modules)\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert "HEAVY []" in done.stderr
