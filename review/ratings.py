@@ -246,9 +246,12 @@ def _scale_is_numeric(criterion: dict[str, Any]) -> bool:
     )
 
 
-def workspace_ratings(conn: sqlite3.Connection) -> list[CriterionRatings]:
+def workspace_ratings(
+    conn: sqlite3.Connection, *, workflow: str | None = None
+) -> list[CriterionRatings]:
     """The complete grades of the database as ratings: one ``CriterionRatings`` per rubric id,
-    version and criterion (units: ``source/run_id``; raters: reviewers).
+    version and criterion (units: ``source/run_id``; raters: reviewers); ``workflow``: only the
+    runs of that workflow.
 
     The scale comes from the rubric version the database keeps (``rubrics``); a version it does
     not know is read as the CSV is (numbers when every value is one). A value that is not a
@@ -263,7 +266,9 @@ def workspace_ratings(conn: sqlite3.Connection) -> list[CriterionRatings]:
     rows = conn.execute(
         'SELECT g.rubric_id, g.rubric_version, r.source, r.run_id, g.reviewer, g."values", g.id '
         "FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1 "
-        "ORDER BY g.rubric_id, g.rubric_version, g.run, g.reviewer"
+        + ("AND r.workflow = ? " if workflow is not None else "")
+        + "ORDER BY g.rubric_id, g.rubric_version, g.run, g.reviewer",
+        (workflow,) if workflow is not None else (),
     )
     found: dict[tuple[str, str, str], _Collect] = {}
     where = "the local database (grades)"
@@ -353,3 +358,32 @@ def grade_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "SELECT coalesce(sum(complete = 1), 0), coalesce(sum(complete = 0), 0) FROM grades"
     ).fetchone()
     return {"complete_grades": int(complete), "incomplete_grades": int(incomplete)}
+
+
+def agreement_by_workflow(
+    conn: sqlite3.Connection, rubric_id: str, version: str, criterion: str
+) -> dict[str, float | None]:
+    """Per workflow, Krippendorff's alpha on one criterion (at the level its scale allows:
+    interval for numbers, else nominal) over the workflow's runs graded by two or more
+    reviewers under this rubric version; None where undefined (no overlap, or every rating the
+    same). The one agreement figure the weekly push and the scorecard show per workflow."""
+    from review.agreement import criterion_agreement
+
+    out: dict[str, float | None] = {}
+    workflows = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM assignments")]
+    for workflow in sorted(workflows):
+        found = [
+            cr
+            for cr in workspace_ratings(conn, workflow=workflow)
+            if (cr.rubric_id, cr.rubric_version) == (rubric_id, version)
+            and cr.criterion == criterion
+        ]
+        if not found:
+            out[workflow] = None
+            continue
+        figures = criterion_agreement(found[0], resamples=0)
+        alpha = figures["krippendorff_alpha"]
+        out[workflow] = (
+            alpha.get("interval") if alpha.get("interval") is not None else alpha.get("nominal")
+        )
+    return out

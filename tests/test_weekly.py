@@ -565,6 +565,7 @@ def test_report_weekly_push_sends_each_workflow(
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     groups = _gateway_groups(pushgateway_url, "weekly-cli")
+    agreement = _alpha_per_workflow(ws / ".agentdeck" / "agentdeck.db")
     assert set(groups) == {"billing-support", "crm-update", "refund-approvals"}
     for wf in data["workflows"]:
         week = wf["weeks"][-1]
@@ -573,8 +574,42 @@ def test_report_weekly_push_sends_each_workflow(
             "agentdeck_intervention_rate": week["intervention"]["rate"],
             "agentdeck_review_coverage_ratio": week["coverage"],
             "agentdeck_budget_used_ratio": wf["budget"]["used"],
+            "agentdeck_agreement": agreement[wf["workflow"]],
         }
         assert groups[wf["workflow"]] == {k: v for k, v in want.items() if v is not None}
+    assert any(v is not None for v in agreement.values()), "the demo has overlap grades"
+
+
+def _alpha_per_workflow(db: Path) -> dict[str, float | None]:
+    """Krippendorff's nominal alpha on task_success per workflow, from the grades table by
+    plain SQL and the `krippendorff` package: the reference for agreement_by_workflow."""
+    import krippendorff
+    import numpy as np
+
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT r.workflow, g.run, g.reviewer, json_extract(g.\"values\", '$.task_success') "
+            "FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1"
+        ).fetchall()
+    finally:
+        conn.close()
+    out: dict[str, float | None] = {}
+    for workflow in sorted({r[0] for r in rows}):
+        mine = [r for r in rows if r[0] == workflow and r[3] is not None]
+        runs = sorted({r[1] for r in mine})
+        reviewers = sorted({r[2] for r in mine})
+        codes = {"pass": 0.0, "fail": 1.0}
+        data = np.full((len(reviewers), len(runs)), np.nan)
+        for _, run, reviewer, value in mine:
+            data[reviewers.index(reviewer), runs.index(run)] = codes[value]
+        pairable = (np.sum(~np.isnan(data), axis=0) >= 2).sum()
+        values = set(data[~np.isnan(data)].tolist())
+        if pairable == 0 or len(values) < 2:
+            out[workflow] = None
+            continue
+        out[workflow] = float(krippendorff.alpha(data, level_of_measurement="nominal"))
+    return out
 
 
 def test_metric_figures_leave_agreement_for_later(

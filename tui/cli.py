@@ -997,13 +997,20 @@ def report_weekly(
             err=True,
         )
     if push:
+        from review.ratings import agreement_by_workflow
         from store.metrics import MetricsPushFailed, push_figures
 
         assert ws.config.metrics is not None
         cfg = ws.config.metrics
+        outcome = next((c for c in setup.rubric.criteria if c.metric == "task_success"), None)
+        agreement = (
+            agreement_by_workflow(conn, setup.rubric.id, setup.rubric.version, outcome.id)
+            if outcome is not None
+            else {}
+        )
         try:
             groups = push_figures(
-                cfg.pushgateway, cfg.job, metric_figures(data), timeout=cfg.timeout
+                cfg.pushgateway, cfg.job, metric_figures(data, agreement), timeout=cfg.timeout
             )
         except MetricsPushFailed as exc:
             click.echo(f"agentdeck: {one_line(str(exc), 2000)}", err=True)
