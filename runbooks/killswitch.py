@@ -225,6 +225,51 @@ def read_status(
     return out
 
 
+def record_checks(conn: sqlite3.Connection, statuses: list[ChannelStatus], at: str) -> None:
+    """Keep these reads as each channel's last check (one transaction), for the scorecard."""
+    from store.db import transaction
+
+    with transaction(conn):
+        conn.executemany(
+            "INSERT INTO switch_checks (workflow, channel, checked_at, backend, endpoint, state, "
+            "error) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (workflow, channel) DO UPDATE SET "
+            "checked_at = excluded.checked_at, backend = excluded.backend, "
+            "endpoint = excluded.endpoint, state = excluded.state, error = excluded.error",
+            [
+                (s.workflow, s.channel, at, s.backend, s.endpoint, s.state, s.error)
+                for s in statuses
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class LastCheck:
+    """A channel's last live read, as kept by :func:`record_checks`."""
+
+    workflow: str
+    channel: str
+    checked_at: str
+    backend: str
+    endpoint: str
+    state: str | None
+    error: str | None
+
+    @property
+    def reachable(self) -> bool:
+        return self.error is None and self.state is not None
+
+
+def last_checks(conn: sqlite3.Connection) -> dict[str, list[LastCheck]]:
+    """Each workflow's channels as last read (primary first), by workflow."""
+    out: dict[str, list[LastCheck]] = {}
+    for row in conn.execute(
+        "SELECT workflow, channel, checked_at, backend, endpoint, state, error FROM switch_checks "
+        "ORDER BY workflow, channel != 'primary', channel"
+    ):
+        out.setdefault(row[0], []).append(LastCheck(*row))
+    return out
+
+
 def recent_auto_actions(
     conn: sqlite3.Connection, workflow: str, limit: int = 5
 ) -> list[dict[str, Any]]:

@@ -241,6 +241,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX assignments_workflow_time ON assignments (workflow, started_at, run);
     CREATE INDEX assignments_run ON assignments (run);
     """,
+    # 10: the last live read of each kill-switch channel (`switch status`, the scorecard), so
+    # the scorecard says whether the target answered at the last check, and when.
+    """
+    CREATE TABLE switch_checks (
+        workflow TEXT NOT NULL,
+        channel TEXT NOT NULL,
+        checked_at TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        endpoint TEXT NOT NULL,
+        state TEXT,
+        error TEXT,
+        PRIMARY KEY (workflow, channel)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

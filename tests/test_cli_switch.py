@@ -95,6 +95,24 @@ def test_status_reads_every_channel_live_and_exits_1_when_one_cannot_be_read(ws:
     assert rows[("refund-approvals", "second channel")].endswith(
         "human-approve (card tier human-approve)"
     )
+    # Each channel's read is kept as its last check, for the scorecard.
+    import sqlite3
+
+    from runbooks.killswitch import last_checks
+    from store.workspace import load_workspace
+
+    with sqlite3.connect(load_workspace(ws).db_path) as conn:
+        kept = last_checks(conn)
+    seen = {(c.workflow, c.channel): (c.state, c.reachable) for cs in kept.values() for c in cs}
+    assert seen == {
+        ("billing-support", "primary"): ("auto-act", True),
+        ("crm-update", "primary"): ("human-approve", True),
+        ("crm-update", "second channel"): (None, False),
+        ("refund-approvals", "primary"): (None, False),
+        ("refund-approvals", "second channel"): ("human-approve", True),
+    }
+    assert [c.channel for c in kept["crm-update"]] == ["primary", "second channel"]
+    assert "agentdeck login ops-switch" in (kept["crm-update"][1].error or "")
 
 
 def test_status_of_one_workflow(ws: Path) -> None:

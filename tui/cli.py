@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, NoReturn
 import click
 
 if TYPE_CHECKING:
+    from runbooks.killswitch import ChannelStatus
     from store.workspace import Workspace
 
 
@@ -496,8 +497,10 @@ def switch_status(workspace: Path | None, workflow: str | None) -> None:
     chosen = [cards[workflow]] if workflow else [cards[w] for w in sorted(cards)]
     rows: list[tuple[str, ...]] = [("workflow", "channel", "backend", "endpoint", "state")]
     failed = 0
+    read = [st for card in chosen for st in read_status(card, ws.root)]
+    _keep_switch_checks(ws, read)
     for card in chosen:
-        for st in read_status(card, ws.root):
+        for st in (st for st in read if st.workflow == card.workflow):
             if st.error is not None:
                 failed += 1
                 state = f"error: {one_line(st.error, 500)}"
@@ -510,6 +513,23 @@ def switch_status(workspace: Path | None, workflow: str | None) -> None:
     for p in problems:
         click.echo(one_line(str(p), 2000), err=True)
     sys.exit(1 if failed or problems else 0)
+
+
+def _keep_switch_checks(ws: Workspace, read: list[ChannelStatus]) -> None:
+    """Keep the reads as each channel's last check, for the scorecard (best effort: a
+    database that cannot be written does not stop `switch status` from answering)."""
+    from runbooks.killswitch import record_checks
+    from store.db import NotADatabase, SchemaTooNew, connect, explain
+    from store.timestamps import now_iso
+
+    try:
+        conn = connect(ws.db_path)
+        try:
+            record_checks(conn, read, now_iso())
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError, NotADatabase, SchemaTooNew) as exc:
+        click.echo(f"warning: the check was not kept ({explain(exc)})", err=True)
 
 
 _SECRET_HEADERS = ("authorization", "token", "key", "secret", "cookie", "session")
