@@ -183,6 +183,17 @@ def sessions(conn: sqlite3.Connection, *, incident: tuple[str, str] | None = Non
     return [_from_row(r) for r in rows]
 
 
+def last_drills(conn: sqlite3.Connection) -> dict[str, str]:
+    """Per workflow, when its last drill walkthrough (``--drill``) was last worked on."""
+    return {
+        str(workflow): str(at)
+        for workflow, at in conn.execute(
+            "SELECT workflow, max(updated_at) FROM runbook_sessions WHERE drill = 1 "
+            "GROUP BY workflow"
+        )
+    }
+
+
 def _save(conn: sqlite3.Connection, s: Session) -> None:
     state = json.dumps({"path": list(s.path), "answers": s.answers}, sort_keys=True)
     conn.execute(

@@ -1,0 +1,1 @@
+"""The Reports area's views: the weekly report, agreement, adjudication and the scorecard."""
