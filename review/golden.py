@@ -126,13 +126,14 @@ def golden_set(
     rubric: Rubric,
     workflow: str,
     *,
-    minimum: int = DEFAULT_MIN,
+    minimum: int | None = None,
     maximum: int = DEFAULT_MAX,
     seed: int = 0,
 ) -> GoldenSet:
     """Choose up to ``maximum`` settled runs of ``workflow`` under this rubric version, balanced
     across outcomes, deterministic for ``seed``. Fewer than ``minimum`` is not refused here:
-    the set says so (``under_minimum``) and the caller decides.
+    the set says so (``under_minimum``) and the caller decides. ``minimum`` defaults to
+    :data:`DEFAULT_MIN`, or ``maximum`` when that is smaller.
 
     Each case: ``case_id`` (``source/trace_id``), ``source``, ``trace_id``, ``workflow``,
     ``started_at``, ``input``, ``expected`` (``{"output", "final_action"}``), ``verdict``
@@ -140,6 +141,8 @@ def golden_set(
     (``adjudicated`` or ``unanimous``), ``reviewers``, ``adjudicator`` (or null),
     ``rubric_id``, ``rubric_version``.
     """
+    if minimum is None:
+        minimum = min(DEFAULT_MIN, maximum)
     if maximum < 1 or minimum < 0 or minimum > maximum:
         raise ValueError(f"need 0 <= min <= max and max >= 1 (got min {minimum}, max {maximum})")
     key = outcome_criterion(rubric)

@@ -827,7 +827,13 @@ def export_grades_cmd(
 @export.command("golden")
 @workspace_option
 @click.option("--workflow", required=True, help="The workflow whose golden set to write.")
-@click.option("--min", "minimum", type=click.IntRange(min=0), default=30, show_default=True)
+@click.option(
+    "--min",
+    "minimum",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Fewest cases the gate needs (default 30, or --max when smaller); fewer: exit 1.",
+)
 @click.option("--max", "maximum", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for the choice.")
 @click.option(
@@ -841,7 +847,7 @@ def export_grades_cmd(
 def export_golden_cmd(
     workspace: Path | None,
     workflow: str,
-    minimum: int,
+    minimum: int | None,
     maximum: int,
     seed: int,
     output: Path | None,
@@ -855,7 +861,7 @@ def export_golden_cmd(
     from review.session import load_setup
     from store.db import connect
 
-    if minimum > maximum:
+    if minimum is not None and minimum > maximum:
         _fail(f"--min {minimum} is more than --max {maximum}")
     ws = _workspace(workspace)
     setup = load_setup(ws)
@@ -878,7 +884,7 @@ def export_golden_cmd(
     if chosen.under_minimum:
         click.echo(
             f"golden set {workflow}: {len(chosen.cases)} cases is under the minimum of "
-            f"{minimum}; adjudicate disputed runs or grade more overlap runs",
+            f"{chosen.minimum}; adjudicate disputed runs or grade more overlap runs",
             err=True,
         )
         sys.exit(1)
