@@ -123,7 +123,7 @@ def test_a_case_has_input_expected_outcome_and_verdict(graded: Any) -> None:
         setup.rubric.version,
     )
     assert (agreed["source"], agreed["workflow"], agreed["case_id"]) == (
-        WF and "demo",
+        "demo",
         WF,
         "demo/trace-00000",
     )
