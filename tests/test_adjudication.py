@@ -290,3 +290,30 @@ def test_score_metadata_of_a_grade_dumps_as_before() -> None:
     )
     plain = Score(id="x", trace_id="t", name="policy", value="safe", metadata=m)
     assert "kind" not in PhoenixConnector._annotation(plain, "span")["metadata"]
+
+
+def test_the_pseudo_reviewer_cannot_be_on_the_roster(tmp_path: Path) -> None:
+    from store.documents import DocumentError
+    from store.workspace import load_workspace
+
+    root = make_workspace(tmp_path / "ws", [run_record(0)], roster=("ana", "adjudicated"))
+    with pytest.raises(DocumentError, match="reserved for final grades"):
+        load_workspace(root)
+
+
+def test_the_demo_has_an_adjudication_queue(demo_workspace: Any) -> None:
+    """The demo's overlap grades disagree on a realistic share of runs (about one in five)."""
+    from review.session import load_setup
+
+    setup = load_setup(demo_workspace)
+    conn = connect(demo_workspace.db_path)
+    sync(conn, setup)
+    overlap = overlap_runs(conn, setup.rubric)
+    queue = disputed(conn, setup.rubric)
+    assert len(overlap) >= 20
+    assert 0.15 <= len(queue) / len(overlap) <= 0.3
+    assert {o.workflow for o in unanimous(conn, setup.rubric)} == {
+        "billing-support",
+        "crm-update",
+        "refund-approvals",
+    }
