@@ -16,6 +16,13 @@ NAMESPACE = uuid.UUID("6f1f4c1e-4d0b-5c55-9a57-61676e746465")
 FIRST_WRONG_STEP = "first_wrong_step"
 
 
+#: The reviewer identity an adjudicated (final) grade is pushed under: one fixed pseudo-reviewer,
+#: so re-adjudicating a run updates the same remote scores whoever the adjudicator is. Its scores
+#: carry ``metadata.kind == ADJUDICATED`` and the adjudicator's name; a pull maps them back into
+#: the ``adjudications`` table, never into a reviewer's grade.
+ADJUDICATED = "adjudicated"
+
+
 def score_id(source: str, run_id: str, criterion: str, reviewer: str) -> str:
     """Return the deterministic remote id of one reviewer's score on one criterion of a run."""
     return str(uuid.uuid5(NAMESPACE, f"{source}/{run_id}/{criterion}/{reviewer}"))

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from store.timestamps import Instant
 
@@ -94,6 +100,21 @@ class ScoreMetadata(_Record):
     rubric_version: str
     escalate: bool = False
     seconds_spent: float | None = None
+    #: ``"adjudicated"`` on an adjudicator's final grade (``reviewer`` is then the pseudo-reviewer
+    #: :data:`store.identity.ADJUDICATED`); None on a reviewer's own grade.
+    kind: str | None = None
+    #: Who set the final grade, on an adjudicated score.
+    adjudicator: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_marks(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A reviewer's grade dumps exactly as before these fields existed, so a re-push of an
+        # old grade to the scores file writes nothing new (the file store compares lines).
+        data: dict[str, Any] = handler(self)
+        for key in ("kind", "adjudicator"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class Score(_Record):

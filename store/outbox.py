@@ -58,12 +58,23 @@ def enqueue(
     reviewer: str,
     payload: dict[str, object],
     created_at: str,
+    kind: str = "grade",
 ) -> int:
-    """Add an outbox row (inside the caller's transaction, next to the grade it carries)."""
+    """Add an outbox row (inside the caller's transaction, next to the grade it carries).
+
+    ``kind`` is ``"grade"`` or ``"adjudication"`` (then ``reviewer`` is the pseudo-reviewer
+    :data:`store.identity.ADJUDICATED`); both push the same way."""
     cur = conn.execute(
         "INSERT INTO outbox (store, kind, run, reviewer, payload, created_at) "
-        "VALUES (?, 'grade', ?, ?, ?, ?)",
-        (store, run, reviewer, json.dumps(payload, sort_keys=True, ensure_ascii=False), created_at),
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            store,
+            kind,
+            run,
+            reviewer,
+            json.dumps(payload, sort_keys=True, ensure_ascii=False),
+            created_at,
+        ),
     )
     return int(cur.lastrowid or 0)
 

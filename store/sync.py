@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from store.connectors.base import Listed
 from store.db import database
-from store.identity import FIRST_WRONG_STEP
+from store.identity import ADJUDICATED, FIRST_WRONG_STEP
 from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
 
 if TYPE_CHECKING:
@@ -456,10 +456,14 @@ def pull_scores(
 ) -> int:
     """Import agentdeck scores from the store as grades; local unsent grades win.
 
+    Adjudicated scores (``metadata.kind == "adjudicated"``, or the pseudo-reviewer
+    :data:`~store.identity.ADJUDICATED`) are final grades, not a reviewer's: they go to the
+    ``adjudications`` table with the same rule (a local unsent or newer adjudication wins).
     Corrupt score lines (and runs that could not be hydrated) are added to ``report``.
     """
     source = connector.name
     groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
+    finals: dict[tuple[str, str, str], list[Score]] = defaultdict(list)
     known = [
         r
         for (r,) in conn.execute(
@@ -469,8 +473,11 @@ def pull_scores(
     scores = connector.list_scores(known)
     for score in scores:
         m = score.metadata
+        if m.kind == ADJUDICATED or m.reviewer == ADJUDICATED:
+            finals[(score.trace_id, m.rubric_id, m.rubric_version)].append(score)
+            continue
         groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)
-    missing = [t for (t, *_rest) in groups if not _hydrated(conn, source, t)]
+    missing = [t for (t, *_rest) in [*groups, *finals] if not _hydrated(conn, source, t)]
     fetched = connector.fetch_runs(sorted(set(missing))) if missing else []
     if report is not None:
         report.skipped += scores.skipped
@@ -548,7 +555,65 @@ def pull_scores(
             (int(complete), reviewer, pk),
         )
         count += 1
+    count += _store_adjudications(conn, source, finals, now)
     conn.execute("COMMIT")
+    return count
+
+
+def _store_adjudications(
+    conn: sqlite3.Connection,
+    source: str,
+    finals: dict[tuple[str, str, str], list[Score]],
+    now: str,
+) -> int:
+    """Write adjudicated scores from the store into ``adjudications`` (inside the caller's
+    transaction); a local adjudication not yet pushed, or changed after the store's copy, wins."""
+    count = 0
+    for (trace_id, rubric_id, version), scored in sorted(finals.items()):
+        pk = run_pk(conn, source, trace_id)
+        if pk is None:
+            continue
+        unsent = conn.execute(
+            "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
+            (pk, ADJUDICATED),
+        ).fetchone()
+        if unsent is not None:
+            continue
+        stamped = [s.created_at for s in scored if s.created_at is not None]
+        newest_remote = max(stamped) if stamped else None
+        local_at = conn.execute(
+            "SELECT updated_at FROM adjudications WHERE run = ? AND rubric_id = ? "
+            "AND rubric_version = ?",
+            (pk, rubric_id, version),
+        ).fetchone()
+        if local_at is not None:
+            local = instant_or_none(local_at[0])
+            if newest_remote is None or local is None or local > newest_remote:
+                continue
+        values = {s.name: s.value for s in scored if s.name != FIRST_WRONG_STEP}
+        comment = next((s.comment for s in scored if s.comment), None)
+        adjudicator = next(
+            (s.metadata.adjudicator for s in scored if s.metadata.adjudicator), ADJUDICATED
+        )
+        created = canonical(min(stamped)) if stamped else now
+        conn.execute(
+            'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", comment, '
+            "adjudicator, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (run, rubric_id, rubric_version) DO UPDATE SET "
+            '"values" = excluded."values", comment = excluded.comment, '
+            "adjudicator = excluded.adjudicator, updated_at = excluded.updated_at",
+            (
+                pk,
+                rubric_id,
+                version,
+                json.dumps(values, sort_keys=True, ensure_ascii=False),
+                comment,
+                adjudicator,
+                created,
+                now,
+            ),
+        )
+        count += 1
     return count
 
 

@@ -16,6 +16,7 @@ import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from store.documents import DocumentError, LocatedError, load_toml_model, toml_line
+from store.identity import ADJUDICATED
 
 CONFIG_NAME = "agentdeck.toml"
 APP_NAME = "agentdeck"
@@ -103,6 +104,9 @@ class ReviewSection(BaseModel):
     def _distinct(cls, roster: list[str]) -> list[str]:
         if len(set(roster)) != len(roster):
             raise ValueError("roster names must be distinct")
+        if ADJUDICATED in roster:
+            # Final grades are pushed under this name; a reviewer with it would mix with them.
+            raise ValueError(f"{ADJUDICATED!r} is reserved for final grades: choose another name")
         return roster
 
 

@@ -1229,3 +1229,28 @@ def test_a_queue_is_the_sample_through_pull_and_grading_completes_its_item(
     # Nothing new to fetch: the one pending item's run is here already.
     again = pull(conn, connector(fake, queue_id="q-1"), SampleAll(), required=required_of(rubric))
     assert (again.sampled, again.hydrated) == (0, 0)
+
+
+def test_an_adjudicated_score_keeps_its_marks_and_a_grade_sends_none() -> None:
+    fake = FakeLangfuse(FIVE)
+    lf = connector(fake)
+    final = Score(
+        id=score_id("langfuse", "trace-001", "task_success", "adjudicated"),
+        trace_id="trace-001",
+        name="task_success",
+        value="fail",
+        metadata=ScoreMetadata(
+            reviewer="adjudicated",
+            rubric_id="support-quality",
+            rubric_version="abc123",
+            kind="adjudicated",
+            adjudicator="dana",
+        ),
+    )
+    lf.push_scores([final, *scores()])
+    bodies = [json.loads(r.content) for r in fake.calls("POST", "/api/public/scores")]
+    assert bodies[0]["metadata"]["kind"] == "adjudicated"
+    assert bodies[0]["metadata"]["adjudicator"] == "dana"
+    assert all("kind" not in b["metadata"] for b in bodies[1:])
+    [back] = [s for s in lf.list_scores(["trace-001"]) if s.id == final.id]
+    assert (back.metadata.kind, back.metadata.adjudicator) == ("adjudicated", "dana")

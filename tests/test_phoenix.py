@@ -775,3 +775,40 @@ def test_another_reviewers_first_wrong_step_arrives_as_their_grades_mark(
         "JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
         ids[0],
     ) == [("ben", json.dumps({"task_success": "fail"}), 1, "remote")]
+
+
+def test_an_adjudicated_grade_goes_to_phoenix_and_comes_back_as_an_adjudication(
+    phoenix: PhoenixServer, demo_workspace: Workspace, tmp_path: Path
+) -> None:
+    project = "adjudicated-agents"
+    ids = _seed(phoenix, project, [(0, "billing-support", True, False)])
+    marks = {"kind": "adjudicated", "adjudicator": "dana"}
+    final = [
+        _score(ids[0], c, v, reviewer="adjudicated", comment="settled").model_copy(
+            update={
+                "metadata": _score(ids[0], c, v, reviewer="adjudicated").metadata.model_copy(
+                    update=marks
+                )
+            }
+        )
+        for c, v in (("task_success", "fail"), ("intervention", "yes"), ("policy", "safe"))
+    ]
+    connector = _connector(phoenix, project)
+    connector.push_scores(final)
+    connector.push_scores(final)  # again: the same annotations, upserted
+    back = connector.list_scores(ids)
+    assert back.problems == []
+    assert sorted((s.id, s.metadata.kind, s.metadata.adjudicator) for s in back) == sorted(
+        (s.id, "adjudicated", "dana") for s in final
+    )
+    root = _hex(f"{project}/0/root", 16)
+    assert {a["identifier"] for a in _annotations(phoenix, project, [root])} == {"adjudicated"}
+
+    conn, setup = _setup(demo_workspace, tmp_path)
+    pull(conn, connector, setup.plan)
+    assert _rows(conn, "SELECT count(*) FROM grades") == [(0,)]
+    [(values, comment, who)] = _rows(
+        conn, 'SELECT "values", comment, adjudicator FROM adjudications'
+    )
+    assert json.loads(values) == {"task_success": "fail", "intervention": "yes", "policy": "safe"}
+    assert (comment, who) == ("settled", "dana")

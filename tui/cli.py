@@ -759,6 +759,158 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
         sys.exit(1)
 
 
+def _write_text(text: str, output: Path | None) -> None:
+    """``text`` to standard output, or to ``output`` whole (a temporary file renamed over it, so
+    a reader never sees half a file)."""
+    import os
+
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    tmp = output.with_name(f".{output.name}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, output)
+
+
+@cli.group("import")
+def import_() -> None:
+    """Bring in other reviewers' grades from a file (teams that exchange files)."""
+
+
+@import_.command("grades")
+@workspace_option
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@_guarded
+def import_grades_cmd(workspace: Path | None, file: Path) -> None:
+    """Import the grades in FILE (JSON Lines, as `agentdeck export grades` writes them).
+
+    All lines or none: a bad line is one error naming FILE:LINE, exit 2, nothing imported.
+    Imported grades are never pushed from here and never replace a grade typed here;
+    importing the same file again changes nothing."""
+    from review.exchange import GradesFileError, import_grades
+    from review.session import load_setup, register_rubric
+    from store.db import connect
+
+    ws = _workspace(workspace)
+    setup = load_setup(ws)
+    conn = connect(ws.db_path)
+    register_rubric(conn, setup.rubric)
+    try:
+        done = import_grades(conn, file)
+    except GradesFileError as exc:
+        _fail(str(exc))
+    click.echo(
+        f"{file}: {done.lines} grades read; {done.imported} imported, {done.unchanged} already "
+        f"here, {done.kept_local} left as graded on this laptop"
+    )
+
+
+@cli.group()
+def export() -> None:
+    """Write grades for another laptop, or a golden set for the regression gate."""
+
+
+@export.command("grades")
+@workspace_option
+@click.option(
+    "--all",
+    "everyone",
+    is_flag=True,
+    help="Every complete grade here (pulled and imported ones too), not only those typed here.",
+)
+@click.option("--reviewer", "reviewers", multiple=True, help="Only this reviewer's (repeatable).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@_guarded
+def export_grades_cmd(
+    workspace: Path | None, everyone: bool, reviewers: tuple[str, ...], output: Path | None
+) -> None:
+    """Write complete grades as JSON Lines, for `agentdeck import grades` on another laptop.
+
+    By default the grades typed on this laptop; drafts are never written."""
+    from review.exchange import dumps_lines, export_grades
+    from store.db import connect
+
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        _fail(f"{ws.db_path} does not exist yet: run `agentdeck sync` and grade first")
+    records = export_grades(connect(ws.db_path), everyone=everyone, reviewers=reviewers)
+    _write_text(dumps_lines(records), output)
+    if output is not None:
+        click.echo(f"{output}: {len(records)} grades")
+
+
+@export.command("golden")
+@workspace_option
+@click.option("--workflow", required=True, help="The workflow whose golden set to write.")
+@click.option(
+    "--min",
+    "minimum",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Fewest cases the gate needs (default 30, or --max when smaller); fewer: exit 1.",
+)
+@click.option("--max", "maximum", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for the choice.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@_guarded
+def export_golden_cmd(
+    workspace: Path | None,
+    workflow: str,
+    minimum: int | None,
+    maximum: int,
+    seed: int,
+    output: Path | None,
+) -> None:
+    """Write WORKFLOW's adjudicated and unanimous runs as a JSONL golden set, balanced across
+    outcomes, at most --max cases, the same set for the same data and --seed.
+
+    Exit 0 with at least --min cases; exit 1 when there are fewer (they are still written, and
+    stderr says how many more settled runs are needed); exit 2 on bad usage."""
+    from review.golden import golden_set
+    from review.session import load_setup
+    from store.db import connect
+
+    if minimum is not None and minimum > maximum:
+        _fail(f"--min {minimum} is more than --max {maximum}")
+    ws = _workspace(workspace)
+    setup = load_setup(ws)
+    if not ws.db_path.exists():
+        _fail(f"{ws.db_path} does not exist yet: run `agentdeck sync` first")
+    conn = connect(ws.db_path)
+    known = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM runs ORDER BY workflow")]
+    if workflow not in known:
+        _fail(f"no runs of workflow {workflow!r} here (workflows: {', '.join(known) or 'none'})")
+    chosen = golden_set(conn, setup.rubric, workflow, minimum=minimum, maximum=maximum, seed=seed)
+    _write_text(chosen.jsonl(), output)
+    spread = ", ".join(f"{k} {v}" for k, v in chosen.chosen.items()) or "none"
+    available = sum(chosen.available.values())
+    click.echo(
+        f"golden set {workflow}: {len(chosen.cases)} cases ({chosen.outcome_criterion}: "
+        f"{spread}) of {available} settled runs under {setup.rubric.id} "
+        f"{setup.rubric.version}" + (f" -> {output}" if output else ""),
+        err=True,
+    )
+    if chosen.under_minimum:
+        click.echo(
+            f"golden set {workflow}: {len(chosen.cases)} cases is under the minimum of "
+            f"{chosen.minimum}; adjudicate disputed runs or grade more overlap runs",
+            err=True,
+        )
+        sys.exit(1)
+
+
 @cli.group()
 def report() -> None:
     """Agreement between reviewers and the weekly report, from the workspace or a ratings file."""

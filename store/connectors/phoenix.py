@@ -656,6 +656,8 @@ class PhoenixConnector:
         value = score.value
         numeric = isinstance(value, int | float) and not isinstance(value, bool)
         m = score.metadata
+        # An adjudicated score says so (and who set it); a reviewer's grade posts as before.
+        marks = {k: v for k, v in (("kind", m.kind), ("adjudicator", m.adjudicator)) if v}
         return {
             "span_id": span_id,
             "name": score.name,
@@ -675,6 +677,7 @@ class PhoenixConnector:
                 "seconds_spent": m.seconds_spent,
                 "escalate": m.escalate,
                 "value_type": _value_type(value),
+                **marks,
             },
         }
 
