@@ -11,8 +11,10 @@ here are ignored, so a newer agentdeck may add some)::
 
 ``source`` is the store's name in ``agentdeck.toml`` and ``run_id`` the run's trace id there;
 ``values`` maps criterion id to a level value of that rubric version; ``graded_at`` is when the
-grade last changed (ISO 8601; no offset means UTC). ``comment``, ``escalate``,
-``seconds_spent`` and ``first_wrong_step`` may be left out.
+grade last changed as the exporting laptop knows it (ISO 8601; no offset means UTC): for a grade
+typed there, its last change; for one imported there, the file's ``graded_at``; for one pulled
+from a store (relayed with ``--all``), the time of that pull, since a pull keeps no other.
+``comment``, ``escalate``, ``seconds_spent`` and ``first_wrong_step`` may be left out.
 
 :func:`export_grades` writes complete grades in this form. :func:`import_grades` reads a whole
 file and imports it in one transaction, or nothing at all: the first bad line raises

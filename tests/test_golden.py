@@ -147,7 +147,7 @@ def test_cli_writes_the_set_and_says_when_it_is_under_the_minimum(
     assert len(out.read_text(encoding="utf-8").splitlines()) == 20
     assert "20 cases (task_success: fail 10, pass 10)" in done.stderr
 
-    done = agentdeck("export", "golden", "--workflow", WF, "--min", "100", cwd=root)
+    done = agentdeck("export", "golden", "--workflow", WF, "--min", "100", "-o", "-", cwd=root)
     assert done.returncode == 1
     assert len(done.stdout.splitlines()) == 54  # written all the same
     assert "under the minimum of 100" in done.stderr
@@ -158,3 +158,13 @@ def test_cli_writes_the_set_and_says_when_it_is_under_the_minimum(
     assert "no runs of workflow 'nope'" in line and "billing-support" in line
     done = agentdeck("export", "golden", "--workflow", WF, "--min", "5", "--max", "3", cwd=root)
     assert done.returncode == 2 and "--min 5 is more than --max 3" in done.stderr
+
+
+def test_cli_keeps_the_set_in_the_workspace_by_default(graded: Any) -> None:
+    """The scorecard reads golden/WORKFLOW.jsonl (its size and age)."""
+    root, _ = graded
+    done = agentdeck("export", "golden", "--workflow", WF, "--max", "10", cwd=root)
+    assert done.returncode == 0, done.stderr
+    kept = root / "golden" / f"{WF}.jsonl"
+    assert len(kept.read_text(encoding="utf-8").splitlines()) == 10
+    assert done.stdout == "" and str(kept) in done.stderr

@@ -860,9 +860,9 @@ def export_grades_cmd(
 @click.option(
     "--output",
     "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
     default=None,
-    help="Write to FILE instead of standard output.",
+    help="Write to FILE (- for standard output); default golden/WORKFLOW.jsonl in the workspace.",
 )
 @_guarded
 def export_golden_cmd(
@@ -874,10 +874,13 @@ def export_golden_cmd(
     output: Path | None,
 ) -> None:
     """Write WORKFLOW's adjudicated and unanimous runs as a JSONL golden set, balanced across
-    outcomes, at most --max cases, the same set for the same data and --seed.
+    outcomes, at most --max cases, the same set for the same data and --seed. By default to
+    golden/WORKFLOW.jsonl in the workspace, where the scorecard looks for it.
 
     Exit 0 with at least --min cases; exit 1 when there are fewer (they are still written, and
     stderr says how many more settled runs are needed); exit 2 on bad usage."""
+    import re
+
     from review.golden import golden_set
     from review.session import load_setup
     from store.db import connect
@@ -892,6 +895,14 @@ def export_golden_cmd(
     known = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM runs ORDER BY workflow")]
     if workflow not in known:
         _fail(f"no runs of workflow {workflow!r} here (workflows: {', '.join(known) or 'none'})")
+    if output is None:
+        # The workflow name comes from the store: only a plain name becomes a file name.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", workflow):
+            _fail(f"workflow {workflow!r} is not a plain file name: give -o FILE")
+        output = ws.root / "golden" / f"{workflow}.jsonl"
+        output.parent.mkdir(exist_ok=True)
+    elif str(output) == "-":
+        output = None
     chosen = golden_set(conn, setup.rubric, workflow, minimum=minimum, maximum=maximum, seed=seed)
     _write_text(chosen.jsonl(), output)
     spread = ", ".join(f"{k} {v}" for k, v in chosen.chosen.items()) or "none"
