@@ -23,6 +23,7 @@ import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from review.adjudication import overlap_runs
@@ -203,3 +204,13 @@ def golden_set(
         minimum=minimum,
         maximum=maximum,
     )
+
+
+#: Where a workflow's golden set is kept in the workspace (``agentdeck export golden`` writes it
+#: there by default; the scorecard reads its size and age there).
+GOLDEN_DIR = "golden"
+
+
+def golden_path(root: Path, workflow: str) -> Path:
+    """The workspace's golden set file for ``workflow``."""
+    return root / GOLDEN_DIR / f"{workflow}.jsonl"

@@ -119,7 +119,7 @@ def own_cell(f: WorkflowFacts) -> Cell:
         return Cell("gap", "no agent card")
     names = {role: name for role, name in f.owners.items() if name}
     missing = [r for r in ("business", "technical", "model_steward") if r not in names]
-    text = " · ".join(f"{role.split('_')[0]} {name}" for role, name in names.items())
+    text = " · ".join(names.values())
     if missing:
         return Cell("gap", f"{text} · no {', '.join(missing)}".strip(" ·"))
     return Cell("ok", text)
@@ -158,15 +158,21 @@ def runbook_cell(f: WorkflowFacts, now: datetime) -> Cell:
 
 
 def see_cell(report: WorkflowReport | None) -> Cell:
+    """Coverage in the report's week; the rates of the latest week that has verdicts (named
+    when it is not the report's week: this week's grading may not be done yet)."""
     week = report.current if report is not None else None
-    if week is None or not week.sampled:
+    if report is None or week is None or not week.sampled:
         return Cell("gap", "nothing sampled this week")
     coverage = week.coverage
     status: Status = "ok" if coverage is not None and coverage >= COVERAGE_LOW else "warn"
+    rated = next((w for w in reversed(report.weeks) if w.verdicts), None)
+    if rated is None:
+        return Cell("warn", f"cover {_pct(coverage)} · no verdicts yet")
+    when = "" if rated is week else f" ({rated.week})"
     return Cell(
         status,
-        f"cover {_pct(coverage)} · success {_pct(week.task_success.rate)} · "
-        f"interv {_pct(week.intervention.rate)}",
+        f"cover {_pct(coverage)} · success {_pct(rated.task_success.rate)}{when} · "
+        f"interv {_pct(rated.intervention.rate)}{when}",
     )
 
 
@@ -211,12 +217,10 @@ def scorecard(
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     budgets = {w: f.budget for w, f in facts.items() if f.budget is not None}
-    report = weekly_report(conn, rubric, weeks=1, week=week, budgets=budgets, now=now)
+    report = weekly_report(conn, rubric, weeks=4, week=week, budgets=budgets, now=now)
     by_workflow = {wf.workflow: wf for wf in report.workflows}
     outcome = next((c for c in rubric.criteria if c.metric == "task_success"), None)
-    alphas = (
-        agreement_by_workflow(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
-    )
+    alphas = agreement_by_workflow(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
     rows = []
     for workflow in sorted(set(facts) | set(by_workflow)):
         f = facts.get(workflow, WorkflowFacts(workflow))

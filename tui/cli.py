@@ -881,7 +881,7 @@ def export_golden_cmd(
     stderr says how many more settled runs are needed); exit 2 on bad usage."""
     import re
 
-    from review.golden import golden_set
+    from review.golden import golden_path, golden_set
     from review.session import load_setup
     from store.db import connect
 
@@ -899,7 +899,7 @@ def export_golden_cmd(
         # The workflow name comes from the store: only a plain name becomes a file name.
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", workflow):
             _fail(f"workflow {workflow!r} is not a plain file name: give -o FILE")
-        output = ws.root / "golden" / f"{workflow}.jsonl"
+        output = golden_path(ws.root, workflow)
         output.parent.mkdir(exist_ok=True)
     elif str(output) == "-":
         output = None

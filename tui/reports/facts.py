@@ -15,7 +15,9 @@ from store.workspace import Workspace
 
 def golden_path(ws: Workspace, workflow: str) -> Path:
     """Where a workflow's golden set is kept (``agentdeck export golden`` writes it there)."""
-    return ws.root / "golden" / f"{workflow}.jsonl"
+    from review.golden import golden_path as path
+
+    return path(ws.root, workflow)
 
 
 def _golden(path: Path) -> tuple[int | None, str | None]:

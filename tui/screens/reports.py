@@ -1,76 +1,490 @@
-"""The Reports area: your review so far, per workflow, from the local database."""
+"""The Reports area: the weekly report, agreement between reviewers, the adjudication queue and
+the scorecard, four views of one screen (``tab`` / ``shift+tab`` go round them).
+
+Everything is read from the local database (and the workspace's files), so the area works
+offline from the last sync, and is read again each time the area is shown and after a sync.
+
+**Adjudication** is where keys change data. The queue lists the overlap runs where reviewers
+disagree; the open run shows each reviewer's grade side by side with their comments, and a
+draft of the final grade (first the adjudication already set, else what the reviewers agree
+on). The rubric's level keys set the draft's criteria (the chosen level again clears it), ``[``
+and ``]`` take one reviewer's whole grade as the draft, ``enter`` saves the final grade (stored
+and pushed as its own scores; the reviewers' grades stay as they were), ``j``/``k`` move
+through the queue. As at the desk, the screen's key handler takes every key in order, and a
+save is queued on the one database thread, so keys typed after it apply to what is open when
+they are read.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
 
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Footer, Static
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import ContentSwitcher, Footer, Sparkline, Static
 
+from review.adjudication import OverlapRun
 from review.progress import WorkflowProgress, progress_by_workflow
+from review.rubric import Rubric
+from review.scorecard import ScorecardRow
+from review.weekly import WeeklyReport
 from tui.keymap import area_bindings
+from tui.reports import views
 from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
 from tui.widgets.status_line import StatusLine
 
+VIEWS = ("weekly", "agreement", "adjudication", "scorecard")
+TITLES = {
+    "weekly": "Weekly report",
+    "agreement": "Agreement",
+    "adjudication": "Adjudication",
+    "scorecard": "Scorecard",
+}
+#: Bootstrap resamples for the agreement view's intervals (the CLI's default too).
+RESAMPLES = 1000
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x:.0%}"
+
+def report_week(conn: sqlite3.Connection, now: datetime) -> tuple[date, str]:
+    """The week the report is about: the current one, or the last week with runs when the
+    local copy ends earlier (a laptop synced last week, the demo), and why."""
+    from review.weekly import week_of
+    from store.timestamps import instant_or_none
+
+    current = week_of(now)
+    (latest,) = conn.execute("SELECT max(started_at) FROM runs").fetchone()
+    moment = instant_or_none(latest) if latest else None
+    if moment is not None and week_of(moment) < current:
+        return week_of(moment), "the last week with runs"
+    return current, "this week"
 
 
-def progress_table(rows: list[WorkflowProgress]) -> Table:
-    table = Table(expand=True, box=None, header_style="bold")
-    for label in ("workflow", "assigned", "graded", "task success", "intervention", "flagged"):
-        table.add_column(label, justify="left" if label == "workflow" else "right")
-    for r in rows:
-        table.add_row(
-            Text(one_line(r.workflow, 40)),
-            f"{r.assigned:,}",
-            f"{r.graded:,}",
-            _pct(r.task_success_rate),
-            _pct(r.intervention_rate),
-            f"{r.flagged:,}",
-        )
-    return table
+@dataclass
+class Draft:
+    """The final grade being set on the open disputed run (only saved by ``enter``)."""
+
+    run: int
+    values: dict[str, Any] = field(default_factory=dict)
+    #: Which reviewer's grade ``[``/``]`` took last (index into the run's grades).
+    source: int | None = None
+
+
+def adjudication_text(
+    run: OverlapRun, rubric: Rubric, draft: Draft, position: tuple[int, int]
+) -> Text:
+    """The open disputed run: each criterion with every reviewer's value, the draft's value,
+    and the reviewers' comments."""
+    t = Text()
+    t.append(f"{position[0]} of {position[1]} · ", "dim")
+    t.append(one_line(run.workflow, 30), "bold")
+    t.append(f" · {one_line(run.run_id, 40)} · {run.started_at[:16].replace('T', ' ')}", "dim")
+    if run.adjudication is not None:
+        a = run.adjudication
+        t.append(f"\nadjudicated by {one_line(a.adjudicator, 20)}", "green")
+        t.append(f" at {a.updated_at[:16].replace('T', ' ')}", "dim")
+    else:
+        t.append("\nnot adjudicated yet", "yellow")
+    width = max([len(one_line(g.reviewer, 14)) for g in run.grades] + [5])
+    for criterion in rubric.criteria:
+        t.append("\n\n")
+        differs = criterion.id in run.differing
+        t.append(criterion.id, "bold yellow" if differs else "bold")
+        if criterion.required:
+            t.append(" *", "dim")
+        if differs:
+            t.append("  reviewers differ", "yellow")
+        for i, g in enumerate(run.grades):
+            value = g.values.get(criterion.id)
+            t.append(f"\n  {one_line(g.reviewer, 14):<{width}}  ", "dim")
+            shown = "—" if value is None else one_line(str(value), 30)
+            t.append(shown, "yellow" if differs else "")
+            if draft.source == i:
+                t.append("  ◀", "cyan")
+        chosen = draft.values.get(criterion.id)
+        t.append(f"\n  {'final':<{width}}  ", "bold cyan")
+        if chosen is None:
+            t.append("— ", "dim")
+        else:
+            t.append(one_line(str(chosen), 30) + " ", "bold cyan")
+        for level in criterion.scale.levels:
+            picked = chosen is not None and str(chosen) == str(level.value)
+            t.append(f" {level.key} ", "bold reverse" if picked else "bold cyan")
+            t.append(f"{one_line(level.label, 12)} ", "bold" if picked else "dim")
+    comments = [(g.reviewer, g.comment) for g in run.grades if g.comment]
+    if comments:
+        t.append("\n\ncomments", "bold")
+        for who, comment in comments:
+            t.append(f"\n  {one_line(who, 14)}: ", "dim")
+            t.append(one_line(comment, 300), "italic")
+    missing = [c.id for c in rubric.required if draft.values.get(c.id) is None]
+    t.append("\n\n")
+    if missing:
+        t.append(f"to save, set: {', '.join(missing)}", "yellow")
+    else:
+        t.append("enter saves this final grade", "bold green")
+    t.append("  ·  [ ] take a reviewer's grade  ·  j k next / previous run", "dim")
+    return t
+
+
+def queue_text(runs: list[OverlapRun], index: int | None, settled: set[int]) -> Text:
+    t = Text()
+    if not runs:
+        t.append("No disputed runs: every overlap run's reviewers agree.", "dim")
+        return t
+    for i, run in enumerate(runs):
+        mark = "✓" if run.adjudicated or run.run in settled else "·"
+        style = "reverse" if i == index else ""
+        line = Text(f"{mark} {run.started_at[5:16].replace('T', ' ')} ", style)
+        line.append(f"{one_line(run.workflow, 16):<16}", style)
+        line.append(f" {len(run.differing)}≠", style or "yellow")
+        t.append_text(line)
+        t.append("\n")
+    return t
 
 
 class ReportsScreen(BoardScreen):
-    """Your review progress and what your grades say, per workflow."""
+    """The weekly report, agreement, adjudication and the scorecard."""
 
     CSS_PATH = "../reports.tcss"
     AREA = "reports"
-    BINDINGS = [*area_bindings("reports")]
+    AUTO_FOCUS = None
+    BINDINGS = [
+        *area_bindings("reports"),
+        Binding("tab", "next_view", "Next view", tooltip="The next report", id="reports.next"),
+        Binding(
+            "shift+tab",
+            "prev_view",
+            "Prev view",
+            show=False,
+            tooltip="The previous report",
+            id="reports.prev",
+        ),
+        Binding("r", "check_switches", "Check switches", show=False, id="reports.check_switches"),
+    ]
 
     def __init__(self, services: Services) -> None:
         super().__init__(services)
+        self.view = "weekly"
         self.rows: list[WorkflowProgress] = []
+        self.weekly: WeeklyReport | None = None
+        self.agreement: dict[str, Any] | None = None
+        self.scorecard: list[ScorecardRow] = []
+        self.disputes: list[OverlapRun] = []
+        self.index: int | None = None
+        self.draft: Draft | None = None
+        self.rubric: Rubric | None = None
+        self.saving = 0
+        #: Runs whose final grade was queued in this visit (the queue read may predate it).
+        self.settled: set[int] = set()
+        self.checking = False
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
-        with VerticalScroll(id="reports"):
-            yield Static(Text("Your review, per workflow", "bold"), id="reports-title")
-            yield Static(id="progress")
+        yield Static(id="reports-tabs")
+        with ContentSwitcher(initial="weekly", id="reports-views"):
+            with VerticalScroll(id="weekly"):
+                yield Static(id="weekly-head")
+                yield Static(id="progress")
+                yield Vertical(id="weekly-body")
+            with VerticalScroll(id="agreement"):
+                yield Static(id="agreement-body")
+            with Horizontal(id="adjudication"):
+                yield Static(id="dispute-queue")
+                with VerticalScroll(id="dispute-pane"):
+                    yield Static(id="dispute-detail")
+            with VerticalScroll(id="scorecard"):
+                yield Static(id="scorecard-body")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
-    async def load(self) -> None:
-        import asyncio
+    def prepare(self) -> None:
+        self._draw_tabs()
 
+    # -- views -------------------------------------------------------------------------------
+
+    def _draw_tabs(self) -> None:
+        t = Text(" ")
+        for name in VIEWS:
+            t.append(f" {TITLES[name]} ", "bold reverse" if name == self.view else "dim")
+            t.append(" ")
+        t.append("  tab next · shift+tab previous", "dim")
+        self.query_one("#reports-tabs", Static).update(t)
+
+    def show_view(self, name: str) -> None:
+        self.view = name
+        self.query_one(ContentSwitcher).current = name
+        self._draw_tabs()
+        self.refresh_bindings()
+
+    def action_next_view(self) -> None:
+        self.show_view(VIEWS[(VIEWS.index(self.view) + 1) % len(VIEWS)])
+
+    def action_prev_view(self) -> None:
+        self.show_view(VIEWS[(VIEWS.index(self.view) - 1) % len(VIEWS)])
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "check_switches":
+            return self.view == "scorecard"
+        return True
+
+    # -- loading -----------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        from review.adjudication import disputed
+        from review.agreement import agreement_report
+        from review.ratings import workspace_ratings, workspace_reviewers
+        from review.scorecard import scorecard
         from review.session import load_setup
+        from review.weekly import BudgetLimit, weekly_report
+        from tui.reports.facts import workflow_facts
 
         services = self.services
         reviewer, ws = services.reviewer, services.workspace
+        now = datetime.now(UTC)
 
-        def load(conn: sqlite3.Connection) -> list[WorkflowProgress]:
+        def load(conn: sqlite3.Connection) -> tuple[Any, ...]:
             rubric = (services.setup or load_setup(ws)).rubric
-            return progress_by_workflow(conn, reviewer, rubric)
+            facts = workflow_facts(ws, conn)
+            budgets: dict[str, BudgetLimit] = {
+                w: f.budget for w, f in facts.items() if f.budget is not None
+            }
+            week, why = report_week(conn, now)
+            weekly = weekly_report(conn, rubric, weeks=4, week=week, budgets=budgets, now=now)
+            criteria = [
+                cr
+                for cr in workspace_ratings(conn)
+                if (cr.rubric_id, cr.rubric_version) == (rubric.id, rubric.version)
+            ]
+            agreement = agreement_report(criteria, resamples=RESAMPLES, seed=0)
+            agreement["reviewers"] = [
+                r
+                for r in workspace_reviewers(conn)
+                if (r.get("rubric_id"), r.get("rubric_version")) == (rubric.id, rubric.version)
+            ]
+            return (
+                rubric,
+                progress_by_workflow(conn, reviewer, rubric),
+                (weekly, why),
+                agreement,
+                scorecard(conn, rubric, facts, week=week, now=now),
+                disputed(conn, rubric),
+            )
 
-        self.rows = await asyncio.wrap_future(services.reader.submit(load))
-        self.query_one("#progress", Static).update(progress_table(self.rows))
-        graded = sum(r.graded for r in self.rows)
-        assigned = sum(r.assigned for r in self.rows)
+        rubric, rows, (weekly, why), agreement, card, disputes = await asyncio.wrap_future(
+            services.reader.submit(load)
+        )
+        self.rubric, self.rows, self.weekly = rubric, rows, weekly
+        self.agreement, self.scorecard = agreement, card
+        self._draw_weekly(weekly, why)
+        self.query_one("#agreement-body", Static).update(views.agreement_group(agreement))
+        self.query_one("#scorecard-body", Static).update(self._scorecard_renderable())
+        self._set_disputes(disputes)
+        graded = sum(r.graded for r in rows)
+        assigned = sum(r.assigned for r in rows)
         self.query_one(StatusLine).set_area(Text(f" {graded:,}/{assigned:,} graded", "bold"))
+
+    def _draw_weekly(self, report: WeeklyReport, why: str) -> None:
+        self.query_one("#weekly-head", Static).update(views.weekly_header(report, reference=why))
+        self.query_one("#progress", Static).update(views.progress_table(self.rows))
+        body = self.query_one("#weekly-body", Vertical)
+        body.remove_children()
+        blocks = []
+        for wf in report.workflows:
+            block = Vertical(classes="workflow")
+            blocks.append((block, wf))
+        body.mount_all([b for b, _ in blocks])
+        for block, wf in blocks:
+            success = views.series(wf.series("task_success"))
+            intervention = views.series(wf.series("intervention"))
+            block.mount_all(
+                [
+                    Static(views.workflow_title(wf), classes="wf-title"),
+                    Horizontal(
+                        Static(Text("success", "dim"), classes="spark-label"),
+                        Sparkline(success, summary_function=max, classes="spark success"),
+                        Static(Text("intervention", "dim"), classes="spark-label"),
+                        Sparkline(intervention, summary_function=max, classes="spark interv"),
+                        classes="sparks",
+                    ),
+                    Static(views.budget_text(wf), classes="budget"),
+                    Static(views.weeks_table(wf), classes="weeks"),
+                ]
+            )
+
+    def _scorecard_renderable(self) -> Group:
+        head = Text("Scorecard: the operating model of each agent", "bold")
+        head.append(
+            "\n✓ fine  ! needs a look  ✗ failing  ∅ missing · r checks every kill switch now",
+            "dim",
+        )
+        if self.checking:
+            head.append("\nchecking the kill switches…", "yellow")
+        return Group(head, Text(""), views.scorecard_table(self.scorecard))
+
+    # -- the scorecard's live check --------------------------------------------------------------
+
+    def action_check_switches(self) -> None:
+        if self.checking:
+            return
+        self.checking = True
+        self.query_one("#scorecard-body", Static).update(self._scorecard_renderable())
+        self._work(self._check_switches, "reports-switch-check", exclusive=True)
+
+    async def _check_switches(self) -> None:
+        from runbooks.cards import check_cards
+        from runbooks.killswitch import read_status, record_checks
+        from store.credentials import get_secret
+        from store.timestamps import now_iso
+
+        ws = self.services.workspace
+
+        def read() -> list[Any]:
+            cards, _ = check_cards(ws.cards_dir)
+            found = []
+            for w in sorted(cards):
+                found += read_status(cards[w], ws.root, secret=get_secret)
+            return found
+
+        try:
+            found = await asyncio.to_thread(read)
+            at = now_iso()
+            await asyncio.wrap_future(
+                self.services.writer.submit(lambda conn: record_checks(conn, found, at))
+            )
+        finally:
+            self.checking = False
+        self.reload()
+
+    # -- adjudication ------------------------------------------------------------------------
+
+    def _set_disputes(self, disputes: list[OverlapRun]) -> None:
+        keep = self.disputes[self.index].run if self.index is not None and self.disputes else None
+        self.disputes = disputes
+        if not disputes:
+            self.index = None
+        else:
+            runs = [d.run for d in disputes]
+            self.index = runs.index(keep) if keep in runs else 0
+        self._open_dispute(keep_draft=True)
+
+    def _open_dispute(self, *, keep_draft: bool = False) -> None:
+        run = self.disputes[self.index] if self.index is not None else None
+        if run is None:
+            self.draft = None
+        elif not (keep_draft and self.draft is not None and self.draft.run == run.run):
+            values = dict(run.adjudication.values) if run.adjudication else dict(run.agreed)
+            self.draft = Draft(run.run, values)
+        self._draw_adjudication()
+
+    def _draw_adjudication(self) -> None:
+        self.query_one("#dispute-queue", Static).update(
+            Text.assemble(
+                (f"Disputed overlap runs ({len(self.disputes)})\n", "bold"),
+                queue_text(self.disputes, self.index, self.settled),
+            )
+        )
+        detail = self.query_one("#dispute-detail", Static)
+        if self.index is None or self.draft is None or self.rubric is None:
+            detail.update(Text("Nothing to adjudicate.", "dim"))
+            return
+        run = self.disputes[self.index]
+        detail.update(
+            adjudication_text(run, self.rubric, self.draft, (self.index + 1, len(self.disputes)))
+        )
+
+    def _adjudication_key(self, key: str, character: str | None) -> bool:
+        """A key on the adjudication view; False when it is not one of its keys."""
+        if self.index is None or self.draft is None or self.rubric is None:
+            return False
+        run = self.disputes[self.index]
+        if key in ("j", "down", "k", "up"):
+            step = 1 if key in ("j", "down") else -1
+            self.index = max(0, min(len(self.disputes) - 1, self.index + step))
+            self._open_dispute()
+            return True
+        if key in ("left_square_bracket", "right_square_bracket") and run.grades:
+            step = 1 if key == "right_square_bracket" else -1
+            now = self.draft.source
+            i = (0 if step > 0 else len(run.grades) - 1) if now is None else now + step
+            i %= len(run.grades)
+            self.draft = Draft(run.run, dict(run.grades[i].values), i)
+            self._draw_adjudication()
+            return True
+        if key == "enter":
+            self._save(run, self.draft)
+            return True
+        levels = self.rubric.key_map()
+        if character and character in levels:
+            criterion, level = levels[character]
+            values = dict(self.draft.values)
+            if str(values.get(criterion.id)) == str(level.value):
+                values.pop(criterion.id)
+            else:
+                values[criterion.id] = level.value
+            self.draft = Draft(run.run, values, self.draft.source)
+            self._draw_adjudication()
+            return True
+        return False
+
+    def _save(self, run: OverlapRun, draft: Draft) -> None:
+        """Queue the final grade on the database thread and open the next run not settled yet
+        at once, so the keys typed after ``enter`` apply to it, however slow the disk."""
+        from review.adjudication import adjudicate
+
+        rubric = self.rubric
+        assert rubric is not None and self.index is not None
+        missing = [c.id for c in rubric.required if draft.values.get(c.id) is None]
+        if missing:
+            self.notify(f"Set {', '.join(missing)} first.", severity="warning", markup=False)
+            return
+        who = self.services.reviewer
+        values = dict(draft.values)
+        future = self.services.writer.submit(
+            lambda conn: adjudicate(conn, run.run, rubric, who, values)
+        )
+        self.saving += 1
+        self.settled.add(run.run)
+        self._work(self._saved(future, run), "reports-adjudicate")
+        later = [
+            i
+            for i, d in enumerate(self.disputes)
+            if i > self.index and d.adjudication is None and d.run not in self.settled
+        ]
+        if later:
+            self.index = later[0]
+            self._open_dispute()
+        else:
+            self._draw_adjudication()
+
+    async def _saved(self, future: Any, run: OverlapRun) -> None:
+        try:
+            await asyncio.wrap_future(future)
+        except ValueError as exc:
+            self.settled.discard(run.run)
+            self.notify(str(exc), title="Not saved", severity="error", markup=False)
+            return
+        finally:
+            self.saving -= 1
+        self.notify(f"Final grade saved for {one_line(run.run_id, 24)}", markup=False, timeout=3)
+        self.services.schedule_push()
+        self.reload()
+
+    # -- keys --------------------------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        if self.view != "adjudication" or event.key in ("tab", "shift+tab", "ctrl+q", "ctrl+p"):
+            return
+        if event.key in ("f1", "f2", "f3"):
+            return
+        if self._adjudication_key(event.key, event.character):
+            event.stop()
+            event.prevent_default()

@@ -1,0 +1,272 @@
+"""What the Reports area draws, as Rich renderables built from the domain's figures.
+
+Every name in them (workflows, reviewers, criteria, comments) comes from runs, stores or files:
+it is shown as plain ``Text`` (through :func:`tui.text.one_line`), never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from review.progress import WorkflowProgress
+from review.scorecard import Cell, ScorecardRow
+from review.weekly import Rate, WeeklyReport, WorkflowReport
+from tui.text import one_line
+
+STATUS_STYLE = {"ok": "green", "warn": "yellow", "bad": "bold red", "gap": "bold red"}
+STATUS_MARK = {"ok": "✓", "warn": "!", "bad": "✗", "gap": "∅ gap:"}
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.0%}"
+
+
+def progress_table(rows: list[WorkflowProgress]) -> Table:
+    """Your own review so far, per workflow."""
+    table = Table(box=None, header_style="bold", pad_edge=False, title_justify="left")
+    table.title = Text("Your review", "bold")
+    for label in ("workflow", "assigned", "graded", "task success", "intervention", "flagged"):
+        table.add_column(label, justify="left" if label == "workflow" else "right")
+    for r in rows:
+        table.add_row(
+            Text(one_line(r.workflow, 40)),
+            f"{r.assigned:,}",
+            f"{r.graded:,}",
+            pct(r.task_success_rate),
+            pct(r.intervention_rate),
+            f"{r.flagged:,}",
+        )
+    return table
+
+
+def rate_text(r: Rate, *, counts: bool = True) -> Text:
+    """``72% (61–81%) 18/25``: the rate, its Wilson 95 % interval and the counts."""
+    if r.rate is None:
+        return Text("—", "dim")
+    t = Text(f"{r.rate:.0%}", "bold")
+    t.append(f" ({pct(r.low)[:-1]}–{pct(r.high)})", "dim")
+    if counts:
+        t.append(f" {r.k}/{r.n}", "dim")
+    return t
+
+
+def change_text(change: float | None) -> Text:
+    if change is None:
+        return Text("")
+    points = change * 100
+    arrow = "▲" if points > 0 else "▼" if points < 0 else "="
+    return Text(f" {arrow}{abs(points):.0f} pts", "dim")
+
+
+def series(values: list[float | None]) -> list[float]:
+    """A trend for a sparkline: the weeks with a figure (a week without one is left out)."""
+    return [v for v in values if v is not None]
+
+
+def weekly_header(report: WeeklyReport, *, reference: str) -> Text:
+    t = Text(f"Weekly report · {report.week}", "bold")
+    t.append(f"  ({reference}; weeks {report.weeks[0]} to {report.weeks[-1]})", "dim")
+    t.append(f"\nrubric {report.rubric_id}@{report.rubric_version[:12]}", "dim")
+    return t
+
+
+def workflow_title(wf: WorkflowReport) -> Text:
+    """The workflow and its rates in the report's week, or in the latest week that has them
+    (named) when the report's week has no verdict yet."""
+    t = Text(one_line(wf.workflow, 40), "bold")
+    for label, metric in (("success", "task_success"), ("intervention", "intervention")):
+        t.append(f"   {label} ")
+        week = next((w for w in reversed(wf.weeks) if getattr(w, metric).rate is not None), None)
+        if week is None:
+            t.append("—", "dim")
+            continue
+        t.append_text(rate_text(getattr(week, metric)))
+        if week is wf.current:
+            t.append_text(change_text(wf.change(metric)))  # type: ignore[arg-type]
+        else:
+            t.append(f" in {week.week}", "dim")
+    return t
+
+
+def budget_text(wf: WorkflowReport) -> Text:
+    b = wf.budget
+    t = Text("spend ", "dim")
+    t.append(f"${b.spent_usd:,.2f}")
+    if b.monthly_usd is None:
+        t.append(" · no budget on the card", "yellow")
+        return t
+    t.append(f" of ${b.monthly_usd:,.2f} in {b.month} ", "dim")
+    used = b.used or 0.0
+    filled = min(20, round(used * 20))
+    style = "red" if b.alert is not None and b.alert >= 1 else "yellow" if b.alert else "green"
+    t.append("█" * filled + "░" * (20 - filled), style)
+    t.append(f" {pct(b.used)}", style)
+    if b.alert is not None:
+        t.append(f"  past the {b.alert:.0%} alert", f"bold {style}")
+    return t
+
+
+def weeks_table(wf: WorkflowReport) -> Table:
+    table = Table(box=None, expand=False, header_style="bold", pad_edge=False)
+    for label in (
+        "week",
+        "runs",
+        "cost/run",
+        "sampled",
+        "graded",
+        "coverage",
+        "success",
+        "intervention",
+        "disputed",
+        "flagged",
+        "incidents",
+    ):
+        table.add_column(label, justify="left" if label == "week" else "right")
+    for w in wf.weeks:
+        table.add_row(
+            w.week,
+            f"{w.runs:,}",
+            "—" if w.cost_per_run is None else f"${w.cost_per_run:.4f}",
+            f"{w.sampled:,}",
+            f"{w.graded:,}",
+            pct(w.coverage),
+            rate_text(w.task_success, counts=False),
+            rate_text(w.intervention, counts=False),
+            f"{w.disputed:,}",
+            f"{w.flagged:,}",
+            f"{w.incidents:,}",
+        )
+    return table
+
+
+# --- agreement ------------------------------------------------------------------------------
+
+
+def _num(x: Any, digits: int = 2) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def _with_interval(c: dict[str, Any], key: str, value: Any) -> Text:
+    t = Text(_num(value), "bold" if value is not None else "dim")
+    iv: Any = c.get("intervals") or {}
+    for part in key.split("."):
+        iv = iv.get(part) if isinstance(iv, dict) else None
+    if isinstance(iv, list) and len(iv) == 2 and value is not None:
+        t.append(f" [{_num(iv[0])}, {_num(iv[1])}]", "dim")
+    return t
+
+
+def agreement_table(report: dict[str, Any]) -> Table:
+    """One row per criterion: the figures with their 95 % bootstrap intervals."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
+    for label in ("criterion", "units", "raters", "% agree", "α nominal", "α ordinal"):
+        table.add_column(label, justify="left" if label == "criterion" else "right")
+    for label in ("Fleiss κ", "AC1"):
+        table.add_column(label, justify="right")
+    for c in report.get("criteria", []):
+        alpha = c.get("krippendorff_alpha") or {}
+        table.add_row(
+            Text(one_line(str(c.get("criterion")), 30)),
+            f"{c.get('units', 0):,}",
+            f"{c.get('raters', 0):,}",
+            _with_interval(c, "percent_agreement", c.get("percent_agreement")),
+            _with_interval(c, "krippendorff_alpha.nominal", alpha.get("nominal")),
+            _with_interval(c, "krippendorff_alpha.ordinal", alpha.get("ordinal")),
+            _with_interval(c, "fleiss_kappa", c.get("fleiss_kappa")),
+            _with_interval(c, "gwet_ac1", c.get("gwet_ac1")),
+        )
+    return table
+
+
+def pairs_table(report: dict[str, Any]) -> Table:
+    """Cohen's kappa per pair of reviewers and criterion."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
+    for label in ("criterion", "reviewers", "units", "κ", "κ linear", "κ quadratic"):
+        table.add_column(label, justify="left" if label in ("criterion", "reviewers") else "right")
+    for c in report.get("criteria", []):
+        for pair in c.get("cohen_kappa") or []:
+            a, b = (one_line(str(r), 20) for r in pair.get("raters", ["?", "?"]))
+            table.add_row(
+                Text(one_line(str(c.get("criterion")), 30)),
+                Text(f"{a} · {b}"),
+                f"{pair.get('units', 0):,}",
+                _num(pair.get("unweighted")),
+                _num(pair.get("linear")),
+                _num(pair.get("quadratic")),
+            )
+    return table
+
+
+def reviewers_table(rows: list[dict[str, Any]]) -> Table:
+    """Per reviewer: runs graded, median time, agreement with the consensus, leniency, drift."""
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
+    for label in ("reviewer", "runs", "median s/run", "vs consensus", "leniency", "drift"):
+        table.add_column(label, justify="left" if label == "reviewer" else "right")
+    for r in rows:
+        drift = r.get("drift") or {}
+        leniency = r.get("leniency")
+        lean = "—"
+        if isinstance(leniency, int | float):
+            lean = f"{leniency * 100:+.0f} pts"
+        change = drift.get("change") if isinstance(drift, dict) else None
+        table.add_row(
+            Text(one_line(str(r.get("reviewer")), 20)),
+            f"{r.get('runs_graded', 0):,}",
+            _num(r.get("median_seconds"), 0),
+            pct(r.get("agreement_with_consensus")),
+            lean,
+            "—" if change is None else f"{change * 100:+.0f} pts",
+        )
+    return table
+
+
+def agreement_group(report: dict[str, Any]) -> Group:
+    if not report.get("criteria"):
+        return Group(
+            Text(
+                "No run has been graded by two reviewers yet: agreement needs the overlap "
+                "share of the sample (overlap in [review]).",
+                "dim",
+            )
+        )
+    parts: list[Any] = [
+        Text("Agreement per criterion (95 % bootstrap intervals)", "bold"),
+        agreement_table(report),
+        Text(""),
+        Text("Cohen's kappa per pair", "bold"),
+        pairs_table(report),
+    ]
+    if report.get("reviewers"):
+        parts += [Text(""), Text("Reviewers", "bold"), reviewers_table(report["reviewers"])]
+    return Group(*parts)
+
+
+# --- scorecard ------------------------------------------------------------------------------
+
+
+def cell_text(cell: Cell) -> Text:
+    """A scorecard cell: its mark, then each of its facts on a line of its own."""
+    t = Text(STATUS_MARK[cell.status] + " ", STATUS_STYLE[cell.status])
+    style = STATUS_STYLE[cell.status] if cell.status != "ok" else ""
+    for i, part in enumerate(cell.text.split(" · ")):
+        if i:
+            t.append("\n  ")
+        t.append(one_line(part, 40), style)
+    return t
+
+
+def scorecard_table(rows: list[ScorecardRow]) -> Table:
+    table = Table(box=None, header_style="bold", pad_edge=False, expand=True, show_lines=False)
+    table.add_column("workflow")
+    for name in ("OWN", "TEST", "RUN", "SEE", "SAFE", "$"):
+        table.add_column(name, ratio=1)
+    for row in rows:
+        table.add_row(
+            Text(one_line(row.workflow, 24), "bold"), *(cell_text(c) for _, c in row.cells)
+        )
+        table.add_row("", "", "", "", "", "", "")
+    return table
