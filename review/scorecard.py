@@ -57,6 +57,8 @@ class SwitchCheck:
     checked_at: str
     reachable: bool
     state: str | None
+    #: Why it could not be read (one line, e.g. "no token in the keyring ...").
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -168,11 +170,12 @@ def see_cell(report: WorkflowReport | None) -> Cell:
     rated = next((w for w in reversed(report.weeks) if w.verdicts), None)
     if rated is None:
         return Cell("warn", f"cover {_pct(coverage)} · no verdicts yet")
-    when = "" if rated is week else f" ({rated.week})"
+    when = "" if rated is week else f" in {rated.week}"
+    success, interv = rated.task_success, rated.intervention
     return Cell(
         status,
-        f"cover {_pct(coverage)} · success {_pct(rated.task_success.rate)}{when} · "
-        f"interv {_pct(rated.intervention.rate)}{when}",
+        f"cover {_pct(coverage)} · success {_pct(success.rate)} of {success.n}{when} · "
+        f"interv {_pct(interv.rate)} of {interv.n}{when}",
     )
 
 
@@ -184,9 +187,28 @@ def safe_cell(f: WorkflowFacts, now: datetime) -> Cell:
     primary = f.checks[0]
     age = _days(primary.checked_at, now)
     when = "" if age is None else f" {age:.0f} d ago" if age >= 1 else " today"
-    if not primary.reachable:
-        return Cell("bad", f"{f.tier} · switch unreachable at last check{when}")
-    return Cell("ok", f"{f.tier} · switch answered{when}")
+    if primary.reachable:
+        return Cell("ok", f"{f.tier} · switch answered{when}")
+    why = _reason(primary.error)
+    backup = next((c for c in f.checks[1:] if c.reachable), None)
+    if backup is not None:
+        return Cell("warn", f"{f.tier} · primary not read{when}: {why} · {backup.channel} answered")
+    return Cell("bad", f"{f.tier} · switch not read{when}: {why}")
+
+
+def _reason(error: str | None) -> str:
+    """The short cause of a failed read, from the backend's one-line error."""
+    text = (error or "no answer").lower()
+    for needle, short in (
+        ("no token", "no token (agentdeck login)"),
+        ("cannot connect", "unreachable"),
+        ("timed out", "no answer in time"),
+        ("token was refused", "token refused"),
+        ("not found", "flag not found"),
+    ):
+        if needle in text:
+            return short
+    return (error or "no answer")[:40]
 
 
 def spend_cell(report: WorkflowReport | None, budget: BudgetLimit | None) -> Cell:

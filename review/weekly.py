@@ -210,6 +210,20 @@ def week_of(moment: datetime) -> date:
     return day - timedelta(days=day.weekday())
 
 
+def default_week(conn: sqlite3.Connection, now: datetime) -> tuple[date, str]:
+    """The week a report is about when none is asked for: the current one, or the last week
+    with runs when the local copy ends earlier (a laptop last synced a week ago, the demo); and
+    which of the two, said to the reader. The app and ``report weekly`` both use it."""
+    from store.timestamps import instant_or_none
+
+    current = week_of(now)
+    (latest,) = conn.execute("SELECT max(started_at) FROM runs").fetchone()
+    moment = instant_or_none(latest) if latest else None
+    if moment is not None and week_of(moment) < current:
+        return week_of(moment), "the last week with runs"
+    return current, "this week"
+
+
 def _ts(day: date) -> str:
     # The database's one timestamp form (store.timestamps): text order is time order.
     return f"{day.isoformat()}T00:00:00.000000Z"

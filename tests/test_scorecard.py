@@ -62,13 +62,23 @@ def test_test_run_and_safe_thresholds() -> None:
     assert runbook_cell(WorkflowFacts("w", runbooks=1, last_drill=ago(120)), NOW).status == "warn"
 
     up = SwitchCheck("primary", ago(0.5), True, "auto-act")
-    down = SwitchCheck("primary", ago(2), False, None)
+    down = SwitchCheck("primary", ago(2), False, None, "unleash x: cannot connect (refused)")
+    tokenless = SwitchCheck(
+        "primary", ago(2), False, None, "unleash x: no token in the keyring for 'u'; run ..."
+    )
+    second = SwitchCheck("second channel", ago(2), True, "human-approve")
     assert safe_cell(WorkflowFacts("w", tier="auto-act"), NOW).status == "gap"
     assert safe_cell(WorkflowFacts("w", tier="auto-act", checks=[up]), NOW).status == "ok"
     failing = safe_cell(WorkflowFacts("w", tier="auto-act", checks=[down]), NOW)
     assert (failing.status, failing.text) == (
         "bad",
-        "auto-act · switch unreachable at last check 2 d ago",
+        "auto-act · switch not read 2 d ago: unreachable",
+    )
+    # The cause is named, and a second channel that answered is said: a look, not a failure.
+    backed = safe_cell(WorkflowFacts("w", tier="auto-act", checks=[tokenless, second]), NOW)
+    assert (backed.status, backed.text) == (
+        "warn",
+        "auto-act · primary not read 2 d ago: no token (agentdeck login) · second channel answered",
     )
 
 

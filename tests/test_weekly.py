@@ -495,10 +495,32 @@ def test_an_unreachable_gateway_still_writes_the_report(demo_ws: Path, tmp_path:
         fh.write(f'\n[metrics]\npushgateway = "{url}"\ntimeout = 2\n')
     out = tmp_path / "report.json"
     done = agentdeck(
-        "report", "weekly", "-w", str(ws), "--format", "json", "-o", str(out), "--push"
+        "report",
+        "weekly",
+        "-w",
+        str(ws),
+        "--week",
+        "2026-W46",
+        "--format",
+        "json",
+        "-o",
+        str(out),
+        "--push",
     )
     assert_one_line_error(done, f"Pushgateway {url}", "billing-support", code=1)
     assert json.loads(out.read_text())["workflows"]
+
+
+def test_without_week_the_report_is_the_apps_week_and_says_so(demo_ws: Path) -> None:
+    """The demo's runs end before today: like the app, the report is about the last week with
+    runs, and stderr says so."""
+    done = agentdeck("report", "weekly", "-w", str(demo_ws), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["week"] == "2026-W47"
+    assert done.stderr.strip() == (
+        "weekly report for 2026-W47, the last week with runs here (--week YYYY-Www for another)"
+    )
 
 
 # --- Pushgateway ------------------------------------------------------------------------------

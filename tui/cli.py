@@ -1114,7 +1114,13 @@ def report_weekly(
     """
     from review import weekly_export
     from review.session import load_setup
-    from review.weekly import BudgetLimit, metric_figures, parse_week, weekly_report
+    from review.weekly import (
+        BudgetLimit,
+        metric_figures,
+        parse_week,
+        week_label,
+        weekly_report,
+    )
     from runbooks.cards import check_cards
     from store.db import connect
     from tui.text import one_line
@@ -1154,6 +1160,17 @@ def report_weekly(
             _fail(
                 f"--workflow {workflow!r}: no runs and no agent card for it "
                 f"(known: {', '.join(known) or 'none'})"
+            )
+    if monday is None:
+        from datetime import UTC, datetime
+
+        from review.weekly import default_week
+
+        monday, why = default_week(conn, datetime.now(UTC))
+        if why != "this week":
+            click.echo(
+                f"weekly report for {week_label(monday)}, {why} here (--week YYYY-Www for another)",
+                err=True,
             )
     data = weekly_report(
         conn, setup.rubric, weeks=weeks, week=monday, workflow=workflow, budgets=budgets

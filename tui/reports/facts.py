@@ -61,7 +61,7 @@ def workflow_facts(ws: Workspace, conn: sqlite3.Connection) -> dict[str, Workflo
             golden_cases=cases,
             golden_written=written,
             checks=[
-                SwitchCheck(c.channel, c.checked_at, c.reachable, c.state)
+                SwitchCheck(c.channel, c.checked_at, c.reachable, c.state, c.error)
                 for c in checks.get(workflow, [])
             ],
         )

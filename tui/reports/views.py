@@ -62,9 +62,25 @@ def change_text(change: float | None) -> Text:
     return Text(f" {arrow}{abs(points):.0f} pts", "dim")
 
 
-def series(values: list[float | None]) -> list[float]:
-    """A trend for a sparkline: the weeks with a figure (a week without one is left out)."""
-    return [v for v in values if v is not None]
+def trend_text(wf: WorkflowReport) -> Text:
+    """Both rates week by week as bars on one fixed 0–100 % scale (a bar's height is the rate,
+    not its place between this workflow's own lowest and highest week, which would make a
+    9-point dip look like a collapse), each with its figure; a week without verdicts is blank."""
+    from review.weekly_export import sparkline
+
+    t = Text()
+    for i, (label, metric, style) in enumerate(
+        (("success", "task_success", "green"), ("intervention", "intervention", "yellow"))
+    ):
+        values = wf.series(metric)  # type: ignore[arg-type]
+        if i:
+            t.append("\n")
+        t.append(f"{label:<13}", "dim")
+        t.append(" ".join(sparkline([v]) * 3 for v in values), style)
+        t.append("   ")
+        t.append("  ".join(f"{pct(v):>4}" for v in values), "dim")
+    t.append("\n" + " " * 13 + " ".join(w.week[-3:] for w in wf.weeks), "dim")
+    return t
 
 
 def weekly_header(report: WeeklyReport, *, reference: str) -> Text:
@@ -121,7 +137,7 @@ def weeks_table(wf: WorkflowReport) -> Table:
         "coverage",
         "success",
         "intervention",
-        "disputed",
+        "tied",
         "flagged",
         "incidents",
     ):
@@ -146,6 +162,12 @@ def weeks_table(wf: WorkflowReport) -> Table:
 # --- agreement ------------------------------------------------------------------------------
 
 
+def points(share: float) -> str:
+    """A change of a share in points, signed (no "-0")."""
+    value = round(share * 100)
+    return "±0 pts" if value == 0 else f"{value:+d} pts"
+
+
 def _num(x: Any, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
@@ -156,22 +178,25 @@ def _with_interval(c: dict[str, Any], key: str, value: Any) -> Text:
     for part in key.split("."):
         iv = iv.get(part) if isinstance(iv, dict) else None
     if isinstance(iv, list) and len(iv) == 2 and value is not None:
-        t.append(f" [{_num(iv[0])}, {_num(iv[1])}]", "dim")
+        t.append(f" [{_num(iv[0])},{_num(iv[1])}]", "dim")
     return t
 
 
 def agreement_table(report: dict[str, Any]) -> Table:
     """One row per criterion: the figures with their 95 % bootstrap intervals."""
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for label in ("criterion", "units", "raters", "% agree", "α nominal", "α ordinal"):
-        table.add_column(label, justify="left" if label == "criterion" else "right")
-    for label in ("Fleiss κ", "AC1"):
-        table.add_column(label, justify="right")
+    for label in ("criterion", "compared", "raters", "% agree", "α nominal", "α ordinal"):
+        table.add_column(
+            label, justify="left" if label == "criterion" else "right", no_wrap=label != "criterion"
+        )
+    for label in ("Fleiss κ*", "AC1"):
+        table.add_column(label, justify="right", no_wrap=True)
     for c in report.get("criteria", []):
         alpha = c.get("krippendorff_alpha") or {}
+        units, pairable = c.get("units", 0), c.get("pairable_units", c.get("units", 0))
         table.add_row(
             Text(one_line(str(c.get("criterion")), 30)),
-            f"{c.get('units', 0):,}",
+            f"{pairable:,} of {units:,}",
             f"{c.get('raters', 0):,}",
             _with_interval(c, "percent_agreement", c.get("percent_agreement")),
             _with_interval(c, "krippendorff_alpha.nominal", alpha.get("nominal")),
@@ -211,7 +236,7 @@ def reviewers_table(rows: list[dict[str, Any]]) -> Table:
         leniency = r.get("leniency")
         lean = "—"
         if isinstance(leniency, int | float):
-            lean = f"{leniency * 100:+.0f} pts"
+            lean = points(leniency)
         change = drift.get("change") if isinstance(drift, dict) else None
         table.add_row(
             Text(one_line(str(r.get("reviewer")), 20)),
@@ -219,7 +244,7 @@ def reviewers_table(rows: list[dict[str, Any]]) -> Table:
             _num(r.get("median_seconds"), 0),
             pct(r.get("agreement_with_consensus")),
             lean,
-            "—" if change is None else f"{change * 100:+.0f} pts",
+            "—" if change is None else points(change),
         )
     return table
 
@@ -233,9 +258,17 @@ def agreement_group(report: dict[str, Any]) -> Group:
                 "dim",
             )
         )
+    note = Text(
+        "compared: runs rated by two reviewers or more, of the runs rated. * Fleiss' kappa "
+        "counts only the runs every reviewer of the criterion rated (the report's contract); "
+        "with two of three reviewers on each overlap run it is undefined (—): read "
+        "Krippendorff's alpha and Gwet's AC1, which take any number of ratings a run.",
+        "dim",
+    )
     parts: list[Any] = [
         Text("Agreement per criterion (95 % bootstrap intervals)", "bold"),
         agreement_table(report),
+        note,
         Text(""),
         Text("Cohen's kappa per pair", "bold"),
         pairs_table(report),

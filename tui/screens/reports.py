@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from rich.console import Group
@@ -29,7 +29,7 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, Footer, Sparkline, Static
+from textual.widgets import ContentSwitcher, Footer, Static
 
 from review.adjudication import OverlapRun
 from review.progress import WorkflowProgress, progress_by_workflow
@@ -52,20 +52,6 @@ TITLES = {
 }
 #: Bootstrap resamples for the agreement view's intervals (the CLI's default too).
 RESAMPLES = 1000
-
-
-def report_week(conn: sqlite3.Connection, now: datetime) -> tuple[date, str]:
-    """The week the report is about: the current one, or the last week with runs when the
-    local copy ends earlier (a laptop synced last week, the demo), and why."""
-    from review.weekly import week_of
-    from store.timestamps import instant_or_none
-
-    current = week_of(now)
-    (latest,) = conn.execute("SELECT max(started_at) FROM runs").fetchone()
-    moment = instant_or_none(latest) if latest else None
-    if moment is not None and week_of(moment) < current:
-        return week_of(moment), "the last week with runs"
-    return current, "this week"
 
 
 @dataclass
@@ -168,7 +154,19 @@ class ReportsScreen(BoardScreen):
             tooltip="The previous report",
             id="reports.prev",
         ),
-        Binding("r", "check_switches", "Check switches", show=False, id="reports.check_switches"),
+        Binding(
+            "r",
+            "check_switches",
+            "Check switches",
+            tooltip="Read every kill switch now (the scorecard's SAFE)",
+            id="reports.check_switches",
+        ),
+        # Shown on the adjudication view; the keys themselves go through on_key, in order.
+        Binding("enter", "shown('save')", "Save final", id="reports.adjudication.save"),
+        Binding(
+            "right_square_bracket", "shown('take')", "Take a grade", id="reports.adjudication.take"
+        ),
+        Binding("j", "shown('next')", "Next run", id="reports.adjudication.next"),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -234,7 +232,12 @@ class ReportsScreen(BoardScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "check_switches":
             return self.view == "scorecard"
+        if action == "shown":
+            return self.view == "adjudication" and self.draft is not None
         return True
+
+    def action_shown(self, what: str) -> None:
+        """The adjudication keys' footer entries (the keys themselves are handled in on_key)."""
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -244,7 +247,7 @@ class ReportsScreen(BoardScreen):
         from review.ratings import workspace_ratings, workspace_reviewers
         from review.scorecard import scorecard
         from review.session import load_setup
-        from review.weekly import BudgetLimit, weekly_report
+        from review.weekly import BudgetLimit, default_week, weekly_report
         from tui.reports.facts import workflow_facts
 
         services = self.services
@@ -257,7 +260,7 @@ class ReportsScreen(BoardScreen):
             budgets: dict[str, BudgetLimit] = {
                 w: f.budget for w, f in facts.items() if f.budget is not None
             }
-            week, why = report_week(conn, now)
+            week, why = default_week(conn, now)
             weekly = weekly_report(conn, rubric, weeks=4, week=week, budgets=budgets, now=now)
             criteria = [
                 cr
@@ -303,18 +306,10 @@ class ReportsScreen(BoardScreen):
             blocks.append((block, wf))
         body.mount_all([b for b, _ in blocks])
         for block, wf in blocks:
-            success = views.series(wf.series("task_success"))
-            intervention = views.series(wf.series("intervention"))
             block.mount_all(
                 [
                     Static(views.workflow_title(wf), classes="wf-title"),
-                    Horizontal(
-                        Static(Text("success", "dim"), classes="spark-label"),
-                        Sparkline(success, summary_function=max, classes="spark success"),
-                        Static(Text("intervention", "dim"), classes="spark-label"),
-                        Sparkline(intervention, summary_function=max, classes="spark interv"),
-                        classes="sparks",
-                    ),
+                    Static(views.trend_text(wf), classes="trend"),
                     Static(views.budget_text(wf), classes="budget"),
                     Static(views.weeks_table(wf), classes="weeks"),
                 ]
@@ -395,11 +390,13 @@ class ReportsScreen(BoardScreen):
         detail = self.query_one("#dispute-detail", Static)
         if self.index is None or self.draft is None or self.rubric is None:
             detail.update(Text("Nothing to adjudicate.", "dim"))
+            self.refresh_bindings()
             return
         run = self.disputes[self.index]
         detail.update(
             adjudication_text(run, self.rubric, self.draft, (self.index + 1, len(self.disputes)))
         )
+        self.refresh_bindings()
 
     def _adjudication_key(self, key: str, character: str | None) -> bool:
         """A key on the adjudication view; False when it is not one of its keys."""
