@@ -191,7 +191,13 @@ def import_grades(conn: sqlite3.Connection, path: Path) -> ImportReport:
                     "version to rubrics/, then import again (nothing was imported)"
                 )
             values = _levels(rubric, line, where)
-            _upsert(conn, run, line, values, rubric.is_complete(values), report)
+            if not rubric.is_complete(values):
+                missing = [c.id for c in rubric.required if values.get(c.id) is None]
+                raise GradesFileError(
+                    f"{where}: the grade is not complete (no {', '.join(missing)}); only "
+                    f"complete grades are exchanged; {_AGAIN}"
+                )
+            _upsert(conn, run, line, values, True, report)
     return report
 
 

@@ -132,12 +132,18 @@ def to_csv(report: WeeklyReport) -> str:
                 b.used,
                 b.alert,
             ]
-            writer.writerow([_csv_cell(v) for v in row])
+            writer.writerow([_csv_cell(_rounded(v)) for v in row])
     return out.getvalue()
 
 
 def _rate_cells(rate: Rate) -> list[object]:
     return [rate.n, rate.k, rate.rate, rate.low, rate.high]
+
+
+def _rounded(value: object) -> object:
+    """A float as the CSV writes it: six decimals, no float noise (0.243148, not
+    0.24314799999999984)."""
+    return round(value, 6) if isinstance(value, float) else value
 
 
 def pct(value: float | None, digits: int = 0) -> str:
@@ -163,11 +169,11 @@ def change_text(change: float | None) -> str:
     return f"{sign}{abs(points):.0f} pts"
 
 
-def money(value: float | None) -> str:
-    """``$12.34``; cost per run keeps four decimals (``$0.0043``)."""
+def money(value: float | None, *, fine: bool = False) -> str:
+    """``$12.34``; ``fine``: four decimals under a dollar, for cost per run (``$0.0043``)."""
     if value is None:
         return "–"
-    return f"${value:,.4f}" if abs(value) < 1 else f"${value:,.2f}"
+    return f"${value:,.4f}" if fine and abs(value) < 1 else f"${value:,.2f}"
 
 
 def budget_text(wf: WorkflowReport) -> str:
@@ -212,7 +218,7 @@ def _week_cells(w: Any) -> list[str]:
         str(w.disputed),
         str(w.flagged),
         str(w.incidents),
-        money(w.cost_per_run),
+        money(w.cost_per_run, fine=True),
     ]
 
 

@@ -174,6 +174,7 @@ BAD_LINES: list[tuple[str, Any, str]] = [
     ("reserved reviewer", {"reviewer": "adjudicated"}, "reserved"),
     ("twice", {"run_id": "trace-00001", "reviewer": "ben"}, "also on line 2"),
     ("bad time", {"graded_at": "yesterday"}, "graded_at"),
+    ("a draft", {"values": {"task_success": "fail"}}, "not complete (no intervention, policy)"),
 ]
 
 
@@ -318,3 +319,17 @@ def test_import_order_and_local_grading_do_not_change_the_result(
     shuffled = list(lines)
     order.shuffle(shuffled)
     assert play(shuffled, typed_at) == play(lines, 0)
+
+
+def test_export_with_nothing_typed_here_points_at_all(tmp_path: Path) -> None:
+    """The demo's grades all came from the store: the default export is empty, and says how
+    to write them."""
+    from tests.conftest import copy_sample_data
+
+    root = copy_sample_data(tmp_path / "demo")
+    assert agentdeck("sync", "--no-push", cwd=root).returncode in (0, 1)
+    done = agentdeck("export", "grades", cwd=root)
+    assert done.returncode == 0 and done.stdout == ""
+    assert "--all writes the" in done.stderr and "complete grades here" in done.stderr
+    everyone = agentdeck("export", "grades", "--all", cwd=root)
+    assert everyone.returncode == 0 and len(everyone.stdout.splitlines()) > 100

@@ -839,10 +839,20 @@ def export_grades_cmd(
     ws = _workspace(workspace)
     if not ws.db_path.exists():
         _fail(f"{ws.db_path} does not exist yet: run `agentdeck sync` and grade first")
-    records = export_grades(connect(ws.db_path), everyone=everyone, reviewers=reviewers)
+    conn = connect(ws.db_path)
+    records = export_grades(conn, everyone=everyone, reviewers=reviewers)
     _write_text(dumps_lines(records), output)
+    n = len(records)
     if output is not None:
-        click.echo(f"{output}: {len(records)} grades")
+        click.echo(f"{output}: {n} grade{'' if n == 1 else 's'}")
+    if not n and not everyone:
+        (others,) = conn.execute("SELECT count(*) FROM grades WHERE complete = 1").fetchone()
+        if others:
+            click.echo(
+                f"no complete grade typed on this laptop; --all writes the {others:,} complete "
+                "grades here, pulled from the store or imported too",
+                err=True,
+            )
 
 
 @export.command("golden")
@@ -1043,8 +1053,9 @@ def report_agreement(
             conn.close()
         if counts["incomplete_grades"]:
             # Said, not hidden: a grade still being written is not a rating yet.
+            n = counts["incomplete_grades"]
             click.echo(
-                f"{counts['incomplete_grades']} incomplete grades are not counted "
+                f"{n} incomplete grade{'' if n == 1 else 's'} not counted "
                 f"(from {counts['complete_grades']} complete ones)",
                 err=True,
             )
