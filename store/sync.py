@@ -610,7 +610,8 @@ def _store_adjudications(
                 comment,
                 adjudicator,
                 created,
-                now,
+                # When it was decided (the store's time), not when this laptop heard of it.
+                canonical(newest_remote) if newest_remote else now,
             ),
         )
         count += 1
