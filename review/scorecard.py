@@ -214,9 +214,7 @@ def scorecard(
     report = weekly_report(conn, rubric, weeks=1, week=week, budgets=budgets, now=now)
     by_workflow = {wf.workflow: wf for wf in report.workflows}
     outcome = next((c for c in rubric.criteria if c.metric == "task_success"), None)
-    alphas = (
-        agreement_by_workflow(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
-    )
+    alphas = agreement_by_workflow(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
     rows = []
     for workflow in sorted(set(facts) | set(by_workflow)):
         f = facts.get(workflow, WorkflowFacts(workflow))
