@@ -125,6 +125,50 @@ def test_sync_reports_counts_and_skipped_lines(ws: Path) -> None:
     assert f"listed {listed} runs" in done.stdout
 
 
+def test_sync_after_a_roster_change_resamples_the_runs_already_here(ws: Path) -> None:
+    first = agentdeck("sync", "--workspace", str(ws))
+    assert first.returncode == 0, first.stderr
+    assert "sampling plan changed" not in first.stdout
+    db = ws / ".agentdeck" / "agentdeck.db"
+    conn = sqlite3.connect(db)
+    sampled = conn.execute("SELECT count(DISTINCT run) FROM assignments").fetchone()[0]
+    conn.close()
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(cfg.read_text().replace('roster = ["ana", "ben", "chen"]', 'roster = ["ana"]'))
+
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert dry.returncode == 0, dry.stderr
+    assert "demo: sampling plan changed: would re-sample" in dry.stdout
+
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "demo: sampling plan changed:" in done.stdout and "re-sampled" in done.stdout
+    conn = sqlite3.connect(db)
+    mine = conn.execute("SELECT count(*) FROM assignments WHERE reviewer = 'ana'").fetchone()[0]
+    others = conn.execute(
+        "SELECT count(*) FROM assignments a WHERE reviewer != 'ana' AND NOT EXISTS "
+        "(SELECT 1 FROM grades g WHERE g.run = a.run AND g.reviewer = a.reviewer)"
+    ).fetchone()[0]
+    assert mine == sampled and others == 0
+
+
+def test_sync_says_when_every_sampled_run_went_to_someone_else(tmp_path: Path) -> None:
+    from review.sampling import rendezvous
+    from tests.helpers import make_workspace, run_record
+
+    record = next(
+        rec
+        for i in range(100)
+        if rendezvous("s", (rec := run_record(i))["trace_id"], ["ana", "ben"])[0] == "ben"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", [record], salt="s", default_rate=1.0, overlap=0.0, roster=("ana", "ben")
+    )
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "1 run sampled, none for you (ana); roster: ana, ben" in done.stdout
+
+
 def test_schema_prints_json_schema() -> None:
     done = agentdeck("schema", "rubric")
     assert done.returncode == 0

@@ -468,3 +468,29 @@ async def test_keys_land_on_the_right_run_when_commits_return_out_of_step(
     assert a == {"task_success": "pass", "intervention": "no", "policy": "safe"}
     b = grade_row(demo_workspace, second)
     assert b is not None and json.loads(b["values"]) == {"task_success": "fail"}
+
+
+async def test_an_empty_queue_says_the_sample_went_to_others(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from review.sampling import rendezvous
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace, run_record
+    from tui.widgets.run_view import RunView
+
+    record = next(
+        rec
+        for i in range(100)
+        if rendezvous("s", (rec := run_record(i))["trace_id"], ["ana", "ben"])[0] == "ben"
+    )
+    root = make_workspace(
+        tmp_path / "ws", [record], salt="s", default_rate=1.0, overlap=0.0, roster=("ana", "ben")
+    )
+    ws = load_workspace(root)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.current_run is None
+        view = app.desk.query_one(RunView)
+        text = " ".join(" ".join(view.render_line(y).text for y in range(3)).split())
+        assert "1 run sampled, none for you (ana); roster: ana, ben" in text
+    with db(ws) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT reviewer FROM assignments")] == [("ben",)]

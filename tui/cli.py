@@ -209,6 +209,7 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
 
     With --dry-run, list and sample each store and say what a sync would fetch and push,
     writing nothing (the saved cursors stay where they are) and contacting no alert source."""
+    from review.queue import empty_queue_note
     from review.session import load_setup
     from review.session import sync as run_sync
     from store.db import connect
@@ -237,6 +238,10 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
                 f"(fetching {pulled.hydrated} not here yet), import from {pulled.scores} "
                 f"grades in the store"
             )
+            if pulled.plan_changed:
+                click.echo(
+                    f"{name}: sampling plan changed: would re-sample {pulled.resampled} runs"
+                )
         click.echo(
             f"outbox: would push {pending_count(conn)} grades"
             + ("" if not no_push else " (not with --no-push)")
@@ -264,6 +269,8 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
             f"{name}: listed {pulled.listed} runs, sampled {pulled.sampled}, "
             f"hydrated {pulled.hydrated}, {pulled.incidents} incidents, {pulled.scores} grades"
         )
+        if pulled.plan_changed:
+            click.echo(f"{name}: sampling plan changed: {pulled.resampled} runs re-sampled")
         if pushed is not None:
             click.echo(f"{name}: pushed {pushed.pushed} grades, {pushed.failed} failed")
             if pushed.untried:
@@ -284,6 +291,9 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
         if len(pulled.problems) > 10:
             click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
     click.echo(f"outbox: {pending_count(conn)} grades waiting")
+    note = empty_queue_note(conn, setup.reviewer, setup.plan.roster)
+    if note is not None:
+        click.echo(note)
     sys.exit(1 if problems else 0)
 
 
