@@ -494,3 +494,65 @@ async def test_an_empty_queue_says_the_sample_went_to_others(tmp_path) -> None: 
         assert "1 run sampled, none for you (ana); roster: ana, ben" in text
     with db(ws) as conn:
         assert [tuple(r) for r in conn.execute("SELECT reviewer FROM assignments")] == [("ben",)]
+
+
+async def test_a_failed_sync_is_not_the_last_sync(demo_workspace: Workspace) -> None:
+    """Only a sync that reached the store says "synced … ago"; a failed one leaves the time."""
+    store = demo_workspace.root / "store"
+    store.rename(demo_workspace.root / "store-gone")
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.online is False
+        assert app.services.status.last_sync is None
+        assert "synced" not in str(app.desk.query_one("#status").render())
+
+
+async def test_the_desk_syncs_again_when_the_store_comes_back(demo_workspace: Workspace) -> None:
+    """Offline, a retry is armed after each sync ends; its callback (driven here, no clock)
+    syncs and pushes the waiting grade; then the periodic sync is armed. Never two at once."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    store = demo_workspace.root / "store"
+    store.rename(demo_workspace.root / "store-gone")
+    app = make_app(demo_workspace)
+    services = app.services
+    assert (services.retry_offline, services.sync_every) == (30.0, 300.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.online is False
+        assert services._sync_timer is not None
+        assert services._sync_timer._interval == services.retry_offline
+        run = app.desk.current_run
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        with db(demo_workspace) as conn:
+            waiting = conn.execute("SELECT count(*) FROM outbox WHERE pushed_at IS NULL")
+            assert waiting.fetchone()[0] == 1
+        (demo_workspace.root / "store-gone").rename(store)
+
+        started: list[int] = []
+        inner = services._sync
+
+        def counting(setup):  # type: ignore[no-untyped-def]
+            started.append(1)
+            inner(setup)
+
+        services._sync = counting  # type: ignore[method-assign]
+        services.sync_due()  # the timer fires
+        services.sync_due()  # fires again while the first runs: no second sync
+        assert services.status.syncing
+        await pilot.press("k")  # keys are not held up by the sync
+        await settle(pilot)
+        assert started == [1]
+        assert app.desk.online is True
+        assert services.status.last_sync is not None
+        assert services._sync_timer is not None
+        assert services._sync_timer._interval == services.sync_every
+    with db(demo_workspace) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(pushed_at) FROM outbox WHERE run = ?",
+            (run,),
+        ).fetchone()
+    assert row[0] >= 1 and row[0] == row[1]
