@@ -200,6 +200,21 @@ def test_an_unreadable_store_is_one_line_naming_it(ws: Path) -> None:
     assert_one_line_error(done, str(incidents), "cannot read")
 
 
+def test_a_missing_otlp_file_names_the_store_and_its_config_line(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(
+        cfg.read_text()
+        + '\n[[stores]]\nname = "otel"\nkind = "otlp-file"\npath = "exports/traces.jsonl"\n'
+    )
+    line = cfg.read_text().splitlines().index('path = "exports/traces.jsonl"') + 1
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert_one_line_error(
+        done, f"{cfg}:{line}: store 'otel': ", str(ws / "exports" / "traces.jsonl")
+    )
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert_one_line_error(dry, f"{cfg}:{line}: store 'otel': ")
+
+
 def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:  # type: ignore[no-untyped-def]
     """Two desks on one workspace would each show grades the other has changed; the second is
     refused with one line, and the database is not touched by it."""
