@@ -240,3 +240,41 @@ def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:
     assert done.returncode == 2
     assert "already open on this workspace (pid 4242)" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_sync_output_counts_in_words_a_person_reads(tmp_path: Path) -> None:
+    """One of a thing is singular ("1 run", "1 corrupt line"), and runs are "fetched"."""
+    from tests.helpers import make_workspace, run_record
+
+    ws = make_workspace(
+        tmp_path / "ws", [run_record(0)], default_rate=1.0, overlap=0.0, roster=("ana",)
+    )
+    with (ws / "store" / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write("garbage\n")
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        "demo: would list 1 run, sample 1 (fetching 1 not here yet), import 0 grades from the store"
+        in dry.stdout
+    )
+    assert "outbox: would push 0 grades" in dry.stdout
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "demo: listed 1 run, sampled 1, fetched 1, 0 incidents, 0 grades" in done.stdout
+    assert "demo: warning: skipped 1 corrupt line\n" in done.stderr
+    assert "outbox: 0 grades waiting" in done.stdout
+    assert "hydrated" not in done.stdout + done.stderr + dry.stdout + dry.stderr
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    assert conn.execute("SELECT count(*) FROM runs WHERE hydrated = 1").fetchone()[0] == 1
+    conn.close()
+
+
+def test_the_demo_config_names_every_store_kind() -> None:
+    from store.connectors import CONNECTORS
+
+    line = next(
+        ln
+        for ln in (ROOT / "sample-data" / "agentdeck.toml").read_text().splitlines()
+        if ln.startswith("kind =")
+    )
+    assert all(kind in line for kind in ("file", *CONNECTORS)), line
