@@ -556,3 +556,41 @@ async def test_the_desk_syncs_again_when_the_store_comes_back(demo_workspace: Wo
             (run,),
         ).fetchone()
     assert row[0] >= 1 and row[0] == row[1]
+
+
+async def test_queue_rows_without_a_business_ref_show_a_short_trace_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Runs from an OpenTelemetry file carry no business ref: each queue row names its run by
+    a short trace id (head and tail), so rows are told apart."""
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace, run_record
+    from tui.widgets.queue_list import QueueList
+
+    records = []
+    for i in range(4):
+        rec = run_record(i)
+        rec.pop("business_ref", None)
+        rec["trace_id"] = f"4bf92f3577b34da6a3ce929d0e0e{i:04x}"
+        records.append(rec)
+    root = make_workspace(tmp_path / "ws", records, default_rate=1.0, roster=("ana",))
+    ws = load_workspace(root)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.desk.query_one(QueueList)
+        if not app.desk.query_one("#queue-pane").display:
+            await pilot.press("q")
+            await settle(pilot)
+        assert queue.scrollable_content_region.width > 0
+        rows = [queue.render_line(y).text for y in range(4)]
+    with db(ws) as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT r.run_id FROM assignments a JOIN runs r ON r.id = a.run "
+                "WHERE a.reviewer = 'ana' ORDER BY a.started_at, a.run"
+            )
+        ]
+    assert len(ids) == 4
+    for row, run_id in zip(rows, ids, strict=True):
+        assert "—" not in row
+        assert f"{run_id[:5]}…{run_id[-6:]}" in row, row
