@@ -466,8 +466,10 @@ def _pull(
     fingerprint = _plan_fingerprint(plan)
     known, saved = _saved_plan(conn, source)
     if store_sample is None and known and fingerprint is not None and saved != fingerprint:
-        report.plan_changed = saved is not None
         _resample(conn, connector, plan, incidents, report, page_size, max_value_chars)
+        # A database from before plans were kept (no fingerprint yet) says so only when its
+        # queue did change.
+        report.plan_changed = saved is not None or report.resampled > 0
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)
@@ -583,7 +585,7 @@ def _dry_pull(
     known, saved = _saved_plan(conn, source)
     if store_sample is None and known and fingerprint is not None and saved != fingerprint:
         change = _replan(conn, source, plan, _known_incidents(conn, source, incidents))
-        report.plan_changed = saved is not None
+        report.plan_changed = saved is not None or change.runs > 0
         report.resampled = change.runs
         report.hydrated += sum(1 for *_, was in change.add if not was)
     cursor = _cursor(conn, source)

@@ -526,3 +526,23 @@ def test_after_any_plan_changes_the_queue_is_the_one_a_fresh_sync_computes(
     _sync(conn_f, setup_f)
     conn, _ = open_setup(ws)
     assert _queue(conn) == _queue(conn_f)
+
+
+def test_a_database_from_before_plans_were_kept_resamples_quietly_unless_the_queue_changes(
+    ws: Path,
+) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    queue = _queue(conn)
+    conn.execute("UPDATE sync_state SET plan = NULL")  # as schema 10 left it
+    again = _sync(conn, setup)
+    assert (again.plan_changed, again.resampled) == (False, 0)
+    assert _queue(conn) == queue
+    assert scalar(conn, "SELECT plan FROM sync_state") == setup.plan.fingerprint()
+    # Changed before the upgrade (no fingerprint to compare): the queue is put right, and said.
+    conn.execute("UPDATE sync_state SET plan = NULL")
+    _replan(ws, roster=("ana",), salt=SALT, default_rate=DEFAULT_RATE, rates=RATES)
+    conn2, setup2 = open_setup(ws)
+    third = _sync(conn2, setup2)
+    assert third.plan_changed and third.resampled > 0
+    assert {who for who, _ in _queue(conn2)} == {"ana"}
