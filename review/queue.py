@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,6 +67,18 @@ def progress(conn: sqlite3.Connection, reviewer: str) -> tuple[int, int]:
     assigned = count(conn, reviewer)
     graded = count(conn, reviewer, QueueFilter(graded=True))
     return graded, assigned
+
+
+def empty_queue_note(conn: sqlite3.Connection, reviewer: str, roster: Sequence[str]) -> str | None:
+    """Why the reviewer's queue is empty when runs were sampled for others (a roster or an
+    overlap that gives this reviewer nothing), or None when the queue is not empty that way."""
+    if count(conn, reviewer):
+        return None
+    others = int(conn.execute("SELECT count(DISTINCT run) FROM assignments").fetchone()[0])
+    if not others:
+        return None
+    runs = "run" if others == 1 else "runs"
+    return f"{others} {runs} sampled, none for you ({reviewer}); roster: {', '.join(roster)}"
 
 
 def window(

@@ -12,6 +12,7 @@ the run ids and the roster, with no coordination:
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -96,3 +97,19 @@ class ReviewPlan:
         return assign_reviewers(
             self.sampling.salt, run.trace_id, self.roster, self.overlap, self.overlap_reviewers
         )
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides the sample and who grades it (salt, default
+        rate, rates, always-include rules, roster, overlap, overlap reviewers): when it changes,
+        a sync re-decides the runs it already holds."""
+        body = json.dumps(
+            {
+                "sampling": self.sampling.model_dump(mode="json"),
+                "roster": sorted(self.roster),
+                "overlap": self.overlap,
+                "overlap_reviewers": self.overlap_reviewers,
+            },
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.blake2b(body.encode("utf-8"), digest_size=12).hexdigest()

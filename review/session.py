@@ -6,10 +6,11 @@ rebuilds the plan or the rubric lookup on its own.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -107,14 +108,16 @@ def sync(
     from store.sync import pull
 
     results = SyncResults()
+    ws = setup.workspace
     if dry_run:
         # Nothing written, nothing pushed: list and sample each store, count the outbox.
-        for cfg in setup.workspace.config.stores:
-            connector = make_connector(setup.workspace, cfg)
-            on_dry: Callable[[PullReport], None] | None = None
-            if progress is not None:
-                on_dry = functools.partial(progress, cfg.name)
-            dry = pull(conn, connector, setup.plan, progress=on_dry, dry_run=True)
+        for i, cfg in enumerate(ws.config.stores):
+            with _naming_the_store(ws, i):
+                connector = make_connector(ws, cfg)
+                on_dry: Callable[[PullReport], None] | None = None
+                if progress is not None:
+                    on_dry = functools.partial(progress, cfg.name)
+                dry = pull(conn, connector, setup.plan, progress=on_dry, dry_run=True)
             results.append((cfg.name, dry, None))
         return results
     results.alerts = pull_alerts(
@@ -122,19 +125,40 @@ def sync(
     )
     register_rubric(conn, setup.rubric)
     known = required_lookup(conn)
-    for cfg in setup.workspace.config.stores:
-        connector = make_connector(setup.workspace, cfg)
-        on_page: Callable[[PullReport], None] | None = None
-        if progress is not None:
-            on_page = functools.partial(progress, cfg.name)
-        pushed = push(conn, connector) if push_grades else None
-        pulled = pull(
-            conn,
-            connector,
-            setup.plan,
-            required=lambda r, v: known.get((r, v)),
-            progress=on_page,
-            max_value_chars=setup.workspace.config.sync.max_value_chars,
-        )
+    for i, cfg in enumerate(ws.config.stores):
+        with _naming_the_store(ws, i):
+            connector = make_connector(ws, cfg)
+            on_page: Callable[[PullReport], None] | None = None
+            if progress is not None:
+                on_page = functools.partial(progress, cfg.name)
+            pushed = push(conn, connector) if push_grades else None
+            pulled = pull(
+                conn,
+                connector,
+                setup.plan,
+                required=lambda r, v: known.get((r, v)),
+                progress=on_page,
+                max_value_chars=ws.config.sync.max_value_chars,
+            )
         results.append((cfg.name, pulled, pushed))
     return results
+
+
+@contextlib.contextmanager
+def _naming_the_store(workspace: Workspace, index: int) -> Iterator[None]:
+    """A store's error that does not name the store (a file store's "…: cannot read") is
+    prefixed with the config line and the store's name, as ``validate`` says it:
+    ``agentdeck.toml:12: store 'otel': …``. A server's error already starts with its name."""
+    from store.connectors.base import ConnectorError
+
+    cfg = workspace.config.stores[index]
+    try:
+        yield
+    except ConnectorError as exc:
+        text = str(exc)
+        if not text.startswith((f"{cfg.name} ", f"{cfg.name}:")):
+            key = "path" if cfg.path is not None else ("url" if cfg.url else "name")
+            line = workspace.line_of("stores", index, key)
+            where = f"{workspace.config_path}:{line}" if line else str(workspace.config_path)
+            exc.args = (f"{where}: store {cfg.name!r}: {text}",)
+        raise

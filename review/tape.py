@@ -431,6 +431,10 @@ class DeskTape:
         assert run is not None
         seconds = self._take_seconds(at)
         before = grading.get_grade(conn, run, self.reviewer, self.rubric)
+        if before is not None and criterion in before.values and before.values[criterion] == value:
+            # The level already chosen: the key is a toggle, and clears the criterion (a
+            # required one leaves the grade incomplete; its remote scores are deleted).
+            value = None
         after = grading.set_value(
             conn, run, self.reviewer, self.rubric, criterion, value, seconds=seconds
         )

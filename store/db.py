@@ -255,6 +255,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (workflow, channel)
     ) WITHOUT ROWID;
     """,
+    # 11: the sampling plan a store's queue was last decided with (a fingerprint of salt, rates,
+    # always-include rules, roster and overlap), so a changed plan re-decides the runs already
+    # here instead of only the runs listed from then on.
+    """
+    ALTER TABLE sync_state ADD COLUMN plan TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

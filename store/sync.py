@@ -45,6 +45,10 @@ class PullReport:
     incidents: int = 0
     scores: int = 0
     problems: list[str] = field(default_factory=list)
+    #: The sampling plan differs from the one this store's queue was last decided with.
+    plan_changed: bool = False
+    #: Runs already here whose queue a changed plan altered (assignments added or dropped).
+    resampled: int = 0
 
 
 def _json(value: object) -> str | None:
@@ -248,6 +252,146 @@ def _cursor(conn: sqlite3.Connection, store: str) -> str | None:
     return row[0] if row else None
 
 
+def _plan_fingerprint(plan: SamplePlan) -> str | None:
+    """The plan's fingerprint, when it has one (``review.sampling.ReviewPlan`` does)."""
+    fingerprint = getattr(plan, "fingerprint", None)
+    return str(fingerprint()) if callable(fingerprint) else None
+
+
+def _saved_plan(conn: sqlite3.Connection, store: str) -> tuple[bool, str | None]:
+    """Whether the store has sync state, and the plan fingerprint saved with it."""
+    row = conn.execute("SELECT plan FROM sync_state WHERE store = ?", (store,)).fetchone()
+    return (row is not None, row[0] if row else None)
+
+
+@dataclass
+class _Replan:
+    """What a changed plan does to the runs already here: one entry per run it changes."""
+
+    #: (run pk, summary, reason, reviewers to add, hydrated)
+    add: list[tuple[int, RunSummary, str, list[str], bool]] = field(default_factory=list)
+    #: (reviewer, run pk): ungraded assignments the plan no longer gives
+    drop: list[tuple[str, int]] = field(default_factory=list)
+    runs: int = 0
+
+
+def _known_incidents(
+    conn: sqlite3.Connection, source: str, listed: Sequence[Incident]
+) -> list[Incident]:
+    """The incidents this store has given (kept in the database), and those just listed."""
+    from store.models import Incident
+
+    out: dict[tuple[str, str], Incident] = {}
+    for iid, workflow, title, starts, ends in conn.execute(
+        "SELECT incident_id, workflow, title, starts_at, ends_at FROM incidents WHERE source = ?",
+        (source,),
+    ):
+        start = instant_or_none(starts)
+        if start is None:
+            continue
+        out[(source, iid)] = Incident(
+            id=iid, workflow=workflow, title=title, starts_at=start, ends_at=instant_or_none(ends)
+        )
+    for incident in listed:
+        out[(incident.source or source, incident.id)] = incident
+    return list(out.values())
+
+
+def _replan(
+    conn: sqlite3.Connection, source: str, plan: SamplePlan, incidents: Sequence[Incident]
+) -> _Replan:
+    """Decide the sample again over this store's runs in the database; graded work stays."""
+    from store.models import RunSummary, Tokens
+
+    have: dict[int, set[str]] = defaultdict(set)
+    for reviewer, pk in conn.execute(
+        "SELECT a.reviewer, a.run FROM assignments a JOIN runs r ON r.id = a.run "
+        "WHERE r.source = ?",
+        (source,),
+    ):
+        have[int(pk)].add(reviewer)
+    graded = {
+        (int(pk), reviewer)
+        for pk, reviewer in conn.execute(
+            "SELECT DISTINCT g.run, g.reviewer FROM grades g JOIN runs r ON r.id = g.run "
+            "WHERE r.source = ?",
+            (source,),
+        )
+    }
+    out = _Replan()
+    rows = conn.execute(
+        "SELECT id, run_id, workflow, started_at, ended_at, status, feedback, business_ref, "
+        "tokens_in, tokens_out, cost_usd, latency_ms, hydrated FROM runs WHERE source = ? "
+        "ORDER BY id",
+        (source,),
+    )
+    for pk, run_id, workflow, start, end, status, feedback, ref, t_in, t_out, cost, ms, hyd in rows:
+        started = instant_or_none(start)
+        if started is None:
+            continue
+        summary = RunSummary(
+            trace_id=run_id,
+            workflow=workflow,
+            start_time=started,
+            end_time=instant_or_none(end),
+            status=status or "ok",
+            feedback=feedback,
+            business_ref=ref,
+            tokens=Tokens(input=t_in or 0, output=t_out or 0),
+            cost_usd=cost,
+            latency_ms=ms,
+        )
+        why = plan.reason(summary, incidents)
+        want = plan.reviewers(summary) if why is not None else []
+        current = have.get(pk, set())
+        new = [r for r in want if r not in current]
+        gone = sorted(r for r in current - set(want) if (pk, r) not in graded)
+        if new and why is not None:
+            out.add.append((pk, summary, why, new, bool(hyd)))
+        out.drop.extend((r, pk) for r in gone)
+        if new or gone:
+            out.runs += 1
+    return out
+
+
+def _resample(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    plan: SamplePlan,
+    listed: Sequence[Incident],
+    report: PullReport,
+    page_size: int,
+    max_value_chars: int,
+) -> None:
+    """Apply a changed plan to the runs already here: queue what it now samples (fetching
+    runs not fetched yet, a page at a time, as a listing would) and drop the ungraded
+    assignments it no longer gives."""
+    source = connector.name
+    change = _replan(conn, source, plan, _known_incidents(conn, source, listed))
+    conn.execute("BEGIN IMMEDIATE")
+    conn.executemany("DELETE FROM assignments WHERE reviewer = ? AND run = ?", change.drop)
+    conn.execute("COMMIT")
+    for i in range(0, len(change.add), page_size):
+        batch = change.add[i : i + page_size]
+        missing = [summary.trace_id for _, summary, _, _, hydrated in batch if not hydrated]
+        fetched = connector.fetch_runs(missing) if missing else []
+        if isinstance(fetched, Listed):
+            report.problems.extend(fetched.problems)
+        conn.execute("BEGIN IMMEDIATE")
+        store_runs(conn, source, list(fetched), max_value_chars=max_value_chars)
+        for pk, summary, why, reviewers, _ in batch:
+            assign(conn, pk, summary, why, reviewers)
+        conn.execute("COMMIT")
+        report.hydrated += len(fetched)
+    report.resampled += change.runs
+
+
+def _save_plan(conn: sqlite3.Connection, store: str, fingerprint: str | None) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    conn.execute("UPDATE sync_state SET plan = ? WHERE store = ?", (fingerprint, store))
+    conn.execute("COMMIT")
+
+
 def pull(
     conn: sqlite3.Connection,
     connector: Connector,
@@ -316,6 +460,16 @@ def _pull(
     # or not this sync listed them (an item can be queued long after its run was listed).
     chooses = getattr(connector, "sample_ids", None)
     store_sample: set[str] | None = chooses() if callable(chooses) else None
+    # A plan changed since this store's queue was decided (a roster, a rate, a salt): decide
+    # again over the runs already here, or they would keep the old queue until listed again,
+    # which a cursor past them never does.
+    fingerprint = _plan_fingerprint(plan)
+    known, saved = _saved_plan(conn, source)
+    if store_sample is None and known and fingerprint is not None and saved != fingerprint:
+        _resample(conn, connector, plan, incidents, report, page_size, max_value_chars)
+        # A database from before plans were kept (no fingerprint yet) says so only when its
+        # queue did change.
+        report.plan_changed = saved is not None or report.resampled > 0
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)
@@ -356,6 +510,8 @@ def _pull(
             progress(report)
         if page.done or not page.runs:
             break
+    if fingerprint is not None:
+        _save_plan(conn, source, fingerprint)
 
     if store_sample:
         _pull_chosen(conn, connector, plan, store_sample, report, page_size)
@@ -425,6 +581,13 @@ def _dry_pull(
     if store_sample is not None:
         report.sampled += len(store_sample)
         report.hydrated += len(store_sample - hydrated)
+    fingerprint = _plan_fingerprint(plan)
+    known, saved = _saved_plan(conn, source)
+    if store_sample is None and known and fingerprint is not None and saved != fingerprint:
+        change = _replan(conn, source, plan, _known_incidents(conn, source, incidents))
+        report.plan_changed = saved is not None or change.runs > 0
+        report.resampled = change.runs
+        report.hydrated += sum(1 for *_, was in change.add if not was)
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)

@@ -2,10 +2,11 @@
 
 It is written from the desk's rules (README, "Keys"), not from ``review.tape``, so comparing the
 two checks the tape's results as well as its timing. It knows the keys the property tests send:
-level keys, ``j``/``k``, ``u`` (undo), ``e`` (escalate), ``tab`` (all / to-do / graded), and the
-step cursor: ``.``/``,`` (next / previous step; the first move on a run lands on its first / last
-step, and it stops at either end; another run starts without it) and ``!`` (mark the step under
-the cursor as the first wrong one; on the marked step, clear it).
+level keys (the level already chosen, pressed again, clears its criterion), ``j``/``k``, ``u``
+(undo), ``e`` (escalate), ``tab`` (all / to-do / graded), and the step cursor: ``.``/``,``
+(next / previous step; the first move on a run lands on its first / last step, and it stops at
+either end; another run starts without it) and ``!`` (mark the step under the cursor as the
+first wrong one; on the marked step, clear it).
 """
 
 from __future__ import annotations
@@ -129,7 +130,11 @@ class SlowDesk:
             was = self.complete(cur)
             self._record(cur)
             g = self._grade(cur)
-            g["values"] = {**g["values"], criterion.id: level.value}
+            if g["values"].get(criterion.id, object()) == level.value:
+                # The level already chosen: pressing it again clears the criterion.
+                g["values"] = {k: v for k, v in g["values"].items() if k != criterion.id}
+            else:
+                g["values"] = {**g["values"], criterion.id: level.value}
             if self.complete(cur) and not was:
                 self._advance()
         elif key in ("j", "k"):

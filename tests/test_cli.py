@@ -125,6 +125,50 @@ def test_sync_reports_counts_and_skipped_lines(ws: Path) -> None:
     assert f"listed {listed} runs" in done.stdout
 
 
+def test_sync_after_a_roster_change_resamples_the_runs_already_here(ws: Path) -> None:
+    first = agentdeck("sync", "--workspace", str(ws))
+    assert first.returncode == 0, first.stderr
+    assert "sampling plan changed" not in first.stdout
+    db = ws / ".agentdeck" / "agentdeck.db"
+    conn = sqlite3.connect(db)
+    sampled = conn.execute("SELECT count(DISTINCT run) FROM assignments").fetchone()[0]
+    conn.close()
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(cfg.read_text().replace('roster = ["ana", "ben", "chen"]', 'roster = ["ana"]'))
+
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert dry.returncode == 0, dry.stderr
+    assert "demo: sampling plan changed: would re-sample" in dry.stdout
+
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "demo: sampling plan changed:" in done.stdout and "re-sampled" in done.stdout
+    conn = sqlite3.connect(db)
+    mine = conn.execute("SELECT count(*) FROM assignments WHERE reviewer = 'ana'").fetchone()[0]
+    others = conn.execute(
+        "SELECT count(*) FROM assignments a WHERE reviewer != 'ana' AND NOT EXISTS "
+        "(SELECT 1 FROM grades g WHERE g.run = a.run AND g.reviewer = a.reviewer)"
+    ).fetchone()[0]
+    assert mine == sampled and others == 0
+
+
+def test_sync_says_when_every_sampled_run_went_to_someone_else(tmp_path: Path) -> None:
+    from review.sampling import rendezvous
+    from tests.helpers import make_workspace, run_record
+
+    record = next(
+        rec
+        for i in range(100)
+        if rendezvous("s", (rec := run_record(i))["trace_id"], ["ana", "ben"])[0] == "ben"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", [record], salt="s", default_rate=1.0, overlap=0.0, roster=("ana", "ben")
+    )
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "1 run sampled, none for you (ana); roster: ana, ben" in done.stdout
+
+
 def test_schema_prints_json_schema() -> None:
     done = agentdeck("schema", "rubric")
     assert done.returncode == 0
@@ -156,6 +200,21 @@ def test_an_unreadable_store_is_one_line_naming_it(ws: Path) -> None:
     assert_one_line_error(done, str(incidents), "cannot read")
 
 
+def test_a_missing_otlp_file_names_the_store_and_its_config_line(ws: Path) -> None:
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(
+        cfg.read_text()
+        + '\n[[stores]]\nname = "otel"\nkind = "otlp-file"\npath = "exports/traces.jsonl"\n'
+    )
+    line = cfg.read_text().splitlines().index('path = "exports/traces.jsonl"') + 1
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert_one_line_error(
+        done, f"{cfg}:{line}: store 'otel': ", str(ws / "exports" / "traces.jsonl")
+    )
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert_one_line_error(dry, f"{cfg}:{line}: store 'otel': ")
+
+
 def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:  # type: ignore[no-untyped-def]
     """Two desks on one workspace would each show grades the other has changed; the second is
     refused with one line, and the database is not touched by it."""
@@ -181,3 +240,41 @@ def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:
     assert done.returncode == 2
     assert "already open on this workspace (pid 4242)" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_sync_output_counts_in_words_a_person_reads(tmp_path: Path) -> None:
+    """One of a thing is singular ("1 run", "1 corrupt line"), and runs are "fetched"."""
+    from tests.helpers import make_workspace, run_record
+
+    ws = make_workspace(
+        tmp_path / "ws", [run_record(0)], default_rate=1.0, overlap=0.0, roster=("ana",)
+    )
+    with (ws / "store" / "runs.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write("garbage\n")
+    dry = agentdeck("sync", "--dry-run", "--workspace", str(ws))
+    assert dry.returncode == 0, dry.stderr
+    assert (
+        "demo: would list 1 run, sample 1 (fetching 1 not here yet), import 0 grades from the store"
+        in dry.stdout
+    )
+    assert "outbox: would push 0 grades" in dry.stdout
+    done = agentdeck("sync", "--workspace", str(ws))
+    assert done.returncode == 0, done.stderr
+    assert "demo: listed 1 run, sampled 1, fetched 1, 0 incidents, 0 grades" in done.stdout
+    assert "demo: warning: skipped 1 corrupt line\n" in done.stderr
+    assert "outbox: 0 grades waiting" in done.stdout
+    assert "hydrated" not in done.stdout + done.stderr + dry.stdout + dry.stderr
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    assert conn.execute("SELECT count(*) FROM runs WHERE hydrated = 1").fetchone()[0] == 1
+    conn.close()
+
+
+def test_the_demo_config_names_every_store_kind() -> None:
+    from store.connectors import CONNECTORS
+
+    line = next(
+        ln
+        for ln in (ROOT / "sample-data" / "agentdeck.toml").read_text().splitlines()
+        if ln.startswith("kind =")
+    )
+    assert all(kind in line for kind in ("file", *CONNECTORS)), line

@@ -110,7 +110,7 @@ def test_output_file(tmp_path: Path) -> None:
         "-o",
         str(target),
     )
-    assert done.returncode == 0 and "agreement on 1 criteria" in done.stdout
+    assert done.returncode == 0 and "agreement on 1 criterion" in done.stdout
     assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
 
 

@@ -468,3 +468,129 @@ async def test_keys_land_on_the_right_run_when_commits_return_out_of_step(
     assert a == {"task_success": "pass", "intervention": "no", "policy": "safe"}
     b = grade_row(demo_workspace, second)
     assert b is not None and json.loads(b["values"]) == {"task_success": "fail"}
+
+
+async def test_an_empty_queue_says_the_sample_went_to_others(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from review.sampling import rendezvous
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace, run_record
+    from tui.widgets.run_view import RunView
+
+    record = next(
+        rec
+        for i in range(100)
+        if rendezvous("s", (rec := run_record(i))["trace_id"], ["ana", "ben"])[0] == "ben"
+    )
+    root = make_workspace(
+        tmp_path / "ws", [record], salt="s", default_rate=1.0, overlap=0.0, roster=("ana", "ben")
+    )
+    ws = load_workspace(root)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.current_run is None
+        view = app.desk.query_one(RunView)
+        text = " ".join(" ".join(view.render_line(y).text for y in range(3)).split())
+        assert "1 run sampled, none for you (ana); roster: ana, ben" in text
+    with db(ws) as conn:
+        assert [tuple(r) for r in conn.execute("SELECT reviewer FROM assignments")] == [("ben",)]
+
+
+async def test_a_failed_sync_is_not_the_last_sync(demo_workspace: Workspace) -> None:
+    """Only a sync that reached the store says "synced … ago"; a failed one leaves the time."""
+    store = demo_workspace.root / "store"
+    store.rename(demo_workspace.root / "store-gone")
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.online is False
+        assert app.services.status.last_sync is None
+        assert "synced" not in str(app.desk.query_one("#status").render())
+
+
+async def test_the_desk_syncs_again_when_the_store_comes_back(demo_workspace: Workspace) -> None:
+    """Offline, a retry is armed after each sync ends; its callback (driven here, no clock)
+    syncs and pushes the waiting grade; then the periodic sync is armed. Never two at once."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    store = demo_workspace.root / "store"
+    store.rename(demo_workspace.root / "store-gone")
+    app = make_app(demo_workspace)
+    services = app.services
+    assert (services.retry_offline, services.sync_every) == (30.0, 300.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.desk.online is False
+        assert services._sync_timer is not None
+        assert services._sync_timer._interval == services.retry_offline
+        run = app.desk.current_run
+        await pilot.press("p", "n", "s")
+        await settle(pilot)
+        with db(demo_workspace) as conn:
+            waiting = conn.execute("SELECT count(*) FROM outbox WHERE pushed_at IS NULL")
+            assert waiting.fetchone()[0] == 1
+        (demo_workspace.root / "store-gone").rename(store)
+
+        started: list[int] = []
+        inner = services._sync
+
+        def counting(setup):  # type: ignore[no-untyped-def]
+            started.append(1)
+            inner(setup)
+
+        services._sync = counting  # type: ignore[method-assign]
+        services.sync_due()  # the timer fires
+        services.sync_due()  # fires again while the first runs: no second sync
+        assert services.status.syncing
+        await pilot.press("k")  # keys are not held up by the sync
+        await settle(pilot)
+        assert started == [1]
+        assert app.desk.online is True
+        assert services.status.last_sync is not None
+        assert services._sync_timer is not None
+        assert services._sync_timer._interval == services.sync_every
+    with db(demo_workspace) as conn:
+        row = conn.execute(
+            "SELECT count(*), count(pushed_at) FROM outbox WHERE run = ?",
+            (run,),
+        ).fetchone()
+    assert row[0] >= 1 and row[0] == row[1]
+
+
+async def test_queue_rows_without_a_business_ref_show_a_short_trace_id(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Runs from an OpenTelemetry file carry no business ref: each queue row names its run by
+    a short trace id (head and tail), so rows are told apart."""
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace, run_record
+    from tui.widgets.queue_list import QueueList
+
+    records = []
+    for i in range(4):
+        rec = run_record(i)
+        rec.pop("business_ref", None)
+        rec["trace_id"] = f"4bf92f3577b34da6a3ce929d0e0e{i:04x}"
+        records.append(rec)
+    root = make_workspace(tmp_path / "ws", records, default_rate=1.0, roster=("ana",))
+    ws = load_workspace(root)
+    app = make_app(ws)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = app.desk.query_one(QueueList)
+        if not app.desk.query_one("#queue-pane").display:
+            await pilot.press("q")
+            await settle(pilot)
+        assert queue.scrollable_content_region.width > 0
+        rows = [queue.render_line(y).text for y in range(4)]
+    with db(ws) as conn:
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT r.run_id FROM assignments a JOIN runs r ON r.id = a.run "
+                "WHERE a.reviewer = 'ana' ORDER BY a.started_at, a.run"
+            )
+        ]
+    assert len(ids) == 4
+    for row, run_id in zip(rows, ids, strict=True):
+        assert "—" not in row
+        assert f"{run_id[:5]}…{run_id[-6:]}" in row, row

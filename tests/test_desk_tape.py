@@ -141,7 +141,7 @@ async def test_keys_typed_before_the_desk_opens_apply_to_the_first_run(
 
 # -- the property: any keys, any pace, any disk, end as the slow model -----------------------------
 
-KEYS = ["p", "f", "y", "n", "s", "v", "g", "j", "k", "u", "e", "tab", ".", ",", "!"]
+KEYS = ["p", "f", "y", "n", "s", "v", "g", "3", "j", "k", "u", "e", "tab", ".", ",", "!"]
 WHOLE = ["pns", "fyv", "pn", ".!"]
 
 
@@ -567,3 +567,62 @@ async def test_a_burst_of_step_and_level_keys_lands_on_the_right_runs(
     assert grade_row(ws, todo[0]) == (PNS, 1, 1)
     assert grade_row(ws, todo[1]) == (FYV, last, 1)
     assert [s["value"] for s in step_score(ws, todo[1])] == [last]
+
+
+def last_payload(ws: Workspace, run: int) -> dict:
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        row = conn.execute(
+            "SELECT payload FROM outbox WHERE run = ? ORDER BY id DESC LIMIT 1", (run,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert row is not None, "no outbox row"
+    return json.loads(row[0])
+
+
+async def test_the_level_already_chosen_clears_its_criterion(synced_demo: Workspace) -> None:
+    """A level key on the level already set is a toggle: an optional criterion is cleared; a
+    required one leaves the grade incomplete and its scores are deleted from the store; `u`
+    undoes each clear."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        await pilot.press("g", "3")
+        await settle(pilot)
+        assert grade_row(ws, first) == ({"tool_use": "good", "tone": 3}, None, 0)
+        await pilot.press("g")  # again: tool_use cleared
+        await settle(pilot)
+        assert grade_row(ws, first) == ({"tone": 3}, None, 0)
+        await pilot.press("3", "5")  # tone cleared, then set to another level
+        await settle(pilot)
+        assert grade_row(ws, first) == ({"tone": 5}, None, 0)
+        await pilot.press("u", "u")  # undo: tone cleared, then 3 again
+        await settle(pilot)
+        assert grade_row(ws, first) == ({"tone": 3}, None, 0)
+        await pilot.press("p", "n", "s")  # complete: the next run opens
+        await settle(pilot)
+        assert app.desk.current_run != first
+        assert grade_row(ws, first) == ({**PNS, "tone": 3}, None, 1)
+        for _ in range(50):  # back to it (graded runs may lie between)
+            if app.desk.current_run == first:
+                break
+            await pilot.press("k")
+            await settle(pilot)
+        assert app.desk.current_run == first
+        await pilot.press("n")  # clear a required criterion
+        await settle(pilot)
+        assert app.desk.current_run == first
+        assert grade_row(ws, first) == (
+            {"task_success": "pass", "policy": "safe", "tone": 3},
+            None,
+            0,
+        )
+        payload = last_payload(ws, first)
+        assert payload["upsert"] == [] and len(payload["delete"]) >= 4
+        await pilot.press("u")  # undo: complete again, pushed again
+        await settle(pilot)
+        assert grade_row(ws, first) == ({**PNS, "tone": 3}, None, 1)
+        assert {s["name"] for s in last_payload(ws, first)["upsert"]} == {*PNS, "tone"}

@@ -36,3 +36,55 @@ def test_nothing_points_outside_the_repository() -> None:
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         assert not outside.search(text), f"{path.relative_to(ROOT)} points outside the repository"
+
+
+def test_the_documented_scores_file_format_is_what_the_stores_write(tmp_path: Path) -> None:
+    """README and architecture describe the file stores' scores file as an append log (last
+    line per id wins, tombstones, a lock file beside it): reading it by that recipe gives what
+    the stores themselves list, and the lock files are where the docs say."""
+    import json
+
+    from store.connectors.file import FileConnector
+    from store.connectors.otlp_file import OtlpFileConnector
+    from store.models import Score
+
+    def score(sid: str, value: str) -> Score:
+        return Score.model_validate(
+            {
+                "id": sid,
+                "trace_id": "t1",
+                "name": "task_success",
+                "value": value,
+                "created_at": "2026-01-01T00:00:00Z",
+                "metadata": {"reviewer": "ana", "rubric_id": "r", "rubric_version": "v"},
+            }
+        )
+
+    (tmp_path / "store").mkdir()
+    (tmp_path / "exports").mkdir()
+    (tmp_path / "exports" / "traces.jsonl").write_text("", encoding="utf-8")
+    stores = [
+        (FileConnector("demo", tmp_path / "store"), tmp_path / "store" / ".scores.lock"),
+        (
+            OtlpFileConnector("otel", tmp_path / "exports" / "traces.jsonl"),
+            tmp_path / "exports" / ".traces.scores.lock",
+        ),
+    ]
+    for connector, lock in stores:
+        connector.push_scores([score("a", "pass"), score("b", "pass")])
+        connector.push_scores([score("a", "fail")])
+        connector.delete_scores(["b"])
+        latest: dict[str, dict] = {}
+        for line in connector.scores_path.read_text(encoding="utf-8").splitlines():
+            obj = json.loads(line)
+            latest[obj["id"]] = obj  # the last line per id wins
+        assert latest["b"] == {"deleted": True, "id": "b"}
+        live = {sid: obj["value"] for sid, obj in latest.items() if not obj.get("deleted")}
+        assert live == {s.id: s.value for s in connector.list_scores()} == {"a": "fail"}
+        assert lock.exists()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    arch = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for doc in (readme, arch):
+        assert '{"deleted": true, "id"' in doc and "last line for an id wins" in doc
+        assert ".scores.lock" in doc
+    assert "exports/.traces.scores.lock" in readme

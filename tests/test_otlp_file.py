@@ -468,7 +468,7 @@ def test_a_trace_waiting_too_long_stops_holding_the_floor(tmp_path: Path) -> Non
     assert problems == [
         f"traces.jsonl:1: trace {_tid(1)}: no root span within {window} bytes of this line "
         "(its root was listed long before, or never written); these spans are read only when "
-        "the run is hydrated"
+        "the run is fetched"
     ]
     # Once a listed run's root is further back than the recent window, the floor passes it.
     conn = OtlpFileConnector("otel", path, pending_window=window, recent_window=0)

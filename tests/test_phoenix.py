@@ -453,8 +453,13 @@ def test_an_unknown_run_fails_alone(phoenix: PhoenixServer) -> None:
 
 
 def test_a_project_that_does_not_exist_yet_has_no_runs(phoenix: PhoenixServer) -> None:
+    """No runs, no failure (a project appears with its first span), but a problem line naming
+    the project and what to check, which `agentdeck sync` prints."""
     page = _connector(phoenix, "nobody-here").list_runs(None, 100)
     assert (page.runs, page.done) == ([], True)
+    [problem] = page.problems
+    assert "'nobody-here'" in problem and "`project` in agentdeck.toml" in problem
+    assert phoenix.url in problem
 
 
 @pytest.mark.parametrize(

@@ -163,6 +163,20 @@ async def test_phoenix_configure_sync_grade_offline_sync_again_exactly_once(
     assert rows(root, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
 
 
+def test_phoenix_sync_on_a_misspelt_project_says_which_project_to_check(
+    phoenix: PhoenixServer, tmp_path: Path, keyring_file: Path
+) -> None:
+    root = workspace_with(
+        tmp_path / "ws",
+        f'[[stores]]\nname = "phoenix"\nkind = "phoenix"\nurl = "{phoenix.url}"\n'
+        'project = "suport-agents"\n',
+    )
+    out = agentdeck(root, "sync")  # exit 0: a project appears with its first span
+    assert "phoenix: listed 0 runs" in out
+    assert "no project 'suport-agents'" in out and "`project` in agentdeck.toml" in out
+    assert rows(root, "SELECT count(*) FROM runs") == [(0,)]
+
+
 async def test_langfuse_configure_login_sync_grade_offline_sync_again_exactly_once(
     tmp_path: Path, keyring_file: Path
 ) -> None:

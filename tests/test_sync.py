@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from review import grading
 from review.sampling import assign_reviewers, in_sample
@@ -18,7 +20,14 @@ from store.connectors.file import FileConnector
 from store.identity import score_id
 from store.models import RunPage
 from store.sync import now_iso, pull
-from tests.helpers import make_workspace, open_setup, run_record, scalar, write_jsonl
+from tests.helpers import (
+    config_toml,
+    make_workspace,
+    open_setup,
+    run_record,
+    scalar,
+    write_jsonl,
+)
 
 SALT = "sync-salt"
 DEFAULT_RATE = 0.1
@@ -417,3 +426,123 @@ def test_a_value_past_the_limit_is_cut_with_a_marker(tmp_path: Path) -> None:
     assert result.startswith('{"rows": ["yyy') and len(result) < 1100
     left = len(json.dumps({"rows": ["y" * 100] * 50})) - 1000
     assert result.endswith(f"… [cut by agentdeck: {left:,} more characters]")
+
+
+def _queue(conn: sqlite3.Connection) -> set[tuple[str, str]]:
+    return {
+        (reviewer, run_id)
+        for reviewer, run_id in conn.execute(
+            "SELECT a.reviewer, r.run_id FROM assignments a JOIN runs r ON r.id = a.run"
+        )
+    }
+
+
+def _replan(ws: Path, **config: Any) -> None:
+    """Rewrite the workspace's agentdeck.toml with another sampling plan (same store)."""
+    (ws / "agentdeck.toml").write_text(config_toml(**config), encoding="utf-8")
+
+
+def test_a_changed_plan_resamples_the_runs_already_synced(ws: Path) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    assert {r for r, _ in _queue(conn)} == {"ana", "ben", "chen"}
+    # Ben graded one of his runs (partly): his work stays whatever the plan says next.
+    [(ben_pk, ben_run)] = _queued(conn, "ben")[:1]
+    grading.set_value(conn, ben_pk, "ben", setup.rubric, "task_success", "pass")
+
+    # Only ana now, and a higher rate: the runs already here are decided again.
+    _replan(ws, roster=("ana",), salt=SALT, default_rate=0.5, rates=RATES)
+    conn2, setup2 = open_setup(ws)
+    dry = _sync(conn2, setup2, dry_run=True)
+    before = _queue(conn2)
+    new_rates = {**RATES}
+    wanted = {
+        r["trace_id"]
+        for r in RECORDS
+        if in_sample(SALT, r["trace_id"], new_rates.get(r["workflow"], 0.5))
+        or _expected_reason(r) not in (None, "sample")
+    }
+    fetch = wanted - set(EXPECTED)
+    assert fetch, "the higher rate samples runs not fetched before"
+    assert dry.plan_changed and dry.resampled > 0 and dry.hydrated == len(fetch)
+    assert _queue(conn2) == before  # a dry run changes nothing
+
+    report = _sync(conn2, setup2)
+    assert report.listed == 0
+    assert report.plan_changed and report.resampled == dry.resampled
+    assert report.hydrated == len(fetch)
+    queue = _queue(conn2)
+    assert {run for who, run in queue if who == "ana"} == wanted
+    # Ungraded work for ben and chen is gone; ben's graded run stays his.
+    assert {(who, run) for who, run in queue if who != "ana"} == {("ben", ben_run)}
+    hydrated = {r for (r,) in conn2.execute("SELECT run_id FROM runs WHERE hydrated = 1")}
+    assert wanted <= hydrated
+    assert (
+        scalar(
+            conn2,
+            "SELECT count(*) FROM steps s JOIN runs r ON r.id = s.run WHERE r.run_id = ?",
+            sorted(fetch)[0],
+        )
+        > 0
+    )
+
+    again = _sync(conn2, setup2)
+    assert (again.plan_changed, again.resampled, again.hydrated) == (False, 0, 0)
+    assert _queue(conn2) == queue
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    plans=st.lists(
+        st.tuples(
+            st.sampled_from([("ana",), ("ana", "chen"), ("ana", "ben"), ("ana", "ben", "chen")]),
+            st.sampled_from([0.0, 0.1, 0.4]),
+            st.sampled_from([0.0, 0.5, 1.0]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+def test_after_any_plan_changes_the_queue_is_the_one_a_fresh_sync_computes(
+    tmp_path_factory: pytest.TempPathFactory,
+    plans: list[tuple[tuple[str, ...], float, float]],
+) -> None:
+    """Every laptop computes the same queue: one that synced under a string of plans holds,
+    apart from graded work, what a laptop syncing the last plan from scratch holds."""
+    records = _records(0, 80)
+    base = tmp_path_factory.mktemp("replan")
+    ws = make_workspace(base / "ws", records, incidents=[INCIDENT], salt=SALT)
+    for roster, rate, overlap in plans:
+        _replan(ws, roster=roster, salt=SALT, default_rate=rate, overlap=overlap)
+        conn, setup = open_setup(ws)
+        _sync(conn, setup)
+        conn.close()
+    fresh = make_workspace(base / "fresh", records, incidents=[INCIDENT], salt=SALT)
+    roster, rate, overlap = plans[-1]
+    _replan(fresh, roster=roster, salt=SALT, default_rate=rate, overlap=overlap)
+    conn_f, setup_f = open_setup(fresh)
+    _sync(conn_f, setup_f)
+    conn, _ = open_setup(ws)
+    assert _queue(conn) == _queue(conn_f)
+
+
+def test_a_database_from_before_plans_were_kept_resamples_quietly_unless_the_queue_changes(
+    ws: Path,
+) -> None:
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    queue = _queue(conn)
+    conn.execute("UPDATE sync_state SET plan = NULL")  # as schema 10 left it
+    again = _sync(conn, setup)
+    assert (again.plan_changed, again.resampled) == (False, 0)
+    assert _queue(conn) == queue
+    assert scalar(conn, "SELECT plan FROM sync_state") == setup.plan.fingerprint()
+    # Changed before the upgrade (no fingerprint to compare): the queue is put right, and said.
+    conn.execute("UPDATE sync_state SET plan = NULL")
+    _replan(ws, roster=("ana",), salt=SALT, default_rate=DEFAULT_RATE, rates=RATES)
+    conn2, setup2 = open_setup(ws)
+    third = _sync(conn2, setup2)
+    assert third.plan_changed and third.resampled > 0
+    assert {who for who, _ in _queue(conn2)} == {"ana"}

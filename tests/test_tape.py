@@ -285,8 +285,12 @@ def test_moving_needs_no_write_lock(template, tmp_path: Path) -> None:  # type: 
     finally:
         sync_conn.execute("ROLLBACK")
         sync_conn.close()
+    had = grading.get_grade(conn, tape.state.run, "ana", rubric)
     tape.apply(conn, [press("p")])
-    assert grading.get_grade(conn, tape.state.run, "ana", rubric).values["task_success"] == "pass"
+    # The key applies once the lock is free (on a run already set to pass, it clears it).
+    want = None if had and had.values.get("task_success") == "pass" else "pass"
+    now = grading.get_grade(conn, tape.state.run, "ana", rubric)
+    assert now is not None and now.values.get("task_success") == want
     conn.close()
 
 

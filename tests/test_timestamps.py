@@ -234,7 +234,7 @@ def test_a_run_with_an_unreadable_timestamp_is_a_problem_naming_its_line(tmp_pat
     assert fetched == []
     assert fetched.problems == [
         "runs.jsonl:3: steps.0.start_time: not an ISO 8601 timestamp: 'half past nine' "
-        "(run not hydrated)"
+        "(run not fetched)"
     ]
 
 

@@ -201,7 +201,7 @@ class AgentDeckApp(App[None]):
 
     @on(SyncFinished)
     def sync_finished(self, message: SyncFinished) -> None:
-        self.services.sync_finished(message.error)
+        self.services.sync_finished(message.error, reached=message.reached)
         if message.error:
             self.notify(message.error, title="Offline", severity="warning", markup=False)
         if message.problems:

@@ -209,12 +209,13 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
 
     With --dry-run, list and sample each store and say what a sync would fetch and push,
     writing nothing (the saved cursors stay where they are) and contacting no alert source."""
+    from review.queue import empty_queue_note
     from review.session import load_setup
     from review.session import sync as run_sync
     from store.db import connect
     from store.outbox import pending_count
     from store.sync import PullReport
-    from tui.text import one_line
+    from tui.text import counted, one_line
 
     ws = _workspace(workspace)
     setup = load_setup(ws)
@@ -233,12 +234,17 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
             bars.stop()
         for name, pulled, _ in results:
             click.echo(
-                f"{name}: would list {pulled.listed} runs, sample {pulled.sampled} "
-                f"(fetching {pulled.hydrated} not here yet), import from {pulled.scores} "
-                f"grades in the store"
+                f"{name}: would list {counted(pulled.listed, 'run')}, sample "
+                f"{pulled.sampled} (fetching {pulled.hydrated} not here yet), import "
+                f"{counted(pulled.scores, 'grade')} from the store"
             )
+            if pulled.plan_changed:
+                click.echo(
+                    f"{name}: sampling plan changed: would re-sample "
+                    f"{counted(pulled.resampled, 'run')}"
+                )
         click.echo(
-            f"outbox: would push {pending_count(conn)} grades"
+            f"outbox: would push {counted(pending_count(conn), 'grade')}"
             + ("" if not no_push else " (not with --no-push)")
         )
         click.echo("dry run: no run, grade or cursor changed; nothing was sent")
@@ -254,36 +260,51 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
             problems += 1
         else:
             click.echo(
-                f"{alerts.name}: listed {alerts.listed} incidents, {alerts.opened} opened, "
+                f"{alerts.name}: listed {counted(alerts.listed, 'incident')}, "
+                f"{alerts.opened} opened, "
                 f"{alerts.resolved} resolved"
             )
         for p in alerts.problems[:10]:
             click.echo(f"  {one_line(p, 300)}", err=True)
     for name, pulled, pushed in results:
         click.echo(
-            f"{name}: listed {pulled.listed} runs, sampled {pulled.sampled}, "
-            f"hydrated {pulled.hydrated}, {pulled.incidents} incidents, {pulled.scores} grades"
+            f"{name}: listed {counted(pulled.listed, 'run')}, sampled {pulled.sampled}, "
+            f"fetched {pulled.hydrated}, {counted(pulled.incidents, 'incident')}, "
+            f"{counted(pulled.scores, 'grade')}"
         )
+        if pulled.plan_changed:
+            click.echo(
+                f"{name}: sampling plan changed: {counted(pulled.resampled, 'run')} re-sampled"
+            )
         if pushed is not None:
-            click.echo(f"{name}: pushed {pushed.pushed} grades, {pushed.failed} failed")
+            click.echo(f"{name}: pushed {counted(pushed.pushed, 'grade')}, {pushed.failed} failed")
             if pushed.untried:
                 click.echo(
-                    f"{name}: the store did not answer; {pushed.untried} more grades wait "
-                    "for the next sync",
+                    f"{name}: the store did not answer; "
+                    f"{counted(pushed.untried, 'more grade')} "
+                    f"wait{'s' if pushed.untried == 1 else ''} for the next sync",
                     err=True,
                 )
             for err in pushed.errors[:5]:
                 click.echo(f"  push failed: {one_line(err, 300)}", err=True)
             problems += pushed.failed
         if pulled.skipped:
-            click.echo(f"{name}: warning: skipped {pulled.skipped} corrupt lines", err=True)
+            click.echo(
+                f"{name}: warning: skipped {counted(pulled.skipped, 'corrupt line')}", err=True
+            )
         elif pulled.problems:
-            click.echo(f"{name}: warning: {len(pulled.problems)} problems in the store", err=True)
+            click.echo(
+                f"{name}: warning: {counted(len(pulled.problems), 'problem')} in the store",
+                err=True,
+            )
         for p in pulled.problems[:10]:
             click.echo(f"  {one_line(p, 300)}", err=True)
         if len(pulled.problems) > 10:
             click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
-    click.echo(f"outbox: {pending_count(conn)} grades waiting")
+    click.echo(f"outbox: {counted(pending_count(conn), 'grade')} waiting")
+    note = empty_queue_note(conn, setup.reviewer, setup.plan.roster)
+    if note is not None:
+        click.echo(note)
     sys.exit(1 if problems else 0)
 
 
@@ -691,6 +712,7 @@ def audit_verify(workspace: Path | None) -> None:
     inserted or deleted."""
     from runbooks.audit import verify
     from store.db import connect
+    from tui.text import counted
 
     ws = _workspace(workspace)
     if not ws.db_path.exists():
@@ -703,7 +725,8 @@ def audit_verify(workspace: Path | None) -> None:
     for finding in findings:
         click.echo(str(finding), err=True)
     n = len(findings)
-    click.echo(f"{count} entries checked: {n} problem{'s' if n > 1 else ''} found", err=True)
+    checked = counted(count, "entry", "entries")
+    click.echo(f"{checked} checked: {counted(n, 'problem')} found", err=True)
     sys.exit(1)
 
 
@@ -726,6 +749,7 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
     """
     from runbooks.audit import incidents, match_incident, timeline, timeline_markdown
     from store.db import connect
+    from tui.text import counted
 
     ws = _workspace(workspace)
     if not ws.db_path.exists():
@@ -749,10 +773,10 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: {len(data['entries'])} entries of {keys[0]}")
+        click.echo(f"{output}: {counted(len(data['entries']), 'entry', 'entries')} of {keys[0]}")
     if not data["verified"]:
         click.echo(
-            f"the audit trail does NOT verify ({len(data['problems'])} problems); "
+            f"the audit trail does NOT verify ({counted(len(data['problems']), 'problem')}); "
             "run `agentdeck audit verify`",
             err=True,
         )
@@ -963,7 +987,7 @@ def _agreement_table(data: dict[str, object]) -> str:
         figure_rows,
         reviewer_rows,
     )
-    from tui.text import safe_text
+    from tui.text import counted, safe_text
 
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False, color_system=None)
@@ -972,7 +996,8 @@ def _agreement_table(data: dict[str, object]) -> str:
         console.print(Text("no ratings to compare"))
     for c in criteria:
         head = (
-            f"{criterion_title(c)}: {c['units']} units, {c['raters']} raters, "
+            f"{criterion_title(c)}: {counted(int(str(c['units'])), 'unit')}, "
+            f"{counted(int(str(c['raters'])), 'rater')}, "
             f"{c.get('scale')} values"
         )
         table = Table(title=Text(safe_text(head)), title_justify="left")
@@ -1033,6 +1058,7 @@ def report_agreement(
     from review import agreement_export as export
     from review.agreement import agreement_report
     from review.ratings import read_ratings
+    from tui.text import counted
 
     reviewers: list[dict[str, object]] | None = None
     if ratings is not None:
@@ -1075,7 +1101,8 @@ def report_agreement(
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: agreement on {len(data['criteria'])} criteria")
+        n = len(data["criteria"])
+        click.echo(f"{output}: agreement on {counted(n, 'criterion', 'criteria')}")
 
 
 @report.command("weekly")
@@ -1134,7 +1161,7 @@ def report_weekly(
     )
     from runbooks.cards import check_cards
     from store.db import connect
-    from tui.text import one_line
+    from tui.text import counted, one_line
 
     try:
         weeks = int(weeks_text)
@@ -1199,7 +1226,9 @@ def report_weekly(
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: weekly report {data.week}, {len(data.workflows)} workflows")
+        click.echo(
+            f"{output}: weekly report {data.week}, {counted(len(data.workflows), 'workflow')}"
+        )
     if problems:
         n = len(problems)
         click.echo(

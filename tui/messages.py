@@ -19,13 +19,15 @@ class TapeReported(Message):
 
 
 class SyncFinished(Message):
-    """A sync ended: ``error`` is set when a store could not be reached; ``problems`` are lines
-    of the store that were skipped."""
+    """A sync ended: ``error`` is set when a store could not be reached (or a push failed);
+    ``problems`` are lines of the store that were skipped; ``reached``: the sync ran to its end
+    against every store (only such a sync counts as the last sync)."""
 
-    def __init__(self, problems: list[str], error: str | None) -> None:
+    def __init__(self, problems: list[str], error: str | None, *, reached: bool = False) -> None:
         super().__init__()
         self.problems = problems
         self.error = error
+        self.reached = reached
 
 
 class PushFinished(Message):

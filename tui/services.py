@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from review.tape import TapeRunner
 
 PUSH_DELAY = 3.0
+#: Seconds from the end of a sync that could not reach a store (or left grades unsent) to the
+#: next try, while the desk is open.
+RETRY_OFFLINE = 30.0
+#: Seconds from the end of a sync that reached every store to the next periodic one.
+SYNC_EVERY = 300.0
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class Status:
     pending: int | None = None
     online: bool | None = None
     syncing: bool = False
-    last_sync: float | None = None  # time.time() of the last sync that ended
+    last_sync: float | None = None  # time.time() of the last sync that reached the stores
     error: str | None = None
 
 
@@ -62,6 +67,13 @@ class Services:
         self.tape: TapeRunner | None = None
         self._listeners: list[Callable[[Status], None]] = []
         self._push_timer: Any = None
+        #: The next background sync (Dolphie-style: armed only when the last one has ended, so
+        #: syncs never pile up). Offline, or with grades left unsent, it comes after
+        #: ``retry_offline`` seconds; otherwise after ``sync_every``. Only when the app syncs
+        #: by itself (``sync_on_start``).
+        self._sync_timer: Any = None
+        self.retry_offline = RETRY_OFFLINE
+        self.sync_every = SYNC_EVERY
         self._push_after_sync = False
         self._sync_listeners: list[Callable[[], None]] = []
         self._closing = threading.Lock()
@@ -131,11 +143,13 @@ class Services:
 
         problems: list[str] = []
         error: str | None = None
+        reached = False
         try:
             with self.store_lock:
                 conn = connect(setup.workspace.db_path)
                 try:
                     results = sync(conn, setup)
+                    reached = True
                     for alerts in results.alerts:
                         problems.extend(alerts.problems)
                         if alerts.error:
@@ -151,16 +165,38 @@ class Services:
         except Exception as exc:  # anything else still ends the sync, and says why
             error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
         finally:
-            self._app.post_message(SyncFinished(problems, error))
+            self._app.post_message(SyncFinished(problems, error, reached=reached))
 
-    def sync_finished(self, error: str | None) -> None:
-        """The app calls this on the UI thread when a sync ends."""
-        self.set_status(syncing=False, online=error is None, last_sync=time.time())
+    def sync_finished(self, error: str | None, *, reached: bool = False) -> None:
+        """The app calls this on the UI thread when a sync ends; ``reached``: it ran to its end
+        against every store (a failed sync leaves the last sync's time as it was)."""
+        if reached:
+            self.set_status(syncing=False, online=error is None, last_sync=time.time())
+        else:
+            self.set_status(syncing=False, online=error is None)
         for listener in list(self._sync_listeners):
             listener()
         if self._push_after_sync:
             self._push_after_sync = False
             self._push()
+        self._arm_sync(retry=error is not None)
+
+    def _arm_sync(self, *, retry: bool) -> None:
+        """Arm the one background sync timer, replacing any armed one: soon when ``retry``
+        (the store was not reached or grades were left unsent), else after ``sync_every``."""
+        if not self.sync_on_start:
+            return
+        if self._sync_timer is not None:
+            self._sync_timer.stop()
+        delay = self.retry_offline if retry else self.sync_every
+        self._sync_timer = self._app.set_timer(delay, self.sync_due)
+
+    def sync_due(self) -> None:
+        """The background timer fired: sync, unless one is running (its end re-arms)."""
+        self._sync_timer = None
+        if self.setup is None:
+            return
+        self.start_sync()
 
     def schedule_push(self) -> None:
         """Push the outbox a moment after the last commit (grades are safe meanwhile)."""
@@ -211,6 +247,9 @@ class Services:
             self.set_status(online=error is None)
         else:
             self.set_status(online=error is None, pending=pending)
+        if error is not None and not self.status.syncing:
+            # Grades wait in the outbox: try again soon rather than at the periodic sync.
+            self._arm_sync(retry=True)
 
     # -- errors ----------------------------------------------------------------------------------
 

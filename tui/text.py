@@ -266,3 +266,8 @@ def _wrap_line(line: str, width: int) -> list[str]:
         pos = b
     out.append(line[begin:])
     return out
+
+
+def counted(n: int, word: str, many: str | None = None) -> str:
+    """``n`` and the word, singular for one: ``1 run``, ``2 runs``, ``1 entry``/``2 entries``."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

@@ -225,7 +225,7 @@ class FileConnector:
                 try:
                     run = _parse(Run, fh.readline())
                 except (ValidationError, ValueError) as exc:
-                    out.problems.append(_problem(RUNS, at.number, exc) + " (run not hydrated)")
+                    out.problems.append(_problem(RUNS, at.number, exc) + " (run not fetched)")
                     continue
                 # A rewritten file moves lines: trust an offset only if it still holds the run.
                 if run.trace_id == rid:

@@ -694,7 +694,7 @@ class OtlpFileConnector:
                 problems.append(
                     f"{name}:{trace.first_line}: trace {tid}: no root span within "
                     f"{self.pending_window} bytes of this line (its root was listed long before, "
-                    "or never written); these spans are read only when the run is hydrated"
+                    "or never written); these spans are read only when the run is fetched"
                 )
         for tid, trace in list(recent.items()):
             if trace.root_offset < end - self.recent_window:
@@ -768,7 +768,7 @@ class OtlpFileConnector:
                         continue
                     out.append(trace.run(self.workflow_attribute))
                 except (ValidationError, ValueError) as exc:
-                    out.problems.append(f"{name}: trace {rid}: {exc} (run not hydrated)")
+                    out.problems.append(f"{name}: trace {rid}: {exc} (run not fetched)")
         return out
 
     # -- incidents and scores ----------------------------------------------------------------

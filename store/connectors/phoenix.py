@@ -517,8 +517,18 @@ class PhoenixConnector:
             params.append(("cursor", state.after))
         page = self._page(self._spans_path, params, allow=(404,))
         if page is None:
-            # Phoenix creates a project with its first span: no project yet is no runs yet.
-            return RunPage(runs=[], cursor=cursor, done=True)
+            # Phoenix creates a project with its first span: no project yet is no runs yet. But
+            # a misspelt project looks the same, so say which project was asked for.
+            return RunPage(
+                runs=[],
+                cursor=cursor,
+                done=True,
+                problems=[
+                    f"{self.name}: Phoenix at {display_url(self.url)} has no project "
+                    f"{self.project!r} (HTTP 404), so no runs were listed; check `project` in "
+                    "agentdeck.toml (a new project appears with its first span)"
+                ],
+            )
         problems: list[str] = []
         spans = [s for s in self._parse_spans(page.data, problems) if s.id != state.seen]
         rows = [_row_id(s.id) for s in spans]

@@ -656,16 +656,25 @@ class ReviewScreen(AreaScreen):
         view = self.query_one(RunView)
         if run is None:
             self._first_drawn()
+            syncing = self.services.status.syncing
             view.show_message(
-                "Syncing the store…"
-                if self.services.status.syncing
-                else "No runs in this view of the queue."
+                "Syncing the store…" if syncing else "No runs in this view of the queue."
             )
+            setup = self.services.setup
+            if not syncing and setup is not None and self.state.flt == rq.QueueFilter():
+                self._work(self._explain_empty(setup.plan.roster), "empty")
             return
         if run in self.details:
             self._show(run)
         else:
             self._work(self._load_detail(run), "detail")
+
+    async def _explain_empty(self, roster: tuple[str, ...]) -> None:
+        """An empty queue while runs were sampled for others says so, and names the roster."""
+        reviewer = self.services.reviewer
+        note = await self.read(lambda conn: rq.empty_queue_note(conn, reviewer, roster))
+        if note is not None and self.state.run is None and not self.services.status.syncing:
+            self.query_one(RunView).show_message(f"No runs for you to grade: {note}.")
 
     def _first_drawn(self) -> None:
         if self._started:

@@ -121,6 +121,7 @@ def help_text(rows: list[tuple[str, str, str]], rubric: Rubric | None) -> Text:
                 t.append("\n")
         t.append(
             "\nSetting the last required criterion saves the grade and opens the next run.\n"
+            "The level already chosen, pressed again, clears its criterion (undo with u).\n"
             "Keys are applied in the order typed, however fast: each lands on the run that is\n"
             "open when it is reached, and every key typed is saved before the desk quits.\n",
             "italic",

@@ -25,12 +25,21 @@ BLOCK = 100
 MAX_BLOCKS = 24
 
 
+def short_id(run_id: str) -> str:
+    """A trace id short enough for a queue line and still telling runs apart: whole up to 12
+    characters, else its head (what find matches as a prefix) and its tail (where sequential
+    ids differ): ``4bf92…4736b0``."""
+    text = one_line(run_id, 200)
+    return text if len(text) <= 12 else f"{text[:5]}…{text[-6:]}"
+
+
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: graded mark, time, status, business ref, then workflow if it fits."""
+    """One queue line: graded mark, time, status, business ref (else a short trace id), then
+    workflow if it fits."""
     mark = "✓" if row.graded else "·"
     when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
-    ref = one_line(row.business_ref or "—", 40)
+    ref = one_line(row.business_ref, 40) if row.business_ref else short_id(row.run_id)
     text = f"{mark} {when} {status} {ref}"
     room = width - len(text) - 2
     if room >= 8:
