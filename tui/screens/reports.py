@@ -113,10 +113,13 @@ def adjudication_text(
             t.append(one_line(comment, 300), "italic")
     missing = [c.id for c in rubric.required if draft.values.get(c.id) is None]
     t.append("\n\n")
+    saved = run.adjudication is not None and run.adjudication.values == draft.values
     if missing:
         t.append(f"to save, set: {', '.join(missing)}", "yellow")
+    elif saved:
+        t.append("this final grade is saved", "green")
     else:
-        t.append("enter saves this final grade", "bold green")
+        t.append("not saved yet: enter saves this final grade", "bold green")
     t.append("  ·  [ ] take a reviewer's grade  ·  j k next / previous run", "dim")
     return t
 
