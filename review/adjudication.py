@@ -359,3 +359,52 @@ def _payload(
         elif before is not None and c.id in before.values:
             delete.append(sid)
     return {"trace_id": run_id, "upsert": upsert, "delete": delete}
+
+
+# --- the queue as a report (``agentdeck report disputes``) ----------------------------------------
+
+
+def queue_dict(runs: list[OverlapRun], rubric: Rubric) -> dict[str, Any]:
+    """The adjudication queue as plain data: each disputed run with every reviewer's grade side
+    by side, the criteria they differ on, and the final grade if one was set."""
+    return {
+        "rubric": {"id": rubric.id, "version": rubric.version},
+        "criteria": [c.id for c in rubric.criteria],
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "source": r.source,
+                "workflow": r.workflow,
+                "started_at": r.started_at,
+                "differing": list(r.differing),
+                "grades": [
+                    {"reviewer": g.reviewer, "values": g.values, "comment": g.comment}
+                    for g in r.grades
+                ],
+                "adjudication": None
+                if r.adjudication is None
+                else {
+                    "values": r.adjudication.values,
+                    "comment": r.adjudication.comment,
+                    "adjudicator": r.adjudication.adjudicator,
+                    "updated_at": r.adjudication.updated_at,
+                },
+            }
+            for r in runs
+        ],
+    }
+
+
+def queue_rows(data: dict[str, Any]) -> list[list[str]]:
+    """One row per run and reviewer (then the final grade): run, workflow, who, a value per
+    criterion, comment. Every cell is text as given; the caller escapes for its format."""
+    rows: list[list[str]] = []
+    for r in data["runs"]:
+        who = [(g["reviewer"], g["values"], g["comment"] or "") for g in r["grades"]]
+        if r["adjudication"] is not None:
+            a = r["adjudication"]
+            who.append((f"final ({a['adjudicator']})", a["values"], a["comment"] or ""))
+        for name, values, comment in who:
+            cells = [str(values.get(c, "")) for c in data["criteria"]]
+            rows.append([r["run_id"], r["workflow"], name, *cells, comment])
+    return rows

@@ -171,3 +171,45 @@ def test_report_with_a_ratings_file_imports_no_tui_or_network(tmp_path: Path) ->
     )
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
     assert "HEAVY []" in done.stderr
+
+
+def test_the_demo_adjudication_queue_on_the_command_line(tmp_path: Path) -> None:
+    import shutil
+    import sqlite3
+
+    ws = tmp_path / "ws"
+    shutil.copytree(
+        ROOT / "sample-data", ws, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
+    )
+    assert agentdeck("sync", "-w", str(ws)).returncode == 0
+    done = agentdeck("report", "disputes", "-w", str(ws), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    runs = data["runs"]
+    assert len(runs) == 7 and done.stderr.strip() == "7 disputed runs (7 not adjudicated yet)"
+    for run in runs:
+        assert len(run["grades"]) >= 2 and run["differing"]
+        for criterion in run["differing"]:
+            assert len({str(g["values"].get(criterion)) for g in run["grades"]}) > 1
+    # The same runs the database holds two or more differing complete grades for.
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    overlap = {
+        r
+        for (r,) in conn.execute(
+            "SELECT r.run_id FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1 "
+            'GROUP BY g.run HAVING count(*) >= 2 AND count(DISTINCT g."values") >= 2'
+        )
+    }
+    assert {r["run_id"] for r in runs} <= overlap
+    # Every format is the same rows; text is data (HTML escaped, no formula in CSV).
+    table = agentdeck("report", "disputes", "-w", str(ws), "--pending")
+    assert runs[0]["run_id"] in table.stdout
+    rows = list(
+        csv.reader(
+            io.StringIO(agentdeck("report", "disputes", "-w", str(ws), "--format", "csv").stdout)
+        )
+    )
+    assert rows[0][:3] == ["run", "workflow", "reviewer"]
+    assert len(rows) - 1 == sum(len(r["grades"]) for r in runs)
+    page = agentdeck("report", "disputes", "-w", str(ws), "--format", "html").stdout
+    assert page.count("<tr>") == len(rows)

@@ -1105,6 +1105,88 @@ def report_agreement(
         click.echo(f"{output}: agreement on {counted(n, 'criterion', 'criteria')}")
 
 
+@report.command("disputes")
+@workspace_option
+@click.option("--workflow", default=None, metavar="W", help="Only this workflow's runs.")
+@click.option("--pending", is_flag=True, help="Only the runs not adjudicated yet.")
+@_report_format_option
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+@_guarded
+def report_disputes(
+    workspace: Path | None, workflow: str | None, pending: bool, fmt: str, output: Path | None
+) -> None:
+    """The adjudication queue: overlap runs whose reviewers disagree, their grades side by side,
+    and the final grade where one was set (settle them in the app's Reports area)."""
+    import csv
+    import html
+
+    from review.adjudication import disputed, queue_dict, queue_rows
+    from review.session import load_setup
+    from store.db import connect
+    from tui.text import counted, one_line
+
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        _fail(f"no grades yet: {ws.db_path} does not exist; run `agentdeck sync` first")
+    setup = load_setup(ws)
+    runs = disputed(connect(ws.db_path), setup.rubric, workflow=workflow, pending_only=pending)
+    data = queue_dict(runs, setup.rubric)
+    headers = ["run", "workflow", "reviewer", *data["criteria"], "comment"]
+    rows = queue_rows(data)
+    if fmt == "json":
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(headers)
+        for row in rows:
+            # A cell that a spreadsheet would run as a formula is quoted as text.
+            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+        text = buf.getvalue()
+    elif fmt == "html":
+        cells = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n" for row in rows
+        )
+        text = (
+            f'<!doctype html>\n<meta charset="utf-8">\n<title>Disputed runs</title>\n'
+            f"<table>\n<tr>{cells}</tr>\n{body}</table>\n"
+        )
+    elif fmt == "markdown":
+
+        def md(c: str) -> str:
+            return html.escape(one_line(c, 500)).replace("|", "\\|").replace("`", "\\`")
+
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
+        text = "\n".join(lines) + "\n"
+    else:
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=f"Disputed overlap runs under {setup.rubric.id} {setup.rubric.version}")
+        for h in headers:
+            table.add_column(h)
+        for row in rows:
+            table.add_row(*(Text(one_line(c, 60)) for c in row))
+        buf = io.StringIO()
+        Console(file=buf, width=160, color_system=None).print(table)
+        text = buf.getvalue()
+    _write_text(text, output)
+    click.echo(
+        f"{counted(len(runs), 'disputed run')}"
+        f" ({sum(1 for r in runs if r.adjudication is None)} not adjudicated yet)",
+        err=True,
+    )
+
+
 @report.command("weekly")
 @workspace_option
 @click.option(
