@@ -275,3 +275,9 @@ def test_snapshot_adjudication(snap_compare, demo_workspace: Workspace) -> None:
 def test_snapshot_scorecard(snap_compare, demo_workspace: Workspace) -> None:
     app = make_app(demo_workspace)
     assert snap_compare(app, terminal_size=(120, 40), run_before=_snapshot_view(("shift+tab",)))
+
+
+def test_snapshot_agreement_at_80_columns(snap_compare, demo_workspace: Workspace) -> None:
+    """At 80 columns the figures keep their names and values; the intervals wait for room."""
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_snapshot_view(("tab",)))

@@ -6,9 +6,10 @@ it is shown as plain ``Text`` (through :func:`tui.text.one_line`), never parsed 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -16,6 +17,24 @@ from review.progress import WorkflowProgress
 from review.scorecard import Cell, ScorecardRow
 from review.weekly import Rate, WeeklyReport, WorkflowReport
 from tui.text import one_line
+
+#: Under this many columns the tables leave the intervals out (and say where they are).
+WIDE = 110
+
+
+class Fitted:
+    """A renderable built for the width it is drawn at: a report's table keeps its intervals
+    when there is room for them and drops them on an 80-column terminal, instead of cutting
+    every figure to "0.9…"."""
+
+    def __init__(self, build: Callable[[int], RenderableType]) -> None:
+        self.build = build
+
+    def __rich_console__(
+        self, console: Console, options: ConsoleOptions
+    ) -> Iterator[RenderableType]:
+        yield self.build(options.max_width)
+
 
 STATUS_STYLE = {"ok": "green", "warn": "yellow", "bad": "bold red", "gap": "bold red"}
 STATUS_MARK = {"ok": "✓", "warn": "!", "bad": "✗", "gap": "∅ gap:"}
@@ -126,32 +145,52 @@ def budget_text(wf: WorkflowReport) -> Text:
     return t
 
 
-def weeks_table(wf: WorkflowReport) -> Table:
+def weeks_table(wf: WorkflowReport, width: int = WIDE) -> Table:
+    """The workflow week by week; narrower than ``WIDE``: short headings, rates without
+    their intervals (the title line keeps the report week's)."""
+    wide = width >= WIDE
     table = Table(box=None, expand=False, header_style="bold", pad_edge=False)
-    for label in (
-        "week",
-        "runs",
-        "cost/run",
-        "sampled",
-        "graded",
-        "coverage",
-        "success",
-        "intervention",
-        "tied",
-        "flagged",
-        "incidents",
-    ):
-        table.add_column(label, justify="left" if label == "week" else "right")
+    labels = (
+        (
+            "week",
+            "runs",
+            "cost/run",
+            "sampled",
+            "graded",
+            "coverage",
+            "success",
+            "intervention",
+            "tied",
+            "flagged",
+            "incidents",
+        )
+        if wide
+        else (
+            "week",
+            "runs",
+            "$/run",
+            "sampl",
+            "grade",
+            "cover",
+            "succ",
+            "interv",
+            "tied",
+            "flag",
+            "incid",
+        )
+    )
+    for label in labels:
+        table.add_column(label, justify="left" if label == "week" else "right", no_wrap=True)
     for w in wf.weeks:
         table.add_row(
-            w.week,
+            w.week if wide else w.week[-3:],
             f"{w.runs:,}",
             "—" if w.cost_per_run is None else f"${w.cost_per_run:.4f}",
             f"{w.sampled:,}",
             f"{w.graded:,}",
             pct(w.coverage),
-            rate_text(w.task_success, counts=False),
-            rate_text(w.intervention, counts=False),
+            rate_text(w.task_success, counts=False) if wide else pct(w.task_success.rate),
+            rate_text(w.intervention, counts=False) if wide else pct(w.intervention.rate),
             f"{w.disputed:,}",
             f"{w.flagged:,}",
             f"{w.incidents:,}",
@@ -172,8 +211,10 @@ def _num(x: Any, digits: int = 2) -> str:
     return "—" if x is None else f"{x:.{digits}f}"
 
 
-def _with_interval(c: dict[str, Any], key: str, value: Any) -> Text:
+def _with_interval(c: dict[str, Any], key: str, value: Any, *, wide: bool = True) -> Text:
     t = Text(_num(value), "bold" if value is not None else "dim")
+    if not wide:
+        return t
     iv: Any = c.get("intervals") or {}
     for part in key.split("."):
         iv = iv.get(part) if isinstance(iv, dict) else None
@@ -182,28 +223,38 @@ def _with_interval(c: dict[str, Any], key: str, value: Any) -> Text:
     return t
 
 
-def agreement_table(report: dict[str, Any]) -> Table:
-    """One row per criterion: the figures with their 95 % bootstrap intervals."""
+def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
+    """One row per criterion: the figures, with their 95 % bootstrap intervals when there is
+    room (``width`` of ``WIDE`` or more)."""
+    wide = width >= WIDE
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for label in ("criterion", "compared", "raters", "% agree", "α nominal", "α ordinal"):
-        table.add_column(
-            label, justify="left" if label == "criterion" else "right", no_wrap=label != "criterion"
-        )
-    for label in ("Fleiss κ*", "AC1"):
+    table.add_column("criterion", min_width=12, no_wrap=True)
+    labels = (
+        ("compared", "raters", "% agree", "α nominal", "α ordinal", "Fleiss κ*", "AC1")
+        if wide
+        else ("runs", "n", "agree", "α nom", "α ord", "Fleiss*", "AC1")
+    )
+    for label in labels:
         table.add_column(label, justify="right", no_wrap=True)
     for c in report.get("criteria", []):
         alpha = c.get("krippendorff_alpha") or {}
         units, pairable = c.get("units", 0), c.get("pairable_units", c.get("units", 0))
+
+        def figure(key: str, value: Any, c: dict[str, Any] = c) -> Text:
+            return _with_interval(c, key, value, wide=wide)
+
         table.add_row(
             Text(one_line(str(c.get("criterion")), 30)),
-            f"{pairable:,} of {units:,}",
+            f"{pairable:,} of {units:,}" if wide else f"{pairable:,}/{units:,}",
             f"{c.get('raters', 0):,}",
-            _with_interval(c, "percent_agreement", c.get("percent_agreement")),
-            _with_interval(c, "krippendorff_alpha.nominal", alpha.get("nominal")),
-            _with_interval(c, "krippendorff_alpha.ordinal", alpha.get("ordinal")),
-            _with_interval(c, "fleiss_kappa", c.get("fleiss_kappa")),
-            _with_interval(c, "gwet_ac1", c.get("gwet_ac1")),
+            figure("percent_agreement", c.get("percent_agreement")),
+            figure("krippendorff_alpha.nominal", alpha.get("nominal")),
+            figure("krippendorff_alpha.ordinal", alpha.get("ordinal")),
+            figure("fleiss_kappa", c.get("fleiss_kappa")),
+            figure("gwet_ac1", c.get("gwet_ac1")),
         )
+    if not wide:
+        table.caption = Text(f"95 % intervals at {WIDE} columns or wider", "dim")
     return table
 
 
@@ -267,7 +318,7 @@ def agreement_group(report: dict[str, Any]) -> Group:
     )
     parts: list[Any] = [
         Text("Agreement per criterion (95 % bootstrap intervals)", "bold"),
-        agreement_table(report),
+        Fitted(lambda width: agreement_table(report, width)),
         note,
         Text(""),
         Text("Cohen's kappa per pair", "bold"),

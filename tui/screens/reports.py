@@ -314,7 +314,10 @@ class ReportsScreen(BoardScreen):
                     Static(views.workflow_title(wf), classes="wf-title"),
                     Static(views.trend_text(wf), classes="trend"),
                     Static(views.budget_text(wf), classes="budget"),
-                    Static(views.weeks_table(wf), classes="weeks"),
+                    Static(
+                        views.Fitted(lambda width, wf=wf: views.weeks_table(wf, width)),
+                        classes="weeks",
+                    ),
                 ]
             )
 
