@@ -310,7 +310,7 @@ def agreement_group(report: dict[str, Any]) -> Group:
             )
         )
     note = Text(
-        "compared: runs rated by two reviewers or more, of the runs rated. * Fleiss' kappa "
+        "compared (runs): rated by two reviewers or more, of the runs rated. * Fleiss' kappa "
         "counts only the runs every reviewer of the criterion rated (the report's contract); "
         "with two of three reviewers on each overlap run it is undefined (—): read "
         "Krippendorff's alpha and Gwet's AC1, which take any number of ratings a run.",
