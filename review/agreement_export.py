@@ -18,11 +18,11 @@ import csv
 import html
 import io
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from review.agreement import LEVELS, WEIGHTS
+from review.export_text import html_table, md, plain, spreadsheet_cell
 
 Figure = tuple[str, str, str, int | None, float | None, list[float] | None]
 
@@ -63,21 +63,6 @@ def interval(iv: list[float] | None) -> str:
 def to_json(report: dict[str, Any]) -> str:
     """The report as JSON (the contract: ``null`` for an undefined figure)."""
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
-#: What Markdown could read as markup inside a table cell or a heading (HTML is escaped first).
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]#!|~<>])")
-
-
-def _plain(text: object) -> str:
-    """One line, no control or bidi characters."""
-    return _CONTROL.sub(" ", str(text))
-
-
-def md(text: object) -> str:
-    """Text that Markdown renders as itself: no HTML, no emphasis, links or table breaks."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(_plain(text), quote=True))
 
 
 def criterion_title(c: dict[str, Any]) -> str:
@@ -154,15 +139,6 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _html_table(headers: list[str], rows: list[list[str]]) -> list[str]:
-    e = html.escape
-    out = ["<table>", "<tr>" + "".join(f"<th>{e(h)}</th>" for h in headers) + "</tr>"]
-    for row in rows:
-        out.append("<tr>" + "".join(f"<td>{e(_plain(c))}</td>" for c in row) + "</tr>")
-    out.append("</table>")
-    return out
-
-
 def to_html(report: dict[str, Any]) -> str:
     """The report as a standalone HTML page; every value escaped."""
     e = html.escape
@@ -172,21 +148,16 @@ def to_html(report: dict[str, Any]) -> str:
         "<h1>Agreement</h1>",
     ]
     for c in report["criteria"]:
-        out.append(f"<h2>{e(_plain(criterion_title(c)))}</h2>")
+        out.append(f"<h2>{e(plain(criterion_title(c)))}</h2>")
         out.append(
             f"<p>{c['units']} units, {c['raters']} raters, {e(str(c.get('scale', '')))} values</p>"
         )
-        out += _html_table(FIGURE_HEADERS, figure_rows(c))
+        out += html_table(FIGURE_HEADERS, figure_rows(c))
     if report.get("reviewers"):
         out.append("<h2>Reviewers</h2>")
-        out += _html_table(REVIEWER_HEADERS, reviewer_rows(report))
+        out += html_table(REVIEWER_HEADERS, reviewer_rows(report))
     out.append("</body></html>")
     return "\n".join(out) + "\n"
-
-
-def _cell(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 CSV_HEADERS = [
@@ -212,12 +183,12 @@ def to_csv(report: dict[str, Any]) -> str:
         for stat, a, b, units, value, iv in figures(c):
             w.writerow(
                 [
-                    _cell(str(c["criterion"])),
-                    _cell(str(c.get("rubric_id") or "")),
-                    _cell(str(c.get("rubric_version") or "")),
+                    spreadsheet_cell(str(c["criterion"])),
+                    spreadsheet_cell(str(c.get("rubric_id") or "")),
+                    spreadsheet_cell(str(c.get("rubric_version") or "")),
                     stat,
-                    _cell(a),
-                    _cell(b),
+                    spreadsheet_cell(a),
+                    spreadsheet_cell(b),
                     "" if units is None else units,
                     "" if value is None else repr(value),
                     "" if iv is None else repr(iv[0]),

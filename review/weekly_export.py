@@ -14,6 +14,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
+from review.export_text import md, spreadsheet_cell
 from review.weekly import Rate, WeeklyReport, WorkflowReport
 
 #: Eight heights for a trend drawn in text, lowest first.
@@ -94,13 +95,6 @@ def to_json(report: WeeklyReport) -> str:
     return json.dumps(to_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def _csv_cell(value: object) -> object:
-    # A cell starting with = + - @ (or a tab/CR) runs as a formula in a spreadsheet.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 def to_csv(report: WeeklyReport) -> str:
     """One row per workflow and week, columns :data:`CSV_COLUMNS`."""
     out = io.StringIO()
@@ -132,7 +126,7 @@ def to_csv(report: WeeklyReport) -> str:
                 b.used,
                 b.alert,
             ]
-            writer.writerow([_csv_cell(_rounded(v)) for v in row])
+            writer.writerow([spreadsheet_cell(_rounded(v)) for v in row])
     return out.getvalue()
 
 
@@ -185,16 +179,6 @@ def budget_text(wf: WorkflowReport) -> str:
     return f"{money(b.spent_usd)} of {money(b.monthly_usd)} ({pct(b.used)}) in {b.month}{alert}"
 
 
-# < > & are escaped as HTML entities first; these would make emphasis, code, links or cells.
-_MD_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\`*_{}[]()#!|~"})
-
-
-def md_text(text: str) -> str:
-    """Text as Markdown shows it literally: no emphasis, link, HTML or table cell break."""
-    flat = " ".join(text.split())
-    return html.escape(flat, quote=False).translate(_MD_SPECIAL)
-
-
 _WEEK_HEAD = (
     "week",
     "runs",
@@ -228,14 +212,14 @@ def to_markdown(report: WeeklyReport) -> str:
         f"# Weekly report {report.week}",
         "",
         f"Weeks {report.weeks[0]} to {report.weeks[-1]} (UTC, Monday start); rubric "
-        f"{md_text(report.rubric_id)} version {report.rubric_version}; spend as of "
+        f"{md(report.rubric_id)} version {report.rubric_version}; spend as of "
         f"{report.as_of}.",
         "",
     ]
     if not report.workflows:
         lines += ["No runs, grades or budgets in these weeks.", ""]
     for wf in report.workflows:
-        lines += [f"## {md_text(wf.workflow)}", ""]
+        lines += [f"## {md(wf.workflow)}", ""]
         lines.append("| " + " | ".join(_WEEK_HEAD) + " |")
         lines.append("|" + "|".join("---" for _ in _WEEK_HEAD) + "|")
         for w in wf.weeks:

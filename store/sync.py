@@ -11,6 +11,7 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from store.connectors.base import Listed
@@ -655,28 +656,14 @@ def pull_scores(
         pk = run_pk(conn, source, trace_id)
         if pk is None:
             continue
-        # A grade edited here and not yet pushed wins; once pushed, the store is the truth, so
-        # an edit the same reviewer made on another laptop comes back.
-        unsent = conn.execute(
-            "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
-            (pk, reviewer),
-        ).fetchone()
-        if unsent is not None:
-            continue
-        # A grade changed here after the store's copy was written is newer: keep it (its push
-        # may have finished while these scores were being listed).
-        # Compared as instants: the store may write its times in another shape than ours.
-        stamped = [s.created_at for s in graded if s.created_at is not None]
-        newest_remote = max(stamped) if stamped else None
         local_at = conn.execute(
             "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
             "AND rubric_version = ? AND origin = 'local'",
             (pk, reviewer, rubric_id, version),
         ).fetchone()
-        if local_at is not None:
-            local = instant_or_none(local_at[0])
-            if newest_remote is None or local is None or local > newest_remote:
-                continue
+        stamped = [s.created_at for s in graded if s.created_at is not None]
+        if _kept_here(conn, pk, reviewer, local_at[0] if local_at else None, stamped):
+            continue
         # The step-level score is the grade's first wrong step, not a criterion.
         steps = [s for s in graded if s.name == FIRST_WRONG_STEP]
         values = {s.name: s.value for s in graded if s.name != FIRST_WRONG_STEP}
@@ -723,6 +710,32 @@ def pull_scores(
     return count
 
 
+def _kept_here(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    local_at: str | None,
+    stamped: list[datetime],
+) -> bool:
+    """Whether the copy here wins over the store's (``stamped``: its scores' times).
+
+    A grade (or adjudication) changed here and not yet pushed wins; once pushed, the store is
+    the truth, so an edit made on another laptop comes back. One changed here after the store's
+    copy was written is newer and wins too (its push may have finished while the scores were
+    being listed). Compared as instants: the store may write its times in another shape."""
+    unsent = conn.execute(
+        "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
+        (run, reviewer),
+    ).fetchone()
+    if unsent is not None:
+        return True
+    if local_at is None:
+        return False
+    newest_remote = max(stamped) if stamped else None
+    local = instant_or_none(local_at)
+    return newest_remote is None or local is None or local > newest_remote
+
+
 def _store_adjudications(
     conn: sqlite3.Connection,
     source: str,
@@ -736,23 +749,15 @@ def _store_adjudications(
         pk = run_pk(conn, source, trace_id)
         if pk is None:
             continue
-        unsent = conn.execute(
-            "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
-            (pk, ADJUDICATED),
-        ).fetchone()
-        if unsent is not None:
-            continue
-        stamped = [s.created_at for s in scored if s.created_at is not None]
-        newest_remote = max(stamped) if stamped else None
         local_at = conn.execute(
             "SELECT updated_at FROM adjudications WHERE run = ? AND rubric_id = ? "
             "AND rubric_version = ?",
             (pk, rubric_id, version),
         ).fetchone()
-        if local_at is not None:
-            local = instant_or_none(local_at[0])
-            if newest_remote is None or local is None or local > newest_remote:
-                continue
+        stamped = [s.created_at for s in scored if s.created_at is not None]
+        if _kept_here(conn, pk, ADJUDICATED, local_at[0] if local_at else None, stamped):
+            continue
+        newest_remote = max(stamped) if stamped else None
         values = {s.name: s.value for s in scored if s.name != FIRST_WRONG_STEP}
         comment = next((s.comment for s in scored if s.comment), None)
         adjudicator = next(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -184,6 +187,29 @@ def _server_missing(reason: str) -> None:
     pytest.skip(reason)
 
 
+@contextmanager
+def _running(
+    start: Callable[[Path], Any],
+    folder: Path,
+    stop: Callable[[Any], None] = lambda server: server.stop(),
+) -> Iterator[Any]:
+    """A server started by ``start(folder)`` (``tests/servers.py``), stopped at the end: one
+    not installed is skipped here and a failure in CI, one that fails to start fails the test
+    with its log."""
+    from tests import servers
+
+    try:
+        started = start(folder)
+    except servers.ServerMissing as exc:
+        _server_missing(str(exc))
+    except servers.ServerFailed as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield started
+    finally:
+        stop(started)
+
+
 @pytest.fixture(scope="session")
 def servers_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's folder for the servers' data and logs."""
@@ -195,16 +221,8 @@ def alertmanager_url(servers_dir: Path):  # type: ignore[no-untyped-def]
     """The base URL of a real Alertmanager (``http://127.0.0.1:PORT``), clustering off."""
     from tests import servers
 
-    try:
-        server = servers.start_alertmanager(servers_dir / "alertmanager")
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with _running(servers.start_alertmanager, servers_dir / "alertmanager") as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -213,16 +231,8 @@ def pushgateway_url(servers_dir: Path):  # type: ignore[no-untyped-def]
     off. Tests share it: each pushes under a job name of its own."""
     from tests import servers
 
-    try:
-        server = servers.start_pushgateway(servers_dir / "pushgateway")
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with _running(servers.start_pushgateway, servers_dir / "pushgateway") as server:
         yield server.url
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -230,16 +240,10 @@ def postgres_server(servers_dir: Path):  # type: ignore[no-untyped-def]
     """A throwaway PostgreSQL cluster on 127.0.0.1 (``tests.servers.Postgres``)."""
     from tests import servers
 
-    try:
-        pg = servers.start_postgres(servers_dir / "postgres")
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with _running(
+        servers.start_postgres, servers_dir / "postgres", lambda pg: pg.server.stop()
+    ) as pg:
         yield pg
-    finally:
-        pg.server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -386,13 +390,5 @@ def phoenix(servers_dir: Path):  # type: ignore[no-untyped-def]
     """A real Arize Phoenix (pinned, in its own virtualenv) on 127.0.0.1, SQLite in a temp dir."""
     from tests import servers
 
-    try:
-        server = servers.start_phoenix(servers_dir / "phoenix")
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with _running(servers.start_phoenix, servers_dir / "phoenix") as server:
         yield PhoenixServer(server.url)
-    finally:
-        server.stop()

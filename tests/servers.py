@@ -30,7 +30,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 #: Where `.ci/run` installs Unleash (`npm ci`), keyed on the lock file's hash.
 UNLEASH_SOURCE = Path(__file__).resolve().parent / "servers" / "unleash"
@@ -637,7 +637,29 @@ class Reply:
     hold: threading.Event | None = None
 
 
-class ScriptedServer:
+class _ThreadedServer:
+    """An HTTP server on 127.0.0.1 (a free port) serving ``handler`` in a daemon thread, for
+    the test servers written in Python; ``url`` is its address."""
+
+    def _serve(self, handler: type[http.server.BaseHTTPRequestHandler]) -> None:
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(10)
+
+
+class ScriptedServer(_ThreadedServer):
     """A real HTTP server on 127.0.0.1 in a thread, answering each path with a fixed
     :class:`Reply`, for the replies a real server would rarely give (HTML, cut-off JSON, 500).
     Requests it received are kept in ``requests`` (method, path with query, headers)."""
@@ -670,27 +692,16 @@ class ScriptedServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> ScriptedServer:
-        self.thread.start()
-        return self
+        self._serve(Handler)
 
     def __exit__(self, *exc: object) -> None:
         for reply in self.replies.values():
             if reply.hold is not None:
                 reply.hold.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
+        super().__exit__(*exc)
 
 
-class TransportServer:
+class TransportServer(_ThreadedServer):
     """A real HTTP server on 127.0.0.1 in a thread that hands each request, as an
     ``httpx.Request``, to ``handle`` and sends back the ``httpx.Response`` it returns: a fake
     written for ``httpx.MockTransport`` (shaped like a published API) served over the network,
@@ -729,18 +740,4 @@ class TransportServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> TransportServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(10)
+        self._serve(Handler)

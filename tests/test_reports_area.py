@@ -281,3 +281,60 @@ def test_snapshot_agreement_at_80_columns(snap_compare, demo_workspace: Workspac
     """At 80 columns the figures keep their names and values; the intervals wait for room."""
     app = make_app(demo_workspace)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_snapshot_view(("tab",)))
+
+
+async def test_a_sync_reloads_the_reports_only_while_they_are_shown(
+    demo_workspace: Workspace,
+) -> None:
+    """At the desk, a sync leaves the read thread to the desk; the Reports area reads again
+    when it is shown."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reports(pilot)
+        loads: list[str] = []
+        real = screen.load
+
+        async def counted_load() -> None:
+            loads.append(screen.view)
+            await real()
+
+        screen.load = counted_load  # type: ignore[method-assign]
+        await pilot.press("f1")
+        await settle(pilot)
+        assert app.services.start_sync()
+        await settle(pilot)
+        assert loads == [], "hidden: not read again"
+        await pilot.press("f3")
+        await settle(pilot)
+        assert len(loads) == 1
+        assert app.services.start_sync()
+        await settle(pilot)
+        assert len(loads) == 2, "shown: read again after the sync"
+
+
+async def test_a_saved_final_grade_reads_the_queue_and_the_rest_when_shown(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        first = screen.disputes[0].run
+        loads: list[str] = []
+        real = screen.load
+
+        async def counted_load() -> None:
+            loads.append(screen.view)
+            await real()
+
+        screen.load = counted_load  # type: ignore[method-assign]
+        await pilot.press("right_square_bracket", "enter")
+        await settle(pilot)
+        assert loads == [], "one enter reads the queue, not every report"
+        assert next(d for d in screen.disputes if d.run == first).adjudicated
+        await pilot.press("tab")
+        await settle(pilot)
+        assert loads == ["scorecard"], "the other views read again when shown"
+        await pilot.press("tab")
+        await settle(pilot)
+        assert loads == ["scorecard"]

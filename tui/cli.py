@@ -147,6 +147,14 @@ workspace_option = click.option(
     help="Workspace folder (default: $AGENTDECK_WORKSPACE, then the current folder upwards).",
 )
 
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write to FILE instead of standard output.",
+)
+
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @workspace_option
@@ -734,13 +742,7 @@ def audit_verify(workspace: Path | None) -> None:
 @workspace_option
 @click.argument("incident")
 @click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to FILE instead of standard output.",
-)
+@output_option
 @_guarded
 def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path | None) -> None:
     """Write INCIDENT's timeline for the postmortem (INCIDENT is SOURCE/ID, or the id alone).
@@ -843,13 +845,7 @@ def export() -> None:
     help="Every complete grade here (pulled and imported ones too), not only those typed here.",
 )
 @click.option("--reviewer", "reviewers", multiple=True, help="Only this reviewer's (repeatable).")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to FILE instead of standard output.",
-)
+@output_option
 @_guarded
 def export_grades_cmd(
     workspace: Path | None, everyone: bool, reviewers: tuple[str, ...], output: Path | None
@@ -1025,13 +1021,7 @@ def _agreement_table(data: dict[str, object]) -> str:
     help="A CSV with the columns unit,rater,value[,criterion] instead of the workspace's grades.",
 )
 @_report_format_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to FILE instead of standard output.",
-)
+@output_option
 @click.option(
     "--resamples",
     type=click.IntRange(min=0),
@@ -1110,13 +1100,7 @@ def report_agreement(
 @click.option("--workflow", default=None, metavar="W", help="Only this workflow's runs.")
 @click.option("--pending", is_flag=True, help="Only the runs not adjudicated yet.")
 @_report_format_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to FILE instead of standard output.",
-)
+@output_option
 @_guarded
 def report_disputes(
     workspace: Path | None, workflow: str | None, pending: bool, fmt: str, output: Path | None
@@ -1124,9 +1108,9 @@ def report_disputes(
     """The adjudication queue: overlap runs whose reviewers disagree, their grades side by side,
     and the final grade where one was set (settle them in the app's Reports area)."""
     import csv
-    import html
 
     from review.adjudication import disputed, queue_dict, queue_rows
+    from review.export_text import html_table, md, spreadsheet_cell
     from review.session import load_setup
     from store.db import connect
     from tui.text import counted, one_line
@@ -1145,24 +1129,17 @@ def report_disputes(
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(headers)
-        for row in rows:
-            # A cell that a spreadsheet would run as a formula is quoted as text.
-            writer.writerow(["'" + c if c[:1] in ("=", "+", "-", "@") else c for c in row])
+        writer.writerows([spreadsheet_cell(c) for c in row] for row in rows)
         text = buf.getvalue()
     elif fmt == "html":
-        cells = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>\n" for row in rows
-        )
-        text = (
-            f'<!doctype html>\n<meta charset="utf-8">\n<title>Disputed runs</title>\n'
-            f"<table>\n<tr>{cells}</tr>\n{body}</table>\n"
-        )
+        page = [
+            "<!doctype html>",
+            '<html><head><meta charset="utf-8"><title>Disputed runs</title></head><body>',
+            *html_table(headers, rows),
+            "</body></html>",
+        ]
+        text = "\n".join(page) + "\n"
     elif fmt == "markdown":
-
-        def md(c: str) -> str:
-            return html.escape(one_line(c, 500)).replace("|", "\\|").replace("`", "\\`")
-
         lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
         text = "\n".join(lines) + "\n"
@@ -1205,13 +1182,7 @@ def report_disputes(
     help="The report's (last) ISO week, e.g. 2026-W47 (default: the current week, UTC).",
 )
 @_report_format_option
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Write to FILE instead of standard output.",
-)
+@output_option
 @click.option(
     "--push",
     is_flag=True,

@@ -42,8 +42,14 @@ class BoardScreen(AreaScreen):
 
     def on_mount(self) -> None:
         self.prepare()
-        self.services.on_synced(self.reload)
+        self.services.on_synced(self._synced)
         self.reload()
+
+    def _synced(self) -> None:
+        # An area not on screen reads again when it is shown (``on_screen_resume``): a sync
+        # while the reviewer is at the desk does not fill the read thread with its reports.
+        if self.is_current:
+            self.reload()
 
     def on_screen_resume(self) -> None:
         self.reload()

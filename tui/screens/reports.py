@@ -184,6 +184,8 @@ class ReportsScreen(BoardScreen):
         self.draft: Draft | None = None
         self.rubric: Rubric | None = None
         self.saving = 0
+        #: A final grade was saved since the last full read: the other views read again.
+        self.stale = False
         #: Runs whose final grade was queued in this visit (the queue read may predate it).
         self.settled: set[int] = set()
         self.checking = False
@@ -224,6 +226,8 @@ class ReportsScreen(BoardScreen):
         self.view = name
         self.query_one(ContentSwitcher).current = name
         self._draw_tabs()
+        if self.stale and name != "adjudication":
+            self.reload()
         self.refresh_bindings()
 
     def action_next_view(self) -> None:
@@ -285,6 +289,7 @@ class ReportsScreen(BoardScreen):
                 disputed(conn, rubric),
             )
 
+        self.stale = False
         rubric, rows, (weekly, why), agreement, card, disputes = await asyncio.wrap_future(
             services.reader.submit(load)
         )
@@ -477,9 +482,23 @@ class ReportsScreen(BoardScreen):
             return
         finally:
             self.saving -= 1
-        self.notify(f"Final grade saved for {one_line(run.run_id, 24)}", markup=False, timeout=3)
+        # Said by the queue's ✓ (a toast per enter would cover the pane in a burst).
         self.services.schedule_push()
-        self.reload()
+        # Only the queue is read again now (one query, not every report per enter); the other
+        # views use adjudications too and are read again when next shown.
+        self.stale = True
+        self._work(self._reload_disputes, "reports-disputes", exclusive=True)
+
+    async def _reload_disputes(self) -> None:
+        from review.adjudication import disputed
+
+        rubric = self.rubric
+        if rubric is None:
+            return
+        found = await asyncio.wrap_future(
+            self.services.reader.submit(lambda conn: disputed(conn, rubric))
+        )
+        self._set_disputes(found)
 
     # -- keys --------------------------------------------------------------------------------
 
