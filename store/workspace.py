@@ -162,6 +162,20 @@ class MetricsSection(BaseModel):
     timeout: float = Field(default=10.0, gt=0)
 
 
+class OncallSection(BaseModel):
+    """How the On call area behaves: where it opens, how it tells the alert source, where the
+    audit trail's head is anchored besides the user's state directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: With an incident firing, ``agentdeck`` opens on On call (with a banner) instead of Review.
+    open_on_firing: bool = True
+    #: How long an Alertmanager silence created for an incident lasts.
+    silence_minutes: int = Field(default=120, ge=1, le=7 * 24 * 60)
+    #: Also anchor the audit trail's head here (an HTTP endpoint taking a JSON POST).
+    anchor_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+
+
 class PathsSection(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -183,6 +197,7 @@ class WorkspaceConfig(BaseModel):
     paths: PathsSection = Field(default_factory=PathsSection)
     sync: SyncSection = Field(default_factory=SyncSection)
     metrics: MetricsSection | None = None
+    oncall: OncallSection = Field(default_factory=OncallSection)
     keys: dict[str, str] = Field(default_factory=dict)
 
     @model_validator(mode="after")
