@@ -320,16 +320,30 @@ def _finish(conn: sqlite3.Connection, s: Session, step: Step) -> Session:
     return s
 
 
+def switch_satisfied(switch: dict[str, Any]) -> bool:
+    """Whether a saved kill-switch outcome lets its step go on: verified (in a drill: the
+    preflight passed), or nothing to send (already at or below the target)."""
+    if "satisfied" in switch:
+        return bool(switch["satisfied"])
+    # Saved before outcomes said so themselves.
+    return switch.get("verdict") == "verified" or bool(
+        switch.get("drill") and not switch.get("error")
+    )
+
+
 def _ready_to_leave(step: Step, answer: dict[str, Any]) -> None:
     if step.note and step.note.required and not answer.get("note"):
         raise EngineError("this step needs a note first: write what you saw (w)")
     if step.kill_switch:
         switch = answer.get("switch") or {}
         if not switch:
+            if step.kill_switch.restore:
+                raise EngineError("restore first (R), or skip this step with a reason")
             raise EngineError("use the kill switch first (k), or skip this step with a reason")
-        if not (switch.get("verdict") == "verified" or switch.get("drill")):
+        if not switch_satisfied(switch):
+            key = "R" if step.kill_switch.restore else "k"
             raise EngineError(
-                "the kill switch was not verified: try again (k), or skip with a reason"
+                f"the switch was not verified: try again ({key}), or skip with a reason"
             )
 
 
@@ -410,6 +424,27 @@ def apply(conn: sqlite3.Connection, rb: Runbook, s: Session, action: Action) -> 
         _log(conn, s, "session.abandon", {**base, "reason": reason})
         return s
     raise EngineError(f"unknown action {type(action).__name__}")
+
+
+def switch_result(
+    conn: sqlite3.Connection,
+    rb: Runbook,
+    session_id: str,
+    step_id: str,
+    outcome: dict[str, Any],
+    audit_body: dict[str, Any],
+) -> Session:
+    """Keep a kill-switch outcome in the session and its ``switch.result`` audit entry, in one
+    transaction: the outcome is saved when it is known, before it is shown, so a crash right
+    after it resumes with it on screen."""
+    with transaction(conn):
+        s = load_session(conn, session_id)
+        _log(conn, s, "switch.result", {"step": step_id, **audit_body})
+        if s.status == "active" and s.current == step_id:
+            s = _answer(s, step_id, switch=outcome)
+            s = replace(s, updated_at=now_iso())
+            _save(conn, s)
+        return s
 
 
 def act(conn: sqlite3.Connection, rb: Runbook, session_id: str, action: Action) -> Session:

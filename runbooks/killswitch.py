@@ -303,13 +303,42 @@ def recent_auto_actions(
     return out
 
 
+#: A brake only lowers; a restore is the one action that may raise.
+MODES = ("brake", "restore")
+
+
+def rank(state: str | None) -> int | None:
+    """A state's place in the order ``disabled < suggest-only < human-approve < auto-act``
+    (None: not a known state)."""
+    return SWITCH_STATES.index(state) if state in SWITCH_STATES else None
+
+
+def direction(current: str | None, state: str) -> str:
+    """lower | raise | none | unknown: what setting ``state`` does to the live ``current``."""
+    now, to = rank(current), rank(state)
+    if now is None or to is None:
+        return "unknown"
+    if to < now:
+        return "lower"
+    if to > now:
+        return "raise"
+    return "none"
+
+
+def brake_state(card: AgentCard, target: SwitchTarget | None = None) -> str:
+    """The safest state the card's (primary) switch can hold: the emergency stop's target."""
+    target = target or card.kill_switch
+    return target.off_state if target.binary else "disabled"
+
+
 @dataclass(frozen=True)
 class Preflight:
     """What the operator sees before confirming: the target, whether it answers, the live
-    state, and exactly what will be sent."""
+    state, the direction of the change, and exactly what will be sent."""
 
     workflow: str
-    action: str  # lower | disable | restore | raise
+    #: lower | raise | none | unknown, from the live state read now.
+    action: str
     state: str
     channel: str
     target: SwitchTarget
@@ -319,21 +348,30 @@ class Preflight:
     reading: FlagReading | None
     current_state: str | None
     error: str | None
+    mode: str = "brake"
+    #: When the live state was read (ISO 8601, UTC).
+    read_at: str = ""
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """A brake with the live state already at or below its target (or a restore already
+        there): nothing is sent and the step is satisfied."""
+        if self.error is not None:
+            return False
+        if self.mode == "brake":
+            return self.action in ("none", "raise")
+        return self.action == "none"
 
     @property
     def ready(self) -> bool:
         return self.error is None and self.request is not None
 
-
-def action_name(card: AgentCard, current: str | None, state: str) -> str:
-    """lower | disable | restore | raise: what setting ``state`` does."""
-    if state == "disabled":
-        return "disable"
-    if state == card.tier:
-        return "restore"
-    if current in SWITCH_STATES and SWITCH_STATES.index(state) > SWITCH_STATES.index(current):
-        return "raise"
-    return "lower"
+    @property
+    def already(self) -> str:
+        """What the screen says when there is nothing to send."""
+        if self.mode == "brake":
+            return f"already {self.state} (or safer): nothing to send"
+        return f"already {self.state}: nothing to restore"
 
 
 def preflight(
@@ -342,12 +380,19 @@ def preflight(
     *,
     channel: int = 0,
     root: Path,
+    mode: str = "brake",
     secret: Callable[[str], str | None] | None = None,
     transport: Any = None,
     backend: SwitchBackend | None = None,
 ) -> tuple[Preflight, SwitchBackend | None]:
     """Check the channel's target before anything is sent. Never raises for a backend fault:
-    the error is in ``Preflight.error`` and nothing has changed."""
+    the error is in ``Preflight.error`` and nothing has changed.
+
+    ``mode`` is ``brake`` (the runbook's kill-switch step, the board's emergency stop, ``switch
+    set``): it only ever lowers, so a live state already at or below ``state`` means nothing to
+    send. ``restore`` is the explicit action that may raise, never above the card's tier."""
+    from store.timestamps import now_iso
+
     name, target = channels(card)[channel]
     endpoint = target.url or target.path or target.backend
     reading: FlagReading | None = None
@@ -355,6 +400,11 @@ def preflight(
     value: FlagValue | None = None
     error: str | None = None
     try:
+        if mode == "restore" and (rank(state) or 0) > (rank(card.tier) or 0):
+            raise SwitchError(
+                f"{card.workflow}: restore goes back to the card's tier ({card.tier}) at most, "
+                f"not {state}; change the card to allow more"
+            )
         value = value_for(target, card, state)
         backend = backend or backend_for(target, root, secret=secret, transport=transport)
         endpoint = backend.endpoint
@@ -367,7 +417,7 @@ def preflight(
     return (
         Preflight(
             workflow=card.workflow,
-            action=action_name(card, current, state),
+            action=direction(current, state),
             state=state,
             channel=name,
             target=target,
@@ -377,6 +427,8 @@ def preflight(
             reading=reading,
             current_state=current,
             error=error,
+            mode=mode,
+            read_at=now_iso(),
         ),
         backend if error is None else None,
     )
@@ -384,7 +436,8 @@ def preflight(
 
 @dataclass(frozen=True)
 class SwitchOutcome:
-    """What happened. ``verified`` is True only when the read-back shows the value sent."""
+    """What happened. ``verified`` is True only when the read-back shows the value sent (in a
+    drill: when the preflight found the target ready; nothing was sent)."""
 
     sent: bool
     verified: bool
@@ -394,15 +447,33 @@ class SwitchOutcome:
     error: str | None = None
     readback: str = ""
     next_steps: list[str] = field(default_factory=list)
+    #: Nothing needed sending: the live state was already at (or, for a brake, below) it.
+    nothing_to_send: bool = False
+    mode: str = "brake"
+
+    @property
+    def satisfied(self) -> bool:
+        """Whether the step this was for may go on."""
+        return self.verified or self.nothing_to_send
+
+    @property
+    def word(self) -> str:
+        """The verdict's word, the same in a drill (where DRILL stands beside it)."""
+        if self.nothing_to_send:
+            return "nothing to send"
+        if self.error and not self.sent:
+            return "failed"
+        return "verified" if self.verified else "NOT verified"
 
     @property
     def verdict(self) -> str:
+        """``verified``, ``NOT verified``, ``failed``, ``nothing to send``; ``…, drill`` in a
+        drill, where nothing is ever sent."""
         if self.drill:
-            # A drill exists to find a switch that would not work: it must not hide that.
-            return "drill: would fail, nothing sent" if self.error else "drill: nothing sent"
-        if self.error and not self.sent:
+            return f"{self.word}, drill"
+        if self.word == "failed":
             return "failed: nothing changed"
-        return "verified" if self.verified else "NOT verified"
+        return self.word
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -414,13 +485,27 @@ class SwitchOutcome:
             "error": self.error,
             "readback": self.readback,
             "verdict": self.verdict,
+            "nothing_to_send": self.nothing_to_send,
+            "satisfied": self.satisfied,
+            "mode": self.mode,
+            "next_steps": list(self.next_steps),
         }
 
 
-def check_confirmation(workflow: str, typed: str, reason: str, *, reason_required: bool) -> None:
-    """The operator typed the workflow's name and (when asked) a reason; SwitchRefused if not."""
-    if typed.strip() != workflow:
-        raise SwitchRefused(f"type the workflow name {workflow!r} to confirm")
+def confirmation_word(workflow: str, mode: str = "brake") -> str:
+    """What the operator types to confirm: the workflow's name for a brake, ``restore`` and
+    the name for a restore (so a name typed for the brake never confirms a restore)."""
+    return f"restore {workflow}" if mode == "restore" else workflow
+
+
+def check_confirmation(
+    workflow: str, typed: str, reason: str, *, reason_required: bool, mode: str = "brake"
+) -> None:
+    """The operator typed the confirmation and (when asked) a reason; SwitchRefused if not."""
+    word = confirmation_word(workflow, mode)
+    if " ".join(typed.split()) != word:
+        what = "the workflow name " if mode != "restore" else ""
+        raise SwitchRefused(f"type {what}{word!r} to confirm")
     if reason_required and not reason.strip():
         raise SwitchRefused("say why: a reason is required")
 
@@ -436,6 +521,15 @@ def _request_json(request: SwitchRequest | None) -> dict[str, Any] | None:
     }
 
 
+def next_steps_for(card: AgentCard, channel: str) -> list[str]:
+    """What a failure offers: retry, the second channel (from the primary), escalation."""
+    out = ["retry"]
+    if channel == "primary" and card.kill_switch.fallback is not None:
+        out.append("second channel")
+    out.append(f"escalate to {card.escalation.contact}")
+    return out
+
+
 def execute(
     card: AgentCard,
     pre: Preflight,
@@ -447,12 +541,17 @@ def execute(
 ) -> SwitchOutcome:
     """Send the change the preflight showed, read it back, and record both ends.
 
-    A failure changes nothing silently: the outcome says what failed and the next steps
-    (retry, the second channel, escalate to the card's contact).
+    ``record("switch.attempt", body)`` is called before anything is sent and
+    ``record("switch.result", body)`` once the outcome is known (a caller that keeps the
+    outcome elsewhere, a runbook session, writes it in that same transaction). A brake whose
+    target is already at or below its state sends nothing and records that. A failure changes
+    nothing silently: the outcome says what failed and the next steps (retry, the second
+    channel, escalate to the card's contact), in a drill too.
     """
     body: dict[str, Any] = {
         "workflow": card.workflow,
         "action": pre.action,
+        "mode": pre.mode,
         "state": pre.state,
         "channel": pre.channel,
         "backend": pre.target.backend,
@@ -461,13 +560,25 @@ def execute(
         "reason": reason,
         "before": pre.current_state,
         "before_read": pre.reading.detail if pre.reading else None,
+        "read_at": pre.read_at,
         "request": _request_json(pre.request),
     }
+    next_steps = next_steps_for(card, pre.channel)
+    if pre.nothing_to_send:
+        outcome = SwitchOutcome(
+            False,
+            False,
+            drill,
+            pre.current_state,
+            pre.current_state,
+            nothing_to_send=True,
+            mode=pre.mode,
+        )
+        record("switch.result", {**body, "request": None, **outcome.to_json()})
+        return outcome
+    if pre.mode == "brake" and pre.action == "raise":  # pragma: no cover - nothing_to_send
+        raise SwitchRefused("a kill switch only lowers")
     record("switch.attempt", body)
-    next_steps = ["retry"]
-    if pre.channel == "primary" and card.kill_switch.fallback is not None:
-        next_steps.append("second channel")
-    next_steps.append(f"escalate to {card.escalation.contact}")
     if pre.error or backend is None or pre.value is None:
         outcome = SwitchOutcome(
             False,
@@ -477,18 +588,28 @@ def execute(
             None,
             pre.error or "not ready",
             next_steps=next_steps,
+            mode=pre.mode,
         )
         record("switch.result", {**body, **outcome.to_json()})
         return outcome
     if drill:
-        outcome = SwitchOutcome(False, False, True, pre.current_state, pre.current_state)
+        outcome = SwitchOutcome(
+            False, True, True, pre.current_state, pre.current_state, mode=pre.mode
+        )
         record("switch.result", {**body, **outcome.to_json()})
         return outcome
     try:
         backend.write(pre.value)
     except SwitchError as exc:
         outcome = SwitchOutcome(
-            False, False, False, pre.current_state, None, str(exc), next_steps=next_steps
+            False,
+            False,
+            False,
+            pre.current_state,
+            None,
+            str(exc),
+            next_steps=next_steps,
+            mode=pre.mode,
         )
         record("switch.result", {**body, **outcome.to_json()})
         return outcome
@@ -503,6 +624,7 @@ def execute(
             None,
             f"sent, but the read-back failed: {exc}",
             next_steps=next_steps,
+            mode=pre.mode,
         )
         record("switch.result", {**body, **outcome.to_json()})
         return outcome
@@ -517,6 +639,7 @@ def execute(
         None if verified else f"read back {after.detail or after.value!r}, expected {pre.value!r}",
         after.detail,
         [] if verified else next_steps,
+        mode=pre.mode,
     )
     record("switch.result", {**body, **outcome.to_json()})
     return outcome

@@ -244,11 +244,17 @@ async def test_skip_needs_a_reason_and_is_recorded(demo_workspace: Workspace) ->
         app = make_app(demo_workspace, area="oncall")
         async with app.run_test(size=(80, 24)) as pilot:
             await to_kill_switch(pilot)
+            view = app.screen.runbook
             await pilot.press("enter")  # leaving the kill-switch step unused is refused
             await settle(pilot)
-            await pilot.press("s", "enter")  # an empty reason is refused
+            assert view.walk.mode == "refused" and "kill switch first" in view.walk.refusal
+            await pilot.press("escape")
+            # Skipping asks for its word first; an empty reason is refused.
+            await pilot.press("s", *"skip", "enter", "enter")
             await settle(pilot)
-            await pilot.press("s", *"provider already failed over", "enter")
+            assert view.walk.mode == "refused" and "reason" in view.walk.refusal
+            await pilot.press("escape")
+            await pilot.press("s", *"skip", "enter", *"provider already failed over", "enter")
             await settle(pilot)
     status, path, answers = session_state(demo_workspace)
     assert path == ["confirm", "vendor", "stop-refunds", "tell-support"]

@@ -7,9 +7,11 @@ that is current when each is read (like the desk's key tape), so a burst of keys
 same keys typed slowly would. The session is saved after every step; leaving, a crash or a
 dropped connection resumes at the same step with the same answers.
 
-Text typed after ``w`` (note), ``s`` (skip) or ``a`` (abandon) is collected by the view itself
-(no input widget to focus), and the On call screen hands every key to the view that is open
-when the key is read, so nothing typed fast lands anywhere else.
+The On call screen reads its keys one at a time and awaits :meth:`RunbookView.handle` for each,
+so a key is applied only after the one before it has been saved, checked or sent: a choice typed
+before the step's check has answered waits for the check, whose result and suggestion are
+recorded first. What each key means where it lands is :mod:`runbooks.walk` (a key that means
+nothing there is refused and the keys after it are dropped until escape).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import Future
-from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,47 +32,80 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
+from runbooks import audit
 from runbooks.cards import AgentCard
 from runbooks.checks import CheckContext, CheckResult, run_http_check, run_sql_check
 from runbooks.engine import (
     CheckDone,
     EngineError,
-    Intent,
     Session,
-    SwitchDone,
     act,
     act_intent,
     start,
     suggested,
+    switch_result,
+    switch_satisfied,
 )
 from runbooks.incidents import IncidentLine
+from runbooks.killswitch import Preflight, SwitchOutcome, execute
 from runbooks.model import HttpCheck, Runbook, SqlCheck, Step
-from tui.oncall.switch_panel import SwitchPanel, SwitchResult
+from runbooks.walk import Act, Command, Walk
+from store.switches.base import SwitchBackend
+from tui.oncall.switch_panel import (
+    SwitchPanel,
+    check_target,
+    confirmed,
+    verdict_style,
+    verdict_words,
+)
 from tui.services import Services
 from tui.text import one_line, safe_text
 from tui.widgets.card_brief import CardBrief
 
+#: What a ``switch.result`` body keeps in the session's answer.
+_OUTCOME_KEYS = (
+    "sent",
+    "verified",
+    "drill",
+    "before",
+    "after",
+    "error",
+    "readback",
+    "verdict",
+    "nothing_to_send",
+    "satisfied",
+    "mode",
+    "next_steps",
+    "channel",
+    "state",
+)
+
+
+def _iso(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 OUTCOME_STYLE = {"ok": "bold green", "warn": "bold yellow", "unknown": "bold magenta"}
 
-TEXT_MODES = {"w": "note", "s": "skip", "a": "abandon"}
 PROMPTS = {
     "note": "Note:",
     "skip": "Why skip this step?",
     "abandon": "Why abandon the runbook?",
 }
+CONFIRM_PROMPTS = {
+    "skip": "Skip this step? Type skip, then enter:",
+    "abandon": "Abandon the runbook? Type abandon, then enter:",
+}
 
 
 class RunbookView(Vertical):
-    """Walk one runbook for one incident. The screen calls :meth:`key` for every key."""
+    """Walk one runbook for one incident. The screen awaits :meth:`handle` for every key."""
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         # Worker state messages do not bubble: hand errors to the app's one handler.
         if event.state == WorkerState.ERROR:
             self.services.worker_failed(event.worker.error)
-
-    def _work(self, work: Any, group: str) -> None:
-        self.run_worker(work, group=group, exclusive=True, exit_on_error=False)
 
     def __init__(
         self,
@@ -83,25 +116,40 @@ class RunbookView(Vertical):
         *,
         on_leave: Callable[[], None],
         on_card: Callable[[], None],
+        on_help: Callable[[], None] | None = None,
+        on_recheck_due: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(id="runbook-view")
         self.services = services
         self._on_leave = on_leave
         self._on_card = on_card
+        self._on_help = on_help or (lambda: None)
+        #: A wait step's recheck falls due: the screen queues it behind the keys typed before.
+        self._on_recheck_due = on_recheck_due
         self.switch: SwitchPanel | None = None
-        #: Composed and mounted: widgets can be queried and workers started.
         self._ready = False
         self.runbook = runbook
         self.card = card
         self.incident = incident
         self.session: Session | None = None
-        self.message: Text | None = None
-        self.mode: str | None = None
-        self.buffer = ""
-        self._pending = 0
-        self._checks_started: set[tuple[str, int]] = set()
+        self.walk = Walk()
+        self.pre: Preflight | None = None
+        self.backend: SwitchBackend | None = None
+        self.outcome: SwitchOutcome | None = None
+        self.recent: list[dict[str, Any]] = []
+        self._busy = 0
         self._due: dict[str, datetime] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
+        #: The live tier of the card's primary switch and when it was read.
+        self.live: tuple[str | None, str | None, str | None] = (None, None, None)
+
+    @property
+    def message(self) -> Text | None:
+        return Text(self.walk.message, "bold yellow") if self.walk.message else None
+
+    @property
+    def mode(self) -> str | None:
+        """note | skip | abandon while text is typed (None otherwise)."""
+        return self.walk.text_kind if self.walk.mode in ("text", "confirm") else None
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -128,15 +176,20 @@ class RunbookView(Vertical):
 
     def on_mount(self) -> None:
         self._ready = True
-        # Keys may have been read before the view was on screen (the key that opened it and
-        # the next ones came in one burst): draw, place, and check what they left.
         self._redraw()
-        self._place_switch()
-        self._start_check()
+        self.run_worker(self._read_live, group="rb-live", exclusive=True, exit_on_error=False)
 
-    def begin(self) -> None:
-        """Resume or start the session: the first thing on the write thread, before any key."""
-        self._loop = asyncio.get_running_loop()
+    def is_busy(self) -> bool:
+        return self._busy > 0 or self.session is None
+
+    # -- the write thread ------------------------------------------------------------------------
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+        """``fn(conn)`` on the write thread, after everything submitted before it."""
+        return await asyncio.wrap_future(self.services.writer.submit(fn))
+
+    async def start(self) -> None:
+        """Resume or start the session, then run its step's check: every key waits for it."""
         incident = self.incident.key if self.incident is not None else None
 
         def begin(conn: sqlite3.Connection) -> Session:
@@ -148,126 +201,87 @@ class RunbookView(Vertical):
                 drill=self.services.drill,
             )
 
-        self._submit(begin)
-
-    def is_busy(self) -> bool:
-        if self.switch is not None and self.switch.phase in ("waiting", "checking", "sending"):
-            return True
-        return self._pending > 0 or self.session is None
-
-    # -- the write thread ------------------------------------------------------------------------
-
-    def _submit(self, fn: Any, *, quiet_stale: bool = False) -> None:
-        """Run ``fn(conn)`` on the write thread after every key before it; show what it gives."""
-        self._pending += 1
-        future: Future[Session] = self.services.writer.submit(fn)
-        loop = self._loop or asyncio.get_running_loop()
-
-        def done(f: Future[Session]) -> None:
-            with suppress(RuntimeError):  # the app has closed
-                loop.call_soon_threadsafe(self._applied, f, quiet_stale)
-
-        future.add_done_callback(done)
-
-    def _applied(self, future: Future[Session], quiet_stale: bool) -> None:
-        self._pending -= 1
+        self._busy += 1
         try:
-            session = future.result()
-        except EngineError as exc:
-            if not quiet_stale:
-                self.message = Text(str(exc), "bold yellow")
-                self._redraw()
-            return
-        except Exception as exc:  # the database refused: one line, the app stays up
-            self.services.worker_failed(exc)
-            return
-        self.session = session
-        self._redraw()
-        self._start_check()
-
-    def _intent(self, intent: Intent) -> None:
-        rb = self.runbook
-
-        def apply(conn: sqlite3.Connection) -> Session:
-            sid = self._session_id(conn)
-            return act_intent(conn, rb, sid, intent)
-
-        self.message = None
-        self._submit(apply)
-
-    def _session_id(self, conn: sqlite3.Connection) -> str:
-        # Keys typed before the session was read (the very first frame) still belong to it: it
-        # is the only active session of this runbook, incident and drill mode.
-        from runbooks.engine import active_session
-
-        if self.session is not None:
-            return self.session.id
-        found = active_session(
-            conn,
-            self.runbook.id,
-            self.incident.key if self.incident else None,
-            drill=self.services.drill,
-        )
-        if found is None:
-            raise EngineError("this runbook has no open session")
-        return found.id
+            try:
+                self.session = await self._write(begin)
+            except EngineError as exc:
+                self.walk.message = str(exc)
+                return
+            self._redraw()
+            await self._check_if_due()
+        finally:
+            self._busy -= 1
+            self._redraw()
 
     # -- keys ------------------------------------------------------------------------------------
 
-    def key(self, key: str, character: str | None) -> None:
-        """One key, in the order typed: to the kill-switch panel while it is open."""
-        if self.switch is not None:
-            self.switch.key(key, character)
+    async def handle(self, key: str, character: str | None) -> None:
+        """Apply one key, to the step current now; return once it is saved, checked, sent."""
+        s = self.session
+        if s is None:
             return
-        self._key(key, character)
-
-    def _key(self, key: str, character: str | None) -> None:
-        if self.mode is not None:
-            self._text_key(key, character)
-            return
-        if key.isdigit() and key != "0":
-            self._intent(Intent("choose", index=int(key) - 1))
-        elif key == "enter":
-            self._intent(Intent("next"))
-        elif key == "b":
-            self._intent(Intent("back"))
-        elif key in ("y", "n"):
-            self._intent(Intent("tick", yes=key == "y"))
-        elif key in TEXT_MODES:
-            self.mode = TEXT_MODES[key]
-            self.buffer = ""
-            self.message = None  # an old message would read as the answer to this prompt
-            self._redraw()
-            self._render_input()
-        elif key == "r":
-            self._recheck()
-        elif key == "k":
-            self._kill_switch()
-        elif key == "c":
-            self._on_card()
-        elif key == "escape":
-            self._on_leave()
+        self._busy += 1
+        try:
+            step = self.runbook.step(s.current)
+            for command in self.walk.key(key, character, s, step):
+                await self._do(command)
+        finally:
+            self._busy -= 1
+        self._redraw()
 
     def paste(self, text: str) -> None:
-        if self.switch is not None:
-            self.switch.paste(text)
-        elif self.mode is not None:
-            self.buffer += " ".join(text.split())
-            self._render_input()
+        self.walk.paste(text)
+        self._redraw()
 
-    def _text_key(self, key: str, character: str | None) -> None:
-        if key == "escape":
-            self.mode = None
-        elif key == "enter":
-            mode, text = self.mode, self.buffer
-            self.mode = None
-            assert mode is not None
-            self._intent(Intent(mode, text=text))
-        elif key == "backspace":
-            self.buffer = self.buffer[:-1]
-        elif character and character.isprintable():
-            self.buffer += character
-        self._render_input()
+    async def _do(self, command: Command) -> None:
+        if isinstance(command, Act):
+            await self._act(command)
+            return
+        what = command.what
+        if what == "leave":
+            self._on_leave()
+        elif what == "card":
+            self._on_card()
+        elif what == "help":
+            self._on_help()
+        elif what == "recheck":
+            await self.recheck()
+        elif what == "preflight":
+            await self._preflight()
+        elif what == "send":
+            await self._send()
+        elif what.startswith("scroll:") and self._ready:
+            body = self.query_one("#rb-body", VerticalScroll)
+            moves = {
+                "up": body.scroll_up,
+                "down": body.scroll_down,
+                "pageup": body.scroll_page_up,
+                "pagedown": body.scroll_page_down,
+                "home": body.scroll_home,
+                "end": body.scroll_end,
+            }
+            moves[what.split(":", 1)[1]](animate=False)
+
+    async def _act(self, command: Act) -> None:
+        rb, intent = self.runbook, command.intent
+        assert self.session is not None
+        sid = self.session.id
+
+        def apply(conn: sqlite3.Connection) -> Session:
+            return act_intent(conn, rb, sid, intent)
+
+        before = self.session
+        try:
+            self.session = await self._write(apply)
+        except EngineError as exc:
+            self.walk.refuse(str(exc))
+            return
+        if self.session.status != "active" and before.status == "active":
+            await self._anchor()
+        if self.session.path != before.path:
+            self._redraw()
+            await self._check_if_due()
 
     # -- checks ----------------------------------------------------------------------------------
 
@@ -287,31 +301,29 @@ class RunbookView(Vertical):
             monthly_budget_usd=self.card.budget.monthly_usd,
         )
 
-    def _start_check(self, *, again: bool = False) -> None:
+    async def _check_if_due(self) -> None:
+        """Run the current step's check when it has not answered yet (keys wait for it)."""
         s = self.session
-        if s is None or s.status != "active" or not self._ready:
+        if s is None or s.status != "active":
             return
         step = self.runbook.step(s.current)
-        if step.check is None or step.check.kind == "manual":
+        if step.check is None or step.check.kind == "manual" or s.answer(step.id).get("check"):
             return
-        mark = (step.id, len(s.path))
-        if not again and (mark in self._checks_started or s.answer(step.id).get("check")):
+        await self._run_check(step)
+
+    async def recheck(self) -> None:
+        """Run the current step's check again (``r``, or a wait step falling due)."""
+        s = self.session
+        if s is None or s.status != "active":
             return
-        self._checks_started.add(mark)
-        if step.wait is not None:
-            self._due[step.id] = self.services.now() + timedelta(minutes=step.wait.minutes)
-            self.set_timer(step.wait.minutes * 60, lambda: self._due_recheck(step.id))
-        self._work(self._run_check(step), "rb-check")
-
-    def _due_recheck(self, step_id: str) -> None:
-        if self.session is not None and self.session.current == step_id:
-            self._recheck()
-
-    def _recheck(self) -> None:
-        self._start_check(again=True)
+        step = self.runbook.step(s.current)
+        if step.check is not None and step.check.kind != "manual":
+            await self._run_check(step)
 
     async def _run_check(self, step: Step) -> None:
         check = step.check
+        self.walk.message = None
+        self._redraw()
         result: CheckResult
         if isinstance(check, SqlCheck):
             ctx = self._check_context()
@@ -324,56 +336,163 @@ class RunbookView(Vertical):
             result = await asyncio.to_thread(run_http_check, check)
         else:
             return
+        if step.wait is not None:
+            self._due[step.id] = self.services.now() + timedelta(minutes=step.wait.minutes)
+            if self._on_recheck_due is not None:
+                due = self._on_recheck_due
+                self.set_timer(step.wait.minutes * 60, lambda: due(step.id))
         rb = self.runbook
+        body = {**result.to_json(), "at": _iso(self.services.now())}
+        assert self.session is not None
+        sid = self.session.id
 
         def record(conn: sqlite3.Connection) -> Session:
-            sid = self._session_id(conn)
-            return act(conn, rb, sid, CheckDone(step.id, result.to_json()))
+            return act(conn, rb, sid, CheckDone(step.id, body))
 
-        # Bound to the step it checked: if the operator has moved on, it is dropped quietly.
-        self._submit(record, quiet_stale=True)
+        try:
+            self.session = await self._write(record)
+        except EngineError:
+            return  # the session moved on (another window): nothing to record here
 
     # -- kill switch -----------------------------------------------------------------------------
 
-    def _kill_switch(self) -> None:
-        # The panel first waits for every key before ``k`` to be applied, then checks that
-        # the step it lands on is a kill-switch step.
-        self.switch = SwitchPanel(
-            self.services,
-            self.runbook,
-            self.card,
-            self.incident,
-            self._session_id,
-            self._switch_ended,
-        )
-        self.switch._on_late_key = self._key
-        self._place_switch()
+    def _place_switch(self) -> SwitchPanel:
+        if self.switch is None:
+            self.switch = SwitchPanel(
+                self.card, drill=self.services.drill, root=str(self.services.workspace.root)
+            )
+        if self.switch.parent is None and self._ready:
+            self.query_one("#rb-body").display = False
+            self.mount(self.switch, before="#rb-input")
+        return self.switch
 
-    def _place_switch(self) -> None:
-        if self.switch is None or self.switch.parent is not None or not self._ready:
-            return
-        self.query_one("#rb-body").display = False
-        self.mount(self.switch, before="#rb-input")
-
-    def _switch_ended(self, result: SwitchResult) -> None:
+    def _drop_switch(self) -> None:
         panel, self.switch = self.switch, None
+        self.pre = self.backend = self.outcome = None
         if panel is not None and panel.parent is not None:
             panel.remove()
         if self._ready:
             self.query_one("#rb-body").display = True
-        if result is not None:
-            step_id, outcome = result
-            rb = self.runbook
-            if outcome.get("verified") and outcome.get("after") and self._ready:
-                from tui.widgets.card_brief import card_brief
 
-                brief = self.query_one(CardBrief)
-                brief.update(card_brief(self.card, live_state=str(outcome["after"])))
+    async def _preflight(self) -> None:
+        form = self.walk.switch
+        assert form is not None
+        self.outcome = self.pre = None
+        form.phase = "checking"
+        self._place_switch()
+        self._redraw()
+        self.pre, self.backend, self.recent = await check_target(self.services, self.card, form)
+        if self.pre.error is None and self.pre.current_state is not None and form.channel == 0:
+            self.live = (self.pre.current_state, _iso(self.services.now()), None)
+            self._draw_brief()
+        if self.pre.error is not None or self.pre.nothing_to_send:
+            # Nothing to confirm: a target that cannot be reached fails now (audited, with
+            # the next steps); one already at or below the target is done, nothing sent.
+            await self._execute("")
+            return
+        form.phase = "confirm"
+        form.field = "confirm"
 
-            def record(conn: sqlite3.Connection) -> Session:
-                return act(conn, rb, self._session_id(conn), SwitchDone(step_id, outcome))
+    async def _send(self) -> None:
+        form = self.walk.switch
+        assert form is not None and self.pre is not None
+        ks = self.runbook.step(form.step).kill_switch if form.step else None
+        if confirmed(self.card, form, reason_required=ks is None or ks.reason_required):
+            await self._execute(form.reason.strip())
 
-            self._submit(record)
+    async def _execute(self, reason: str) -> None:
+        form = self.walk.switch
+        assert form is not None and self.pre is not None and self.session is not None
+        form.phase = "sending"
+        form.problem = None
+        self._redraw()
+        session, rb = self.session, self.runbook
+        step_id = form.step or session.current
+        writer = self.services.writer
+        saved: list[Session] = []
+
+        def record(kind: str, body: dict[str, Any]) -> None:
+            # Each entry is committed before the next thing happens (before sending, after
+            # reading back); the result goes into the session in the same transaction as
+            # its audit entry, so a crash right after it resumes with it on screen.
+            if kind == "switch.result":
+                outcome = {k: body[k] for k in _OUTCOME_KEYS if k in body}
+                saved.append(
+                    writer.submit(
+                        lambda conn: switch_result(conn, rb, session.id, step_id, outcome, body)
+                    ).result()
+                )
+                return
+            writer.submit(
+                lambda conn: audit.record(
+                    conn,
+                    actor=session.operator,
+                    kind=kind,
+                    body={"runbook": rb.id, "step": step_id, **body},
+                    incident=session.incident,
+                    session=session.id,
+                    drill=session.drill,
+                )
+            ).result()
+
+        self.outcome = await asyncio.to_thread(
+            execute,
+            self.card,
+            self.pre,
+            self.backend,
+            reason=reason,
+            drill=self.services.drill,
+            record=record,
+        )
+        if saved:
+            self.session = saved[-1]
+        form.phase = "done"
+        form.failed = not self.outcome.satisfied
+        if self.outcome.verified and self.outcome.after and not self.outcome.drill:
+            self.live = (self.outcome.after, _iso(self.services.now()), None)
+            self._draw_brief()
+        await self._anchor()
+
+    async def _anchor(self) -> None:
+        """Anchor the audit trail's head outside the database (after a switch, a session's
+        end); a problem is one line and changes nothing else."""
+        anchor = getattr(audit, "anchor", None)
+        if anchor is None:
+            return
+        url = self.services.workspace.config.oncall.anchor_url
+
+        def run(conn: sqlite3.Connection) -> list[str]:
+            return list(anchor(conn, url=url))
+
+        problems = await self._write(run)
+        if problems:
+            self.app.notify(one_line(problems[0], 200), title="Audit anchor", markup=False)
+
+    # -- the live tier ---------------------------------------------------------------------------
+
+    async def _read_live(self) -> None:
+        from runbooks.killswitch import read_status, record_checks
+        from store.timestamps import now_iso
+
+        statuses = await asyncio.to_thread(read_status, self.card, self.services.workspace.root)
+        primary = statuses[0]
+        self.live = (primary.state, _iso(self.services.now()), primary.error)
+
+        def keep(conn: sqlite3.Connection) -> None:
+            record_checks(conn, statuses, now_iso())
+
+        await self._write(keep)
+        self._draw_brief()
+
+    def _draw_brief(self) -> None:
+        if not self._ready:
+            return
+        from tui.widgets.card_brief import card_brief
+
+        state, at, error = self.live
+        self.query_one(CardBrief).update(
+            card_brief(self.card, live_state=state, read_at=at, live_error=error)
+        )
 
     # -- drawing ---------------------------------------------------------------------------------
 
@@ -382,20 +501,50 @@ class RunbookView(Vertical):
             panel = self.query_one("#rb-input", Static)
         except NoMatches:
             return
-        if self.mode is None:
-            panel.update(Text(""))
-            return
+        walk = self.walk
         t = Text()
-        t.append(f" {PROMPTS[self.mode]} ", "bold reverse")
-        t.append(" ")
-        t.append(safe_text(self.buffer[-200:]))
-        t.append("▏", "blink")
-        t.append("  enter saves · esc cancels", "dim")
+        if walk.mode == "refused":
+            t.append(" NOT TAKEN ", "bold white on red")
+            t.append(" ")
+            t.append(one_line(walk.refusal or "", 200), "bold")
+            if walk.dropped:
+                n = walk.dropped
+                t.append(
+                    f"\n{n} key{'s' if n != 1 else ''} typed after it "
+                    f"{'were' if n != 1 else 'was'} not used",
+                    "yellow",
+                )
+            t.append("  escape: go on", "dim")
+        elif walk.mode == "confirm" and walk.text_kind:
+            t.append(f" {CONFIRM_PROMPTS[walk.text_kind]} ", "bold reverse")
+            t.append(" ")
+            t.append(safe_text(walk.buffer), "bold")
+            t.append("▏", "blink")
+            t.append("  esc cancels", "dim")
+        elif walk.mode == "text" and walk.text_kind:
+            t.append(f" {PROMPTS[walk.text_kind]} ", "bold reverse")
+            t.append(" ")
+            t.append(safe_text(walk.buffer[-200:]))
+            t.append("▏", "blink")
+            t.append("  enter saves · esc cancels", "dim")
         panel.update(t)
 
+    def redraw(self) -> None:
+        """Draw the step, the form and the input line as they are now."""
+        self._redraw()
+
     def _redraw(self) -> None:
+        if not self._ready:
+            return
+        if self.walk.switch is None and self.switch is not None:
+            self._drop_switch()
+        if self.walk.switch is not None and self.switch is not None:
+            self.switch.show(self.walk.switch, self.pre, self.outcome, self.recent)
+        self._render_input()
         s = self.session
-        if s is None or not self._ready:
+        if s is None:
+            if self.walk.message:
+                self.query_one("#rb-step", Static).update(Text(self.walk.message, "bold yellow"))
             return
         step = self.runbook.step(s.current)
         title = Text(f" {step.title} ", "bold reverse")
@@ -423,14 +572,15 @@ class RunbookView(Vertical):
                 switch = answer.get("switch")
                 if not switch:
                     continue
-                done.append(f"\nkill switch at {step_id}: ", "dim")
-                done.append(str(switch.get("verdict", "")), "bold")
+                word = "restore" if switch.get("mode") == "restore" else "kill switch"
+                done.append(f"\n{word} at {step_id}: ", "dim")
+                done.append(verdict_words(switch), "bold")
                 after = switch.get("after")
                 if after and after != self.card.tier and not switch.get("drill"):
                     done.append(
                         f"\n{self.card.workflow} is still {after} (its card says "
-                        f"{self.card.tier}): restore it when it is safe "
-                        f"(agentdeck switch set {self.card.workflow} {self.card.tier} …)",
+                        f"{self.card.tier}): restore it when it is safe (agentdeck switch "
+                        f"set {self.card.workflow} {self.card.tier} --restore …)",
                         "bold yellow",
                     )
             parts.append(done)
@@ -464,6 +614,9 @@ class RunbookView(Vertical):
                 t.append(f" {outcome.upper()} ", OUTCOME_STYLE.get(outcome, "bold") + " reverse")
                 t.append(" ")
                 t.append(one_line(str(check.get("summary", "")), 300))
+                at = str(check.get("at") or "")
+                if len(at) >= 16:
+                    t.append(f" (ran {at[11:16]} UTC)", "dim")
                 for label, value in check.get("rows", [])[:5]:
                     t.append(f"\n  {one_line(str(label), 40)}: ", "dim")
                     t.append(one_line(str(value), 80))
@@ -496,24 +649,35 @@ class RunbookView(Vertical):
         if step.kill_switch is not None:
             ks = step.kill_switch
             state = self.card.tier if ks.restore else ks.set_tier
-            verb = "Restore" if ks.restore else "Set"
+            key = "R" if ks.restore else "k"
             done = answer.get("switch")
             if done:
-                verdict = str(done.get("verdict", ""))
-                style = "bold white on green" if verdict == "verified" else "bold white on red"
-                if done.get("drill"):
-                    style = "bold black on yellow"
-                t.append(f" {verdict.upper()} ", style)
-                t.append(f" {self.card.workflow} → {done.get('after') or state}")
+                t.append(f" {verdict_words(done)} ", verdict_style(done))
+                if done.get("nothing_to_send"):
+                    t.append(
+                        f" already {state}"
+                        + ("" if ks.restore else " (or safer)")
+                        + f": nothing to send ({self.card.workflow} is {done.get('after')})"
+                    )
+                else:
+                    t.append(f" {self.card.workflow} → {done.get('after') or state}")
                 if done.get("error"):
                     t.append(f"\n{one_line(str(done['error']), 300)}", "red")
-                if done.get("verdict") == "verified" or done.get("drill"):
-                    t.append("\n  done: enter goes on (k would send it again)", "dim")
+                if switch_satisfied(done):
+                    t.append(f"\n  done: enter goes on ({key} would check it again)", "dim")
                 else:
-                    t.append("\n  k tries again, or s skips with a reason", "bold")
+                    t.append(f"\n  {key} tries again, or s skips with a reason", "bold")
+            elif ks.restore:
+                t.append(" R ", "bold white on blue")
+                t.append(f" RESTORE {self.card.workflow} to {state}", "bold blue")
+                t.append(" (raises it: only when it is safe)", "dim")
+                t.append(f"\n  through {self.card.kill_switch.backend} ", "dim")
+                t.append(one_line(self.card.kill_switch.flag, 50), "dim")
+                t.append(f" · you will confirm by typing 'restore {self.card.workflow}'", "dim")
             else:
                 t.append(" k ", "bold white on red")
-                t.append(f" {verb} {self.card.workflow} to {state}", "bold red")
+                t.append(f" KILL SWITCH: lower {self.card.workflow} to {state}", "bold red")
+                t.append(" (only ever lowers)", "dim")
                 t.append(f"\n  through {self.card.kill_switch.backend} ", "dim")
                 t.append(one_line(self.card.kill_switch.flag, 50), "dim")
                 t.append(" · you will confirm by typing the workflow name", "dim")
@@ -537,5 +701,5 @@ class RunbookView(Vertical):
             t.append("\n enter ", "bold reverse")
             t.append(" finish the runbook")
         skip = "" if step.choices else " · s skip"
-        t.append(f"\n b back · w note{skip} · a abandon · c card · esc board", "dim")
+        t.append(f"\n b back · w note{skip} · a abandon · c card · ? help · esc board", "dim")
         return t

@@ -1,333 +1,134 @@
-"""The kill switch: preflight, exactly what will be sent, a typed confirmation, then send, read
-back, and say "verified" or "NOT verified" in plain words.
+"""The kill switch (and the restore) as the operator sees it: the target, the live state and
+the direction of the change, exactly what will be sent, the typed confirmation, and then the
+verdict in plain words.
 
-A panel inside the runbook view, not a screen of its own: every key of the area goes through
-one screen, in order, so keys typed in one burst never land on the wrong view. It first waits
-for every key typed before ``k`` to reach the database, then checks that the step it lands on
-is a kill-switch step (a burst never opens the switch of a step the operator has not reached);
-keys typed while it checks and sends are kept and applied in order.
-
-The target is checked before anything is sent: reachable, the token accepted, its current
-state; the agent's recent automatic actions are shown from the local copy. The operator types
-the workflow's name and a reason; only then is anything sent. Every attempt is in the audit
-trail, with its result. A failure offers the next steps: retry, the second channel, escalate
-to the card's contact.
+A passive panel: the On call screen reads every key in order and :mod:`runbooks.walk` decides
+what it means; this only draws the form it is given. A brake is red and says KILL SWITCH; a
+restore (the one action that may raise a tier) is blue and says RESTORE, never KILL SWITCH. A
+drill draws the same screens with DRILL beside every verdict.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sqlite3
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Group
 from rich.text import Text
-from textual import on
 from textual.widgets import Static
-from textual.worker import Worker, WorkerState
 
-from runbooks import audit
 from runbooks.cards import AgentCard
-from runbooks.engine import Session, load_session
-from runbooks.incidents import IncidentLine
-from runbooks.killswitch import (
-    Preflight,
-    SwitchOutcome,
-    SwitchRefused,
-    channels,
-    check_confirmation,
-    execute,
-    preflight,
-    recent_auto_actions,
-)
-from runbooks.model import KillSwitchStep, Runbook
-from store.switches.base import SwitchBackend
-from tui.services import Services
+from runbooks.killswitch import Preflight, SwitchOutcome, confirmation_word
+from runbooks.walk import SwitchForm
 from tui.text import one_line, safe_text
 
-#: What the panel ends with: (step id, outcome), or None when nothing was attempted.
-SwitchResult = tuple[str, dict[str, Any]] | None
+BRAKE_STYLE = "bold white on red"
+RESTORE_STYLE = "bold white on blue"
+DRILL_STYLE = "bold black on yellow"
+
+
+def verdict_style(outcome: SwitchOutcome | dict[str, Any]) -> str:
+    """Green for verified, blue-grey for nothing to send, red for anything else."""
+    get = outcome.get if isinstance(outcome, dict) else lambda k, d=None: getattr(outcome, k, d)
+    if get("nothing_to_send"):
+        return "bold white on dark_green"
+    if get("verified"):
+        return "bold white on green"
+    return "bold white on red"
+
+
+def verdict_words(outcome: dict[str, Any]) -> str:
+    """The verdict as shown: ``VERIFIED``, ``NOT VERIFIED``, ``FAILED``, ``NOTHING TO SEND``;
+    ``…, DRILL`` in a drill."""
+    verdict = str(outcome.get("verdict", ""))
+    word = verdict.split(":")[0].split(",")[0].strip()
+    if verdict.startswith("drill"):  # saved by an older agentdeck
+        word = "failed" if outcome.get("error") else "verified"
+    text = word.upper().replace("NOT VERIFIED", "NOT VERIFIED")
+    return f"{text}, DRILL" if outcome.get("drill") else text
 
 
 class SwitchPanel(Static):
-    """Confirm and send one kill-switch change; ``on_end(result)`` is called when it closes."""
+    """Draws one kill-switch (or restore) form; :meth:`show` redraws it."""
 
-    @on(Worker.StateChanged)
-    def _worker_failed(self, event: Worker.StateChanged) -> None:
-        # Worker state messages do not bubble: hand errors to the app's one handler.
-        if event.state == WorkerState.ERROR:
-            self.services.worker_failed(event.worker.error)
-
-    def _work(self, work: Any, group: str) -> None:
-        self.run_worker(work, group=group, exclusive=True, exit_on_error=False)
-
-    def __init__(
-        self,
-        services: Services,
-        runbook: Runbook,
-        card: AgentCard,
-        incident: IncidentLine | None,
-        session_id: Callable[[sqlite3.Connection], str],
-        on_end: Callable[[SwitchResult], None],
-    ) -> None:
-        super().__init__(Text("Kill switch", "bold"), id="switch-box")
-        self._on_end = on_end
-        self._on_late_key: Callable[[str, str | None], None] = lambda k, c: None
-        self.services = services
-        self.runbook = runbook
+    def __init__(self, card: AgentCard, *, drill: bool, root: str) -> None:
+        super().__init__(Text(""), id="switch-box")
         self.card = card
-        self.incident = incident
-        self._session_id = session_id
-        self.step_id: str | None = None
-        self.ks: KillSwitchStep | None = None
-        self.state: str | None = None
-        self.channel = 0
+        self.drill = drill
+        self.root = root
+        self.form: SwitchForm | None = None
         self.pre: Preflight | None = None
-        self.backend: SwitchBackend | None = None
-        self.recent: list[dict[str, Any]] = []
-        self.typed = ""
-        self.reason = ""
-        self.field = "confirm"
-        self.phase = "waiting"  # waiting | checking | confirm | sending | done
-        self.problem: str | None = None
         self.outcome: SwitchOutcome | None = None
-        self.session: Session | None = None
-        #: Keys typed before the target was checked: replayed, in order, once it has been.
-        self._early: list[tuple[str, str | None]] = []
-        self._ended = False
+        self.recent: list[dict[str, Any]] = []
 
-    def on_mount(self) -> None:
-        self._work(self._prepare(), "switch")
+    def show(
+        self,
+        form: SwitchForm,
+        pre: Preflight | None,
+        outcome: SwitchOutcome | None,
+        recent: list[dict[str, Any]],
+    ) -> None:
+        self.form, self.pre, self.outcome, self.recent = form, pre, outcome, recent
+        self.update(self.body())
 
-    # -- preparing -------------------------------------------------------------------------------
-
-    async def _prepare(self) -> None:
-        def where(conn: sqlite3.Connection) -> Session:
-            return load_session(conn, self._session_id(conn))
-
-        # Behind every key typed before ``k`` on the write thread.
-        self.session = await asyncio.wrap_future(self.services.writer.submit(where))
-        step = self.runbook.step(self.session.current)
-        if self.session.status != "active" or step.kill_switch is None:
-            self.app.notify("This step has no kill switch.", markup=False)
-            self._end(None)
-            self._replay()
-            return
-        self.step_id = step.id
-        self.ks = step.kill_switch
-        self.state = self.card.tier if self.ks.restore else self.ks.set_tier
-
-        def recent(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-            return recent_auto_actions(conn, self.card.workflow)
-
-        self.recent = await asyncio.wrap_future(self.services.reader.submit(recent))
-        await self._preflight()
-
-    async def _preflight(self) -> None:
-        assert self.state is not None
-        self.phase = "checking"
-        self._redraw()
-        root = self.services.workspace.root
-        self.pre, self.backend = await asyncio.to_thread(
-            preflight, self.card, self.state, channel=self.channel, root=root
-        )
-        self.phase = "confirm"
-        self.field = "confirm"
-        self._replay()
-
-    # -- keys ------------------------------------------------------------------------------------
-
-    def key(self, key: str, character: str | None) -> None:
-        """One key for the panel (the screen routes every key of the area, in order)."""
-        self._key(key, character)
-        self._settle()
-
-    def _end(self, result: SwitchResult) -> None:
-        # Synchronous: the very next key already goes to the runbook, not here.
-        self._ended = True
-        self._on_end(result)
-
-    def _settle(self) -> None:
-        if not self._ended:
-            self._redraw()
-
-    def _key(self, key: str, character: str | None) -> None:
-        if self._ended:
-            return
-        if self.phase == "done":
-            self._done_key(key)
-            return
-        if key == "escape":
-            self._end(None)
-            return
-        if self.phase in ("waiting", "checking", "sending"):
-            # Typed before the target was checked (k and the name in one burst), or while the
-            # change is on its way: kept, and replayed in order when the screen is ready.
-            self._early.append((key, character))
-            return
-        if self.phase != "confirm":
-            return
-        if key == "tab":
-            self.field = "reason" if self.field == "confirm" else "confirm"
-        elif key == "enter":
-            if self.field == "confirm":
-                self.field = "reason"
-            else:
-                self._send()
-        elif key == "backspace":
-            if self.field == "confirm":
-                self.typed = self.typed[:-1]
-            else:
-                self.reason = self.reason[:-1]
-        elif character and character.isprintable():
-            if self.field == "confirm":
-                self.typed += character
-            else:
-                self.reason += character
-
-    def paste(self, text: str) -> None:
-        text = " ".join(text.split())
-        if self.phase == "confirm":
-            if self.field == "confirm":
-                self.typed += text
-            else:
-                self.reason += text
-            self._redraw()
-
-    def _replay(self) -> None:
-        early, self._early = self._early, []
-        for key, character in early:
-            if self._ended:
-                # Typed after the panel closed, in the same burst: the runbook's keys.
-                self._on_late_key(key, character)
-            else:
-                self._key(key, character)
-        self._settle()
-
-    def _done_key(self, key: str) -> None:
-        assert self.outcome is not None
-        ok = self.outcome.verified or self.outcome.drill
-        if key in ("enter", "escape"):
-            self._end((self.step_id, self.outcome.to_json()) if self.step_id else None)
-        elif key == "r" and not ok:
-            self._work(self._preflight(), "switch")
-        elif key == "2" and not ok and len(channels(self.card)) > 1 and self.channel == 0:
-            self.channel = 1
-            self._work(self._preflight(), "switch")
-
-    # -- sending ---------------------------------------------------------------------------------
-
-    def _send(self) -> None:
-        assert self.ks is not None
-        try:
-            check_confirmation(
-                self.card.workflow,
-                self.typed,
-                self.reason,
-                reason_required=self.ks.reason_required or self.ks.restore,
-            )
-        except SwitchRefused as exc:
-            self.problem = str(exc)
-            self._redraw()
-            return
-        self.problem = None
-        self.phase = "sending"
-        self._redraw()
-        self._work(self._execute(), "switch")
-
-    async def _execute(self) -> None:
-        assert self.pre is not None and self.session is not None
-        session = self.session
-        writer = self.services.writer
-
-        def record(kind: str, body: dict[str, Any]) -> None:
-            # Each entry is committed before the next thing happens (before sending, after
-            # reading back): the trail never misses an attempt.
-            writer.submit(
-                lambda conn: audit.record(
-                    conn,
-                    actor=session.operator,
-                    kind=kind,
-                    body={"runbook": self.runbook.id, "step": self.step_id, **body},
-                    incident=session.incident,
-                    session=session.id,
-                    drill=self.services.drill,
-                )
-            ).result()
-
-        self.outcome = await asyncio.to_thread(
-            execute,
-            self.card,
-            self.pre,
-            self.backend,
-            reason=self.reason.strip(),
-            drill=self.services.drill,
-            record=record,
-        )
-        self.phase = "done"
-        self._replay()
-
-    # -- drawing ---------------------------------------------------------------------------------
-
-    def _redraw(self) -> None:
-        self.update(self._body())
+    @property
+    def problem(self) -> str | None:
+        return self.form.problem if self.form else None
 
     def _where(self, text: str) -> str:
-        """A path inside the workspace shown from the workspace (shorter, and the same on
-        every machine)."""
-        root = str(self.services.workspace.root)
-        if text.startswith(root + "/"):
-            return "./" + text[len(root) + 1 :]
+        """A path inside the workspace shown from the workspace (shorter, the same on every
+        machine)."""
+        if text.startswith(self.root + "/"):
+            return "./" + text[len(self.root) + 1 :]
         return text
 
-    def _body(self) -> Group:
+    def body(self) -> Group:
+        form, pre, outcome = self.form, self.pre, self.outcome
+        assert form is not None
+        restore = form.mode == "restore"
         parts: list[Any] = []
         title = Text()
-        if self.services.drill:
-            title.append(" DRILL: nothing is sent ", "bold black on yellow")
+        if self.drill:
+            title.append(" DRILL: nothing is sent ", DRILL_STYLE)
             title.append(" ")
-        title.append(
-            f" KILL SWITCH: {self.card.workflow} → {self.state or '…'} ", "bold white on red"
-        )
+        state = form.state or self.card.tier
+        if restore:
+            title.append(f" RESTORE: {self.card.workflow} → {state} ", RESTORE_STYLE)
+        else:
+            word = "EMERGENCY STOP" if form.emergency else "KILL SWITCH"
+            title.append(f" {word}: {self.card.workflow} → {state} ", BRAKE_STYLE)
         parts.append(title)
-        if self.phase == "waiting":
-            parts.append(Text("Waiting for the keys typed before…", "dim"))
-            return Group(*parts)
-        pre = self.pre
-        if self.phase == "checking" or pre is None:
+        if form.phase == "checking" or pre is None:
             parts.append(Text("Checking the target before anything is sent…", "dim"))
             return Group(*parts)
-        if self.phase == "done" and self.outcome is not None:
-            # After sending, only what happened: the verdict, and what to do next.
-            via = Text(f"via {pre.channel}: {pre.target.backend} flag ", "dim")
-            via.append(one_line(pre.target.flag, 40))
-            via.append(f" · before: {self.outcome.before or 'unknown'}", "dim")
-            parts.append(via)
-            parts.append(self._result(self.outcome))
-            return Group(*parts)
-        t = Text()
-        t.append(f"via {pre.channel}: ", "dim")
-        t.append(f"{pre.target.backend} flag {one_line(pre.target.flag, 40)}", "bold")
-        t.append(f" at {one_line(self._where(pre.endpoint), 60)}", "dim")
-        t.append("\nnow: ", "dim")
-        t.append(pre.current_state or "unknown", "bold")
+        head = Text()
+        head.append(f"via {pre.channel}: ", "dim")
+        head.append(f"{pre.target.backend} flag {one_line(pre.target.flag, 40)}", "bold")
+        head.append(f" at {one_line(self._where(pre.endpoint), 60)}", "dim")
+        head.append("\nnow: ", "dim")
+        head.append(pre.current_state or "unknown", "bold")
         if pre.reading is not None and pre.reading.detail:
-            t.append(f" (read: {one_line(pre.reading.detail, 60)})", "dim")
-        if pre.current_state != self.card.tier:
-            t.append(f" · card tier {self.card.tier}", "dim")
-        parts.append(t)
+            head.append(f" (read: {one_line(pre.reading.detail, 60)})", "dim")
+        head.append(f" · configured tier {self.card.tier}", "dim")
+        parts.append(head)
+        if form.phase == "done" and outcome is not None:
+            parts.append(self._result(form, outcome))
+            return Group(*parts)
         if pre.error:
             parts.append(Text.assemble(("NOT READY: ", "bold red"), one_line(pre.error, 300)))
-        elif pre.current_state == pre.state:
+        elif pre.action == "unknown":
             parts.append(
                 Text(
-                    f"already {pre.state}: sending it again changes nothing, but is recorded",
+                    f"the state now is not one of the tiers: setting {state} anyway "
+                    "(it cannot be told whether this lowers it)",
                     "bold yellow",
                 )
             )
-        elif pre.request is not None:
+        elif pre.action == "raise":
+            parts.append(
+                Text(f"RESTORE raises {self.card.workflow}: {pre.current_state} → {state}", "bold")
+            )
+        if pre.request is not None and not pre.error:
             req = pre.request
             sent = Text()
             sent.append("will send: ", "dim")
@@ -337,50 +138,112 @@ class SwitchPanel(Static):
             body = json.dumps(req.body, ensure_ascii=False, sort_keys=True)
             sent.append(f"\n  {one_line(body, 140)}")
             parts.append(sent)
-        if self.recent:
+        if self.recent and not restore:
             r = Text("recent automatic actions:", "dim")
             for a in self.recent[:2]:
                 r.append(f"\n  {a['at'][5:16].replace('T', ' ')} ", "dim")
                 r.append(one_line(f"{a['kind']}: {a['summary']}", 70))
             parts.append(r)
-        if self.phase in ("confirm", "sending"):
-            parts.append(self._form())
+        parts.append(self._form(form))
         return Group(*parts)
 
-    def _form(self) -> Text:
+    def _form(self, form: SwitchForm) -> Text:
         t = Text()
-        t.append("Type the workflow name to confirm: ", "bold")
-        t.append(safe_text(self.typed[-60:]), "bold")
-        if self.field == "confirm":
+        word = confirmation_word(self.card.workflow, form.mode)
+        t.append(f"Type {word!r} to confirm: ", "bold")
+        t.append(safe_text(form.typed[-60:]), "bold")
+        if form.field == "confirm":
             t.append("▏", "blink")
         t.append("\nReason: ", "bold")
-        t.append(safe_text(self.reason[-120:]))
-        if self.field == "reason":
+        t.append(safe_text(form.reason[-120:]))
+        if form.field == "reason":
             t.append("▏", "blink")
-        if self.problem:
-            t.append(f"\n{self.problem}", "bold red")
-        if self.phase == "sending":
+        if form.problem:
+            t.append(f"\n{form.problem}", "bold red")
+        if form.phase == "sending":
             t.append("\nSending…", "bold")
         else:
             t.append("\nenter: next field, then send · tab: switch field · esc: cancel", "dim")
         return t
 
-    def _result(self, outcome: SwitchOutcome) -> Text:
+    def _result(self, form: SwitchForm, outcome: SwitchOutcome) -> Text:
         t = Text("\n")
-        if outcome.drill:
-            t.append(" DRILL: nothing was sent ", "bold black on yellow")
-            t.append(f" the switch would set {self.card.workflow} to {self.state}")
+        t.append(f" {verdict_words(outcome.to_json())} ", verdict_style(outcome))
+        state = form.state or self.card.tier
+        if outcome.nothing_to_send:
+            pre = self.pre
+            assert pre is not None
+            t.append(f" {pre.already}")
+            if pre.current_state and pre.current_state != state:
+                t.append(f" ({self.card.workflow} is {pre.current_state})", "dim")
+            t.append("\nthe step is done; recorded in the audit trail", "dim")
+        elif outcome.drill and outcome.verified:
+            t.append(
+                f" the target answered: {self.card.workflow} would go from "
+                f"{outcome.before or 'unknown'} to {state}. Nothing was sent."
+            )
         elif outcome.verified:
-            t.append(" VERIFIED ", "bold white on green")
             t.append(f" read back: {self.card.workflow} is {outcome.after}")
         else:
-            t.append(f" {outcome.verdict.upper()} ", "bold white on red")
             if outcome.error:
                 t.append(f"\n{one_line(outcome.error, 300)}", "red")
+            if outcome.drill:
+                t.append("\nnothing was sent (drill): in a real incident this would fail", "bold")
             steps = ["r retry"]
-            if self.channel == 0 and len(channels(self.card)) > 1:
+            if form.has_second and form.channel == 0:
                 steps.append("2 second channel")
-            steps.append(f"escalate to {self.card.escalation.contact}")
+            steps.append(f"escalate to {one_line(self.card.escalation.contact, 40)}")
             t.append("\nnext: " + " · ".join(steps), "bold")
-        t.append("\nenter: back to the runbook", "dim")
+        t.append("\nenter: back to the " + ("board" if form.emergency else "runbook"), "dim")
         return t
+
+
+async def check_target(
+    services: Any, card: AgentCard, form: SwitchForm
+) -> tuple[Preflight, Any, list[dict[str, Any]]]:
+    """The form's target checked before anything is sent (off the UI thread), with the
+    agent's recent automatic actions from the local copy."""
+    import asyncio
+    import sqlite3
+
+    from runbooks.killswitch import preflight, recent_auto_actions
+
+    if form.mode == "restore":
+        form.state = card.tier
+    form.phase = "checking"
+    form.problem = None
+    form.failed = False
+    form.has_second = card.kill_switch.fallback is not None
+
+    def recent(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        return recent_auto_actions(conn, card.workflow)
+
+    actions = await asyncio.wrap_future(services.reader.submit(recent))
+    pre, backend = await asyncio.to_thread(
+        preflight,
+        card,
+        form.state,
+        channel=form.channel,
+        root=services.workspace.root,
+        mode=form.mode,
+    )
+    return pre, backend, actions
+
+
+def confirmed(card: AgentCard, form: SwitchForm, *, reason_required: bool) -> bool:
+    """Whether the form's typed confirmation and reason are right (else ``form.problem``)."""
+    from runbooks.killswitch import SwitchRefused, check_confirmation
+
+    try:
+        check_confirmation(
+            card.workflow,
+            form.typed,
+            form.reason,
+            reason_required=reason_required or form.mode == "restore",
+            mode=form.mode,
+        )
+    except SwitchRefused as exc:
+        form.problem = str(exc)
+        return False
+    form.problem = None
+    return True

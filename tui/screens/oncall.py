@@ -7,12 +7,15 @@ the local copy, so the board works offline from the last sync. When the workspac
 sources, the board polls them on a timer that starts again only after a poll has ended, so polls
 never pile up.
 
-Enter (or 1–9) opens a runbook for the incident; ``c`` shows the agent card.
+Enter (or 1–9) opens a runbook for the incident; ``c`` shows the agent card; ``x`` is the
+emergency stop for the incident's workflow (the same preflight, typed confirmation, read-back
+and audit as a runbook's kill-switch step, recorded against the incident).
 
-The board, the runbook walkthrough and the card are views of this one screen, and its key
-handler gives each key to the view that is open when the key is read. A key that opens a view
-opens it at once, so the keys typed after it in the same burst go to it, in order (a pushed
-screen would only receive them after the keys already on their way to this one).
+The board, the runbook walkthrough and the card are views of this one screen. Its keys are a
+tape: ``on_key`` only queues them, and one consumer reads them in order, each after the one
+before it has been applied (saved, checked, sent), and gives it to the view open at that
+moment. A burst so does what the same keys typed slowly would, however slow the disk or the
+check.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import events, on
@@ -38,6 +42,9 @@ from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
 from tui.widgets.status_line import StatusLine
+
+if TYPE_CHECKING:
+    from tui.oncall.emergency import EmergencyStop
 
 SEVERITY_STYLE = {
     "critical": "bold white on red",
@@ -132,6 +139,13 @@ class OnCallScreen(BoardScreen):
         ),
         Binding("c", "card", "Card", tooltip="The workflow's agent card", id="oncall.card"),
         Binding(
+            "x",
+            "emergency_stop",
+            "Stop",
+            tooltip="Emergency stop: lower the incident's workflow to its safest tier",
+            id="oncall.stop",
+        ),
+        Binding(
             "r", "refresh", "Refresh", tooltip="Poll the alert sources now", id="oncall.refresh"
         ),
         Binding(
@@ -166,6 +180,11 @@ class OnCallScreen(BoardScreen):
         self.runbook: RunbookView | None = None
         #: Unfinished walkthroughs: incident key -> runbook id -> the step number it is at.
         self.walking: dict[tuple[str, str], dict[str, int]] = {}
+        #: Keys waiting to be read, in the order typed (see the module's docstring).
+        self._keys: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
+        self._reading = 0
+        #: The board's emergency stop while it is open.
+        self.stop: EmergencyStop | None = None
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
@@ -303,13 +322,13 @@ class OnCallScreen(BoardScreen):
 
     def _show(self, view: str) -> None:
         self.view = view
-        self.query_one("#board-view").display = view == "board"
+        self.query_one("#board-view").display = view in ("board", "stop")
         self.query_one("#runbook-host").display = view == "runbook"
         self.query_one("#card-view").display = view == "card"
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("open_runbook", "refresh"):
+        if action in ("open_runbook", "refresh", "emergency_stop"):
             return self.view == "board"
         if action == "card":
             return self.view in ("board", "runbook")
@@ -318,6 +337,10 @@ class OnCallScreen(BoardScreen):
         return True
 
     def is_busy(self) -> bool:
+        if self._reading or not self._keys.empty():
+            return True
+        if self.stop is not None and self.stop.is_busy():
+            return True
         return self.runbook is not None and self.runbook.is_busy()
 
     def on_key(self, event: events.Key) -> None:
@@ -326,8 +349,45 @@ class OnCallScreen(BoardScreen):
             return  # quit, the palette and the areas are the app's
         event.stop()
         event.prevent_default()
+        self._queue((key, event.character))
+
+    def _queue(self, item: tuple[str, str | None]) -> None:
+        self._keys.put_nowait(item)
+        if not self._reading:
+            self._reading = 1
+            self._work(self._read_keys, "oncall-keys")
+
+    async def _read_keys(self) -> None:
+        """The one reader of this screen's keys: each applied before the next is read; it
+        ends when none is waiting (the next key starts it again)."""
+        try:
+            while not self._keys.empty():
+                key, character = self._keys.get_nowait()
+                try:
+                    await self._route(key, character)
+                except Exception as exc:  # one line, and the next key is still read
+                    self.services.worker_failed(exc)
+        finally:
+            self._reading = 0
+
+    def queue_recheck(self, step_id: str) -> None:
+        """A wait step's recheck fell due: it goes behind the keys already typed."""
+        self._queue((f"recheck:{step_id}", None))
+
+    async def _route(self, key: str, character: str | None) -> None:
+        if key.startswith("recheck:"):
+            view = self.runbook
+            due = key.split(":", 1)[1]
+            if view is not None and view.session is not None and view.session.current == due:
+                await view.recheck()
+                view.redraw()
+            return
         if self.view == "runbook" and self.runbook is not None:
-            self.runbook.key(key, event.character)
+            await self.runbook.handle(key, character)
+        elif self.view == "stop" and self.stop is not None:
+            await self.stop.handle(key, character)
+            if self.stop.closed:
+                self._close_stop()
         elif self.view == "card":
             scroll = self.query_one("#card-view", VerticalScroll)
             if key in ("escape", "c", "q"):
@@ -347,18 +407,22 @@ class OnCallScreen(BoardScreen):
         elif key in self.MOVES:
             getattr(self.query_one(DataTable), f"action_{self.MOVES[key]}")()
         elif key == "enter":
-            self.action_open_runbook(0)
+            await self._open_runbook(0)
         elif key.isdigit() and key != "0":
-            self.action_open_runbook(int(key) - 1)
+            await self._open_runbook(int(key) - 1)
         elif key == "c":
             self.action_card()
         elif key == "r":
             self.action_refresh()
+        elif key == "x":
+            await self._emergency_stop()
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         if self.view == "runbook" and self.runbook is not None:
             self.runbook.paste(event.text)
+        elif self.view == "stop" and self.stop is not None:
+            self.stop.paste(event.text)
 
     def action_back(self) -> None:
         if self.view == "card":
@@ -389,6 +453,38 @@ class OnCallScreen(BoardScreen):
         self.reload()
 
     def action_open_runbook(self, index: int) -> None:
+        self._queue(("enter", None) if index == 0 else (str(index + 1), str(index + 1)))
+
+    def action_emergency_stop(self) -> None:
+        self._queue(("x", "x"))
+
+    async def _emergency_stop(self) -> None:
+        from tui.oncall.emergency import EmergencyStop
+
+        line = self.current()
+        if line is None:
+            return
+        card = self.cards.get(line.workflow or "")
+        if card is None:
+            self.notify("This incident's workflow has no agent card.", markup=False)
+            return
+        self.stop = EmergencyStop(self.services, card, line)
+        await self.query_one("#board-view").mount(self.stop)
+        self.query_one("#incident-detail").display = False
+        self._show("stop")
+        await self.stop.begin()
+        if self.stop is not None and self.stop.closed:
+            self._close_stop()
+
+    def _close_stop(self) -> None:
+        stop, self.stop = self.stop, None
+        if stop is not None:
+            stop.remove()
+        self.query_one("#incident-detail").display = True
+        self._show("board")
+        self.reload()
+
+    async def _open_runbook(self, index: int) -> None:
         from tui.oncall.runbook_view import RunbookView
 
         line = self.current()
@@ -410,9 +506,20 @@ class OnCallScreen(BoardScreen):
             line,
             on_leave=self._leave_runbook,
             on_card=self.action_card,
+            on_help=self.show_help,
+            on_recheck_due=self.queue_recheck,
         )
-        # The session starts on the write thread now, before any key typed after this one.
-        view.begin()
         self.runbook = view
-        self.query_one("#runbook-host").mount(view)
+        await self.query_one("#runbook-host").mount(view)
         self._show("runbook")
+        # The session starts (and its first check answers) before the next key is read.
+        await view.start()
+
+    def show_help(self) -> None:
+        """Help for the view that is open (the board's, a runbook's keys)."""
+        self.notify(
+            "runbook: 1-9 choose · enter go on · b back · w note · s skip · a abandon · "
+            "k kill switch · R restore · r recheck · c card · esc board",
+            title="Keys",
+            markup=False,
+        )

@@ -10,8 +10,15 @@ from runbooks.cards import AgentCard
 from tui.text import one_line
 
 
-def card_brief(card: AgentCard, *, live_state: str | None = None) -> Text:
-    """Two lines: owners and escalation; tier, kill switch and budget."""
+def card_brief(
+    card: AgentCard,
+    *,
+    live_state: str | None = None,
+    read_at: str | None = None,
+    live_error: str | None = None,
+) -> Text:
+    """Two lines: owners and escalation; the live tier (with when it was read) beside the
+    card's configured one, the kill switch and the budget."""
     t = Text()
     t.append("owner ", "dim")
     t.append(one_line(card.owners.technical, 40), "bold")
@@ -20,9 +27,14 @@ def card_brief(card: AgentCard, *, live_state: str | None = None) -> Text:
     t.append(f" ({one_line(card.escalation.rotation, 30)})", "dim")
     t.append("\n")
     t.append("tier ", "dim")
-    t.append(card.tier, "bold")
-    if live_state and live_state != card.tier:
-        t.append(f" (now {live_state})", "bold red")
+    if live_state:
+        t.append(live_state, "bold" if live_state == card.tier else "bold red")
+        when = f" {read_at[11:16]} UTC" if read_at and len(read_at) >= 16 else ""
+        t.append(f" (live, read{when})", "dim")
+        t.append(f" · configured {card.tier}", "dim")
+    else:
+        t.append(f"configured {card.tier}", "bold")
+        t.append(" (live: unreadable)" if live_error else " (live: reading…)", "dim")
     ks = card.kill_switch
     t.append(" · switch ", "dim")
     t.append(f"{ks.backend} {one_line(ks.flag, 40)}")
