@@ -177,11 +177,13 @@ def _tell(
     config = next((a for a in ws.config.alerts if a.name == source_name), None)
     if config is None:
         stores = {s.name: s.kind for s in ws.config.stores}
-        what = f"a {stores[source_name]} store" if source_name in stores else "no alert source"
+        what = f" (a {stores[source_name]} store: its incidents are records)" * (
+            source_name in stores
+        )
         return NotifyResult(
             True,
-            f"nothing to tell: incident {shown} came from {name} ({what}, not an "
-            "[[alerts]] source in agentdeck.toml)",
+            f"nothing to tell: incident {shown} came from {name}{what}, which is not an "
+            "[[alerts]] source in agentdeck.toml",
             drill=drill,
         )
     try:

@@ -603,7 +603,15 @@ class AlertmanagerSource:
             )
 
     def _says(self, reply: httpx.Response) -> str:
-        text = clean_excerpt(reply.content.decode("utf-8", errors="replace"))
+        text = reply.content.decode("utf-8", errors="replace")
+        try:
+            # Alertmanager's API answers an error as a JSON string: say the words, unquoted.
+            said = json.loads(text)
+        except (ValueError, RecursionError):
+            said = None
+        if isinstance(said, str):
+            text = said
+        text = clean_excerpt(text, secrets=[self._token])
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, what: str, todo: str) -> NoReturn:
