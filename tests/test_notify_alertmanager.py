@@ -462,3 +462,26 @@ def test_a_silence_that_reads_back_wrong_is_said_and_still_expired_on_release(
     )
     assert released.ok and released.freed == ("s-1",)
     assert notify.held(conn, incident) == []
+
+
+def test_a_silence_alertmanager_no_longer_knows_is_released_without_sending(
+    demo_workspace: Workspace, conn: sqlite3.Connection, alertmanager_url: str, tag: str
+) -> None:
+    ws = with_source(demo_workspace, alertmanager_url)
+    fire(alertmanager_url, {"alertname": "Forgotten", "test": tag})
+    incident = (SOURCE, pulled(conn, alertmanager_url, tag).id)
+    gone = str(uuid.uuid4())
+    audit.record(
+        conn,
+        actor="dana",
+        kind="alert.silence.result",
+        body={"ok": True, "silence_id": gone, "holds": gone},
+        incident=f"{SOURCE}/{incident[1]}",
+    )
+    assert notify.held(conn, incident) == [gone]
+
+    result = notify.release(conn, ws, incident, operator="dana", reason="done")
+
+    assert result.ok and not result.sent and result.freed == (gone,)
+    assert notify.held(conn, incident) == []
+    assert trail(conn, incident)[-1].body["state"] == "gone"

@@ -110,6 +110,11 @@ class PostedSilence(_Model):
     silenceID: str = Field(min_length=1)
 
 
+class SilenceGone(ConnectorError):
+    """Alertmanager does not know the silence (HTTP 404): deleted, or expired long enough ago
+    that its retention dropped it."""
+
+
 def label_fingerprint(labels: Mapping[str, str]) -> str:
     """Alertmanager's fingerprint of a label set (Prometheus ``LabelSet.Fingerprint``: FNV-1a
     64 over the names in order, each name and value followed by a 0xff byte), as 16 hex digits."""
@@ -372,6 +377,21 @@ class AlertmanagerSource:
         for silence_id in holds:
             try:
                 before = self.read_silence(silence_id)
+            except SilenceGone:
+                # Nothing left to expire: Alertmanager dropped it (retention) or someone deleted it.
+                journal(
+                    "alert.unsilence.result",
+                    {
+                        "ok": True,
+                        "silence_id": silence_id,
+                        "freed": silence_id,
+                        "sent": False,
+                        "state": "gone",
+                        "note": "Alertmanager no longer knows it",
+                    },
+                )
+                freed.append(silence_id)
+                continue
             except ConnectorError as exc:
                 error = f"{self.name} {exc}; silence {silence_id} was left as it is"
                 return Told(False, error, error, sent=sent, freed=tuple(freed))
@@ -488,10 +508,9 @@ class AlertmanagerSource:
                 "Alertmanager's web page",
             )
         if code == 404:
-            self._fail_at(
-                where,
-                f"HTTP 404, no such silence ({self._says(reply)})",
-                "it may have been deleted, or `url` is not this Alertmanager",
+            raise SilenceGone(
+                f"{where}: HTTP 404, no such silence ({self._says(reply)}); it may have been "
+                "deleted, or `url` is not this Alertmanager"
             )
         if not 200 <= code < 300:
             self._fail_at(
