@@ -76,6 +76,7 @@ def make_source(
             services=dict(cfg.services),
             timeout=cfg.timeout,
             transport=transport,
+            from_email=cfg.from_email,
         )
     try:
         optional = secret(cfg.name)

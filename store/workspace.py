@@ -80,9 +80,16 @@ class AlertSourceConfig(BaseModel):
     services: dict[str, str] = Field(default_factory=dict)
     #: Seconds before a request gives up.
     timeout: float = Field(default=10.0, gt=0)
+    #: PagerDuty: the operator's email, sent as ``From`` to acknowledge an incident and add a
+    #: note (PagerDuty requires a user of the account there). Without it nothing is sent.
+    from_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     @model_validator(mode="after")
     def _needs(self) -> AlertSourceConfig:
+        if self.from_email is not None and self.kind != "pagerduty":
+            raise LocatedError(
+                "`from_email` is the From header of a pagerduty source", ("from_email",)
+            )
         if self.kind == "pagerduty" and not self.services:
             raise ValueError(
                 "a pagerduty source needs `services` (service id = workflow), "

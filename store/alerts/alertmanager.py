@@ -21,19 +21,31 @@ What Alertmanager lists, and how it maps:
 A reply that is not a JSON list of alerts, an HTTP error or a server that cannot be reached
 raises :class:`ConnectorError`, one line naming the endpoint and what to do; one bad alert in a
 good list is skipped and said in ``Listed.problems``.
+
+Telling Alertmanager someone is on an alert (:class:`~store.alerts.base.Acknowledges`) is a
+silence for exactly that alert: ``POST /api/v2/silences`` with one exact matcher per label of the
+alert (``isRegex: false, isEqual: true``), ``createdBy`` the operator, ``comment`` the reason and
+the audit entry's number, from now for ``[oncall] silence_minutes``; then
+``GET /api/v2/silence/{id}`` must read it back active with what was sent. Before sending, the
+labels kept locally must give the alert's fingerprint (the incident id), so a silence never
+covers more or fewer alerts than the one on the board. A release reads each silence it created,
+expires the ones still active or pending (``DELETE /api/v2/silence/{id}``) and reads them back
+expired; one that has already expired is left as it is (Alertmanager refuses to expire it twice).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, NoReturn
+from typing import Any, Literal, NoReturn, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from store.alerts.base import AlertTarget, Journal, Told
 from store.connectors.base import ConnectorError, Listed
 from store.models import Incident
 from store.text import clean_excerpt, display_url
@@ -42,6 +54,9 @@ from store.timestamps import Instant
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
+
+
+_M = TypeVar("_M", bound=_Model)
 
 
 class AlertStatus(_Model):
@@ -62,6 +77,62 @@ class GettableAlert(_Model):
     endsAt: Instant | None = None
     updatedAt: Instant | None = None
     status: AlertStatus
+
+
+class SilenceMatcher(_Model):
+    """``matcher``: one label test of a silence."""
+
+    name: str
+    value: str
+    isRegex: bool
+    isEqual: bool = True
+
+
+class SilenceStatus(_Model):
+    state: Literal["expired", "active", "pending"]
+
+
+class GettableSilence(_Model):
+    """One silence as ``GET /api/v2/silence/{id}`` returns it (the fields agentdeck reads)."""
+
+    id: str = Field(min_length=1)
+    status: SilenceStatus
+    matchers: list[SilenceMatcher]
+    startsAt: Instant
+    endsAt: Instant
+    createdBy: str
+    comment: str
+
+
+class PostedSilence(_Model):
+    """The reply to ``POST /api/v2/silences``."""
+
+    silenceID: str = Field(min_length=1)
+
+
+class SilenceGone(ConnectorError):
+    """Alertmanager does not know the silence (HTTP 404): deleted, or expired long enough ago
+    that its retention dropped it."""
+
+
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (Prometheus ``LabelSet.Fingerprint``: FNV-1a
+    64 over the names in order, each name and value followed by a 0xff byte), as 16 hex digits."""
+    digest = 0xCBF29CE484222325
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode("utf-8") + b"\xff":
+                digest = ((digest ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{digest:016x}"
+
+
+def _stamp(moment: datetime) -> str:
+    # Whole seconds: Alertmanager answers in milliseconds, and the read-back compares instants.
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _short(silence_id: str) -> str:
+    return silence_id[:8] + "…" if len(silence_id) > 8 else silence_id
 
 
 class AlertmanagerSource:
@@ -147,6 +218,337 @@ class AlertmanagerSource:
             labels=dict(alert.labels),
         )
 
+    # -- telling Alertmanager someone is on an alert ------------------------------------------
+
+    def silence_request(
+        self,
+        labels: Mapping[str, str],
+        *,
+        created_by: str,
+        comment: str,
+        starts_at: datetime,
+        ends_at: datetime,
+    ) -> dict[str, Any]:
+        """The ``postableSilence`` for exactly the alert with these labels."""
+        return {
+            "matchers": [
+                {"name": name, "value": labels[name], "isRegex": False, "isEqual": True}
+                for name in sorted(labels)
+            ],
+            "startsAt": _stamp(starts_at),
+            "endsAt": _stamp(ends_at),
+            "createdBy": created_by,
+            "comment": comment,
+        }
+
+    def create_silence(self, request: Mapping[str, Any]) -> str:
+        """``POST /api/v2/silences``; the new silence's id. ConnectorError (one line) else."""
+        where = f"POST {display_url(self.url)}/api/v2/silences"
+        reply = self._call("POST", "/api/v2/silences", where, body=request)
+        return self._model(PostedSilence, reply, where, "the new silence's id").silenceID
+
+    def read_silence(self, silence_id: str) -> GettableSilence:
+        """``GET /api/v2/silence/{id}``. ConnectorError (one line) when it cannot be read."""
+        path = f"/api/v2/silence/{quote(silence_id, safe='')}"
+        where = f"GET {display_url(self.url)}{path}"
+        reply = self._call("GET", path, where)
+        return self._model(GettableSilence, reply, where, "a silence")
+
+    def expire_silence(self, silence_id: str) -> None:
+        """``DELETE /api/v2/silence/{id}``. ConnectorError (one line) when refused."""
+        path = f"/api/v2/silence/{quote(silence_id, safe='')}"
+        self._call("DELETE", path, f"DELETE {display_url(self.url)}{path}")
+
+    def acknowledge(
+        self,
+        target: AlertTarget,
+        *,
+        operator: str,
+        reason: str,
+        refers_to: int | None,
+        minutes: int,
+        journal: Journal,
+        drill: bool = False,
+        now: datetime | None = None,
+    ) -> Told:
+        """Silence exactly this alert for ``minutes`` and read the silence back (see the module).
+
+        Journal: ``alert.silence`` (what is sent, before sending) and ``alert.silence.result``
+        (the silence id as ``holds``, the read-back, or the error). A drill journals
+        ``alert.silence`` with ``sent: false`` only.
+        """
+        alert = _alert_name(target)
+        where = f"{self.name} POST {display_url(self.url)}/api/v2/silences"
+        labels = dict(target.labels)
+        if not labels or label_fingerprint(labels) != target.incident_id:
+            error = (
+                f"{where}: the labels kept for alert {alert} do not give its fingerprint "
+                f"{clean_excerpt(target.incident_id, limit=20)}, so a silence could catch other "
+                "alerts; nothing sent; run `agentdeck sync` and try again"
+            )
+            return Told(False, error, error)
+        start = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        end = start + timedelta(minutes=minutes)
+        note = f"(agentdeck audit #{refers_to})" if refers_to is not None else None
+        request = self.silence_request(
+            labels,
+            created_by=operator,
+            comment=f"{reason} {note}" if note else reason,
+            starts_at=start,
+            ends_at=end,
+        )
+        attempt: dict[str, Any] = {
+            "source": self.name,
+            "call": f"POST {display_url(self.url)}/api/v2/silences",
+            "alert": alert,
+            "request": request,
+            "minutes": minutes,
+            "refers_to": refers_to,
+            "sent": not drill,
+        }
+        if note is None:
+            # Nothing else to point at: the comment names the entry that records the request,
+            # whose number is known once it is written.
+            attempt["request"] = {**request, "comment": f"{reason} (agentdeck audit #this entry)"}
+        if drill:
+            journal("alert.silence", attempt)
+            summary = (
+                f"DRILL: would silence {self.name} alert {alert} until {_clock(end)} "
+                f"for {operator}; nothing sent"
+            )
+            return Told(True, summary, until=end)
+        seq = journal("alert.silence", attempt)
+        if note is None:
+            request["comment"] = f"{reason} (agentdeck audit #{seq})"
+        try:
+            silence_id = self.create_silence(request)
+        except ConnectorError as exc:
+            error = f"{self.name} {exc}"
+            journal("alert.silence.result", {"ok": False, "error": error})
+            return Told(False, error, error, sent=True)
+        result: dict[str, Any] = {"ok": False, "silence_id": silence_id, "holds": silence_id}
+        try:
+            back = self.read_silence(silence_id)
+        except ConnectorError as exc:
+            error = (
+                f"{self.name} {exc} (silence {silence_id} was created and is expired on restore)"
+            )
+            journal("alert.silence.result", {**result, "error": error})
+            return Told(False, error, error, sent=True, holds=(silence_id,), until=end)
+        result["read_back"] = _silence_record(back)
+        wrong = _differences(back, request)
+        if wrong:
+            error = (
+                f"{self.name} GET {display_url(self.url)}/api/v2/silence/{silence_id}: the "
+                f"silence reads back {wrong}; check it in Alertmanager (it is expired on restore)"
+            )
+            journal("alert.silence.result", {**result, "error": error})
+            return Told(False, error, error, sent=True, holds=(silence_id,), until=end)
+        journal("alert.silence.result", {**result, "ok": True})
+        summary = (
+            f"silenced {self.name} alert {alert} until {_clock(back.endsAt)} "
+            f"(silence {_short(silence_id)})"
+        )
+        return Told(True, summary, sent=True, holds=(silence_id,), until=back.endsAt)
+
+    def release(
+        self,
+        target: AlertTarget,
+        *,
+        operator: str,
+        reason: str,
+        refers_to: int | None,
+        holds: Sequence[str],
+        journal: Journal,
+        drill: bool = False,
+    ) -> Told:
+        """Expire the silences agentdeck created for this alert that are still in force.
+
+        Each silence is read first: an expired one is only noted (``freed``); an active or
+        pending one is expired and read back expired. Journal per silence: ``alert.unsilence``
+        before the DELETE, ``alert.unsilence.result`` after (``freed`` on success).
+        """
+        alert = _alert_name(target)
+        if not holds:
+            return Told(True, f"nothing to release: no silence from agentdeck on alert {alert}")
+        freed: list[str] = []
+        expired: list[str] = []
+        sent = False
+        for silence_id in holds:
+            try:
+                before = self.read_silence(silence_id)
+            except SilenceGone:
+                # Nothing left to expire: Alertmanager dropped it (retention) or someone deleted it.
+                journal(
+                    "alert.unsilence.result",
+                    {
+                        "ok": True,
+                        "silence_id": silence_id,
+                        "freed": silence_id,
+                        "sent": False,
+                        "state": "gone",
+                        "note": "Alertmanager no longer knows it",
+                    },
+                )
+                freed.append(silence_id)
+                continue
+            except ConnectorError as exc:
+                error = f"{self.name} {exc}; silence {silence_id} was left as it is"
+                return Told(False, error, error, sent=sent, freed=tuple(freed))
+            if before.status.state == "expired":
+                journal(
+                    "alert.unsilence.result",
+                    {
+                        "ok": True,
+                        "silence_id": silence_id,
+                        "freed": silence_id,
+                        "sent": False,
+                        "state": "expired",
+                        "note": "had already expired",
+                    },
+                )
+                freed.append(silence_id)
+                continue
+            call = f"DELETE {display_url(self.url)}/api/v2/silence/{silence_id}"
+            attempt = {
+                "source": self.name,
+                "call": call,
+                "alert": alert,
+                "silence_id": silence_id,
+                "reason": reason,
+                "refers_to": refers_to,
+                "sent": not drill,
+            }
+            journal("alert.unsilence", attempt)
+            if drill:
+                expired.append(silence_id)
+                continue
+            sent = True
+            try:
+                self.expire_silence(silence_id)
+                after = self.read_silence(silence_id)
+            except ConnectorError as exc:
+                error = f"{self.name} {exc}; silence {silence_id} may still be in force"
+                journal(
+                    "alert.unsilence.result",
+                    {"ok": False, "silence_id": silence_id, "error": error},
+                )
+                return Told(False, error, error, sent=sent, freed=tuple(freed))
+            if after.status.state != "expired":
+                error = (
+                    f"{self.name} {call}: the silence reads back {after.status.state}, not "
+                    "expired; expire it in Alertmanager's web page"
+                )
+                journal(
+                    "alert.unsilence.result",
+                    {"ok": False, "silence_id": silence_id, "state": after.status.state},
+                )
+                return Told(False, error, error, sent=sent, freed=tuple(freed))
+            journal(
+                "alert.unsilence.result",
+                {"ok": True, "silence_id": silence_id, "freed": silence_id, "state": "expired"},
+            )
+            freed.append(silence_id)
+            expired.append(silence_id)
+        names = ", ".join(_short(s) for s in expired)
+        if drill:
+            summary = f"DRILL: would expire silence {names} on {self.name}; nothing sent"
+        elif expired:
+            summary = f"expired silence {names} on {self.name} (alert {alert})"
+        else:
+            summary = f"the silence on {self.name} alert {alert} had already expired"
+        return Told(True, summary, sent=sent, freed=tuple(freed))
+
+    def _call(
+        self, method: str, path: str, where: str, body: Mapping[str, Any] | None = None
+    ) -> httpx.Response:
+        headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        try:
+            with httpx.Client(
+                timeout=httpx.Timeout(self.timeout), transport=self._transport
+            ) as client:
+                reply = client.request(method, self.url + path, json=body, headers=headers)
+                reply.read()
+        except httpx.TimeoutException:
+            self._fail_at(
+                where,
+                f"no answer within {self.timeout:g} s",
+                "check that Alertmanager is up, or raise `timeout` in agentdeck.toml",
+            )
+        except httpx.ConnectError as exc:
+            self._fail_at(
+                where,
+                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
+                "check that Alertmanager is running and `url` in agentdeck.toml",
+            )
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
+            self._fail_at(
+                where, "the URL cannot be used", "fix `url` in agentdeck.toml (http://host:9093)"
+            )
+        except httpx.HTTPError as exc:
+            self._fail_at(
+                where,
+                f"the request failed ({type(exc).__name__})",
+                "check the network and that Alertmanager is running",
+            )
+        code = reply.status_code
+        if code in (401, 403):
+            self._fail_at(
+                where,
+                f"HTTP {code}, the request was refused ({self._says(reply)})",
+                f"run `agentdeck login {self.name}` with a token that may write silences",
+            )
+        if code == 400:
+            self._fail_at(
+                where,
+                f"HTTP 400, Alertmanager refused the silence ({self._says(reply)})",
+                "run `agentdeck sync` so the alert's labels are current, or silence it in "
+                "Alertmanager's web page",
+            )
+        if code == 404:
+            raise SilenceGone(
+                f"{where}: HTTP 404, no such silence ({self._says(reply)}); it may have been "
+                "deleted, or `url` is not this Alertmanager"
+            )
+        if not 200 <= code < 300:
+            self._fail_at(
+                where,
+                f"HTTP {code} ({self._says(reply)})",
+                "check that `url` is Alertmanager and that it is healthy, then try again",
+            )
+        return reply
+
+    def _model(self, model: type[_M], reply: httpx.Response, where: str, what: str) -> _M:
+        text = reply.content.decode("utf-8", errors="replace")
+        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+        if text.lstrip().startswith("<"):
+            self._fail_at(
+                where,
+                f"the reply is not JSON but {kind} ({self._clean(text, 40)!r})",
+                "check that `url` is Alertmanager's API, not a web page or a login proxy",
+            )
+        try:
+            return model.model_validate_json(text)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            if first["type"].startswith("json_"):
+                said = f"not valid JSON ({self._clean(text, 40)!r})" if text.strip() else "empty"
+            else:
+                said = f"not {what} ({_first_error(exc)})"
+            self._fail_at(
+                where,
+                f"the reply is {said}",
+                "check that `url` is Alertmanager's API (v2), then try again",
+            )
+
+    def _clean(self, text: str, limit: int) -> str:
+        return clean_excerpt(text, secrets=[self._token], limit=limit)
+
+    def _fail_at(self, where: str, what: str, todo: str) -> NoReturn:
+        raise ConnectorError(f"{where}: {what}; {todo}") from None
+
     def _get(self) -> httpx.Response:
         # Every state Alertmanager lists (the API's defaults, said out loud): suppressed alerts
         # are still open, and an alert left out would be marked resolved by the sync.
@@ -220,11 +622,55 @@ class AlertmanagerSource:
             )
 
     def _says(self, reply: httpx.Response) -> str:
-        text = clean_excerpt(reply.content.decode("utf-8", errors="replace"))
+        text = reply.content.decode("utf-8", errors="replace")
+        try:
+            # Alertmanager's API answers an error as a JSON string: say the words, unquoted.
+            said = json.loads(text)
+        except (ValueError, RecursionError):
+            said = None
+        if isinstance(said, str):
+            text = said
+        text = clean_excerpt(text, secrets=[self._token])
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, what: str, todo: str) -> NoReturn:
         raise ConnectorError(f"{self._where}: {what}; {todo}") from None
+
+
+def _alert_name(target: AlertTarget) -> str:
+    name = target.labels.get("alertname") or target.title or target.incident_id
+    return clean_excerpt(name, limit=60)
+
+
+def _clock(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%H:%M UTC")
+
+
+def _silence_record(silence: GettableSilence) -> dict[str, Any]:
+    return {
+        "id": silence.id,
+        "state": silence.status.state,
+        "startsAt": _stamp(silence.startsAt),
+        "endsAt": _stamp(silence.endsAt),
+        "createdBy": silence.createdBy,
+        "comment": silence.comment,
+        "matchers": len(silence.matchers),
+    }
+
+
+def _differences(silence: GettableSilence, request: Mapping[str, Any]) -> str:
+    """How a read-back silence differs from what was sent ("" when it is what was asked)."""
+    if silence.status.state != "active":
+        return silence.status.state
+    sent = {(m["name"], m["value"], m["isRegex"], m["isEqual"]) for m in request["matchers"]}
+    back = {(m.name, m.value, m.isRegex, m.isEqual) for m in silence.matchers}
+    if sent != back:
+        return "with other matchers than were sent"
+    if _stamp(silence.endsAt) != request["endsAt"]:
+        return f"ending at {_stamp(silence.endsAt)}, not {request['endsAt']}"
+    if silence.createdBy != request["createdBy"] or silence.comment != request["comment"]:
+        return "with another author or comment than were sent"
+    return ""
 
 
 def _json_kind(value: Any) -> str:

@@ -26,19 +26,30 @@ How an incident becomes an :class:`~store.models.Incident`:
 - ``labels``: ``service_id``, ``service``, ``urgency``, ``priority``, ``incident_number`` and
   ``url`` when PagerDuty gives them. PagerDuty has no alert labels, so there is no
   ``failure_mode`` label.
+
+Telling PagerDuty someone is on an incident (:class:`~store.alerts.base.Acknowledges`): read the
+incident (``GET /incidents/{id}``), because acknowledging a resolved incident would reopen it;
+then acknowledge it (``PUT /incidents/{id}`` with ``{"incident": {"type":
+"incident_reference", "status": "acknowledged"}}``) and add a note with the operator, the reason
+and the audit entry's number (``POST /incidents/{id}/notes``). Both writes carry the ``From``
+header PagerDuty requires, the source's ``from_email``; without it nothing is sent. A release
+cannot take an acknowledgement back (setting ``triggered`` would page again), so it adds a note
+saying the action was restored, and why.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NoReturn
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from store.alerts.base import AlertTarget, Journal, Told
 from store.connectors.base import ConnectorError, Listed
 from store.models import Incident
 from store.text import clean_excerpt, display_url, json_cut_off
@@ -97,6 +108,33 @@ class PagerDutyPage(_Reply):
     total: int | None = None
 
 
+class PagerDutyIncidentReply(_Reply):
+    """``{"incident": Incident}``: the reply of ``GET`` and ``PUT /incidents/{id}``."""
+
+    incident: PagerDutyIncident
+
+
+class PagerDutyNote(_Reply):
+    id: str | None = None
+    content: str
+
+
+class PagerDutyNoteReply(_Reply):
+    """``{"note": IncidentNote}``: the reply of ``POST /incidents/{id}/notes``."""
+
+    note: PagerDutyNote
+
+
+def ack_body() -> dict[str, Any]:
+    """The request body of ``PUT /incidents/{id}`` that acknowledges an incident."""
+    return {"incident": {"type": "incident_reference", "status": "acknowledged"}}
+
+
+def note_body(content: str) -> dict[str, Any]:
+    """The request body of ``POST /incidents/{id}/notes``."""
+    return {"note": {"content": content}}
+
+
 def severity_of(incident: PagerDutyIncident) -> str | None:
     """``critical``/``high``/``warning``/``info`` from a P1–P5 priority, else from urgency."""
     priority = incident.priority
@@ -126,8 +164,11 @@ class PagerDutySource:
         window: timedelta = timedelta(days=7),
         page_limit: int = 100,
         max_pages: int = 100,
+        from_email: str | None = None,
     ) -> None:
         self.name = name
+        #: The ``From`` of acknowledgements and notes (a PagerDuty user's email), from config.
+        self.from_email = from_email
         self.endpoint = url.rstrip("/")
         self.services = dict(services)
         self.timeout = timeout
@@ -177,6 +218,263 @@ class PagerDutySource:
                         # A later listing wins: an incident resolved between the two is resolved.
                         found[incident.id] = incident
         return Listed(found.values(), problems=problems, skipped=skipped)
+
+    # -- telling PagerDuty someone is on an incident ------------------------------------------
+
+    def read_incident(self, incident_id: str) -> PagerDutyIncident:
+        """``GET /incidents/{id}``: the incident as PagerDuty has it now."""
+        path = f"/incidents/{quote(incident_id, safe='')}"
+        data = self._write("GET", path, None)
+        return self._incident_reply(data, f"{self.name} GET {display_url(self.endpoint + path)}")
+
+    def acknowledge_incident(self, incident_id: str) -> PagerDutyIncident:
+        """``PUT /incidents/{id}`` to ``acknowledged``, ``From`` the source's ``from_email``;
+        the incident as PagerDuty returns it."""
+        path = f"/incidents/{quote(incident_id, safe='')}"
+        data = self._write("PUT", path, ack_body())
+        return self._incident_reply(data, f"{self.name} PUT {display_url(self.endpoint + path)}")
+
+    def add_note(self, incident_id: str, content: str) -> str:
+        """``POST /incidents/{id}/notes``, ``From`` the source's ``from_email``; the note's id
+        (empty when PagerDuty gives none)."""
+        path = f"/incidents/{quote(incident_id, safe='')}/notes"
+        data = self._write("POST", path, note_body(content))
+        where = f"{self.name} POST {display_url(self.endpoint + path)}"
+        try:
+            note = PagerDutyNoteReply.model_validate(data).note
+        except ValidationError as exc:
+            self._fail(f"the reply is not a note ({_first(exc)})", "check the source's url", where)
+        return note.id or ""
+
+    def acknowledge(
+        self,
+        target: AlertTarget,
+        *,
+        operator: str,
+        reason: str,
+        refers_to: int | None,
+        minutes: int,
+        journal: Journal,
+        drill: bool = False,
+        now: datetime | None = None,
+    ) -> Told:
+        """Acknowledge the incident and add a note saying who is on it and why (see the module).
+
+        ``minutes`` does not apply (PagerDuty's acknowledgement timeout is the service's).
+        Journal: ``alert.ack`` and ``alert.ack.result``, then ``alert.note`` and
+        ``alert.note.result``; a drill journals ``alert.ack`` with ``sent: false`` only.
+        """
+        incident = self._clean(target.incident_id, 30)
+        missing = self._needs_from()
+        if missing:
+            return Told(False, missing, missing)
+        put = f"PUT {display_url(self.endpoint)}/incidents/{incident}"
+        attempt: dict[str, Any] = {
+            "source": self.name,
+            "call": put,
+            "from": self.from_email,
+            "request": ack_body(),
+            "reason": reason,
+            "refers_to": refers_to,
+            "sent": not drill,
+        }
+        if drill:
+            journal("alert.ack", attempt)
+            summary = (
+                f"DRILL: would acknowledge {self.name} incident {incident} as {self.from_email} "
+                "and add a note; nothing sent"
+            )
+            return Told(True, summary)
+        try:
+            live = self.read_incident(target.incident_id)
+        except ConnectorError as exc:
+            return Told(False, str(exc), str(exc))
+        if live.status == "resolved":
+            journal("alert.ack", {**attempt, "sent": False, "live_status": "resolved"})
+            summary = (
+                f"{self.name} incident {incident} is already resolved: not acknowledged "
+                "(that would reopen it)"
+            )
+            return Told(True, summary)
+        seq = journal("alert.ack", {**attempt, "live_status": live.status})
+        try:
+            acked = self.acknowledge_incident(target.incident_id)
+        except ConnectorError as exc:
+            journal("alert.ack.result", {"ok": False, "error": str(exc)})
+            return Told(False, str(exc), str(exc), sent=True)
+        if acked.status != "acknowledged":
+            error = (
+                f"{self.name} {put}: PagerDuty answered status {self._clean(acked.status, 20)}, "
+                "not acknowledged; check the incident in PagerDuty"
+            )
+            journal("alert.ack.result", {"ok": False, "status": acked.status, "error": error})
+            return Told(False, error, error, sent=True)
+        journal("alert.ack.result", {"ok": True, "status": acked.status})
+        number = refers_to if refers_to is not None else seq
+        content = f"{operator} is on it: {reason} (agentdeck audit #{number})"
+        noted = self._note(target.incident_id, content, refers_to, journal)
+        if noted:
+            error = f"acknowledged {self.name} incident {incident}, but {noted}"
+            return Told(False, error, error, sent=True)
+        return Told(True, f"acknowledged {self.name} incident {incident} (note added)", sent=True)
+
+    def release(
+        self,
+        target: AlertTarget,
+        *,
+        operator: str,
+        reason: str,
+        refers_to: int | None,
+        holds: Sequence[str],
+        journal: Journal,
+        drill: bool = False,
+    ) -> Told:
+        """Add a note that the action was restored, and why. The acknowledgement stays:
+        PagerDuty cannot take one back without paging again (``triggered``)."""
+        incident = self._clean(target.incident_id, 30)
+        missing = self._needs_from()
+        if missing:
+            return Told(False, missing, missing)
+        content = f"{operator} restored: {reason}"
+        if refers_to is not None:
+            content += f" (agentdeck audit #{refers_to})"
+        if drill:
+            journal(
+                "alert.note",
+                {
+                    "source": self.name,
+                    "call": f"POST {display_url(self.endpoint)}/incidents/{incident}/notes",
+                    "from": self.from_email,
+                    "request": note_body(content),
+                    "sent": False,
+                },
+            )
+            return Told(True, f"DRILL: would add a note to {self.name} incident {incident}")
+        noted = self._note(target.incident_id, content, refers_to, journal)
+        if noted:
+            return Told(False, noted, noted, sent=True)
+        return Told(True, f"added a restore note to {self.name} incident {incident}", sent=True)
+
+    def _note(self, incident_id: str, content: str, refers_to: int | None, journal: Journal) -> str:
+        """Add a note, journalled; "" on success, else the one-line error."""
+        call = f"POST {display_url(self.endpoint)}/incidents/{self._clean(incident_id, 30)}/notes"
+        journal(
+            "alert.note",
+            {
+                "source": self.name,
+                "call": call,
+                "from": self.from_email,
+                "request": note_body(content),
+                "refers_to": refers_to,
+                "sent": True,
+            },
+        )
+        try:
+            note_id = self.add_note(incident_id, content)
+        except ConnectorError as exc:
+            journal("alert.note.result", {"ok": False, "error": str(exc)})
+            return str(exc)
+        journal("alert.note.result", {"ok": True, "note_id": note_id})
+        return ""
+
+    def _needs_from(self) -> str:
+        if self.from_email:
+            return ""
+        return (
+            f"{self.name} {display_url(self.endpoint)}: no `from_email` for alert source "
+            f"{self.name!r} in agentdeck.toml; PagerDuty needs a user's email as From to "
+            'acknowledge: add from_email = "you@example.com" to its [[alerts]] table; nothing sent'
+        )
+
+    def _write(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
+        where = f"{self.name} {method} {display_url(self.endpoint + path)}"
+        headers = {
+            "Accept": ACCEPT,
+            "Content-Type": "application/json",
+            "Authorization": f"Token token={self._token}",
+        }
+        if method != "GET" and self.from_email:
+            headers["From"] = self.from_email
+        try:
+            with httpx.Client(
+                base_url=self.endpoint,
+                transport=self._transport,
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=False,
+                headers=headers,
+            ) as client:
+                response = client.request(method, path, json=body)
+        except httpx.TimeoutException:
+            self._fail(
+                f"no answer within {self.timeout:g} s",
+                "check the network, or raise this source's timeout in agentdeck.toml",
+                where,
+            )
+        except httpx.ConnectError as exc:
+            self._fail(
+                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
+                "check the source's url in agentdeck.toml and the network",
+                where,
+            )
+        except httpx.HTTPError as exc:
+            self._fail(
+                f"the request failed ({self._clean(str(exc), 60) or type(exc).__name__})",
+                "check the source's url in agentdeck.toml and the network",
+                where,
+            )
+        if not 200 <= response.status_code < 300:
+            self._refuse_write(response, where)
+        return self._json(response, where)
+
+    def _refuse_write(self, response: httpx.Response, where: str) -> NoReturn:
+        code = response.status_code
+        said = self._server_says(response)
+        status = f"{code}: {said}" if said else str(code)
+        if code == 401:
+            self._fail(
+                f"the token was refused ({status})", f"run `agentdeck login {self.name}`", where
+            )
+        if code == 403:
+            self._fail(
+                f"not allowed ({status})",
+                "use an API key that may write incidents, and a from_email of a user who may "
+                "acknowledge them",
+                where,
+            )
+        if code == 404:
+            self._fail(
+                f"no such incident ({status})",
+                "it may have been merged or deleted: run `agentdeck sync`",
+                where,
+            )
+        if code == 429:
+            wait = _wait_seconds(response)
+            when = f"in {wait} s" if wait is not None else "in a minute"
+            self._fail(f"rate limited ({status})", f"try again {when}", where)
+        if code >= 500:
+            self._fail(f"server error ({status})", "try again later", where)
+        if 300 <= code < 400:
+            target = self._clean(display_url(response.headers.get("location", "")), 60)
+            self._fail(
+                f"redirected ({code}) to {target or 'somewhere else'}",
+                "the url must be PagerDuty's REST API (https://api.pagerduty.com)",
+                where,
+            )
+        self._fail(
+            f"refused ({status})",
+            "check that from_email in agentdeck.toml is the email of a PagerDuty user",
+            where,
+        )
+
+    def _incident_reply(self, data: Any, where: str) -> PagerDutyIncident:
+        try:
+            return PagerDutyIncidentReply.model_validate(data).incident
+        except ValidationError as exc:
+            self._fail(
+                f"the reply is not an incident ({_first(exc)})",
+                "check the source's url points at PagerDuty's REST API (https://api.pagerduty.com)",
+                where,
+            )
 
     # -- paging -------------------------------------------------------------------------------
 
@@ -233,7 +531,7 @@ class PagerDutySource:
 
     # -- replies ------------------------------------------------------------------------------
 
-    def _json(self, response: httpx.Response) -> Any:
+    def _json(self, response: httpx.Response, where: str | None = None) -> Any:
         kind = response.headers.get("content-type", "").lower()
         text = response.text
         if "html" in kind or text.lstrip()[:1] == "<":
@@ -241,6 +539,7 @@ class PagerDutySource:
                 "answered an HTML page, not JSON",
                 "the url must be PagerDuty's REST API (https://api.pagerduty.com), "
                 "not the web app or a proxy's login page",
+                where,
             )
         try:
             return json.loads(text)
@@ -248,14 +547,17 @@ class PagerDutySource:
             if json_cut_off(text, exc):
                 self._fail(
                     f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
-                    "sync again; if it persists, a proxy is cutting replies short",
+                    f"{'sync' if where is None else 'try'} again; if it persists, a proxy is "
+                    "cutting replies short",
+                    where,
                 )
             self._fail(
                 f"answered something that is not JSON: {self._clean(text, 60)!r}",
                 "check the source's url in agentdeck.toml",
+                where,
             )
         except RecursionError:
-            self._fail("answered JSON nested too deeply", "check the source's url")
+            self._fail("answered JSON nested too deeply", "check the source's url", where)
 
     def _refuse(self, response: httpx.Response) -> NoReturn:
         code = response.status_code
@@ -355,8 +657,8 @@ class PagerDutySource:
     def _clean(self, text: str, limit: int) -> str:
         return clean_excerpt(text, secrets=[self._token], limit=limit)
 
-    def _fail(self, what: str, todo: str) -> NoReturn:
-        raise ConnectorError(f"{self._where}: {what}; {todo}") from None
+    def _fail(self, what: str, todo: str, where: str | None = None) -> NoReturn:
+        raise ConnectorError(f"{where or self._where}: {what}; {todo}") from None
 
 
 def _iso(moment: datetime) -> str:
@@ -370,3 +672,9 @@ def _wait_seconds(response: httpx.Response) -> int | None:
         if value.isdigit():
             return int(value)
     return None
+
+
+def _first(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "the reply"
+    return f"{where}: {first['msg']}"
