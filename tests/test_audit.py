@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runbooks import audit
+from runbooks import audit, audit_keys
 from store.db import connect, migrate_db, transaction
 from tests.conftest import HOSTILE
 
@@ -55,28 +55,52 @@ def findings(conn: sqlite3.Connection) -> list[tuple[int, str]]:
 # --- append and verify ----------------------------------------------------------------------
 
 
+def _key(conn: sqlite3.Connection) -> tuple[bytes, str]:
+    """This machine's key for the trail, as an attacker who holds the keyring reads it."""
+    found = audit_keys.signing_key(audit.database_id(conn), create=False)
+    assert found is not None
+    return found
+
+
 def test_append_chains_every_entry_to_the_one_before(conn: sqlite3.Connection) -> None:
     entries = audit.entries(conn)
     assert [e.seq for e in entries] == list(range(1, N + 1))
     assert entries[0].prev == audit.GENESIS
     for before, after in zip(entries, entries[1:], strict=False):
         assert after.prev == before.hash
+    key, kid = _key(conn)
+    user, host = audit.whoami()
     for e in entries:
-        assert e.hash == audit.entry_hash(
+        assert (e.scheme, e.key_id, e.os_user, e.host) == (audit.SCHEME_V2, kid, user, host)
+        assert e.hash == audit.entry_digest(
             e.seq,
             e.at,
             e.actor,
+            e.os_user,
+            e.host,
             e.kind,
             e.incident,
             e.session,
             e.drill,
             json.dumps(e.body, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
             e.prev,
+            kid,
+            key,
         )
+        # Without the key the same fields hash to something else: the chain cannot be
+        # recomputed by someone who does not hold it.
+        assert e.hash != audit.entry_digest(
+            e.seq, e.at, e.actor, e.os_user, e.host, e.kind, e.incident, e.session, e.drill,
+            _canonical(e.body), e.prev, kid, None,
+        )  # fmt: skip
     assert [e.drill for e in entries] == [i % 2 == 0 for i in range(1, N + 1)]
     head = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     assert tuple(head) == (N, entries[-1].hash)
     assert audit.verify(conn) == (N, [])
+
+
+def _canonical(body: dict) -> str:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_an_empty_trail_verifies(tmp_path: Path) -> None:
@@ -116,7 +140,8 @@ def test_the_triggers_refuse_update_and_delete(conn: sqlite3.Connection) -> None
 
 # --- what verify finds --------------------------------------------------------------------------
 
-EDITED = "its content does not match its hash (edited)"
+def edited(conn: sqlite3.Connection) -> str:
+    return f"its content does not match its hash under key {_key(conn)[1]} (edited without the key)"
 
 
 @pytest.mark.parametrize(
@@ -124,6 +149,8 @@ EDITED = "its content does not match its hash (edited)"
     [
         'body = \'{"step":"confirm","text":"nothing to see"}\'',
         "actor = 'eve'",
+        "os_user = 'eve'",
+        "host = 'elsewhere'",
         "at = '2026-01-01T00:00:00.000000Z'",
         "kind = 'step.shown'",
         "drill = 1 - drill",
@@ -132,29 +159,56 @@ EDITED = "its content does not match its hash (edited)"
 )
 def test_an_edited_entry_is_named(conn: sqlite3.Connection, change: str) -> None:
     tamper(conn, f"UPDATE audit SET {change} WHERE seq = 3")
-    assert findings(conn) == [(3, EDITED)]
+    assert findings(conn) == [(3, edited(conn))]
+
+
+def _sign(conn: sqlite3.Connection, seq: int, body: str, prev: str, *, keyed: bool = True) -> str:
+    """The hash a forger computes for an entry by eve at ``seq``: with the keyring's key (an
+    attacker who holds the keyring), or with plain SHA-256 claiming the same key id."""
+    key, kid = _key(conn)
+    at = "2026-11-12T14:00:00.000000Z"
+    return audit.entry_digest(
+        seq, at, "eve", "eve", "host", "note", "alertmanager/INC-1", "s1", False, body, prev, kid,
+        key if keyed else None,
+    )  # fmt: skip
 
 
 def test_an_edited_entry_with_a_recomputed_hash_breaks_the_next_link(
     conn: sqlite3.Connection,
 ) -> None:
+    # An attacker who holds the keyring can sign entry 3 again; entry 4 still names the old 3.
     row = conn.execute(
-        "SELECT at, actor, kind, incident, session, drill, prev FROM audit WHERE seq = 3"
+        "SELECT at, actor, os_user, host, kind, incident, session, drill, prev, key_id "
+        "FROM audit WHERE seq = 3"
     ).fetchone()
     body = '{"text":"forged"}'
-    digest = audit.entry_hash(3, row[0], row[1], row[2], row[3], row[4], bool(row[5]), body, row[6])
+    key, kid = _key(conn)
+    digest = audit.entry_digest(3, *row[:7], bool(row[7]), body, row[8], kid, key)
     tamper(conn, f"UPDATE audit SET body = '{body}', hash = '{digest}' WHERE seq = 3")
-    # Entry 3 now verifies on its own; entry 4 still names the old entry 3.
     assert findings(conn) == [(3, "was replaced: entry 4 was written after another one")]
 
 
-def _forge(conn: sqlite3.Connection, seq: int, prev: str) -> None:
-    at, body = "2026-11-12T14:00:00.000000Z", '{"text":"all fine, nothing happened"}'
-    digest = audit.entry_hash(seq, at, "eve", "note", "alertmanager/INC-1", "s1", False, body, prev)
+def test_an_edited_entry_rehashed_without_the_key_is_named(conn: sqlite3.Connection) -> None:
+    row = conn.execute(
+        "SELECT at, actor, os_user, host, kind, incident, session, drill, prev, key_id "
+        "FROM audit WHERE seq = 3"
+    ).fetchone()
+    body = '{"text":"forged"}'
+    digest = audit.entry_digest(3, *row[:7], bool(row[7]), body, row[8], row[9], None)
+    tamper(conn, f"UPDATE audit SET body = '{body}', hash = '{digest}' WHERE seq = 3")
+    assert findings(conn) == [
+        (3, "was replaced: entry 4 was written after another one"),
+        (3, edited(conn)),
+    ]
+
+
+def _forge(conn: sqlite3.Connection, seq: int, prev: str, *, keyed: bool = True) -> None:
+    body = '{"text":"all fine, nothing happened"}'
     conn.execute(
-        "INSERT INTO audit (seq, at, actor, kind, incident, session, drill, body, prev, hash) "
-        "VALUES (?, ?, 'eve', 'note', 'alertmanager/INC-1', 's1', 0, ?, ?, ?)",
-        (seq, at, body, prev, digest),
+        "INSERT INTO audit (seq, at, actor, os_user, host, kind, incident, session, drill, body, "
+        "prev, hash, scheme, key_id) VALUES (?, '2026-11-12T14:00:00.000000Z', 'eve', 'eve', "
+        "'host', 'note', 'alertmanager/INC-1', 's1', 0, ?, ?, ?, 2, ?)",
+        (seq, body, prev, _sign(conn, seq, body, prev, keyed=keyed), _key(conn)[1]),
     )
 
 
