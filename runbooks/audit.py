@@ -322,22 +322,38 @@ def _key_hint(kid: str) -> str:
     )
 
 
+def key_ids(conn: sqlite3.Connection) -> list[str]:
+    """The ids of the keys the trail's entries are signed with, in the order first used."""
+    rows = conn.execute(
+        "SELECT key_id FROM audit WHERE key_id IS NOT NULL GROUP BY key_id ORDER BY min(seq)"
+    )
+    return [str(r[0]) for r in rows]
+
+
+def export_keys(conn: sqlite3.Connection) -> list[str]:
+    """One line per key of this trail that this keyring holds (the trail's keys, and the one
+    this machine signs it with), for ``audit_keys.import_line`` on another machine. Secrets:
+    for the person carrying them, never for a log or a file."""
+    kids = key_ids(conn)
+    db_id = _stored_id(conn)
+    mine = None if db_id is None else audit_keys.signing_key(db_id, create=False)
+    if mine is not None and mine[1] not in kids:
+        kids.append(mine[1])
+    return [line for kid in kids if (line := audit_keys.export_line(kid)) is not None]
+
+
 def key_status(conn: sqlite3.Connection) -> str | None:
     """One line for screens when the trail cannot be kept or checked with its key here
     (no usable keyring, or entries signed with a key this keyring lacks); None when keyed and
     fine. Reads the keyring (once per process): call it off the UI thread."""
+    db_id = _stored_id(conn)
+    if db_id is not None:
+        audit_keys.signing_key(db_id, create=False)  # warm the cache before the first append
     problem = audit_keys.keyring_problem()
     if problem:
         return f"{audit_keys.NO_KEYRING} ({problem}): the audit trail is written without its key"
-    db_id = _stored_id(conn)
-    if db_id is None:
-        return None
-    audit_keys.signing_key(db_id, create=False)  # warm the cache before the first append
-    kids = [
-        r[0] for r in conn.execute("SELECT DISTINCT key_id FROM audit WHERE key_id IS NOT NULL")
-    ]
     try:
-        missing = sorted(k for k in kids if audit_keys.lookup(k) is None)
+        missing = [k for k in key_ids(conn) if audit_keys.lookup(k) is None]
     except audit_keys.KeyringUnusable as exc:
         return f"{audit_keys.NO_KEYRING} ({exc}): the audit trail is written without its key"
     if missing:
@@ -472,7 +488,10 @@ def _edited(row: tuple[Any, ...]) -> str:
     if scheme not in (SCHEME_V1, SCHEME_V2):
         return f"is written in an unknown form (scheme {scheme!r}): forged"
     if scheme == SCHEME_V2 and kid is not None:
-        return f"its content does not match its hash under key {kid} (edited without the key)"
+        return (
+            f"its content does not match its hash under key {kid} "
+            "(edited or forged without the key)"
+        )
     return "its content does not match its hash (edited)"
 
 
@@ -788,7 +807,7 @@ def _check_anchors(
         latest = max(mine, key=lambda a: (a.at, a.seq))
         report.notes.append(
             f"anchored: {len(mine)} head{'s' if len(mine) != 1 else ''} checked, the latest "
-            f"entry {latest.seq} on {latest.at} ({anchors.anchors_dir()})"
+            f"entry {latest.seq} on {latest.at}"
         )
     else:
         report.notes.append(
@@ -797,22 +816,27 @@ def _check_anchors(
 
 
 def timeline(conn: sqlite3.Connection, incident: str) -> dict[str, Any]:
-    """An incident's entries for the postmortem, with whether the whole chain verifies."""
-    checked, findings = verify(conn)
+    """An incident's entries for the postmortem, with whether the whole chain verifies, and
+    how it is keyed and anchored (key ids only: never a key)."""
+    report = check(conn)
     return {
         "incident": incident,
-        "verified": not findings,
-        "entries_checked": checked,
-        "problems": [str(f) for f in findings],
+        "verified": not report.findings,
+        "entries_checked": report.count,
+        "problems": [str(f) for f in report.findings],
+        "notes": report.notes,
         "entries": [
             {
                 "seq": e.seq,
                 "at": e.at,
                 "actor": e.actor,
+                "os_user": e.os_user,
+                "host": e.host,
                 "kind": e.kind,
                 "session": e.session,
                 "drill": e.drill,
                 "body": e.body,
+                "key_id": e.key_id,
                 "hash": e.hash,
             }
             for e in entries(conn, incident=incident)
@@ -849,6 +873,11 @@ def _describe(kind: str, body: dict[str, Any]) -> str:
     return kind
 
 
+def _who(e: dict[str, Any]) -> str:
+    user, host = e.get("os_user"), e.get("host")
+    return f"{e['actor']} ({user}@{host})" if user or host else str(e["actor"])
+
+
 def timeline_markdown(data: dict[str, Any]) -> str:
     """The timeline as Markdown, one line an entry (text from runs and people is escaped)."""
 
@@ -860,13 +889,17 @@ def timeline_markdown(data: dict[str, Any]) -> str:
 
     lines = [f"# Incident {esc(data['incident'])}: timeline", ""]
     if data["verified"]:
-        lines.append(f"Audit trail verified: {data['entries_checked']} entries, chain intact.")
+        notes = "; ".join(esc(n) for n in data.get("notes", []))
+        lines.append(
+            f"Audit trail verified: {data['entries_checked']} entries, chain intact."
+            + (f" ({notes})" if notes else "")
+        )
     else:
         lines.append("**Audit trail NOT verified:** " + "; ".join(esc(p) for p in data["problems"]))
     lines += ["", "| time (UTC) | who | what | drill |", "|---|---|---|---|"]
     for e in data["entries"]:
         lines.append(
-            f"| {e['at'][:19].replace('T', ' ')} | {esc(e['actor'])} | "
+            f"| {e['at'][:19].replace('T', ' ')} | {esc(_who(e))} | "
             f"{esc(_describe(e['kind'], e['body']))} | {'drill' if e['drill'] else ''} |"
         )
     return "\n".join(lines) + "\n"

@@ -140,8 +140,12 @@ def test_the_triggers_refuse_update_and_delete(conn: sqlite3.Connection) -> None
 
 # --- what verify finds --------------------------------------------------------------------------
 
+
 def edited(conn: sqlite3.Connection) -> str:
-    return f"its content does not match its hash under key {_key(conn)[1]} (edited without the key)"
+    return (
+        f"its content does not match its hash under key {_key(conn)[1]} "
+        "(edited or forged without the key)"
+    )
 
 
 @pytest.mark.parametrize(
