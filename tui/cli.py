@@ -733,10 +733,10 @@ def audit_verify(workspace: Path | None) -> None:
         for note in report.notes:
             click.echo(f"  {one_line(note, 500)}")
         return
+    for note in report.notes:
+        click.echo(f"  {one_line(note, 500)}")
     for finding in report.findings:
         click.echo(one_line(str(finding), 1000), err=True)
-    for note in report.notes:
-        click.echo(f"  {one_line(note, 500)}", err=True)
     n = len(report.findings)
     checked = counted(count, "entry", "entries")
     click.echo(f"{checked} checked: {counted(n, 'problem')} found", err=True)
