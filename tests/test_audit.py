@@ -362,3 +362,62 @@ def test_any_single_change_is_found_at_its_entry(n: int, data: st.DataObject, ho
     found = findings(c)
     assert found, how
     assert found[0][0] == seq, (how, found)
+
+
+# --- a database from before keys (schema 11) --------------------------------------------------
+
+
+def _schema_11_trail(path: Path, n: int) -> None:
+    """A database as agentdeck wrote it before keys: plain SHA-256 entries, schema 11."""
+    from store import db as store_db
+
+    from store.timestamps import canonical_text
+
+    c = sqlite3.connect(path, isolation_level=None)
+    c.create_function("canonical_ts", 1, canonical_text, deterministic=True)
+    for i, script in enumerate(store_db.MIGRATIONS[:11]):
+        c.executescript(f"BEGIN; {script}; PRAGMA user_version = {i + 1}; COMMIT;")
+    prev = audit.GENESIS
+    for seq in range(1, n + 1):
+        at, body = f"2026-01-0{seq}T00:00:00.000000Z", f'{{"i":{seq}}}'
+        digest = audit.entry_hash(seq, at, "ana", "note", None, None, False, body, prev)
+        c.execute(
+            "INSERT INTO audit (seq, at, actor, kind, drill, body, prev, hash) "
+            "VALUES (?, ?, 'ana', 'note', 0, ?, ?, ?)",
+            (seq, at, body, prev, digest),
+        )
+        prev = digest
+    c.execute("INSERT INTO audit_head VALUES (1, ?, ?)", (n, prev))
+    c.close()
+
+
+def test_an_old_unkeyed_trail_is_kept_as_written_and_goes_on_keyed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _schema_11_trail(path, 3)
+    before = sqlite3.connect(path).execute("SELECT * FROM audit ORDER BY seq").fetchall()
+    c = connect(path)
+    after = c.execute(
+        "SELECT seq, at, actor, kind, incident, session, drill, body, prev, hash FROM audit"
+    ).fetchall()
+    assert [tuple(r) for r in after] == before  # the migration rewrote no old row
+    report = audit.check(c)
+    assert (report.count, report.findings) == (3, [])
+    assert "entries 1–3 written before keys (plain SHA-256), checked unkeyed" in report.notes
+    entry = audit.record(c, actor="ana", kind="note", body={"i": 4})
+    assert entry.scheme == audit.SCHEME_V2 and entry.key_id == _key(c)[1]
+    assert audit.verify(c) == (4, [])
+    # An old-form entry written after the keyed one can only be a forgery.
+    tamper(c)
+    prev = entry.hash
+    body = '{"i":5}'
+    digest = audit.entry_hash(5, "2026-02-01T00:00:00.000000Z", "eve", "note", None, None, False,
+                              body, prev)  # fmt: skip
+    c.execute(
+        "INSERT INTO audit (seq, at, actor, kind, drill, body, prev, hash) "
+        "VALUES (5, '2026-02-01T00:00:00.000000Z', 'eve', 'note', 0, ?, ?, ?)",
+        (body, prev, digest),
+    )
+    c.execute("UPDATE audit_head SET seq = 5, hash = ?", (digest,))
+    assert findings(c) == [
+        (5, "is in the form from before keys, after newer entries (forged without the key)")
+    ]
