@@ -370,7 +370,6 @@ def test_any_single_change_is_found_at_its_entry(n: int, data: st.DataObject, ho
 def _schema_11_trail(path: Path, n: int) -> None:
     """A database as agentdeck wrote it before keys: plain SHA-256 entries, schema 11."""
     from store import db as store_db
-
     from store.timestamps import canonical_text
 
     c = sqlite3.connect(path, isolation_level=None)

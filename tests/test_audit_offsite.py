@@ -344,7 +344,7 @@ def test_without_a_keyring_the_trail_is_unkeyed_and_says_so(ws: Path, tmp_path: 
     conn.close()
 
 
-def test_key_status_says_unkeyed_without_a_keyring(
+def test_without_a_keyring_a_walkthrough_works_and_key_status_says_unkeyed(
     ws: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import keyring.core
@@ -352,12 +352,15 @@ def test_key_status_says_unkeyed_without_a_keyring(
 
     monkeypatch.setattr(keyring.core, "_keyring_backend", fail.Keyring())
     audit_keys.clear_cache()
+    walk(ws)  # a runbook to its end, anchored, and a note after
     conn = connect(db_of(ws))
-    entry = audit.record(conn, actor="ana", kind="note", body={"text": "no keyring"})
-    assert entry.key_id is None
+    assert {e.key_id for e in audit.entries(conn)} == {None}
     status = audit.key_status(conn)
     assert status is not None and status.startswith("unkeyed: no keyring on this machine")
-    assert audit.verify(conn) == (1, [])
+    report = audit.check(conn)
+    assert (report.count, report.findings) == (8, [])
+    assert any(n.startswith("unkeyed: no keyring on this machine") for n in report.notes)
+    assert any(n.startswith("anchored: 1 head checked") for n in report.notes)
 
 
 def test_a_new_laptop_says_which_key_is_missing_and_nothing_else_changes(
