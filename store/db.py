@@ -261,6 +261,22 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sync_state ADD COLUMN plan TEXT;
     """,
+    # 12: an audit trail that holds off the laptop. Entries written from now on (scheme 2) name
+    # the OS user and host beside the reviewer and the key that signed them (an HMAC key in the
+    # OS keyring; NULL: written unkeyed); entries written before keep scheme 1 (plain SHA-256)
+    # and are never rewritten. The database gets an id of its own, which names its keys in the
+    # keyring and its anchors outside the database.
+    """
+    ALTER TABLE audit ADD COLUMN scheme INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE audit ADD COLUMN os_user TEXT;
+    ALTER TABLE audit ADD COLUMN host TEXT;
+    ALTER TABLE audit ADD COLUMN key_id TEXT;
+    CREATE TABLE audit_identity (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        db_id TEXT NOT NULL
+    );
+    INSERT INTO audit_identity (one, db_id) VALUES (1, lower(hex(randomblob(16))));
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

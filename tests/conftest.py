@@ -25,6 +25,32 @@ def copy_sample_data(target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True)
+def _private_keyring_and_state(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Every test gets a real, empty file keyring and a state directory of its own, in this
+    process and in the children it starts: the audit trail makes its key on first use and
+    anchors its head, and neither may reach the developer's own keyring or state directory."""
+    import keyring.core
+    from keyrings.alt.file import PlaintextKeyring
+
+    from runbooks import audit_keys
+
+    home = tmp_path_factory.mktemp("keyring-and-state")
+    path = home / "keyring_pass.cfg"
+    backend = PlaintextKeyring()
+    backend.file_path = str(path)  # type: ignore[misc]
+    # set_keyring has no undo; monkeypatch puts the previous backend back after the test.
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("KEYRING_PROPERTY_FILE_PATH", str(path))
+    monkeypatch.setenv("AGENTDECK_STATE_DIR", str(home / "state"))
+    audit_keys.clear_cache()
+    yield
+    audit_keys.clear_cache()
+
+
 @pytest.fixture
 def demo_workspace(tmp_path: Path) -> Workspace:
     """A private copy of the demo workspace (config, rubric, file store), not yet synced."""

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runbooks import audit
+from runbooks import audit, audit_keys
 from store.db import connect, migrate_db, transaction
 from tests.conftest import HOSTILE
 
@@ -55,28 +55,52 @@ def findings(conn: sqlite3.Connection) -> list[tuple[int, str]]:
 # --- append and verify ----------------------------------------------------------------------
 
 
+def _key(conn: sqlite3.Connection) -> tuple[bytes, str]:
+    """This machine's key for the trail, as an attacker who holds the keyring reads it."""
+    found = audit_keys.signing_key(audit.database_id(conn), create=False)
+    assert found is not None
+    return found
+
+
 def test_append_chains_every_entry_to_the_one_before(conn: sqlite3.Connection) -> None:
     entries = audit.entries(conn)
     assert [e.seq for e in entries] == list(range(1, N + 1))
     assert entries[0].prev == audit.GENESIS
     for before, after in zip(entries, entries[1:], strict=False):
         assert after.prev == before.hash
+    key, kid = _key(conn)
+    user, host = audit.whoami()
     for e in entries:
-        assert e.hash == audit.entry_hash(
+        assert (e.scheme, e.key_id, e.os_user, e.host) == (audit.SCHEME_V2, kid, user, host)
+        assert e.hash == audit.entry_digest(
             e.seq,
             e.at,
             e.actor,
+            e.os_user,
+            e.host,
             e.kind,
             e.incident,
             e.session,
             e.drill,
             json.dumps(e.body, sort_keys=True, ensure_ascii=False, separators=(",", ":")),
             e.prev,
+            kid,
+            key,
         )
+        # Without the key the same fields hash to something else: the chain cannot be
+        # recomputed by someone who does not hold it.
+        assert e.hash != audit.entry_digest(
+            e.seq, e.at, e.actor, e.os_user, e.host, e.kind, e.incident, e.session, e.drill,
+            _canonical(e.body), e.prev, kid, None,
+        )  # fmt: skip
     assert [e.drill for e in entries] == [i % 2 == 0 for i in range(1, N + 1)]
     head = conn.execute("SELECT seq, hash FROM audit_head").fetchone()
     assert tuple(head) == (N, entries[-1].hash)
     assert audit.verify(conn) == (N, [])
+
+
+def _canonical(body: dict) -> str:
+    return json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def test_an_empty_trail_verifies(tmp_path: Path) -> None:
@@ -116,7 +140,12 @@ def test_the_triggers_refuse_update_and_delete(conn: sqlite3.Connection) -> None
 
 # --- what verify finds --------------------------------------------------------------------------
 
-EDITED = "its content does not match its hash (edited)"
+
+def edited(conn: sqlite3.Connection) -> str:
+    return (
+        f"its content does not match its hash under key {_key(conn)[1]} "
+        "(edited or forged without the key)"
+    )
 
 
 @pytest.mark.parametrize(
@@ -124,6 +153,8 @@ EDITED = "its content does not match its hash (edited)"
     [
         'body = \'{"step":"confirm","text":"nothing to see"}\'',
         "actor = 'eve'",
+        "os_user = 'eve'",
+        "host = 'elsewhere'",
         "at = '2026-01-01T00:00:00.000000Z'",
         "kind = 'step.shown'",
         "drill = 1 - drill",
@@ -132,29 +163,56 @@ EDITED = "its content does not match its hash (edited)"
 )
 def test_an_edited_entry_is_named(conn: sqlite3.Connection, change: str) -> None:
     tamper(conn, f"UPDATE audit SET {change} WHERE seq = 3")
-    assert findings(conn) == [(3, EDITED)]
+    assert findings(conn) == [(3, edited(conn))]
+
+
+def _sign(conn: sqlite3.Connection, seq: int, body: str, prev: str, *, keyed: bool = True) -> str:
+    """The hash a forger computes for an entry by eve at ``seq``: with the keyring's key (an
+    attacker who holds the keyring), or with plain SHA-256 claiming the same key id."""
+    key, kid = _key(conn)
+    at = "2026-11-12T14:00:00.000000Z"
+    return audit.entry_digest(
+        seq, at, "eve", "eve", "host", "note", "alertmanager/INC-1", "s1", False, body, prev, kid,
+        key if keyed else None,
+    )  # fmt: skip
 
 
 def test_an_edited_entry_with_a_recomputed_hash_breaks_the_next_link(
     conn: sqlite3.Connection,
 ) -> None:
+    # An attacker who holds the keyring can sign entry 3 again; entry 4 still names the old 3.
     row = conn.execute(
-        "SELECT at, actor, kind, incident, session, drill, prev FROM audit WHERE seq = 3"
+        "SELECT at, actor, os_user, host, kind, incident, session, drill, prev, key_id "
+        "FROM audit WHERE seq = 3"
     ).fetchone()
     body = '{"text":"forged"}'
-    digest = audit.entry_hash(3, row[0], row[1], row[2], row[3], row[4], bool(row[5]), body, row[6])
+    key, kid = _key(conn)
+    digest = audit.entry_digest(3, *row[:7], bool(row[7]), body, row[8], kid, key)
     tamper(conn, f"UPDATE audit SET body = '{body}', hash = '{digest}' WHERE seq = 3")
-    # Entry 3 now verifies on its own; entry 4 still names the old entry 3.
     assert findings(conn) == [(3, "was replaced: entry 4 was written after another one")]
 
 
-def _forge(conn: sqlite3.Connection, seq: int, prev: str) -> None:
-    at, body = "2026-11-12T14:00:00.000000Z", '{"text":"all fine, nothing happened"}'
-    digest = audit.entry_hash(seq, at, "eve", "note", "alertmanager/INC-1", "s1", False, body, prev)
+def test_an_edited_entry_rehashed_without_the_key_is_named(conn: sqlite3.Connection) -> None:
+    row = conn.execute(
+        "SELECT at, actor, os_user, host, kind, incident, session, drill, prev, key_id "
+        "FROM audit WHERE seq = 3"
+    ).fetchone()
+    body = '{"text":"forged"}'
+    digest = audit.entry_digest(3, *row[:7], bool(row[7]), body, row[8], row[9], None)
+    tamper(conn, f"UPDATE audit SET body = '{body}', hash = '{digest}' WHERE seq = 3")
+    assert findings(conn) == [
+        (3, "was replaced: entry 4 was written after another one"),
+        (3, edited(conn)),
+    ]
+
+
+def _forge(conn: sqlite3.Connection, seq: int, prev: str, *, keyed: bool = True) -> None:
+    body = '{"text":"all fine, nothing happened"}'
     conn.execute(
-        "INSERT INTO audit (seq, at, actor, kind, incident, session, drill, body, prev, hash) "
-        "VALUES (?, ?, 'eve', 'note', 'alertmanager/INC-1', 's1', 0, ?, ?, ?)",
-        (seq, at, body, prev, digest),
+        "INSERT INTO audit (seq, at, actor, os_user, host, kind, incident, session, drill, body, "
+        "prev, hash, scheme, key_id) VALUES (?, '2026-11-12T14:00:00.000000Z', 'eve', 'eve', "
+        "'host', 'note', 'alertmanager/INC-1', 's1', 0, ?, ?, ?, 2, ?)",
+        (seq, body, prev, _sign(conn, seq, body, prev, keyed=keyed), _key(conn)[1]),
     )
 
 
@@ -304,3 +362,61 @@ def test_any_single_change_is_found_at_its_entry(n: int, data: st.DataObject, ho
     found = findings(c)
     assert found, how
     assert found[0][0] == seq, (how, found)
+
+
+# --- a database from before keys (schema 11) --------------------------------------------------
+
+
+def _schema_11_trail(path: Path, n: int) -> None:
+    """A database as agentdeck wrote it before keys: plain SHA-256 entries, schema 11."""
+    from store import db as store_db
+    from store.timestamps import canonical_text
+
+    c = sqlite3.connect(path, isolation_level=None)
+    c.create_function("canonical_ts", 1, canonical_text, deterministic=True)
+    for i, script in enumerate(store_db.MIGRATIONS[:11]):
+        c.executescript(f"BEGIN; {script}; PRAGMA user_version = {i + 1}; COMMIT;")
+    prev = audit.GENESIS
+    for seq in range(1, n + 1):
+        at, body = f"2026-01-0{seq}T00:00:00.000000Z", f'{{"i":{seq}}}'
+        digest = audit.entry_hash(seq, at, "ana", "note", None, None, False, body, prev)
+        c.execute(
+            "INSERT INTO audit (seq, at, actor, kind, drill, body, prev, hash) "
+            "VALUES (?, ?, 'ana', 'note', 0, ?, ?, ?)",
+            (seq, at, body, prev, digest),
+        )
+        prev = digest
+    c.execute("INSERT INTO audit_head VALUES (1, ?, ?)", (n, prev))
+    c.close()
+
+
+def test_an_old_unkeyed_trail_is_kept_as_written_and_goes_on_keyed(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _schema_11_trail(path, 3)
+    before = sqlite3.connect(path).execute("SELECT * FROM audit ORDER BY seq").fetchall()
+    c = connect(path)
+    after = c.execute(
+        "SELECT seq, at, actor, kind, incident, session, drill, body, prev, hash FROM audit"
+    ).fetchall()
+    assert [tuple(r) for r in after] == before  # the migration rewrote no old row
+    report = audit.check(c)
+    assert (report.count, report.findings) == (3, [])
+    assert "entries 1–3 written before keys (plain SHA-256), checked unkeyed" in report.notes
+    entry = audit.record(c, actor="ana", kind="note", body={"i": 4})
+    assert entry.scheme == audit.SCHEME_V2 and entry.key_id == _key(c)[1]
+    assert audit.verify(c) == (4, [])
+    # An old-form entry written after the keyed one can only be a forgery.
+    tamper(c)
+    prev = entry.hash
+    body = '{"i":5}'
+    digest = audit.entry_hash(5, "2026-02-01T00:00:00.000000Z", "eve", "note", None, None, False,
+                              body, prev)  # fmt: skip
+    c.execute(
+        "INSERT INTO audit (seq, at, actor, kind, drill, body, prev, hash) "
+        "VALUES (5, '2026-02-01T00:00:00.000000Z', 'eve', 'note', 0, ?, ?, ?)",
+        (body, prev, digest),
+    )
+    c.execute("UPDATE audit_head SET seq = 5, hash = ?", (digest,))
+    assert findings(c) == [
+        (5, "is in the form from before keys, after newer entries (forged without the key)")
+    ]

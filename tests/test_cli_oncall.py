@@ -505,7 +505,9 @@ def test_audit_verify_an_intact_chain(ws: Path) -> None:
     assert n >= 6
     done = run("-w", str(ws), "audit", "verify")
     assert done.exit_code == 0, done.output
-    assert done.stdout.strip() == f"{n} entries, chain intact"
+    assert done.stdout.splitlines()[0] == f"{n} entries, chain intact"
+    # Then how it is keyed and anchored, indented.
+    assert all(ln.startswith("  ") for ln in done.stdout.splitlines()[1:]), done.stdout
 
 
 def test_audit_verify_without_a_database_is_an_empty_chain(ws: Path) -> None:

@@ -168,7 +168,9 @@ def test_set_lowers_the_tier_verifies_and_audits_both_ends(ws: Path) -> None:
     assert attempt["request"]["body"]["defaultVariant"] == "suggest-only"
     assert result["verified"] is True and result["after"] == "suggest-only"
 
-    assert run("-w", str(ws), "audit", "verify").stdout.strip() == "2 entries, chain intact"
+    verified = run("-w", str(ws), "audit", "verify").stdout.splitlines()
+    assert verified[0] == "2 entries, chain intact"
+    assert verified[1].startswith("  keyed: signed with key ")
     status = run("-w", str(ws), "switch", "status", "billing-support")
     assert status.stdout.strip().endswith("suggest-only (card tier auto-act)")
 

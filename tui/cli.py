@@ -716,26 +716,96 @@ def audit() -> None:
 @workspace_option
 @_guarded
 def audit_verify(workspace: Path | None) -> None:
-    """Walk the hash chain: exit 0 when it is intact, 1 naming every entry that was edited,
-    inserted or deleted."""
-    from runbooks.audit import verify
+    """Walk the hash chain, check its keys and its anchors: exit 0 when it is intact, 1 naming
+    every entry edited, inserted, deleted, forged or cut off, and every anchor it contradicts."""
+    from runbooks.audit import check
     from store.db import connect
-    from tui.text import counted
+    from tui.text import counted, one_line
 
     ws = _workspace(workspace)
     if not ws.db_path.exists():
         click.echo("0 entries, chain intact (no local database yet)")
         return
-    count, findings = verify(connect(ws.db_path))
-    if not findings:
+    report = check(connect(ws.db_path))
+    count = report.count
+    if not report.findings:
         click.echo(f"{count} entr{'y' if count == 1 else 'ies'}, chain intact")
+        for note in report.notes:
+            click.echo(f"  {one_line(note, 500)}")
         return
-    for finding in findings:
-        click.echo(str(finding), err=True)
-    n = len(findings)
+    for note in report.notes:
+        click.echo(f"  {one_line(note, 500)}")
+    for finding in report.findings:
+        click.echo(one_line(str(finding), 1000), err=True)
+    n = len(report.findings)
     checked = counted(count, "entry", "entries")
     click.echo(f"{checked} checked: {counted(n, 'problem')} found", err=True)
     sys.exit(1)
+
+
+@audit.group("key")
+def audit_key() -> None:
+    """Carry the audit trail's key to another machine (a new laptop)."""
+
+
+@audit_key.command("export")
+@workspace_option
+@_guarded
+def audit_key_export(workspace: Path | None) -> None:
+    """Print the keys this keyring holds for the trail, one line each, for `audit key import`
+    on another machine. The lines are secrets: pipe them, do not keep them."""
+    from runbooks import audit_keys
+    from runbooks.audit import export_keys
+    from store.db import connect
+
+    ws = _workspace(workspace)
+    if not ws.db_path.exists():
+        _fail(f"no audit trail yet: {ws.db_path} does not exist")
+    conn = connect(ws.db_path)
+    problem = audit_keys.keyring_problem()
+    if problem:
+        click.echo(f"{audit_keys.NO_KEYRING} ({problem}): no key to export", err=True)
+        sys.exit(1)
+    lines = export_keys(conn)
+    if not lines:
+        click.echo("this keyring holds no key of this audit trail", err=True)
+        sys.exit(1)
+    for line in lines:
+        click.echo(line)
+    click.echo(
+        f"{len(lines)} key line(s) written: a secret; give them to `agentdeck audit key import` "
+        "on the other machine and nowhere else",
+        err=True,
+    )
+
+
+@audit_key.command("import")
+@workspace_option
+@_guarded
+def audit_key_import(workspace: Path | None) -> None:
+    """Read key lines from `audit key export` on standard input and keep them in this keyring,
+    so the entries they signed can be checked here."""
+    from runbooks import audit_keys
+    from runbooks.audit import database_id
+    from store.db import connect, transaction
+
+    ws = _workspace(workspace)
+    conn = connect(ws.db_path)
+    with transaction(conn):
+        db_id = database_id(conn)
+    lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+    if not lines:
+        _fail("no key line on standard input: pipe in what `agentdeck audit key export` printed")
+    kept = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            kept.append(audit_keys.import_line(line, db_id))
+        except ValueError as exc:
+            _fail(f"standard input line {number}: {exc}")
+        except audit_keys.KeyringUnusable as exc:
+            click.echo(f"{audit_keys.NO_KEYRING} ({exc}): the key was not kept", err=True)
+            sys.exit(1)
+    click.echo(f"kept key {', '.join(kept)} in the keyring; run `agentdeck audit verify`")
 
 
 @audit.command("export")

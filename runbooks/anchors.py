@@ -1,0 +1,143 @@
+"""Anchors: the audit trail's head written down outside the database.
+
+An anchor is one JSON line: the database's id and path, the head's sequence number and hash,
+the key id that signed it and the time. Lines are appended, never rewritten, to a file per
+database in the user's state directory (``AGENTDECK_STATE_DIR`` overrides it), under an
+exclusive lock and fsynced; the same JSON can also be POSTed to an HTTP endpoint. Someone who
+cuts the trail, deletes it or moves its head back in the database cannot make the anchors agree.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Overrides where anchors are kept (tests, or a folder the database's owner cannot write).
+STATE_DIR_ENV = "AGENTDECK_STATE_DIR"
+
+
+def anchors_dir() -> Path:
+    """The folder anchor files live in."""
+    base = os.environ.get(STATE_DIR_ENV)
+    if not base:
+        from platformdirs import user_state_dir
+
+        base = user_state_dir("agentdeck")
+    return Path(base) / "anchors"
+
+
+def anchor_path(db_id: str, db_path: str) -> Path:
+    """The anchor file of the database ``db_id`` kept at ``db_path``."""
+    where = hashlib.sha256(db_path.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return anchors_dir() / f"{db_id}-{where}.jsonl"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """One anchored head, and where it was read."""
+
+    db: str
+    path: str
+    seq: int
+    hash: str
+    key: str | None
+    at: str
+    file: Path
+    line: int
+
+
+def write(path: Path, record: dict[str, Any]) -> str | None:
+    """Append ``record`` as one line to ``path`` (locked, fsynced); a problem line, or None."""
+    line = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        created = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            # After a torn last line (a crash mid-write), start a fresh one.
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            os.write(fd, (("\n" if torn else "") + line + "\n").encode("utf-8", "surrogatepass"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            dir_fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+    except OSError as exc:
+        return f"anchor file {path}: {exc.strerror or exc}; the head was not anchored there"
+    return None
+
+
+def post(url: str, record: dict[str, Any], timeout: float) -> str | None:
+    """POST ``record`` as JSON to ``url``; a problem line (the URL's secrets masked), or None."""
+    import httpx  # only here: `audit verify` and the desk never load the HTTP client
+
+    from store.text import clean_excerpt, display_url
+
+    shown = display_url(url)
+    try:
+        reply = httpx.post(url, json=record, timeout=timeout)
+    except httpx.HTTPError as exc:
+        return f"anchor URL {shown}: not reached ({type(exc).__name__}); the head was not sent"
+    except (httpx.InvalidURL, ValueError):
+        return f"anchor URL {shown}: not a usable URL; the head was not sent"
+    if reply.status_code >= 300:
+        said = clean_excerpt(reply.text, secrets=[url], limit=80)
+        return (
+            f"anchor URL {shown}: HTTP {reply.status_code}"
+            + (f" ({said})" if said else "")
+            + "; the head was not accepted"
+        )
+    return None
+
+
+def read(db_id: str, db_path: str) -> tuple[list[Anchor], list[Anchor], list[str]]:
+    """Every anchor of database ``db_id``, the anchors of other databases once kept at
+    ``db_path`` (the database there was replaced), and one line per unreadable line."""
+    mine: list[Anchor] = []
+    others: list[Anchor] = []
+    problems: list[str] = []
+    folder = anchors_dir()
+    try:
+        files = sorted(folder.glob("*.jsonl"))
+    except OSError as exc:
+        return [], [], [f"anchor folder {folder}: {exc.strerror or exc}"]
+    for file in files:
+        try:
+            data = file.read_bytes()
+        except OSError as exc:
+            problems.append(f"anchor file {file}: {exc.strerror or exc}")
+            continue
+        for number, raw in enumerate(data.split(b"\n"), start=1):
+            if not raw.strip():
+                continue
+            try:
+                obj = json.loads(raw.decode("utf-8", "surrogatepass"))
+                anchor = Anchor(
+                    db=str(obj["db"]),
+                    path=str(obj["path"]),
+                    seq=int(obj["seq"]),
+                    hash=str(obj["hash"]),
+                    key=None if obj.get("key") is None else str(obj["key"]),
+                    at=str(obj["at"]),
+                    file=file,
+                    line=number,
+                )
+            except (ValueError, KeyError, TypeError):
+                problems.append(f"{file}:{number}: not an anchor (skipped)")
+                continue
+            if anchor.db == db_id:
+                mine.append(anchor)
+            elif db_path and anchor.path == db_path:
+                others.append(anchor)
+    return mine, others, problems
