@@ -592,6 +592,11 @@ def _masked(headers: dict[str, str]) -> dict[str, str]:
 )
 @click.option("--drill", is_flag=True, help="Do everything but send; audited as a drill.")
 @click.option("--incident", default=None, metavar="SOURCE/ID", help="The incident this is for.")
+@click.option(
+    "--restore",
+    is_flag=True,
+    help="Raise the tier (back to the card's at most): the one action that loosens an agent.",
+)
 @_guarded
 def switch_set(
     workspace: Path | None,
@@ -602,15 +607,20 @@ def switch_set(
     channel: str,
     drill: bool,
     incident: str | None,
+    restore: bool,
 ) -> None:
-    """Set WORKFLOW's kill switch to TIER (disabled, suggest-only, human-approve, auto-act).
+    """Lower WORKFLOW's kill switch to TIER (disabled, suggest-only, human-approve, auto-act).
 
-    Shows what will be sent, the state now and the agent's recent actions taken on its own;
-    sends only with --reason and --confirm WORKFLOW; reads the flag back and says verified or
-    NOT verified. Every attempt and its result go to the audit trail.
+    A kill switch only lowers: when the live state is already TIER or safer, nothing is sent
+    (and that is audited). Raising is --restore, up to the card's tier at most. Shows what will
+    be sent, the state now and the agent's recent actions taken on its own; sends only with
+    --reason and --confirm WORKFLOW; reads the flag back and says verified or NOT verified.
+    Every attempt and its result go to the audit trail. With --incident, a verified change
+    tells the incident's alert source (an Alertmanager silence, a PagerDuty acknowledgement;
+    a restore expires the silence).
 
-    Exit 0 verified (or a drill that found nothing wrong), 1 not verified or failed, 2 bad usage
-    (then nothing is sent and nothing is audited).
+    Exit 0 verified, nothing to send, or a drill that found nothing wrong; 1 not verified or
+    failed; 2 bad usage, or a raise without --restore (then nothing is sent or audited).
     """
     from runbooks import audit as trail
     from runbooks.cards import SWITCH_STATES, check_cards
@@ -650,10 +660,23 @@ def switch_set(
         if not source or not iid:
             _fail(f"--incident {incident!r}: give SOURCE/ID, e.g. alertmanager/3f9a1c")
 
+    if restore and SWITCH_STATES.index(tier) > SWITCH_STATES.index(card.tier):
+        _fail(
+            f"{workflow}: --restore goes back to the card's tier ({card.tier}) at most, not "
+            f"{tier}; nothing was sent"
+        )
+
     conn = connect(ws.db_path)
-    pre, backend = preflight(card, tier, channel=index, root=ws.root)
+    mode = "restore" if restore else "brake"
+    pre, backend = preflight(card, tier, channel=index, root=ws.root, mode=mode)
+    if not restore and pre.action == "raise":
+        _fail(
+            f"{workflow} is {pre.current_state} now; {tier} would loosen it and a kill switch "
+            f"only lowers: to raise it, add --restore; nothing was sent"
+        )
+    word = "restore" if restore else "kill switch"
     click.echo(
-        f"kill switch: {workflow} → {tier} ({pre.action}) through the {pre.channel} "
+        f"{word}: {workflow} → {tier} ({pre.action}) through the {pre.channel} "
         f"({pre.target.backend} flag {pre.target.flag})"
         + ("  [DRILL: nothing will be sent]" if drill else "")
     )
@@ -694,6 +717,8 @@ def switch_set(
         # Each entry committed on its own: the attempt is on disk before anything is sent.
         trail.record(conn, actor=ws.reviewer, kind=kind, body=body, incident=incident, drill=drill)
 
+    if pre.nothing_to_send:
+        click.echo(f"  {pre.already}")
     outcome = execute(card, pre, backend, reason=reason, drill=drill, record=record)
     click.echo(outcome.verdict)
     click.echo(f"  before: {outcome.before or 'unknown'}; after: {outcome.after or 'unknown'}")
@@ -703,8 +728,39 @@ def switch_set(
         click.echo(f"  {one_line(outcome.error, 500)}", err=True)
     if outcome.next_steps:
         click.echo(f"  next: {'; '.join(outcome.next_steps)}", err=True)
-    ok = outcome.error is None and (outcome.drill or outcome.verified)
-    sys.exit(0 if ok else 1)
+    _after_switch(ws, conn, outcome, incident, reason=reason, restore=restore)
+    sys.exit(0 if outcome.satisfied and outcome.error is None else 1)
+
+
+def _after_switch(
+    ws: Workspace,
+    conn: sqlite3.Connection,
+    outcome: object,
+    incident: str | None,
+    *,
+    reason: str,
+    restore: bool,
+) -> None:
+    """After a switch: tell the incident's alert source (on a verified change), and anchor the
+    audit trail's head outside the database. Each problem is one line; nothing else changes."""
+    from runbooks import audit as trail
+    from runbooks import notify
+    from tui.text import one_line
+
+    if incident is not None and getattr(outcome, "verified", False):
+        source, _, iid = incident.partition("/")
+        tell = notify.release if restore else notify.acknowledge
+        told = tell(
+            conn,
+            ws,
+            (source, iid),
+            operator=ws.reviewer,
+            reason=reason,
+            drill=bool(getattr(outcome, "drill", False)),
+        )
+        click.echo(f"  alert source: {one_line(told.summary, 300)}", err=not told.ok)
+    for problem in trail.anchor(conn, url=ws.config.oncall.anchor_url):
+        click.echo(f"warning: {one_line(problem, 500)}", err=True)
 
 
 @cli.group()
