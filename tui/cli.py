@@ -120,20 +120,27 @@ def _hold_workspace(ws: Workspace) -> None:
     _LOCK = fh
 
 
-def _open_desk(ws: Workspace, area: str = "review", *, drill: bool = False) -> None:
+def _open_desk(ws: Workspace, area: str | None = None, *, drill: bool = False) -> None:
+    """Open the app on ``area``; None: where the work is (On call while an incident fires and
+    ``[oncall] open_on_firing`` is on, else Review)."""
     from review.session import load_setup
     from store.db import connect
 
     # Check everything that can be wrong with the input before the screen takes over the
     # terminal, so a bad rubric or a too-new database is a one-line error, not a broken UI.
     setup = load_setup(ws)
-    connect(ws.db_path).close()
-    from tui.app import check_keymap, make_app
+    conn = connect(ws.db_path)
+    from tui.app import check_keymap, first_area, make_app
 
+    try:
+        # An explicit area wins; otherwise one count over the local incidents decides.
+        area, firing = (area, 0) if area is not None else first_area(ws, conn)
+    finally:
+        conn.close()
     check_keymap(ws, setup.rubric)
     _hold_workspace(ws)
 
-    app = make_app(ws, area=area, drill=drill)
+    app = make_app(ws, area=area, drill=drill, opened_on_firing=firing)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)
@@ -164,7 +171,8 @@ output_option = click.option(
 def cli(ctx: click.Context, workspace: Path | None) -> None:
     """agentdeck: the terminal desk for people who keep AI agents dependable.
 
-    With no command, opens the review desk on the current workspace.
+    With no command, opens the app on the current workspace: on On call while an incident is
+    not resolved in the local copy ([oncall] open_on_firing), else on the review desk.
     """
     if ctx.invoked_subcommand is None:
         _open_desk(_workspace(workspace))

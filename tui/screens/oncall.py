@@ -433,7 +433,7 @@ class OnCallScreen(BoardScreen):
                 b for b in self.BINDINGS if isinstance(b, Binding) and b.id == AREAS[0][3]
             )
             t.append(
-                f" {n} incident{'s' if n != 1 else ''} firing: opened On call "
+                f" {n} incident{'s' if n != 1 else ''} open: opened On call "
                 f"({key_display(self.app, review)} for Review) ",
                 "bold black on yellow",
             )
