@@ -141,3 +141,12 @@ def incident_detail(
         base_cost,
         baseline_weeks,
     )
+
+
+def firing_count(conn: sqlite3.Connection) -> int:
+    """How many incidents in the local copy are not resolved (one count, no run counting: cheap
+    enough to decide where the app opens)."""
+    row = conn.execute(
+        "SELECT count(*) FROM incidents WHERE status IS NULL OR status != 'resolved'"
+    ).fetchone()
+    return int(row[0])

@@ -19,7 +19,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real keyring backend (keyrings.alt's plain file) in a temporary folder: validate reads
+    it for the kill switches' tokens, and never the developer's own keyring."""
+    import keyring.core
+    from keyrings.alt.file import PlaintextKeyring
+
+    path = tmp_path / "keyring" / "keyring_pass.cfg"
+    backend = PlaintextKeyring()
+    backend.file_path = str(path)  # type: ignore[misc]
+    # set_keyring has no undo; monkeypatch puts the previous backend back after the test.
+    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    monkeypatch.setenv("KEYRING_PROPERTY_FILE_PATH", str(path))
+    return path
+
+
+@pytest.fixture
+def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_file: Path) -> Path:
     target = tmp_path / "ws"
     shutil.copytree(
         ROOT / "sample-data", target, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
@@ -50,7 +67,15 @@ def problems(done: Result) -> list[str]:
     )
     lines = done.stderr.strip().splitlines()
     assert lines[-1].endswith("found"), done.stderr
-    return lines[:-1]
+    return [line for line in lines[:-1] if not is_warning(line)]
+
+
+def is_warning(line: str) -> bool:
+    return ": warning: " in line
+
+
+def warnings(done: Result) -> list[str]:
+    return [line for line in done.stderr.strip().splitlines() if is_warning(line)]
 
 
 # -- the group's --workspace ---------------------------------------------------------------
@@ -217,3 +242,93 @@ def test_validate_stays_light(ws: Path) -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, (done.stdout, done.stderr)
+
+
+# -- kill-switch targets, checked offline ---------------------------------------------------------
+
+
+def _card(ws: Path, workflow: str) -> Path:
+    return ws / "cards" / f"{workflow}.yaml"
+
+
+def test_the_demo_validates_with_a_warning_for_the_unleash_token(
+    ws: Path, keyring_file: Path
+) -> None:
+    card = _card(ws, "refund-approvals")
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.strip() == f"{ws}: ok"
+    line = line_of(card, "backend: unleash")
+    assert warnings(done) == [
+        f"{card}:{line}: warning: kill_switch: no token in the keyring for 'unleash' (unleash); "
+        "run `agentdeck login unleash` on the machines that set this switch"
+    ]
+    # With the token in the (file) keyring there is nothing to say.
+    from store.credentials import set_secret
+
+    set_secret("unleash", "a-token")
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 0 and warnings(done) == [], done.output
+
+
+def test_a_missing_flag_file_names_the_cards_path_line(ws: Path) -> None:
+    card = _card(ws, "billing-support")
+    card.write_text(
+        card.read_text().replace("path: flags/agents.flagd.json", "path: flags/nope.json")
+    )
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    [problem] = problems(done)
+    assert problem.startswith(
+        f"{card}:{line_of(card, 'path: flags/nope.json')}: kill_switch: flagd "
+    )
+    assert "no such file" in problem
+
+
+def test_a_flag_file_that_is_a_folder_is_a_problem(ws: Path) -> None:
+    (ws / "flags" / "agents.flagd.json").unlink()
+    (ws / "flags" / "agents.flagd.json").mkdir()
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    found = problems(done)
+    # Every card whose channel is that file says so, each at its own path line (the fallback's
+    # too: refund-approvals keeps its second channel there).
+    assert len(found) == 3, found
+    assert all("is a folder, not a flag file" in p for p in found)
+    fallback = _card(ws, "refund-approvals")
+    fb_line = line_of(fallback, "path: flags/agents.flagd.json")
+    assert any(p.startswith(f"{fallback}:{fb_line}: kill_switch.fallback: flagd ") for p in found)
+
+
+def test_a_flag_file_that_does_not_parse_or_lacks_the_flag(ws: Path) -> None:
+    flags = ws / "flags" / "agents.flagd.json"
+    flags.write_text(flags.read_text().replace('"crm-update-tier"', '"crm-update-tiers"'))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    [problem] = problems(done)
+    card = _card(ws, "crm-update")
+    assert problem.startswith(f"{card}:{line_of(card, 'path: flags/')}: kill_switch: flagd ")
+    assert "has no flag 'crm-update-tier'" in problem
+    flags.write_text("{not json\n")
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    assert len(problems(done)) == 3 and all("not valid JSON" in p for p in problems(done))
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("127.0.0.1:4242", "has scheme"),
+        ("ftp://flags.example", "has scheme 'ftp'"),
+        ("http://", "has no host"),
+        ("http://flags.example:port", "does not parse"),
+    ],
+)
+def test_a_url_that_does_not_parse_names_its_line(ws: Path, url: str, why: str) -> None:
+    card = _card(ws, "refund-approvals")
+    card.write_text(card.read_text().replace("url: http://127.0.0.1:4242", f"url: {url}"))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1, done.output
+    [problem] = problems(done)
+    assert problem.startswith(f"{card}:{line_of(card, f'url: {url}')}: kill_switch.url {url!r} ")
+    assert why in problem

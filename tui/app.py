@@ -80,12 +80,14 @@ class AgentDeckApp(App[None]):
         sync_on_start: bool = True,
         area: str = "review",
         drill: bool = False,
+        opened_on_firing: int = 0,
     ) -> None:
         super().__init__()
         self.workspace = workspace
         self.services = Services(self, workspace, sync_on_start=sync_on_start, drill=drill)
         self.sub_title = workspace.config.workspace.name
         self._first_area = area
+        self._opened_on_firing = opened_on_firing if area == "oncall" else 0
         self._last_resort: threading.Thread | None = None
         self.add_mode("review", lambda: ReviewScreen(self.services))
         self.add_mode("oncall", self._oncall_screen)
@@ -94,7 +96,9 @@ class AgentDeckApp(App[None]):
     def _oncall_screen(self) -> Screen[None]:
         from tui.screens.oncall import OnCallScreen
 
-        return OnCallScreen(self.services)
+        # The banner explains the first opening only (a mode's screen is built once).
+        firing, self._opened_on_firing = self._opened_on_firing, 0
+        return OnCallScreen(self.services, opened_on_firing=firing)
 
     def _reports_screen(self) -> Screen[None]:
         from tui.screens.reports import ReportsScreen
@@ -226,7 +230,18 @@ class AgentDeckApp(App[None]):
             self.services.worker_failed(event.worker.error)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        from tui.screens.area import AreaScreen
+
+        for command in super().get_system_commands(screen):
+            # Textual's "Keys" mounts its own keys panel, which no area's escape closes (every
+            # key goes to the area's handler), and finds the desk's help (also a "HelpPanel")
+            # as if it were that panel. Each area's own help takes its place.
+            if command.title != "Keys":
+                yield command
+        if isinstance(screen, AreaScreen):
+            yield SystemCommand(
+                "Keys", "Every key of what is open (escape closes it)", screen.show_help
+            )
         for mode, title, _key, _id in AREAS:
             if mode != self.current_mode:
                 yield SystemCommand(
@@ -257,11 +272,36 @@ class AgentDeckApp(App[None]):
 
 
 def make_app(
-    workspace: Workspace, *, sync_on_start: bool = True, area: str = "review", drill: bool = False
+    workspace: Workspace,
+    *,
+    sync_on_start: bool = True,
+    area: str = "review",
+    drill: bool = False,
+    opened_on_firing: int = 0,
 ) -> AgentDeckApp:
     """The app on ``workspace``, opened on ``area``; ``sync_on_start`` pulls the stores in a
-    worker on open; ``drill`` walks runbooks and kill switches with nothing sent."""
-    return AgentDeckApp(workspace, sync_on_start=sync_on_start, area=area, drill=drill)
+    worker on open; ``drill`` walks runbooks and kill switches with nothing sent;
+    ``opened_on_firing`` (with ``area="oncall"``): the app chose On call because that many
+    incidents fire, and the board says so (see :func:`first_area`)."""
+    return AgentDeckApp(
+        workspace,
+        sync_on_start=sync_on_start,
+        area=area,
+        drill=drill,
+        opened_on_firing=opened_on_firing,
+    )
+
+
+def first_area(workspace: Workspace, conn: Any) -> tuple[str, int]:
+    """Where ``agentdeck`` opens when no area was asked for: On call with the number of incidents
+    firing in the local copy (``conn``) when there are some and ``[oncall] open_on_firing`` is
+    on (the default), else Review with 0."""
+    from runbooks.incidents import firing_count
+
+    if not workspace.config.oncall.open_on_firing:
+        return "review", 0
+    firing = firing_count(conn)
+    return ("oncall", firing) if firing else ("review", 0)
 
 
 def check_keymap(workspace: Workspace, rubric: Rubric) -> None:

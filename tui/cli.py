@@ -120,20 +120,27 @@ def _hold_workspace(ws: Workspace) -> None:
     _LOCK = fh
 
 
-def _open_desk(ws: Workspace, area: str = "review", *, drill: bool = False) -> None:
+def _open_desk(ws: Workspace, area: str | None = None, *, drill: bool = False) -> None:
+    """Open the app on ``area``; None: where the work is (On call while an incident fires and
+    ``[oncall] open_on_firing`` is on, else Review)."""
     from review.session import load_setup
     from store.db import connect
 
     # Check everything that can be wrong with the input before the screen takes over the
     # terminal, so a bad rubric or a too-new database is a one-line error, not a broken UI.
     setup = load_setup(ws)
-    connect(ws.db_path).close()
-    from tui.app import check_keymap, make_app
+    conn = connect(ws.db_path)
+    from tui.app import check_keymap, first_area, make_app
 
+    try:
+        # An explicit area wins; otherwise one count over the local incidents decides.
+        area, firing = (area, 0) if area is not None else first_area(ws, conn)
+    finally:
+        conn.close()
     check_keymap(ws, setup.rubric)
     _hold_workspace(ws)
 
-    app = make_app(ws, area=area, drill=drill)
+    app = make_app(ws, area=area, drill=drill, opened_on_firing=firing)
     app.run()
     if app.return_code:
         sys.exit(app.return_code)
@@ -164,7 +171,8 @@ output_option = click.option(
 def cli(ctx: click.Context, workspace: Path | None) -> None:
     """agentdeck: the terminal desk for people who keep AI agents dependable.
 
-    With no command, opens the review desk on the current workspace.
+    With no command, opens the app on the current workspace: on On call while an incident is
+    not resolved in the local copy ([oncall] open_on_firing), else on the review desk.
     """
     if ctx.invoked_subcommand is None:
         _open_desk(_workspace(workspace))
@@ -351,13 +359,16 @@ class _SyncProgress:
         self._progress.stop()
 
 
-def _validate_all(ws: Workspace) -> list[str]:
+def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]:
     """Every problem ``sync``, the desk or a walkthrough would refuse, one line each: rubrics
-    (two with one id too), cards, runbooks (their graph, checks and kill-switch steps), the
-    configured stores, and a database too new for this agentdeck."""
+    (two with one id too), cards, runbooks (their graph, checks and kill-switch steps), every
+    card's kill-switch targets as far as they can be checked offline, the configured stores,
+    and a database too new for this agentdeck. What is worth saying but refuses nothing (a
+    token missing from this machine's keyring) goes to ``warnings``."""
     from review.rubric import check_rubrics
     from runbooks.cards import check_cards
     from runbooks.catalog import check_runbooks
+    from runbooks.switch_targets import check_switch_targets
     from store.connectors import check_stores
     from store.db import SCHEMA_VERSION, NotADatabase, SchemaTooNew, check_version
 
@@ -371,6 +382,12 @@ def _validate_all(ws: Workspace) -> list[str]:
         )
     cards, card_problems = check_cards(ws.cards_dir)
     errors += [str(p) for p in card_problems]
+    for finding in check_switch_targets(ws.cards_dir, ws.root):
+        if finding.warning:
+            if warnings is not None:
+                warnings.append(str(finding))
+        else:
+            errors.append(str(finding))
     errors += [str(p) for p in check_runbooks(ws.runbooks_dir, cards).problems]
     errors += [str(p) for p in check_stores(ws)]
     if ws.db_path.exists():
@@ -387,9 +404,11 @@ def _validate_all(ws: Workspace) -> list[str]:
 @workspace_option
 @_guarded
 def validate(workspace: Path | None) -> None:
-    """Check the config, rubrics, agent cards, runbooks and stores; each problem names file:line.
+    """Check the config, rubrics, agent cards (and their kill-switch targets, offline), runbooks
+    and stores; each problem names file:line.
 
-    Exit 0 when all is well, 1 when problems were found, 2 when there is no workspace.
+    Exit 0 when all is well (warnings, such as a token missing from the keyring, are said and
+    do not fail), 1 when problems were found, 2 when there is no workspace.
     """
     from store.documents import DocumentError
     from store.workspace import CONFIG_NAME, load_workspace
@@ -398,17 +417,21 @@ def validate(workspace: Path | None) -> None:
     root = _workspace_root(workspace)
     if not (root / CONFIG_NAME).is_file():
         load_workspace(root)  # not a workspace at all: bad usage, exit 2 (see _guarded)
+    warnings: list[str] = []
     try:
         ws = load_workspace(root)
-        errors = _validate_all(ws)
+        errors = _validate_all(ws, warnings)
     except DocumentError as exc:
         # A config that does not load is what validate is for: a problem found, not bad usage.
         errors = [str(exc)]
+    for warning in warnings:
+        click.echo(one_line(warning, 2000), err=True)
     for err in errors:
         click.echo(one_line(err, 2000), err=True)
     if errors:
         click.echo(f"{len(errors)} problem{'s' if len(errors) > 1 else ''} found", err=True)
         sys.exit(1)
+    # Warnings (said above, on standard error) refuse nothing: the workspace is ok.
     click.echo(f"{root.resolve()}: ok")
 
 

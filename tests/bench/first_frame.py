@@ -76,14 +76,25 @@ class Marks:
         out: dict[str, Any] = {**self.at, **self.cpu, **self.text}
         out["wall_start"] = WALL_START
         out["wall_drawn"] = WALL_START + self.at["drawn"]
-        sys.stdout.write(json.dumps(out) + "\n")
-        sys.stdout.flush()
+        _write(1, json.dumps(out) + "\n")
         os._exit(0)
 
 
+def _write(fd: int, text: str) -> None:
+    """Write ``text`` to the process's own file descriptor ``fd``, all of it, now.
+
+    While the app runs, ``sys.stdout`` and ``sys.stderr`` are Textual's capture objects, which
+    buffer what is printed; ``os._exit`` skips every flush, so a line written through them is
+    lost unless Python happens to be unbuffered (``PYTHONUNBUFFERED``). The descriptor is what
+    the parent's pipe is.
+    """
+    data = text.encode("utf-8")
+    while data:
+        data = data[os.write(fd, data) :]
+
+
 def _fail(code: int, message: str) -> None:
-    sys.stderr.write(f"first_frame: {message}\n")
-    sys.stderr.flush()
+    _write(2, f"first_frame: {message}\n")
     os._exit(code)
 
 

@@ -28,6 +28,11 @@ class AreaScreen(Screen[None]):
         if event.state == WorkerState.ERROR:
             self.services.worker_failed(event.worker.error)
 
+    def show_help(self) -> None:
+        """Open this area's help over what is open (escape closes it): ``?`` and the palette's
+        Keys command."""
+        raise NotImplementedError
+
     def area_bar(self) -> AreaBar:
         return AreaBar(self.AREA, self.services.workspace.config.workspace.name)
 

@@ -9,7 +9,10 @@ never pile up.
 
 Enter (or 1–9) opens a runbook for the incident; ``c`` shows the agent card; ``x`` is the
 emergency stop for the incident's workflow (the same preflight, typed confirmation, read-back
-and audit as a runbook's kill-switch step, recorded against the incident).
+and audit as a runbook's kill-switch step, recorded against the incident); ``p`` lists the
+cards and runbooks that do not validate (a banner on the board says how many), ``?`` shows help.
+Nothing broken is hidden: an incident whose runbook does not validate says which runbook and
+where, instead of saying it has none.
 
 The board, the runbook walkthrough and the card are views of this one screen. Its keys are a
 tape: ``on_key`` only queues them, and one consumer reads them in order, each after the one
@@ -22,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,14 +38,16 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Footer, Static
 
 from runbooks.cards import AgentCard
-from runbooks.catalog import Catalog
+from runbooks.catalog import Catalog, OnCallFiles
 from runbooks.engine import sessions
 from runbooks.incidents import IncidentDetail, IncidentLine, incident_detail, incident_lines
-from tui.keymap import area_bindings
+from store.documents import DocumentError
+from tui.keymap import AREAS, area_bindings, help_rows, key_display
 from tui.oncall.runbook_view import RunbookView
 from tui.screens.area import BoardScreen
 from tui.services import Services
-from tui.text import one_line
+from tui.text import one_line, safe_text
+from tui.widgets.overlays import help_text
 from tui.widgets.status_line import StatusLine
 
 if TYPE_CHECKING:
@@ -58,15 +65,103 @@ SEVERITY_STYLE = {
 POLL_SECONDS = 60.0
 
 
-def load_catalog(
-    root: Path, cards_dir: Path, runbooks_dir: Path
-) -> tuple[dict[str, AgentCard], Catalog]:
-    """Cards and the runbooks that validate (read from files: run it off the UI thread)."""
-    from runbooks.cards import check_cards
-    from runbooks.catalog import check_runbooks
+#: Keys of each view besides its bindings, for help: (keys, what, why).
+VIEW_KEYS: dict[str, list[tuple[str, str, str]]] = {
+    "board": [
+        ("j, k, up, down", "Move", "Highlight the next or previous incident"),
+        ("2-9", "Other runbooks", "Open the incident's other runbooks, in the order listed"),
+    ],
+    "card": [
+        ("j, k, space, pgup", "Scroll", "Scroll the card"),
+        ("escape, c", "Back", "Back to where the card was opened from"),
+    ],
+    "problems": [
+        ("j, k, space, pgup", "Scroll", "Scroll the list"),
+        ("escape, p", "Back", "Back to the board"),
+    ],
+    "runbook": [
+        ("1-9", "Choose", "Take one of the step's choices"),
+        ("enter", "Go on", "Go on to the next step, or finish at an end"),
+        ("b", "Back", "Back to the step before"),
+        ("y, n", "Answer", "Answer the step's yes/no question"),
+        ("w", "Note", "Write a note on the step (enter saves)"),
+        ("s", "Skip", "Type the word skip, enter, then the reason"),
+        ("a", "Abandon", "Type the word abandon, enter, then the reason"),
+        ("r", "Recheck", "Run the step's check again"),
+        ("k", "Kill switch", "Lower the agent (only ever lowers) on a kill-switch step"),
+        ("R", "Restore", "Raise the agent back to its card's tier on a restore step"),
+        ("t", "Tell the source", "Silence or acknowledge the incident's alert"),
+        ("c", "Card", "The workflow's agent card"),
+        ("escape", "Board", "Back to the board (saved; resumes); after a refused key: go on"),
+    ],
+    "stop": [
+        ("type, enter", "Confirm", "Type the workflow's name, enter, the reason, enter: send"),
+        ("escape", "Cancel", "Back to the board; nothing is sent"),
+    ],
+}
+#: The runbook walkthrough's keys, for its help.
+RUNBOOK_KEYS = VIEW_KEYS["runbook"]
+VIEW_TITLES = {
+    "board": "the incident board",
+    "card": "the agent card",
+    "problems": "cards and runbooks that do not validate",
+    "runbook": "the runbook walkthrough (the keys of each step are shown under it)",
+}
 
-    cards, _problems = check_cards(cards_dir)
-    return cards, check_runbooks(runbooks_dir, cards)
+
+def load_catalog(root: Path, cards_dir: Path, runbooks_dir: Path) -> OnCallFiles:
+    """Cards, runbooks and every problem of the ones that do not validate (read from files:
+    run it off the UI thread)."""
+    from runbooks.catalog import load_oncall_files
+
+    return load_oncall_files(cards_dir, runbooks_dir)
+
+
+def problem_where(problem: DocumentError, root: Path) -> str:
+    """``file:line`` of a problem, the file relative to the workspace when it is inside it."""
+    path = problem.path
+    with suppress(ValueError):
+        path = path.resolve().relative_to(root.resolve())
+    return f"{path}:{problem.line}" if problem.line else str(path)
+
+
+def problems_banner(files: OnCallFiles) -> Text:
+    """The board's one line about cards and runbooks that do not validate (empty when none)."""
+    if not files.problems:
+        return Text("")
+    n, count = files.broken_files, len(files.problems)
+    t = Text(f" {n} runbook{'s' if n != 1 else ''}/card{'s' if n != 1 else ''} ", "bold")
+    t.append("does" if n == 1 else "do", "bold")
+    t.append(" not validate", "bold")
+    if count != n:
+        t.append(f" ({count} problems)", "bold")
+    t.append(": p shows them ")
+    t.stylize("white on dark_red")
+    return t
+
+
+def problems_text(files: OnCallFiles | None, root: Path) -> Text:
+    """Every problem as ``file:line: what``, cards first (file contents are untrusted text)."""
+    t = Text()
+    t.append(" Cards and runbooks that do not validate ", "bold reverse")
+    t.append("\n")
+    if files is None:
+        t.append("Reading the cards and runbooks…", "dim")
+        return t
+    if not files.problems:
+        t.append("Every card and runbook validates.", "green")
+    for problem in files.problems:
+        t.append("\n")
+        t.append(safe_text(problem_where(problem, root)), "bold")
+        t.append(": ")
+        t.append(safe_text(problem.message))
+    t.append(
+        "\n\nA runbook that does not validate never starts; its incident names it. "
+        "Fix the file, then run agentdeck validate.",
+        "dim",
+    )
+    t.append("\nescape: back", "dim")
+    return t
 
 
 def detail_text(
@@ -75,10 +170,12 @@ def detail_text(
     runbooks: list[str],
     *,
     in_progress: dict[int, int] | None = None,
+    broken: Sequence[tuple[str, str]] = (),
 ) -> Text:
     """The highlighted incident: what it is, its runbooks (first: what enter does), its runs in
     the window, and the alert's summary. ``in_progress`` maps a runbook's index to the step an
-    unfinished walkthrough of it is at."""
+    unfinished walkthrough of it is at; ``broken`` lists the workflow's runbooks that do not
+    validate, as (name, ``file:line``)."""
     in_progress = in_progress or {}
     t = Text()
     t.append(one_line(line.title, 200), "bold")
@@ -91,8 +188,14 @@ def detail_text(
             if i in in_progress:
                 t.append(f" (resume at step {in_progress[i]})", "bold yellow")
             t.append("  ")
-    else:
+    elif not broken:
         t.append("no runbook for this workflow: escalate to the card's contact (c)", "yellow")
+    for i, (name, where) in enumerate(broken):
+        if runbooks or i:
+            t.append("\n")
+        t.append(f"runbook {one_line(name, 50)} does not validate: ", "bold red")
+        t.append(one_line(where, 80), "red")
+        t.append(" (p)", "dim")
     t.append(f"\n{one_line(line.source, 20)}/{one_line(line.incident_id, 40)}", "dim")
     t.append(f" · {one_line(line.workflow or 'no workflow', 40)}")
     t.append(f" · since {line.starts_at[5:16].replace('T', ' ')} UTC", "dim")
@@ -146,7 +249,21 @@ class OnCallScreen(BoardScreen):
             id="oncall.stop",
         ),
         Binding(
+            "question_mark",
+            "help",
+            "Help",
+            tooltip="Every key of the view that is open",
+            id="oncall.help",
+        ),
+        Binding(
             "r", "refresh", "Refresh", tooltip="Poll the alert sources now", id="oncall.refresh"
+        ),
+        Binding(
+            "p",
+            "problems",
+            "Problems",
+            tooltip="Cards and runbooks that do not validate, each with file:line",
+            id="oncall.problems",
         ),
         Binding(
             "escape",
@@ -168,15 +285,22 @@ class OnCallScreen(BoardScreen):
         "end": "scroll_bottom",
     }
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, opened_on_firing: int = 0) -> None:
         super().__init__(services)
         self.incidents: list[IncidentLine] = []
         self.cards: dict[str, AgentCard] = {}
         self.catalog: Catalog | None = None
+        #: The cards, runbooks and problems read from the workspace's files.
+        self.files: OnCallFiles | None = None
+        #: Incidents firing when the app opened here on its own (0: it was asked to).
+        self.opened_on_firing = opened_on_firing
         self._polling = False
-        #: "board", "runbook" or "card"; the view that was open before the card.
+        #: "board", "runbook", "card", "problems" or "help"; the view that was open before the
+        #: card, the problems and help (each goes back to it).
         self.view = "board"
         self._card_from = "board"
+        self._problems_from = "board"
+        self._help_from = "board"
         self.runbook: RunbookView | None = None
         #: Unfinished walkthroughs: incident key -> runbook id -> the step number it is at.
         self.walking: dict[tuple[str, str], dict[str, int]] = {}
@@ -189,6 +313,7 @@ class OnCallScreen(BoardScreen):
     def compose(self) -> ComposeResult:
         yield self.area_bar()
         with Vertical(id="board-view"):
+            yield Static(Text(""), id="board-banner")
             title = Text("Incidents (from the last sync)", "bold")
             if self.services.drill:
                 title = Text.assemble(
@@ -202,11 +327,16 @@ class OnCallScreen(BoardScreen):
         yield Vertical(id="runbook-host")
         with VerticalScroll(id="card-view"):
             yield Static(Text(""), id="card-body")
+        with VerticalScroll(id="problems-view"):
+            yield Static(Text(""), id="problems-body")
+        with VerticalScroll(id="help-view"):
+            yield Static(Text(""), id="help-body")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
     def prepare(self) -> None:
         self._show("board")
+        self._draw_banner()
         table = self.query_one(DataTable)
         for label in ("severity", "status", "incident", "workflow", "started", "runs", "errors"):
             table.add_column(label, key=label)
@@ -244,9 +374,12 @@ class OnCallScreen(BoardScreen):
 
         if self.catalog is None:
             ws = self.services.workspace
-            self.cards, self.catalog = await asyncio.to_thread(
-                load_catalog, ws.root, ws.cards_dir, ws.runbooks_dir
-            )
+            files = await asyncio.to_thread(load_catalog, ws.root, ws.cards_dir, ws.runbooks_dir)
+            self.files, self.cards, self.catalog = files, files.cards, files.catalog
+            self._draw_banner()
+            self.refresh_bindings()
+            if self.view == "problems":
+                self._draw_problems()
         drill = self.services.drill
 
         def walking(conn: sqlite3.Connection) -> dict[tuple[str, str], dict[str, int]]:
@@ -316,7 +449,97 @@ class OnCallScreen(BoardScreen):
         titles = [self.catalog.runbooks[rid].runbook.title for rid in ids]
         walking = self.walking.get(line.key, {})
         at = {i: walking[rid] for i, rid in enumerate(ids) if rid in walking}
-        panel.update(detail_text(line, detail, titles, in_progress=at))
+        root = self.services.workspace.root
+        broken = [
+            (b.name, problem_where(b.problems[0], root))
+            for b in self.catalog.broken_for(line.workflow)
+        ]
+        panel.update(detail_text(line, detail, titles, in_progress=at, broken=broken))
+
+    # -- banners, problems and help ---------------------------------------------------------------
+
+    def _draw_banner(self) -> None:
+        t = Text()
+        if self.opened_on_firing:
+            n = self.opened_on_firing
+            review = next(
+                b for b in self.BINDINGS if isinstance(b, Binding) and b.id == AREAS[0][3]
+            )
+            t.append(
+                f" {n} incident{'s' if n != 1 else ''} open: opened On call "
+                f"({key_display(self.app, review)} for Review) ",
+                "bold black on yellow",
+            )
+        if self.files is not None and self.files.problems:
+            if t:
+                t.append("\n")
+            t.append_text(problems_banner(self.files))
+        banner = self.query_one("#board-banner", Static)
+        banner.update(t)
+        banner.display = bool(t)
+
+    def on_screen_suspend(self) -> None:
+        # The "opened On call" banner explains one opening; once the operator has gone to another
+        # area it would only be stale.
+        if self.opened_on_firing:
+            self.opened_on_firing = 0
+            self._draw_banner()
+
+    def _draw_problems(self) -> None:
+        body = self.query_one("#problems-body", Static)
+        body.update(problems_text(self.files, self.services.workspace.root))
+
+    def action_problems(self) -> None:
+        """The cards and runbooks that do not validate, each ``file:line: what``."""
+        if self.view in ("problems", "help"):
+            return
+        self._problems_from = self.view
+        self._draw_problems()
+        self.query_one("#problems-view", VerticalScroll).scroll_home(animate=False)
+        self._show("problems")
+
+    def action_help(self) -> None:
+        self.show_help()
+
+    def show_help(self, rows: Sequence[tuple[str, str, str]] | None = None) -> None:
+        """Open help for the view that is open now; escape (or ``?``) goes back to it.
+
+        The runbook view calls this for ``?`` typed outside text entry; ``rows`` (keys, what,
+        why) replace this screen's list of that view's keys when the caller knows them better.
+        """
+        if self.view == "help":
+            return
+        shown = list(rows) if rows is not None else VIEW_KEYS.get(self.view, [])
+        bindings = [*self.BINDINGS, *self.app.BINDINGS]
+        if self.view != "board":
+            # Board-only keys would mislead in another view; quit, the palette, the areas stay.
+            bindings = [
+                b
+                for b in bindings
+                if not (isinstance(b, Binding) and (b.id or "").startswith("oncall."))
+            ]
+        t = Text()
+        t.append(f" Help: {VIEW_TITLES.get(self.view, self.view)} ", "bold reverse")
+        t.append("  escape or ? closes\n\n", "dim")
+        t.append_text(help_text([*shown, *help_rows(self.app, bindings)], None))
+        self.query_one("#help-body", Static).update(t)
+        self.query_one("#help-view", VerticalScroll).scroll_home(animate=False)
+        self._help_from = self.view
+        self._show("help")
+
+    def _scroll_key(self, scroll: VerticalScroll, key: str) -> None:
+        if key in ("down", "j"):
+            scroll.scroll_down(animate=False)
+        elif key in ("up", "k"):
+            scroll.scroll_up(animate=False)
+        elif key in ("pagedown", "space"):
+            scroll.scroll_page_down(animate=False)
+        elif key == "pageup":
+            scroll.scroll_page_up(animate=False)
+        elif key == "home":
+            scroll.scroll_home(animate=False)
+        elif key == "end":
+            scroll.scroll_end(animate=False)
 
     # -- views and keys --------------------------------------------------------------------------
 
@@ -325,15 +548,22 @@ class OnCallScreen(BoardScreen):
         self.query_one("#board-view").display = view in ("board", "stop")
         self.query_one("#runbook-host").display = view == "runbook"
         self.query_one("#card-view").display = view == "card"
+        self.query_one("#problems-view").display = view == "problems"
+        self.query_one("#help-view").display = view == "help"
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("open_runbook", "refresh", "emergency_stop"):
             return self.view == "board"
+        if action == "problems":
+            # In the footer only when there are some (p always answers, and the banner says it).
+            return self.view == "board" and self.files is not None and bool(self.files.problems)
         if action == "card":
             return self.view in ("board", "runbook")
         if action == "back":
             return self.view != "board"
+        if action == "help":
+            return self.view in ("board", "card", "problems", "runbook")
         return True
 
     def is_busy(self) -> bool:
@@ -382,28 +612,31 @@ class OnCallScreen(BoardScreen):
                 await view.recheck()
                 view.redraw()
             return
-        if self.view == "runbook" and self.runbook is not None:
+        if self.view == "help":
+            if key in ("escape", "question_mark", "q"):
+                self._show(self._help_from)
+            else:
+                self._scroll_key(self.query_one("#help-view", VerticalScroll), key)
+        elif self.view == "problems":
+            if key in ("escape", "p", "q"):
+                self._show(self._problems_from)
+            elif key == "question_mark":
+                self.show_help()
+            else:
+                self._scroll_key(self.query_one("#problems-view", VerticalScroll), key)
+        elif self.view == "runbook" and self.runbook is not None:
             await self.runbook.handle(key, character)
         elif self.view == "stop" and self.stop is not None:
             await self.stop.handle(key, character)
             if self.stop.closed:
                 self._close_stop()
         elif self.view == "card":
-            scroll = self.query_one("#card-view", VerticalScroll)
             if key in ("escape", "c", "q"):
                 self._show(self._card_from)
-            elif key in ("down", "j"):
-                scroll.scroll_down(animate=False)
-            elif key in ("up", "k"):
-                scroll.scroll_up(animate=False)
-            elif key in ("pagedown", "space"):
-                scroll.scroll_page_down(animate=False)
-            elif key == "pageup":
-                scroll.scroll_page_up(animate=False)
-            elif key == "home":
-                scroll.scroll_home(animate=False)
-            elif key == "end":
-                scroll.scroll_end(animate=False)
+            elif key == "question_mark":
+                self.show_help()
+            else:
+                self._scroll_key(self.query_one("#card-view", VerticalScroll), key)
         elif key in self.MOVES:
             getattr(self.query_one(DataTable), f"action_{self.MOVES[key]}")()
         elif key == "enter":
@@ -416,6 +649,10 @@ class OnCallScreen(BoardScreen):
             self.action_refresh()
         elif key == "x":
             await self._emergency_stop()
+        elif key == "p":
+            self.action_problems()
+        elif key == "question_mark":
+            self.show_help()
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -425,7 +662,11 @@ class OnCallScreen(BoardScreen):
             self.stop.paste(event.text)
 
     def action_back(self) -> None:
-        if self.view == "card":
+        if self.view == "help":
+            self._show(self._help_from)
+        elif self.view == "problems":
+            self._show(self._problems_from)
+        elif self.view == "card":
             self._show(self._card_from)
         elif self.view == "runbook":
             self._leave_runbook()
@@ -492,7 +733,18 @@ class OnCallScreen(BoardScreen):
             return
         ids = self.runbooks_for(line)
         if index >= len(ids):
-            self.notify("No such runbook for this incident.", markup=False)
+            broken = self.catalog.broken_for(line.workflow)
+            if broken:
+                # Said, not hidden: the runbook exists and cannot start until its file is fixed.
+                where = problem_where(broken[0].problems[0], self.services.workspace.root)
+                self.notify(
+                    f"runbook {one_line(broken[0].name, 50)} does not validate: "
+                    f"{one_line(where, 80)} (p lists every problem)",
+                    severity="warning",
+                    markup=False,
+                )
+            else:
+                self.notify("No such runbook for this incident.", markup=False)
             return
         card = self.cards.get(line.workflow or "")
         if card is None:
@@ -506,7 +758,7 @@ class OnCallScreen(BoardScreen):
             line,
             on_leave=self._leave_runbook,
             on_card=self.action_card,
-            on_help=self.show_help,
+            on_help=lambda: self.show_help(RUNBOOK_KEYS),
             on_recheck_due=self.queue_recheck,
         )
         self.runbook = view
@@ -514,12 +766,3 @@ class OnCallScreen(BoardScreen):
         self._show("runbook")
         # The session starts (and its first check answers) before the next key is read.
         await view.start()
-
-    def show_help(self) -> None:
-        """Help for the view that is open (the board's, a runbook's keys)."""
-        self.notify(
-            "runbook: 1-9 choose · enter go on · b back · w note · s skip · a abandon · "
-            "k kill switch · R restore · r recheck · c card · esc board",
-            title="Keys",
-            markup=False,
-        )

@@ -36,11 +36,12 @@ from review.progress import WorkflowProgress, progress_by_workflow
 from review.rubric import Rubric
 from review.scorecard import ScorecardRow
 from review.weekly import WeeklyReport
-from tui.keymap import area_bindings
+from tui.keymap import area_bindings, help_rows
 from tui.reports import views
 from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line
+from tui.widgets.overlays import help_text
 from tui.widgets.status_line import StatusLine
 
 VIEWS = ("weekly", "agreement", "adjudication", "scorecard")
@@ -170,6 +171,20 @@ class ReportsScreen(BoardScreen):
             "right_square_bracket", "shown('take')", "Take a grade", id="reports.adjudication.take"
         ),
         Binding("j", "shown('next')", "Next run", id="reports.adjudication.next"),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            tooltip="Every key of the Reports area",
+            id="reports.help",
+        ),
+    ]
+    #: Keys of the adjudication view besides its bindings, for help: (keys, what, why).
+    ADJUDICATION_KEYS = [
+        ("the rubric's keys", "Set a level", "Set the draft's criterion (again: clear it)"),
+        ("[ ]", "Take a grade", "Take one reviewer's whole grade as the draft"),
+        ("j, k", "Next, previous", "Move through the disputed runs"),
+        ("enter", "Save final", "Save the draft as the final grade, open the next run"),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -189,6 +204,8 @@ class ReportsScreen(BoardScreen):
         #: Runs whose final grade was queued in this visit (the queue read may predate it).
         self.settled: set[int] = set()
         self.checking = False
+        #: Help is shown over the current view (escape or ? goes back to it).
+        self.helping = False
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
@@ -206,6 +223,8 @@ class ReportsScreen(BoardScreen):
                     yield Static(id="dispute-detail")
             with VerticalScroll(id="scorecard"):
                 yield Static(id="scorecard-body")
+            with VerticalScroll(id="reports-help"):
+                yield Static(id="reports-help-body")
         yield StatusLine(self.services, id="status")
         yield Footer()
 
@@ -223,6 +242,7 @@ class ReportsScreen(BoardScreen):
         self.query_one("#reports-tabs", Static).update(t)
 
     def show_view(self, name: str) -> None:
+        self.helping = False
         self.view = name
         self.query_one(ContentSwitcher).current = name
         self._draw_tabs()
@@ -236,7 +256,40 @@ class ReportsScreen(BoardScreen):
     def action_prev_view(self) -> None:
         self.show_view(VIEWS[(VIEWS.index(self.view) - 1) % len(VIEWS)])
 
+    def show_help(self) -> None:
+        """Every key of the area, over the view that is open; escape (or ?) goes back to it."""
+        if self.helping:
+            return
+        t = Text()
+        t.append(f" Help: Reports ({TITLES[self.view]}) ", "bold reverse")
+        t.append("  escape or ? closes\n\n", "dim")
+        rows = [("tab, shift+tab", "Views", "The next or previous report")]
+        if self.view == "adjudication":
+            rows += self.ADJUDICATION_KEYS
+        shown = [
+            b
+            for b in [*self.BINDINGS, *self.app.BINDINGS]
+            if not (isinstance(b, Binding) and (b.id or "").startswith("reports.adjudication"))
+        ]
+        t.append_text(help_text([*rows, *help_rows(self.app, shown)], None))
+        self.query_one("#reports-help-body", Static).update(t)
+        self.helping = True
+        self.query_one(ContentSwitcher).current = "reports-help"
+        self.query_one("#reports-help", VerticalScroll).scroll_home(animate=False)
+        self.refresh_bindings()
+
+    def close_help(self) -> None:
+        if self.helping:
+            self.helping = False
+            self.query_one(ContentSwitcher).current = self.view
+            self.refresh_bindings()
+
+    def action_help(self) -> None:
+        self.show_help()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if self.helping and action in ("check_switches", "shown", "help"):
+            return False
         if action == "check_switches":
             return self.view == "scorecard"
         if action == "shown":
@@ -503,9 +556,31 @@ class ReportsScreen(BoardScreen):
     # -- keys --------------------------------------------------------------------------------
 
     def on_key(self, event: events.Key) -> None:
-        if self.view != "adjudication" or event.key in ("tab", "shift+tab", "ctrl+q", "ctrl+p"):
+        if event.key in ("ctrl+q", "ctrl+p", "f1", "f2", "f3"):
+            return  # quit, the palette and the areas are the app's
+        if self.helping:
+            if event.key in ("tab", "shift+tab"):
+                return  # the next view, which closes help
+            event.stop()
+            event.prevent_default()
+            scroll = self.query_one("#reports-help", VerticalScroll)
+            if event.key in ("escape", "question_mark", "q"):
+                self.close_help()
+            elif event.key in ("down", "j"):
+                scroll.scroll_down(animate=False)
+            elif event.key in ("up", "k"):
+                scroll.scroll_up(animate=False)
+            elif event.key in ("pagedown", "space"):
+                scroll.scroll_page_down(animate=False)
+            elif event.key == "pageup":
+                scroll.scroll_page_up(animate=False)
             return
-        if event.key in ("f1", "f2", "f3"):
+        if event.key == "question_mark":
+            event.stop()
+            event.prevent_default()
+            self.show_help()
+            return
+        if self.view != "adjudication" or event.key in ("tab", "shift+tab"):
             return
         if self._adjudication_key(event.key, event.character):
             event.stop()

@@ -388,6 +388,9 @@ class ReviewScreen(AreaScreen):
     def action_help(self) -> None:
         self._action(t.HELP)
 
+    def show_help(self) -> None:
+        self.action_help()
+
     def action_palette(self) -> None:
         self.app.action_command_palette()
 
