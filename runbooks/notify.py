@@ -177,8 +177,10 @@ def _tell(
     config = next((a for a in ws.config.alerts if a.name == source_name), None)
     if config is None:
         stores = {s.name: s.kind for s in ws.config.stores}
-        what = f" (a {stores[source_name]} store: its incidents are records)" * (
-            source_name in stores
+        what = (
+            f" (a {stores[source_name]} store: its incidents are records)"
+            if source_name in stores
+            else ""
         )
         return NotifyResult(
             True,

@@ -62,7 +62,7 @@ class Act:
 
 @dataclass(frozen=True)
 class Do:
-    """Something only the screen does: ``card``, ``help``, ``leave``, ``recheck``,
+    """Something only the screen does: ``card``, ``help``, ``leave``, ``recheck``, ``tell``,
     ``preflight`` (check the form's target), ``send`` (the form is confirmed),
     ``scroll:<key>``."""
 
@@ -179,6 +179,8 @@ class Walk:
         if key == "a":
             self.mode, self.text_kind, self.buffer = "confirm", "abandon", ""
             return []
+        if key == "t":
+            return [Do("tell")]
         if key == "r":
             if step.check is None or step.check.kind == "manual":
                 return self.refuse("r: this step has no check to run again")

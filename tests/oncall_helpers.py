@@ -22,12 +22,16 @@ PINNED_NOW = datetime(2026, 11, 12, 14, 10, tzinfo=UTC)
 
 
 @contextmanager
-def status_page(indicator: str = "major") -> Iterator[str]:
-    """A vendor status page (Statuspage's shape) answering on 127.0.0.1; yields its URL."""
+def status_page(indicator: str = "major", *, delay: float = 0.0) -> Iterator[str]:
+    """A vendor status page (Statuspage's shape) answering on 127.0.0.1; yields its URL.
+    ``delay``: seconds before it answers (a slow vendor, so keys arrive before the check)."""
+    import time
+
     body = json.dumps({"status": {"indicator": indicator, "description": "Major outage"}})
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
+            time.sleep(delay)
             data = body.encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -175,15 +175,53 @@ def test_set_lowers_the_tier_verifies_and_audits_both_ends(ws: Path) -> None:
     assert status.stdout.strip().endswith("suggest-only (card tier auto-act)")
 
 
+def test_a_looser_tier_without_restore_exits_2_and_sends_nothing(ws: Path) -> None:
+    base = ("-w", str(ws), "switch", "set", "billing-support")
+    confirm = ("--confirm", "billing-support")
+    assert run(*base, "disabled", "--reason", "stop it", *confirm).exit_code == 0
+    flag_file = ws / "flags" / "agents.flagd.json"
+    before, trail = flag_file.read_bytes(), audit_rows(ws)
+    done = run(*base, "suggest-only", "--reason", "provider back", *confirm)
+    assert done.exit_code == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "only lowers" in lines[0] and "--restore" in lines[0]
+    assert flag_file.read_bytes() == before
+    assert audit_rows(ws) == trail
+
+
 def test_restore_puts_the_cards_tier_back(ws: Path) -> None:
     base = ("-w", str(ws), "switch", "set", "billing-support")
     confirm = ("--confirm", "billing-support")
     assert run(*base, "disabled", "--reason", "stop it", *confirm).exit_code == 0
     assert default_variant(ws, "billing-support-tier") == "disabled"
-    done = run(*base, "auto-act", "--reason", "provider back", *confirm)
+    done = run(*base, "auto-act", "--reason", "provider back", *confirm, "--restore")
     assert done.exit_code == 0, done.output
-    assert "(restore)" in done.stdout
+    assert done.stdout.startswith("restore: billing-support → auto-act (raise)")
     assert default_variant(ws, "billing-support-tier") == "auto-act"
+    result = [b for k, _, _, _, b in audit_rows(ws) if k == "switch.result"][-1]
+    assert (result["mode"], result["action"], result["verdict"]) == ("restore", "raise", "verified")
+
+
+def test_restore_never_goes_above_the_cards_tier(ws: Path) -> None:
+    base = ("-w", str(ws), "switch", "set", "refund-approvals")
+    text = (ws / "cards" / "refund-approvals.yaml").read_text(encoding="utf-8")
+    assert "tier: human-approve" in text
+    done = run(*base, "auto-act", "--reason", "x", "--confirm", "refund-approvals", "--restore")
+    assert done.exit_code == 2 and "at most" in done.stderr
+
+
+def test_a_brake_already_safer_sends_nothing_and_is_audited(ws: Path) -> None:
+    base = ("-w", str(ws), "switch", "set", "billing-support")
+    confirm = ("--confirm", "billing-support")
+    assert run(*base, "disabled", "--reason", "stop it", *confirm).exit_code == 0
+    flag_file = ws / "flags" / "agents.flagd.json"
+    before = flag_file.read_bytes()
+    done = run(*base, "disabled", "--reason", "again", *confirm)
+    assert done.exit_code == 0, done.output
+    assert "already disabled (or safer): nothing to send" in done.stdout
+    assert flag_file.read_bytes() == before
+    kinds = [(k, b.get("action"), b.get("sent")) for k, _, _, _, b in audit_rows(ws)]
+    assert kinds[-1] == ("switch.result", "none", False)
 
 
 def test_a_drill_sends_nothing_and_is_audited_as_a_drill(ws: Path) -> None:
@@ -202,7 +240,7 @@ def test_a_drill_sends_nothing_and_is_audited_as_a_drill(ws: Path) -> None:
         "--drill",
     )
     assert done.exit_code == 0, done.output
-    assert "DRILL" in done.stdout and "drill: nothing sent" in done.stdout
+    assert "VERIFIED, DRILL: nothing was sent" in done.stdout
     assert (ws / "flags" / "agents.flagd.json").read_bytes() == before
     assert [(k, d) for k, _a, _i, d, _b in audit_rows(ws)] == [
         ("switch.attempt", 1),

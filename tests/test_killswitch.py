@@ -230,9 +230,52 @@ def test_the_verified_path_is_audited_before_and_after(
     )
     assert result["readback"] == outcome.readback and outcome.readback
     assert audit.verify(db)[1] == []
-    # Restoring is named so.
+    # A brake never raises: back to auto-act would loosen it, so a brake sends nothing ...
     again, ready = preflight(BILLING, "auto-act", root=tmp_path, backend=backend)
-    assert (again.action, again.current_state) == ("restore", "suggest-only")
+    assert (again.action, again.current_state) == ("raise", "suggest-only")
+    assert again.nothing_to_send and again.already == "already auto-act (or safer): nothing to send"
+    # ... and the explicit restore is the one that raises.
+    back, ready = preflight(BILLING, "auto-act", root=tmp_path, backend=backend, mode="restore")
+    assert (back.action, back.mode, back.nothing_to_send) == ("raise", "restore", False)
+
+
+def test_a_brake_at_or_below_its_target_sends_nothing_and_records_it(
+    variant: tuple[Path, SwitchBackend], db: sqlite3.Connection, tmp_path: Path
+) -> None:
+    path, backend = variant
+    pre, ready = preflight(BILLING, "disabled", root=tmp_path, backend=backend)
+    execute(BILLING, pre, ready, reason="stop", drill=False, record=recorder(db, drill=False))
+    assert flag_value(path, BILLING.kill_switch.flag) == "disabled"
+    before = path.read_bytes()
+    for target in ("suggest-only", "disabled"):
+        pre, ready = preflight(BILLING, target, root=tmp_path, backend=backend)
+        assert pre.nothing_to_send and pre.current_state == "disabled"
+        outcome = execute(
+            BILLING, pre, ready, reason="again", drill=False, record=recorder(db, drill=False)
+        )
+        assert (outcome.sent, outcome.satisfied, outcome.verdict) == (
+            False,
+            True,
+            "nothing to send",
+        )
+        last = audit.entries(db)[-1]
+        assert last.kind == "switch.result"
+        assert (last.body["action"], last.body["sent"], last.body["request"]) == (
+            "raise" if target == "suggest-only" else "none",
+            False,
+            None,
+        )
+    assert path.read_bytes() == before
+
+
+def test_direction_follows_the_tier_order() -> None:
+    from runbooks.killswitch import direction
+
+    assert direction("auto-act", "suggest-only") == "lower"
+    assert direction("disabled", "suggest-only") == "raise"
+    assert direction("human-approve", "human-approve") == "none"
+    assert direction(None, "disabled") == "unknown"
+    assert direction("paused", "disabled") == "unknown"
 
 
 def test_a_drill_sends_nothing(
@@ -241,13 +284,14 @@ def test_a_drill_sends_nothing(
     path, backend = variant
     before = path.read_bytes()
     pre, ready = preflight(BILLING, "disabled", root=tmp_path, backend=backend)
-    assert pre.action == "disable" and pre.ready
+    assert pre.action == "lower" and pre.ready
     outcome = execute(
         BILLING, pre, ready, reason="drill", drill=True, record=recorder(db, drill=True)
     )
     assert path.read_bytes() == before
-    assert (outcome.sent, outcome.verified, outcome.drill) == (False, False, True)
-    assert outcome.verdict == "drill: nothing sent"
+    # The same verdict word as for real, DRILL beside it: the target answered, nothing sent.
+    assert (outcome.sent, outcome.verified, outcome.drill) == (False, True, True)
+    assert outcome.verdict == "verified, drill"
     trail = audit.entries(db)
     assert [e.kind for e in trail] == ["switch.attempt", "switch.result"]
     assert all(e.drill for e in trail)
@@ -360,9 +404,10 @@ def test_a_drill_on_a_broken_switch_says_it_would_fail(
     backend = FileFlag(tmp_path / "missing.json", BILLING.kill_switch.flag)
     pre, ready = preflight(BILLING, "suggest-only", root=tmp_path, backend=backend)
     outcome = execute(BILLING, pre, ready, reason="x", drill=True, record=recorder(db, drill=True))
-    assert outcome.verdict == "drill: would fail, nothing sent"
+    assert outcome.verdict == "failed, drill"
+    assert outcome.next_steps and outcome.next_steps[0] == "retry"
     assert outcome.next_steps == ["retry", "escalate to #billing-oncall"]
-    assert audit.entries(db)[-1].body["verdict"] == "drill: would fail, nothing sent"
+    assert audit.entries(db)[-1].body["verdict"] == "failed, drill"
 
 
 def _has_flagd() -> bool:

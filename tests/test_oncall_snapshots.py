@@ -24,8 +24,11 @@ TO_STEP = {
     "check": [],
     "http-check": ["1"],
     "kill-switch": ["1", "1"],
-    "note": ["1", "1", "s", *"failed over", "enter"],
-    "wait": ["1", "1", "s", *"failed over", "enter", "w", *"posted", "enter", "enter"],
+    "note": ["1", "1", "s", *"skip", "enter", *"failed over", "enter"],
+    "wait": ["1", "1", "s", *"skip", "enter", *"failed over", "enter"]
+    + ["w", *"posted", "enter", "enter"],
+    # A key that means nothing on the step: refused, and the keys after it dropped.
+    "refused": ["1", "k", *"billing-support"],
     "escalate": ["1", "2"],
     "manual": ["2"],
 }
@@ -102,6 +105,24 @@ def test_kill_switch(
         await _ready(pilot)
 
     assert snap_compare(_app(outage_workspace), terminal_size=size, run_before=switch)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x40"])
+def test_restore(snap_compare, outage_workspace: Workspace, size: tuple[int, int]) -> None:
+    """The restore step's own key, word and colour: RESTORE, never KILL SWITCH."""
+
+    async def restore(pilot) -> None:  # type: ignore[no-untyped-def]
+        await open_incident(pilot, OUTAGE)
+        await pilot.press("enter")
+        await _ready(pilot)
+        keys = ["1", "1", "k", *"billing-support", "enter", *"provider down", "enter", "enter"]
+        keys += ["enter", "w", *"posted", "enter", "enter", "1", "R", *"restore billing-support"]
+        for key in keys:
+            await pilot.press(key)
+            await settle(pilot)
+        await _ready(pilot)
+
+    assert snap_compare(_app(outage_workspace), terminal_size=size, run_before=restore)
 
 
 def test_crm_cost_spike_first_step(snap_compare, outage_workspace: Workspace) -> None:

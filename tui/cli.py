@@ -670,6 +670,12 @@ def switch_set(
         )
     if tier not in SWITCH_STATES:
         _fail(f"unknown tier {tier!r} (one of: {', '.join(SWITCH_STATES)})")
+    if restore and SWITCH_STATES.index(tier) > SWITCH_STATES.index(card.tier):
+        _fail(
+            f"{workflow}: --restore goes back to the card's tier ({card.tier}) at most, not "
+            f"{tier}; nothing was sent"
+        )
+
     index = 0 if channel == "primary" else 1
     targets = channels(card)
     if index >= len(targets):
@@ -682,12 +688,6 @@ def switch_set(
         source, _, iid = incident.partition("/")
         if not source or not iid:
             _fail(f"--incident {incident!r}: give SOURCE/ID, e.g. alertmanager/3f9a1c")
-
-    if restore and SWITCH_STATES.index(tier) > SWITCH_STATES.index(card.tier):
-        _fail(
-            f"{workflow}: --restore goes back to the card's tier ({card.tier}) at most, not "
-            f"{tier}; nothing was sent"
-        )
 
     conn = connect(ws.db_path)
     mode = "restore" if restore else "brake"
@@ -743,7 +743,16 @@ def switch_set(
     if pre.nothing_to_send:
         click.echo(f"  {pre.already}")
     outcome = execute(card, pre, backend, reason=reason, drill=drill, record=record)
-    click.echo(outcome.verdict)
+    if outcome.drill:
+        # The same verdict words as for real, DRILL beside them, and the same next steps.
+        said = {
+            "verified": "the target answered and would take it",
+            "failed": "it would fail",
+            "nothing to send": "nothing would be sent",
+        }.get(outcome.word, outcome.word)
+        click.echo(f"{outcome.word.upper()}, DRILL: nothing was sent; {said}")
+    else:
+        click.echo(outcome.verdict)
     click.echo(f"  before: {outcome.before or 'unknown'}; after: {outcome.after or 'unknown'}")
     if outcome.readback:
         click.echo(f"  read back: {one_line(outcome.readback, 300)}")

@@ -10,7 +10,6 @@ verdict is refused and the keys after it dropped until escape).
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from typing import Any
 
 from rich.text import Text
@@ -23,7 +22,7 @@ from runbooks.incidents import IncidentLine
 from runbooks.killswitch import Preflight, SwitchOutcome, brake_state, execute
 from runbooks.walk import SwitchForm, Walk
 from store.switches.base import SwitchBackend
-from tui.oncall.switch_panel import SwitchPanel, check_target, confirmed
+from tui.oncall.switch_panel import SwitchPanel, after_switch, check_target, confirmed
 from tui.services import Services
 from tui.text import one_line
 
@@ -51,6 +50,8 @@ class EmergencyStop(Vertical):
         self.recent: list[dict[str, Any]] = []
         self.closed = False
         self._busy = 0
+        #: What telling the alert source and anchoring said.
+        self.told: list[str] = []
 
     def compose(self) -> Any:
         yield self.panel
@@ -140,22 +141,20 @@ class EmergencyStop(Vertical):
         )
         form.phase = "done"
         form.failed = not self.outcome.satisfied
-        anchor = getattr(audit, "anchor", None)
-        if anchor is not None:
-            url = self.services.workspace.config.oncall.anchor_url
-
-            def run(conn: sqlite3.Connection) -> list[str]:
-                return list(anchor(conn, url=url))
-
-            problems = await asyncio.wrap_future(writer.submit(run))
-            if problems:
-                self.app.notify(one_line(problems[0], 200), title="Audit anchor", markup=False)
+        self.told = await after_switch(
+            self.services,
+            (self.incident.source, self.incident.incident_id),
+            self.outcome,
+            reason=reason,
+        )
 
     def _draw(self) -> None:
         if self.walk.switch is not None:
             self.panel.show(self.walk.switch, self.pre, self.outcome, self.recent)
         refusal = self.query_one("#stop-refusal", Static)
-        if self.walk.mode == "refused":
+        if self.told and self.walk.mode != "refused":
+            refusal.update(Text("\n".join(one_line(line, 200) for line in self.told), "bold"))
+        elif self.walk.mode == "refused":
             t = Text(" NOT TAKEN ", "bold white on red")
             t.append(f" {one_line(self.walk.refusal or '', 200)}")
             if self.walk.dropped:

@@ -53,8 +53,11 @@ from runbooks.walk import Act, Command, Walk
 from store.switches.base import SwitchBackend
 from tui.oncall.switch_panel import (
     SwitchPanel,
+    after_switch,
+    anchor_trail,
     check_target,
     confirmed,
+    tell_source,
     verdict_style,
     verdict_words,
 )
@@ -139,6 +142,10 @@ class RunbookView(Vertical):
         self.recent: list[dict[str, Any]] = []
         self._busy = 0
         self._due: dict[str, datetime] = {}
+        #: What telling the alert source and anchoring said after the last switch.
+        self.told: list[str] = []
+        #: The audit trail's key status (None: keyed and fine).
+        self.trail_note: str | None = None
         #: The live tier of the card's primary switch and when it was read.
         self.live: tuple[str | None, str | None, str | None] = (None, None, None)
 
@@ -172,6 +179,8 @@ class RunbookView(Vertical):
             t.append(f" · {one_line(self.incident.incident_id, 40)}", "dim")
             if self.incident.severity:
                 t.append(f" · {one_line(self.incident.severity, 12)}", "dim")
+        if self.trail_note:
+            t.append(f"\naudit trail {one_line(self.trail_note, 120)}", "bold yellow")
         return t
 
     def on_mount(self) -> None:
@@ -247,6 +256,8 @@ class RunbookView(Vertical):
             self._on_help()
         elif what == "recheck":
             await self.recheck()
+        elif what == "tell":
+            await self.tell()
         elif what == "preflight":
             await self._preflight()
         elif what == "send":
@@ -451,22 +462,35 @@ class RunbookView(Vertical):
         if self.outcome.verified and self.outcome.after and not self.outcome.drill:
             self.live = (self.outcome.after, _iso(self.services.now()), None)
             self._draw_brief()
-        await self._anchor()
+        incident = self.incident.key if self.incident is not None else None
+        lines = await after_switch(
+            self.services, incident, self.outcome, reason=reason or self._reason()
+        )
+        self.told = lines
 
     async def _anchor(self) -> None:
         """Anchor the audit trail's head outside the database (after a switch, a session's
         end); a problem is one line and changes nothing else."""
-        anchor = getattr(audit, "anchor", None)
-        if anchor is None:
+        problem = await anchor_trail(self.services)
+        if problem:
+            self.walk.message = problem
+
+    async def tell(self) -> None:
+        """``t``: tell the incident's alert source that someone is on it."""
+        if self.incident is None:
+            self.walk.message = "no incident: nothing to tell"
             return
-        url = self.services.workspace.config.oncall.anchor_url
+        self.walk.message = "telling the alert source…"
+        self._redraw()
+        told = await tell_source(self.services, self.incident.key, reason=self._reason())
+        self.walk.message = str(told.summary)
+        await self._anchor()
 
-        def run(conn: sqlite3.Connection) -> list[str]:
-            return list(anchor(conn, url=url))
-
-        problems = await self._write(run)
-        if problems:
-            self.app.notify(one_line(problems[0], 200), title="Audit anchor", markup=False)
+    def _reason(self) -> str:
+        """Why, for the alert source: the runbook and the step the operator is on."""
+        s = self.session
+        step = self.runbook.step(s.current).title if s is not None else ""
+        return f"{self.runbook.title}: {step}".strip(": ")
 
     # -- the live tier ---------------------------------------------------------------------------
 
@@ -478,11 +502,14 @@ class RunbookView(Vertical):
         primary = statuses[0]
         self.live = (primary.state, _iso(self.services.now()), primary.error)
 
-        def keep(conn: sqlite3.Connection) -> None:
+        def keep(conn: sqlite3.Connection) -> str | None:
             record_checks(conn, statuses, now_iso())
+            return audit.key_status(conn)
 
-        await self._write(keep)
+        self.trail_note = await self._write(keep)
         self._draw_brief()
+        if self.trail_note and self._ready:
+            self.query_one("#rb-header", Static).update(self._header())
 
     def _draw_brief(self) -> None:
         if not self._ready:
@@ -539,6 +566,7 @@ class RunbookView(Vertical):
         if self.walk.switch is None and self.switch is not None:
             self._drop_switch()
         if self.walk.switch is not None and self.switch is not None:
+            self.switch.notes = self.told if self.outcome is not None else []
             self.switch.show(self.walk.switch, self.pre, self.outcome, self.recent)
         self._render_input()
         s = self.session

@@ -60,6 +60,8 @@ class SwitchPanel(Static):
         self.pre: Preflight | None = None
         self.outcome: SwitchOutcome | None = None
         self.recent: list[dict[str, Any]] = []
+        #: Lines from after the switch: the alert source told, an anchor's problem.
+        self.notes: list[str] = []
 
     def show(
         self,
@@ -69,6 +71,7 @@ class SwitchPanel(Static):
         recent: list[dict[str, Any]],
     ) -> None:
         self.form, self.pre, self.outcome, self.recent = form, pre, outcome, recent
+        self.set_class(form.mode == "restore", "restore")
         self.update(self.body())
 
     @property
@@ -194,6 +197,8 @@ class SwitchPanel(Static):
                 steps.append("2 second channel")
             steps.append(f"escalate to {one_line(self.card.escalation.contact, 40)}")
             t.append("\nnext: " + " · ".join(steps), "bold")
+        for note in self.notes:
+            t.append(f"\n{one_line(note, 200)}", "bold")
         t.append("\nenter: back to the " + ("board" if form.emergency else "runbook"), "dim")
         return t
 
@@ -247,3 +252,76 @@ def confirmed(card: AgentCard, form: SwitchForm, *, reason_required: bool) -> bo
         return False
     form.problem = None
     return True
+
+
+def _on_own_connection(services: Any, fn: Any) -> Any:
+    """``fn(conn)`` on a connection of this thread's own (network calls never hold the write
+    thread, so keys and grades are never queued behind a slow server)."""
+    from store.db import connect
+
+    conn = connect(services.workspace.db_path)
+    try:
+        return fn(conn)
+    finally:
+        conn.close()
+
+
+async def anchor_trail(services: Any) -> str | None:
+    """Anchor the audit trail's head outside the database; a problem is one line."""
+    import asyncio
+
+    from runbooks import audit
+
+    url = services.workspace.config.oncall.anchor_url
+
+    def run(conn: Any) -> list[str]:
+        return list(audit.anchor(conn, url=url))
+
+    problems = await asyncio.to_thread(_on_own_connection, services, run)
+    return problems[0] if problems else None
+
+
+async def tell_source(
+    services: Any, incident: tuple[str, str], *, reason: str, restore: bool = False
+) -> Any:
+    """Tell the incident's alert source someone is on it (a restore releases what was held):
+    an Alertmanager silence, a PagerDuty acknowledgement and note. Audited; never raises."""
+    import asyncio
+
+    from runbooks import notify
+
+    call = notify.release if restore else notify.acknowledge
+
+    def run(conn: Any) -> Any:
+        return call(
+            conn,
+            services.workspace,
+            incident,
+            operator=services.reviewer,
+            reason=reason,
+            drill=services.drill,
+        )
+
+    return await asyncio.to_thread(_on_own_connection, services, run)
+
+
+async def after_switch(
+    services: Any,
+    incident: tuple[str, str] | None,
+    outcome: SwitchOutcome,
+    *,
+    reason: str,
+) -> list[str]:
+    """What follows a switch: on a verified one for an incident, tell its alert source; then
+    anchor the trail. The lines to show (each problem is one line; nothing else changes)."""
+    lines: list[str] = []
+    if incident is not None and outcome.verified and not outcome.nothing_to_send:
+        told = await tell_source(
+            services, incident, reason=reason, restore=outcome.mode == "restore"
+        )
+        if told.told or not told.ok:
+            lines.append(str(told.summary))
+    problem = await anchor_trail(services)
+    if problem:
+        lines.append(problem)
+    return lines
