@@ -206,7 +206,8 @@ def with_unreachable_primary(ws: Workspace) -> None:
         + "  read_json: state\n"
         + "  flag: billing-support-tier\n"
         + "  timeout: 2\n"
-        + "  fallback: {backend: flagd, flag: billing-support-tier, path: flags/agents.flagd.json}\n"
+        + "  fallback:\n"
+        + "    {backend: flagd, flag: billing-support-tier, path: flags/agents.flagd.json}\n"
         + "budget:"
         + rest,
         encoding="utf-8",
