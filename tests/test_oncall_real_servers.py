@@ -118,6 +118,8 @@ async def test_alertmanager_incident_to_a_verified_unleash_switch(
         outcome = view.switch.outcome
         assert outcome is not None and outcome.verified, outcome
         assert (outcome.before, outcome.after) == ("human-approve", "suggest-only")
+        # The alert source was told: the panel says so, and Alertmanager holds the silence.
+        assert any(line.startswith("silenced am alert RefundPolicyViolation") for line in view.told)
         await pilot.press("enter", "enter")
         await settle(pilot)
         assert view.session.current == "escalate"
@@ -135,5 +137,22 @@ async def test_alertmanager_incident_to_a_verified_unleash_switch(
         assert bodies[0]["backend"] == "unleash" and bodies[0]["endpoint"].startswith(unleash.url)
         assert unleash.admin_token not in json.dumps(bodies)
         assert verify(conn)[1] == []
+        told = [
+            json.loads(b)
+            for (b,) in conn.execute(
+                "SELECT body FROM audit WHERE incident = ? AND kind = 'alert.silence.result'",
+                (key,),
+            )
+        ]
+        assert len(told) == 1 and told[0]["holds"]
     finally:
         conn.close()
+    silences = httpx.get(f"{alertmanager_url}/api/v2/silences", timeout=10).json()
+    ours = [
+        s
+        for s in silences
+        if {"name": "run", "value": marker, "isRegex": False, "isEqual": True} in s["matchers"]
+    ]
+    assert [s["id"] for s in ours] == [told[0]["holds"]]
+    assert ours[0]["status"]["state"] == "active" and ours[0]["createdBy"] == ws.reviewer
+    assert "policy broken" in ours[0]["comment"]
