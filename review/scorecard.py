@@ -188,6 +188,9 @@ def safe_cell(f: WorkflowFacts, now: datetime) -> Cell:
     age = _days(primary.checked_at, now)
     when = "" if age is None else f" {age:.0f} d ago" if age >= 1 else " today"
     if primary.reachable:
+        # The live tier as last read, beside the card's configured one when they differ.
+        if primary.state and primary.state != f.tier:
+            return Cell("ok", f"{primary.state} live{when} · configured {f.tier}")
         return Cell("ok", f"{f.tier} · switch answered{when}")
     why = _reason(primary.error)
     backup = next((c for c in f.checks[1:] if c.reachable), None)

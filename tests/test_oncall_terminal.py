@@ -68,7 +68,7 @@ class OnCall:
             if f"alertmanager/{OUTAGE}" in before:
                 return
             self.keys("Down")
-            self.wait("the next incident", lambda s: s != before)
+            self.wait("the next incident", lambda s, was=before: s != was)
         self.wait("the outage highlighted", lambda s: f"alertmanager/{OUTAGE}" in s)
 
     def session(self) -> tuple[str, list[str], dict]:  # type: ignore[type-arg]

@@ -69,6 +69,10 @@ def test_test_run_and_safe_thresholds() -> None:
     second = SwitchCheck("second channel", ago(2), True, "human-approve")
     assert safe_cell(WorkflowFacts("w", tier="auto-act"), NOW).status == "gap"
     assert safe_cell(WorkflowFacts("w", tier="auto-act", checks=[up]), NOW).status == "ok"
+    # Lowered by a kill switch: the live tier as last read, the card's labelled as configured.
+    lowered = SwitchCheck("primary", ago(0.5), True, "suggest-only")
+    cell = safe_cell(WorkflowFacts("w", tier="auto-act", checks=[lowered]), NOW)
+    assert (cell.status, cell.text) == ("ok", "suggest-only live today · configured auto-act")
     failing = safe_cell(WorkflowFacts("w", tier="auto-act", checks=[down]), NOW)
     assert (failing.status, failing.text) == (
         "bad",

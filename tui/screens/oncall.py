@@ -171,11 +171,13 @@ def detail_text(
     *,
     in_progress: dict[int, int] | None = None,
     broken: Sequence[tuple[str, str]] = (),
+    tier: tuple[str, str | None, str | None] | None = None,
 ) -> Text:
     """The highlighted incident: what it is, its runbooks (first: what enter does), its runs in
     the window, and the alert's summary. ``in_progress`` maps a runbook's index to the step an
     unfinished walkthrough of it is at; ``broken`` lists the workflow's runbooks that do not
-    validate, as (name, ``file:line``)."""
+    validate, as (name, ``file:line``); ``tier`` is the card's configured tier, the live state
+    of its switch at the last check (None: never read, or unreadable) and when it was read."""
     in_progress = in_progress or {}
     t = Text()
     t.append(one_line(line.title, 200), "bold")
@@ -198,6 +200,15 @@ def detail_text(
         t.append(" (p)", "dim")
     t.append(f"\n{one_line(line.source, 20)}/{one_line(line.incident_id, 40)}", "dim")
     t.append(f" · {one_line(line.workflow or 'no workflow', 40)}")
+    if tier is not None:
+        configured, live, at = tier
+        if live:
+            t.append(" · tier ", "dim")
+            t.append(live, "bold" if live == configured else "bold red")
+            t.append(f" (live, read {at[5:16].replace('T', ' ')})" if at else " (live)", "dim")
+            t.append(f" · configured {configured}", "dim")
+        else:
+            t.append(f" · configured tier {configured} (live: not read yet)", "dim")
     t.append(f" · since {line.starts_at[5:16].replace('T', ' ')} UTC", "dim")
     if line.ends_at:
         t.append(f" · ended {line.ends_at[5:16].replace('T', ' ')}", "dim")
@@ -307,6 +318,8 @@ class OnCallScreen(BoardScreen):
         #: Keys waiting to be read, in the order typed (see the module's docstring).
         self._keys: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self._reading = 0
+        #: Each workflow's primary switch at its last check: (live state, when read).
+        self.live: dict[str, tuple[str | None, str]] = {}
         #: The board's emergency stop while it is open.
         self.stop: EmergencyStop | None = None
 
@@ -393,6 +406,17 @@ class OnCallScreen(BoardScreen):
 
         self.incidents = await asyncio.wrap_future(self.services.reader.submit(read))
         self.walking = await asyncio.wrap_future(self.services.reader.submit(walking))
+
+        def live(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str]]:
+            from runbooks.killswitch import last_checks
+
+            return {
+                w: (checks[0].state if checks[0].reachable else None, checks[0].checked_at)
+                for w, checks in last_checks(conn).items()
+                if checks and checks[0].channel == "primary"
+            }
+
+        self.live = await asyncio.wrap_future(self.services.reader.submit(live))
         table = self.query_one(DataTable)
         keep = table.cursor_row
         table.clear()
@@ -454,7 +478,12 @@ class OnCallScreen(BoardScreen):
             (b.name, problem_where(b.problems[0], root))
             for b in self.catalog.broken_for(line.workflow)
         ]
-        panel.update(detail_text(line, detail, titles, in_progress=at, broken=broken))
+        card = self.cards.get(line.workflow or "")
+        tier = None
+        if card is not None:
+            state, read_at = self.live.get(card.workflow, (None, None))
+            tier = (card.tier, state, read_at)
+        panel.update(detail_text(line, detail, titles, in_progress=at, broken=broken, tier=tier))
 
     # -- banners, problems and help ---------------------------------------------------------------
 
