@@ -290,3 +290,47 @@ async def test_a_stop_key_typed_ahead_on_the_board_needs_the_name_typed(
         assert app.screen.stop is None
     assert flag_of(demo_workspace, FLAG) == "auto-act"
     assert not [k for k, _ in trail(demo_workspace) if k.startswith("switch.")]
+
+
+async def test_help_in_a_runbook_lists_its_keys_and_escape_goes_back(
+    demo_workspace: Workspace,
+) -> None:
+    with status_page("major") as url:
+        point_status_page(demo_workspace, url)
+        app = make_app(demo_workspace, area="oncall")
+        async with app.run_test(size=(100, 40)) as pilot:
+            await to_vendor(pilot)
+            await pilot.press("question_mark")
+            await settle(pilot)
+            screen = app.screen
+            assert screen.view == "help"
+            shown = text_of(screen.query_one("#help-body"))
+            assert "the runbook walkthrough" in shown
+            assert "Type the word abandon" in shown and "Restore" in shown
+            await pilot.press("escape")
+            await settle(pilot)
+            assert screen.view == "runbook" and screen.runbook.session.current == "vendor"
+    status, path, _ = session(demo_workspace)
+    assert (status, path) == ("active", ["confirm", "vendor"])
+
+
+async def test_without_a_keyring_the_walkthrough_works_and_says_the_trail_is_unkeyed(
+    demo_workspace: Workspace, monkeypatch: Any
+) -> None:
+    import keyring.core
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    monkeypatch.setattr(keyring.core, "_keyring_backend", NoKeyring())
+    with status_page("major") as url:
+        point_status_page(demo_workspace, url)
+        app = make_app(demo_workspace, area="oncall")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await to_vendor(pilot)
+            header = text_of(app.screen.runbook.query_one("#rb-header"))
+            assert "audit trail unkeyed: no keyring on this machine" in header
+            await pilot.press("1", "k", *"billing-support", "enter", *"no keyring", "enter")
+            await settle(pilot)
+            assert app.screen.runbook.outcome.verified
+    assert flag_of(demo_workspace, FLAG) == "suggest-only"
+    keys = {k for (k,) in rows(demo_workspace, "SELECT DISTINCT key_id FROM audit")}
+    assert keys == {None} or keys == {""}, keys
