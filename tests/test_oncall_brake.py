@@ -334,3 +334,21 @@ async def test_without_a_keyring_the_walkthrough_works_and_says_the_trail_is_unk
     assert flag_of(demo_workspace, FLAG) == "suggest-only"
     keys = {k for (k,) in rows(demo_workspace, "SELECT DISTINCT key_id FROM audit")}
     assert keys == {None} or keys == {""}, keys
+
+
+async def test_quitting_right_after_a_burst_applies_every_key_typed_before_it(
+    demo_workspace: Workspace,
+) -> None:
+    with status_page("major", delay=0.3) as url:
+        point_status_page(demo_workspace, url)
+        app = make_app(demo_workspace, area="oncall")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await open_incident(pilot, OUTAGE)
+            # The vendor's check answers late; ctrl+q comes with the keys, before any applies.
+            burst(app, ["enter", "1", "w", *"seen on the graph", "enter", "1"])
+            await pilot.press("ctrl+q")
+            await settle(pilot)
+    status, path, answers = session(demo_workspace)
+    assert path == ["confirm", "vendor", "stop-refunds"]
+    assert answers["vendor"]["note"] == "seen on the graph"
+    assert answers["vendor"]["check"]["outcome"] == "warn"

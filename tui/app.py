@@ -179,6 +179,10 @@ class AgentDeckApp(App[None]):
         self._quit()
 
     def _quit(self) -> None:
+        # On call applies every key typed before quitting first (it queues the quit behind them).
+        waits = getattr(self.screen, "quit_after_keys", None)
+        if callable(waits) and waits():
+            return
         try:
             desk = self.desk
         except LookupError:

@@ -318,6 +318,7 @@ class OnCallScreen(BoardScreen):
         #: Keys waiting to be read, in the order typed (see the module's docstring).
         self._keys: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self._reading = 0
+        self._quitting = False
         #: Each workflow's primary switch at its last check: (live state, when read).
         self.live: dict[str, tuple[str | None, str]] = {}
         #: The board's emergency stop while it is open.
@@ -608,7 +609,22 @@ class OnCallScreen(BoardScreen):
             return  # quit, the palette and the areas are the app's
         event.stop()
         event.prevent_default()
+        if key.startswith("alt+"):
+            # A terminal sends escape as ESC and alt+x as ESC x: escape typed just before a key
+            # arrives as alt+key. On call binds nothing to alt: escape, then the key, in order.
+            self._queue(("escape", "\x1b"))
+            key = key[len("alt+") :]
+            self._queue((key, key if len(key) == 1 else {"space": " "}.get(key)))
+            return
         self._queue((key, event.character))
+
+    def quit_after_keys(self) -> bool:
+        """Whether keys typed before quitting are still to be applied: then quitting waits for
+        them (it is queued behind them) and this says True."""
+        if self._quitting or (not self._reading and self._keys.empty()):
+            return False
+        self._queue(("app:quit", None))
+        return True
 
     def _queue(self, item: tuple[str, str | None]) -> None:
         self._keys.put_nowait(item)
@@ -634,6 +650,10 @@ class OnCallScreen(BoardScreen):
         self._queue((f"recheck:{step_id}", None))
 
     async def _route(self, key: str, character: str | None) -> None:
+        if key == "app:quit":
+            self._quitting = True
+            await self.run_action("app.quit")
+            return
         if key.startswith("recheck:"):
             view = self.runbook
             due = key.split(":", 1)[1]
