@@ -741,6 +741,9 @@ def _check_keys(
         notes.append(f"{_span(unkeyed)} written unkeyed (no keyring where they were written)")
     if signed:
         notes.append("keyed: signed with key " + ", ".join(signed))
+        weak = audit_keys.weak_backend()
+        if weak:
+            notes.append(f"warning: {weak}")
 
 
 def _check_anchors(
@@ -859,8 +862,16 @@ def _describe(kind: str, body: dict[str, Any]) -> str:
     if kind == "back":
         return f"went back from {body.get('from')} to {step}"
     if kind.startswith("switch."):
+        word = "restore" if body.get("mode") == "restore" else "kill switch"
+        if body.get("emergency_stop"):
+            word = "emergency stop"
+        if body.get("nothing_to_send"):
+            return (
+                f"{word} {body.get('workflow', '')} → {body.get('state', '')}: already "
+                f"{body.get('before', '')}, nothing to send"
+            )
         what = (
-            f"kill switch {body.get('action', '')} {body.get('workflow', '')} → "
+            f"{word} ({body.get('action', '')}) {body.get('workflow', '')} → "
             f"{body.get('state', '')} via {body.get('backend', '')}"
         )
         if kind == "switch.attempt":

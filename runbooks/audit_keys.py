@@ -65,6 +65,26 @@ def _backend_problem() -> str | None:
     return None
 
 
+def weak_backend() -> str | None:
+    """A caveat when the keyring keeps secrets in a plain file (keyrings.alt's plaintext or
+    file backends): the key is then as safe as that file, which sits beside the database on
+    the same laptop. None for an OS keyring (Secret Service, Keychain, Windows)."""
+    try:
+        import keyring
+
+        backend = keyring.get_keyring()
+    except Exception:
+        return None
+    module = type(backend).__module__
+    if module.startswith("keyrings.alt"):
+        where = getattr(backend, "file_path", "")
+        return (
+            f"the keyring is a plain file ({type(backend).__name__}{', ' + where if where else ''})"
+            ": whoever can read it can sign entries; use an OS keyring to hold the audit key"
+        )
+    return None
+
+
 def _get(name: str) -> str | None:
     from store.credentials import get_secret
 

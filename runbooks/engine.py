@@ -440,7 +440,11 @@ def switch_result(
     with transaction(conn):
         s = load_session(conn, session_id)
         _log(conn, s, "switch.result", {"step": step_id, **audit_body})
-        if s.status == "active" and s.current == step_id:
+        kept = s.answer(step_id).get("switch")
+        # A check that fails after the switch was done (the primary down, the second channel
+        # used) does not undo what was done: the step stays satisfied; the trail has both.
+        keep = kept is not None and switch_satisfied(kept) and not switch_satisfied(outcome)
+        if s.status == "active" and s.current == step_id and not keep:
             s = _answer(s, step_id, switch=outcome)
             s = replace(s, updated_at=now_iso())
             _save(conn, s)

@@ -225,6 +225,23 @@ def read_status(
     return out
 
 
+def last_read(card: AgentCard, pre: Preflight, outcome: SwitchOutcome) -> ChannelStatus:
+    """What a switch action read of its channel (the read-back, or the state it found), as
+    that channel's last check: the board and the scorecard show the live tier from it."""
+    state = outcome.after if outcome.sent or outcome.nothing_to_send else pre.current_state
+    error = None if state is not None else (outcome.error or pre.error or "not read")
+    return ChannelStatus(
+        card.workflow,
+        pre.channel,
+        pre.target.backend,
+        pre.endpoint,
+        card.tier,
+        state,
+        outcome.readback or (pre.reading.detail if pre.reading else ""),
+        error,
+    )
+
+
 def record_checks(conn: sqlite3.Connection, statuses: list[ChannelStatus], at: str) -> None:
     """Keep these reads as each channel's last check (one transaction), for the scorecard."""
     from store.db import transaction

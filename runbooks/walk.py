@@ -266,8 +266,14 @@ class Walk:
             if key == "2" and form.failed and form.has_second and form.channel == 0:
                 form.channel = 1
                 return [Do("preflight")]
+            failed = form.failed
             if not form.emergency:
                 self.close_switch()
+            if failed:
+                return self.refuse(
+                    f"{_name(key, character)}: not a key here; the switch failed "
+                    "(escape, then the switch's key tries again)"
+                )
             return self.refuse(f"{_name(key, character)}: the switch is done (enter goes back)")
         if form.phase != "confirm":  # checking | sending: the screen waits; never here
             return []

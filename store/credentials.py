@@ -21,6 +21,13 @@ def _keyring():  # type: ignore[no-untyped-def]
     import keyring
     import keyring.errors
 
+    try:
+        keyring.get_keyring()  # loads the backend: a configured one may not be installed
+    except Exception as exc:
+        raise CredentialError(
+            f"the keyring backend could not be loaded ({type(exc).__name__}: {exc}); "
+            "check PYTHON_KEYRING_BACKEND and the keyring's configuration"
+        ) from None
     return keyring, keyring.errors
 
 

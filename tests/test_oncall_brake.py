@@ -240,6 +240,11 @@ async def test_a_drill_with_an_unreachable_primary_offers_the_second_channel(
             await settle(pilot)
             panel = text_of(view.switch)
             assert "VERIFIED, DRILL" in panel and "Nothing was sent" in panel
+            await pilot.press("enter")
+            # Checking again through the primary fails again: that does not undo the step.
+            await pilot.press("k")
+            await settle(pilot)
+            assert "FAILED, DRILL" in text_of(view.switch)
             await pilot.press("enter", "enter")
             await settle(pilot)
     assert flag_file.read_bytes() == before
@@ -247,6 +252,7 @@ async def test_a_drill_with_an_unreachable_primary_offers_the_second_channel(
     assert [(b["channel"], b["verdict"]) for b in results] == [
         ("primary", "failed, drill"),
         ("second channel", "verified, drill"),
+        ("primary", "failed, drill"),
     ]
     status, path, _ = session(demo_workspace)
     assert path[-1] == "tell-support"
@@ -268,6 +274,9 @@ async def test_the_boards_emergency_stop_lowers_to_the_safest_tier_against_the_i
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen.view == "board" and app.screen.stop is None
+        # The board's live tier is the read-back, not the state before.
+        detail = text_of(app.screen.query_one("#incident-detail"))
+        assert "tier disabled (live, read" in detail and "configured auto-act" in detail
     assert flag_of(demo_workspace, FLAG) == "disabled"
     entries = rows(demo_workspace, "SELECT kind, incident, session, body FROM audit ORDER BY seq")
     switch = [(k, i, s, json.loads(b)) for k, i, s, b in entries if k.startswith("switch.")]

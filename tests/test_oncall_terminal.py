@@ -107,9 +107,12 @@ def test_the_burst_one_step_early_then_on_the_switch_step(tmp_path: Path) -> Non
             walk_to_vendor(oc)
             # The burst, one step too early, in one send-keys.
             oc.keys("k billing-support", "Enter", "payments down", "Enter")
-            screen = oc.wait("the refusal", lambda s: "were not used" in s)
-            assert "k: this step has no kill switch" in screen
-            assert "31 keys typed after it were not used" in screen
+            # Polled until the whole refusal is drawn (a capture can catch a frame half drawn).
+            screen = oc.wait(
+                "the refusal",
+                lambda s: "k: this step has no kill switch" in s and "were not used" in s,
+            )
+            assert "31 keys typed after it were not used" in screen, screen
             assert oc.session()[:2] == ("active", ["confirm", "vendor"])
             oc.keys("Escape")
             oc.wait("the refusal gone", lambda s: "NOT TAKEN" not in s)

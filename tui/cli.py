@@ -709,7 +709,7 @@ def switch_set(
         f"  ({one_line(pre.reading.detail, 200)})" if pre.reading and pre.reading.detail else ""
     )
     click.echo(f"  now:       {now}{detail}; the card's tier is {card.tier}")
-    if pre.request is not None:
+    if pre.request is not None and not pre.nothing_to_send:
         req = pre.request
         click.echo(f"  will send: {req.method} {one_line(req.target, 300)}")
         for key, val in _masked(dict(req.headers)).items():
@@ -760,6 +760,9 @@ def switch_set(
         click.echo(f"  {one_line(outcome.error, 500)}", err=True)
     if outcome.next_steps:
         click.echo(f"  next: {'; '.join(outcome.next_steps)}", err=True)
+    from runbooks.killswitch import last_read
+
+    _keep_switch_checks(ws, [last_read(card, pre, outcome)])
     _after_switch(ws, conn, outcome, incident, reason=reason, restore=restore)
     sys.exit(0 if outcome.satisfied and outcome.error is None else 1)
 

@@ -146,6 +146,8 @@ class EmergencyStop(Vertical):
             (self.incident.source, self.incident.incident_id),
             self.outcome,
             reason=reason,
+            card=self.card,
+            pre=self.pre,
         )
 
     def _draw(self) -> None:

@@ -464,7 +464,12 @@ class RunbookView(Vertical):
             self._draw_brief()
         incident = self.incident.key if self.incident is not None else None
         lines = await after_switch(
-            self.services, incident, self.outcome, reason=reason or self._reason()
+            self.services,
+            incident,
+            self.outcome,
+            reason=reason or self._reason(),
+            card=self.card,
+            pre=self.pre,
         )
         self.told = lines
 
@@ -596,21 +601,25 @@ class RunbookView(Vertical):
             done.append("escape returns to the board.", "dim")
             done.append("\npath: ", "dim")
             done.append(" › ".join(s.path))
-            for step_id, answer in s.answers.items():
-                switch = answer.get("switch")
+            last: dict[str, Any] | None = None
+            for step_id in dict.fromkeys(s.path):  # in the order walked
+                switch = s.answer(step_id).get("switch")
                 if not switch:
                     continue
                 word = "restore" if switch.get("mode") == "restore" else "kill switch"
                 done.append(f"\n{word} at {step_id}: ", "dim")
                 done.append(verdict_words(switch), "bold")
-                after = switch.get("after")
-                if after and after != self.card.tier and not switch.get("drill"):
-                    done.append(
-                        f"\n{self.card.workflow} is still {after} (its card says "
-                        f"{self.card.tier}): restore it when it is safe (agentdeck switch "
-                        f"set {self.card.workflow} {self.card.tier} --restore …)",
-                        "bold yellow",
-                    )
+                if not switch.get("drill") and switch.get("after"):
+                    last = switch
+            # Only the agent's state after the last switch of the walk matters now.
+            after = last.get("after") if last else None
+            if after and after != self.card.tier:
+                done.append(
+                    f"\n{self.card.workflow} is still {after} (its card says "
+                    f"{self.card.tier}): restore it when it is safe (agentdeck switch "
+                    f"set {self.card.workflow} {self.card.tier} --restore …)",
+                    "bold yellow",
+                )
             parts.append(done)
             return Group(*parts)
         if step.text:
@@ -694,7 +703,14 @@ class RunbookView(Vertical):
                 if switch_satisfied(done):
                     t.append(f"\n  done: enter goes on ({key} would check it again)", "dim")
                 else:
-                    t.append(f"\n  {key} tries again, or s skips with a reason", "bold")
+                    second = ""
+                    if self.card.kill_switch.fallback is not None:
+                        second = ", then 2 for the second channel"
+                    t.append(
+                        f"\n  {key} tries again{second}; or escalate to "
+                        f"{one_line(self.card.escalation.contact, 40)}, or s skips with a reason",
+                        "bold",
+                    )
             elif ks.restore:
                 t.append(" R ", "bold white on blue")
                 t.append(f" RESTORE {self.card.workflow} to {state}", "bold blue")

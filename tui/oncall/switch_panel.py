@@ -108,7 +108,8 @@ class SwitchPanel(Static):
         head.append(f"via {pre.channel}: ", "dim")
         head.append(f"{pre.target.backend} flag {one_line(pre.target.flag, 40)}", "bold")
         head.append(f" at {one_line(self._where(pre.endpoint), 60)}", "dim")
-        head.append("\nnow: ", "dim")
+        # After the verdict the state read first is history: "before", not "now".
+        head.append("\nbefore: " if form.phase == "done" and outcome else "\nnow: ", "dim")
         head.append(pre.current_state or "unknown", "bold")
         if pre.reading is not None and pre.reading.detail:
             head.append(f" (read: {one_line(pre.reading.detail, 60)})", "dim")
@@ -179,7 +180,8 @@ class SwitchPanel(Static):
             t.append(f" {pre.already}")
             if pre.current_state and pre.current_state != state:
                 t.append(f" ({self.card.workflow} is {pre.current_state})", "dim")
-            t.append("\nthe step is done; recorded in the audit trail", "dim")
+            done = "nothing was sent" if form.emergency else "the step is done"
+            t.append(f"\n{done}; recorded in the audit trail", "dim")
         elif outcome.drill and outcome.verified:
             t.append(
                 f" the target answered: {self.card.workflow} would go from "
@@ -311,10 +313,25 @@ async def after_switch(
     outcome: SwitchOutcome,
     *,
     reason: str,
+    card: AgentCard | None = None,
+    pre: Preflight | None = None,
 ) -> list[str]:
-    """What follows a switch: on a verified one for an incident, tell its alert source; then
+    """What follows a switch: keep what was read as the channel's last check (the board and
+    the scorecard show it), on a verified one for an incident tell its alert source, then
     anchor the trail. The lines to show (each problem is one line; nothing else changes)."""
+    import asyncio
+
+    from runbooks.killswitch import last_read, record_checks
+    from store.timestamps import now_iso
+
     lines: list[str] = []
+    if card is not None and pre is not None:
+        status = last_read(card, pre, outcome)
+
+        def keep(conn: Any) -> None:
+            record_checks(conn, [status], now_iso())
+
+        await asyncio.to_thread(_on_own_connection, services, keep)
     if incident is not None and outcome.verified and not outcome.nothing_to_send:
         told = await tell_source(
             services, incident, reason=reason, restore=outcome.mode == "restore"

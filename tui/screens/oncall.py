@@ -157,7 +157,7 @@ def problems_text(files: OnCallFiles | None, root: Path) -> Text:
         t.append(safe_text(problem.message))
     t.append(
         "\n\nA runbook that does not validate never starts; its incident names it. "
-        "Fix the file, then run agentdeck validate.",
+        "Fix the file (agentdeck validate checks it), then press r on the board to read it again.",
         "dim",
     )
     t.append("\nescape: back", "dim")
@@ -202,7 +202,10 @@ def detail_text(
     t.append(f" · {one_line(line.workflow or 'no workflow', 40)}")
     if tier is not None:
         configured, live, at = tier
-        if live:
+        if live == "" and at:
+            t.append(f" · configured tier {configured} (live: unreadable at ", "dim")
+            t.append(f"{at[5:16].replace('T', ' ')})", "dim")
+        elif live:
             t.append(" · tier ", "dim")
             t.append(live, "bold" if live == configured else "bold red")
             t.append(f" (live, read {at[5:16].replace('T', ' ')})" if at else " (live)", "dim")
@@ -319,6 +322,8 @@ class OnCallScreen(BoardScreen):
         self._keys: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self._reading = 0
         self._quitting = False
+        #: ``r`` reads the cards and runbooks again at the next load.
+        self._reread = False
         #: Each workflow's primary switch at its last check: (live state, when read).
         self.live: dict[str, tuple[str | None, str]] = {}
         #: The board's emergency stop while it is open.
@@ -375,6 +380,9 @@ class OnCallScreen(BoardScreen):
         self.reload()
 
     def action_refresh(self) -> None:
+        # The cards and runbooks are read again too: a file fixed since shows as fixed.
+        self._reread = True
+        self.notify("Reading the alert sources, cards and runbooks again…", markup=False)
         if self.services.workspace.config.alerts:
             self._poll()
         else:
@@ -386,7 +394,8 @@ class OnCallScreen(BoardScreen):
         def read(conn: sqlite3.Connection) -> list[IncidentLine]:
             return incident_lines(conn)
 
-        if self.catalog is None:
+        if self.catalog is None or self._reread:
+            self._reread = False
             ws = self.services.workspace
             files = await asyncio.to_thread(load_catalog, ws.root, ws.cards_dir, ws.runbooks_dir)
             self.files, self.cards, self.catalog = files, files.cards, files.catalog
@@ -411,11 +420,17 @@ class OnCallScreen(BoardScreen):
         def live(conn: sqlite3.Connection) -> dict[str, tuple[str | None, str]]:
             from runbooks.killswitch import last_checks
 
-            return {
-                w: (checks[0].state if checks[0].reachable else None, checks[0].checked_at)
-                for w, checks in last_checks(conn).items()
-                if checks and checks[0].channel == "primary"
-            }
+            # The primary's last read; a second channel read later (after the primary failed)
+            # says the live state as well.
+            out: dict[str, tuple[str | None, str]] = {}
+            for w, checks in last_checks(conn).items():
+                read = [c for c in checks if c.reachable]
+                newest = max(read, key=lambda c: c.checked_at) if read else None
+                if newest is not None:
+                    out[w] = (newest.state, newest.checked_at)
+                elif checks:
+                    out[w] = ("", checks[0].checked_at)
+            return out
 
         self.live = await asyncio.wrap_future(self.services.reader.submit(live))
         table = self.query_one(DataTable)

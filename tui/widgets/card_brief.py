@@ -17,15 +17,10 @@ def card_brief(
     read_at: str | None = None,
     live_error: str | None = None,
 ) -> Text:
-    """Two lines: owners and escalation; the live tier (with when it was read) beside the
-    card's configured one, the kill switch and the budget."""
-    t = Text()
-    t.append("owner ", "dim")
-    t.append(one_line(card.owners.technical, 40), "bold")
-    t.append(" · call ", "dim")
-    t.append(one_line(card.escalation.contact, 40), "bold yellow")
-    t.append(f" ({one_line(card.escalation.rotation, 30)})", "dim")
-    t.append("\n")
+    """Two lines, each cut with an ellipsis rather than wrapped (a narrow terminal keeps both):
+    the live tier (with when it was read) beside the card's configured one, then the owner and
+    whom to call, the kill switch and the budget."""
+    t = Text(no_wrap=True, overflow="ellipsis")
     t.append("tier ", "dim")
     if live_state:
         t.append(live_state, "bold" if live_state == card.tier else "bold red")
@@ -40,6 +35,12 @@ def card_brief(
     t.append(f"{ks.backend} {one_line(ks.flag, 40)}")
     if ks.fallback is not None:
         t.append(f" (2nd: {ks.fallback.backend})", "dim")
+    t.append("\n")
+    t.append("call ", "dim")
+    t.append(one_line(card.escalation.contact, 40), "bold yellow")
+    t.append(f" ({one_line(card.escalation.rotation, 30)})", "dim")
+    t.append(" · owner ", "dim")
+    t.append(one_line(card.owners.technical, 40), "bold")
     t.append(" · budget ", "dim")
     t.append(f"${card.budget.monthly_usd:g}/month")
     return t
@@ -51,6 +52,8 @@ class CardBrief(Static):
     DEFAULT_CSS = """
     CardBrief {
         height: 2;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
         padding: 0 1;
         background: $boost;
     }
