@@ -361,3 +361,23 @@ async def test_quitting_right_after_a_burst_applies_every_key_typed_before_it(
     assert path == ["confirm", "vendor", "stop-refunds"]
     assert answers["vendor"]["note"] == "seen on the graph"
     assert answers["vendor"]["check"]["outcome"] == "warn"
+
+
+async def test_t_tells_the_alert_source_and_says_what_it_did(demo_workspace: Workspace) -> None:
+    # The demo's incidents come from its file store: there is no alert source to tell, and
+    # the screen says so in one line; nothing else changes.
+    with status_page("major") as url:
+        point_status_page(demo_workspace, url)
+        app = make_app(demo_workspace, area="oncall")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await to_vendor(pilot)
+            before = trail(demo_workspace)
+            await pilot.press("t")
+            await settle(pilot)
+            view = app.screen.runbook
+            assert (view.walk.message or "").startswith(
+                f"nothing to tell: incident alertmanager/{OUTAGE} came from alertmanager"
+            )
+            assert view.walk.mode == "step"
+    assert trail(demo_workspace) == before
+    assert session(demo_workspace)[1] == ["confirm", "vendor"]

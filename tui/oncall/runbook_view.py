@@ -745,5 +745,10 @@ class RunbookView(Vertical):
             t.append("\n enter ", "bold reverse")
             t.append(" finish the runbook")
         skip = "" if step.choices else " · s skip"
-        t.append(f"\n b back · w note{skip} · a abandon · c card · ? help · esc board", "dim")
+        recheck = " · r recheck" if step.check is not None and step.check.kind != "manual" else ""
+        tell = " · t tell the source" if self.incident is not None else ""
+        t.append(
+            f"\n b back · w note{skip} · a abandon{recheck}{tell} · c card · ? help · esc board",
+            "dim",
+        )
         return t
