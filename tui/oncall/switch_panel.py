@@ -44,7 +44,7 @@ def verdict_words(outcome: dict[str, Any]) -> str:
     word = verdict.split(":")[0].split(",")[0].strip()
     if verdict.startswith("drill"):  # saved by an older agentdeck
         word = "failed" if outcome.get("error") else "verified"
-    text = word.upper().replace("NOT VERIFIED", "NOT VERIFIED")
+    text = word.upper()
     return f"{text}, DRILL" if outcome.get("drill") else text
 
 
