@@ -105,7 +105,10 @@ class CheckDone(Action):
 
 @dataclass(frozen=True)
 class SwitchDone(Action):
+    """A kill-switch outcome on its step; ``audit`` is its ``switch.result`` entry's body."""
+
     outcome: dict[str, Any]
+    audit: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -370,8 +373,14 @@ def apply(conn: sqlite3.Connection, rb: Runbook, s: Session, action: Action) -> 
         _log(conn, s, "note", {**base, "text": text})
         return s
     if isinstance(action, SwitchDone):
-        s = _answer(s, step.id, switch=action.outcome)
-        return s
+        if action.audit is not None:
+            _log(conn, s, "switch.result", {"step": step.id, **action.audit})
+        kept = answer.get("switch")
+        # A check that fails after the switch was done (the primary down, the second channel
+        # used) does not undo what was done: the step stays satisfied; the trail has both.
+        if kept is not None and switch_satisfied(kept) and not switch_satisfied(action.outcome):
+            return s
+        return _answer(s, step.id, switch=action.outcome)
     if isinstance(action, Choose):
         choice = next((c for c in step.choices if c.label == action.label), None)
         if choice is None:
@@ -439,16 +448,11 @@ def switch_result(
     after it resumes with it on screen."""
     with transaction(conn):
         s = load_session(conn, session_id)
-        _log(conn, s, "switch.result", {"step": step_id, **audit_body})
-        kept = s.answer(step_id).get("switch")
-        # A check that fails after the switch was done (the primary down, the second channel
-        # used) does not undo what was done: the step stays satisfied; the trail has both.
-        keep = kept is not None and switch_satisfied(kept) and not switch_satisfied(outcome)
-        if s.status == "active" and s.current == step_id and not keep:
-            s = _answer(s, step_id, switch=outcome)
-            s = replace(s, updated_at=now_iso())
-            _save(conn, s)
-        return s
+        if s.status != "active" or s.current != step_id:
+            # Sent all the same: the trail says so even where the session cannot keep it.
+            _log(conn, s, "switch.result", {"step": step_id, **audit_body})
+            return s
+        return act(conn, rb, session_id, SwitchDone(step_id, outcome, audit_body))
 
 
 def act(conn: sqlite3.Connection, rb: Runbook, session_id: str, action: Action) -> Session:

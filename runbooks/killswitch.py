@@ -320,10 +320,6 @@ def recent_auto_actions(
     return out
 
 
-#: A brake only lowers; a restore is the one action that may raise.
-MODES = ("brake", "restore")
-
-
 def rank(state: str | None) -> int | None:
     """A state's place in the order ``disabled < suggest-only < human-approve < auto-act``
     (None: not a known state)."""

@@ -20,7 +20,7 @@ Typed text never becomes a command:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from runbooks.engine import Intent, Session
 from runbooks.model import ManualCheck, Step
@@ -85,8 +85,6 @@ class Walk:
     #: The last thing said about a key (shown under the step until the next key).
     message: str | None = None
     switch: SwitchForm | None = None
-    #: Every refusal so far, with the keys it dropped (for tests and the audit of a session).
-    refusals: list[tuple[str, int]] = field(default_factory=list)
 
     # -- refusing --------------------------------------------------------------------------------
 
@@ -97,7 +95,6 @@ class Walk:
         self.dropped = 0
         self.text_kind = None
         self.buffer = ""
-        self.refusals.append((why, 0))
         return []
 
     def _refused_key(self, key: str) -> list[Command]:
@@ -113,8 +110,6 @@ class Walk:
             )
             return []
         self.dropped += 1
-        why, _ = self.refusals[-1]
-        self.refusals[-1] = (why, self.dropped)
         return []
 
     # -- keys ------------------------------------------------------------------------------------

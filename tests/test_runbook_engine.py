@@ -341,7 +341,11 @@ class Model:
                 return False
             put(note=a.text.strip())
         elif isinstance(a, SwitchDone):
-            put(switch=a.outcome)
+            # A verified switch is not undone by a later outcome that is not (a recheck
+            # through a channel that is down): the step stays done.
+            kept = self.answers.get(step.id, {}).get("switch", {})
+            if not (kept.get("verdict") == "verified" and a.outcome["verdict"] != "verified"):
+                put(switch=a.outcome)
         elif isinstance(a, Choose):
             choice = next((c for c in step.choices if c.label == a.label), None)
             if choice is None or not ready:

@@ -57,6 +57,7 @@ from tui.oncall.switch_panel import (
     anchor_trail,
     check_target,
     confirmed,
+    on_own_connection,
     tell_source,
     verdict_style,
     verdict_words,
@@ -152,11 +153,6 @@ class RunbookView(Vertical):
     @property
     def message(self) -> Text | None:
         return Text(self.walk.message, "bold yellow") if self.walk.message else None
-
-    @property
-    def mode(self) -> str | None:
-        """note | skip | abandon while text is typed (None otherwise)."""
-        return self.walk.text_kind if self.walk.mode in ("text", "confirm") else None
 
     # -- layout ----------------------------------------------------------------------------------
 
@@ -507,11 +503,14 @@ class RunbookView(Vertical):
         primary = statuses[0]
         self.live = (primary.state, _iso(self.services.now()), primary.error)
 
-        def keep(conn: sqlite3.Connection) -> str | None:
+        def keep(conn: sqlite3.Connection) -> None:
             record_checks(conn, statuses, now_iso())
-            return audit.key_status(conn)
 
-        self.trail_note = await self._write(keep)
+        await self._write(keep)
+        # The keyring is read off the write thread: a slow keyring never holds up a key.
+        self.trail_note = await asyncio.to_thread(
+            on_own_connection, self.services, audit.key_status
+        )
         self._draw_brief()
         if self.trail_note and self._ready:
             self.query_one("#rb-header", Static).update(self._header())

@@ -256,7 +256,7 @@ def confirmed(card: AgentCard, form: SwitchForm, *, reason_required: bool) -> bo
     return True
 
 
-def _on_own_connection(services: Any, fn: Any) -> Any:
+def on_own_connection(services: Any, fn: Any) -> Any:
     """``fn(conn)`` on a connection of this thread's own (network calls never hold the write
     thread, so keys and grades are never queued behind a slow server)."""
     from store.db import connect
@@ -279,7 +279,7 @@ async def anchor_trail(services: Any) -> str | None:
     def run(conn: Any) -> list[str]:
         return list(audit.anchor(conn, url=url))
 
-    problems = await asyncio.to_thread(_on_own_connection, services, run)
+    problems = await asyncio.to_thread(on_own_connection, services, run)
     return problems[0] if problems else None
 
 
@@ -304,7 +304,7 @@ async def tell_source(
             drill=services.drill,
         )
 
-    return await asyncio.to_thread(_on_own_connection, services, run)
+    return await asyncio.to_thread(on_own_connection, services, run)
 
 
 async def after_switch(
@@ -331,7 +331,7 @@ async def after_switch(
         def keep(conn: Any) -> None:
             record_checks(conn, [status], now_iso())
 
-        await asyncio.to_thread(_on_own_connection, services, keep)
+        await asyncio.to_thread(on_own_connection, services, keep)
     if incident is not None and outcome.verified and not outcome.nothing_to_send:
         told = await tell_source(
             services, incident, reason=reason, restore=outcome.mode == "restore"

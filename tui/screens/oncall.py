@@ -773,6 +773,8 @@ class OnCallScreen(BoardScreen):
         if card is None:
             self.notify("This incident's workflow has no agent card.", markup=False)
             return
+        # An emergency stop closed by the key just before may still be on its way out.
+        await self.query(EmergencyStop).remove()
         self.stop = EmergencyStop(self.services, card, line)
         await self.query_one("#board-view").mount(self.stop)
         self.query_one("#incident-detail").display = False
@@ -826,7 +828,11 @@ class OnCallScreen(BoardScreen):
             on_recheck_due=self.queue_recheck,
         )
         self.runbook = view
-        await self.query_one("#runbook-host").mount(view)
+        host = self.query_one("#runbook-host")
+        # A runbook left by the key just before may still be on its way out: it goes first, so
+        # the new one never meets the old one's id (a burst reopens at once).
+        await host.remove_children()
+        await host.mount(view)
         self._show("runbook")
         # The session starts (and its first check answers) before the next key is read.
         await view.start()
