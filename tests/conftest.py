@@ -25,6 +25,21 @@ def copy_sample_data(target: Path) -> Path:
     return target
 
 
+#: The demo store's corrupt lines (runs.jsonl ends with them on purpose, as a crashed exporter
+#: leaves them): `agentdeck validate` reports both and exits 1.
+DEMO_CORRUPT_LINES = (914, 915)
+
+
+def mend_demo_store(root: Path) -> Path:
+    """Drop the demo's two corrupt last lines of ``store/runs.jsonl`` in the copy at ``root``,
+    for tests that need a workspace ``validate`` finds nothing wrong with."""
+    runs = root / "store" / "runs.jsonl"
+    lines = runs.read_bytes().splitlines(keepends=True)
+    assert len(lines) == DEMO_CORRUPT_LINES[-1], "the demo's corrupt lines moved"
+    runs.write_bytes(b"".join(lines[: DEMO_CORRUPT_LINES[0] - 1]))
+    return root
+
+
 @pytest.fixture(autouse=True)
 def _private_keyring_and_state(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import mend_demo_store
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -57,8 +59,15 @@ def test_help_does_not_import_the_tui_or_network() -> None:
     assert "HEAVY []" in done.stdout
 
 
-def test_validate_demo_is_ok(ws: Path) -> None:
+def test_validate_demo_reports_its_two_corrupt_store_lines(ws: Path) -> None:
     done = agentdeck("validate", "--workspace", str(ws))
+    assert done.returncode == 1, done.stderr
+    runs = ws / "store" / "runs.jsonl"
+    assert f"{runs}:914: not valid JSON" in done.stderr
+    assert f"{runs}:915: not valid JSON" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "2 problems found"
+    # Mended, the demo is ok.
+    done = agentdeck("validate", "--workspace", str(mend_demo_store(ws)))
     assert done.returncode == 0, done.stderr
     assert "ok" in done.stdout
 

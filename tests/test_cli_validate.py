@@ -3,6 +3,7 @@ per problem naming file:line; exit 0 ok, 1 problems found, 2 no workspace (bad u
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -13,6 +14,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from store.db import SCHEMA_VERSION
+from tests.conftest import DEMO_CORRUPT_LINES, mend_demo_store
 from tui.cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +38,8 @@ def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_file: Path) -> Path:
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_file: Path) -> Path:
+    """The shipped demo as it is, its store's two corrupt lines included."""
     target = tmp_path / "ws"
     shutil.copytree(
         ROOT / "sample-data", target, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
@@ -48,6 +51,12 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keyring_file: Path) -> P
     monkeypatch.delenv("AGENTDECK_WORKSPACE", raising=False)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return target
+
+
+@pytest.fixture
+def ws(demo: Path) -> Path:
+    """The demo with its store's corrupt lines dropped: a workspace validate finds ok."""
+    return mend_demo_store(demo)
 
 
 def run(*args: str) -> Result:
@@ -242,6 +251,127 @@ def test_validate_stays_light(ws: Path) -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, (done.stdout, done.stderr)
+
+
+# -- the stores kept in files -------------------------------------------------------------------
+
+NOT_JSON = "not valid JSON (a truncated or corrupt line)"
+
+
+def test_validate_on_the_shipped_demo_reports_both_corrupt_lines(demo: Path) -> None:
+    runs = demo / "store" / "runs.jsonl"
+    done = run("-w", str(demo), "validate")
+    assert done.exit_code == 1, done.output
+    assert problems(done) == [f"{runs}:{n}: {NOT_JSON}" for n in DEMO_CORRUPT_LINES]
+    assert done.stderr.strip().splitlines()[-1] == "2 problems found"
+    assert done.stdout == ""
+    # Another bad line appended is one more, named too (a sync would have read past them all).
+    assert run("-w", str(demo), "sync", "--no-push").exit_code == 0
+    with runs.open("a") as fh:
+        fh.write('{"trace_id": "t-late", "workflow": \n')
+    done = run("-w", str(demo), "validate")
+    assert done.exit_code == 1
+    assert problems(done) == [f"{runs}:{n}: {NOT_JSON}" for n in (*DEMO_CORRUPT_LINES, 916)]
+
+
+def test_every_corrupt_or_torn_line_of_every_file_is_named(ws: Path) -> None:
+    store = ws / "store"
+    runs, incidents, scores = (store / f for f in ("runs.jsonl", "incidents.jsonl", "scores.jsonl"))
+    first = json.loads(runs.read_text().splitlines()[0])
+    record = {**first, "trace_id": "t-bad-steps", "steps": [{"kind": 5}]}
+    with runs.open("a") as fh:
+        fh.write(json.dumps(record) + "\n")  # a summary that reads, a full record that does not
+        fh.write(json.dumps({**first, "cost_usd": 1.5}) + "\n")  # the first run again, changed
+        fh.write('{"trace_id": "t-torn", "work')  # torn: no newline
+    incidents.write_text(incidents.read_text() + "{oops\n")
+    scores.write_text(scores.read_text() + '{"id": 5}\n' + '{"id": "s", "value": \n')
+    n_runs, n_inc, n_scores = (len(f.read_text().splitlines()) for f in (runs, incidents, scores))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1, done.output
+    found = problems(done)
+    assert found[0] == (
+        f"{runs}:{n_runs}: the last line is not complete JSON and has no newline (still being "
+        "written, or cut off); read once complete"
+    )
+    assert found[1].startswith(f"{runs}:{n_runs - 2}: steps.0.")
+    assert found[1].endswith("(run not fetched)")
+    assert found[2:] == [
+        f"{incidents}:{n_inc}: {NOT_JSON}",
+        f"{scores}:{n_scores - 1}: not a score (no string `id`)",
+        f"{scores}:{n_scores}: {NOT_JSON}",
+    ]
+    assert done.stderr.strip().splitlines()[-1] == "5 problems found"
+    # A trace id again with other content is said, and fails nothing: the last line wins.
+    assert warnings(done)[-1] == (
+        f"{runs}:{n_runs - 1}: warning: trace id {first['trace_id']!r} is also on line 1 with "
+        f"different content; line {n_runs - 1} is used (the last line wins)"
+    )
+
+
+def test_every_corrupt_line_is_listed_however_many(ws: Path) -> None:
+    runs = ws / "store" / "runs.jsonl"
+    before = len(runs.read_text().splitlines())
+    runs.write_text(runs.read_text() + "".join(f"junk {i}\n" for i in range(30)))
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    assert problems(done) == [f"{runs}:{before + i}: {NOT_JSON}" for i in range(1, 31)]
+    assert done.stderr.strip().splitlines()[-1] == "30 problems found"
+
+
+def _otlp_store(ws: Path, traces: str) -> Path:
+    """An otlp-file store beside the demo's, its file holding ``traces``."""
+    path = ws / "exports" / "traces.jsonl"
+    path.parent.mkdir()
+    path.write_text(traces)
+    with (ws / "agentdeck.toml").open("a") as fh:
+        fh.write('\n[[stores]]\nname = "otel"\nkind = "otlp-file"\npath = "exports/traces.jsonl"\n')
+    return path
+
+
+def test_an_opentelemetry_files_corrupt_and_torn_lines_and_its_scores(ws: Path) -> None:
+    span = {
+        "traceId": "ab" * 16,
+        "spanId": "cd" * 8,
+        "name": "agent",
+        "startTimeUnixNano": "1767225600000000000",
+        "endTimeUnixNano": "1767225601000000000",
+        "attributes": [{"key": "metadata.workflow", "value": {"stringValue": "crm-update"}}],
+    }
+    line = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]})
+    path = _otlp_store(ws, f"{line}\nnot json\n{line}\n{line[:40]}")
+    scores = path.parent / "traces.scores.jsonl"
+    scores.write_text('{"id": "x", "trace_id": \n')
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1, done.output
+    assert problems(done) == [
+        f"{path}:2: {NOT_JSON}",
+        f"{path}:4: the last line is not complete JSON and has no newline (still being "
+        "written, or cut off); read once complete",
+        f"{scores}:1: {NOT_JSON}",
+    ]
+    # Mended, it validates.
+    path.write_text(f"{line}\n")
+    scores.unlink()
+    assert run("-w", str(ws), "validate").exit_code == 0
+
+
+def test_validate_stays_light_reading_the_stores(demo: Path) -> None:
+    # The demo's corrupt lines and an OpenTelemetry store: still neither Textual, sqlite-utils
+    # nor httpx.
+    _otlp_store(demo, "not json\n")
+    probe = (
+        "import sys; from tui.cli import cli\n"
+        f"try:\n    cli(['-w', {str(demo)!r}, 'validate'], prog_name='agentdeck')\n"
+        "except SystemExit as exc:\n    print('EXIT', exc.code)\n"
+        "heavy = sorted(m for m in ('textual', 'sqlite_utils', 'httpx') if m in sys.modules)\n"
+        "print('HEAVY', heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert "EXIT 1" in done.stdout and "HEAVY []" in done.stdout, (done.stdout, done.stderr)
+    assert "traces.jsonl:1: not valid JSON" in done.stderr
+    assert "runs.jsonl:915: not valid JSON" in done.stderr
 
 
 # -- kill-switch targets, checked offline ---------------------------------------------------------

@@ -84,12 +84,18 @@ def test_installed_demo_goes_to_user_data_dir(wheel: Path, tmp_path: Path) -> No
     assert (target / "agentdeck.toml").is_file()
     assert (target / "store" / "runs.jsonl").stat().st_size > 100_000
     assert not (target / "generate.py").exists()
-    # The installed demo validates, and nothing was written next to the sources.
+    # The installed demo validates but for the two corrupt lines its store ends with on
+    # purpose, and nothing was written next to the sources.
     ok = subprocess.run(
         [str(venv / "bin" / "agentdeck"), "validate", "--workspace", str(target)],
         env=env,
         capture_output=True,
         text=True,
     )
-    assert ok.returncode == 0, ok.stderr
+    assert ok.returncode == 1, ok.stderr
+    found = [ln for ln in ok.stderr.splitlines() if " warning: " not in ln]
+    assert found == [
+        f"{target / 'store' / 'runs.jsonl'}:{n}: not valid JSON (a truncated or corrupt line)"
+        for n in (914, 915)
+    ] + ["2 problems found"], ok.stderr
     assert sorted(p.name for p in (ROOT / "sample-data").iterdir()) == before

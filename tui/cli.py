@@ -362,14 +362,15 @@ class _SyncProgress:
 def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]:
     """Every problem ``sync``, the desk or a walkthrough would refuse, one line each: rubrics
     (two with one id too), cards, runbooks (their graph, checks and kill-switch steps), every
-    card's kill-switch targets as far as they can be checked offline, the configured stores,
-    and a database too new for this agentdeck. What is worth saying but refuses nothing (a
+    card's kill-switch targets as far as they can be checked offline, the configured stores
+    (and every corrupt or torn line of the ones kept in files), and a database too new for
+    this agentdeck. What is worth saying but refuses nothing (a
     token missing from this machine's keyring) goes to ``warnings``."""
     from review.rubric import check_rubrics
     from runbooks.cards import check_cards
     from runbooks.catalog import check_runbooks
     from runbooks.switch_targets import check_switch_targets
-    from store.connectors import check_stores
+    from store.connectors import check_store_files, check_stores
     from store.db import SCHEMA_VERSION, NotADatabase, SchemaTooNew, check_version
 
     rubrics, problems = check_rubrics(ws.rubrics_dir)
@@ -390,6 +391,12 @@ def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]
             errors.append(str(finding))
     errors += [str(p) for p in check_runbooks(ws.runbooks_dir, cards).problems]
     errors += [str(p) for p in check_stores(ws)]
+    # Every corrupt or torn line of the stores kept in files, all of them (a sync says them
+    # once, as it reads past them).
+    stores = check_store_files(ws)
+    errors += stores.problems
+    if warnings is not None:
+        warnings += stores.warnings
     if ws.db_path.exists():
         try:
             found = check_version(ws.db_path)

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from store.connectors.base import Connector, ConnectorError
+from store.connectors.base import Connector, ConnectorError, Findings
 from store.documents import DocumentError
 from store.workspace import StoreConfig, Workspace
 
-__all__ = ["Connector", "ConnectorError", "check_stores", "make_connector"]
+__all__ = ["Connector", "ConnectorError", "check_store_files", "check_stores", "make_connector"]
 
 #: Where each store kind's connector lives: a class with ``from_config(workspace, cfg)``.
 CONNECTORS = {
     "phoenix": "store.connectors.phoenix:PhoenixConnector",
     "langfuse": "store.connectors.langfuse:LangfuseConnector",
     "otlp-file": "store.connectors.otlp_file:OtlpFileConnector",
+}
+
+
+#: Store kinds whose files ``agentdeck validate`` reads whole, offline: a function
+#: ``check_store(workspace, cfg) -> Findings`` in the kind's module.
+FILE_CHECKS = {
+    "file": "store.connectors.file:check_store",
+    "otlp-file": "store.connectors.otlp_file:check_store",
 }
 
 
@@ -110,3 +118,24 @@ def check_stores(workspace: Workspace) -> list[DocumentError]:
                 )
             )
     return problems
+
+
+def check_store_files(workspace: Workspace) -> Findings:
+    """Every corrupt or torn line of the stores kept in files (file, OTLP file, and their scores
+    files), each ``path:line: what``. A missing file is left to :func:`check_stores`; a store
+    on a server is not read (``agentdeck sync`` reaches it)."""
+    import importlib
+
+    found = Findings()
+    for cfg in workspace.config.stores:
+        if cfg.kind not in FILE_CHECKS or cfg.kind not in SUPPORTED_KINDS:
+            continue
+        module, name = FILE_CHECKS[cfg.kind].split(":")
+        try:
+            store = getattr(importlib.import_module(module), name)(workspace, cfg)
+        except ConnectorError as exc:
+            found.problems.append(str(exc))
+            continue
+        found.problems += store.problems
+        found.warnings += store.warnings
+    return found

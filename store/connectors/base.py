@@ -70,6 +70,26 @@ class Listed(list[T], Generic[T]):
         self.skipped = skipped
 
 
+class Findings:
+    """What ``agentdeck validate`` found reading a file-backed store whole: ``problems`` (a
+    corrupt or torn line, a record that is not valid) and ``warnings`` (said, refuse nothing:
+    a trace id repeated with other content, where the last line wins). One line each,
+    ``path:line: what`` with the file's path."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.warnings: list[str] = []
+
+    def add(self, folder: object, line: str, *, warning: bool = False) -> None:
+        """Add a connector's ``name:line: what`` line, naming the file by its path in ``folder``
+        (a warning says so after the place)."""
+        text = f"{folder}/{line}"
+        if warning:
+            where, sep, what = text.partition(": ")
+            text = f"{where}: warning: {what}" if sep else text
+        (self.warnings if warning else self.problems).append(text)
+
+
 @runtime_checkable
 class Connector(Protocol):
     """A source of runs and incidents, and a sink for scores."""

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from store.connectors.base import ConnectorError, Listed
+from store.connectors.base import ConnectorError, Findings, Listed
 from store.connectors.jsonl import lines as _lines
 from store.connectors.jsonl import parse as _parse
 from store.connectors.jsonl import problem as _problem
@@ -26,9 +26,14 @@ from store.connectors.jsonl import unreadable_json as _unreadable_json
 from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score
 
+if TYPE_CHECKING:
+    from store.workspace import StoreConfig, Workspace
+
 RUNS = "runs.jsonl"
 INCIDENTS = "incidents.jsonl"
 SCORES = "scores.jsonl"
+#: Ends the line said when a trace id comes again with other content: a warning, not a fault.
+LAST_LINE_WINS = "(the last line wins)"
 
 
 class _TraceId(BaseModel):
@@ -180,7 +185,7 @@ class FileConnector:
                         continue
                     problems.append(
                         f"{RUNS}:{line_no}: trace id {tid!r} is also on line {before.number} "
-                        f"with different content; line {line_no} is used (the last line wins)"
+                        f"with different content; line {line_no} is used {LAST_LINE_WINS}"
                     )
                     page.pop(tid, None)
                     replaced.append(tid)
@@ -271,3 +276,36 @@ class FileConnector:
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """Write a tombstone for each id that currently has a live score."""
         self._scores.delete(score_ids)
+
+    # -- validate -----------------------------------------------------------------------------
+
+    def check(self) -> Findings:
+        """Read every file of the store whole, as a sync would, and say every corrupt or torn
+        line: runs.jsonl (each line's summary and its full record), incidents.jsonl and
+        scores.jsonl. A trace id repeated with other content is a warning (the last line wins).
+        """
+        found = Findings()
+        cursor: str | None = None
+        ids: list[str] = []
+        while True:
+            page = self.list_runs(cursor, self.list_page)
+            for line in page.problems:
+                found.add(self.folder, line, warning=line.endswith(LAST_LINE_WINS))
+            ids += [r.trace_id for r in page.runs]
+            cursor = page.cursor
+            if page.done:
+                break
+        ids = list(dict.fromkeys(ids))  # a trace id listed again (a later line) once
+        for i in range(0, len(ids), self.list_page):
+            for line in self.fetch_runs(ids[i : i + self.list_page]).problems:
+                found.add(self.folder, line)
+        for line in [*self.list_incidents().problems, *self.list_scores().problems]:
+            found.add(self.folder, line)
+        return found
+
+
+def check_store(workspace: Workspace, cfg: StoreConfig) -> Findings:
+    """Every corrupt or torn line of a file store's files (see :meth:`FileConnector.check`);
+    nothing when runs.jsonl is missing (``check_stores`` says that, naming the config line)."""
+    connector = FileConnector(cfg.name, workspace.path(cfg.path or "."))
+    return connector.check() if connector.runs_path.is_file() else Findings()

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from store.connectors.base import ConnectorError, Listed
+from store.connectors.base import ConnectorError, Findings, Listed
 from store.connectors.jsonl import parse, problem, unreadable_json
 from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score, Step, StepError, Tokens
@@ -788,3 +788,40 @@ class OtlpFileConnector:
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """Write a tombstone for each id that currently has a live score."""
         self._scores.delete(score_ids)
+
+    # -- validate -----------------------------------------------------------------------------
+
+    def check(self) -> Findings:
+        """Read the whole file, as a sync would, and say every corrupt or torn line, every trace
+        that cannot be listed or fetched, and every corrupt line of the scores file."""
+        found = Findings()
+        cursor: str | None = None
+        ids: list[str] = []
+        while True:
+            page = self.list_runs(cursor, CHECK_PAGE)
+            for line in page.problems:
+                found.add(self.path.parent, line)
+            ids += [r.trace_id for r in page.runs]
+            cursor = page.cursor
+            if page.done:
+                break
+        ids = list(dict.fromkeys(ids))
+        for i in range(0, len(ids), CHECK_PAGE):
+            for line in self.fetch_runs(ids[i : i + CHECK_PAGE]).problems:
+                found.add(self.path.parent, line)
+        for line in self.list_scores().problems:
+            found.add(self.path.parent, line)
+        return found
+
+
+#: Runs ``check`` lists and fetches at a time.
+CHECK_PAGE = 5000
+
+
+def check_store(workspace: Workspace, cfg: StoreConfig) -> Findings:
+    """Every corrupt or torn line of an OpenTelemetry file store (see
+    :meth:`OtlpFileConnector.check`); nothing when the file is missing (``check_stores`` says
+    that, naming the config line)."""
+    if not cfg.path or not workspace.path(cfg.path).is_file():
+        return Findings()
+    return OtlpFileConnector.from_config(workspace, cfg).check()
