@@ -7,14 +7,17 @@ here are ignored, so a newer agentdeck may add some)::
      "rubric_id": "support-quality", "rubric_version": "91ba4fd5f251",
      "values": {"task_success": "pass", "intervention": "no", "policy": "safe", "tone": 5},
      "comment": "…" | null, "escalate": false, "seconds_spent": 41.5,
-     "first_wrong_step": 2 | null, "graded_at": "2026-11-03T09:31:02.118000Z"}
+     "first_wrong_step": 3 | null, "graded_at": "2026-11-03T09:31:02.118000Z"}
 
 ``source`` is the store's name in ``agentdeck.toml`` and ``run_id`` the run's trace id there;
-``values`` maps criterion id to a level value of that rubric version; ``graded_at`` is when the
-grade last changed as the exporting laptop knows it (ISO 8601; no offset means UTC): for a grade
-typed there, its last change; for one imported there, the file's ``graded_at``; for one pulled
-from a store (relayed with ``--all``), the time of that pull, since a pull keeps no other.
-``comment``, ``escalate``, ``seconds_spent`` and ``first_wrong_step`` may be left out.
+``values`` maps criterion id to a level value of that rubric version; ``first_wrong_step`` is
+the number of the step marked as the first wrong one, as the desk shows it (1 is the run's first
+step; the database keeps the step's index, one less); ``graded_at`` is when the grade last
+changed (ISO 8601; no offset means UTC): for a grade typed on the exporting laptop, its last
+change there; for one imported there, the file's ``graded_at``; for one pulled from a store
+(relayed with ``--all``), the store's time of its scores (a pull that brings nothing new keeps
+the time it had). ``comment``, ``escalate``, ``seconds_spent`` and ``first_wrong_step`` may be
+left out.
 
 :func:`export_grades` writes complete grades in this form. :func:`import_grades` reads a whole
 file and imports it in one transaction, or nothing at all: the first bad line raises
@@ -71,8 +74,14 @@ class GradeLine(BaseModel):
     comment: str | None = None
     escalate: bool = False
     seconds_spent: float = Field(default=0.0, ge=0)
-    first_wrong_step: int | None = Field(default=None, ge=0)
+    #: The step's number as the desk shows it (1 is the first step).
+    first_wrong_step: int | None = Field(default=None, ge=1)
     graded_at: Instant
+
+    @property
+    def step_index(self) -> int | None:
+        """The marked step as the database keeps it (``steps.idx``, from 0)."""
+        return None if self.first_wrong_step is None else self.first_wrong_step - 1
 
 
 @dataclass
@@ -143,7 +152,7 @@ def _rubric(conn: sqlite3.Connection, rubric_id: str, version: str) -> Rubric | 
 def _content(values: dict[str, Any], line: GradeLine) -> str:
     """A grade's content as one comparable text (the tie-break between equal ``graded_at``)."""
     return json.dumps(
-        [values, line.comment, line.escalate, line.seconds_spent, line.first_wrong_step],
+        [values, line.comment, line.escalate, line.seconds_spent, line.step_index],
         sort_keys=True,
         ensure_ascii=False,
     )
@@ -259,7 +268,7 @@ def _upsert(
             int(line.escalate),
             line.seconds_spent,
             int(complete),
-            line.first_wrong_step,
+            line.step_index,
             at,
             at,
         ),
@@ -309,7 +318,8 @@ def export_grades(
             "comment": r[6],
             "escalate": bool(r[7]),
             "seconds_spent": float(r[8]),
-            "first_wrong_step": r[9],
+            # The step's number as the desk shows it; the database keeps its index.
+            "first_wrong_step": None if r[9] is None else int(r[9]) + 1,
             "graded_at": r[10],
         }
         for r in rows

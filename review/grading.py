@@ -126,8 +126,9 @@ def _step_payload(
     delete: list[str],
 ) -> None:
     """The first wrong step as a score on that step's span (None when the store gave the step
-    no span id: the value, the step's index, still says which step). One id per grade, so
-    moving the mark updates the same remote score (Langfuse moves its ``observationId``)."""
+    no span id: the value, the step's number as the desk shows it, from 1, still says which
+    step). One id per grade, so moving the mark updates the same remote score (Langfuse moves
+    its ``observationId``)."""
     sid = score_id(source, run_id, FIRST_WRONG_STEP, grade.reviewer)
     idx = grade.first_wrong_step
     if live and idx is not None:
@@ -140,7 +141,7 @@ def _step_payload(
                 "trace_id": run_id,
                 "span_id": row[0] if row else None,
                 "name": FIRST_WRONG_STEP,
-                "value": idx,
+                "value": idx + 1,  # the step's number, as a person reads it (steps.idx + 1)
                 "comment": None,
                 "created_at": at,
                 "metadata": {

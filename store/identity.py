@@ -12,7 +12,9 @@ import uuid
 NAMESPACE = uuid.UUID("6f1f4c1e-4d0b-5c55-9a57-61676e746465")
 
 #: The name of the step-level score: the step a reviewer marked as the first wrong one. Its
-#: value is the step's index in the run (from 0), and the score sits on that step's span.
+#: value is the step's number as a person reads it at the desk (1 is the run's first step; the
+#: database keeps the index, ``steps.idx``, one less), and the score sits on that step's span.
+#: A pull finds the step by that span when the run's steps have one, else by the number.
 FIRST_WRONG_STEP = "first_wrong_step"
 
 

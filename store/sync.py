@@ -667,21 +667,30 @@ def pull_scores(
         # The step-level score is the grade's first wrong step, not a criterion.
         steps = [s for s in graded if s.name == FIRST_WRONG_STEP]
         values = {s.name: s.value for s in graded if s.name != FIRST_WRONG_STEP}
-        step = _step_index(steps[0].value) if steps else None
+        step = _marked_step(conn, pk, steps[0]) if steps else None
         need = required(rubric_id, version)
         complete = all(values.get(c) is not None for c in need) if need is not None else True
         comment = next((s.comment for s in graded if s.comment), None)
         escalate = any(s.metadata.escalate for s in graded)
         seconds = max((s.metadata.seconds_spent or 0.0) for s in graded)
         created = canonical(min(stamped)) if stamped else now
+        # When the grade was made, as the store dates its scores (the last of them), never
+        # when this laptop heard of it; a pull that brings nothing new keeps the time it had
+        # (a grade typed here and pulled back keeps the time it was typed).
+        changed = canonical(max(stamped)) if stamped else now
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
             "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
             "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
+            "updated_at = CASE WHEN grades.\"values\" = excluded.\"values\" "
+            "AND grades.comment IS excluded.comment AND grades.escalate = excluded.escalate "
+            "AND grades.complete = excluded.complete "
+            "AND grades.first_wrong_step IS excluded.first_wrong_step "
+            "THEN grades.updated_at ELSE excluded.updated_at END, "
             '"values" = excluded."values", comment = excluded.comment, '
             "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
-            "complete = excluded.complete, updated_at = excluded.updated_at, "
+            "complete = excluded.complete, "
             # Every connector reads step-level scores back, so a mark the store no longer
             # holds was taken back by its reviewer.
             "first_wrong_step = excluded.first_wrong_step",
@@ -690,14 +699,14 @@ def pull_scores(
                 reviewer,
                 rubric_id,
                 version,
-                json.dumps(values, sort_keys=True),
+                json.dumps(values, sort_keys=True, ensure_ascii=False),  # as a grade typed here
                 comment,
                 int(escalate),
                 seconds,
                 int(complete),
                 step,
                 created,
-                now,
+                changed,
             ),
         )
         conn.execute(
@@ -786,13 +795,21 @@ def _store_adjudications(
     return count
 
 
-def _step_index(value: object) -> int | None:
-    """The first wrong step's index from a score's value (Phoenix sends labels as text)."""
+def _marked_step(conn: sqlite3.Connection, run: int, score: Score) -> int | None:
+    """The index (``steps.idx``) of the step a first-wrong-step score marks: the step whose span
+    it sits on when the run's steps have spans, else the step numbered by its value (from 1, as
+    the desk shows it; Phoenix sends labels as text)."""
+    if score.span_id is not None:
+        row = conn.execute(
+            "SELECT idx FROM steps WHERE run = ? AND span_id = ?", (run, score.span_id)
+        ).fetchone()
+        if row is not None:
+            return int(row[0])
     try:
-        number = float(str(value))
+        number = float(str(score.value))
     except ValueError:
         return None
-    return int(number) if number.is_integer() and number >= 0 else None
+    return int(number) - 1 if number.is_integer() and number >= 1 else None
 
 
 def _hydrated(conn: sqlite3.Connection, source: str, run_id: str) -> bool:

@@ -69,6 +69,8 @@ def test_round_trip_between_two_laptops(two: Any, tmp_path: Path) -> None:
 
     sent = export_grades(a)
     assert [r["run_id"] for r in sent] == ["trace-00000", "trace-00001", "trace-00002"]
+    # The mark on step index 1 is the run's second step: the file says 2, as the desk shows it.
+    assert [r["first_wrong_step"] for r in sent] == [None, None, 2]
     file = tmp_path / "ana.jsonl"
     file.write_text(dumps_lines(sent), encoding="utf-8")
 
@@ -93,7 +95,7 @@ def test_round_trip_between_two_laptops(two: Any, tmp_path: Path) -> None:
         "SELECT comment, first_wrong_step, escalate FROM grades WHERE run = ?",
         (pk(b, "trace-00002"),),
     ).fetchone()
-    assert tuple(row) == (None, 1, 1)
+    assert tuple(row) == (None, 1, 1)  # the same step (the database keeps its index)
     assert scalar(b, "SELECT comment FROM grades WHERE run = ?", pk(b, "trace-00001")) == hostile
 
     # Importing the same file again changes nothing.
@@ -174,6 +176,11 @@ BAD_LINES: list[tuple[str, Any, str]] = [
     ("reserved reviewer", {"reviewer": "adjudicated"}, "reserved"),
     ("twice", {"run_id": "trace-00001", "reviewer": "ben"}, "also on line 2"),
     ("bad time", {"graded_at": "yesterday"}, "graded_at"),
+    (
+        "step 0",
+        {"first_wrong_step": 0},
+        "first_wrong_step: Input should be greater than or equal to 1",
+    ),
     ("a draft", {"values": {"task_success": "fail"}}, "not complete (no intervention, policy)"),
 ]
 

@@ -387,7 +387,8 @@ def test_first_wrong_step_is_pushed_on_the_steps_span(desk: Any) -> None:
     payload = _outbox(conn)[-1]["payload"]
     step = [s for s in payload["upsert"] if s["name"] == "first_wrong_step"]
     assert len(step) == 1
-    assert step[0]["id"] == sid and step[0]["span_id"] == "span-1" and step[0]["value"] == 1
+    # Step index 1 is the second step: the store receives its number as the desk shows it.
+    assert step[0]["id"] == sid and step[0]["span_id"] == "span-1" and step[0]["value"] == 2
     assert step[0]["trace_id"] == run_id and step[0]["metadata"]["reviewer"] == "ana"
     assert {s.get("span_id") for s in payload["upsert"] if s["name"] != "first_wrong_step"} == {
         None
@@ -396,7 +397,7 @@ def test_first_wrong_step_is_pushed_on_the_steps_span(desk: Any) -> None:
     assert push(conn, connector).pushed == 1
     scores = {s.name: s for s in connector.list_scores()}
     assert scores["first_wrong_step"].span_id == "span-1"
-    assert scores["first_wrong_step"].value == 1
+    assert scores["first_wrong_step"].value == 2
     assert set(scores) == {*REQUIRED, "first_wrong_step"}
 
     # Moved: the same remote score, on the other step. Cleared: deleted.
@@ -404,13 +405,14 @@ def test_first_wrong_step_is_pushed_on_the_steps_span(desk: Any) -> None:
     push(conn, connector)
     scores = {s.name: s for s in connector.list_scores()}
     assert (scores["first_wrong_step"].id, scores["first_wrong_step"].span_id) == (sid, "span-0")
+    assert scores["first_wrong_step"].value == 1
     grading.toggle_first_wrong_step(conn, run, "ana", rubric, 0)
     assert sid in _outbox(conn)[-1]["payload"]["delete"]
     push(conn, connector)
     assert "first_wrong_step" not in {s.name for s in connector.list_scores()}
 
 
-def test_a_step_without_a_span_is_pushed_with_its_index(desk: Any) -> None:
+def test_a_step_without_a_span_is_pushed_with_its_number(desk: Any) -> None:
     conn, setup, connector, runs = desk
     rubric, run = setup.rubric, runs[3]
     assert scalar(conn, "SELECT count(span_id) FROM steps WHERE run = ?", run) == 0
@@ -418,7 +420,13 @@ def test_a_step_without_a_span_is_pushed_with_its_index(desk: Any) -> None:
     _grade_all(conn, run, rubric)
     push(conn, connector)
     (step,) = [s for s in connector.list_scores() if s.name == "first_wrong_step"]
-    assert step.span_id is None and step.value == 1
+    assert step.span_id is None and step.value == 2
+    # Pulled back, the number finds the step again (index 1), the same one the desk marked.
+    from store.sync import pull_scores
+
+    conn.execute("UPDATE grades SET first_wrong_step = NULL, updated_at = '2000-01-01T00:00:00Z'")
+    pull_scores(conn, connector, lambda rid, v: set(REQUIRED))
+    assert scalar(conn, "SELECT first_wrong_step FROM grades WHERE run = ?", run) == 1
 
 
 def test_grades_without_a_mark_push_as_before(desk: Any) -> None:

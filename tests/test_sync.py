@@ -333,6 +333,65 @@ def test_an_edit_from_another_laptop_comes_back_once_ours_is_pushed(ws: Path) ->
     assert scalar(conn, "SELECT graded FROM assignments WHERE reviewer='ana' AND run=?", pk) == 1
 
 
+def test_a_grade_keeps_the_time_it_was_made_through_sync_and_export(
+    ws: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from review.exchange import export_grades
+
+    conn, setup = open_setup(ws)
+    _sync(conn, setup)
+    (pk, _), (ben_pk, ben_run) = _queued(conn, "ana")[0], _queued(conn, "ben")[0]
+    for criterion, value in {
+        "task_success": "pass",
+        "intervention": "no",
+        "policy": "safe",
+    }.items():
+        grading.set_value(conn, pk, "ana", setup.rubric, criterion, value)
+    typed_at = scalar(conn, "SELECT updated_at FROM grades WHERE run = ?", pk)
+
+    def times(run: int, reviewer: str) -> tuple[str, str]:
+        row = conn.execute(
+            "SELECT created_at, updated_at FROM grades WHERE run = ? AND reviewer = ?",
+            (run, reviewer),
+        ).fetchone()
+        return row[0], row[1]
+
+    def graded_at(reviewer: str) -> str:
+        return next(
+            g["graded_at"] for g in export_grades(conn, everyone=True, reviewers=[reviewer])
+        )
+
+    # Every sync from here on happens years later: nothing it writes may carry its own time.
+    monkeypatch.setattr("store.sync.now_iso", lambda: "2031-01-01T00:00:00.000000Z")
+    _sync(conn, setup)  # pushes ana's grade, and pulls it back from the store
+    assert times(pk, "ana")[1] == typed_at
+    assert graded_at("ana") == typed_at
+
+    # Ben's grade, made on his laptop on Feb 1st, pulled here: it keeps the store's time.
+    theirs = {"task_success": "fail", "intervention": "yes", "policy": "safe"}
+    scores = ws / "store" / "scores.jsonl"
+    with scores.open("a", encoding="utf-8") as fh:
+        for score in _remote_scores(ben_run, "ben", setup, theirs):
+            fh.write(json.dumps(score) + "\n")
+    _sync(conn, setup)
+    feb_1 = "2026-02-01T00:00:00.000000Z"
+    assert times(ben_pk, "ben") == (feb_1, feb_1)
+    assert graded_at("ben") == feb_1
+    _sync(conn, setup)  # nothing new: nothing moves
+    assert times(ben_pk, "ben") == (feb_1, feb_1) and times(pk, "ana")[1] == typed_at
+
+    # He changes his mind on Feb 3rd: the grade takes that time, and keeps when it was first made.
+    changed = theirs | {"intervention": "no"}
+    with scores.open("a", encoding="utf-8") as fh:
+        for score in _remote_scores(
+            ben_run, "ben", setup, changed, created_at="2026-02-03T09:30:00Z"
+        ):
+            fh.write(json.dumps(score) + "\n")
+    _sync(conn, setup)
+    assert times(ben_pk, "ben") == (feb_1, "2026-02-03T09:30:00.000000Z")
+    assert graded_at("ben") == "2026-02-03T09:30:00.000000Z"
+
+
 def test_scores_for_an_unsampled_run_hydrate_it(ws: Path) -> None:
     conn, setup = open_setup(ws)
     _sync(conn, setup)

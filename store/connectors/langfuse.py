@@ -174,6 +174,8 @@ class LangfuseScore(_Reply):
     metadata: dict[str, Any] | None = None
     subject: _Subject | None = None
     createdAt: Instant | None = None
+    #: The score's last change (an upsert keeps ``createdAt``): when the grade was last made.
+    updatedAt: Instant | None = None
 
 
 class _Category(_Reply):
@@ -727,7 +729,7 @@ class LangfuseConnector:
                 name=lf.name,
                 value=value,
                 comment=lf.comment,
-                created_at=lf.createdAt,
+                created_at=lf.updatedAt or lf.createdAt,
                 metadata=ScoreMetadata.model_validate(meta),
             ), ""
         except ValidationError as exc:
