@@ -24,6 +24,7 @@ from store.identity import score_id
 from store.models import RunSummary, Score, ScoreMetadata
 from store.outbox import push
 from store.sync import pull
+from store.timestamps import canonical
 from tests.helpers import REQUIRED, rubric_file, scalar
 from tests.openapi_subset import problems
 
@@ -1109,6 +1110,49 @@ def test_a_grade_reaches_langfuse_exactly_once_through_retries(tmp_path: Path) -
         "ben": ({"task_success": "fail", "intervention": "yes", "policy": "safe"}, "remote"),
     }
     assert len(fake.scores) == 4 + 3
+    conn.close()
+
+
+def test_a_pulled_grade_keeps_the_time_langfuse_last_changed_its_scores(tmp_path: Path) -> None:
+    rubric = rubric_file(tmp_path)
+    conn = connect(tmp_path / "agentdeck.db")
+    fake = FakeLangfuse(FIVE)
+    lf = connector(fake)
+    pull(conn, lf, SampleAll(), required=required_of(rubric), page_size=2)
+    pk = scalar(conn, "SELECT id FROM runs WHERE run_id = 'trace-002'")
+
+    def bens(values: dict[str, str]) -> list[Score]:
+        return [
+            Score(
+                id=score_id("langfuse", "trace-002", c, "ben"),
+                trace_id="trace-002",
+                name=c,
+                value=v,
+                metadata=ScoreMetadata(
+                    reviewer="ben", rubric_id=rubric.id, rubric_version=rubric.version
+                ),
+            )
+            for c, v in values.items()
+        ]
+
+    def times() -> tuple[str, str]:
+        row = conn.execute(
+            "SELECT created_at, updated_at FROM grades WHERE run = ? AND reviewer = 'ben'", (pk,)
+        ).fetchone()
+        return row[0], row[1]
+
+    # Ben grades on his laptop (Langfuse dates the scores NOW); this pull runs days later.
+    first = {"task_success": "fail", "intervention": "yes", "policy": "safe"}
+    lf.push_scores(bens(first))
+    pull(conn, lf, SampleAll(), required=required_of(rubric))
+    assert times() == (canonical(NOW), canonical(NOW))
+    # He changes one answer an hour later: Langfuse keeps createdAt and moves updatedAt.
+    lf.push_scores(bens(first | {"intervention": "no"}))
+    later = NOW + timedelta(hours=1)
+    for score in fake.scores.values():
+        score["updatedAt"] = iso(later)
+    pull(conn, lf, SampleAll(), required=required_of(rubric))
+    assert times() == (canonical(NOW), canonical(later))
     conn.close()
 
 

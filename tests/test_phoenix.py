@@ -24,7 +24,7 @@ from store.identity import score_id
 from store.models import Score
 from store.outbox import enqueue, push
 from store.sync import pull, run_pk
-from store.timestamps import now_iso
+from store.timestamps import canonical, instant_or_none, now_iso
 from store.workspace import Workspace
 from tests.conftest import PhoenixServer
 from tests.servers import Reply, ScriptedServer
@@ -757,7 +757,10 @@ def test_a_cleared_criterion_and_a_moved_or_taken_back_mark_leave_phoenix_too(
 
 
 def test_another_reviewers_first_wrong_step_arrives_as_their_grades_mark(
-    phoenix: PhoenixServer, demo_workspace: Workspace, tmp_path: Path
+    phoenix: PhoenixServer,
+    demo_workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     project = "mark-agents"
     ids = _seed(phoenix, project, [(0, "billing-support", True, False)])
@@ -768,10 +771,13 @@ def test_another_reviewers_first_wrong_step_arrives_as_their_grades_mark(
     ben.push_scores(
         [
             _score(ids[0], "task_success", "fail", reviewer="ben"),
-            _score(ids[0], "first_wrong_step", 1, reviewer="ben", span_id=tool),
+            # The tool call is the run's second step: its number, as the desk shows it, is 2.
+            _score(ids[0], "first_wrong_step", 2, reviewer="ben", span_id=tool),
         ]
     )
-    # Ana's laptop syncs: Ben's grade arrives with his mark on the tool call (step 1).
+    # Ana's laptop syncs, much later: Ben's grade arrives with his mark on the tool call (the
+    # step at index 1), dated when Phoenix wrote his annotations, not when it was pulled.
+    monkeypatch.setattr("store.sync.now_iso", lambda: "2031-01-01T00:00:00.000000Z")
     report = pull(conn, _connector(phoenix, project), setup.plan)
     assert report.problems == []
     assert _rows(
@@ -780,6 +786,19 @@ def test_another_reviewers_first_wrong_step_arrives_as_their_grades_mark(
         "JOIN runs r ON r.id = g.run WHERE r.run_id = ?",
         ids[0],
     ) == [("ben", json.dumps({"task_success": "fail"}), 1, "remote")]
+    root = _hex(f"{project}/0/root", 16)
+    written = [
+        instant_or_none(a["updated_at"])
+        for a in _annotations(phoenix, project, [root, tool])
+        if a["identifier"] == "ben"
+    ]
+    assert len(written) == 2
+    assert _rows(
+        conn,
+        "SELECT g.created_at, g.updated_at FROM grades g JOIN runs r ON r.id = g.run "
+        "WHERE r.run_id = ?",
+        ids[0],
+    ) == [(canonical(min(written)), canonical(max(written)))]
 
 
 def test_an_adjudicated_grade_goes_to_phoenix_and_comes_back_as_an_adjudication(
