@@ -213,15 +213,27 @@ class AgentDeckApp(App[None]):
         if message.error:
             self.notify(message.error, title="Offline", severity="warning", markup=False)
         if message.problems:
-            from tui.text import one_line
+            from tui.keymap import key_display
+            from tui.screens.store_problems import TITLE, toast_text
 
-            more = f" (and {len(message.problems) - 1} more)" if len(message.problems) > 1 else ""
+            # A toast shows little and goes: the store problems view lists every one.
+            self.services.problems_said(message.problems)
+            palette = next(
+                b for b in self.BINDINGS if isinstance(b, Binding) and b.id == "app.command_palette"
+            )
             self.notify(
-                f"{one_line(message.problems[0], 200)}{more}",
-                title="Store problems",
+                toast_text(message.problems, key_display(self, palette)),
+                title=TITLE,
                 severity="warning",
                 markup=False,
             )
+
+    def show_store_problems(self) -> None:
+        """Every problem found in the stores, each file:line (from the palette, in every area)."""
+        from tui.screens.store_problems import StoreProblemsScreen
+
+        if not isinstance(self.screen, StoreProblemsScreen):
+            self.push_screen(StoreProblemsScreen(self.services))
 
     @on(PushFinished)
     def push_finished(self, message: PushFinished) -> None:
@@ -246,6 +258,11 @@ class AgentDeckApp(App[None]):
             yield SystemCommand(
                 "Keys", "Every key of what is open (escape closes it)", screen.show_help
             )
+        yield SystemCommand(
+            "Store problems",
+            "Every corrupt line and problem found in the stores, each file:line",
+            self.show_store_problems,
+        )
         for mode, title, _key, _id in AREAS:
             if mode != self.current_mode:
                 yield SystemCommand(

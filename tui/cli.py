@@ -280,7 +280,7 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
                 f"{alerts.opened} opened, "
                 f"{alerts.resolved} resolved"
             )
-        for p in alerts.problems[:10]:
+        for p in alerts.problems:  # every one: a count of the rest would hide which
             click.echo(f"  {one_line(p, 300)}", err=True)
     for name, pulled, pushed in results:
         click.echo(
@@ -313,10 +313,8 @@ def sync(workspace: Path | None, no_push: bool, dry_run: bool) -> None:
                 f"{name}: warning: {counted(len(pulled.problems), 'problem')} in the store",
                 err=True,
             )
-        for p in pulled.problems[:10]:
+        for p in pulled.problems:  # every one, each file:line (validate lists them again)
             click.echo(f"  {one_line(p, 300)}", err=True)
-        if len(pulled.problems) > 10:
-            click.echo(f"  … and {len(pulled.problems) - 10} more", err=True)
     click.echo(f"outbox: {counted(pending_count(conn), 'grade')} waiting")
     note = empty_queue_note(conn, setup.reviewer, setup.plan.roster)
     if note is not None:

@@ -78,6 +78,9 @@ class Services:
         self._sync_listeners: list[Callable[[], None]] = []
         self._closing = threading.Lock()
         self._lost: int | None = None
+        #: Every problem the syncs said since the app opened (a corrupt line, a store's bad
+        #: reply), each once, in the order said: the store problems view lists them all.
+        self.store_problems: list[str] = []
 
     @property
     def reviewer(self) -> str:
@@ -166,6 +169,14 @@ class Services:
             error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
         finally:
             self._app.post_message(SyncFinished(problems, error, reached=reached))
+
+    def problems_said(self, problems: list[str]) -> None:
+        """Keep what a sync said about the stores (each problem once)."""
+        seen = set(self.store_problems)
+        for problem in problems:
+            if problem not in seen:
+                seen.add(problem)
+                self.store_problems.append(problem)
 
     def sync_finished(self, error: str | None, *, reached: bool = False) -> None:
         """The app calls this on the UI thread when a sync ends; ``reached``: it ran to its end
