@@ -141,7 +141,7 @@ async def test_phoenix_configure_sync_grade_offline_sync_again_exactly_once(
             (roots[0], "policy", "violation", 1),
             (roots[0], "task_success", "fail", 1),
             (roots[0], "tone", "3", 1),
-            (tool, "first_wrong_step", "1", 1),
+            (tool, "first_wrong_step", "2", 1),  # the second step, as the desk numbers it
             (roots[1], "intervention", "no", 1),
             (roots[1], "policy", "safe", 1),
             (roots[1], "task_success", "pass", 1),
@@ -208,7 +208,7 @@ async def test_langfuse_configure_login_sync_grade_offline_sync_again_exactly_on
                 (graded[0], None, "policy", "violation"),
                 (graded[0], None, "task_success", "fail"),
                 (graded[0], None, "tone", 3.0),
-                (graded[0], f"{graded[0]}-tool", "first_wrong_step", 1.0),
+                (graded[0], f"{graded[0]}-tool", "first_wrong_step", 2.0),  # the second step
                 (graded[1], None, "intervention", "no"),
                 (graded[1], None, "policy", "safe"),
                 (graded[1], None, "task_success", "pass"),
@@ -271,7 +271,7 @@ async def test_otlp_file_configure_sync_grade_offline_sync_again_exactly_once(
             (_tid(1), None, "policy", "violation"),
             (_tid(1), None, "task_success", "fail"),
             (_tid(1), None, "tone", 3),
-            (_tid(1), _sid(1, 2), "first_wrong_step", 1),
+            (_tid(1), _sid(1, 2), "first_wrong_step", 2),  # the second step
             (_tid(2), None, "intervention", "no"),
             (_tid(2), None, "policy", "safe"),
             (_tid(2), None, "task_success", "pass"),
