@@ -235,3 +235,43 @@ def test_an_unreadable_store_file_is_a_connector_error_naming_it(tmp_path: Path)
     (tmp_path / "incidents.jsonl").mkdir()
     with pytest.raises(ConnectorError, match="incidents.jsonl: cannot read"):
         FileConnector("demo", tmp_path).list_incidents()
+
+
+def test_check_names_every_corrupt_or_torn_line_of_every_file_with_its_path(store: Path) -> None:
+    """What `agentdeck validate` reads: the whole store, each problem ``path:line: what``."""
+    (store / "incidents.jsonl").write_text(
+        '{"id": "i-1", "title": "ok", "starts_at": "2026-01-01T00:00:00Z"}\n{oops\n'
+    )
+    (store / "scores.jsonl").write_text('["not", "a", "score"]\n')
+    # A summary that reads, a full record that does not (a step without its name).
+    with (store / "runs.jsonl").open("r+b") as fh:
+        data = fh.read()
+        fh.seek(0)
+        fh.write(
+            data[:-PARTIAL]
+            + _line({**run_record(300), "steps": [{"kind": "tool"}]})
+            + data[-PARTIAL:]
+        )
+        fh.truncate()
+    found = FileConnector("demo", store).check()
+    assert [p.split(": ", 1)[0] for p in found.problems] == [
+        f"{store}/runs.jsonl:2",
+        f"{store}/runs.jsonl:4",
+        f"{store}/runs.jsonl:12",
+        f"{store}/runs.jsonl:11",
+        f"{store}/incidents.jsonl:2",
+        f"{store}/scores.jsonl:1",
+    ]
+    assert found.problems[2].endswith(
+        "the last line is not complete JSON and has no newline "
+        "(still being written, or cut off); read once complete"
+    )
+    assert found.problems[3].endswith("(run not fetched)")
+    assert found.warnings == []
+    # A trace id again with other content: a warning, the last line wins.
+    with (store / "runs.jsonl").open("ab") as fh:
+        fh.write(b"\n" + _line({**GOOD[0], "cost_usd": 9.0}))
+    found = FileConnector("demo", store).check()
+    assert len(found.warnings) == 1
+    assert found.warnings[0].startswith(f"{store}/runs.jsonl:")
+    assert ": warning: trace id 'trace-00000' is also on line 1" in found.warnings[0]

@@ -636,3 +636,23 @@ def test_grades_are_pushed_and_read_back_exactly_once(tmp_path: Path) -> None:
     assert len(conn.scores_path.read_text(encoding="utf-8").splitlines()) == 4
     # The traces file is never written.
     assert path.read_bytes() == b"".join(_oi_trace(1))
+
+
+def test_check_names_every_corrupt_or_torn_line_and_the_scores_files(tmp_path: Path) -> None:
+    """What `agentdeck validate` reads: the whole file and its scores file, ``path:line: what``."""
+    a, b = _oi_trace(1), _oi_trace(2)
+    path = _write(tmp_path / "traces.jsonl", *a, b"this is not json\n", b[0], b[1], b[2][:50])
+    (tmp_path / "traces.scores.jsonl").write_text('{"id": "s-1", "value": \n')
+    found = OtlpFileConnector("otel", path).check()
+    assert found.problems == [
+        f"{tmp_path}/traces.jsonl:4: not valid JSON (a truncated or corrupt line)",
+        f"{tmp_path}/traces.jsonl:7: the last line is not complete JSON and has no newline "
+        "(still being written, or cut off); read once complete",
+        f"{tmp_path}/traces.scores.jsonl:1: not valid JSON (a truncated or corrupt line)",
+    ]
+    # Completed, only the line that is not JSON is left.
+    _write(path, b[2][50:])
+    (tmp_path / "traces.scores.jsonl").unlink()
+    assert OtlpFileConnector("otel", path).check().problems == [
+        f"{tmp_path}/traces.jsonl:4: not valid JSON (a truncated or corrupt line)"
+    ]
