@@ -127,6 +127,8 @@ class Score(_Record):
     name: str
     value: int | float | str
     comment: str | None = None
+    #: When the score was last written: as pushed, the grade's last change; as read back, the
+    #: store's time of its last change (a pulled grade is dated by it, never by the pull).
     created_at: Instant | None = None
     metadata: ScoreMetadata
 

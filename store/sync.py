@@ -683,7 +683,7 @@ def pull_scores(
             "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
             "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
-            "updated_at = CASE WHEN grades.\"values\" = excluded.\"values\" "
+            'updated_at = CASE WHEN grades."values" = excluded."values" '
             "AND grades.comment IS excluded.comment AND grades.escalate = excluded.escalate "
             "AND grades.complete = excluded.complete "
             "AND grades.first_wrong_step IS excluded.first_wrong_step "

@@ -410,7 +410,8 @@ def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]
 @_guarded
 def validate(workspace: Path | None) -> None:
     """Check the config, rubrics, agent cards (and their kill-switch targets, offline), runbooks
-    and stores; each problem names file:line.
+    and stores (the file and OpenTelemetry file stores read whole: every corrupt or torn line);
+    each problem names file:line.
 
     Exit 0 when all is well (warnings, such as a token missing from the keyring, are said and
     do not fail), 1 when problems were found, 2 when there is no workspace.
