@@ -142,3 +142,25 @@ def test_snapshot_of_the_list(
     assert snap_compare(
         make_app(demo_workspace, area="reports"), terminal_size=size, run_before=listed
     )
+
+
+async def test_the_list_keys_are_remappable(demo_workspace: Workspace) -> None:
+    cfg = demo_workspace.config_path
+    cfg.write_text(cfg.read_text() + '\n[keys]\n"problems.close" = "x"\n')
+    from review.session import load_setup
+    from store.workspace import load_workspace
+    from tui.app import check_keymap
+
+    ws = load_workspace(demo_workspace.root)
+    check_keymap(ws, load_setup(ws).rubric)  # the id is known: the app opens
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await palette(pilot, "Store problems")
+        assert isinstance(app.screen, StoreProblemsScreen)
+        await pilot.press("escape")  # no longer its key
+        await settle(pilot)
+        assert isinstance(app.screen, StoreProblemsScreen)
+        await pilot.press("x")
+        await settle(pilot)
+        assert not isinstance(app.screen, StoreProblemsScreen)

@@ -332,6 +332,7 @@ def check_keymap(workspace: Workspace, rubric: Rubric) -> None:
     """
     from tui.screens.oncall import OnCallScreen
     from tui.screens.reports import ReportsScreen
+    from tui.screens.store_problems import StoreProblemsScreen
 
     bindings = [
         b
@@ -340,6 +341,7 @@ def check_keymap(workspace: Workspace, rubric: Rubric) -> None:
             *ReviewScreen.BINDINGS,
             *OnCallScreen.BINDINGS,
             *ReportsScreen.BINDINGS,
+            *StoreProblemsScreen.BINDINGS,
         )
         if isinstance(b, Binding)
     ]
