@@ -146,7 +146,7 @@ def test_snapshot_of_the_list(
 
 async def test_the_list_keys_are_remappable(demo_workspace: Workspace) -> None:
     cfg = demo_workspace.config_path
-    cfg.write_text(cfg.read_text() + '\n[keys]\n"problems.close" = "x"\n')
+    cfg.write_text(cfg.read_text() + '\n[keys]\n"problems.close" = "ctrl+g"\n')
     from review.session import load_setup
     from store.workspace import load_workspace
     from tui.app import check_keymap
@@ -161,6 +161,6 @@ async def test_the_list_keys_are_remappable(demo_workspace: Workspace) -> None:
         await pilot.press("escape")  # no longer its key
         await settle(pilot)
         assert isinstance(app.screen, StoreProblemsScreen)
-        await pilot.press("x")
+        await pilot.press("ctrl+g")
         await settle(pilot)
         assert not isinstance(app.screen, StoreProblemsScreen)
