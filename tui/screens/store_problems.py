@@ -43,7 +43,7 @@ def _where(line: str, root: Path) -> tuple[str, str]:
     if not sep:
         return "", line
     path, colon, number = where.rpartition(":")
-    if colon and number.isdigit():
+    if colon and number.isdigit() and Path(path).is_absolute():
         with suppress(ValueError):
             where = f"{Path(path).resolve().relative_to(root.resolve())}:{number}"
     return where, what
