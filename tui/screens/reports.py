@@ -7,7 +7,8 @@ offline from the last sync, and is read again each time the area is shown and af
 **Adjudication** is where keys change data. The queue lists the overlap runs where reviewers
 disagree; the open run shows each reviewer's grade side by side with their comments, and a
 draft of the final grade (first the adjudication already set, else what the reviewers agree
-on). The rubric's level keys set the draft's criteria (the chosen level again clears it), ``[``
+on). The rubric's level keys set the draft's criteria (the chosen level again keeps it;
+``backspace`` clears the criterion set last), ``[``
 and ``]`` take one reviewer's whole grade as the draft, ``c`` opens the rationale box (typed
 text is text until ``enter`` or ``escape`` closes it; required when the final value overrides
 what every reviewer agreed on), ``o`` opens the run itself read-only (input, steps, output;
@@ -76,6 +77,8 @@ class Draft:
     source: int | None = None
     #: The rationale, saved as the final grade's comment.
     comment: str = ""
+    #: The criterion a level key set last (what ``backspace`` clears).
+    last: str | None = None
 
 
 def adjudication_text(
@@ -169,7 +172,7 @@ def adjudication_text(
     else:
         t.append("not saved yet: enter saves this final grade", "bold green")
     t.append("  ·  [ ] take a reviewer's grade  ·  c rationale  ·  o open the run", "dim")
-    t.append("  ·  j k next / previous run", "dim")
+    t.append("  ·  backspace clears the last set  ·  j k next / previous run", "dim")
     if said:
         t.append(f"\n{said}", "bold red")
     return t
@@ -199,6 +202,14 @@ class ReportsScreen(BoardScreen):
     AUTO_FOCUS = None
     BINDINGS = [
         *area_bindings("reports"),
+        # Before the view's own keys, so a narrow footer keeps it.
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            tooltip="Every key of the Reports area",
+            id="reports.help",
+        ),
         Binding("tab", "next_view", "Next view", tooltip="The next report", id="reports.next"),
         Binding(
             "shift+tab",
@@ -220,7 +231,15 @@ class ReportsScreen(BoardScreen):
         Binding(
             "right_square_bracket", "shown('take')", "Take a grade", id="reports.adjudication.take"
         ),
-        Binding("j", "shown('next')", "Next run", id="reports.adjudication.next"),
+        Binding("j", "shown('next')", "Next run", show=False, id="reports.adjudication.next"),
+        Binding(
+            "backspace",
+            "shown('clear')",
+            "Clear",
+            show=False,
+            tooltip="Clear the criterion a level key set last",
+            id="reports.adjudication.clear",
+        ),
         Binding(
             "c",
             "shown('rationale')",
@@ -235,17 +254,11 @@ class ReportsScreen(BoardScreen):
             tooltip="The run itself, read-only: input, steps, output (escape comes back)",
             id="reports.adjudication.open_run",
         ),
-        Binding(
-            "question_mark",
-            "help",
-            "Help",
-            tooltip="Every key of the Reports area",
-            id="reports.help",
-        ),
     ]
     #: Keys of the adjudication view besides its bindings, for help: (keys, what, why).
     ADJUDICATION_KEYS = [
-        ("the rubric's keys", "Set a level", "Set the draft's criterion (again: clear it)"),
+        ("the rubric's keys", "Set a level", "Set the draft's criterion (again: keeps it)"),
+        ("backspace", "Clear", "Clear the criterion a level key set last"),
         ("[ ]", "Take a grade", "Take one reviewer's whole grade as the draft"),
         ("j, k", "Next, previous", "Move through the disputed runs"),
         ("enter", "Save final", "Save the draft as the final grade, open the next run"),
@@ -393,7 +406,12 @@ class ReportsScreen(BoardScreen):
         if action == "shown":
             if self.run_open is not None or self.writing:
                 return False
-            return self.view == "adjudication" and self.draft is not None
+            if self.view != "adjudication" or self.draft is None or self.index is None:
+                return False
+            # On a run this person may not settle, only opening it and moving are offered.
+            return parameters in (("open_run",), ("next",)) or (
+                self._refusal(self.disputes[self.index]) is None
+            )
         return True
 
     def action_shown(self, what: str) -> None:
@@ -620,6 +638,7 @@ class ReportsScreen(BoardScreen):
         changes = (
             key in ("left_square_bracket", "right_square_bracket", "enter")
             or self._is(key, "reports.adjudication.rationale")
+            or self._is(key, "reports.adjudication.clear")
             or bool(character and character in levels)
         )
         if not changes:
@@ -645,14 +664,20 @@ class ReportsScreen(BoardScreen):
         if key == "enter":
             self._save(run, self.draft)
             return True
+        if self._is(key, "reports.adjudication.clear"):
+            last = self.draft.last
+            if last is None or last not in self.draft.values:
+                self._refuse("nothing to clear: backspace clears the criterion set last")
+                return True
+            values = {c: v for c, v in self.draft.values.items() if c != last}
+            self.draft = replace(self.draft, values=values, last=None)
+            self._draw_adjudication()
+            return True
         if character and character in levels:
+            # The level already chosen, pressed again, keeps it (a double tap never undoes).
             criterion, level = levels[character]
-            values = dict(self.draft.values)
-            if str(values.get(criterion.id)) == str(level.value):
-                values.pop(criterion.id)
-            else:
-                values[criterion.id] = level.value
-            self.draft = replace(self.draft, values=values)
+            values = {**self.draft.values, criterion.id: level.value}
+            self.draft = replace(self.draft, values=values, last=criterion.id)
             self._draw_adjudication()
             return True
         return True
@@ -701,8 +726,7 @@ class ReportsScreen(BoardScreen):
         self.run_open = run.run
         self.said = None
         head = Text(" Run under dispute · read-only ", "bold reverse")
-        head.append(f"  {one_line(run.workflow, 30)} · {one_line(run.run_id, 40)}", "dim")
-        head.append("\n escape back to the final grade · space, pgup, j k scroll", "dim")
+        head.append("  escape: back to the final grade · space, j k scroll", "dim")
         self.query_one("#dispute-run-head", Static).update(head)
         view = self.query_one("#dispute-run-view", RunView)
         view.show_message("Reading the run…")
