@@ -131,10 +131,6 @@ class ReviewSection(BaseModel):
                 )
         return self
 
-    def may_adjudicate(self, reviewer: str) -> bool:
-        """Whether ``reviewer`` may settle disputed runs (not counting their own)."""
-        return self.adjudicators is None or reviewer in self.adjudicators
-
 
 class AlwaysInclude(BaseModel):
     model_config = ConfigDict(extra="forbid")
