@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 
+import pytest
 from conftest import settle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -288,6 +289,28 @@ def test_snapshot_agreement_at_80_columns(snap_compare, demo_workspace: Workspac
     """At 80 columns the figures keep their names and values; the intervals wait for room."""
     app = make_app(demo_workspace)
     assert snap_compare(app, terminal_size=(80, 24), run_before=_snapshot_view(("tab",)))
+
+
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+
+
+@SIZES
+def test_snapshot_weekly_scrolled_to_its_end(
+    snap_compare, demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """The last workflow's weeks, reached with the keyboard."""
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=size, run_before=_snapshot_view(("end",)))
+
+
+@SIZES
+def test_snapshot_adjudication_with_the_run_open(
+    snap_compare, demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """The fourth disputed run (ben and chen differ on intervention and policy), opened."""
+    app = make_app(demo_workspace)
+    presses = ("tab", "tab", "j", "j", "j", "o")
+    assert snap_compare(app, terminal_size=size, run_before=_snapshot_view(presses))
 
 
 async def test_a_sync_reloads_the_reports_only_while_they_are_shown(

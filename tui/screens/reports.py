@@ -726,7 +726,7 @@ class ReportsScreen(BoardScreen):
         self.run_open = run.run
         self.said = None
         head = Text(" Run under dispute · read-only ", "bold reverse")
-        head.append("  escape: back to the final grade · space, j k scroll", "dim")
+        head.append("  escape: back · j k, space: scroll", "dim")
         self.query_one("#dispute-run-head", Static).update(head)
         view = self.query_one("#dispute-run-view", RunView)
         view.show_message("Reading the run…")
