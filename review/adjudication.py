@@ -33,9 +33,13 @@ from store.timestamps import now_iso
 __all__ = [
     "ADJUDICATED",
     "Adjudication",
+    "NotAllowed",
     "OverlapRun",
+    "RationaleRequired",
     "ReviewerGrade",
     "adjudicate",
+    "overridden",
+    "refusal",
     "disputed",
     "get_adjudication",
     "overlap_runs",
@@ -106,6 +110,39 @@ class OverlapRun:
         if self.adjudication is not None:
             return dict(self.adjudication.values)
         return None if self.differing else dict(self.agreed)
+
+
+class NotAllowed(ValueError):
+    """This person may not settle this run: they graded it, or ``[review] adjudicators`` does
+    not name them."""
+
+
+class RationaleRequired(ValueError):
+    """The final grade overrides a value every reviewer agreed on, and no rationale says why."""
+
+
+def refusal(run: OverlapRun, adjudicator: str, adjudicators: list[str] | None = None) -> str | None:
+    """Why ``adjudicator`` may not settle ``run``, in words for them; None when they may.
+
+    ``adjudicators`` is ``[review] adjudicators`` (None: anyone on the roster). Nobody settles a
+    run they graded: a dispute is settled by someone who was not a party to it.
+    """
+    if adjudicator in run.reviewers:
+        return "you graded this run: ask another adjudicator"
+    if adjudicators is not None and adjudicator not in adjudicators:
+        return f"only {', '.join(adjudicators)} may settle disputes ([review] adjudicators)"
+    return None
+
+
+def overridden(run: OverlapRun, values: Mapping[str, Any]) -> list[str]:
+    """The criteria (rubric order of ``run.agreed``) where ``values`` departs from the level
+    every reviewer agreed on (a different level, or none): such a final grade needs a
+    rationale."""
+    return _departures(run.agreed, values)
+
+
+def _departures(agreed: Mapping[str, Any], values: Mapping[str, Any]) -> list[str]:
+    return [c for c, v in agreed.items() if str(values.get(c)) != str(v)]
 
 
 def _level(criterion: Criterion, value: Any) -> Any:
@@ -259,12 +296,17 @@ def adjudicate(
     adjudicator: str,
     values: Mapping[str, Any],
     comment: str | None = None,
+    *,
+    adjudicators: list[str] | None = None,
 ) -> Adjudication:
     """Set (or change) the final grade on ``run`` (``runs.id``) under this rubric version.
 
     ``values`` maps criterion id to a level value; every required criterion must be there.
-    Raises ValueError, writing nothing, on a value that is not a level, a missing required
-    criterion, an empty adjudicator or an unknown run. The reviewers' grades stay as they are.
+    ``comment`` is the rationale, required (:class:`RationaleRequired`) when a value departs
+    from one every reviewer of the run agreed on. Raises :class:`NotAllowed` when the
+    adjudicator graded the run or is not among ``adjudicators`` (``[review] adjudicators``;
+    None: anyone). Raises ValueError, writing nothing, on a value that is not a level, a missing
+    required criterion, an empty adjudicator or an unknown run. The reviewers' grades stay.
 
     Durable when it returns: the row and its outbox row commit together (a savepoint inside a
     caller's transaction). Setting the same values, comment and adjudicator again writes nothing.
@@ -279,6 +321,7 @@ def adjudicate(
         if found is None:
             raise ValueError(f"run {run} is not in the local database")
         source, run_id = found
+        _check_allowed(conn, run, rubric, who, checked, text, adjudicators)
         before = get_adjudication(conn, run, rubric)
         if (
             before is not None
@@ -318,6 +361,42 @@ def adjudicate(
         after = get_adjudication(conn, run, rubric)
     assert after is not None
     return after
+
+
+def _check_allowed(
+    conn: sqlite3.Connection,
+    run: int,
+    rubric: Rubric,
+    who: str,
+    values: dict[str, Any],
+    comment: str | None,
+    adjudicators: list[str] | None,
+) -> None:
+    """The rules of who settles and when a rationale is needed, for any caller."""
+    graders = {r[0] for r in conn.execute("SELECT reviewer FROM grades WHERE run = ?", (run,))}
+    if who in graders:
+        raise NotAllowed(f"{who} graded this run: ask another adjudicator")
+    if adjudicators is not None and who not in adjudicators:
+        raise NotAllowed(
+            f"{who} may not settle disputes: [review] adjudicators names {', '.join(adjudicators)}"
+        )
+    if comment:
+        return
+    rows = conn.execute(
+        'SELECT reviewer, "values" FROM grades WHERE run = ? AND rubric_id = ? '
+        "AND rubric_version = ? AND complete = 1 AND reviewer != ?",
+        (run, rubric.id, rubric.version, ADJUDICATED),
+    ).fetchall()
+    if len(rows) < 2:
+        return
+    grades = [ReviewerGrade(r[0], json.loads(r[1]), None, "", "") for r in rows]
+    _, agreed = _compare(rubric, grades)
+    changed = _departures(agreed, values)
+    if changed:
+        said = ", ".join(f"{c}: {agreed[c]} → {values.get(c, '—')}" for c in changed)
+        raise RationaleRequired(
+            f"the final grade overrides what every reviewer agreed on ({said}): write the rationale"
+        )
 
 
 def _payload(
@@ -388,6 +467,8 @@ def queue_dict(runs: list[OverlapRun], rubric: Rubric) -> dict[str, Any]:
                     "comment": r.adjudication.comment,
                     "adjudicator": r.adjudication.adjudicator,
                     "updated_at": r.adjudication.updated_at,
+                    # Settled by one of its own reviewers (made before the rule, or elsewhere).
+                    "self_adjudicated": r.adjudication.adjudicator in r.reviewers,
                 },
             }
             for r in runs
@@ -403,7 +484,8 @@ def queue_rows(data: dict[str, Any]) -> list[list[str]]:
         who = [(g["reviewer"], g["values"], g["comment"] or "") for g in r["grades"]]
         if r["adjudication"] is not None:
             a = r["adjudication"]
-            who.append((f"final ({a['adjudicator']})", a["values"], a["comment"] or ""))
+            mark = ", graded it too" if a.get("self_adjudicated") else ""
+            who.append((f"final ({a['adjudicator']}{mark})", a["values"], a["comment"] or ""))
         for name, values, comment in who:
             cells = [str(values.get(c, "")) for c in data["criteria"]]
             rows.append([r["run_id"], r["workflow"], name, *cells, comment])

@@ -116,6 +116,21 @@ class ReviewSection(BaseModel):
             raise ValueError(f"{ADJUDICATED!r} is reserved for final grades: choose another name")
         return roster
 
+    #: Who may settle disputed runs in the Reports area (names from the roster); absent:
+    #: anyone on the roster. Nobody settles a run they graded themselves, whatever this says.
+    adjudicators: list[str] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _adjudicators_on_roster(self) -> ReviewSection:
+        for i, name in enumerate(self.adjudicators or []):
+            if name not in self.roster:
+                # A misspelt name would silently leave nobody able to settle a dispute.
+                raise LocatedError(
+                    f"adjudicator {name!r} is not in review.roster {self.roster}",
+                    ("adjudicators", i),
+                )
+        return self
+
 
 class AlwaysInclude(BaseModel):
     model_config = ConfigDict(extra="forbid")

@@ -13,10 +13,16 @@ import pytest
 from review import grading
 from review.adjudication import (
     ADJUDICATED,
+    NotAllowed,
+    RationaleRequired,
     adjudicate,
     disputed,
     get_adjudication,
     overlap_runs,
+    overridden,
+    queue_dict,
+    queue_rows,
+    refusal,
     unanimous,
 )
 from review.rubric import Rubric
@@ -317,3 +323,81 @@ def test_the_demo_has_an_adjudication_queue(demo_workspace: Any) -> None:
         "crm-update",
         "refund-approvals",
     }
+
+
+def test_overriding_what_every_reviewer_agreed_on_needs_a_rationale(desk: Any) -> None:
+    conn, setup, connector, runs = desk
+    rubric = setup.rubric
+    run = runs[1]
+    grade(conn, run, "ana", rubric, AGREE)
+    grade(conn, run, "ben", rubric, AGREE | {"policy": "violation"})
+    [queued] = disputed(conn, rubric)
+    assert overridden(queued, AGREE) == []
+    assert overridden(queued, AGREE | {"task_success": "fail"}) == ["task_success"]
+    assert overridden(queued, {"policy": "safe"}) == ["task_success", "intervention"]
+    outbox = scalar(conn, "SELECT count(*) FROM outbox")
+    for blank in (None, "", "   "):
+        with pytest.raises(RationaleRequired, match=r"task_success: pass → fail"):
+            adjudicate(conn, run, rubric, "dana", AGREE | {"task_success": "fail"}, blank)
+    assert scalar(conn, "SELECT count(*) FROM adjudications") == 0
+    assert scalar(conn, "SELECT count(*) FROM outbox") == outbox
+    # Settling only what they differ on needs none; overriding with a rationale is kept.
+    adjudicate(conn, run, rubric, "dana", AGREE)
+    final = adjudicate(
+        conn, run, rubric, "dana", AGREE | {"task_success": "fail"}, "refund over the cap"
+    )
+    assert final.comment == "refund over the cap"
+    push(conn, connector)
+    live = [s for s in connector.list_scores() if s.metadata.kind == "adjudicated"]
+    assert {s.name for s in live} == set(AGREE)
+    assert {s.comment for s in live} == {"refund over the cap"}
+
+
+def test_nobody_settles_a_run_they_graded_and_only_the_named_adjudicators(desk: Any) -> None:
+    conn, setup, _, runs = desk
+    rubric = setup.rubric
+    run = runs[1]
+    grade(conn, run, "ana", rubric, AGREE)
+    grade(conn, run, "ben", rubric, AGREE | {"policy": "violation"})
+    [queued] = disputed(conn, rubric)
+    assert refusal(queued, "ana") == "you graded this run: ask another adjudicator"
+    assert refusal(queued, "chen") is None
+    assert refusal(queued, "chen", ["dana"]) is not None
+    assert refusal(queued, "dana", ["dana"]) is None
+    with pytest.raises(NotAllowed, match="ana graded this run"):
+        adjudicate(conn, run, rubric, "ana", AGREE)
+    with pytest.raises(NotAllowed, match="adjudicators names dana"):
+        adjudicate(conn, run, rubric, "chen", AGREE, adjudicators=["dana"])
+    assert scalar(conn, "SELECT count(*) FROM adjudications") == 0
+    adjudicate(conn, run, rubric, "dana", AGREE, adjudicators=["dana"])
+    assert scalar(conn, "SELECT adjudicator FROM adjudications") == "dana"
+
+
+def test_report_disputes_marks_a_final_grade_set_by_one_of_its_reviewers(desk: Any) -> None:
+    """Made before the rule (or pulled from a laptop without it): kept, and marked."""
+    conn, setup, _, runs = desk
+    rubric = setup.rubric
+    grade(conn, runs[1], "ana", rubric, AGREE)
+    grade(conn, runs[1], "ben", rubric, AGREE | {"policy": "violation"})
+    conn.execute(
+        'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", comment, '
+        "adjudicator, created_at, updated_at) VALUES (?, ?, ?, ?, NULL, 'ben', 'x', 'x')",
+        (runs[1], rubric.id, rubric.version, json.dumps(AGREE)),
+    )
+    data = queue_dict(disputed(conn, rubric), rubric)
+    assert data["runs"][0]["adjudication"]["self_adjudicated"] is True
+    assert queue_rows(data)[-1][2] == "final (ben, graded it too)"
+
+
+def test_adjudicators_must_be_on_the_roster(tmp_path: Path) -> None:
+    from store.documents import DocumentError
+    from store.workspace import load_workspace
+
+    root = make_workspace(tmp_path / "ws", [run_record(0)], roster=("ana", "ben"))
+    config = root / "agentdeck.toml"
+    text = config.read_text()
+    config.write_text(text.replace("[review]\n", '[review]\nadjudicators = ["ben", "bne"]\n'))
+    with pytest.raises(DocumentError, match=r"agentdeck.toml:\d+: .*adjudicator 'bne' is not in"):
+        load_workspace(root)
+    config.write_text(text.replace("[review]\n", '[review]\nadjudicators = ["ben"]\n'))
+    assert load_workspace(root).config.review.adjudicators == ["ben"]

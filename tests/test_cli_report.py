@@ -213,3 +213,26 @@ def test_the_demo_adjudication_queue_on_the_command_line(tmp_path: Path) -> None
     assert len(rows) - 1 == sum(len(r["grades"]) for r in runs)
     page = agentdeck("report", "disputes", "-w", str(ws), "--format", "html").stdout
     assert page.count("<tr>") == len(rows)
+    # A final grade one of the run's own reviewers set (before the rule): kept, and marked.
+    own = next(r for r in runs if "ana" in [g["reviewer"] for g in r["grades"]])
+    conn.execute(
+        'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", comment, '
+        "adjudicator, created_at, updated_at) SELECT id, ?, ?, ?, NULL, 'ana', 'x', 'x' "
+        "FROM runs WHERE run_id = ?",
+        (
+            data["rubric"]["id"],
+            data["rubric"]["version"],
+            json.dumps(own["grades"][0]["values"]),
+            own["run_id"],
+        ),
+    )
+    conn.commit()
+    marked = agentdeck("report", "disputes", "-w", str(ws), "--format", "csv")
+    assert marked.stderr.strip() == (
+        "7 disputed runs (6 not adjudicated yet; 1 settled by one of its own reviewers, marked)"
+    )
+    finals = [r for r in csv.reader(io.StringIO(marked.stdout)) if r[2].startswith("final")]
+    assert [(r[0], r[2]) for r in finals] == [(own["run_id"], "final (ana, graded it too)")]
+    again = json.loads(agentdeck("report", "disputes", "-w", str(ws), "--format", "json").stdout)
+    settled = [r for r in again["runs"] if r["adjudication"]]
+    assert [r["adjudication"]["self_adjudicated"] for r in settled] == [True]

@@ -113,3 +113,33 @@ async def test_the_theme_picker_from_the_palette_closes_with_escape(
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is screen and app.theme == theme
+
+
+async def test_reports_help_over_the_open_run_and_not_in_the_rationale_box(
+    demo_workspace: Workspace,
+) -> None:
+    """Help lists the adjudication keys (opening the run, the rationale); over the open run it
+    goes back to the run; in the rationale box ``?`` is text."""
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        mine = next(
+            i for i, d in enumerate(screen.disputes) if demo_workspace.reviewer not in d.reviewers
+        )
+        await pilot.press(*["j"] * mine, "o")
+        await settle(pilot)
+        switcher = app.screen.query_one(ContentSwitcher)
+        assert switcher.current == "dispute-run"
+        await pilot.press("question_mark")
+        assert screen.helping and switcher.current == "reports-help"
+        body = str(screen.query_one("#reports-help-body", Static).render())
+        assert "Open run" in body and "Rationale" in body
+        await pilot.press("escape")
+        assert not screen.helping and switcher.current == "dispute-run"
+        await pilot.press("escape", "c", "question_mark", "enter")
+        await settle(pilot)
+        assert not screen.helping and switcher.current == "adjudication"
+        assert screen.draft is not None and screen.draft.comment == "?"

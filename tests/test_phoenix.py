@@ -836,3 +836,59 @@ def test_an_adjudicated_grade_goes_to_phoenix_and_comes_back_as_an_adjudication(
     )
     assert json.loads(values) == {"task_success": "fail", "intervention": "yes", "policy": "safe"}
     assert (comment, who) == ("settled", "dana")
+
+
+def test_an_adjudications_rationale_is_the_annotations_explanation_in_phoenix(
+    phoenix: PhoenixServer, tmp_path: Path, keyring_file: Path
+) -> None:
+    """A final grade that overrides what both reviewers agreed on carries its rationale: through
+    the outbox to Phoenix as each annotation's explanation, and back on another laptop."""
+    import pytest
+
+    from review import grading
+    from review.adjudication import RationaleRequired, adjudicate, get_adjudication
+    from review.session import sync
+    from store.workspace import load_workspace
+    from tests.conftest import copy_sample_data
+
+    project = "rationale-agents"
+    # An error run: always in the sample, so both laptops hold it in full.
+    ids = _seed(phoenix, project, [(0, "billing-support", True, False)])
+    root = copy_sample_data(tmp_path / "ws")
+    cfg = root / "agentdeck.toml"
+    old = 'name = "demo"\nkind = "file"'
+    cfg.write_text(
+        cfg.read_text().replace(
+            old, f'name = "px"\nkind = "phoenix"\nurl = "{phoenix.url}"\nproject = "{project}"\n#'
+        )
+    )
+    setup = load_setup(load_workspace(root))
+    rubric = setup.rubric
+    conn = connect(setup.workspace.db_path)
+    sync(conn, setup)
+    [(pk,)] = _rows(conn, "SELECT id FROM runs WHERE run_id = ?", ids[0])
+    agreed = {"task_success": "pass", "intervention": "no"}
+    for who, policy in (("ben", "safe"), ("chen", "violation")):
+        for criterion, value in (agreed | {"policy": policy}).items():
+            grading.set_value(conn, pk, who, rubric, criterion, value)
+    final = agreed | {"task_success": "fail", "policy": "violation"}
+    with pytest.raises(RationaleRequired):
+        adjudicate(conn, pk, rubric, "ana", final)
+    said = "Refunded $80: over the $50 cap on the card"
+    adjudicate(conn, pk, rubric, "ana", final, said)
+    [(_, _, pushed)] = sync(conn, setup)
+    assert pushed is not None and pushed.failed == 0
+
+    root_span = _hex(f"{project}/0/root", 16)
+    mine = [
+        a for a in _annotations(phoenix, project, [root_span]) if a["identifier"] == "adjudicated"
+    ]
+    assert {a["name"]: a["result"]["label"] for a in mine} == {k: str(v) for k, v in final.items()}
+    assert {a["result"]["explanation"] for a in mine} == {said}
+    assert {a["metadata"]["adjudicator"] for a in mine} == {"ana"}
+
+    other = connect(tmp_path / "laptop2" / "agentdeck.db")
+    sync(other, setup)
+    [(theirs,)] = _rows(other, "SELECT id FROM runs WHERE run_id = ?", ids[0])
+    back = get_adjudication(other, theirs, rubric)
+    assert back is not None and (back.comment, back.adjudicator) == (said, "ana")

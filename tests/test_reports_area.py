@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 
+import pytest
 from conftest import settle
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -107,7 +108,10 @@ async def test_keys_set_a_final_grade_and_the_reviewers_grades_stay(
         screen = await open_reports(pilot)
         await pilot.press("tab", "tab")
         assert screen.view == "adjudication"
-        first, second = screen.disputes[0], screen.disputes[1]
+        # Nobody settles a run they graded: the demo's reviewer (ana) skips hers.
+        mine = [d for d in screen.disputes if demo_workspace.reviewer not in d.reviewers]
+        first, second = mine[0], mine[1]
+        assert screen.disputes[0] == first and screen.disputes[1] != second
         before = rows(
             demo_workspace,
             'SELECT reviewer, "values", updated_at FROM grades WHERE run IN (?, ?) ORDER BY 1',
@@ -115,7 +119,7 @@ async def test_keys_set_a_final_grade_and_the_reviewers_grades_stay(
             second.run,
         )
         # First run: fail on task success, then save; the next disputed run opens at once.
-        # Second run: take the second reviewer's whole grade, then save.
+        # Second run (the next one ana may settle): take the second reviewer's grade, then save.
         await pilot.press("f", "enter", "]", "]", "enter")
         await settle(pilot)
         saved = dict(
@@ -144,13 +148,13 @@ async def test_keys_set_a_final_grade_and_the_reviewers_grades_stay(
             second.run,
         )
         assert after == before
-        assert screen.index == 2, "the third disputed run is open"
+        assert screen.disputes[screen.index or 0] == mine[2], "the next one to settle is open"
         with sqlite3.connect(demo_workspace.db_path) as conn:
             left = [d.run for d in disputed(conn, setup.rubric, pending_only=True)]
         assert first.run not in left and second.run not in left
 
 
-async def test_a_level_key_again_clears_it_and_saving_needs_the_required(
+async def test_a_level_key_again_keeps_it_backspace_clears_and_saving_needs_the_required(
     demo_workspace: Workspace,
 ) -> None:
     app = make_app(demo_workspace)
@@ -160,10 +164,13 @@ async def test_a_level_key_again_clears_it_and_saving_needs_the_required(
         run = screen.disputes[0]
         await pilot.press("f")
         assert screen.draft is not None and screen.draft.values["task_success"] == "fail"
-        await pilot.press("f", "enter")
+        await pilot.press("f")  # a double tap keeps the answer
+        assert screen.draft is not None and screen.draft.values["task_success"] == "fail"
+        await pilot.press("backspace", "enter")
         await settle(pilot)
         assert screen.draft is not None and "task_success" not in screen.draft.values
         assert screen.disputes[screen.index or 0].run == run.run, "nothing saved, still open"
+        assert "not saved: set task_success first" in text_of(app, "#dispute-detail")
         assert rows(
             demo_workspace, "SELECT count(*) FROM adjudications WHERE run = ?", run.run
         ) == [(0,)]
@@ -196,7 +203,8 @@ async def test_a_burst_of_final_grades_lands_run_by_run(
         async with app.run_test(size=SIZE) as pilot:
             screen = await open_reports(pilot)
             await pilot.press("tab", "tab")
-            taken = screen.disputes[: len(choices)]
+            mine = [d for d in screen.disputes if ws.reviewer not in d.reviewers]
+            taken = mine[: len(choices)]
             runs = [d.run for d in taken]
             # Each run: take the last ([) or the first (]) reviewer's whole grade, and save.
             names = {"[": "left_square_bracket", "]": "right_square_bracket"}
@@ -283,6 +291,28 @@ def test_snapshot_agreement_at_80_columns(snap_compare, demo_workspace: Workspac
     assert snap_compare(app, terminal_size=(80, 24), run_before=_snapshot_view(("tab",)))
 
 
+SIZES = pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+
+
+@SIZES
+def test_snapshot_weekly_scrolled_to_its_end(
+    snap_compare, demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """The last workflow's weeks, reached with the keyboard."""
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=size, run_before=_snapshot_view(("end",)))
+
+
+@SIZES
+def test_snapshot_adjudication_with_the_run_open(
+    snap_compare, demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """The fourth disputed run (ben and chen differ on intervention and policy), opened."""
+    app = make_app(demo_workspace)
+    presses = ("tab", "tab", "j", "j", "j", "o")
+    assert snap_compare(app, terminal_size=size, run_before=_snapshot_view(presses))
+
+
 async def test_a_sync_reloads_the_reports_only_while_they_are_shown(
     demo_workspace: Workspace,
 ) -> None:
@@ -338,3 +368,238 @@ async def test_a_saved_final_grade_reads_the_queue_and_the_rest_when_shown(
         await pilot.press("tab")
         await settle(pilot)
         assert loads == ["scorecard"]
+
+
+# --- reading with the keyboard ------------------------------------------------------------------
+
+
+async def test_every_view_scrolls_with_the_keys_and_has_the_focus(
+    demo_workspace: Workspace,
+) -> None:
+    """At 80x24 the weekly report holds three workflows below the screen: keys reach the last."""
+    from textual.containers import VerticalScroll
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_reports(pilot)
+        for view in ("weekly", "agreement", "scorecard"):
+            while screen.view != view:
+                await pilot.press("tab")
+            await settle(pilot)
+            scroll = screen.query_one(f"#{view}", VerticalScroll)
+            assert app.focused is scroll, f"{view} has the focus when shown"
+            assert scroll.max_scroll_y > 0, f"{view} is taller than 80x24"
+            await pilot.press("end")
+            await settle(pilot)
+            assert scroll.scroll_y == scroll.max_scroll_y
+            await pilot.press("home", "j", "down")
+            await settle(pilot)
+            assert scroll.scroll_y == 2
+            await pilot.press("k", "space")
+            await settle(pilot)
+            assert scroll.scroll_y > 2, "space is a page"
+            await pilot.press("pageup", "up")
+            await settle(pilot)
+            assert scroll.scroll_y == 0
+        # The weekly report's last workflow is reached (its rows are inside the scroll).
+        while screen.view != "weekly":
+            await pilot.press("tab")
+        await pilot.press("end")
+        await settle(pilot)
+        weekly = screen.query_one("#weekly", VerticalScroll)
+        last = list(screen.query(".workflow"))[-1]
+        assert last.region.bottom <= weekly.region.bottom
+        assert last.region.y >= weekly.region.y
+
+
+async def test_the_wheel_scrolls_the_weekly_report(demo_workspace: Workspace) -> None:
+    from textual.containers import VerticalScroll
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_reports(pilot)
+        weekly = screen.query_one("#weekly", VerticalScroll)
+        assert weekly.max_scroll_y > 0, "at 120x40 refund-approvals is below the screen"
+        from textual.events import MouseScrollDown
+
+        # The wheel, as the terminal sends it, over the report (Pilot has no wheel of its own).
+        for _ in range(3):
+            await pilot._post_mouse_events([MouseScrollDown], "#weekly", offset=(10, 10))
+        await settle(pilot)
+        assert weekly.scroll_y > 0
+
+
+async def test_the_queue_follows_the_selection_and_each_run_opens_at_its_top(
+    demo_workspace: Workspace,
+) -> None:
+    from textual.containers import VerticalScroll
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(100, 10)) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        queue = screen.query_one("#dispute-queue", VerticalScroll)
+        pane = screen.query_one("#dispute-pane", VerticalScroll)
+        assert app.focused is pane
+        height = queue.scrollable_content_region.height
+        assert len(screen.disputes) + 1 > height, "the queue is taller than the screen"
+        await pilot.press("end")
+        await settle(pilot)
+        assert pane.scroll_y > 0
+        for _ in range(len(screen.disputes) - 1):
+            await pilot.press("j")
+        await settle(pilot)
+        line = (screen.index or 0) + 1  # line 0 is the queue's title
+        assert screen.index == len(screen.disputes) - 1
+        assert queue.scroll_y <= line < queue.scroll_y + height, "the selection is in view"
+        assert pane.scroll_y == 0, "the next run is read from its top"
+        await pilot.press("home")
+        for _ in range(len(screen.disputes) - 1):
+            await pilot.press("k")
+        await settle(pilot)
+        assert screen.index == 0 and queue.scroll_y == 0
+
+
+# --- adjudication with the evidence ---------------------------------------------------------------
+
+
+def _open_on(screen: ReportsScreen, want: object) -> list[str]:
+    """The j presses from the first disputed run to ``want``."""
+    return ["j"] * [d.run for d in screen.disputes].index(want)  # type: ignore[arg-type]
+
+
+async def test_o_opens_the_run_read_only_and_escape_comes_back(demo_workspace: Workspace) -> None:
+    from textual.widgets import ContentSwitcher
+
+    from tui.widgets.run_view import RunView
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        run = screen.disputes[3]
+        await pilot.press(*_open_on(screen, run.run), "o")
+        await settle(pilot)
+        assert screen.query_one(ContentSwitcher).current == "dispute-run"
+        view = screen.query_one("#dispute-run-view", RunView)
+        [(inp, out, steps)] = rows(
+            demo_workspace,
+            "SELECT input, output, (SELECT count(*) FROM steps WHERE run = r.id) FROM runs r "
+            "WHERE id = ?",
+            run.run,
+        )
+        assert str(inp)[:40] in view.section_text("input")
+        assert str(out)[:40] in view.section_text("output")
+        assert f"Steps ({steps})" in "".join(c.plain for _, c in view._blocks)
+        draft = dict(screen.draft.values) if screen.draft else {}
+        # Read-only: a level key and enter change nothing; space scrolls the run.
+        await pilot.press("f", "enter", "space")
+        await settle(pilot)
+        assert view.scroll_y > 0
+        assert screen.draft is not None and screen.draft.values == draft
+        assert rows(demo_workspace, "SELECT count(*) FROM adjudications") == [(0,)]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.query_one(ContentSwitcher).current == "adjudication"
+        assert screen.disputes[screen.index or 0].run == run.run, "the same dispute"
+        assert app.focused is screen.query_one("#dispute-pane")
+
+
+async def test_a_rationale_is_required_to_override_what_the_reviewers_agreed_and_is_pushed(
+    demo_workspace: Workspace,
+) -> None:
+    """Both reviewers passed task success; failing it needs a rationale, which is typed as text
+    (keys that are commands elsewhere included), stored, and pushed as the scores' comment."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        run = next(
+            d
+            for d in screen.disputes
+            if d.agreed.get("task_success") == "pass" and demo_workspace.reviewer not in d.reviewers
+        )
+        await pilot.press(*_open_on(screen, run.run))
+        # Fail what both passed, settle the differing criteria, save: refused, nothing written.
+        await pilot.press("f", "y", "s", "enter")
+        await settle(pilot)
+        assert rows(demo_workspace, "SELECT count(*) FROM adjudications") == [(0,)]
+        assert screen.disputes[screen.index or 0].run == run.run, "still open"
+        shown = text_of(app, "#dispute-detail")
+        assert "not saved" in shown and "rationale" in shown
+        # The rationale: every key is text, even j, ], ?, tab and p (a level key).
+        said = "Refund j] p? over the cap"
+        await pilot.press("c", *[{" ": "space"}.get(ch, ch) for ch in said], "tab", "enter")
+        await settle(pilot)
+        assert screen.draft is not None and screen.draft.comment == said
+        assert screen.draft.values["task_success"] == "fail" and screen.view == "adjudication"
+        await pilot.press("enter")
+        await settle(pilot)
+        [(values, comment, who)] = rows(
+            demo_workspace, 'SELECT "values", comment, adjudicator FROM adjudications'
+        )
+        assert json.loads(values)["task_success"] == "fail"
+        assert (comment, who) == (said, demo_workspace.reviewer)
+        assert app.services.start_sync()
+        await settle(pilot)
+    assert rows(demo_workspace, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
+    scores = [
+        json.loads(line)
+        for line in (demo_workspace.root / "store" / "scores.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
+    final = [
+        s
+        for s in scores
+        if s.get("trace_id") == run.run_id
+        and (s.get("metadata") or {}).get("kind") == "adjudicated"
+    ]
+    assert {s["name"] for s in final} >= {"task_success", "intervention", "policy"}
+    assert {s["comment"] for s in final} == {said}
+
+
+async def test_nobody_settles_a_run_they_graded(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        own = next(d for d in screen.disputes if demo_workspace.reviewer in d.reviewers)
+        await pilot.press(*_open_on(screen, own.run))
+        await settle(pilot)
+        assert "you graded this run: ask another adjudicator" in text_of(app, "#dispute-detail")
+        before = dict(screen.draft.values) if screen.draft else {}
+        await pilot.press("right_square_bracket", "p", "c", "x", "enter")
+        await settle(pilot)
+        assert rows(demo_workspace, "SELECT count(*) FROM adjudications") == [(0,)]
+        assert screen.draft is not None and screen.draft.values == before
+        assert not screen.writing and screen.draft.comment == ""
+        assert "not taken: you graded this run" in text_of(app, "#dispute-detail")
+        assert screen.disputes[screen.index or 0].run == own.run
+
+
+async def test_only_the_named_adjudicators_settle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from conftest import copy_sample_data
+
+    from store.workspace import load_workspace
+
+    root = copy_sample_data(tmp_path / "ws")
+    config = root / "agentdeck.toml"
+    config.write_text(
+        config.read_text().replace("[review]\n", '[review]\nadjudicators = ["ben"]\n', 1)
+    )
+    ws = load_workspace(root)
+    assert ws.config.review.adjudicators == ["ben"]
+    app = make_app(ws)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        assert ws.reviewer not in screen.disputes[0].reviewers
+        await pilot.press("right_square_bracket", "enter")
+        await settle(pilot)
+        assert rows(ws, "SELECT count(*) FROM adjudications") == [(0,)]
+        assert "only ben may settle disputes" in text_of(app, "#dispute-detail")

@@ -1272,8 +1272,10 @@ def report_agreement(
 def report_disputes(
     workspace: Path | None, workflow: str | None, pending: bool, fmt: str, output: Path | None
 ) -> None:
-    """The adjudication queue: overlap runs whose reviewers disagree, their grades side by side,
-    and the final grade where one was set (settle them in the app's Reports area)."""
+    """The adjudication queue: disputed overlap runs (reviewers chose different levels on some
+    criterion), their grades side by side, and the final grade where one was set (settle them in
+    the app's Reports area). A final grade set by one of the run's own reviewers (made before
+    the rule that nobody settles a run they graded) is marked "graded it too"."""
     import csv
 
     from review.adjudication import disputed, queue_dict, queue_rows
@@ -1324,9 +1326,11 @@ def report_disputes(
         Console(file=buf, width=160, color_system=None).print(table)
         text = buf.getvalue()
     _write_text(text, output)
+    own = sum(1 for r in runs if r.adjudication and r.adjudication.adjudicator in r.reviewers)
+    marked = f"; {own} settled by one of its own reviewers, marked" if own else ""
     click.echo(
         f"{counted(len(runs), 'disputed run')}"
-        f" ({sum(1 for r in runs if r.adjudication is None)} not adjudicated yet)",
+        f" ({sum(1 for r in runs if r.adjudication is None)} not adjudicated yet{marked})",
         err=True,
     )
 

@@ -309,10 +309,12 @@ def agreement_group(report: dict[str, Any]) -> Group:
                 "dim",
             )
         )
+    # The reviewers counted from the report, never assumed (the demo has three, a team four).
+    raters = max(int(c.get("raters") or 0) for c in report["criteria"])
     note = Text(
         "compared (runs): rated by two reviewers or more, of the runs rated. * Fleiss' kappa "
         "counts only the runs every reviewer of the criterion rated (the report's contract); "
-        "with two of three reviewers on each overlap run it is undefined (—): read "
+        f"when no run was rated by all {raters} reviewers it is undefined (—): read "
         "Krippendorff's alpha and Gwet's AC1, which take any number of ratings a run.",
         "dim",
     )

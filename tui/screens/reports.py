@@ -7,19 +7,28 @@ offline from the last sync, and is read again each time the area is shown and af
 **Adjudication** is where keys change data. The queue lists the overlap runs where reviewers
 disagree; the open run shows each reviewer's grade side by side with their comments, and a
 draft of the final grade (first the adjudication already set, else what the reviewers agree
-on). The rubric's level keys set the draft's criteria (the chosen level again clears it), ``[``
-and ``]`` take one reviewer's whole grade as the draft, ``enter`` saves the final grade (stored
-and pushed as its own scores; the reviewers' grades stay as they were), ``j``/``k`` move
-through the queue. As at the desk, the screen's key handler takes every key in order, and a
-save is queued on the one database thread, so keys typed after it apply to what is open when
-they are read.
+on). The rubric's level keys set the draft's criteria (the chosen level again keeps it;
+``backspace`` clears the criterion set last), ``[``
+and ``]`` take one reviewer's whole grade as the draft, ``c`` opens the rationale box (typed
+text is text until ``enter`` or ``escape`` closes it; required when the final value overrides
+what every reviewer agreed on), ``o`` opens the run itself read-only (input, steps, output;
+``escape`` comes back to the same run), ``enter`` saves the final grade (stored and pushed as
+its own scores, the rationale as their comment; the reviewers' grades stay as they were),
+``j``/``k`` move through the queue. Nobody settles a run they graded, and with ``[review]
+adjudicators`` only those named settle: the view says why and its keys are refused with a word.
+As at the desk, the screen's key handler takes every key in order, and a save is queued on the
+one database thread, so keys typed after it apply to what is open when they are read.
+
+Every view scrolls with the usual keys (``j``/``k``, arrows, space, page up/down, home/end;
+in adjudication the arrows move through the queue and the rest scroll the run's pane) and the
+wheel, and the view shown has the focus.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +40,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import ContentSwitcher, Footer, Static
 
-from review.adjudication import OverlapRun
+from review.adjudication import OverlapRun, overridden, refusal
 from review.progress import WorkflowProgress, progress_by_workflow
 from review.rubric import Rubric
 from review.scorecard import ScorecardRow
@@ -40,8 +49,9 @@ from tui.keymap import area_bindings, help_rows
 from tui.reports import views
 from tui.screens.area import BoardScreen
 from tui.services import Services
-from tui.text import one_line
+from tui.text import one_line, safe_text
 from tui.widgets.overlays import help_text
+from tui.widgets.run_view import RunView
 from tui.widgets.status_line import StatusLine
 
 VIEWS = ("weekly", "agreement", "adjudication", "scorecard")
@@ -53,6 +63,8 @@ TITLES = {
 }
 #: Bootstrap resamples for the agreement view's intervals (the CLI's default too).
 RESAMPLES = 1000
+#: Keys that scroll what is shown (in adjudication the arrows and j/k move the queue instead).
+SCROLL_KEYS = ("down", "j", "up", "k", "pagedown", "space", "pageup", "home", "end")
 
 
 @dataclass
@@ -63,13 +75,24 @@ class Draft:
     values: dict[str, Any] = field(default_factory=dict)
     #: Which reviewer's grade ``[``/``]`` took last (index into the run's grades).
     source: int | None = None
+    #: The rationale, saved as the final grade's comment.
+    comment: str = ""
+    #: The criterion a level key set last (what ``backspace`` clears).
+    last: str | None = None
 
 
 def adjudication_text(
-    run: OverlapRun, rubric: Rubric, draft: Draft, position: tuple[int, int]
+    run: OverlapRun,
+    rubric: Rubric,
+    draft: Draft,
+    position: tuple[int, int],
+    *,
+    refused: str | None = None,
+    writing: bool = False,
+    said: str | None = None,
 ) -> Text:
     """The open disputed run: each criterion with every reviewer's value, the draft's value,
-    and the reviewers' comments."""
+    the reviewers' comments, the rationale, and why this person may not settle it (if so)."""
     t = Text()
     t.append(f"{position[0]} of {position[1]} · ", "dim")
     t.append(one_line(run.workflow, 30), "bold")
@@ -78,8 +101,13 @@ def adjudication_text(
         a = run.adjudication
         t.append(f"\nadjudicated by {one_line(a.adjudicator, 20)}", "green")
         t.append(f" at {a.updated_at[:16].replace('T', ' ')}", "dim")
+        if a.adjudicator in run.reviewers:
+            t.append("  (who graded it too: made before the rule)", "yellow")
     else:
         t.append("\nnot adjudicated yet", "yellow")
+    if refused:
+        t.append(f"\n{refused}", "bold yellow")
+    overrides = overridden(run, draft.values)
     width = max([len(one_line(g.reviewer, 14)) for g in run.grades] + [5])
     for criterion in rubric.criteria:
         t.append("\n\n")
@@ -89,6 +117,8 @@ def adjudication_text(
             t.append(" *", "dim")
         if differs:
             t.append("  reviewers differ", "yellow")
+        elif criterion.id in overrides:
+            t.append("  the final value overrides what every reviewer chose", "bold red")
         for i, g in enumerate(run.grades):
             value = g.values.get(criterion.id)
             t.append(f"\n  {one_line(g.reviewer, 14):<{width}}  ", "dim")
@@ -112,16 +142,39 @@ def adjudication_text(
         for who, comment in comments:
             t.append(f"\n  {one_line(who, 14)}: ", "dim")
             t.append(one_line(comment, 300), "italic")
+    rationale = draft.comment.strip()
+    needed = bool(overrides) and not rationale
+    t.append("\n\nrationale", "bold")
+    if needed:
+        t.append("  required: the final grade overrides what every reviewer agreed on", "yellow")
+    t.append("\n  ")
+    if writing:
+        # The person's own text, shown as data (never markup, controls made visible).
+        t.append(safe_text(draft.comment))
+        t.append(" ", "reverse")
+        t.append("\n  enter or escape: done · backspace deletes", "dim")
+    elif rationale:
+        t.append(safe_text(rationale), "italic")
+    else:
+        t.append("— (c writes it)", "dim")
     missing = [c.id for c in rubric.required if draft.values.get(c.id) is None]
     t.append("\n\n")
-    saved = run.adjudication is not None and run.adjudication.values == draft.values
-    if missing:
+    a = run.adjudication
+    saved = a is not None and a.values == draft.values and (a.comment or "") == rationale
+    if refused:
+        t.append("settling is not yours here (o still opens the run)", "yellow")
+    elif missing:
         t.append(f"to save, set: {', '.join(missing)}", "yellow")
+    elif needed:
+        t.append("to save, write the rationale (c)", "yellow")
     elif saved:
         t.append("this final grade is saved", "green")
     else:
         t.append("not saved yet: enter saves this final grade", "bold green")
-    t.append("  ·  [ ] take a reviewer's grade  ·  j k next / previous run", "dim")
+    t.append("  ·  [ ] take a reviewer's grade  ·  c rationale  ·  o open the run", "dim")
+    t.append("  ·  backspace clears the last set  ·  j k next / previous run", "dim")
+    if said:
+        t.append(f"\n{said}", "bold red")
     return t
 
 
@@ -149,6 +202,14 @@ class ReportsScreen(BoardScreen):
     AUTO_FOCUS = None
     BINDINGS = [
         *area_bindings("reports"),
+        # Before the view's own keys, so a narrow footer keeps it.
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            tooltip="Every key of the Reports area",
+            id="reports.help",
+        ),
         Binding("tab", "next_view", "Next view", tooltip="The next report", id="reports.next"),
         Binding(
             "shift+tab",
@@ -170,21 +231,40 @@ class ReportsScreen(BoardScreen):
         Binding(
             "right_square_bracket", "shown('take')", "Take a grade", id="reports.adjudication.take"
         ),
-        Binding("j", "shown('next')", "Next run", id="reports.adjudication.next"),
+        Binding("j", "shown('next')", "Next run", show=False, id="reports.adjudication.next"),
         Binding(
-            "question_mark",
-            "help",
-            "Help",
-            tooltip="Every key of the Reports area",
-            id="reports.help",
+            "backspace",
+            "shown('clear')",
+            "Clear",
+            show=False,
+            tooltip="Clear the criterion a level key set last",
+            id="reports.adjudication.clear",
+        ),
+        Binding(
+            "c",
+            "shown('rationale')",
+            "Rationale",
+            tooltip="Write why this final grade (required when it overrides what all agreed)",
+            id="reports.adjudication.rationale",
+        ),
+        Binding(
+            "o",
+            "shown('open_run')",
+            "Open run",
+            tooltip="The run itself, read-only: input, steps, output (escape comes back)",
+            id="reports.adjudication.open_run",
         ),
     ]
     #: Keys of the adjudication view besides its bindings, for help: (keys, what, why).
     ADJUDICATION_KEYS = [
-        ("the rubric's keys", "Set a level", "Set the draft's criterion (again: clear it)"),
+        ("the rubric's keys", "Set a level", "Set the draft's criterion (again: keeps it)"),
+        ("backspace", "Clear", "Clear the criterion a level key set last"),
         ("[ ]", "Take a grade", "Take one reviewer's whole grade as the draft"),
         ("j, k", "Next, previous", "Move through the disputed runs"),
         ("enter", "Save final", "Save the draft as the final grade, open the next run"),
+        ("c", "Rationale", "Write why (required when overriding what every reviewer chose)"),
+        ("o", "Open run", "The run read-only: input, steps, output; escape comes back"),
+        ("space, pgup, home, end", "Scroll", "Scroll the run's pane (the run too, when open)"),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -206,6 +286,12 @@ class ReportsScreen(BoardScreen):
         self.checking = False
         #: Help is shown over the current view (escape or ? goes back to it).
         self.helping = False
+        #: The disputed run (``runs.id``) shown read-only over the adjudication view, if any.
+        self.run_open: int | None = None
+        #: The rationale box of the open disputed run has the keys.
+        self.writing = False
+        #: The last key refused on the adjudication view, and why (cleared by the next move).
+        self.said: str | None = None
 
     def compose(self) -> ComposeResult:
         yield self.area_bar()
@@ -218,9 +304,13 @@ class ReportsScreen(BoardScreen):
             with VerticalScroll(id="agreement"):
                 yield Static(id="agreement-body")
             with Horizontal(id="adjudication"):
-                yield Static(id="dispute-queue")
+                with VerticalScroll(id="dispute-queue"):
+                    yield Static(id="dispute-list")
                 with VerticalScroll(id="dispute-pane"):
                     yield Static(id="dispute-detail")
+            with Vertical(id="dispute-run"):
+                yield Static(id="dispute-run-head")
+                yield RunView(id="dispute-run-view")
             with VerticalScroll(id="scorecard"):
                 yield Static(id="scorecard-body")
             with VerticalScroll(id="reports-help"):
@@ -230,6 +320,18 @@ class ReportsScreen(BoardScreen):
 
     def prepare(self) -> None:
         self._draw_tabs()
+        self._focus_view()
+
+    def _focus_view(self) -> None:
+        """The view shown has the focus (its scrollbar lights up; the wheel and keys move it)."""
+        shown = self.query_one(ContentSwitcher).current
+        target = {"adjudication": "#dispute-pane", "dispute-run": None}.get(
+            shown or "", f"#{shown}"
+        )
+        if target is None:
+            self.set_focus(None)
+        else:
+            self.query_one(target).focus(scroll_visible=False)
 
     # -- views -------------------------------------------------------------------------------
 
@@ -243,9 +345,15 @@ class ReportsScreen(BoardScreen):
 
     def show_view(self, name: str) -> None:
         self.helping = False
+        self.run_open = None
+        self.writing = False
+        self.said = None
         self.view = name
         self.query_one(ContentSwitcher).current = name
         self._draw_tabs()
+        self._focus_view()
+        if name == "adjudication":
+            self._draw_adjudication()
         if self.stale and name != "adjudication":
             self.reload()
         self.refresh_bindings()
@@ -276,12 +384,15 @@ class ReportsScreen(BoardScreen):
         self.helping = True
         self.query_one(ContentSwitcher).current = "reports-help"
         self.query_one("#reports-help", VerticalScroll).scroll_home(animate=False)
+        self._focus_view()
         self.refresh_bindings()
 
     def close_help(self) -> None:
         if self.helping:
             self.helping = False
-            self.query_one(ContentSwitcher).current = self.view
+            shown = "dispute-run" if self.run_open is not None else self.view
+            self.query_one(ContentSwitcher).current = shown
+            self._focus_view()
             self.refresh_bindings()
 
     def action_help(self) -> None:
@@ -293,7 +404,14 @@ class ReportsScreen(BoardScreen):
         if action == "check_switches":
             return self.view == "scorecard"
         if action == "shown":
-            return self.view == "adjudication" and self.draft is not None
+            if self.run_open is not None or self.writing:
+                return False
+            if self.view != "adjudication" or self.draft is None or self.index is None:
+                return False
+            # On a run this person may not settle, only opening it and moving are offered.
+            return parameters in (("open_run",), ("next",)) or (
+                self._refusal(self.disputes[self.index]) is None
+            )
         return True
 
     def action_shown(self, what: str) -> None:
@@ -435,22 +553,33 @@ class ReportsScreen(BoardScreen):
             self.index = runs.index(keep) if keep in runs else 0
         self._open_dispute(keep_draft=True)
 
+    def _refusal(self, run: OverlapRun) -> str | None:
+        """Why the person at this laptop may not settle ``run``, or None."""
+        review = self.services.workspace.config.review
+        return refusal(run, self.services.reviewer, review.adjudicators)
+
     def _open_dispute(self, *, keep_draft: bool = False) -> None:
         run = self.disputes[self.index] if self.index is not None else None
         if run is None:
             self.draft = None
         elif not (keep_draft and self.draft is not None and self.draft.run == run.run):
-            values = dict(run.adjudication.values) if run.adjudication else dict(run.agreed)
-            self.draft = Draft(run.run, values)
+            a = run.adjudication
+            values = dict(a.values) if a else dict(run.agreed)
+            self.draft = Draft(run.run, values, comment=(a.comment or "") if a else "")
+            self.said = None
+            self.writing = False
+            # Each run is read from its top, not where the last one was left.
+            self.query_one("#dispute-pane", VerticalScroll).scroll_home(animate=False)
         self._draw_adjudication()
 
     def _draw_adjudication(self) -> None:
-        self.query_one("#dispute-queue", Static).update(
+        self.query_one("#dispute-list", Static).update(
             Text.assemble(
                 (f"Disputed overlap runs ({len(self.disputes)})\n", "bold"),
                 queue_text(self.disputes, self.index, self.settled),
             )
         )
+        self.call_after_refresh(self._follow_selection)
         detail = self.query_one("#dispute-detail", Static)
         if self.index is None or self.draft is None or self.rubric is None:
             detail.update(Text("Nothing to adjudicate.", "dim"))
@@ -458,9 +587,36 @@ class ReportsScreen(BoardScreen):
             return
         run = self.disputes[self.index]
         detail.update(
-            adjudication_text(run, self.rubric, self.draft, (self.index + 1, len(self.disputes)))
+            adjudication_text(
+                run,
+                self.rubric,
+                self.draft,
+                (self.index + 1, len(self.disputes)),
+                refused=self._refusal(run),
+                writing=self.writing,
+                said=self.said,
+            )
         )
         self.refresh_bindings()
+
+    def _follow_selection(self) -> None:
+        """Keep the selected run's line of the queue on screen (line 0 is the title)."""
+        if self.index is None:
+            return
+        queue = self.query_one("#dispute-queue", VerticalScroll)
+        line, top = self.index + 1, round(queue.scroll_offset.y)
+        height = queue.scrollable_content_region.height
+        if height <= 0:
+            return
+        if line < top + 1:
+            queue.scroll_to(y=max(line - 1, 0), animate=False, immediate=True)
+        elif line >= top + height:
+            queue.scroll_to(y=line - height + 1, animate=False, immediate=True)
+
+    def _refuse(self, why: str) -> None:
+        """A key that cannot act here: say so on the pane (a toast would cover it in a burst)."""
+        self.said = why
+        self._draw_adjudication()
 
     def _adjudication_key(self, key: str, character: str | None) -> bool:
         """A key on the adjudication view; False when it is not one of its keys."""
@@ -472,29 +628,153 @@ class ReportsScreen(BoardScreen):
             self.index = max(0, min(len(self.disputes) - 1, self.index + step))
             self._open_dispute()
             return True
+        if key in ("pagedown", "space", "pageup", "home", "end"):
+            self._scroll(self.query_one("#dispute-pane", VerticalScroll), key)
+            return True
+        if self._is(key, "reports.adjudication.open_run"):
+            self._open_run(run)
+            return True
+        levels = self.rubric.key_map()
+        changes = (
+            key in ("left_square_bracket", "right_square_bracket", "enter")
+            or self._is(key, "reports.adjudication.rationale")
+            or self._is(key, "reports.adjudication.clear")
+            or bool(character and character in levels)
+        )
+        if not changes:
+            return False
+        refused = self._refusal(run)
+        if refused:
+            self._refuse(f"not taken: {refused}")
+            return True
+        self.said = None
         if key in ("left_square_bracket", "right_square_bracket") and run.grades:
             step = 1 if key == "right_square_bracket" else -1
             now = self.draft.source
             i = (0 if step > 0 else len(run.grades) - 1) if now is None else now + step
             i %= len(run.grades)
-            self.draft = Draft(run.run, dict(run.grades[i].values), i)
+            self.draft = replace(self.draft, values=dict(run.grades[i].values), source=i)
             self._draw_adjudication()
+            return True
+        if self._is(key, "reports.adjudication.rationale"):
+            self.writing = True
+            self._draw_adjudication()
+            self.call_after_refresh(self._show_rationale)
             return True
         if key == "enter":
             self._save(run, self.draft)
             return True
-        levels = self.rubric.key_map()
-        if character and character in levels:
-            criterion, level = levels[character]
-            values = dict(self.draft.values)
-            if str(values.get(criterion.id)) == str(level.value):
-                values.pop(criterion.id)
-            else:
-                values[criterion.id] = level.value
-            self.draft = Draft(run.run, values, self.draft.source)
+        if self._is(key, "reports.adjudication.clear"):
+            last = self.draft.last
+            if last is None or last not in self.draft.values:
+                self._refuse("nothing to clear: backspace clears the criterion set last")
+                return True
+            values = {c: v for c, v in self.draft.values.items() if c != last}
+            self.draft = replace(self.draft, values=values, last=None)
             self._draw_adjudication()
             return True
-        return False
+        if character and character in levels:
+            # The level already chosen, pressed again, keeps it (a double tap never undoes).
+            criterion, level = levels[character]
+            values = {**self.draft.values, criterion.id: level.value}
+            self.draft = replace(self.draft, values=values, last=criterion.id)
+            self._draw_adjudication()
+            return True
+        return True
+
+    def _show_rationale(self) -> None:
+        self.query_one("#dispute-pane", VerticalScroll).scroll_end(animate=False)
+
+    def _rationale_key(self, key: str, character: str | None) -> None:
+        """A key while the rationale box is open: text, never a command."""
+        assert self.draft is not None
+        if key in ("enter", "escape"):
+            self.writing = False
+        elif key in ("backspace", "ctrl+h"):
+            self.draft = replace(self.draft, comment=self.draft.comment[:-1])
+        elif character and character.isprintable():
+            self.draft = replace(self.draft, comment=self.draft.comment + character)
+        else:
+            return  # tab, arrows, function keys: nothing, and nothing else either
+        self._draw_adjudication()
+
+    def on_paste(self, event: events.Paste) -> None:
+        event.stop()
+        if self.writing and self.draft is not None:
+            # One line of text: newlines and tabs become spaces, other controls are dropped.
+            text = "".join(
+                " " if ch in "\r\n\t" else ch
+                for ch in event.text
+                if ch.isprintable() or ch in "\r\n\t"
+            )
+            self.draft = replace(self.draft, comment=self.draft.comment + text)
+            self._draw_adjudication()
+
+    def _is(self, key: str, binding_id: str) -> bool:
+        """Whether ``key`` is one of the keys of the binding ``binding_id`` (as remapped in
+        agentdeck.toml)."""
+        default = next(
+            b.key for b in self.BINDINGS if isinstance(b, Binding) and b.id == binding_id
+        )
+        keys = self.app._keymap.get(binding_id, default)
+        return key in [k.strip() for k in keys.split(",")]
+
+    # -- the disputed run, read-only ---------------------------------------------------------------
+
+    def _open_run(self, run: OverlapRun) -> None:
+        """Show the run itself over the adjudication view; escape comes back to this run."""
+        self.run_open = run.run
+        self.said = None
+        head = Text(" Run under dispute · read-only ", "bold reverse")
+        head.append("  escape: back · j k, space: scroll", "dim")
+        self.query_one("#dispute-run-head", Static).update(head)
+        view = self.query_one("#dispute-run-view", RunView)
+        view.show_message("Reading the run…")
+        self.query_one(ContentSwitcher).current = "dispute-run"
+        self._focus_view()
+        self.refresh_bindings()
+        self._work(self._load_run(run.run), "reports-run", exclusive=True)
+
+    async def _load_run(self, run: int) -> None:
+        from review.queue import run_detail
+
+        detail = await asyncio.wrap_future(
+            self.services.reader.submit(lambda conn: run_detail(conn, run))
+        )
+        if self.run_open != run:
+            return  # closed (or another opened) while it was read
+        view = self.query_one("#dispute-run-view", RunView)
+        if detail is None:
+            view.show_message("This run is not in the local copy any more.")
+        else:
+            view.show(detail, None)
+
+    def _close_run(self) -> None:
+        self.run_open = None
+        self.query_one(ContentSwitcher).current = "adjudication"
+        self._focus_view()
+        self._draw_adjudication()
+
+    def _run_key(self, key: str) -> None:
+        if key in ("escape", "q") or self._is(key, "reports.adjudication.open_run"):
+            self._close_run()
+        elif key in SCROLL_KEYS:
+            self._scroll(self.query_one("#dispute-run-view", RunView), key)
+
+    @staticmethod
+    def _scroll(widget: Any, key: str) -> None:
+        if key in ("down", "j"):
+            widget.scroll_down(animate=False)
+        elif key in ("up", "k"):
+            widget.scroll_up(animate=False)
+        elif key in ("pagedown", "space"):
+            widget.scroll_page_down(animate=False)
+        elif key == "pageup":
+            widget.scroll_page_up(animate=False)
+        elif key == "home":
+            widget.scroll_home(animate=False)
+        elif key == "end":
+            widget.scroll_end(animate=False)
 
     def _save(self, run: OverlapRun, draft: Draft) -> None:
         """Queue the final grade on the database thread and open the next run not settled yet
@@ -505,12 +785,23 @@ class ReportsScreen(BoardScreen):
         assert rubric is not None and self.index is not None
         missing = [c.id for c in rubric.required if draft.values.get(c.id) is None]
         if missing:
-            self.notify(f"Set {', '.join(missing)} first.", severity="warning", markup=False)
+            self._refuse(f"not saved: set {', '.join(missing)} first")
+            return
+        comment = draft.comment.strip()
+        overrides = overridden(run, draft.values)
+        if overrides and not comment:
+            self._refuse(
+                f"not saved: the final grade overrides what every reviewer agreed on "
+                f"({', '.join(overrides)}); c writes the rationale"
+            )
             return
         who = self.services.reviewer
+        adjudicators = self.services.workspace.config.review.adjudicators
         values = dict(draft.values)
         future = self.services.writer.submit(
-            lambda conn: adjudicate(conn, run.run, rubric, who, values)
+            lambda conn: adjudicate(
+                conn, run.run, rubric, who, values, comment or None, adjudicators=adjudicators
+            )
         )
         self.saving += 1
         self.settled.add(run.run)
@@ -518,7 +809,10 @@ class ReportsScreen(BoardScreen):
         later = [
             i
             for i, d in enumerate(self.disputes)
-            if i > self.index and d.adjudication is None and d.run not in self.settled
+            if i > self.index
+            and d.adjudication is None
+            and d.run not in self.settled
+            and self._refusal(d) is None
         ]
         if later:
             self.index = later[0]
@@ -558,30 +852,41 @@ class ReportsScreen(BoardScreen):
     def on_key(self, event: events.Key) -> None:
         if event.key in ("ctrl+q", "ctrl+p", "f1", "f2", "f3"):
             return  # quit, the palette and the areas are the app's
+        key = event.key
+        if self.writing and not self.helping:
+            # The rationale box: every other key is text (or nothing), never a command.
+            event.stop()
+            event.prevent_default()
+            self._rationale_key(key, event.character)
+            return
         if self.helping:
-            if event.key in ("tab", "shift+tab"):
+            if key in ("tab", "shift+tab"):
                 return  # the next view, which closes help
             event.stop()
             event.prevent_default()
-            scroll = self.query_one("#reports-help", VerticalScroll)
-            if event.key in ("escape", "question_mark", "q"):
+            if key in ("escape", "question_mark", "q"):
                 self.close_help()
-            elif event.key in ("down", "j"):
-                scroll.scroll_down(animate=False)
-            elif event.key in ("up", "k"):
-                scroll.scroll_up(animate=False)
-            elif event.key in ("pagedown", "space"):
-                scroll.scroll_page_down(animate=False)
-            elif event.key == "pageup":
-                scroll.scroll_page_up(animate=False)
+            else:
+                self._scroll(self.query_one("#reports-help", VerticalScroll), key)
             return
-        if event.key == "question_mark":
+        if key == "question_mark":
             event.stop()
             event.prevent_default()
             self.show_help()
             return
-        if self.view != "adjudication" or event.key in ("tab", "shift+tab"):
+        if key in ("tab", "shift+tab"):
             return
-        if self._adjudication_key(event.key, event.character):
+        if self.view == "adjudication" and self.run_open is not None:
             event.stop()
             event.prevent_default()
+            self._run_key(key)
+            return
+        if self.view == "adjudication":
+            if self._adjudication_key(key, event.character):
+                event.stop()
+                event.prevent_default()
+            return
+        if key in SCROLL_KEYS:
+            event.stop()
+            event.prevent_default()
+            self._scroll(self.query_one(f"#{self.view}", VerticalScroll), key)
