@@ -1581,7 +1581,7 @@ def _weekly_table(data: object, *, to_file: bool) -> str:
     assert isinstance(data, WeeklyReport)
     # Recorded, not printed: the text goes to stdout or the -o file like the other formats.
     console = Console(
-        record=True, width=140, file=io.StringIO(), force_terminal=False, no_color=to_file
+        record=True, width=160, file=io.StringIO(), force_terminal=False, no_color=to_file
     )
     console.print(Text(f"Weekly report {data.week} ({data.weeks[0]} to {data.weeks[-1]}, UTC)"))
     if not data.workflows:
@@ -1601,6 +1601,9 @@ def _weekly_table(data: object, *, to_file: bool) -> str:
                 f"{ex.change_text(wf.change('intervention'))}   budget: {ex.budget_text(wf)}"
             )
         )
+        for w in wf.weeks:
+            if w.agreement is not None and w.agreement.note:
+                console.print(Text(f"  {w.week} agreement: {w.agreement.note}"))
     return console.export_text(styles=False)
 
 
