@@ -115,9 +115,10 @@ async def test_the_agreement_view_gives_n_too_few_undefined_resamples_and_the_no
         shown = " ".join(text_of(app, "#agreement-body").split())
         by_name = {c["criterion"]: c for c in screen.agreement["criteria"]}
         for name, c in by_name.items():
-            few = " too few" if c["pairable_units"] < 10 else ""
-            assert f"{name} {c['pairable_units']} of {c['units']}{few}" in shown
-        assert "tool_use 7 of 72 too few" in shown and "task_success 29 of 124 3" in shown
+            few = " few" if c["pairable_units"] < 10 else ""
+            assert f"{name}{few} {c['pairable_units']} of {c['units']}" in shown
+        assert "tool_use few 7 of 72" in shown and "task_success 29 of 124 3" in shown
+        assert "under 10 compared, too few for the figures to say much" in shown
         assert "policy: 90% agreement but alpha -0.04: safe is 95% of the ratings" in shown
         lost = by_name["policy"]["intervals"]["undefined_resamples"]["krippendorff_alpha"]
         assert f"policy: α nominal {lost['nominal']} of 1000 resamples" in shown

@@ -266,7 +266,7 @@ def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
     table.add_column("criterion", min_width=12, no_wrap=True)
     labels = (
-        ("compared", "raters", "% agree", "α nominal", "α ordinal", "Fleiss κ*", "AC1")
+        ("compared", "raters", "% agree", "α nominal", "α ordinal", "Fleiss*", "AC1")
         if wide
         else ("n/rated", "raters", "agree", "α nom", "α ord", "Fleiss*", "AC1")
     )
@@ -279,15 +279,15 @@ def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
         def figure(key: str, value: Any, c: dict[str, Any] = c) -> Text:
             return _with_interval(c, key, value, wide=wide)
 
-        compared = Text(f"{pairable:,} of {units:,}" if wide else f"{pairable:,}/{units:,}")
+        name = Text(one_line(str(c.get("criterion")), 30))
         if c.get("too_few"):
-            compared.append(" too few" if wide else " few", "yellow")
+            name.append(" few", "yellow")
         fleiss = figure("fleiss_kappa", c.get("fleiss_kappa"))
-        if wide:
+        if wide and c.get("fleiss_kappa") is not None:
             fleiss.append(f" n {c.get('fleiss_units', 0):,}", "dim")
         table.add_row(
-            Text(one_line(str(c.get("criterion")), 30)),
-            compared,
+            name,
+            f"{pairable:,} of {units:,}" if wide else f"{pairable:,}/{units:,}",
             f"{c.get('raters', 0):,}",
             figure("percent_agreement", c.get("percent_agreement")),
             figure("krippendorff_alpha.nominal", alpha.get("nominal")),
@@ -397,7 +397,8 @@ def agreement_group(report: dict[str, Any]) -> Group:
 
     note = Text(
         "compared (runs): n, the runs rated by two reviewers or more, of the runs rated; "
-        f"too few: under {MIN_UNITS} compared, the figures say little. * Fleiss' kappa "
+        f"few (beside a criterion): under {MIN_UNITS} compared, too few for the figures to say "
+        "much. * Fleiss' kappa "
         "counts only the runs every reviewer of the criterion rated (its own n); when overlap "
         "runs get fewer reviewers than the criterion has it is undefined (—): read "
         "Krippendorff's alpha and Gwet's AC1, which take any number of ratings a run.",
