@@ -374,6 +374,60 @@ def grade_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {"complete_grades": int(complete), "incomplete_grades": int(incomplete)}
 
 
+def window_agreement(
+    conn: sqlite3.Connection,
+    rubric_id: str,
+    version: str,
+    criterion: str,
+    starts: list[str],
+    end: str,
+    workflow: str | None = None,
+) -> dict[tuple[str, int], OutcomeAgreement]:
+    """Agreement on one criterion per workflow and period of a window: ``starts`` are the
+    periods' first moments in order (the database's timestamp text), ``end`` the window's end;
+    keyed by (workflow, period index). One read of the window's complete grades under this
+    rubric version (not of its runs); a workflow and period nobody graded is absent. The
+    figures are :func:`workflow_agreement`'s, period by period."""
+    import bisect
+
+    from review.agreement import criterion_agreement, outcome_agreement
+
+    declared = None
+    for (body,) in conn.execute(
+        "SELECT body FROM rubrics WHERE rubric_id = ? AND version = ?", (rubric_id, version)
+    ):
+        for c in json.loads(body).get("criteria", []):
+            if c.get("id") == criterion:
+                declared = _scale_is_numeric(c)
+    sql = (
+        "SELECT r.workflow, r.started_at, r.source, r.run_id, g.reviewer, "
+        'json_extract(g."values", ?), g.id FROM grades g CROSS JOIN runs r ON r.id = g.run '
+        "WHERE g.complete = 1 AND g.rubric_id = ? AND g.rubric_version = ? "
+        "AND r.started_at >= ? AND r.started_at < ?"
+    )
+    args: list[object] = [f'$."{criterion}"', rubric_id, version, starts[0], end]
+    if workflow is not None:
+        sql += " AND r.workflow = ?"
+        args.append(workflow)
+    found: dict[tuple[str, int], _Collect] = {}
+    for wf, started, source, run_id, reviewer, value, grade_id in conn.execute(sql, args):
+        if value is None or value == "":
+            continue
+        key = (wf, bisect.bisect_right(starts, started) - 1)
+        col = found.get(key)
+        if col is None:
+            col = found[key] = _Collect()
+        col.add(f"{source}/{run_id}", reviewer, str(value), grade_id)
+    out: dict[tuple[str, int], OutcomeAgreement] = {}
+    where = "the local database (grades)"
+    for key, col in found.items():
+        words = any(_number(text) is None for text in col.values)
+        numeric = (declared is None or declared) and not words
+        cr = _build(criterion, col, where, rubric=(rubric_id, version), numeric=numeric)
+        out[key] = outcome_agreement(criterion_agreement(cr, resamples=0))
+    return out
+
+
 def agreement_by_workflow(
     conn: sqlite3.Connection,
     rubric_id: str,

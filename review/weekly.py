@@ -577,22 +577,19 @@ def _week_agreement(
     workflows: set[str],
 ) -> dict[tuple[str, int], OutcomeAgreement]:
     """Agreement on the outcome criterion per workflow and week of the window (runs graded
-    by two reviewers or more), from the grades only: a few percent of the runs."""
+    by two reviewers or more), from one read of the window's grades: a few percent of the
+    runs."""
     from review.golden import outcome_criterion
-    from review.ratings import workflow_agreement
+    from review.ratings import window_agreement
 
     if not workflows or not rubric.criteria:
         return {}
     criterion = outcome_criterion(rubric).id
-    out: dict[tuple[str, int], OutcomeAgreement] = {}
-    for i, (lo, hi) in enumerate(zip(starts, ends, strict=True)):
-        found = workflow_agreement(
-            conn, rubric.id, rubric.version, criterion, since=lo, until=hi, workflows=workflows
-        )
-        for wf, figure in found.items():
-            if figure is not None:
-                out[wf, i] = figure
-    return out
+    only = next(iter(workflows)) if len(workflows) == 1 else None
+    found = window_agreement(
+        conn, rubric.id, rubric.version, criterion, list(starts), ends[-1], workflow=only
+    )
+    return {key: figure for key, figure in found.items() if key[0] in workflows}
 
 
 def _week_figures(
