@@ -428,21 +428,6 @@ def window_agreement(
     return out
 
 
-def agreement_by_workflow(
-    conn: sqlite3.Connection,
-    rubric_id: str,
-    version: str,
-    criterion: str,
-    *,
-    since: str | None = None,
-    until: str | None = None,
-) -> dict[str, float | None]:
-    """Per workflow, Krippendorff's alpha on one criterion (:func:`workflow_agreement`'s
-    ``alpha``); None where undefined (no overlap, or every rating the same)."""
-    found = workflow_agreement(conn, rubric_id, version, criterion, since=since, until=until)
-    return {wf: (a.alpha if a is not None else None) for wf, a in found.items()}
-
-
 def workflow_agreement(
     conn: sqlite3.Connection,
     rubric_id: str,
