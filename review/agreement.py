@@ -31,7 +31,16 @@ Definitions (all over the units of one criterion):
   units has few such pairs, not all of them); with more than ``MAX_PAIR_INTERVALS`` pairs the
   pairs get no bootstrap interval (``"intervals": null``).
 - Bootstrap intervals: the 2.5th and 97.5th percentiles over the resamples in which the figure
-  is defined.
+  is defined. How many resamples left a defined figure undefined (a resample that drew only
+  units rated alike has no chance-corrected figure) is counted, never dropped silently:
+  ``intervals["undefined_resamples"]`` mirrors the intervals' shape with those counts.
+
+Sample sizes: each figure is over the units it *compares* (``pairable_units``: rated by two
+raters or more; ``fleiss_units`` for Fleiss' kappa; a pair's ``units`` for Cohen's kappa), not
+over the units rated. A criterion with fewer than ``MIN_UNITS`` compared units has
+``"too_few": true``: its figures say little, whatever their value. ``notes`` holds a line for
+a reader when percent agreement is at least ``HIGH_AGREEMENT`` and the nominal alpha below
+``LOW_ALPHA``: one level is given so often that raters agree by chance, and alpha discounts it.
 
 The categories are the values observed in the criterion (in a workspace too: a level of the
 rubric nobody chose is not a category). It changes nothing for alpha, Fleiss or percent
@@ -56,6 +65,11 @@ LEVELS = ("nominal", "ordinal", "interval", "ratio")
 #: Pairs of raters (10 raters make 45) up to which Cohen's kappas get bootstrap intervals.
 MAX_PAIR_INTERVALS = 45
 WEIGHTS = ("unweighted", "linear", "quadratic")
+#: Fewer compared units than this and a figure is marked as from too few.
+MIN_UNITS = 10
+#: Percent agreement at or above this beside a nominal alpha below LOW_ALPHA gets a note.
+HIGH_AGREEMENT = 0.8
+LOW_ALPHA = 0.4
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -335,6 +349,36 @@ def _resample_weights(
     return flat.reshape(size, n_p).astype(np.float64)
 
 
+def _undefined(samples: FloatArray, point: float | None) -> int | None:
+    """How many resamples left out of the interval as undefined (None: no interval at all)."""
+    if point is None:
+        return None
+    return int(np.isnan(samples).sum())
+
+
+def too_few(n: int | None) -> bool:
+    """True when a figure is over fewer than :data:`MIN_UNITS` compared units."""
+    return n is None or n < MIN_UNITS
+
+
+def dominance_note(result: dict[str, Any]) -> str | None:
+    """The one-line note for high percent agreement beside a low nominal alpha, or None.
+
+    The rule: percent agreement >= HIGH_AGREEMENT and nominal alpha < LOW_ALPHA, both defined.
+    The note names the level that dominates and its share of the compared ratings."""
+    pa = result.get("percent_agreement")
+    alpha = (result.get("krippendorff_alpha") or {}).get("nominal")
+    if pa is None or alpha is None or pa < HIGH_AGREEMENT or alpha >= LOW_ALPHA:
+        return None
+    top = result.get("dominant_level")
+    share = result.get("dominant_share")
+    which = f"{top!s} is {share:.0%} of the ratings" if top is not None and share else "one level"
+    return (
+        f"{pa:.0%} agreement but alpha {alpha:.2f}: {which}, so raters agree by chance; "
+        "alpha discounts that"
+    )
+
+
 def _interval(samples: FloatArray, point: float | None) -> list[float] | None:
     """The 2.5th and 97.5th percentiles of the resamples where the figure is defined."""
     if point is None:
@@ -403,6 +447,17 @@ def criterion_agreement(
     result["categories"] = [_label(c) for c in cr.categories]
     result["pairable_units"] = int(pats.counts @ (pats.m >= 2))
     result["fleiss_units"] = int(pats.counts @ stats.complete)
+    result["too_few"] = too_few(result["pairable_units"])
+    # The level given most among the compared ratings, for the note on a dominated scale.
+    given = pats.counts.astype(np.float64) @ (pats.c * (pats.m >= 2)[:, None])
+    if given.sum() > 0:
+        top = int(np.argmax(given))
+        result["dominant_level"] = _label(cr.categories[top])
+        result["dominant_share"] = float(given[top] / given.sum())
+    else:
+        result["dominant_level"], result["dominant_share"] = None, None
+    note = dominance_note(result)
+    result["notes"] = [note] if note else []
     for n, (i, j) in enumerate(pairs):
         result["cohen_kappa"].append(
             {
@@ -424,6 +479,7 @@ def criterion_agreement(
             done += size
         boot = {name: np.concatenate(v) for name, v in parts.items()}
         iv = {name: _interval(boot[name], point[name]) for name in boot}
+        bad = {name: _undefined(boot[name], point[name]) for name in boot}
         result["intervals"] = {
             "resamples": resamples,
             "seed": seed,
@@ -431,10 +487,21 @@ def criterion_agreement(
             "krippendorff_alpha": {lv: iv[f"alpha.{lv}"] for lv in LEVELS},
             "fleiss_kappa": iv["fleiss_kappa"],
             "gwet_ac1": iv["gwet_ac1"],
+            "undefined_resamples": {
+                "percent_agreement": bad["percent_agreement"],
+                "krippendorff_alpha": {lv: bad[f"alpha.{lv}"] for lv in LEVELS},
+                "fleiss_kappa": bad["fleiss_kappa"],
+                "gwet_ac1": bad["gwet_ac1"],
+            },
         }
         for n, entry in enumerate(result["cohen_kappa"]):
             entry["intervals"] = (
-                {name: iv[f"pair{n}.{name}"] for name in WEIGHTS} if boot_pairs else None
+                {
+                    **{name: iv[f"pair{n}.{name}"] for name in WEIGHTS},
+                    "undefined_resamples": {name: bad[f"pair{n}.{name}"] for name in WEIGHTS},
+                }
+                if boot_pairs
+                else None
             )
     return result
 
@@ -568,3 +635,37 @@ def reviewer_figures(
             }
         )
     return out
+
+
+@dataclass(frozen=True)
+class OutcomeAgreement:
+    """The one agreement figure of a workflow (and week) that the weekly report shows and
+    ``report weekly --push`` sends: Krippendorff's alpha on one criterion, at the level its
+    scale allows (interval for numbers, else nominal), with n, the runs it compares."""
+
+    criterion: str
+    level: str
+    alpha: float | None
+    percent_agreement: float | None
+    #: Runs rated by two reviewers or more (n), and runs rated at all.
+    compared: int
+    rated: int
+    too_few: bool
+    note: str | None = None
+
+
+def outcome_agreement(result: dict[str, Any]) -> OutcomeAgreement:
+    """The :class:`OutcomeAgreement` of one criterion's report (:func:`criterion_agreement`)."""
+    alpha = result["krippendorff_alpha"]
+    level = "interval" if alpha.get("interval") is not None else "nominal"
+    notes = result.get("notes") or []
+    return OutcomeAgreement(
+        criterion=str(result["criterion"]),
+        level=level,
+        alpha=alpha.get(level),
+        percent_agreement=result["percent_agreement"],
+        compared=int(result["pairable_units"]),
+        rated=int(result["units"]),
+        too_few=bool(result["too_few"]),
+        note=notes[0] if notes else None,
+    )

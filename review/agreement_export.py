@@ -6,10 +6,18 @@ markup. Markdown escapes HTML and Markdown punctuation; HTML escapes every value
 (``= + - @``, tab, carriage return) with ``'``.
 
 CSV: one row per criterion and figure, columns
-``criterion,rubric_id,rubric_version,statistic,rater_a,rater_b,units,value,low,high``;
-``statistic`` is ``percent_agreement``, ``krippendorff_alpha.LEVEL``, ``fleiss_kappa``,
-``gwet_ac1`` or ``cohen_kappa.WEIGHTING`` (with the pair in ``rater_a``/``rater_b``); ``low`` and
-``high`` are the 95 % bootstrap interval; an empty cell is undefined or not computed.
+``criterion,rubric_id,rubric_version,statistic,rater_a,rater_b,units,value,low,high,
+too_few,undefined_resamples``; ``statistic`` is ``percent_agreement``,
+``krippendorff_alpha.LEVEL``, ``fleiss_kappa``, ``gwet_ac1`` or ``cohen_kappa.WEIGHTING`` (with
+the pair in ``rater_a``/``rater_b``); ``units`` is n, the units the figure *compares* (rated by
+two raters or more; for Fleiss' kappa rated by every rater; for a pair rated by both), not the
+units rated; ``low`` and ``high`` are the 95 % bootstrap interval; ``too_few`` is ``true`` when
+n is under ``review.agreement.MIN_UNITS`` (10); ``undefined_resamples`` how many bootstrap
+resamples had no value for the figure and are not in the interval; an empty cell is undefined or
+not computed.
+
+Every format shows n beside each figure, marks figures from too few units, counts undefined
+resamples and carries the criterion's notes (high percent agreement beside a low alpha).
 """
 
 from __future__ import annotations
@@ -21,33 +29,78 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from review.agreement import LEVELS, WEIGHTS
+from review.agreement import LEVELS, MIN_UNITS, WEIGHTS, too_few
 from review.export_text import html_table, md, plain, spreadsheet_cell
 
-Figure = tuple[str, str, str, int | None, float | None, list[float] | None]
+#: (statistic, rater a, rater b, n compared, value, interval, undefined resamples)
+Figure = tuple[str, str, str, int | None, float | None, list[float] | None, int | None]
 
 
 def figures(c: dict[str, Any]) -> Iterator[Figure]:
-    """(statistic, rater a, rater b, units, value, interval) of one criterion, in report order."""
+    """Each figure of one criterion, in report order, with n: the units it compares."""
     iv = c.get("intervals") or {}
+    bad = iv.get("undefined_resamples") or {}
+    compared = c.get("pairable_units", c["units"])
     yield (
         "percent_agreement",
         "",
         "",
-        c["units"],
+        compared,
         c["percent_agreement"],
         iv.get("percent_agreement"),
+        bad.get("percent_agreement"),
     )
     for lv in LEVELS:
         ivl = (iv.get("krippendorff_alpha") or {}).get(lv)
-        yield (f"krippendorff_alpha.{lv}", "", "", c["units"], c["krippendorff_alpha"][lv], ivl)
-    yield ("fleiss_kappa", "", "", c.get("fleiss_units"), c["fleiss_kappa"], iv.get("fleiss_kappa"))
-    yield ("gwet_ac1", "", "", c["units"], c["gwet_ac1"], iv.get("gwet_ac1"))
+        badl = (bad.get("krippendorff_alpha") or {}).get(lv)
+        value = c["krippendorff_alpha"][lv]
+        yield (f"krippendorff_alpha.{lv}", "", "", compared, value, ivl, badl)
+    yield (
+        "fleiss_kappa",
+        "",
+        "",
+        c.get("fleiss_units"),
+        c["fleiss_kappa"],
+        iv.get("fleiss_kappa"),
+        bad.get("fleiss_kappa"),
+    )
+    yield ("gwet_ac1", "", "", compared, c["gwet_ac1"], iv.get("gwet_ac1"), bad.get("gwet_ac1"))
     for pair in c["cohen_kappa"]:
         a, b = pair["raters"]
+        piv = pair.get("intervals") or {}
+        pbad = piv.get("undefined_resamples") or {}
         for name in WEIGHTS:
-            ivp = (pair.get("intervals") or {}).get(name)
-            yield (f"cohen_kappa.{name}", a, b, pair["units"], pair[name], ivp)
+            yield (
+                f"cohen_kappa.{name}",
+                a,
+                b,
+                pair["units"],
+                pair[name],
+                piv.get(name),
+                pbad.get(name),
+            )
+
+
+def note_text(value: float | None, n: int | None, undefined: int | None, resamples: int) -> str:
+    """The note beside a figure: too few units, resamples left out of its interval."""
+    parts = []
+    if value is not None and too_few(n):
+        parts.append(f"too few (n < {MIN_UNITS})")
+    if value is not None and undefined:
+        parts.append(f"{undefined} of {resamples} resamples undefined")
+    return "; ".join(parts)
+
+
+def criterion_head(c: dict[str, Any]) -> str:
+    """``29 of 124 units compared, 5 raters, categorical values`` (and too few when it is)."""
+    compared = c.get("pairable_units", c["units"])
+    head = (
+        f"{compared:,} of {c['units']:,} units compared (two ratings or more), "
+        f"{c['raters']} raters, {c.get('scale', '')} values"
+    )
+    if c.get("too_few"):
+        head += f"; too few to read (under {MIN_UNITS} compared)"
+    return head
 
 
 def number(x: float | None) -> str:
@@ -102,16 +155,24 @@ REVIEWER_HEADERS = [
     "passes it fails / fails it passes",
     "drift",
 ]
-FIGURE_HEADERS = ["statistic", "raters", "units", "value", "95 % interval"]
+FIGURE_HEADERS = ["statistic", "raters", "n", "value", "95 % interval", "note"]
 
 
 def figure_rows(c: dict[str, Any]) -> list[list[str]]:
     """The rows of one criterion's table, as text (for Markdown, HTML and the terminal)."""
     rows = []
-    for stat, a, b, units, value, iv in figures(c):
+    resamples = int((c.get("intervals") or {}).get("resamples") or 0)
+    for stat, a, b, units, value, iv, bad in figures(c):
         raters = f"{a} × {b}" if a else ""
         rows.append(
-            [stat, raters, "" if units is None else str(units), number(value), interval(iv)]
+            [
+                stat,
+                raters,
+                "" if units is None else str(units),
+                number(value),
+                interval(iv),
+                note_text(value, units, bad, resamples),
+            ]
         )
     return rows
 
@@ -122,8 +183,10 @@ def to_markdown(report: dict[str, Any]) -> str:
     for c in report["criteria"]:
         out.append(f"## {md(criterion_title(c))}")
         out.append("")
-        out.append(f"{c['units']} units, {c['raters']} raters, {md(c.get('scale', ''))} values")
+        out.append(md(criterion_head(c)))
         out.append("")
+        for note in c.get("notes") or []:
+            out += [f"Note: {md(note)}", ""]
         out.append("| " + " | ".join(FIGURE_HEADERS) + " |")
         out.append("|" + "---|" * len(FIGURE_HEADERS))
         for stat, *rest in figure_rows(c):
@@ -149,9 +212,8 @@ def to_html(report: dict[str, Any]) -> str:
     ]
     for c in report["criteria"]:
         out.append(f"<h2>{e(plain(criterion_title(c)))}</h2>")
-        out.append(
-            f"<p>{c['units']} units, {c['raters']} raters, {e(str(c.get('scale', '')))} values</p>"
-        )
+        out.append(f"<p>{e(criterion_head(c))}</p>")
+        out += [f"<p>Note: {e(plain(note))}</p>" for note in c.get("notes") or []]
         out += html_table(FIGURE_HEADERS, figure_rows(c))
     if report.get("reviewers"):
         out.append("<h2>Reviewers</h2>")
@@ -171,6 +233,8 @@ CSV_HEADERS = [
     "value",
     "low",
     "high",
+    "too_few",
+    "undefined_resamples",
 ]
 
 
@@ -180,7 +244,7 @@ def to_csv(report: dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(CSV_HEADERS)
     for c in report["criteria"]:
-        for stat, a, b, units, value, iv in figures(c):
+        for stat, a, b, units, value, iv, bad in figures(c):
             w.writerow(
                 [
                     spreadsheet_cell(str(c["criterion"])),
@@ -193,6 +257,8 @@ def to_csv(report: dict[str, Any]) -> str:
                     "" if value is None else repr(value),
                     "" if iv is None else repr(iv[0]),
                     "" if iv is None else repr(iv[1]),
+                    "" if value is None else str(too_few(units)).lower(),
+                    "" if bad is None else bad,
                 ]
             )
     return buf.getvalue()

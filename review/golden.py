@@ -3,9 +3,9 @@
 A run is *settled* under a rubric version when it has been adjudicated, or when two or more
 reviewers graded it completely and chose the same level on every criterion they rated
 (unanimous; see ``review.adjudication``). A single reviewer's grade is one opinion and is not
-taken. Each case is the run's input, the expected outcome (the run's output and final action,
-as the reference a new agent version is compared against), the verdict per criterion and where
-it came from.
+taken. Each case is the run's input, the run's own output and final action (what this agent
+did, good or bad: never an "expected" answer, as a failing run's output is not one), the
+reviewers' verdict per criterion (which says whether that output passed) and where it came from.
 
 The cases are balanced across outcomes: runs are grouped by their verdict on the rubric's
 ``task_success`` criterion (else its first required criterion) and each group gets an equal
@@ -137,7 +137,8 @@ def golden_set(
     :data:`DEFAULT_MIN`, or ``maximum`` when that is smaller.
 
     Each case: ``case_id`` (``source/trace_id``), ``source``, ``trace_id``, ``workflow``,
-    ``started_at``, ``input``, ``expected`` (``{"output", "final_action"}``), ``verdict``
+    ``started_at``, ``input``, ``output`` and ``final_action`` (the run's own, whatever its
+    verdict), ``verdict``
     (criterion id to level), ``outcome`` (the verdict on the outcome criterion), ``basis``
     (``adjudicated`` or ``unanimous``), ``reviewers``, ``adjudicator`` (or null),
     ``rubric_id``, ``rubric_version``.
@@ -186,7 +187,8 @@ def golden_set(
                 "workflow": row[3],
                 "started_at": row[4],
                 "input": _stored(row[5]),
-                "expected": {"output": _stored(row[6]), "final_action": _stored(row[7])},
+                "output": _stored(row[6]),
+                "final_action": _stored(row[7]),
                 "verdict": verdict,
                 "outcome": verdict[key.id],
                 "basis": basis,

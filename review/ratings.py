@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from review.agreement import CriterionRatings
+from review.agreement import CriterionRatings, OutcomeAgreement
 from store.documents import DocumentError
 
 REQUIRED = ("unit", "rater", "value")
@@ -247,11 +247,16 @@ def _scale_is_numeric(criterion: dict[str, Any]) -> bool:
 
 
 def workspace_ratings(
-    conn: sqlite3.Connection, *, workflow: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    workflow: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
 ) -> list[CriterionRatings]:
     """The complete grades of the database as ratings: one ``CriterionRatings`` per rubric id,
     version and criterion (units: ``source/run_id``; raters: reviewers); ``workflow``: only the
-    runs of that workflow.
+    runs of that workflow; ``since``/``until``: only runs started in ``[since, until)`` (the
+    database's timestamp text, e.g. an ISO week's bounds).
 
     The scale comes from the rubric version the database keeps (``rubrics``); a version it does
     not know is read as the CSV is (numbers when every value is one). A value that is not a
@@ -263,12 +268,21 @@ def workspace_ratings(
         criteria = json.loads(body).get("criteria", [])
         scales[(rid, version)] = {c["id"]: _scale_is_numeric(c) for c in criteria}
         order[(rid, version)] = [c["id"] for c in criteria]
+    where_sql, params = "", []
+    for clause, value in (
+        ("AND r.workflow = ? ", workflow),
+        ("AND r.started_at >= ? ", since),
+        ("AND r.started_at < ? ", until),
+    ):
+        if value is not None:
+            where_sql += clause
+            params.append(value)
     rows = conn.execute(
         'SELECT g.rubric_id, g.rubric_version, r.source, r.run_id, g.reviewer, g."values", g.id '
         "FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1 "
-        + ("AND r.workflow = ? " if workflow is not None else "")
+        + where_sql
         + "ORDER BY g.rubric_id, g.rubric_version, g.run, g.reviewer",
-        (workflow,) if workflow is not None else (),
+        params,
     )
     found: dict[tuple[str, str, str], _Collect] = {}
     where = "the local database (grades)"
@@ -360,30 +374,88 @@ def grade_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {"complete_grades": int(complete), "incomplete_grades": int(incomplete)}
 
 
-def agreement_by_workflow(
-    conn: sqlite3.Connection, rubric_id: str, version: str, criterion: str
-) -> dict[str, float | None]:
-    """Per workflow, Krippendorff's alpha on one criterion (at the level its scale allows:
-    interval for numbers, else nominal) over the workflow's runs graded by two or more
-    reviewers under this rubric version; None where undefined (no overlap, or every rating the
-    same). The one agreement figure the weekly push and the scorecard show per workflow."""
-    from review.agreement import criterion_agreement
+def window_agreement(
+    conn: sqlite3.Connection,
+    rubric_id: str,
+    version: str,
+    criterion: str,
+    starts: list[str],
+    end: str,
+    workflow: str | None = None,
+) -> dict[tuple[str, int], OutcomeAgreement]:
+    """Agreement on one criterion per workflow and period of a window: ``starts`` are the
+    periods' first moments in order (the database's timestamp text), ``end`` the window's end;
+    keyed by (workflow, period index). One read of the window's complete grades under this
+    rubric version (not of its runs); a workflow and period nobody graded is absent. The
+    figures are :func:`workflow_agreement`'s, period by period."""
+    import bisect
 
-    out: dict[str, float | None] = {}
-    workflows = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM assignments")]
+    from review.agreement import criterion_agreement, outcome_agreement
+
+    declared = None
+    for (body,) in conn.execute(
+        "SELECT body FROM rubrics WHERE rubric_id = ? AND version = ?", (rubric_id, version)
+    ):
+        for c in json.loads(body).get("criteria", []):
+            if c.get("id") == criterion:
+                declared = _scale_is_numeric(c)
+    sql = (
+        "SELECT r.workflow, r.started_at, r.source, r.run_id, g.reviewer, "
+        'json_extract(g."values", ?), g.id FROM grades g CROSS JOIN runs r ON r.id = g.run '
+        "WHERE g.complete = 1 AND g.rubric_id = ? AND g.rubric_version = ? "
+        "AND r.started_at >= ? AND r.started_at < ?"
+    )
+    args: list[object] = [f'$."{criterion}"', rubric_id, version, starts[0], end]
+    if workflow is not None:
+        sql += " AND r.workflow = ?"
+        args.append(workflow)
+    found: dict[tuple[str, int], _Collect] = {}
+    for wf, started, source, run_id, reviewer, value, grade_id in conn.execute(sql, args):
+        if value is None or value == "":
+            continue
+        key = (wf, bisect.bisect_right(starts, started) - 1)
+        col = found.get(key)
+        if col is None:
+            col = found[key] = _Collect()
+        col.add(f"{source}/{run_id}", reviewer, str(value), grade_id)
+    out: dict[tuple[str, int], OutcomeAgreement] = {}
+    where = "the local database (grades)"
+    for key, col in found.items():
+        words = any(_number(text) is None for text in col.values)
+        numeric = (declared is None or declared) and not words
+        cr = _build(criterion, col, where, rubric=(rubric_id, version), numeric=numeric)
+        out[key] = outcome_agreement(criterion_agreement(cr, resamples=0))
+    return out
+
+
+def workflow_agreement(
+    conn: sqlite3.Connection,
+    rubric_id: str,
+    version: str,
+    criterion: str,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    workflows: Iterable[str] | None = None,
+) -> dict[str, OutcomeAgreement | None]:
+    """Per workflow, the agreement on one criterion (at the level its scale allows: interval
+    for numbers, else nominal) over the workflow's runs graded by two or more reviewers under
+    this rubric version, with n (runs compared); only runs started in ``[since, until)`` when
+    given. None for a workflow nobody graded there. The one agreement figure the weekly report,
+    the weekly push and the scorecard show per workflow (and week)."""
+    from review.agreement import criterion_agreement, outcome_agreement
+
+    out: dict[str, OutcomeAgreement | None] = {}
+    if workflows is None:
+        workflows = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM assignments")]
     for workflow in sorted(workflows):
         found = [
             cr
-            for cr in workspace_ratings(conn, workflow=workflow)
+            for cr in workspace_ratings(conn, workflow=workflow, since=since, until=until)
             if (cr.rubric_id, cr.rubric_version) == (rubric_id, version)
             and cr.criterion == criterion
         ]
-        if not found:
-            out[workflow] = None
-            continue
-        figures = criterion_agreement(found[0], resamples=0)
-        alpha = figures["krippendorff_alpha"]
         out[workflow] = (
-            alpha.get("interval") if alpha.get("interval") is not None else alpha.get("nominal")
+            outcome_agreement(criterion_agreement(found[0], resamples=0)) if found else None
         )
     return out

@@ -13,7 +13,7 @@ A part that does not exist (no card, no runbook, no golden set, no check, no bud
 golden sets and switch checks comes in as plain data (:class:`WorkflowFacts`): ``review`` does
 not import ``runbooks``; the caller (the app, the CLI) reads them. Rates, coverage, spend and
 agreement are computed here from the local database (:mod:`review.weekly`,
-:func:`review.ratings.agreement_by_workflow`).
+:func:`review.ratings.workflow_agreement`).
 """
 
 from __future__ import annotations
@@ -127,7 +127,11 @@ def own_cell(f: WorkflowFacts) -> Cell:
     return Cell("ok", text)
 
 
-def evaluation_cell(f: WorkflowFacts, alpha: float | None, now: datetime) -> Cell:
+def evaluation_cell(
+    f: WorkflowFacts, alpha: float | None, now: datetime, n: int | None = None
+) -> Cell:
+    """The golden set and the agreement between reviewers; ``n`` is the runs the agreement
+    compares (graded by two reviewers or more): under 10 the figure is marked as too few."""
     if f.golden_cases is None:
         golden = Cell("gap", "no golden set")
     else:
@@ -142,7 +146,12 @@ def evaluation_cell(f: WorkflowFacts, alpha: float | None, now: datetime) -> Cel
     if alpha is None:
         agreement = Cell("warn", "agreement —")
     else:
-        agreement = Cell("warn" if alpha < ALPHA_TENTATIVE else "ok", f"α {alpha:.2f}")
+        from review.agreement import MIN_UNITS
+
+        few = n is not None and n < MIN_UNITS
+        size = "" if n is None else f" (n {n}, too few)" if few else f" (n {n})"
+        status = "warn" if alpha < ALPHA_TENTATIVE or few else "ok"
+        agreement = Cell(status, f"α {alpha:.2f}{size}")
     return Cell(_worst(golden, agreement), f"{golden.text} · {agreement.text}")
 
 
@@ -238,14 +247,14 @@ def scorecard(
     now: datetime | None = None,
 ) -> list[ScorecardRow]:
     """One row per workflow (every workflow with facts, runs or grades), sorted by name."""
-    from review.ratings import agreement_by_workflow
+    from review.ratings import workflow_agreement
 
     now = (now or datetime.now(UTC)).astimezone(UTC)
     budgets = {w: f.budget for w, f in facts.items() if f.budget is not None}
     report = weekly_report(conn, rubric, weeks=4, week=week, budgets=budgets, now=now)
     by_workflow = {wf.workflow: wf for wf in report.workflows}
     outcome = next((c for c in rubric.criteria if c.metric == "task_success"), None)
-    alphas = agreement_by_workflow(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
+    alphas = workflow_agreement(conn, rubric.id, rubric.version, outcome.id) if outcome else {}
     rows = []
     for workflow in sorted(set(facts) | set(by_workflow)):
         f = facts.get(workflow, WorkflowFacts(workflow))
@@ -254,7 +263,12 @@ def scorecard(
             ScorecardRow(
                 workflow=workflow,
                 own=own_cell(f),
-                test=evaluation_cell(f, alphas.get(workflow), now),
+                test=evaluation_cell(
+                    f,
+                    a.alpha if (a := alphas.get(workflow)) is not None else None,
+                    now,
+                    a.compared if a is not None else None,
+                ),
                 run=runbook_cell(f, now),
                 see=see_cell(wf),
                 safe=safe_cell(f, now),

@@ -21,11 +21,14 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from review.progress import metric_level
 from review.rubric import Rubric
 from store.metrics import WorkflowFigures
+
+if TYPE_CHECKING:  # numpy stays off the import path of the weekly report's module
+    from review.agreement import OutcomeAgreement
 
 #: z for a two-sided 95 % interval.
 Z95 = 1.959963984540054
@@ -224,6 +227,22 @@ def default_week(conn: sqlite3.Connection, now: datetime) -> tuple[date, str]:
     return current, "this week"
 
 
+def last_graded_week(conn: sqlite3.Connection, rubric: Rubric, now: datetime) -> date | None:
+    """The Monday of the last complete ISO week (before the one holding ``now``) with a run
+    that has a complete grade under the rubric's current version; None when there is none.
+    What ``report weekly --push`` sends by default: the week whose figures are final."""
+    from store.timestamps import instant_or_none
+
+    (latest,) = conn.execute(
+        "SELECT max(r.started_at) FROM grades g CROSS JOIN runs r ON r.id = g.run "
+        "WHERE g.complete = 1 AND g.rubric_id = ? AND g.rubric_version = ? "
+        "AND r.started_at < ?",
+        (rubric.id, rubric.version, _ts(week_of(now))),
+    ).fetchone()
+    moment = instant_or_none(latest) if latest else None
+    return week_of(moment) if moment is not None else None
+
+
 def _ts(day: date) -> str:
     # The database's one timestamp form (store.timestamps): text order is time order.
     return f"{day.isoformat()}T00:00:00.000000Z"
@@ -276,6 +295,9 @@ class WeekFigures:
     intervention: Rate
     flagged: int
     incidents: int
+    #: Agreement between reviewers on the outcome criterion over this week's runs, with n
+    #: (runs compared); None when nobody graded them or the rubric has no outcome criterion.
+    agreement: OutcomeAgreement | None = None
 
 
 @dataclass(frozen=True)
@@ -452,9 +474,13 @@ def weekly_report(
     names = {wf for wf, _ in cells} | set(spend) | set(budgets)
     if workflow is not None:
         names = {workflow}
+    agreement = _week_agreement(conn, rubric, starts, ends, {wf for wf, _ in cells} & names)
     out = []
     for wf in sorted(names):
-        figures = [_week_figures(mondays[i], cells.get((wf, i), {})) for i in range(weeks)]
+        figures = [
+            _week_figures(mondays[i], cells.get((wf, i), {}), agreement.get((wf, i)))
+            for i in range(weeks)
+        ]
         out.append(
             WorkflowReport(wf, figures, _budget(month_start, spend.get(wf, 0.0), budgets.get(wf)))
         )
@@ -543,7 +569,32 @@ def _verdict_counts(
                 cell[k_key] = cell.get(k_key, 0) + 1
 
 
-def _week_figures(monday: date, cell: Mapping[str, Any]) -> WeekFigures:
+def _week_agreement(
+    conn: sqlite3.Connection,
+    rubric: Rubric,
+    starts: Sequence[str],
+    ends: Sequence[str],
+    workflows: set[str],
+) -> dict[tuple[str, int], OutcomeAgreement]:
+    """Agreement on the outcome criterion per workflow and week of the window (runs graded
+    by two reviewers or more), from one read of the window's grades: a few percent of the
+    runs."""
+    from review.golden import outcome_criterion
+    from review.ratings import window_agreement
+
+    if not workflows or not rubric.criteria:
+        return {}
+    criterion = outcome_criterion(rubric).id
+    only = next(iter(workflows)) if len(workflows) == 1 else None
+    found = window_agreement(
+        conn, rubric.id, rubric.version, criterion, list(starts), ends[-1], workflow=only
+    )
+    return {key: figure for key, figure in found.items() if key[0] in workflows}
+
+
+def _week_figures(
+    monday: date, cell: Mapping[str, Any], agreement: OutcomeAgreement | None = None
+) -> WeekFigures:
     runs, cost = int(cell.get("runs", 0)), float(cell.get("cost", 0.0))
     sampled, graded = int(cell.get("sampled", 0)), int(cell.get("graded", 0))
     return WeekFigures(
@@ -562,6 +613,7 @@ def _week_figures(monday: date, cell: Mapping[str, Any]) -> WeekFigures:
         intervention=wilson(cell.get("intervention_k", 0), cell.get("intervention_n", 0)),
         flagged=int(cell.get("flagged", 0)),
         incidents=int(cell.get("incidents", 0)),
+        agreement=agreement,
     )
 
 
@@ -585,18 +637,26 @@ def _budget(month_start: date, spent: float, limit: BudgetLimit | None) -> Budge
 def metric_figures(
     report: WeeklyReport, agreement: Mapping[str, float | None] | None = None
 ) -> list[WorkflowFigures]:
-    """What ``report weekly --push`` sends per workflow: the report week's rates and coverage,
-    and the month's budget use. ``agreement`` (workflow → figure, from the agreement report)
-    is optional; a workflow missing from it pushes no agreement gauge."""
-    agreement = agreement or {}
-    return [
-        WorkflowFigures(
-            workflow=wf.workflow,
-            task_success_rate=wf.current.task_success.rate,
-            intervention_rate=wf.current.intervention.rate,
-            review_coverage_ratio=wf.current.coverage,
-            budget_used_ratio=wf.budget.used,
-            agreement=agreement.get(wf.workflow),
+    """What ``report weekly --push`` sends per workflow: the report week's rates with their n,
+    coverage, agreement (the week's, with its n) and the month's budget use. ``agreement``
+    (workflow → figure) replaces the week's agreement figure where given."""
+    out = []
+    for wf in report.workflows:
+        week = wf.current
+        alpha = week.agreement.alpha if week.agreement is not None else None
+        if agreement is not None and wf.workflow in agreement:
+            alpha = agreement[wf.workflow]
+        out.append(
+            WorkflowFigures(
+                workflow=wf.workflow,
+                task_success_rate=week.task_success.rate,
+                intervention_rate=week.intervention.rate,
+                review_coverage_ratio=week.coverage,
+                budget_used_ratio=wf.budget.used,
+                agreement=alpha,
+                task_success_runs=week.task_success.n,
+                intervention_runs=week.intervention.n,
+                agreement_runs=week.agreement.compared if week.agreement is not None else None,
+            )
         )
-        for wf in report.workflows
-    ]
+    return out

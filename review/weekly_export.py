@@ -46,6 +46,11 @@ CSV_COLUMNS = (
     "intervention_high",
     "flagged",
     "incidents",
+    "agreement_criterion",
+    "agreement_level",
+    "agreement_alpha",
+    "agreement_runs",
+    "agreement_too_few",
     "budget_month",
     "budget_spent_usd",
     "budget_monthly_usd",
@@ -120,6 +125,7 @@ def to_csv(report: WeeklyReport) -> str:
                 *_rate_cells(w.intervention),
                 w.flagged,
                 w.incidents,
+                *_agreement_cells(w),
                 b.month,
                 round(b.spent_usd, 6),
                 b.monthly_usd,
@@ -128,6 +134,23 @@ def to_csv(report: WeeklyReport) -> str:
             ]
             writer.writerow([spreadsheet_cell(_rounded(v)) for v in row])
     return out.getvalue()
+
+
+def _agreement_cells(w: Any) -> list[object]:
+    a = w.agreement
+    if a is None:
+        return ["", "", "", 0, ""]
+    return [a.criterion, a.level, a.alpha, a.compared, str(a.too_few).lower()]
+
+
+def agreement_text(w: Any) -> str:
+    """``α 0.74 (n 12)``; ``α 0.00 (n 3, too few)``; ``–`` when no run was graded twice."""
+    a = w.agreement
+    if a is None or a.compared == 0:
+        return "–"
+    value = "–" if a.alpha is None else f"{a.alpha:.2f}"
+    few = ", too few" if a.too_few else ""
+    return f"α {value} (n {a.compared}{few})"
 
 
 def _rate_cells(rate: Rate) -> list[object]:
@@ -189,6 +212,7 @@ _WEEK_HEAD = (
     "flagged",
     "incidents",
     "cost/run",
+    "agreement (n)",
 )
 
 
@@ -203,6 +227,7 @@ def _week_cells(w: Any) -> list[str]:
         str(w.flagged),
         str(w.incidents),
         money(w.cost_per_run, fine=True),
+        agreement_text(w),
     ]
 
 

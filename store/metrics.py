@@ -1,18 +1,24 @@
-"""Aggregate quality figures pushed to a Prometheus Pushgateway, one group per workflow.
+"""Aggregate quality figures pushed to a Prometheus Pushgateway, one group per workflow and
+ISO week.
 
-Each push replaces the workflow's group (``PUT``, ``push_to_gateway``) on its own
-``CollectorRegistry``: a figure that has no value this time (no verdicts, no budget, agreement
-not computed) is absent afterwards rather than left stale. Nothing secret is sent: the figures,
-the job name and the workflow label.
+The grouping key is ``{job, workflow, week}`` (``week`` like ``2026-W48``), so the Pushgateway
+puts the ``week`` label on every gauge of the group. Each push replaces only its own group
+(``PUT``, ``push_to_gateway``) from its own ``CollectorRegistry``: pushing a week again replaces
+that week's figures (a figure that has no value this time, such as no verdicts or no budget, is
+absent afterwards rather than left stale), and pushing an old week never touches another week's
+group, the current one included. Dashboards pick the week by its label. Nothing secret is sent:
+the figures, the job name and the workflow and week labels.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-#: Metric name → help text. Every gauge carries the ``job`` and ``workflow`` grouping labels.
+#: Metric name → help text. Every gauge carries the ``job``, ``workflow`` and ``week`` grouping
+#: labels.
 METRICS: dict[str, str] = {
     "agentdeck_task_success_rate": "Share of the week's settled verdicts whose task succeeded.",
     "agentdeck_intervention_rate": (
@@ -20,8 +26,17 @@ METRICS: dict[str, str] = {
     ),
     "agentdeck_review_coverage_ratio": "Graded runs of the week's sampled runs.",
     "agentdeck_budget_used_ratio": "Spend in the calendar month to date over the monthly budget.",
-    "agentdeck_agreement": "Agreement between reviewers on the workflow's overlap runs.",
+    "agentdeck_agreement": (
+        "Krippendorff's alpha between reviewers on the outcome criterion, over the week's runs."
+    ),
+    "agentdeck_task_success_runs": "Runs of the week the task success rate is from (its n).",
+    "agentdeck_intervention_runs": "Runs of the week the intervention rate is from (its n).",
+    "agentdeck_agreement_runs": (
+        "Runs of the week graded by two reviewers or more: the n of agentdeck_agreement."
+    ),
 }
+
+_WEEK = re.compile(r"^\d{4}-W\d{2}$")
 
 
 class MetricsPushFailed(Exception):
@@ -37,8 +52,12 @@ class WorkflowFigures:
     intervention_rate: float | None
     review_coverage_ratio: float | None
     budget_used_ratio: float | None
-    #: From the agreement report (review/agreement.py) once it is wired; None until then.
+    #: Krippendorff's alpha of the week (review/agreement.py); None when undefined.
     agreement: float | None = None
+    #: The n of each figure: runs the rates are from, runs compared for agreement.
+    task_success_runs: int | None = None
+    intervention_runs: int | None = None
+    agreement_runs: int | None = None
 
     def values(self) -> dict[str, float]:
         """Metric name → value for the figures that exist."""
@@ -48,18 +67,29 @@ class WorkflowFigures:
             "agentdeck_review_coverage_ratio": self.review_coverage_ratio,
             "agentdeck_budget_used_ratio": self.budget_used_ratio,
             "agentdeck_agreement": self.agreement,
+            "agentdeck_task_success_runs": self.task_success_runs,
+            "agentdeck_intervention_runs": self.intervention_runs,
+            "agentdeck_agreement_runs": self.agreement_runs,
         }
         return {k: float(v) for k, v in raw.items() if v is not None and math.isfinite(v)}
 
 
 def push_figures(
-    gateway: str, job: str, figures: Sequence[WorkflowFigures], *, timeout: float = 10.0
+    gateway: str,
+    job: str,
+    figures: Sequence[WorkflowFigures],
+    *,
+    week: str,
+    timeout: float = 10.0,
 ) -> int:
-    """Push each workflow's figures to ``gateway`` as the group {job, workflow}; returns the
-    number of groups pushed. MetricsPushFailed names the endpoint on the first failure."""
+    """Push each workflow's figures of ISO ``week`` (``2026-W48``) to ``gateway`` as the group
+    {job, workflow, week}, replacing that group only; returns the number of groups pushed.
+    MetricsPushFailed names the endpoint on the first failure."""
     # Imported here: only `report weekly --push` pays for it.
     from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
+    if not _WEEK.match(week):
+        raise ValueError(f"week {week!r} is not an ISO week (YYYY-Www)")
     pushed = 0
     for fig in figures:
         registry = CollectorRegistry()
@@ -70,13 +100,14 @@ def push_figures(
                 gateway,
                 job=job,
                 registry=registry,
-                grouping_key={"workflow": fig.workflow},
+                grouping_key={"workflow": fig.workflow, "week": week},
                 timeout=timeout,
             )
         except Exception as exc:  # URLError, HTTPError, OSError, a bad URL's ValueError
             reason = getattr(exc, "reason", None) or exc
             raise MetricsPushFailed(
-                f"Pushgateway {gateway}: push for workflow {fig.workflow!r} failed ({reason}); "
+                f"Pushgateway {gateway}: push for workflow {fig.workflow!r} week {week} failed "
+                f"({reason}); "
                 "check [metrics] pushgateway in agentdeck.toml and that the gateway runs"
             ) from None
         pushed += 1

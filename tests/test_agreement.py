@@ -517,3 +517,59 @@ def test_many_raters_each_rating_a_few_units() -> None:
     assert sum(p["units"] for p in got["cohen_kappa"]) == 9000  # 3 pairs a unit
     assert all(p["intervals"] is None for p in got["cohen_kappa"])
     assert got["intervals"]["krippendorff_alpha"]["interval"] is not None
+
+
+# -- Sample sizes, undefined resamples and the note beside a dominated scale --------------------
+
+
+def test_undefined_resamples_are_counted_as_the_krippendorff_package_finds_them() -> None:
+    """Four units both raters called "a" and one they split: a resample that misses the split
+    unit has one value only, and alpha is undefined there. The count reported equals the number
+    of the same resamples for which the `krippendorff` package has no alpha either."""
+    from review.agreement import _patterns
+
+    table: Table = [["a", "a", "a", "a", "a"], ["a", "a", "a", "a", "b"]]
+    cr = ratings(table, numeric=False)
+    got = criterion_agreement(cr, resamples=200, seed=5)
+    bad = got["intervals"]["undefined_resamples"]
+    pats = _patterns(np.asarray(cr.codes), len(cr.categories))
+    draws = _resample_weights(pats.counts, 5, 200, np.random.default_rng(5))
+    undefined = 0
+    for w in draws:
+        rows = np.repeat(pats.rows, w.astype(int), axis=0).T.astype(float)
+        rows[rows < 0] = np.nan
+        try:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                alpha = krippendorff.alpha(rows, level_of_measurement="nominal")
+        except ValueError:  # one value in the domain: no alpha
+            alpha = math.nan
+        undefined += bool(np.isnan(alpha))
+    assert 20 < undefined < 150
+    assert bad["krippendorff_alpha"]["nominal"] == undefined
+    assert bad["percent_agreement"] == 0  # every unit is pairable in every resample
+    assert bad["krippendorff_alpha"]["interval"] is None  # words: no interval alpha at all
+    pair = got["cohen_kappa"][0]["intervals"]["undefined_resamples"]
+    assert set(pair) == {"unweighted", "linear", "quadratic"} and pair["unweighted"] > 0
+
+
+def test_n_is_units_compared_and_under_ten_is_too_few() -> None:
+    rated_once = [[1, 2, 3, 1, 2, _, _, _], [1, 2, 3, 2, _, 4, 5, 1]]
+    got = stats(rated_once)
+    assert (got["units"], got["pairable_units"], got["too_few"]) == (8, 4, True)
+    many = [[1, 2, 3, 1, 2, 3, 1, 2, 3, 1], [1, 2, 3, 1, 2, 3, 1, 2, 3, 2]]
+    got = stats(many)
+    assert (got["pairable_units"], got["too_few"]) == (10, False)
+
+
+def test_high_agreement_with_low_alpha_gets_a_note() -> None:
+    # 19 units both raters call "pass", one they split: 95 % agreement, alpha about 0.
+    dominated: Table = [["pass"] * 20, ["pass"] * 19 + ["fail"]]
+    got = stats(dominated, numeric=False)
+    assert got["percent_agreement"] == 0.95 and got["krippendorff_alpha"]["nominal"] < 0.4
+    assert got["dominant_level"] == "pass" and got["dominant_share"] == pytest.approx(39 / 40)
+    (note,) = got["notes"]
+    assert note.startswith("95% agreement but alpha ") and "pass is 98% of the ratings" in note
+    # The rule's edges: below 0.8 agreement, or alpha at 0.4 or more, no note.
+    assert stats([["a", "b", "a", "b"], ["a", "b", "b", "a"]], numeric=False)["notes"] == []
+    balanced: Table = [["a", "b"] * 5, ["a", "b"] * 4 + ["a", "a"]]
+    assert stats(balanced, numeric=False)["notes"] == []

@@ -88,7 +88,7 @@ def test_names_are_data_in_every_format(tmp_path: Path) -> None:
     row = next(
         line for line in out["markdown"].splitlines() if "HYPERLINK" in line and "red" in line
     )
-    assert row.count(" | ") == 4
+    assert row.count(" | ") == 5  # six columns: statistic, raters, n, value, interval, note
     assert "[bold red]x[/]" in out["table"]  # shown as typed, not styled
     rows = list(csv.DictReader(io.StringIO(out["csv"])))
     assert rows[0]["statistic"] == "percent_agreement"
@@ -236,3 +236,134 @@ def test_the_demo_adjudication_queue_on_the_command_line(tmp_path: Path) -> None
     again = json.loads(agentdeck("report", "disputes", "-w", str(ws), "--format", "json").stdout)
     settled = [r for r in again["runs"] if r["adjudication"]]
     assert [r["adjudication"]["self_adjudicated"] for r in settled] == [True]
+
+
+# -- n beside every figure, too few, undefined resamples, the note (issue 14) ---------------------
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo workspace, synced once."""
+    import shutil
+
+    ws = tmp_path_factory.mktemp("agreement") / "ws"
+    shutil.copytree(
+        ROOT / "sample-data", ws, ignore=shutil.ignore_patterns(".agentdeck", "generate.py")
+    )
+    assert agentdeck("sync", "-w", str(ws)).returncode == 0
+    return ws
+
+
+def _compared(ws: Path, where: str = "", args: tuple[str, ...] = ()) -> tuple[int, int]:
+    """(runs rated twice or more, runs rated) on task_success, by plain SQL."""
+    import sqlite3
+
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    try:
+        rows = conn.execute(
+            "SELECT g.run, count(*) FROM grades g JOIN runs r ON r.id = g.run "
+            "WHERE g.complete = 1 AND json_extract(g.\"values\", '$.task_success') IS NOT NULL "
+            f"{where} GROUP BY g.run",
+            args,
+        ).fetchall()
+    finally:
+        conn.close()
+    return sum(1 for _, n in rows if n >= 2), len(rows)
+
+
+def test_the_table_shows_n_compared_too_few_undefined_resamples_and_the_note(demo: Path) -> None:
+    args = ("report", "agreement", "-w", str(demo), "--resamples", "200")
+    data = json.loads(agentdeck(*args, "--format", "json").stdout)
+    done = agentdeck(*args)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())  # table cells may wrap
+    compared, rated = _compared(demo)
+    assert (compared, rated) == (29, 124)
+    assert f"task_success (support-quality {data['criteria'][0]['rubric_version']}): " in text
+    assert f"{compared} of {rated} units compared (two ratings or more), 3 raters" in text
+    ts = data["criteria"][0]
+    assert ts["pairable_units"] == compared and ts["units"] == rated
+    # Every figure's n is the units it compares: 29 for alpha, 0 for Fleiss, a pair's own.
+    row = next(line for line in done.stdout.splitlines() if "krippendorff_alpha.nominal" in line)
+    assert row.split("│")[3].strip() == str(compared)
+    few = next(p for p in ts["cohen_kappa"] if p["units"] < 10 and p["unweighted"] is not None)
+    lost = few["intervals"]["undefined_resamples"]["unweighted"]
+    assert lost > 0
+    a, b = few["raters"]
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if f"{a} × {b}" in line and "unweighted" in line)
+    cell = " ".join(line.split("│")[-2].strip() for line in lines[at : at + 2])
+    assert lines[at].split("│")[3].strip() == str(few["units"])
+    assert cell.startswith(f"too few (n < 10); {lost} of 200 resamples undefined")
+    tool = next(c for c in data["criteria"] if c["criterion"] == "tool_use")
+    assert tool["too_few"] and "7 of 72 units compared" in text and "too few to read" in text
+    policy = next(c for c in data["criteria"] if c["criterion"] == "policy")
+    assert policy["percent_agreement"] >= 0.8 and policy["krippendorff_alpha"]["nominal"] < 0.4
+    assert (
+        "note: 90% agreement but alpha -0.04: safe is 95% of the ratings, so raters agree by "
+        "chance; alpha discounts that" in text
+    )
+    for fmt, needle in (("markdown", "Note: 90% agreement"), ("html", "<p>Note: 90% agreement")):
+        assert needle in agentdeck(*args, "--format", fmt).stdout
+    rows = list(csv.DictReader(io.StringIO(agentdeck(*args, "--format", "csv").stdout)))
+    alpha = next(
+        r for r in rows if r["criterion"] == "policy" and r["statistic"].endswith(".nominal")
+    )
+    assert alpha["units"] == "29" and alpha["too_few"] == "false"
+    want = policy["intervals"]["undefined_resamples"]["krippendorff_alpha"]["nominal"]
+    assert alpha["undefined_resamples"] == str(want)
+
+
+def test_agreement_for_a_week_and_a_workflow(demo: Path) -> None:
+    done = agentdeck(
+        "report", "agreement", "-w", str(demo), "--week", "2026-W46",
+        "--workflow", "billing-support", "--format", "json", "--resamples", "0",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["window"] == {
+        "from_week": "2026-W46",
+        "to_week": "2026-W46",
+        "workflow": "billing-support",
+    }
+    span = ("2026-11-09T00", "2026-11-16T00")
+    compared, rated = _compared(
+        demo, "AND r.workflow = ? AND r.started_at >= ? AND r.started_at < ?",
+        ("billing-support", *span),
+    )  # fmt: skip
+    ts = data["criteria"][0]
+    assert (ts["pairable_units"], ts["units"]) == (compared, rated) == (10, 40)
+    two = json.loads(
+        agentdeck(
+            "report", "agreement", "-w", str(demo), "--week", "2026-W46", "--weeks", "2",
+            "--format", "json", "--resamples", "0",
+        ).stdout
+    )  # fmt: skip
+    assert two["window"] == {"from_week": "2026-W45", "to_week": "2026-W46"}
+    wide = _compared(demo, "AND r.started_at >= ? AND r.started_at < ?", ("2026-11-02", span[1]))
+    assert (two["criteria"][0]["pairable_units"], two["criteria"][0]["units"]) == wide
+    table = agentdeck(
+        "report", "agreement", "-w", str(demo), "--week", "2026-W46", "--resamples", "0"
+    )
+    assert table.stdout.startswith("Agreement on runs started in 2026-W46 (UTC)")
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (("--week", "2026-46"), ["--week", "YYYY-Www"]),
+        (("--weeks", "0"), ["--weeks", "1 to 104"]),
+        (("--workflow", "nope"), ["--workflow 'nope'", "billing-support"]),
+    ],
+)
+def test_bad_weeks_and_workflows_are_one_line(
+    demo: Path, args: tuple[str, ...], needles: list[str]
+) -> None:
+    assert_one_line_error(agentdeck("report", "agreement", "-w", str(demo), *args), *needles)
+
+
+def test_a_ratings_file_has_no_weeks(tmp_path: Path) -> None:
+    done = agentdeck(
+        "report", "agreement", "--ratings", str(ratings_file(tmp_path)), "--week", "2026-W46"
+    )
+    assert_one_line_error(done, "--week", "--ratings")

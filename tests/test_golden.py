@@ -106,16 +106,18 @@ def test_the_same_seed_gives_the_same_set(graded: Any) -> None:
     assert {c["trace_id"] for c in a.cases} != {c["trace_id"] for c in b.cases}
 
 
-def test_a_case_has_input_expected_outcome_and_verdict(graded: Any) -> None:
+def test_a_case_has_input_the_runs_output_outcome_and_verdict(graded: Any) -> None:
     root, setup = graded
     conn = _conn(root)
     cases = {c["trace_id"]: c for c in golden_set(conn, setup.rubric, WF).cases}
     agreed, settled = cases["trace-00000"], cases["trace-00050"]
     assert agreed["input"] == {"message": "customer 0: «refund» \x1b[31m"}
-    assert agreed["expected"] == {
-        "output": "agent reply 0",
-        "final_action": {"kind": "reply", "summary": "answered", "status": "done"},
-    }
+    assert agreed["output"] == "agent reply 0"
+    assert agreed["final_action"] == {"kind": "reply", "summary": "answered", "status": "done"}
+    # A failing run's output is the run's output beside a failing verdict, never "expected".
+    assert all("expected" not in c for c in cases.values())
+    failing = [c for c in cases.values() if c["outcome"] == "fail"]
+    assert failing and all("output" in c and "final_action" in c for c in failing)
     assert (agreed["verdict"], agreed["outcome"], agreed["basis"]) == (PASS, "pass", "unanimous")
     assert (agreed["reviewers"], agreed["adjudicator"]) == (["ana", "ben"], None)
     assert (agreed["rubric_id"], agreed["rubric_version"]) == (

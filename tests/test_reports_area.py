@@ -82,6 +82,51 @@ async def test_the_weekly_view_shows_each_workflow_of_the_report(demo_workspace:
         assert "the last week with runs" in text_of(app, "#weekly-head")
 
 
+async def test_the_weekly_view_shows_agreement_per_week_with_its_n(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reports(pilot)
+        assert screen.weekly is not None
+        trends = [plain(s.content) for s in screen.query(".trend")]
+        for wf, trend in zip(screen.weekly.workflows, trends, strict=True):
+            line = next(x for x in trend.splitlines() if x.startswith("agreement α"))
+            shown = [w for w in wf.weeks if w.agreement is not None and w.agreement.compared]
+            for w in shown:
+                a = w.agreement
+                assert a is not None
+                few = ", too few" if a.compared < 10 else ""
+                alpha = "—" if a.alpha is None else f"{a.alpha:.2f}"
+                assert f"{w.week[-3:]} {alpha} (n {a.compared}{few})" in line, line
+            if not shown:
+                assert "no run of these weeks graded by two reviewers" in line
+        billing = next(t for t in trends if "success" in t)
+        assert "W45 1.00 (n 3, too few) · W46 0.75 (n 10)" in billing
+
+
+async def test_the_agreement_view_gives_n_too_few_undefined_resamples_and_the_note(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_reports(pilot)
+        await pilot.press("tab")
+        assert screen.agreement is not None
+        shown = " ".join(text_of(app, "#agreement-body").split())
+        by_name = {c["criterion"]: c for c in screen.agreement["criteria"]}
+        for name, c in by_name.items():
+            few = " few" if c["pairable_units"] < 10 else ""
+            assert f"{name}{few} {c['pairable_units']} of {c['units']}" in shown
+        assert "tool_use few 7 of 72" in shown and "task_success 29 of 124 3" in shown
+        assert "under 10 compared, too few for the figures to say much" in shown
+        assert "policy: 90% agreement but alpha -0.04: safe is 95% of the ratings" in shown
+        lost = by_name["policy"]["intervals"]["undefined_resamples"]["krippendorff_alpha"]
+        assert f"policy: α nominal {lost['nominal']} of 1000 resamples" in shown
+        assert "ana · chen 4 too few 1.00" in shown
+        assert "two of three" not in shown
+
+
 async def test_the_agreement_view_is_the_report_of_the_current_rubric(
     demo_workspace: Workspace,
 ) -> None:

@@ -55,6 +55,12 @@ def test_test_run_and_safe_thresholds() -> None:
     assert evaluation_cell(small, 0.9, NOW).status == "warn"
     stale = WorkflowFacts("w", golden_cases=40, golden_written=ago(45))
     assert evaluation_cell(stale, 0.9, NOW).text == "golden 40 cases, 45 d old · α 0.90"
+    # With n, the runs compared: under 10 it is marked too few and is not fine.
+    assert evaluation_cell(fresh, 0.9, NOW, 12) == evaluation_cell(fresh, 0.9, NOW, 12).__class__(
+        "ok", "golden 40 cases, 3 d old · α 0.90 (n 12)"
+    )
+    few = evaluation_cell(fresh, 1.0, NOW, 4)
+    assert (few.status, few.text.split(" · ")[1]) == ("warn", "α 1.00 (n 4, too few)")
 
     assert runbook_cell(WorkflowFacts("w", runbooks=2), NOW).text == "2 runbooks · never drilled"
     drilled = WorkflowFacts("w", runbooks=1, last_drill=ago(10))

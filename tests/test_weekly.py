@@ -257,6 +257,66 @@ def test_coverage_is_graded_of_sampled(graded: tuple[sqlite3.Connection, ReviewS
     assert week.graded == 5
 
 
+def test_agreement_is_per_week_with_its_n(tmp_path: Path) -> None:
+    """Each week's agreement is over that week's runs graded twice, with n (runs compared, not
+    runs rated), marked too few under 10, and equal to the `krippendorff` package's alpha."""
+    import krippendorff
+    import numpy as np
+
+    runs = [_run(i, f"2026-11-{16 + i % 7:02d}T10:00:00Z") for i in range(12)]
+    runs += [_run(20 + i, f"2026-11-{9 + i % 7:02d}T10:00:00Z") for i in range(3)]
+    conn, setup = _workspace(tmp_path, runs)
+    w47 = {i: ("pass", "fail" if i % 4 == 0 else "pass") for i in range(11)}
+    for i, (a, b) in w47.items():
+        _grade(conn, setup, i, "ana", a)
+        _grade(conn, setup, i, "ben", b)
+    _grade(conn, setup, 11, "ana", "fail")  # rated once: not compared
+    _grade(conn, setup, 20, "ana", "pass")  # W46: one run compared, all alike
+    _grade(conn, setup, 20, "ben", "pass")
+    report = weekly_report(conn, setup.rubric, weeks=2, week=W47, now=NOW)
+    w46, now = report.workflows[0].weeks
+    assert now.agreement is not None and w46.agreement is not None
+    assert (now.agreement.compared, now.agreement.rated, now.agreement.too_few) == (11, 12, False)
+    codes = {"pass": 0.0, "fail": 1.0}
+    data = np.array([[codes[a] for a, _ in w47.values()], [codes[b] for _, b in w47.values()]])
+    want = krippendorff.alpha(data, level_of_measurement="nominal")
+    assert now.agreement.alpha == pytest.approx(want, abs=1e-9)
+    assert now.agreement.level == "nominal" and now.agreement.criterion == "task_success"
+    assert (w46.agreement.compared, w46.agreement.too_few, w46.agreement.alpha) == (1, True, None)
+    # Shown with its n in the exports: the table's column, the CSV's columns.
+    assert "α 0.00 (n 11)" not in to_markdown(report)
+    assert f"α {want:.2f} (n 11)" in to_markdown(report)
+    rows = list(csv.DictReader(io.StringIO(to_csv(report))))
+    assert [r["agreement_runs"] for r in rows] == ["1", "11"]
+    assert [r["agreement_too_few"] for r in rows] == ["true", "false"]
+    assert to_dict(report)["workflows"][0]["weeks"][1]["agreement"]["compared"] == 11
+
+
+def test_a_dominated_week_gets_the_note(tmp_path: Path) -> None:
+    runs = [_run(i, f"2026-11-{16 + i % 7:02d}T10:00:00Z") for i in range(12)]
+    conn, setup = _workspace(tmp_path, runs)
+    for i in range(12):  # all pass but one disagreement: 92 % agreement, alpha about 0
+        _grade(conn, setup, i, "ana", "pass")
+        _grade(conn, setup, i, "ben", "fail" if i == 0 else "pass")
+    week = _week(weekly_report(conn, setup.rubric, weeks=1, week=W47, now=NOW))
+    a = week.agreement
+    assert a is not None and a.percent_agreement is not None and a.alpha is not None
+    assert a.percent_agreement >= 0.8 and a.alpha < 0.4
+    assert a.note is not None and "pass is 96% of the ratings" in a.note
+
+
+def test_push_defaults_to_the_last_complete_week_with_grades(
+    graded: tuple[sqlite3.Connection, ReviewSetup],
+) -> None:
+    from review.weekly import last_graded_week
+
+    conn, setup = graded  # grades on runs of 2026-W47
+    assert last_graded_week(conn, setup.rubric, NOW) == W47  # NOW is in W48
+    assert last_graded_week(conn, setup.rubric, datetime(2026, 12, 9, tzinfo=UTC)) == W47
+    # While W47 is the current week it is not complete: no week before it has grades.
+    assert last_graded_week(conn, setup.rubric, datetime(2026, 11, 20, tzinfo=UTC)) is None
+
+
 def test_runs_fall_in_their_utc_week(tmp_path: Path) -> None:
     runs = [
         _run(0, "2026-11-15T23:59:59.999Z"),  # Sunday, last moment of W46
@@ -526,11 +586,11 @@ def test_without_week_the_report_is_the_apps_week_and_says_so(demo_ws: Path) -> 
 # --- Pushgateway ------------------------------------------------------------------------------
 
 
-def _gateway_groups(url: str, job: str) -> dict[str, dict[str, float]]:
-    """workflow → metric → value, read back from the gateway's JSON API."""
+def _gateway_groups(url: str, job: str) -> dict[tuple[str, str], dict[str, float]]:
+    """(workflow, week) → metric → value, read back from the gateway's JSON API."""
     with urllib.request.urlopen(f"{url}/api/v1/metrics", timeout=10) as reply:
         data = json.load(reply)
-    found: dict[str, dict[str, float]] = {}
+    found: dict[tuple[str, str], dict[str, float]] = {}
     for group in data["data"]:
         labels = group["labels"]
         if labels.get("job") != job:
@@ -538,73 +598,177 @@ def _gateway_groups(url: str, job: str) -> dict[str, dict[str, float]]:
         values = {}
         for name, family in group.items():
             if name.startswith("agentdeck_"):
-                values[name] = float(family["metrics"][0]["value"])
-        found[labels["workflow"]] = values
+                (metric,) = family["metrics"]
+                # The grouping labels are on every gauge of the group, week included.
+                assert metric["labels"]["week"] == labels["week"], (name, metric)
+                assert metric["labels"]["workflow"] == labels["workflow"], (name, metric)
+                values[name] = float(metric["value"])
+        found[labels["workflow"], labels["week"]] = values
     return found
+
+
+def _scraped(url: str, job: str) -> dict[tuple[str, str, str], float]:
+    """(metric, workflow, week) → value, as Prometheus scrapes the gateway's /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:
+        text = reply.read().decode()
+    out: dict[tuple[str, str, str], float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name.startswith("agentdeck_") and sample.labels.get("job") == job:
+                key = (sample.name, sample.labels["workflow"], sample.labels["week"])
+                out[key] = sample.value
+    return out
 
 
 def test_figures_round_trip_through_a_real_pushgateway(pushgateway_url: str) -> None:
     figures = [
-        WorkflowFigures("billing-support", 0.75, 0.25, 0.5, 0.8125, agreement=0.61),
+        WorkflowFigures(
+            "billing-support",
+            0.75,
+            0.25,
+            0.5,
+            0.8125,
+            agreement=0.61,
+            task_success_runs=40,
+            intervention_runs=39,
+            agreement_runs=12,
+        ),
         WorkflowFigures("crm/update ü", None, 0.0, 1.0, None),
     ]
-    assert push_figures(pushgateway_url, "weekly-roundtrip", figures) == 2
+    assert push_figures(pushgateway_url, "weekly-roundtrip", figures, week="2026-W46") == 2
     groups = _gateway_groups(pushgateway_url, "weekly-roundtrip")
-    assert groups["billing-support"] == {
+    assert groups["billing-support", "2026-W46"] == {
         "agentdeck_task_success_rate": 0.75,
         "agentdeck_intervention_rate": 0.25,
         "agentdeck_review_coverage_ratio": 0.5,
         "agentdeck_budget_used_ratio": 0.8125,
         "agentdeck_agreement": 0.61,
+        "agentdeck_task_success_runs": 40.0,
+        "agentdeck_intervention_runs": 39.0,
+        "agentdeck_agreement_runs": 12.0,
     }
-    assert groups["crm/update ü"] == {
+    assert groups["crm/update ü", "2026-W46"] == {
         "agentdeck_intervention_rate": 0.0,
         "agentdeck_review_coverage_ratio": 1.0,
     }
-    # A second push replaces the group: a figure gone is gone, not stale.
+    # A second push of the same week replaces its group: a figure gone is gone, not stale.
     push_figures(
         pushgateway_url,
         "weekly-roundtrip",
         [WorkflowFigures("billing-support", 0.5, None, None, None)],
+        week="2026-W46",
     )
-    assert _gateway_groups(pushgateway_url, "weekly-roundtrip")["billing-support"] == {
+    assert _gateway_groups(pushgateway_url, "weekly-roundtrip")["billing-support", "2026-W46"] == {
         "agentdeck_task_success_rate": 0.5
     }
 
 
-def test_report_weekly_push_sends_each_workflow(
-    demo_ws: Path, tmp_path: Path, pushgateway_url: str
-) -> None:
+def test_pushing_an_old_week_leaves_the_current_week_alone(pushgateway_url: str) -> None:
+    job = "weekly-two-weeks"
+    current = [WorkflowFigures("billing-support", 0.31, 0.82, 0.91, 0.18, agreement=0.75)]
+    old = [WorkflowFigures("billing-support", 0.79, 0.36, 0.82, None, agreement=1.0)]
+    push_figures(pushgateway_url, job, current, week="2026-W46")
+    push_figures(pushgateway_url, job, old, week="2026-W45")
+    groups = _gateway_groups(pushgateway_url, job)
+    assert set(groups) == {("billing-support", "2026-W46"), ("billing-support", "2026-W45")}
+    assert groups["billing-support", "2026-W46"]["agentdeck_task_success_rate"] == 0.31
+    assert groups["billing-support", "2026-W45"]["agentdeck_task_success_rate"] == 0.79
+    assert "agentdeck_budget_used_ratio" not in groups["billing-support", "2026-W45"]
+    scraped = _scraped(pushgateway_url, job)
+    assert scraped["agentdeck_agreement", "billing-support", "2026-W46"] == 0.75
+    assert scraped["agentdeck_agreement", "billing-support", "2026-W45"] == 1.0
+    with pytest.raises(ValueError, match="ISO week"):
+        push_figures(pushgateway_url, job, current, week="last week")
+
+
+def _push_workspace(demo_ws: Path, tmp_path: Path, url: str, job: str) -> Path:
     import shutil
 
     ws = tmp_path / "ws"
     shutil.copytree(demo_ws, ws)
     with (ws / "agentdeck.toml").open("a") as fh:
-        fh.write(f'\n[metrics]\npushgateway = "{pushgateway_url}"\njob = "weekly-cli"\n')
-    done = agentdeck(
-        "report", "weekly", "-w", str(ws), "--week", "2026-W46", "--format", "json", "--push"
-    )
-    assert done.returncode == 0, done.stderr
-    data = json.loads(done.stdout)
-    groups = _gateway_groups(pushgateway_url, "weekly-cli")
-    agreement = _alpha_per_workflow(ws / ".agentdeck" / "agentdeck.db")
-    assert set(groups) == {"billing-support", "crm-update", "refund-approvals"}
+        fh.write(f'\n[metrics]\npushgateway = "{url}"\njob = "{job}"\n')
+    return ws
+
+
+def _expected_groups(data: dict[str, Any], ws: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """What a push of this JSON report must leave in the gateway, agreement recomputed."""
+    week = data["week"]
+    start = parse_week(week)
+    agreement = _alpha_per_workflow(ws / ".agentdeck" / "agentdeck.db", start)
+    out = {}
     for wf in data["workflows"]:
-        week = wf["weeks"][-1]
+        w = wf["weeks"][-1]
+        alpha, compared = agreement.get(wf["workflow"], (None, None))
         want = {
-            "agentdeck_task_success_rate": week["task_success"]["rate"],
-            "agentdeck_intervention_rate": week["intervention"]["rate"],
-            "agentdeck_review_coverage_ratio": week["coverage"],
+            "agentdeck_task_success_rate": w["task_success"]["rate"],
+            "agentdeck_intervention_rate": w["intervention"]["rate"],
+            "agentdeck_review_coverage_ratio": w["coverage"],
             "agentdeck_budget_used_ratio": wf["budget"]["used"],
-            "agentdeck_agreement": agreement[wf["workflow"]],
+            "agentdeck_agreement": alpha,
+            "agentdeck_task_success_runs": w["task_success"]["n"],
+            "agentdeck_intervention_runs": w["intervention"]["n"],
+            "agentdeck_agreement_runs": compared,
         }
-        assert groups[wf["workflow"]] == {k: v for k, v in want.items() if v is not None}
-    assert any(v is not None for v in agreement.values()), "the demo has overlap grades"
+        out[wf["workflow"], week] = {k: v for k, v in want.items() if v is not None}
+    return out
 
 
-def _alpha_per_workflow(db: Path) -> dict[str, float | None]:
-    """Krippendorff's nominal alpha on task_success per workflow, from the grades table by
-    plain SQL and the `krippendorff` package: the reference for agreement_by_workflow."""
+def test_report_weekly_push_sends_each_workflow_with_its_week(
+    demo_ws: Path, tmp_path: Path, pushgateway_url: str
+) -> None:
+    """Two weeks pushed one after the other: both read back from the real gateway, each with
+    its own figures and its own week's agreement, the later push leaving the first alone."""
+    ws = _push_workspace(demo_ws, tmp_path, pushgateway_url, "weekly-cli")
+    pushed: dict[tuple[str, str], dict[str, float]] = {}
+    for week in ("2026-W46", "2026-W45"):
+        done = agentdeck(
+            "report", "weekly", "-w", str(ws), "--week", week, "--format", "json", "--push"
+        )
+        assert done.returncode == 0, done.stderr
+        assert f"for {week}" in done.stderr and "week label" in done.stderr
+        pushed.update(_expected_groups(json.loads(done.stdout), ws))
+    groups = _gateway_groups(pushgateway_url, "weekly-cli")
+    assert groups == pushed
+    assert {week for _, week in groups} == {"2026-W45", "2026-W46"}
+    # The demo's weeks differ: the agreement pushed is the week's, not all time's.
+    billing = [
+        groups["billing-support", w]["agentdeck_agreement"] for w in ("2026-W45", "2026-W46")
+    ]
+    assert billing[0] != billing[1]
+    assert groups["billing-support", "2026-W46"]["agentdeck_agreement_runs"] == 10
+
+
+def test_push_without_week_sends_the_last_complete_week_with_grades(
+    demo_ws: Path, tmp_path: Path, pushgateway_url: str
+) -> None:
+    """The demo's last week with runs (2026-W47) has no grades: the push is about 2026-W46,
+    says so, and pushes its coverage and rates, not a coverage of 0."""
+    ws = _push_workspace(demo_ws, tmp_path, pushgateway_url, "weekly-default")
+    done = agentdeck("report", "weekly", "-w", str(ws), "--format", "json", "--push")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == (
+        "weekly report and push for 2026-W46, the last complete week with grades "
+        "(--week YYYY-Www for another)"
+    )
+    data = json.loads(done.stdout)
+    assert data["week"] == "2026-W46"
+    groups = _gateway_groups(pushgateway_url, "weekly-default")
+    assert {week for _, week in groups} == {"2026-W46"}
+    assert groups == _expected_groups(data, ws)
+    billing = groups["billing-support", "2026-W46"]
+    assert billing["agentdeck_review_coverage_ratio"] > 0.8
+    assert "agentdeck_task_success_rate" in billing
+
+
+def _alpha_per_workflow(db: Path, week: date) -> dict[str, tuple[float | None, int]]:
+    """Krippendorff's nominal alpha on task_success per workflow over the runs started in the
+    ISO week, and the runs compared, from the grades table by plain SQL and the `krippendorff`
+    package: the reference for the pushed agreement."""
+    from datetime import timedelta
+
     import krippendorff
     import numpy as np
 
@@ -612,11 +776,13 @@ def _alpha_per_workflow(db: Path) -> dict[str, float | None]:
     try:
         rows = conn.execute(
             "SELECT r.workflow, g.run, g.reviewer, json_extract(g.\"values\", '$.task_success') "
-            "FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1"
+            "FROM grades g JOIN runs r ON r.id = g.run WHERE g.complete = 1 "
+            "AND r.started_at >= ? AND r.started_at < ?",
+            (f"{week.isoformat()}T00", f"{(week + timedelta(weeks=1)).isoformat()}T00"),
         ).fetchall()
     finally:
         conn.close()
-    out: dict[str, float | None] = {}
+    out: dict[str, tuple[float | None, int]] = {}
     for workflow in sorted({r[0] for r in rows}):
         mine = [r for r in rows if r[0] == workflow and r[3] is not None]
         runs = sorted({r[1] for r in mine})
@@ -625,22 +791,27 @@ def _alpha_per_workflow(db: Path) -> dict[str, float | None]:
         data = np.full((len(reviewers), len(runs)), np.nan)
         for _, run, reviewer, value in mine:
             data[reviewers.index(reviewer), runs.index(run)] = codes[value]
-        pairable = (np.sum(~np.isnan(data), axis=0) >= 2).sum()
+        pairable = int((np.sum(~np.isnan(data), axis=0) >= 2).sum())
         values = set(data[~np.isnan(data)].tolist())
         if pairable == 0 or len(values) < 2:
-            out[workflow] = None
+            out[workflow] = (None, pairable)
             continue
-        out[workflow] = float(krippendorff.alpha(data, level_of_measurement="nominal"))
+        with np.errstate(invalid="ignore", divide="ignore"):  # one run: 0/0, undefined
+            alpha = float(krippendorff.alpha(data, level_of_measurement="nominal"))
+        out[workflow] = (None if np.isnan(alpha) else alpha, pairable)
     return out
 
 
-def test_metric_figures_leave_agreement_for_later(
+def test_metric_figures_carry_the_weeks_agreement_and_n(
     graded: tuple[sqlite3.Connection, ReviewSetup],
 ) -> None:
     conn, setup = graded
     report = weekly_report(conn, setup.rubric, weeks=1, week=W47, now=NOW)
-    figures = metric_figures(report)
-    assert figures[0].agreement is None and figures[0].task_success_rate == 0.5
+    (figures,) = metric_figures(report)
+    week = report.workflows[0].current
+    assert week.agreement is not None and figures.agreement == week.agreement.alpha
+    assert figures.agreement_runs == week.agreement.compared
+    assert (figures.task_success_rate, figures.task_success_runs) == (0.5, 4)
     assert metric_figures(report, {"billing-support": 0.7})[0].agreement == 0.7
 
 
@@ -648,8 +819,10 @@ def test_a_push_to_nowhere_names_the_endpoint() -> None:
     from tests.servers import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(MetricsPushFailed, match=f"Pushgateway {url}"):
-        push_figures(url, "x", [WorkflowFigures("w", 1.0, None, None, None)], timeout=2)
+    with pytest.raises(MetricsPushFailed, match=f"Pushgateway {url}.*week 2026-W47"):
+        push_figures(
+            url, "x", [WorkflowFigures("w", 1.0, None, None, None)], week="2026-W47", timeout=2
+        )
 
 
 def test_the_report_reads_runs_through_schema_9s_covering_indexes(

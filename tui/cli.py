@@ -1146,29 +1146,39 @@ def _agreement_table(data: dict[str, object]) -> str:
     from review.agreement_export import (
         FIGURE_HEADERS,
         REVIEWER_HEADERS,
+        criterion_head,
         criterion_title,
         figure_rows,
         reviewer_rows,
     )
-    from tui.text import counted, safe_text
+    from tui.text import safe_text
 
     buf = io.StringIO()
     console = Console(file=buf, width=120, force_terminal=False, color_system=None)
     criteria: list[dict[str, object]] = data["criteria"]  # type: ignore[assignment]
     if not criteria:
         console.print(Text("no ratings to compare"))
+    window: dict[str, object] | None = data.get("window")  # type: ignore[assignment]
+    if window:
+        where = []
+        if window.get("from_week"):
+            span = f"{window['from_week']}"
+            if window["to_week"] != window["from_week"]:
+                span += f" to {window['to_week']}"
+            where.append(f"runs started in {span} (UTC)")
+        if window.get("workflow"):
+            where.append(f"workflow {window['workflow']}")
+        console.print(Text(safe_text("Agreement on " + ", ".join(where))))
     for c in criteria:
-        head = (
-            f"{criterion_title(c)}: {counted(int(str(c['units'])), 'unit')}, "
-            f"{counted(int(str(c['raters'])), 'rater')}, "
-            f"{c.get('scale')} values"
-        )
+        head = f"{criterion_title(c)}: {criterion_head(c)}"
         table = Table(title=Text(safe_text(head)), title_justify="left")
         for i, h in enumerate(FIGURE_HEADERS):
-            table.add_column(h, justify="right" if i >= 2 else "left")
+            table.add_column(h, justify="right" if 2 <= i <= 4 else "left")
         for row in figure_rows(c):
             table.add_row(*(Text(safe_text(cell)) for cell in row))
         console.print(table)
+        for note in c.get("notes") or []:  # type: ignore[attr-defined]
+            console.print(Text(safe_text(f"note: {note}")))
     if data.get("reviewers"):
         table = Table(title="Reviewers", title_justify="left")
         for h in REVIEWER_HEADERS:
@@ -1197,6 +1207,20 @@ def _agreement_table(data: dict[str, object]) -> str:
     help="Bootstrap resamples of the units for the 95% intervals (0: none).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="The bootstrap's seed.")
+@click.option(
+    "--week",
+    default=None,
+    metavar="YYYY-Www",
+    help="Only runs started in this ISO week (UTC), or in the --weeks ending with it.",
+)
+@click.option(
+    "--weeks",
+    "weeks_text",
+    default=None,
+    metavar="N",
+    help="Only runs of the N ISO weeks ending with --week (default: the weekly report's week).",
+)
+@click.option("--workflow", default=None, metavar="W", help="Only this workflow's runs.")
 @_guarded
 def report_agreement(
     workspace: Path | None,
@@ -1205,12 +1229,18 @@ def report_agreement(
     output: Path | None,
     resamples: int,
     seed: int,
+    week: str | None,
+    weeks_text: str | None,
+    workflow: str | None,
 ) -> None:
     """Agreement between raters per criterion: percent agreement, Krippendorff's alpha,
     Fleiss' kappa, Gwet's AC1 and Cohen's kappa per pair, with 95 % bootstrap intervals.
+    Beside each figure its n, the units it compares (rated by two raters or more), marked
+    when under 10; the bootstrap resamples where a figure was undefined are counted.
 
     Without --ratings: the workspace's complete grades, per rubric version, with figures per
-    reviewer (runs graded, time per run, leniency, drift).
+    reviewer (runs graded, time per run, leniency, drift); --week/--weeks/--workflow narrow
+    them to the runs started in those ISO weeks (UTC) or of that workflow.
     """
     from review import agreement_export as export
     from review.agreement import agreement_report
@@ -1218,19 +1248,62 @@ def report_agreement(
     from tui.text import counted
 
     reviewers: list[dict[str, object]] | None = None
+    window: dict[str, object] | None = None
+    if ratings is not None and (week or weeks_text or workflow):
+        given = "--week" if week else "--weeks" if weeks_text else "--workflow"
+        _fail(f"{given} reads the workspace's grades; a --ratings file has no weeks or workflows")
     if ratings is not None:
         criteria = read_ratings(ratings)
     else:
+        from datetime import UTC, datetime, timedelta
+
         from review.ratings import grade_counts, workspace_ratings, workspace_reviewers
+        from review.weekly import default_week, parse_week, week_label
         from store.db import connect
 
+        weeks = 1
+        if weeks_text is not None:
+            try:
+                weeks = int(weeks_text)
+            except ValueError:
+                weeks = 0
+            if not 1 <= weeks <= 104:
+                _fail(
+                    f"--weeks {weeks_text!r}: give a whole number of weeks from 1 to 104, "
+                    "e.g. --weeks 4"
+                )
+        monday = None
+        if week is not None:
+            try:
+                monday = parse_week(week)
+            except ValueError as exc:
+                _fail(f"--week: {exc}")
         ws = _workspace(workspace)
         if not ws.db_path.exists():
             _fail(f"no grades yet: {ws.db_path} does not exist; run `agentdeck sync` first")
         conn = connect(ws.db_path)
         try:
-            criteria = workspace_ratings(conn)
-            reviewers = workspace_reviewers(conn)
+            if workflow is not None:
+                found = conn.execute("SELECT 1 FROM runs WHERE workflow = ? LIMIT 1", (workflow,))
+                if found.fetchone() is None:
+                    known = [w for (w,) in conn.execute("SELECT DISTINCT workflow FROM runs")]
+                    _fail(
+                        f"--workflow {workflow!r}: no runs of it here "
+                        f"(workflows: {', '.join(sorted(known)) or 'none'})"
+                    )
+            since = until = None
+            if weeks_text is not None and monday is None:
+                monday, why = default_week(conn, datetime.now(UTC))
+                click.echo(f"agreement up to {week_label(monday)}, {why}", err=True)
+            if monday is not None:
+                first = monday - timedelta(weeks=weeks - 1)
+                since = f"{first.isoformat()}T00:00:00.000000Z"
+                until = f"{(monday + timedelta(weeks=1)).isoformat()}T00:00:00.000000Z"
+                window = {"from_week": week_label(first), "to_week": week_label(monday)}
+            if workflow is not None:
+                window = {**(window or {}), "workflow": workflow}
+            criteria = workspace_ratings(conn, workflow=workflow, since=since, until=until)
+            reviewers = workspace_reviewers(conn) if window is None else None
             counts = grade_counts(conn)
         finally:
             conn.close()
@@ -1243,6 +1316,9 @@ def report_agreement(
                 err=True,
             )
     data = agreement_report(criteria, resamples=resamples, seed=seed)
+    if window is not None:
+        data["window"] = window
+        data["grades"] = counts
     if reviewers is not None:
         data["grades"] = counts
         data["reviewers"] = reviewers
@@ -1350,14 +1426,16 @@ def report_disputes(
     "--week",
     default=None,
     metavar="YYYY-Www",
-    help="The report's (last) ISO week, e.g. 2026-W47 (default: the current week, UTC).",
+    help="The report's (last) ISO week, e.g. 2026-W47 (default: the current week, UTC; "
+    "with --push the last complete week with grades).",
 )
 @_report_format_option
 @output_option
 @click.option(
     "--push",
     is_flag=True,
-    help="Also push the figures to the Pushgateway of [metrics] in agentdeck.toml.",
+    help="Also push the week's figures, labelled week=YYYY-Www, to the Pushgateway of "
+    "[metrics] in agentdeck.toml.",
 )
 @_guarded
 def report_weekly(
@@ -1423,7 +1501,24 @@ def report_weekly(
                 f"--workflow {workflow!r}: no runs and no agent card for it "
                 f"(known: {', '.join(known) or 'none'})"
             )
-    if monday is None:
+    if monday is None and push:
+        from datetime import UTC, datetime, timedelta
+
+        from review.weekly import last_graded_week, week_of
+
+        # Pushed figures are the last complete week with grades: the current week (or the last
+        # with runs) is still being graded and would push a coverage of 0 and no rates.
+        now = datetime.now(UTC)
+        monday = last_graded_week(conn, setup.rubric, now)
+        why = "the last complete week with grades"
+        if monday is None:
+            monday = week_of(now) - timedelta(weeks=1)
+            why = f"the last complete week (no week has grades under {setup.rubric.id})"
+        click.echo(
+            f"weekly report and push for {week_label(monday)}, {why} (--week YYYY-Www for another)",
+            err=True,
+        )
+    elif monday is None:
         from datetime import UTC, datetime
 
         from review.weekly import default_week
@@ -1461,26 +1556,25 @@ def report_weekly(
             err=True,
         )
     if push:
-        from review.ratings import agreement_by_workflow
         from store.metrics import MetricsPushFailed, push_figures
 
         assert ws.config.metrics is not None
         cfg = ws.config.metrics
-        outcome = next((c for c in setup.rubric.criteria if c.metric == "task_success"), None)
-        agreement = (
-            agreement_by_workflow(conn, setup.rubric.id, setup.rubric.version, outcome.id)
-            if outcome is not None
-            else {}
-        )
         try:
             groups = push_figures(
-                cfg.pushgateway, cfg.job, metric_figures(data, agreement), timeout=cfg.timeout
+                cfg.pushgateway,
+                cfg.job,
+                metric_figures(data),
+                week=data.week,
+                timeout=cfg.timeout,
             )
         except MetricsPushFailed as exc:
             click.echo(f"agentdeck: {one_line(str(exc), 2000)}", err=True)
             sys.exit(1)
         click.echo(
-            f"pushed {groups} workflow groups to {cfg.pushgateway} (job {cfg.job})", err=True
+            f"pushed {groups} workflow groups for {data.week} to {cfg.pushgateway} "
+            f"(job {cfg.job}, week label {data.week})",
+            err=True,
         )
 
 
@@ -1497,7 +1591,7 @@ def _weekly_table(data: object, *, to_file: bool) -> str:
     assert isinstance(data, WeeklyReport)
     # Recorded, not printed: the text goes to stdout or the -o file like the other formats.
     console = Console(
-        record=True, width=140, file=io.StringIO(), force_terminal=False, no_color=to_file
+        record=True, width=160, file=io.StringIO(), force_terminal=False, no_color=to_file
     )
     console.print(Text(f"Weekly report {data.week} ({data.weeks[0]} to {data.weeks[-1]}, UTC)"))
     if not data.workflows:
@@ -1517,6 +1611,9 @@ def _weekly_table(data: object, *, to_file: bool) -> str:
                 f"{ex.change_text(wf.change('intervention'))}   budget: {ex.budget_text(wf)}"
             )
         )
+        for w in wf.weeks:
+            if w.agreement is not None and w.agreement.note:
+                console.print(Text(f"  {w.week} agreement: {w.agreement.note}"))
     return console.export_text(styles=False)
 
 

@@ -7,7 +7,7 @@ it is shown as plain ``Text`` (through :func:`tui.text.one_line`), never parsed 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType
 from rich.table import Table
@@ -17,6 +17,9 @@ from review.progress import WorkflowProgress
 from review.scorecard import Cell, ScorecardRow
 from review.weekly import Rate, WeeklyReport, WorkflowReport
 from tui.text import one_line
+
+if TYPE_CHECKING:  # numpy stays off the app's start path
+    from review.agreement import OutcomeAgreement
 
 #: Under this many columns the tables leave the intervals out (and say where they are).
 WIDE = 110
@@ -99,6 +102,8 @@ def trend_text(wf: WorkflowReport) -> Text:
         t.append("   ")
         t.append("  ".join(f"{pct(v):>4}" for v in values), "dim")
     t.append("\n" + " " * 13 + " ".join(w.week[-3:] for w in wf.weeks), "dim")
+    t.append("\n")
+    t.append_text(agreement_line(wf))
     return t
 
 
@@ -198,6 +203,37 @@ def weeks_table(wf: WorkflowReport, width: int = WIDE) -> Table:
     return table
 
 
+def week_agreement_text(a: OutcomeAgreement | None) -> Text:
+    """A week's agreement with its n: ``0.75 (n 10)``; from fewer than 10 runs compared it says
+    so (``1.00 (n 3, too few)``); ``—`` without runs graded twice."""
+    if a is None or a.compared == 0:
+        return Text("—", "dim")
+    t = Text(_num(a.alpha), "dim" if a.too_few or a.alpha is None else "bold")
+    t.append(f" (n {a.compared}", "dim")
+    if a.too_few:
+        t.append(", too few", "yellow")
+    t.append(")", "dim")
+    return t
+
+
+def agreement_line(wf: WorkflowReport) -> Text:
+    """Agreement between reviewers week by week (alpha on the outcome criterion, with n, the
+    runs graded by two reviewers or more), and the note for a week where one level dominates."""
+    t = Text(f"{'agreement α':<13}", "dim")
+    shown = [w for w in wf.weeks if w.agreement is not None and w.agreement.compared]
+    if not shown:
+        t.append("no run of these weeks graded by two reviewers", "dim")
+    for i, w in enumerate(shown):
+        if i:
+            t.append(" · ", "dim")
+        t.append(f"{w.week[-3:]} ", "dim")
+        t.append_text(week_agreement_text(w.agreement))
+    for w in shown:
+        if w.agreement is not None and w.agreement.note:
+            t.append(f"\n{'':<13}{w.week[-3:]}: {one_line(w.agreement.note, 200)}", "yellow")
+    return t
+
+
 # --- agreement ------------------------------------------------------------------------------
 
 
@@ -230,9 +266,9 @@ def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
     table.add_column("criterion", min_width=12, no_wrap=True)
     labels = (
-        ("compared", "raters", "% agree", "α nominal", "α ordinal", "Fleiss κ*", "AC1")
+        ("compared", "raters", "% agree", "α nominal", "α ordinal", "Fleiss*", "AC1")
         if wide
-        else ("runs", "n", "agree", "α nom", "α ord", "Fleiss*", "AC1")
+        else ("n/rated", "raters", "agree", "α nom", "α ord", "Fleiss*", "AC1")
     )
     for label in labels:
         table.add_column(label, justify="right", no_wrap=True)
@@ -243,14 +279,20 @@ def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
         def figure(key: str, value: Any, c: dict[str, Any] = c) -> Text:
             return _with_interval(c, key, value, wide=wide)
 
+        name = Text(one_line(str(c.get("criterion")), 30))
+        if c.get("too_few"):
+            name.append(" few", "yellow")
+        fleiss = figure("fleiss_kappa", c.get("fleiss_kappa"))
+        if wide and c.get("fleiss_kappa") is not None:
+            fleiss.append(f" n {c.get('fleiss_units', 0):,}", "dim")
         table.add_row(
-            Text(one_line(str(c.get("criterion")), 30)),
+            name,
             f"{pairable:,} of {units:,}" if wide else f"{pairable:,}/{units:,}",
             f"{c.get('raters', 0):,}",
             figure("percent_agreement", c.get("percent_agreement")),
             figure("krippendorff_alpha.nominal", alpha.get("nominal")),
             figure("krippendorff_alpha.ordinal", alpha.get("ordinal")),
-            figure("fleiss_kappa", c.get("fleiss_kappa")),
+            fleiss,
             figure("gwet_ac1", c.get("gwet_ac1")),
         )
     if not wide:
@@ -261,20 +303,62 @@ def agreement_table(report: dict[str, Any], width: int = WIDE) -> Table:
 def pairs_table(report: dict[str, Any]) -> Table:
     """Cohen's kappa per pair of reviewers and criterion."""
     table = Table(box=None, header_style="bold", pad_edge=False, expand=True)
-    for label in ("criterion", "reviewers", "units", "κ", "κ linear", "κ quadratic"):
+    from review.agreement import too_few
+
+    labels = ("criterion", "reviewers", "n", "κ", "κ linear", "κ quadratic", "undefined")
+    for label in labels:
         table.add_column(label, justify="left" if label in ("criterion", "reviewers") else "right")
     for c in report.get("criteria", []):
+        resamples = (c.get("intervals") or {}).get("resamples") or 0
         for pair in c.get("cohen_kappa") or []:
             a, b = (one_line(str(r), 20) for r in pair.get("raters", ["?", "?"]))
+            n = Text(f"{pair.get('units', 0):,}")
+            if too_few(pair.get("units", 0)):
+                n.append(" too few", "yellow")
+            bad = ((pair.get("intervals") or {}).get("undefined_resamples") or {}).get("unweighted")
             table.add_row(
                 Text(one_line(str(c.get("criterion")), 30)),
                 Text(f"{a} · {b}"),
-                f"{pair.get('units', 0):,}",
+                n,
                 _num(pair.get("unweighted")),
                 _num(pair.get("linear")),
                 _num(pair.get("quadratic")),
+                Text(f"{bad}/{resamples}" if bad else "", "dim"),
             )
     return table
+
+
+def undefined_text(report: dict[str, Any]) -> Text | None:
+    """Per criterion, the bootstrap resamples in which a shown figure was undefined (they are
+    not in its interval); None when every resample gave every figure."""
+    names = (
+        ("% agree", ("percent_agreement",)),
+        ("α nominal", ("krippendorff_alpha", "nominal")),
+        ("α ordinal", ("krippendorff_alpha", "ordinal")),
+        ("Fleiss κ", ("fleiss_kappa",)),
+        ("AC1", ("gwet_ac1",)),
+    )
+    lines = []
+    for c in report.get("criteria", []):
+        iv = c.get("intervals") or {}
+        bad: Any = iv.get("undefined_resamples") or {}
+        parts = []
+        for label, path in names:
+            count: Any = bad
+            for key in path:
+                count = count.get(key) if isinstance(count, dict) else None
+            if count:
+                parts.append(f"{label} {count}")
+        if parts:
+            lines.append(
+                f"{one_line(str(c.get('criterion')), 30)}: {', '.join(parts)} "
+                f"of {iv.get('resamples')} resamples"
+            )
+    if not lines:
+        return None
+    return Text(
+        "Undefined bootstrap resamples (left out of the intervals):\n" + "\n".join(lines), "dim"
+    )
 
 
 def reviewers_table(rows: list[dict[str, Any]]) -> Table:
@@ -309,19 +393,31 @@ def agreement_group(report: dict[str, Any]) -> Group:
                 "dim",
             )
         )
+    from review.agreement import MIN_UNITS
+
     # The reviewers counted from the report, never assumed (the demo has three, a team four).
     raters = max(int(c.get("raters") or 0) for c in report["criteria"])
     note = Text(
-        "compared (runs): rated by two reviewers or more, of the runs rated. * Fleiss' kappa "
-        "counts only the runs every reviewer of the criterion rated (the report's contract); "
+        "compared (runs): n, the runs rated by two reviewers or more, of the runs rated; "
+        f"few (beside a criterion): under {MIN_UNITS} compared, too few for the figures to say "
+        "much. * Fleiss' kappa "
+        "counts only the runs every reviewer of the criterion rated (its own n); "
         f"when no run was rated by all {raters} reviewers it is undefined (—): read "
         "Krippendorff's alpha and Gwet's AC1, which take any number of ratings a run.",
         "dim",
     )
+    notes = [
+        Text(f"{one_line(str(c.get('criterion')), 30)}: {one_line(n, 200)}", "yellow")
+        for c in report.get("criteria", [])
+        for n in c.get("notes") or []
+    ]
+    undefined = undefined_text(report)
     parts: list[Any] = [
         Text("Agreement per criterion (95 % bootstrap intervals)", "bold"),
         Fitted(lambda width: agreement_table(report, width)),
+        *notes,
         note,
+        *([undefined] if undefined is not None else []),
         Text(""),
         Text("Cohen's kappa per pair", "bold"),
         pairs_table(report),
