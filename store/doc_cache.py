@@ -110,6 +110,8 @@ def cached_model(model: type[M], path: Path, load: Callable[[], M]) -> M:
         pass
     result = load()
     try:
+        if path.read_bytes() != data:
+            return result  # changed while it was read: keep nothing under the old bytes' name
         cached = {name: getattr(result, name) for name in _cached_properties(model)}
         text = json.dumps({"model": result.model_dump(mode="json"), "cached": cached})
         entry.parent.mkdir(parents=True, exist_ok=True)
