@@ -15,7 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model, parse_model
+from store.doc_cache import cached_model
+from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model
 from store.identity import FIRST_WRONG_STEP
 
 #: Keys the desk uses for moving and acting; a rubric level may not take one of them.
@@ -27,7 +28,7 @@ LevelValue = int | str
 class Level(BaseModel):
     """One answer to a criterion, with the single key that picks it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     value: LevelValue
     key: str = Field(min_length=1, max_length=1)
@@ -61,7 +62,7 @@ class Level(BaseModel):
 class Scale(BaseModel):
     """The levels of a criterion: binary (two levels), ordinal (ordered numbers) or categorical."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     kind: Literal["binary", "ordinal", "categorical"]
     levels: list[Level] = Field(min_length=2)
@@ -91,7 +92,7 @@ class Scale(BaseModel):
 class Criterion(BaseModel):
     """One question of the rubric."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     question: str
@@ -107,7 +108,7 @@ class Criterion(BaseModel):
 class Rubric(BaseModel):
     """A versioned set of criteria."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     title: str
@@ -175,7 +176,9 @@ def load_rubric(path: Path) -> Rubric:
 
     A level written as bare ``yes`` is the word "yes" (YAML 1.1 alone would make it True, 1).
     """
-    return load_yaml_model(Rubric, path, words=LEVEL_VALUE_PATHS)
+    return cached_model(
+        Rubric, path, lambda: load_yaml_model(Rubric, path, words=LEVEL_VALUE_PATHS)
+    )
 
 
 def check_rubrics(folder: Path) -> tuple[dict[str, Rubric], list[DocumentError]]:
@@ -186,12 +189,12 @@ def check_rubrics(folder: Path) -> tuple[dict[str, Rubric], list[DocumentError]]
     problems: list[DocumentError] = []
     for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
         try:
-            data, lines = load_yaml(path, words=LEVEL_VALUE_PATHS)
-            rubric = parse_model(Rubric, data, path, lines)
+            rubric = load_rubric(path)
         except DocumentError as exc:
             problems.append(exc)
             continue
         if rubric.id in rubrics:
+            _data, lines = load_yaml(path, words=LEVEL_VALUE_PATHS)
             problems.append(
                 DocumentError(
                     path,

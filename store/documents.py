@@ -6,14 +6,17 @@ typo gets one line that says which file, which line and what is wrong, never a t
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
+
+if TYPE_CHECKING:
+    import yaml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,78 +67,89 @@ class _Refused(Exception):
         self.message = message
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that bounds what aliases may repeat, checked while composing.
+@functools.cache
+def _line_loader() -> type[yaml.SafeLoader]:
+    """The loader class, made on first use: PyYAML is imported only when a YAML file is read
+    (opening the desk from cached documents reads none)."""
+    import yaml
 
-    Composing keeps one node per anchor, so a bomb is small until something walks or builds it;
-    counting the nodes each alias repeats, as the alias is read, refuses it before that happens.
-    """
+    class _LineLoader(yaml.SafeLoader):
+        """SafeLoader that bounds what aliases may repeat, checked while composing.
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self._repeated = 0
-        self._sizes: dict[int, tuple[int, int]] = {}
-        self._depth = 0
+        Composing keeps one node per anchor, so a bomb is small until something walks or builds it;
+        counting the nodes each alias repeats, as the alias is read, refuses it before that happens.
+        """
 
-    def _measure(self, node: yaml.Node) -> tuple[int, int]:
-        """Nodes under ``node`` and its height, aliases expanded (each node measured once)."""
-        known = self._sizes.get(id(node))
-        if known is not None:
-            return known
-        children: list[yaml.Node] = []
-        if isinstance(node, yaml.SequenceNode):
-            children = list(node.value)
-        elif isinstance(node, yaml.MappingNode):
-            children = [n for pair in node.value for n in pair]
-        measured = [self._measure(child) for child in children]
-        size = 1 + sum(m[0] for m in measured)
-        height = 1 + max((m[1] for m in measured), default=0)
-        self._sizes[id(node)] = (size, height)
-        return size, height
+        def __init__(self, stream: str) -> None:
+            super().__init__(stream)
+            self._repeated = 0
+            self._sizes: dict[int, tuple[int, int]] = {}
+            self._depth = 0
 
-    def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
-        node: yaml.ScalarNode = super().compose_scalar_node(anchor)
-        if _SURROGATE.search(node.value):
-            # A "\udc80" escape is half of a UTF-16 pair, not a character: no file, database
-            # or terminal could take it, so it is refused here rather than failing far away.
-            raise _Refused(
-                node.start_mark, "a \\u escape that is half of a surrogate pair is not a character"
-            )
-        return node
+        def _measure(self, node: yaml.Node) -> tuple[int, int]:
+            """Nodes under ``node`` and its height, aliases expanded (each node measured once)."""
+            known = self._sizes.get(id(node))
+            if known is not None:
+                return known
+            children: list[yaml.Node] = []
+            if isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            elif isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            measured = [self._measure(child) for child in children]
+            size = 1 + sum(m[0] for m in measured)
+            height = 1 + max((m[1] for m in measured), default=0)
+            self._sizes[id(node)] = (size, height)
+            return size, height
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            target = self.anchors.get(event.anchor)
-            if target is not None:
-                if target.end_mark is None:
-                    # The anchored collection is still open: the alias sits inside it.
-                    raise _Refused(
-                        event.start_mark,
-                        f"alias *{event.anchor} refers to a node that contains it; "
-                        "recursive aliases are refused",
-                    )
-                size, height = self._measure(target)
-                self._repeated += size
-                if self._repeated > MAX_ALIAS_NODES:
-                    raise _Refused(
-                        event.start_mark,
-                        f"alias *{event.anchor} makes aliases repeat more than "
-                        f"{MAX_ALIAS_NODES} nodes in this file (a YAML alias bomb?); "
-                        "aliases are allowed up to that budget",
-                    )
-                if self._depth + height > MAX_DEPTH:
-                    raise _Refused(event.start_mark, f"nested more than {MAX_DEPTH} levels deep")
-            return super().compose_node(parent, index)
-        self._depth += 1
-        try:
-            if self._depth > MAX_DEPTH:
+        def compose_scalar_node(self, anchor: Any) -> yaml.ScalarNode:
+            node: yaml.ScalarNode = super().compose_scalar_node(anchor)
+            if _SURROGATE.search(node.value):
+                # A "\udc80" escape is half of a UTF-16 pair, not a character: no file, database
+                # or terminal could take it, so it is refused here rather than failing far away.
                 raise _Refused(
-                    self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep"
+                    node.start_mark,
+                    "a \\u escape that is half of a surrogate pair is not a character",
                 )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
+            return node
+
+        def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                target = self.anchors.get(event.anchor)
+                if target is not None:
+                    if target.end_mark is None:
+                        # The anchored collection is still open: the alias sits inside it.
+                        raise _Refused(
+                            event.start_mark,
+                            f"alias *{event.anchor} refers to a node that contains it; "
+                            "recursive aliases are refused",
+                        )
+                    size, height = self._measure(target)
+                    self._repeated += size
+                    if self._repeated > MAX_ALIAS_NODES:
+                        raise _Refused(
+                            event.start_mark,
+                            f"alias *{event.anchor} makes aliases repeat more than "
+                            f"{MAX_ALIAS_NODES} nodes in this file (a YAML alias bomb?); "
+                            "aliases are allowed up to that budget",
+                        )
+                    if self._depth + height > MAX_DEPTH:
+                        raise _Refused(
+                            event.start_mark, f"nested more than {MAX_DEPTH} levels deep"
+                        )
+                return super().compose_node(parent, index)
+            self._depth += 1
+            try:
+                if self._depth > MAX_DEPTH:
+                    raise _Refused(
+                        self.peek_event().start_mark, f"nested more than {MAX_DEPTH} levels deep"
+                    )
+                return super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+
+    return _LineLoader
 
 
 def _matches(path: tuple[Any, ...], pattern: PathPattern) -> bool:
@@ -155,6 +169,8 @@ def _walk(
     words: Sequence[PathPattern],
     kept: list[tuple[tuple[Any, ...], str]],
 ) -> None:
+    import yaml
+
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
@@ -216,8 +232,10 @@ def load_yaml(
     key paths in ``words`` (where a person writes an answer, not a switch) the word is kept as
     written instead. Aliases may repeat at most ``MAX_ALIAS_NODES`` nodes per file.
     """
+    import yaml
+
     text = _read_text(path)
-    loader = _LineLoader(text)
+    loader = _line_loader()(text)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -15,6 +15,7 @@ from typing import Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from store.doc_cache import cached_model
 from store.documents import DocumentError, LocatedError, load_toml_model, toml_line
 from store.identity import ADJUDICATED
 
@@ -23,7 +24,7 @@ APP_NAME = "agentdeck"
 
 
 class WorkspaceSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = "agentdeck workspace"
     reviewer: str = Field(min_length=1)
@@ -33,7 +34,7 @@ class WorkspaceSection(BaseModel):
 class StoreConfig(BaseModel):
     """One remote (or file-backed) store of agent runs. Tokens are never here: see the keyring."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: Literal["file", "phoenix", "langfuse", "otlp-file"]
@@ -66,7 +67,7 @@ class AlertSourceConfig(BaseModel):
     """One source of incidents. Tokens are never here: ``agentdeck login NAME`` keeps them in the
     OS keyring under the source's name."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: Literal["alertmanager", "pagerduty"]
@@ -99,7 +100,7 @@ class AlertSourceConfig(BaseModel):
 
 
 class ReviewSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     rubric: str
     roster: list[str] = Field(min_length=1)
@@ -133,7 +134,7 @@ class ReviewSection(BaseModel):
 
 
 class AlwaysInclude(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     status: list[str] = Field(default_factory=list)
     feedback: list[str] = Field(default_factory=list)
@@ -141,7 +142,7 @@ class AlwaysInclude(BaseModel):
 
 
 class SamplingSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     salt: str = Field(min_length=1)
     default_rate: float = Field(default=0.02, ge=0.0, le=1.0)
@@ -163,7 +164,7 @@ class SamplingSection(BaseModel):
 
 
 class SyncSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: A run's input or output, or a step's arguments or result, longer than this many
     #: characters is cut with a marker when stored.
@@ -174,7 +175,7 @@ class MetricsSection(BaseModel):
     """Where ``agentdeck report weekly --push`` sends the aggregate figures. No secret here:
     a Pushgateway behind authentication is reached through a local proxy."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: The Pushgateway's base URL, e.g. ``http://127.0.0.1:9091``.
     pushgateway: str = Field(pattern=r"^https?://[^\s]+$")
@@ -188,7 +189,7 @@ class OncallSection(BaseModel):
     """How the On call area behaves: where it opens, how it tells the alert source, where the
     audit trail's head is anchored besides the user's state directory."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     #: With an incident firing, ``agentdeck`` opens on On call (with a banner) instead of Review.
     open_on_firing: bool = True
@@ -199,7 +200,7 @@ class OncallSection(BaseModel):
 
 
 class PathsSection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     rubrics: str = "rubrics"
     cards: str = "cards"
@@ -209,7 +210,7 @@ class PathsSection(BaseModel):
 class WorkspaceConfig(BaseModel):
     """The parsed ``agentdeck.toml``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     workspace: WorkspaceSection
     stores: list[StoreConfig] = Field(min_length=1)
@@ -294,7 +295,8 @@ def load_workspace(root: Path) -> Workspace:
     path = root / CONFIG_NAME
     if not path.is_file():
         raise DocumentError(path, None, "no agentdeck.toml here (run `agentdeck demo` to try one)")
-    return Workspace(root.resolve(), load_toml_model(WorkspaceConfig, path))
+    config = cached_model(WorkspaceConfig, path, lambda: load_toml_model(WorkspaceConfig, path))
+    return Workspace(root.resolve(), config)
 
 
 def find_workspace(explicit: Path | None = None, cwd: Path | None = None) -> Path | None:

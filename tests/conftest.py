@@ -61,6 +61,7 @@ def _private_keyring_and_state(
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     monkeypatch.setenv("KEYRING_PROPERTY_FILE_PATH", str(path))
     monkeypatch.setenv("AGENTDECK_STATE_DIR", str(home / "state"))
+    monkeypatch.setenv("AGENTDECK_CACHE_DIR", str(home / "cache"))
     audit_keys.clear_cache()
     yield
     audit_keys.clear_cache()

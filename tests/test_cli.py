@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -23,7 +24,13 @@ def agentdeck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd or ROOT), "PYTHONPATH": str(ROOT)},
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(cwd or ROOT),
+            "PYTHONPATH": str(ROOT),
+            # The test's own (conftest): documents it validates are kept there, not in HOME.
+            "AGENTDECK_CACHE_DIR": os.environ["AGENTDECK_CACHE_DIR"],
+        },
     )
 
 

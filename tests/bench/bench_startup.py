@@ -15,7 +15,8 @@ Per variant, in seconds:
 - **import**: ``from tui.app import make_app`` (bare: ``textual.app`` and ``Static``);
 - **open**: from ``make_app`` (after ``load_workspace``) to the drawn frame.
 
-Targets (from the issue): agentdeck / bare <= 1.3 at 1k and 1M runs; open(1M) / open(1k) <= 1.2;
+Targets (issue 5, relaxed by issue 14): agentdeck / bare <= 1.5 at 1k and 1M runs (issue 5 aimed
+at 1.3); open(1M) / open(1k) <= 1.2;
 opening with most of the queue graded costs no more than with a few graded.
 
 ``--imports`` adds where the import time goes (``python -X importtime``, medians over the
@@ -49,10 +50,14 @@ SIZES = (1_000, 1_000_000)
 #: A second workspace at the largest size with this share of its runs graded (0: none).
 GRADED_SHARE = 0.6
 REPS = 10
-TARGET_RATIO = 1.3
+#: agentdeck / bare, start to first run drawn (issue 14; issue 5 aimed at 1.3).
+TARGET_RATIO = 1.5
 TARGET_OPEN_RATIO = 1.2
 SEED = 5
 CHILD = [sys.executable, "-m", "tests.bench.first_frame"]
+#: The children's environment: as an installed app runs, with its bytecode cached. With
+#: ``PYTHONDONTWRITEBYTECODE`` set, every child would compile each module it imports again.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
@@ -62,7 +67,13 @@ def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
     wall0 = time.time()
     t0 = time.perf_counter()
     done = subprocess.run(
-        [*CHILD, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
+        [*CHILD, *args],
+        cwd=cwd,
+        env=CHILD_ENV,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     total = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -238,6 +249,7 @@ def import_times(module: str, reps: int = REPS) -> dict[str, Any]:
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", f"import {module}"],
             cwd=ROOT,
+            env=CHILD_ENV,
             capture_output=True,
             text=True,
             check=True,
