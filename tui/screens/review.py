@@ -20,7 +20,7 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from review import queue as rq
 from review import tape as t
@@ -32,6 +32,7 @@ from tui.messages import QuitRequested, TapeReported
 from tui.screens.area import AreaScreen
 from tui.services import Services
 from tui.text import one_line
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
 from tui.widgets.queue_list import BLOCK, QueueList
 from tui.widgets.rubric_panel import RubricPanel
@@ -219,7 +220,7 @@ class ReviewScreen(AreaScreen):
             yield RunView(id="run")
             yield RubricPanel(id="rubric")
         yield StatusLine(self.services, id="status")
-        yield Footer()
+        yield KeyFooter()
         with Vertical(id="overlay"):
             yield PromptBox(id="prompt", classes="dialog")
             yield OutputPanel(id="output", classes="dialog output")
