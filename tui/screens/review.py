@@ -513,6 +513,10 @@ class ReviewScreen(AreaScreen):
         prompt.display = mode in (t.COMMENTING, t.FINDING)
         output.display = mode == t.READING_OUTPUT
         help_.display = mode == t.READING_HELP
+        # Under a reader the desk is hidden, not just covered: Textual cuts every line of the
+        # overlay where a widget beneath starts or ends, and a wide character (CJK, emoji)
+        # straddling such a cut is drawn as spaces.
+        self.set_class(mode in (t.READING_OUTPUT, t.READING_HELP), "-reading")
         if mode == t.COMMENTING:
             prompt.show("Comment on this run", self.state.text)
         elif mode == t.FINDING:

@@ -33,9 +33,7 @@ def key_cells(key_display: str, description: str, *, compact: bool) -> int:
     return cell_len(key_display) + 2 + cell_len(description) + 1
 
 
-def fit(
-    keys: list[tuple[str, int, int]], width: int
-) -> tuple[bool, set[int]]:
+def fit(keys: list[tuple[str, int, int]], width: int) -> tuple[bool, set[int]]:
     """Which keys to show in ``width`` cells: ``keys`` are (rank, full, compact) widths by
     index. Returns whether to draw compact, and the indexes kept (by rank, then order)."""
     if sum(full for _, full, _ in keys) <= width:
