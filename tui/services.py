@@ -140,10 +140,12 @@ class Services:
         from store.connectors.base import ConnectorError
         from store.db import connect, explain
         from tui.messages import SyncFinished
+        from tui.text import counted
 
         problems: list[str] = []
         error: str | None = None
         reached = False
+        runs = grades = 0
         try:
             with self.store_lock:
                 conn = connect(setup.workspace.db_path)
@@ -156,6 +158,8 @@ class Services:
                             problems.append(alerts.error)
                     for _name, pulled, pushed in results:
                         problems.extend(pulled.problems)
+                        runs += pulled.hydrated
+                        grades += pushed.pushed if pushed else 0
                         if pushed and pushed.errors:
                             error = pushed.errors[-1]
                 finally:
@@ -165,7 +169,8 @@ class Services:
         except Exception as exc:  # anything else still ends the sync, and says why
             error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
         finally:
-            self._app.post_message(SyncFinished(problems, error, reached=reached))
+            summary = f"synced: {counted(runs, 'run')}, {counted(grades, 'grade')} pushed"
+            self._app.post_message(SyncFinished(problems, error, reached=reached, summary=summary))
 
     def sync_finished(self, error: str | None, *, reached: bool = False) -> None:
         """The app calls this on the UI thread when a sync ends; ``reached``: it ran to its end
