@@ -19,7 +19,7 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Static
 
 from review import queue as rq
@@ -218,7 +218,8 @@ class ReviewScreen(AreaScreen):
                 yield Static(Text("Queue", "bold"), id="queue-title")
                 yield QueueList(id="queue")
             yield RunView(id="run")
-            yield RubricPanel(id="rubric")
+            with VerticalScroll(id="rubric-pane", can_focus=False):
+                yield RubricPanel(id="rubric")
         yield StatusLine(self.services, id="status")
         yield KeyFooter()
         with Vertical(id="overlay"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import events
+from textual.containers import ScrollableContainer
 from textual.content import Content
 from textual.geometry import Region
 from textual.widgets import Static
@@ -170,24 +171,28 @@ class RubricPanel(Static):
             self.call_after_refresh(self.keep_open_in_view)
 
     def on_resize(self, event: events.Resize) -> None:
+        # Its width changed (the pane's scrollbar came or went, the terminal was resized).
         self.call_after_refresh(self.keep_open_in_view)
 
     def keep_open_in_view(self) -> None:
         """Scroll (as little as can be) so the open criterion's rows are on screen."""
         if self._shown is None:
             return
-        region = self.scrollable_content_region
-        rows = open_criterion_rows(self._shown.plain, region.width)
+        pane = self.parent
+        if not isinstance(pane, ScrollableContainer):
+            return
+        rows = open_criterion_rows(self._shown.plain, self.content_region.width)
         if rows is None:
             return
         first, end = rows
+        height = pane.scrollable_content_region.height
         # From the top (the grade's state) when that fits; else the criterion's first row.
-        top = 0 if end <= region.height else first
-        self.scroll_to_region(
-            Region(0, top, region.width, max(end - top, 1)),
+        top = 0 if end <= height else first
+        pane.scroll_to_region(
+            Region(0, top, self.content_region.width, max(end - top, 1)),
             animate=False,
             immediate=True,
-            top=end - first > region.height,
+            top=end - first > height,
         )
 
     def set_compact(self, compact: bool) -> None:
