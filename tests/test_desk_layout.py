@@ -69,7 +69,7 @@ async def test_a_rubric_taller_than_the_pane_keeps_the_open_criterion_in_view(
     demo_workspace: Workspace,
 ) -> None:
     app = make_app(demo_workspace)
-    async with app.run_test(size=(120, 24)) as pilot:
+    async with app.run_test(size=(120, 20)) as pilot:
         await _open(pilot)
         panel = app.screen.query_one("#rubric-pane")
         assert panel.virtual_size.height > panel.scrollable_content_region.height
@@ -78,7 +78,8 @@ async def test_a_rubric_taller_than_the_pane_keeps_the_open_criterion_in_view(
         await settle(pilot)
         shown = rubric_on_screen(app)
         assert "○ policy" in shown
-        assert "s  safe" in shown and "v  violation" in shown
+        assert "s  safe" in shown and "v  violation" in shown and "on the card" in shown
+        assert panel.scroll_offset.y > 0, "scrolled to it"
         await pilot.press("u", "u")  # both undone: the first criterion is open again
         await settle(pilot)
         assert "p pass  f fail" in rubric_on_screen(app)
