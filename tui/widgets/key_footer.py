@@ -56,9 +56,10 @@ class KeyFooter(Footer):
         self._width = 0
 
     def on_resize(self, event: events.Resize) -> None:
-        if event.size.width != self._width:
-            self._width = event.size.width
+        # The first size is the screen's width, which the first compose already used.
+        if self._width and event.size.width != self._width:
             self.call_after_refresh(self.recompose)
+        self._width = event.size.width
 
     def _shown(self) -> list[tuple[Binding, bool, str]]:
         out: list[tuple[Binding, bool, str]] = []
