@@ -138,3 +138,32 @@ async def test_a_toast_never_covers_the_status_line(
             assert toast.region.height > 0
             assert not toast.region.overlaps(status), (toast.region, status)
             assert not toast.region.overlaps(footer)
+
+
+def test_help_descriptions_wrap_under_their_column() -> None:
+    from rich.cells import cell_len
+
+    from tui.widgets.overlays import help_text
+
+    rows = [
+        ("j, ↓", "Next", "Open the next run"),
+        (
+            "!",
+            "Wrong step",
+            "Mark the step under the cursor as the first wrong step (again: clear)",
+        ),
+        ("日本", "Wide", "a key two cells wide per character " * 3),
+    ]
+    lines = help_text(rows, None, width=60).plain.split("\n")
+    assert all(cell_len(line) <= 60 for line in lines)
+    columns = set()
+    for _, _, tooltip in rows:
+        line = next(line for line in lines if tooltip[:12] in line)
+        columns.add(cell_len(line[: line.index(tooltip[:12])]))
+    assert len(columns) == 1, "every description starts in one column"
+    column = columns.pop()
+    continued = [line for line in lines[1:] if line[:1] == " " and not line[:column].strip()]
+    assert len(continued) >= 3, lines
+    assert all(line[column] != " " for line in continued), "under the column, not before"
+    # Without a width (other areas' help), the text is as before: one line per key.
+    assert len(help_text(rows, None).plain.split("\n")) == 1 + len(rows) + 1
