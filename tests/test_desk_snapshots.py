@@ -99,3 +99,75 @@ def test_run_with_a_marked_first_wrong_step(snap_compare, demo_workspace: Worksp
 
     app = make_app(demo_workspace)
     assert snap_compare(app, terminal_size=(120, 40), run_before=mark)
+
+
+# -- the layout at 80×24 and 120×40: the rubric pane with five criteria, the footer ------------
+
+
+def _comment(text: str):  # type: ignore[no-untyped-def]
+    async def run(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("c", *text, "enter")
+        await _ready(pilot)
+
+    return run
+
+
+LONG_COMMENT = "the refund went to the wrong card and the customer was not told why " * 3
+
+
+def test_rubric_with_a_long_comment_80x24(snap_compare, demo_workspace: Workspace) -> None:
+    """Five criteria and a long comment: every key of the rubric is on screen."""
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_comment(LONG_COMMENT))
+
+
+def test_rubric_with_a_long_comment_120x40(snap_compare, demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=_comment(LONG_COMMENT))
+
+
+def test_rubric_taller_than_the_pane_120x20(snap_compare, demo_workspace: Workspace) -> None:
+    """Two answers given: the pane has scrolled to the open criterion, policy."""
+
+    async def two(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("p", "n")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 20), run_before=two)
+
+
+def test_footer_with_the_step_cursor_120x40(snap_compare, demo_workspace: Workspace) -> None:
+    """The step cursor adds "! Wrong step": Help and the palette's key still fit."""
+
+    async def step(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("full_stop")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=step)
+
+
+def test_help_screen_80x24(snap_compare, demo_workspace: Workspace) -> None:
+    """A description that wraps stays under its column."""
+
+    async def help_(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=help_)
+
+
+def test_output_with_emoji_rows_80x24(snap_compare, demo_workspace: Workspace) -> None:
+    """Words wrap whole; wide characters are drawn whole wherever the desk's panes are."""
+    record = hostile_record("ok 🙂 日本語 thanks 👩🏽‍💻 done ❤️ 👨‍👩‍👧 " * 40)
+    add_run(demo_workspace, {**record, "input": "hi", "steps": []})
+
+    async def output(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("o")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=output)

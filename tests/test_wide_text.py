@@ -63,26 +63,65 @@ def test_wrap_lines_fits_any_mix_of_wide_and_zero_width(seed: int) -> None:
     lines = wrap_lines("\n".join(sources), width)
     assert lines == [line for source in sources for line in wrap_lines(source, width)]
     for source in sources:
-        assert "".join(wrap_lines(source, width)) == source
-        assert wrap_lines(source, width) == _greedy_by_graphemes(source, width)
+        _check_wrapped(source, wrap_lines(source, width), width)
     # Only a lone emoji at width 1 may be wider than the width.
     assert all(cell_len(line) <= max(width, 2) for line in lines)
     # A combining accent or a joined emoji never starts a line: graphemes stay whole.
     assert not any(line[:1] in ("\u0301", "\u200d", "\ufe0f", "\U0001f3fe") for line in lines)
 
 
-def _greedy_by_graphemes(line: str, width: int) -> list[str]:
-    """The plain algorithm wrap_lines speeds up: fill each line grapheme by grapheme."""
-    spans, _ = split_graphemes(line)
-    out: list[str] = []
-    begin = used = 0
-    for start, _end, cells in spans:
-        if used + cells > width and start > begin:
-            out.append(line[begin:start])
-            begin, used = start, 0
-        used += cells
-    out.append(line[begin:])
-    return out
+def _check_wrapped(source: str, lines: list[str], width: int) -> None:
+    """``lines`` are ``source`` with only the spaces at each break left out; a word is cut only
+    when it is wider than the line; and a line ends only where what comes next does not fit."""
+    pos = 0
+    for i, line in enumerate(lines):
+        gap = 0
+        if i or not line.startswith(" "):  # (an indent too wide for its first word is dropped)
+            while source[pos : pos + 1] == " ":
+                pos, gap = pos + 1, gap + 1
+        if i:
+            assert not line.startswith(" "), "a wrapped line never starts with a space"
+        if not line and i:
+            continue
+        assert source.startswith(line, pos), (source[pos : pos + 40], line)
+        if i and lines[i - 1]:
+            before = lines[i - 1]
+            word = source[pos:].split(" ")[0]
+            if gap:  # broken at spaces: the next word did not fit after them
+                assert cell_len(before) + gap + cell_len(word) > width or not before
+            else:  # broken inside a word: only a word wider than the line is cut
+                spans, _ = split_graphemes(line)
+                assert cell_len(before) + spans[0][2] > width
+        pos += len(line)
+    assert source[pos:].strip(" ") == ""
+
+
+@pytest.mark.parametrize("width", [1, 3, 8, 20])
+@pytest.mark.parametrize("seed", range(50))
+def test_ascii_lines_wrap_as_any_other_line(seed: int, width: int) -> None:
+    """ASCII takes a faster path (one rfind a break); it must break where the general path does."""
+    from tui.text import _wrap_ascii, _wrap_words
+
+    rng = random.Random(seed)
+    words = ["a", "bb", " ", "   ", "x" * 12, "word", "-"]
+    line = "".join(rng.choice(words) for _ in range(rng.randrange(1, 60)))
+    if len(line) > width:
+        assert _wrap_ascii(line, width) == _wrap_words(line, width)
+        _check_wrapped(line, _wrap_ascii(line, width), width)
+
+
+def test_words_wrap_whole() -> None:
+    text = "Hi Lucía 👋 sorry about the double charge! I've refunded the duplicate 🙂"
+    assert wrap_lines(text, 20) == [
+        "Hi Lucía 👋 sorry",
+        "about the double",
+        "charge! I've",
+        "refunded the",
+        "duplicate 🙂",
+    ]
+    assert wrap_lines("refund " * 3, 12) == ["refund", "refund", "refund"]
+    assert wrap_lines("a " + "x" * 10, 4) == ["a", "xxxx", "xxxx", "xx"]
+    assert wrap_lines("    indented text", 12) == ["    indented", "text"]
 
 
 def test_an_emoji_wider_than_the_width_gets_its_own_line() -> None:
@@ -230,3 +269,41 @@ async def test_viewer_rewraps_when_the_terminal_is_resized() -> None:
         assert len(viewer.lines) > before
         assert all(cell_len(line) <= width for line in viewer.lines)
         assert "".join(viewer.lines) == CJK
+
+
+# -- the desk's output overlay ---------------------------------------------------------------
+
+EMOJI_ROWS = "ok 🙂 日本語 thanks 👩🏽‍💻 done ❤️ 👨‍👩‍👧 " * 200
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)])
+async def test_emoji_rows_in_the_desks_output_viewer_draw_whole(
+    demo_workspace, size: tuple[int, int]
+) -> None:
+    """Every row of the output, as the terminal gets it, holds its line whole: no wide
+    character drawn as spaces where a pane of the desk beneath starts or ends."""
+    from conftest import add_run, hostile_record
+
+    from tui.app import make_app
+
+    record = {**hostile_record(EMOJI_ROWS), "input": "hi", "steps": []}
+    add_run(demo_workspace, record)
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("o")
+        await settle(pilot)
+        viewer = app.screen.query_one("#output-text", LongText)
+        assert viewer.lines and app.screen.query_one("#output").display
+        screen = screen_text(app)
+        shown = viewer.lines[: viewer.scrollable_content_region.height]
+        assert len(shown) > 5
+        for line in shown:
+            assert line in screen, line
+        # Words wrap whole: every row ends at a word's end.
+        assert all(
+            line.endswith(("ok", "🙂", "語", "thanks", "💻", "done", "❤️", "👧")) for line in shown
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        assert "Input" in screen_text(app), "the desk is back when the viewer closes"

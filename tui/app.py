@@ -31,6 +31,7 @@ from tui.keymap import AREAS
 from tui.messages import PushFinished, QuitRequested, SyncFinished
 from tui.screens.review import ReviewScreen
 from tui.services import Services
+from tui.text import one_line
 
 #: How long a signalled app may take to quit before it saves the tape and leaves regardless.
 LAST_RESORT_S = 5.0
@@ -90,6 +91,8 @@ class AgentDeckApp(App[None]):
         self._opened_on_firing = opened_on_firing if area == "oncall" else 0
         self._last_resort: threading.Thread | None = None
         self._gc_paused = False
+        #: A person asked for this sync (Sync now): its result is reported when it ends.
+        self._report_sync = False
         self.add_mode("review", lambda: ReviewScreen(self.services))
         self.add_mode("oncall", self._oncall_screen)
         self.add_mode("reports", self._reports_screen)
@@ -234,7 +237,18 @@ class AgentDeckApp(App[None]):
     @on(SyncFinished)
     def sync_finished(self, message: SyncFinished) -> None:
         self.services.sync_finished(message.error, reached=message.reached)
-        if message.error:
+        if self._report_sync:
+            self._report_sync = False
+            if message.error is None:
+                self.notify(message.summary, title="Sync now", markup=False)
+            else:
+                self.notify(
+                    f"sync failed: {one_line(message.error, 200)}",
+                    title="Sync now",
+                    severity="error",
+                    markup=False,
+                )
+        elif message.error:
             self.notify(message.error, title="Offline", severity="warning", markup=False)
         if message.problems:
             from tui.keymap import key_display
@@ -270,50 +284,66 @@ class AgentDeckApp(App[None]):
             self.services.worker_failed(event.worker.error)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """agentdeck's commands, not the framework's: every key of what is open (with its keys,
+        as remapped), quit, help and the other areas, and the desk's commands without a key."""
+        from functools import partial
+
+        from tui.keymap import key_display
         from tui.screens.area import AreaScreen
 
-        for command in super().get_system_commands(screen):
-            # Textual's "Keys" mounts its own keys panel, which no area's escape closes (every
-            # key goes to the area's handler), and finds the desk's help (also a "HelpPanel")
-            # as if it were that panel. Each area's own help takes its place.
-            if command.title != "Keys":
-                yield command
+        # A binding as declared (active bindings are split per key): its keys, as remapped.
+        declared = {
+            b.id: b for b in (*screen.BINDINGS, *self.BINDINGS) if isinstance(b, Binding) and b.id
+        }
+        seen: set[str] = set()
         if isinstance(screen, AreaScreen):
+            # Each area's own help; Textual's "Keys" panel is left out (no area's escape closes
+            # it, and it finds the desk's help as if it were that panel).
+            help_key = next((b for i, b in declared.items() if i.endswith(".help")), None)
+            keys = f"  {key_display(self, help_key)}" if help_key is not None else ""
+            seen.update(i for i in declared if i.endswith(".help"))
             yield SystemCommand(
-                "Keys", "Every key of what is open (escape closes it)", screen.show_help
+                f"Help and keys{keys}",
+                "Every key of what is open (escape closes it)",
+                screen.show_help,
+            )
+        for node, binding, enabled, _tooltip in screen.active_bindings.values():
+            if (
+                not enabled
+                or not binding.id
+                or binding.id in seen
+                or binding.action in ("command_palette", "app.command_palette", "palette")
+                or binding.action.endswith(f"area('{self.current_mode}')")
+            ):
+                continue
+            seen.add(binding.id)
+            yield SystemCommand(
+                f"{binding.description}  {key_display(self, declared.get(binding.id, binding))}",
+                binding.tooltip or binding.description,
+                partial(self.run_action, binding.action, node),
             )
         yield SystemCommand(
             "Store problems",
             "Every corrupt line and problem found in the stores, each file:line",
             self.show_store_problems,
         )
-        for mode, title, _key, _id in AREAS:
-            if mode != self.current_mode:
-                yield SystemCommand(
-                    f"Go to {title}",
-                    f"Switch to the {title} area",
-                    lambda m=mode: self.action_area(m),
-                )
         if isinstance(screen, ReviewScreen):
-            desk = screen
-            commands = [
-                (
-                    "Filter: all / to-do / graded",
-                    "Cycle the graded filter",
-                    desk.action_cycle_graded,
-                ),
-                ("Filter: next workflow", "Cycle the workflow filter", desk.action_cycle_workflow),
-                ("Filter: next status", "Cycle the status filter", desk.action_cycle_status),
-                ("Filter: clear", "Show every run in your queue", desk.action_clear_filters),
-                ("Find run", "By trace id or business reference", desk.action_find),
-                ("Sync now", "Pull runs and scores, push the outbox", desk.action_sync),
-                ("Toggle queue", "Show or hide the queue", desk.action_toggle_queue),
-                ("Expand output", "Open the whole output of this run", desk.action_expand_output),
-                ("Undo", "Undo your last change", desk.action_undo),
-                ("Help", "Every key and the rubric's keys", desk.action_help),
-            ]
-            for title, help_text, callback in commands:
-                yield SystemCommand(title, help_text, callback)
+            yield SystemCommand(
+                "Filter: clear", "Show every run in your queue", screen.action_clear_filters
+            )
+        if self.services.setup is not None:
+            yield SystemCommand("Sync now", "Pull runs and scores, push the outbox", self.sync_now)
+
+    def sync_now(self) -> None:
+        """Sync at once, and say how it went when it ends (the palette's Sync now)."""
+        self._report_sync = True
+        if self.services.start_sync():
+            self.services.set_status(error=None)
+            self.notify("Syncing…", title="Sync now", timeout=3, markup=False)
+        elif self.services.status.syncing:
+            self.notify("A sync is running; its result follows.", title="Sync now", markup=False)
+        else:
+            self._report_sync = False
 
 
 def make_app(

@@ -41,6 +41,17 @@ def area_bindings(current: str) -> list[BindingType]:
     return out
 
 
+#: What a narrow footer keeps first, by the last part of a binding id: quit, help, undo, the
+#: areas, find; every other key after them in binding order (see tui/widgets/key_footer.py).
+FOOTER_FIRST = ("quit", "help", "undo", "area_review", "area_oncall", "area_reports", "find")
+
+
+def footer_rank(binding: Binding) -> int:
+    """Where ``binding`` stands when the footer has no room for every key (lower stays)."""
+    name = (binding.id or "").rpartition(".")[2]
+    return FOOTER_FIRST.index(name) if name in FOOTER_FIRST else len(FOOTER_FIRST)
+
+
 def key_display(app: App[object], binding: Binding) -> str:
     """The keys of ``binding`` as remapped in agentdeck.toml, for help and hints."""
     keys = app._keymap.get(binding.id, binding.key) if binding.id else binding.key

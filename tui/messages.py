@@ -21,13 +21,23 @@ class TapeReported(Message):
 class SyncFinished(Message):
     """A sync ended: ``error`` is set when a store could not be reached (or a push failed);
     ``problems`` are lines of the store that were skipped; ``reached``: the sync ran to its end
-    against every store (only such a sync counts as the last sync)."""
+    against every store (only such a sync counts as the last sync); ``summary`` says what it
+    moved."""
 
-    def __init__(self, problems: list[str], error: str | None, *, reached: bool = False) -> None:
+    def __init__(
+        self,
+        problems: list[str],
+        error: str | None,
+        *,
+        reached: bool = False,
+        summary: str = "synced",
+    ) -> None:
         super().__init__()
         self.problems = problems
         self.error = error
         self.reached = reached
+        #: One line on what the sync did: "synced: 3 runs, 2 grades pushed".
+        self.summary = summary
 
 
 class PushFinished(Message):

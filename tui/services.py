@@ -143,10 +143,12 @@ class Services:
         from store.connectors.base import ConnectorError
         from store.db import connect, explain
         from tui.messages import SyncFinished
+        from tui.text import counted
 
         problems: list[str] = []
         error: str | None = None
         reached = False
+        runs = grades = 0
         try:
             with self.store_lock:
                 conn = connect(setup.workspace.db_path)
@@ -159,6 +161,8 @@ class Services:
                             problems.append(alerts.error)
                     for _name, pulled, pushed in results:
                         problems.extend(pulled.problems)
+                        runs += pulled.hydrated
+                        grades += pushed.pushed if pushed else 0
                         if pushed and pushed.errors:
                             error = pushed.errors[-1]
                 finally:
@@ -168,7 +172,8 @@ class Services:
         except Exception as exc:  # anything else still ends the sync, and says why
             error = explain(exc) if _is_sqlite(exc) else f"{type(exc).__name__}: {exc}"
         finally:
-            self._app.post_message(SyncFinished(problems, error, reached=reached))
+            summary = f"synced: {counted(runs, 'run')}, {counted(grades, 'grade')} pushed"
+            self._app.post_message(SyncFinished(problems, error, reached=reached, summary=summary))
 
     def problems_said(self, problems: list[str]) -> None:
         """Keep what a sync said about the stores (each problem once)."""

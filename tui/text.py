@@ -222,10 +222,11 @@ _PLAIN_RUN = re.compile(f"(?:[{_ONE_CELL}](?![^{_ONE_CELL}]))+")
 
 
 def wrap_lines(s: str, width: int) -> list[str]:
-    """Split ``s`` into lines no wider than ``width`` cells (hard wrap), for line views.
+    """Split ``s`` into lines no wider than ``width`` cells, words kept whole, for line views.
 
-    Lines are cut between graphemes, by cells: a wide character takes two, a combining mark
-    stays with its letter. Joined together the lines of one input line give it back exactly. A
+    A line breaks at a space (the spaces at the break are dropped); a word wider than
+    ``width`` is cut between graphemes, by cells: a wide character takes two, a combining mark
+    stays with its letter, so text without spaces (CJK, a long token) fills every line. A
     grapheme wider than ``width`` (an emoji at width 1) gets a line of its own.
     """
     width = max(width, 1)
@@ -235,11 +236,79 @@ def wrap_lines(s: str, width: int) -> list[str]:
             if len(line) <= width:
                 out.append(line)
             else:
-                out.extend(line[i : i + width] for i in range(0, len(line), width))
+                out.extend(_wrap_ascii(line, width))
         elif len(line) <= width and cell_len(line) <= width:
             out.append(line)
         else:
-            out.extend(_wrap_line(line, width))
+            out.extend(_wrap_words(line, width))
+    return out
+
+
+def _wrap_ascii(line: str, width: int) -> list[str]:
+    # One cell per character: each break is found with one rfind, so a 10 MB line costs a
+    # pass of C, not a Python step per word. Gives what _wrap_words gives.
+    out: list[str] = []
+    pos, n = 0, len(line)
+    while n - pos > width:
+        end = pos + width
+        cut = end if line[end] == " " else line.rfind(" ", pos, end)
+        head = line[pos:cut].rstrip(" ") if cut > pos else ""
+        if head:
+            out.append(head)
+            pos = cut
+        while pos < n and line[pos] == " ":
+            pos += 1
+        if head:
+            continue
+        # Nothing fits before a break: the word here is wider than the line; cut it.
+        word_end = line.find(" ", pos)
+        word_end = n if word_end < 0 else word_end
+        while word_end - pos > width:
+            out.append(line[pos : pos + width])
+            pos += width
+    tail = line[pos:].rstrip(" ")
+    if tail or not out:
+        out.append(tail)
+    return out
+
+
+_TOKEN = re.compile("[^ ]+| +")
+
+
+def _wrap_words(line: str, width: int) -> list[str]:
+    out: list[str] = []
+    current: list[str] = []
+    used = 0
+    for match in _TOKEN.finditer(line):
+        token = match.group()
+        if token[0] == " ":
+            # Spaces that do not fit are the break itself.
+            take = min(len(token), width - used)
+            if take > 0:
+                current.append(token[:take])
+                used += take
+            continue
+        cells = len(token) if _one_cell_each(token) else cell_len(token)
+        if used + cells <= width:
+            current.append(token)
+            used += cells
+            continue
+        head = "".join(current).rstrip(" ")
+        if head:  # (spaces alone, an indent too wide for the word after it, are dropped)
+            out.append(head)
+        if cells <= width:
+            current, used = [token], cells
+        else:
+            pieces = (
+                [token[i : i + width] for i in range(0, len(token), width)]
+                if _one_cell_each(token)
+                else _wrap_line(token, width)
+            )
+            out.extend(pieces[:-1])
+            current, used = [pieces[-1]], cell_len(pieces[-1])
+    tail = "".join(current).rstrip(" ")
+    if tail or not out:
+        out.append(tail)
     return out
 
 

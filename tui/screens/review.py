@@ -19,8 +19,8 @@ from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Static
 
 from review import queue as rq
 from review import tape as t
@@ -32,6 +32,7 @@ from tui.messages import QuitRequested, TapeReported
 from tui.screens.area import AreaScreen
 from tui.services import Services
 from tui.text import one_line
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
 from tui.widgets.queue_list import BLOCK, QueueList
 from tui.widgets.rubric_panel import RubricPanel
@@ -217,9 +218,10 @@ class ReviewScreen(AreaScreen):
                 yield Static(Text("Queue", "bold"), id="queue-title")
                 yield QueueList(id="queue")
             yield RunView(id="run")
-            yield RubricPanel(id="rubric")
+            with VerticalScroll(id="rubric-pane", can_focus=False):
+                yield RubricPanel(id="rubric")
         yield StatusLine(self.services, id="status")
-        yield Footer()
+        yield KeyFooter()
         with Vertical(id="overlay"):
             yield PromptBox(id="prompt", classes="dialog")
             yield OutputPanel(id="output", classes="dialog output")
@@ -512,6 +514,10 @@ class ReviewScreen(AreaScreen):
         prompt.display = mode in (t.COMMENTING, t.FINDING)
         output.display = mode == t.READING_OUTPUT
         help_.display = mode == t.READING_HELP
+        # Under a reader the desk is hidden, not just covered: Textual cuts every line of the
+        # overlay where a widget beneath starts or ends, and a wide character (CJK, emoji)
+        # straddling such a cut is drawn as spaces.
+        self.set_class(mode in (t.READING_OUTPUT, t.READING_HELP), "-reading")
         if mode == t.COMMENTING:
             prompt.show("Comment on this run", self.state.text)
         elif mode == t.FINDING:

@@ -1,6 +1,6 @@
 """A read-only view of a very long text (a 10 MB output) that draws only the visible lines.
 
-The text is sanitised and hard-wrapped to the viewer's width in cells, off the UI thread
+The text is sanitised and wrapped (words whole) to the viewer's width in cells, off the UI thread
 (:func:`prepare`), again whenever that width changes; drawing a line is then a list lookup, so
 scrolling a 10 MB output costs what scrolling a page costs. No line is wider than the viewer, so
 nothing is cropped and there is never anything to scroll sideways to.

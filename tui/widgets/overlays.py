@@ -7,14 +7,17 @@ before the box is on screen. None of them takes focus.
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
+from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from review.rubric import Rubric
-from tui.text import human_size, safe_text
+from tui.text import human_size, safe_text, wrap_lines
 from tui.widgets.long_text import LongText
 
 
@@ -70,15 +73,41 @@ class OutputPanel(Vertical):
         _scroll(self.query_one(LongText), unit, amount)
 
 
+class HelpText(Widget):
+    """The help's text laid out for its own width, so a wrapped description stays under its
+    column (see :func:`help_text`)."""
+
+    DEFAULT_CSS = """
+    HelpText {
+        height: auto;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.rows: list[tuple[str, str, str]] = []
+        self.rubric: Rubric | None = None
+
+    def show(self, rows: list[tuple[str, str, str]], rubric: Rubric | None) -> None:
+        self.rows, self.rubric = rows, rubric
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        return len(help_text(self.rows, self.rubric, width=width).plain.split("\n"))
+
+    def render(self) -> Text:
+        return help_text(self.rows, self.rubric, width=self.content_region.width or None)
+
+
 class HelpPanel(VerticalScroll, can_focus=False):
     """Every key as remapped, and the rubric's keys and anchors."""
 
     def compose(self) -> ComposeResult:
         yield Label(Text("escape or ? closes · j/k/space scroll", "dim"))
-        yield Static(id="help-text")
+        yield HelpText(id="help-text")
 
     def show(self, rows: list[tuple[str, str, str]], rubric: Rubric | None) -> None:
-        self.query_one("#help-text", Static).update(help_text(rows, rubric))
+        self.query_one(HelpText).show(rows, rubric)
         self.scroll_home(animate=False)
 
     def scroll(self, unit: str, amount: int) -> None:
@@ -99,13 +128,33 @@ def _scroll(widget: VerticalScroll | LongText, unit: str, amount: int) -> None:
         widget.scroll_end(animate=False)
 
 
-def help_text(rows: list[tuple[str, str, str]], rubric: Rubric | None) -> Text:
+def _hanging(t: Text, text: str, indent: int, width: int | None, style: str = "") -> None:
+    """Append ``text`` from column ``indent``, its wrapped lines indented as far (by cells)."""
+    if width is None or width - indent < 12:
+        t.append(text, style)
+        return
+    lines = wrap_lines(text, width - indent)
+    t.append(lines[0], style)
+    for line in lines[1:]:
+        t.append("\n" + " " * indent)
+        t.append(line, style)
+
+
+def help_text(
+    rows: list[tuple[str, str, str]], rubric: Rubric | None, *, width: int | None = None
+) -> Text:
+    """Help as text: each key, what it does and why; the rubric's keys and anchors. With a
+    ``width`` (cells), what wraps stays under its own column (a hanging indent)."""
     t = Text()
     t.append("Keys\n", "bold underline")
+    key_cells = min(max((cell_len(key) for key, _, _ in rows), default=0) + 2, 22)
+    what_cells = min(max((cell_len(what) for _, what, _ in rows), default=0) + 2, 18)
     for key, description, tooltip in rows:
-        t.append(f"  {key:<22}", "bold cyan")
-        t.append(f"{description:<18}")
-        t.append(f"{tooltip}\n", "dim")
+        t.append("  " + key + " " * max(key_cells - cell_len(key), 1), "bold cyan")
+        t.append(description + " " * max(what_cells - cell_len(description), 1))
+        indent = 2 + max(key_cells, cell_len(key) + 1) + max(what_cells, cell_len(description) + 1)
+        _hanging(t, tooltip, indent, width, "dim")
+        t.append("\n")
     if rubric is not None:
         t.append("\nRubric keys", "bold underline")
         t.append(f"  ({rubric.id}@{rubric.version})\n", "dim")
@@ -115,9 +164,12 @@ def help_text(rows: list[tuple[str, str, str]], rubric: Rubric | None) -> Text:
             t.append("\n")
             for level in criterion.scale.levels:
                 t.append(f"      {level.key}", "bold cyan")
-                t.append(f"  {safe_text(level.label)}")
+                label = safe_text(level.label)
+                t.append(f"  {label}")
                 if level.anchor:
-                    t.append(f" — {safe_text(level.anchor)}", "dim")
+                    indent = 8 + cell_len(level.key) + cell_len(label) + 3
+                    t.append(" — ", "dim")
+                    _hanging(t, safe_text(level.anchor), indent, width, "dim")
                 t.append("\n")
         t.append(
             "\nSetting the last required criterion saves the grade and opens the next run.\n"

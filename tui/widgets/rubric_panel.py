@@ -7,12 +7,21 @@ Rubrics come from the team's workspace, not from a run, but they are still rende
 from __future__ import annotations
 
 from rich.text import Text
+from textual import events
+from textual.containers import ScrollableContainer
+from textual.content import Content
+from textual.geometry import Region
 from textual.widgets import Static
 
 from review.blind import OthersView
 from review.grading import Grade
 from review.rubric import Rubric
 from tui.text import one_line, safe_text
+
+#: The most of a comment the pane shows (about two rows); the whole comment is in its box (c).
+COMMENT_CELLS = 56
+#: How a criterion's first line starts: answered, still open.
+ANSWERED, OPEN = "● ", "○ "
 
 
 def _others_header(t: Text, others: OthersView) -> None:
@@ -73,7 +82,8 @@ def rubric_text(
         t.append(f"{done_required} of {len(required)} required set", "bold yellow")
     t.append("\ncomment ", "bold")
     comment = grade.comment if grade else None
-    t.append(one_line(comment, 200) if comment else "— (c)", "" if comment else "dim")
+    # Cut to about two rows of the pane: a long comment never pushes the rubric down.
+    t.append(one_line(comment, COMMENT_CELLS) if comment else "— (c)", "" if comment else "dim")
     t.append("\nescalate ", "bold")
     if grade and grade.escalate:
         t.append(" FLAGGED ", "bold white on red")
@@ -82,7 +92,7 @@ def rubric_text(
     _others_header(t, others)
     t.append("\n")
     for criterion in rubric.criteria:
-        t.append("\n" if compact else "\n\n")
+        t.append("\n")
         chosen = values.get(criterion.id)
         done = chosen is not None
         t.append("● " if done else "○ ", "green" if done else "dim")
@@ -92,13 +102,15 @@ def rubric_text(
         if not compact:
             t.append("\n  ")
             t.append(safe_text(criterion.question), "italic")
-        if compact:
+        # Levels without anchors share one row, as in the compact pane.
+        inline = compact or not any(level.anchor for level in criterion.scale.levels)
+        if inline:
             t.append("\n ")
         for level in criterion.scale.levels:
             picked = done and str(chosen) == str(level.value)
             key_style = "bold reverse" if picked else "bold cyan"
             label = one_line(level.label, 9 if compact else 30)
-            if compact:
+            if inline:
                 t.append(" ")
                 t.append(level.key, key_style)
                 t.append(f" {label} ", "bold green" if picked else "")
@@ -113,8 +125,30 @@ def rubric_text(
     return t
 
 
+def open_criterion_rows(plain: str, width: int) -> tuple[int, int] | None:
+    """The rows (first, end) the first unanswered criterion takes in ``plain`` drawn
+    ``width`` cells wide (wrapped as a Static wraps it), or None when every one is answered."""
+    lines = plain.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.startswith(OPEN)), None)
+    if first is None or width <= 0:
+        return None
+    end = next(
+        (i for i in range(first + 1, len(lines)) if lines[i].startswith((OPEN, ANSWERED))),
+        len(lines),
+    )
+
+    def rows(n: int) -> int:
+        return len(Content("\n".join(lines[:n])).wrap(width)) if n else 0
+
+    return rows(first), rows(end)
+
+
 class RubricPanel(Static):
-    """Shows the rubric and the open run's grade; the desk calls :meth:`show`."""
+    """Shows the rubric and the open run's grade; the desk calls :meth:`show`.
+
+    When the rubric is taller than the pane, the pane scrolls so the first criterion still to
+    answer, all its keys, stays in view (the grade's state above it while there is room).
+    """
 
     def __init__(self, rubric: Rubric | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -134,6 +168,32 @@ class RubricPanel(Static):
         if text != self._shown:
             self._shown = text
             self.update(text)
+            self.call_after_refresh(self.keep_open_in_view)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Its width changed (the pane's scrollbar came or went, the terminal was resized).
+        self.call_after_refresh(self.keep_open_in_view)
+
+    def keep_open_in_view(self) -> None:
+        """Scroll (as little as can be) so the open criterion's rows are on screen."""
+        if self._shown is None:
+            return
+        pane = self.parent
+        if not isinstance(pane, ScrollableContainer):
+            return
+        rows = open_criterion_rows(self._shown.plain, self.content_region.width)
+        if rows is None:
+            return
+        first, end = rows
+        height = pane.scrollable_content_region.height
+        # From the top (the grade's state) when that fits; else the criterion's first row.
+        top = 0 if end <= height else first
+        pane.scroll_to_region(
+            Region(0, top, self.content_region.width, max(end - top, 1)),
+            animate=False,
+            immediate=True,
+            top=end - first > height,
+        )
 
     def set_compact(self, compact: bool) -> None:
         if compact != self.compact:

@@ -1,0 +1,169 @@
+"""What the desk looks like at 80×24 and 120×40, read off the screen the terminal gets: every
+key of the rubric in view, the footer's keys by priority, toasts off the status line. Real keys
+through Pilot; the snapshots in test_desk_snapshots.py pin the pictures."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from conftest import settle
+from rich.console import Console
+from textual.widgets._footer import FooterKey
+from textual.widgets._toast import Toast
+
+from store.workspace import Workspace
+from tui.app import make_app
+from tui.widgets.key_footer import KeyFooter, fit
+from tui.widgets.status_line import StatusLine
+
+SIZES = [(80, 24), (120, 40)]
+
+
+def screen_lines(app) -> list[str]:  # type: ignore[no-untyped-def]
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), record=True)
+    console.print(app.screen._compositor.render_update(full=True))
+    return console.export_text(styles=False).split("\n")
+
+
+def rubric_on_screen(app) -> str:  # type: ignore[no-untyped-def]
+    """The rubric pane's text as drawn (its rows and columns of the screen)."""
+    region = app.screen.query_one("#rubric-pane").content_region
+    lines = screen_lines(app)[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)
+
+
+async def _open(pilot) -> None:  # type: ignore[no-untyped-def]
+    await settle(pilot)
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_every_key_of_the_five_criteria_is_on_screen(
+    demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size) as pilot:
+        await _open(pilot)
+        rubric = app.desk.services.setup.rubric
+        assert len(rubric.criteria) == 5
+        # A long comment keeps to its own rows: it does not push the rubric out.
+        await pilot.press("c", *"the refund went to the wrong card " * 6, "enter")
+        await settle(pilot)
+        shown = rubric_on_screen(app)
+        assert "comment the refund" in shown
+        for criterion in rubric.criteria:
+            assert criterion.id in shown
+            for level in criterion.scale.levels:
+                assert f"{level.key} {level.label}" in shown.replace("  ", " "), (
+                    criterion.id,
+                    level.key,
+                    shown,
+                )
+        assert app.screen.query_one("#rubric-pane").scroll_offset.y == 0
+
+
+async def test_a_rubric_taller_than_the_pane_keeps_the_open_criterion_in_view(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 20)) as pilot:
+        await _open(pilot)
+        panel = app.screen.query_one("#rubric-pane")
+        assert panel.virtual_size.height > panel.scrollable_content_region.height
+        assert "required set" in rubric_on_screen(app), "the state, while there is room"
+        await pilot.press("p", "n")  # task_success and intervention: policy is open now
+        await settle(pilot)
+        shown = rubric_on_screen(app)
+        assert "○ policy" in shown
+        assert "s  safe" in shown and "v  violation" in shown and "on the card" in shown
+        assert panel.scroll_offset.y > 0, "scrolled to it"
+        await pilot.press("u", "u")  # both undone: the first criterion is open again
+        await settle(pilot)
+        assert "p pass  f fail" in rubric_on_screen(app)
+        assert panel.scroll_offset.y == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "keys"),
+    [((80, 24), []), ((120, 40), ["full_stop"]), ((100, 30), ["full_stop"])],
+    ids=["80x24", "120x40-step-cursor", "100x30-step-cursor"],
+)
+async def test_the_footer_keeps_quit_help_undo_and_the_areas(
+    demo_workspace: Workspace, size: tuple[int, int], keys: list[str]
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size) as pilot:
+        await _open(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+        footer = app.screen.query_one(KeyFooter)
+        shown = {key.description: key for key in footer.query(FooterKey)}
+        for needed in ("Quit", "Help", "Undo", "On call", "Reports", "Find"):
+            assert needed in shown, (needed, list(shown))
+        if keys:
+            assert "Wrong step" in shown
+        for key in shown.values():
+            assert key.region.right <= size[0], (key.description, key.region)
+        last = screen_lines(app)[size[1] - 1]
+        for needed in ("Quit", "Help", "Undo", "Find"):
+            assert needed in last, last
+
+
+def test_the_footer_drops_the_least_needed_keys_first() -> None:
+    keys = [(0, 10, 8), (7, 10, 8), (1, 10, 8), (7, 10, 8), (2, 10, 8)]
+    assert fit(keys, 50) == (False, {0, 1, 2, 3, 4})
+    assert fit(keys, 40) == (True, {0, 1, 2, 3, 4})
+    assert fit(keys, 30) == (True, {0, 2, 4})
+    assert fit(keys, 20) == (True, {0, 2})
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_a_toast_never_covers_the_status_line(
+    demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await _open(pilot)
+        app.notify("a notice\nof two lines", title="Hello", timeout=30)
+        await pilot.pause()
+        await pilot.pause()
+        status = app.screen.query_one(StatusLine).region
+        footer = app.screen.query_one(KeyFooter).region
+        toasts = list(app.screen.query(Toast))
+        assert toasts
+        for toast in toasts:
+            assert toast.region.height > 0
+            assert not toast.region.overlaps(status), (toast.region, status)
+            assert not toast.region.overlaps(footer)
+
+
+def test_help_descriptions_wrap_under_their_column() -> None:
+    from rich.cells import cell_len
+
+    from tui.widgets.overlays import help_text
+
+    rows = [
+        ("j, ↓", "Next", "Open the next run"),
+        (
+            "!",
+            "Wrong step",
+            "Mark the step under the cursor as the first wrong step (again: clear)",
+        ),
+        ("日本", "Wide", "a key two cells wide per character " * 3),
+    ]
+    lines = help_text(rows, None, width=60).plain.split("\n")
+    assert all(cell_len(line) <= 60 for line in lines)
+    columns = set()
+    for _, _, tooltip in rows:
+        line = next(line for line in lines if tooltip[:12] in line)
+        columns.add(cell_len(line[: line.index(tooltip[:12])]))
+    assert len(columns) == 1, "every description starts in one column"
+    column = columns.pop()
+    continued = [line for line in lines[1:] if line[:1] == " " and not line[:column].strip()]
+    assert len(continued) >= 3, lines
+    assert all(line[column] != " " for line in continued), "under the column, not before"
+    # Without a width (other areas' help), the text is as before: one line per key.
+    assert len(help_text(rows, None).plain.split("\n")) == 1 + len(rows) + 1
