@@ -34,16 +34,25 @@ ACTIONS = {
     ".": t.NEXT_STEP,
     ",": t.PREV_STEP,
     "!": t.MARK_STEP,
+    ";": t.FILTER_WEEK,
+    "a": t.CARD,
 }
 LEVELS = ["p", "f", "y", "n", "s", "v", "g", "1"]
-KEYS = LEVELS + list(ACTIONS)
+KEYS = [*LEVELS, *ACTIONS, "escape"]
 WHOLE = ["pns", "fyv", "pnsg", "pn", ".!", "..!", ",!"]
 
 
 def press(key: str, at: float = 0.0) -> t.Press:
     """A key as the screen sends it: its name, its character, and the desk action it is bound to."""
-    names = {" ": "space", "tab": "tab", ".": "full_stop", ",": "comma", "!": "exclamation_mark"}
-    char = None if key == "tab" else key
+    names = {
+        " ": "space",
+        "tab": "tab",
+        ".": "full_stop",
+        ",": "comma",
+        "!": "exclamation_mark",
+        ";": "semicolon",
+    }
+    char = {"tab": None, "escape": "\x1b"}.get(key, key)
     return t.Press(names.get(key, key), char, ACTIONS.get(key), at)
 
 
@@ -171,6 +180,9 @@ def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, 
     assert final_of(db_path, rubric, model.order) == model.final()
     assert tape.state.run == model.cur
     assert tape.state.flt.graded == model.graded_filter
+    assert tape.state.flt.week == model.week_filter
+    assert tape.state.kept == model.kept
+    assert tape.state.mode == ("card" if model.mode == "card" else t.DESK)
     assert tape.state.step == model.step
 
 
