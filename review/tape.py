@@ -199,6 +199,8 @@ class DeskReport:
     graded: dict[int, bool] = field(default_factory=dict)
     #: Net change in the reviewer's count of complete grades.
     graded_delta: int = 0
+    #: Runs written in this batch: whether each is now a draft (started, not complete).
+    drafts: dict[int, bool] = field(default_factory=dict)
     pending: int | None = None
     effects: list[Effect] = field(default_factory=list)
     #: A key that could not be applied (not a transient failure): it was skipped, and why.
@@ -521,6 +523,7 @@ class DeskTape:
 
     def _wrote(self, run: int, before: Grade | None, after: Grade, out: DeskReport) -> None:
         out.wrote = True
+        out.drafts[run] = is_draft(after)
         was, now = bool(before and before.complete), after.complete
         if was != now:
             out.graded[run] = now
@@ -803,9 +806,19 @@ def _merge(into: DeskReport, part: DeskReport) -> None:
     for run, graded in part.graded.items():
         into.graded[run] = graded
     into.graded_delta += part.graded_delta
+    into.drafts.update(part.drafts)
     into.effects.extend(part.effects)
     into.errors.extend(part.errors)
     into.wrote |= part.wrote
+
+
+def is_draft(grade: Grade | None) -> bool:
+    """A grade started and not complete: an answer, a comment, the flag or a marked step."""
+    return bool(
+        grade is not None
+        and not grade.complete
+        and (grade.values or grade.comment or grade.escalate or grade.first_wrong_step is not None)
+    )
 
 
 def _is_op(item: Item, name: str) -> bool:
@@ -957,10 +970,11 @@ class TapeRunner:
             return True
 
     def close(self) -> int:
-        """Stop retrying; return how many items were never applied."""
+        """Stop retrying; return how many keys were never applied (ops such as saving the
+        place are not keys)."""
         with self._lock:
             self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            return len(self._inbox)
+            return sum(isinstance(item, Press) for item in self._inbox)
