@@ -119,6 +119,7 @@ DESK_BINDINGS = [
         "a",
         "card",
         "Card",
+        show=False,
         tooltip="The agent card of this run's workflow",
         id="desk.card",
     ),
