@@ -848,6 +848,9 @@ async def test_find_opens_a_run_outside_the_queue_read_only(demo_workspace: Work
         assert app.desk.current_run == other and app.desk.state.foreign
         header = app.desk.query_one("#run").section_text("header")
         assert "read-only" in header and owner in header
+        assert "read-only" in str(app.desk.query_one("#status").render())
+        queue = app.desk.query_one(QueueList)
+        assert queue.row(queue.cursor).run == place  # the queue keeps your place
         await pilot.press("p", "e", "c")  # refused: nothing is written, no comment box
         await settle(pilot)
         assert app.desk.state.mode == "desk"

@@ -695,6 +695,9 @@ class ReviewScreen(AreaScreen):
     async def _locate_worker(self, ask: int, state: t.DeskState) -> None:
         reviewer = self.services.reviewer
         flt, run = state.flt, state.run
+        if state.foreign:
+            # A run outside the queue: the queue keeps its cursor on the run escape goes back to.
+            run = state.back[1] if state.back is not None else None
 
         def locate(conn: sqlite3.Connection) -> tuple[int | None, list[QueueRow]]:
             pos = rq.position_of(conn, reviewer, flt, run) if run is not None else None
@@ -922,7 +925,9 @@ class ReviewScreen(AreaScreen):
             t_.append(f" {done:,}/{total:,} graded", "bold")
         else:
             t_.append(" …/… graded", "bold")
-        if self.state.run is not None:
+        if self.state.foreign:
+            t_.append(" · read-only: not in your queue (escape goes back)", "bold magenta")
+        elif self.state.run is not None:
             where = f"{self.index + 1:,}" if self.index is not None else "…"
             of = f"{self.total:,}" if self.total is not None else "…"
             t_.append(f" · run {where} of {of}")
