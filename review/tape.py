@@ -1,7 +1,8 @@
 """The review desk's keys as a tape: every key applied in order, against the database.
 
 A reviewer's keys (level keys, next and previous, undo, escalate, comment, find, filters, the
-output viewer, help, and the step cursor with its first-wrong-step mark) form one ordered stream.
+output viewer, help, the agent card, and the step cursor with its first-wrong-step mark) form one
+ordered stream.
 :class:`DeskTape` applies them one after another on the database thread, reading the truth from
 SQLite before each key, so the result of any sequence equals pressing the keys one at a time,
 each after the previous one's effect is on screen: a level key lands on the run that is open
@@ -340,11 +341,14 @@ class DeskTape:
             conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
 
     def _reads_only(self, items: list[Item]) -> bool:
-        if self.state.mode != DESK:
+        # The card only reads: a key that may write is caught below, whatever the mode it meets.
+        if self.state.mode not in (DESK, READING_CARD):
             return False
         for item in items:
             if _is_op(item, SAVE):
                 continue
+            if isinstance(item, Press) and item.key == "escape" and item.action is None:
+                continue  # closes the card, goes back from a run outside the queue: a move
             if not isinstance(item, Press) or item.action not in _READ_ONLY:
                 return False
             if item.char and item.char in self.key_map:

@@ -468,6 +468,7 @@ def test_the_periodic_save_never_waits_for_the_write_lock(template, tmp_path: Pa
     try:
         started = time.monotonic()
         tape.apply(conn, [press("j"), press(";"), press("a"), t.Op(t.SAVE)])
+        tape.apply(conn, [press("j"), t.Press("escape", "\x1b"), press("k")])  # card, then back
         assert time.monotonic() - started < 5  # busy_timeout is 30 s: it did not wait
         assert tape.place_dirty()
     finally:
