@@ -364,17 +364,16 @@ class DeskTape:
             elif item.name == "refresh":
                 self._refresh(conn, item.at, out)
             return
-        mode = self.state.mode
+        mode, run = self.state.mode, self.state.run
         if mode == DESK:
-            run = self.state.run
             self._desk_key(conn, item, out)
-            if self.state.run != run and item.action not in _FILTERS:
-                # Opened by a move, find, undo or a completed grade: that is the place now.
-                self.state = replace(self.state, kept=None)
         elif mode in (COMMENTING, FINDING):
             self._text_key(conn, item, out)
         else:
             self._reading_key(item, out)
+        if self.state.run != run and (mode != DESK or item.action not in _FILTERS):
+            # Opened by a move, find, undo or a completed grade: that is the place now.
+            self.state = replace(self.state, kept=None)
 
     def _desk_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
         s = self.state

@@ -396,6 +396,24 @@ def test_a_filter_change_that_brings_the_open_run_back_reopens_it(template, tmp_
     # A move in the view that left it out makes that the place: it is forgotten.
     tape.apply(conn, [press("tab"), press("tab"), press("j"), press("tab")])
     assert tape.state.kept is None and tape.state.run != place
+    # So does a run opened by find.
+    tape.apply(conn, [press("tab"), press("j"), press("j")])  # to do
+    place = tape.state.run
+    tape.apply(conn, [press("tab")])  # graded
+    assert tape.state.kept == place
+    found = tape.state.run
+    ref = conn.execute("SELECT business_ref FROM runs WHERE id = ?", (found,)).fetchone()[0]
+    other = conn.execute(
+        "SELECT a.run, r.business_ref FROM assignments a JOIN runs r ON r.id = a.run "
+        "WHERE a.graded = 1 AND a.run <> ? LIMIT 1",
+        (found,),
+    ).fetchone()
+    assert ref and other
+    find = [t.Press("slash", "/", t.FIND), *[press(ch) for ch in other[1]], t.Press("enter")]
+    tape.apply(conn, find)
+    assert tape.state.run == other[0] and tape.state.kept is None
+    tape.apply(conn, [press("tab")])  # all: the run found stays open
+    assert tape.state.run == other[0]
     conn.close()
 
 
