@@ -255,13 +255,14 @@ def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
 def find_anywhere(conn: sqlite3.Connection, text: str) -> int | None:
     """Any run in the local database whose trace id or business reference matches ``text``
     (exact first, then by prefix), whoever's queue it is in: index seeks on ``runs``, never a
-    scan. None when none does."""
+    scan (of runs sharing a reference, the first stored: index order, no sort). None when none
+    does."""
     text = text.strip()
     if not text:
         return None
     for column in ("run_id", "business_ref"):
         row = conn.execute(
-            f"SELECT id FROM runs WHERE {column} = ? ORDER BY started_at, id LIMIT 1", (text,)
+            f"SELECT id FROM runs WHERE {column} = ? ORDER BY id LIMIT 1", (text,)
         ).fetchone()
         if row:
             return int(row[0])
