@@ -10,16 +10,37 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
+
+
+def week_bounds(week: str) -> tuple[str, str]:
+    """The stored-timestamp range ``[monday, next monday)`` (UTC) of an ISO week ``YYYY-Www``:
+    a range on ``started_at``, so the week filter is an index range, not a scan."""
+    year, _, num = week.partition("-W")
+    monday = date.fromisocalendar(int(year), int(num), 1)
+    return _stamp(monday), _stamp(monday + timedelta(days=7))
+
+
+def week_label(started_at: str) -> str:
+    """The ISO week ``YYYY-Www`` (UTC) of a stored timestamp."""
+    year, week, _ = date.fromisoformat(started_at[:10]).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _stamp(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00.000000Z"
 
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do."""
+    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do;
+    ``week``: an ISO week ``YYYY-Www`` (UTC) the run started in, None any."""
 
     workflow: str | None = None
     status: str | None = None
     graded: bool | None = None
+    week: str | None = None
 
     def where(self, reviewer: str) -> tuple[str, list[Any]]:
         clauses = ["a.reviewer = ?"]
@@ -33,6 +54,9 @@ class QueueFilter:
         if self.graded is not None:
             clauses.append("a.graded = ?")
             args.append(int(self.graded))
+        if self.week:
+            clauses.append("a.started_at >= ? AND a.started_at < ?")
+            args.extend(week_bounds(self.week))
         return " AND ".join(clauses), args
 
 
@@ -49,7 +73,17 @@ class QueueRow:
     reason: str
     business_ref: str | None
     cost_usd: float | None
+    #: Not graded, but the reviewer has started: some answer, a comment, the escalation flag or
+    #: a marked step is saved (a half-graded run).
+    draft: bool = False
 
+
+#: Whether the reviewer's grade of ``a.run`` is a draft (one probe of the grades' unique index).
+_DRAFT = (
+    "(a.graded = 0 AND EXISTS (SELECT 1 FROM grades g WHERE g.run = a.run "
+    "AND g.reviewer = a.reviewer AND g.complete = 0 AND (g.\"values\" <> '{}' "
+    "OR coalesce(g.comment, '') <> '' OR g.escalate OR g.first_wrong_step IS NOT NULL)))"
+)
 
 _ORDER = "ORDER BY a.started_at, a.run"
 
@@ -95,13 +129,16 @@ def window(
     # The inner query reads only indexed columns, so skipping touches no table rows.
     rows = conn.execute(
         "SELECT a.run, r.run_id, a.workflow, a.started_at, a.status, a.graded, a.reason, "
-        "r.business_ref, r.cost_usd FROM ("
+        f"r.business_ref, r.cost_usd, {_DRAFT} FROM ("
         f"  SELECT a.run FROM assignments a WHERE {where} {_ORDER} LIMIT ? OFFSET ?"
         ") k CROSS JOIN assignments a CROSS JOIN runs r "
         f"WHERE a.reviewer = ? AND a.run = k.run AND r.id = k.run {_ORDER}",
         [*args, limit, max(offset, 0), reviewer],
     ).fetchall()
-    return [QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows]
+    return [
+        QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], bool(r[9]))
+        for r in rows
+    ]
 
 
 def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> int | None:
@@ -176,11 +213,13 @@ def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None
     """The reviewer's queue line for ``run`` (whatever the filter), or None."""
     r = conn.execute(
         "SELECT a.run, r.run_id, a.workflow, a.started_at, a.status, a.graded, a.reason, "
-        "r.business_ref, r.cost_usd FROM assignments a JOIN runs r ON r.id = a.run "
+        f"r.business_ref, r.cost_usd, {_DRAFT} FROM assignments a JOIN runs r ON r.id = a.run "
         "WHERE a.reviewer = ? AND a.run = ?",
         (reviewer, run),
     ).fetchone()
-    return QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) if r else None
+    if r is None:
+        return None
+    return QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], bool(r[9]))
 
 
 def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
@@ -211,6 +250,63 @@ def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:
         if row:
             return int(row[0])
     return None
+
+
+def find_anywhere(conn: sqlite3.Connection, text: str) -> int | None:
+    """Any run in the local database whose trace id or business reference matches ``text``
+    (exact first, then by prefix), whoever's queue it is in: index seeks on ``runs``, never a
+    scan (of runs sharing a reference, the first stored: index order, no sort). None when none
+    does."""
+    text = text.strip()
+    if not text:
+        return None
+    for column in ("run_id", "business_ref"):
+        row = conn.execute(
+            f"SELECT id FROM runs WHERE {column} = ? ORDER BY id LIMIT 1", (text,)
+        ).fetchone()
+        if row:
+            return int(row[0])
+    high = text + "\U0010ffff"
+    for column in ("run_id", "business_ref"):
+        row = conn.execute(
+            f"SELECT id FROM runs WHERE {column} >= ? AND {column} < ? "
+            f"ORDER BY {column}, id LIMIT 1",
+            (text, high),
+        ).fetchone()
+        if row:
+            return int(row[0])
+    return None
+
+
+def assigned_to(conn: sqlite3.Connection, run: int) -> list[str]:
+    """The reviewers ``run`` is assigned to (empty: it is in nobody's sample)."""
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT reviewer FROM assignments WHERE run = ? ORDER BY reviewer", (run,)
+        )
+    ]
+
+
+def weeks(conn: sqlite3.Connection, reviewer: str) -> list[str]:
+    """The ISO weeks (UTC) that have runs in the reviewer's queue, newest first: one index
+    seek per week (skip back from the newest run to the last one before its Monday)."""
+    out: list[str] = []
+    row = conn.execute(
+        "SELECT max(started_at) FROM assignments WHERE reviewer = ?", (reviewer,)
+    ).fetchone()
+    while row and row[0]:
+        try:
+            week = week_label(row[0])
+        except ValueError:
+            break  # not a timestamp (kept as sent): no week to offer
+        out.append(week)
+        monday, _ = week_bounds(week)
+        row = conn.execute(
+            "SELECT max(started_at) FROM assignments WHERE reviewer = ? AND started_at < ?",
+            (reviewer, monday),
+        ).fetchone()
+    return out
 
 
 def workflows(conn: sqlite3.Connection, reviewer: str) -> list[str]:

@@ -19,8 +19,9 @@ from store.doc_cache import cached_model
 from store.documents import DocumentError, LocatedError, load_yaml, load_yaml_model
 from store.identity import FIRST_WRONG_STEP
 
-#: Keys the desk uses for moving and acting; a rubric level may not take one of them.
-RESERVED_KEYS = frozenset("jkcueoq?/:[],.!") | {"space", "enter", "escape", "tab"}
+#: Keys the desk uses for moving and acting; a rubric level may not take one of them
+#: (``a`` opens the agent card, ``;`` cycles the week filter).
+RESERVED_KEYS = frozenset("jkcueoq?/:[],.!a;") | {"space", "enter", "escape", "tab"}
 
 LevelValue = int | str
 

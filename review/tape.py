@@ -1,7 +1,8 @@
 """The review desk's keys as a tape: every key applied in order, against the database.
 
 A reviewer's keys (level keys, next and previous, undo, escalate, comment, find, filters, the
-output viewer, help, and the step cursor with its first-wrong-step mark) form one ordered stream.
+output viewer, help, the agent card, and the step cursor with its first-wrong-step mark) form one
+ordered stream.
 :class:`DeskTape` applies them one after another on the database thread, reading the truth from
 SQLite before each key, so the result of any sequence equals pressing the keys one at a time,
 each after the previous one's effect is on screen: a level key lands on the run that is open
@@ -32,6 +33,7 @@ from typing import Any
 from review import grading
 from review import queue as rq
 from review.grading import Grade
+from review.place import Place, load_place, save_place
 from review.queue import Key, QueueFilter
 from review.rubric import Rubric
 from store.db import explain, transient
@@ -52,6 +54,8 @@ FILTER_GRADED = "cycle_graded"
 FILTER_WORKFLOW = "cycle_workflow"
 FILTER_STATUS = "cycle_status"
 CLEAR_FILTERS = "clear_filters"
+FILTER_WEEK = "cycle_week"
+CARD = "card"
 TOGGLE_QUEUE = "toggle_queue"
 SCROLL_DOWN = "scroll_down"
 SCROLL_UP = "scroll_up"
@@ -75,8 +79,18 @@ _READ_ONLY = frozenset(
         SCROLL_UP,
         NEXT_STEP,
         PREV_STEP,
+        FILTER_WEEK,
+        CARD,
     }
 )
+
+#: The keys that change the filter (a filter change keeps your place; see _set_filter).
+_FILTERS = frozenset({FILTER_GRADED, FILTER_WORKFLOW, FILTER_STATUS, FILTER_WEEK, CLEAR_FILTERS})
+
+#: Ops that save where the reviewer is: ``save`` when the write lock is free (never waits for
+#: it: the periodic save), ``leave`` in a write batch of its own (quitting).
+SAVE = "save"
+LEAVE = "leave"
 
 #: Modes: the desk itself, or one of its overlays, which take the keys while they are open.
 DESK = "desk"
@@ -84,6 +98,7 @@ COMMENTING = "comment"
 FINDING = "find"
 READING_OUTPUT = "output"
 READING_HELP = "help"
+READING_CARD = "card"
 
 GRADED_CYCLE: tuple[bool | None, ...] = (None, False, True)
 #: The statuses the status filter cycles through (None: any): the ones the stores emit.
@@ -146,6 +161,13 @@ class DeskState:
     text: str = ""
     opened_at: float = 0.0
     opened: bool = False
+    #: The run a filter change left out of view: a later filter change that brings it back
+    #: reopens it. Forgotten once another run is opened any other way.
+    kept: int | None = None
+    #: The open run is outside the reviewer's queue (found with ``/``): read-only; ``back`` is
+    #: the queue run to go back to.
+    foreign: bool = False
+    back: Key | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +200,8 @@ class DeskReport:
     graded: dict[int, bool] = field(default_factory=dict)
     #: Net change in the reviewer's count of complete grades.
     graded_delta: int = 0
+    #: Runs written in this batch: whether each is now a draft (started, not complete).
+    drafts: dict[int, bool] = field(default_factory=dict)
     pending: int | None = None
     effects: list[Effect] = field(default_factory=list)
     #: A key that could not be applied (not a transient failure): it was skipped, and why.
@@ -200,6 +224,9 @@ class DeskTape:
         self.key_map = rubric.key_map()
         self.state = DeskState()
         self._workflows: list[str] | None = None
+        self._weeks: list[str] | None = None
+        #: The place last saved (or read when the desk opened); see review/place.py.
+        self._saved: Place | None = None
         #: Batches committed so far; each report carries its number (``seq``).
         self.committed = 0
         self.commit_lock = threading.Lock()
@@ -225,10 +252,12 @@ class DeskTape:
         """
         items = list(items)
         start = self.state
+        saved = self._saved
         report = DeskReport(state=start)
         # Moving and filtering only read: they need no write lock, so a sync writing a page
         # never holds them up. Anything that may write takes the lock before its first read.
-        conn.execute("BEGIN" if self._reads_only(items) else "BEGIN IMMEDIATE")
+        reads_only = self._reads_only(items)
+        conn.execute("BEGIN" if reads_only else "BEGIN IMMEDIATE")
         try:
             for item in items:
                 before = self.state
@@ -252,6 +281,9 @@ class DeskTape:
             report.state = self.state
             if self.state.run is not None:
                 report.grade = grading.get_grade(conn, self.state.run, self.reviewer, self.rubric)
+            if not reads_only and self.place_dirty():
+                # The batch holds the write lock anyway: the place costs one row, no fsync more.
+                self._save(conn)
             with self.commit_lock:
                 conn.execute("COMMIT")
                 self.committed += 1
@@ -262,13 +294,61 @@ class DeskTape:
                 with suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
             self.state = start
+            self._saved = saved
             raise
+        if reads_only and self.place_dirty() and any(_is_op(i, SAVE) for i in items):
+            self._save_if_free(conn)
         return report
 
+    # -- where the reviewer is -------------------------------------------------------------------
+
+    def place(self) -> Place | None:
+        """Where the reviewer is now (the queue run to go back to while a run outside the queue
+        is open), or None before the desk opened."""
+        s = self.state
+        if not s.opened:
+            return None
+        run = (s.back[1] if s.back else None) if s.foreign else s.run
+        return Place(run, s.flt)
+
+    def place_dirty(self) -> bool:
+        """Whether the place changed since it was last saved (read from any thread: a hint)."""
+        place = self.place()
+        return place is not None and place != self._saved
+
+    def _save(self, conn: sqlite3.Connection) -> None:
+        place = self.place()
+        if place is not None:
+            save_place(conn, self.reviewer, self.rubric.id, place)
+            self._saved = place
+
+    def _save_if_free(self, conn: sqlite3.Connection) -> None:
+        """Save the place in a transaction of its own if the write lock is free at once; a sync
+        holding it wins, and the place waits for the next chance (nothing waits for it)."""
+        before = self._saved
+        timeout = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+        conn.execute("PRAGMA busy_timeout = 0")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._save(conn)
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError:
+            if conn.in_transaction:
+                with suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            self._saved = before
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout)}")
+
     def _reads_only(self, items: list[Item]) -> bool:
-        if self.state.mode != DESK:
+        # The card only reads: a key that may write is caught below, whatever the mode it meets.
+        if self.state.mode not in (DESK, READING_CARD):
             return False
         for item in items:
+            if _is_op(item, SAVE):
+                continue
+            if isinstance(item, Press) and item.key == "escape" and item.action is None:
+                continue  # closes the card, goes back from a run outside the queue: a move
             if not isinstance(item, Press) or item.action not in _READ_ONLY:
                 return False
             if item.char and item.char in self.key_map:
@@ -284,21 +364,39 @@ class DeskTape:
             elif item.name == "refresh":
                 self._refresh(conn, item.at, out)
             return
-        mode = self.state.mode
+        mode, run = self.state.mode, self.state.run
         if mode == DESK:
             self._desk_key(conn, item, out)
         elif mode in (COMMENTING, FINDING):
             self._text_key(conn, item, out)
         else:
             self._reading_key(item, out)
+        if self.state.run != run and (mode != DESK or item.action not in _FILTERS):
+            # Opened by a move, find, undo or a completed grade: that is the place now.
+            self.state = replace(self.state, kept=None)
 
     def _desk_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
         s = self.state
-        if (
+        level_key = bool(
             press.char
             and press.char in self.key_map
             and not press.key.startswith(("ctrl+", "alt+"))
-        ):
+        )
+        if s.foreign:
+            # A run outside the queue is read-only; escape, j and k go back to the queue.
+            if level_key or press.action in (COMMENT, ESCALATE, MARK_STEP):
+                out.effects.append(
+                    Effect("notice", ("Read-only: not in your queue (escape goes back).",))
+                )
+                return
+            if press.key == "escape" or press.action in (NEXT, PREV):
+                self._go_back(conn, press.at, out)
+                return
+            if press.action in _FILTERS:
+                self._go_back(conn, press.at, out)
+                s = self.state
+        if level_key:
+            assert press.char is not None
             criterion, level = self.key_map[press.char]
             if s.run is None:
                 out.effects.append(Effect("notice", ("No run is open in this view.",)))
@@ -343,6 +441,18 @@ class DeskTape:
             self.state = replace(s, mode=READING_OUTPUT)
         elif action == HELP:
             self.state = replace(s, mode=READING_HELP)
+        elif action == CARD:
+            if s.run is None:
+                out.effects.append(Effect("notice", ("No run is open in this view.",)))
+                return
+            self.state = replace(s, mode=READING_CARD)
+        elif action == FILTER_WEEK:
+            if self._weeks is None:
+                self._weeks = rq.weeks(conn, self.reviewer)
+            weeks: list[str | None] = [None, *self._weeks]
+            w = weeks.index(s.flt.week) if s.flt.week in weeks else 0
+            flt = replace(s.flt, week=weeks[(w + 1) % len(weeks)])
+            self._set_filter(conn, flt, press.at, out)
         elif action == FILTER_GRADED:
             i = GRADED_CYCLE.index(s.flt.graded)
             graded = GRADED_CYCLE[(i + 1) % len(GRADED_CYCLE)]
@@ -399,7 +509,7 @@ class DeskTape:
 
     def _reading_key(self, press: Press, out: DeskReport) -> None:
         s = self.state
-        closer = OUTPUT if s.mode == READING_OUTPUT else HELP
+        closer = {READING_OUTPUT: OUTPUT, READING_CARD: CARD}.get(s.mode, HELP)
         if press.key in ("escape", "q") or press.action == closer:
             self.state = replace(s, mode=DESK)
             return
@@ -416,6 +526,7 @@ class DeskTape:
 
     def _wrote(self, run: int, before: Grade | None, after: Grade, out: DeskReport) -> None:
         out.wrote = True
+        out.drafts[run] = is_draft(after)
         was, now = bool(before and before.complete), after.complete
         if was != now:
             out.graded[run] = now
@@ -451,7 +562,31 @@ class DeskTape:
             opened_at=at if key != self.state.key else self.state.opened_at,
             # The step cursor belongs to the run: another run starts without one.
             step=self.state.step if run == self.state.run else None,
+            foreign=False,
+            back=None,
         )
+
+    def _open_foreign(self, run: int, at: float, out: DeskReport) -> None:
+        """Open ``run``, outside the reviewer's queue, read-only; the queue place is kept."""
+        s = self.state
+        back = s.back if s.foreign else s.key
+        self.state = replace(s, run=run, key=None, foreign=True, back=back, step=None, opened_at=at)
+        out.moved = None
+        out.effects.append(Effect("notice", ("Not in your queue: read-only (escape goes back).",)))
+
+    def _go_back(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
+        """From a run outside the queue back to the queue run it was opened from (when it
+        left the view since, the first run to grade there)."""
+        s = self.state
+        back = s.back
+        key = rq.key_of(conn, self.reviewer, s.flt, back[1]) if back is not None else None
+        if key is None and s.flt.graded is not True:
+            key = rq.step(conn, self.reviewer, s.flt, None, todo=True)
+        if key is None:
+            key = rq.step(conn, self.reviewer, s.flt, None)
+        self.state = replace(s, key=None)
+        out.moved = None
+        self._open_run(key, at)
 
     def _move_step(self, conn: sqlite3.Connection, *, forward: bool, out: DeskReport) -> None:
         """Move the step cursor; the first move on a run lands on its first step (``next``) or
@@ -571,34 +706,68 @@ class DeskTape:
         self._open_run(key, at)
 
     def _find(self, conn: sqlite3.Connection, text: str, at: float, out: DeskReport) -> None:
+        """Your queue first; then every run in the local copy (opened read-only)."""
         if not text.strip():
             return
         run = rq.find(conn, self.reviewer, text)
         if run is None:
-            out.effects.append(
-                Effect("notice", (f"No run in your queue matches {text.strip()!r}.",))
-            )
-            return
+            run = rq.find_anywhere(conn, text)
+            if run is None:
+                out.effects.append(
+                    Effect("notice", (f"No run in the local copy matches {text.strip()!r}.",))
+                )
+                return
+            if rq.key_of(conn, self.reviewer, QueueFilter(), run) is None:
+                self._open_foreign(run, at, out)
+                return
         self._jump(conn, run, at, out)
 
     def _set_filter(
         self, conn: sqlite3.Connection, flt: QueueFilter, at: float, out: DeskReport
     ) -> None:
-        """Show ``flt``: keep the open run if it is in the new view, else open the first run
-        still to grade there (the first run at all in the graded view), else nothing."""
+        """Show ``flt``: reopen the run an earlier filter change left out of view when it is
+        in this one; else keep the open run if it is in the new view, else remember it and open
+        the first run still to grade there (the first run at all in the graded view), else
+        nothing."""
         s = self.state
         self.state = replace(s, flt=flt)
         out.view_changed = out.filter_changed = True
         out.moved = None
+        kept = s.kept
+        if kept is not None:
+            back = rq.key_of(conn, self.reviewer, flt, kept)
+            if back is not None:
+                self._open_run(back, at)
+                self.state = replace(self.state, kept=None)
+                return
         key = rq.key_of(conn, self.reviewer, flt, s.run) if s.run is not None else None
+        if key is None and s.run is not None and kept is None:
+            kept = s.run
         if key is None and flt.graded is not True:
             key = rq.step(conn, self.reviewer, flt, None, todo=True)
         if key is None:
             key = rq.step(conn, self.reviewer, flt, None)
         self._open_run(key, at)
+        self.state = replace(self.state, kept=kept)
 
-    def _open(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
-        """Open on the first run still to grade (the first run when all are graded)."""
+    def _open(
+        self, conn: sqlite3.Connection, at: float, out: DeskReport, *, anew: bool = True
+    ) -> None:
+        """Open where the reviewer was (the run and filters saved, see review/place.py) when
+        that run is still in that view; else on the first run still to grade (the first run
+        when all are graded), with no filter."""
+        if anew and not self.state.opened:
+            place = load_place(conn, self.reviewer, self.rubric.id)
+            self._saved = place
+            if place is not None and place.run is not None:
+                key = rq.key_of(conn, self.reviewer, place.flt, place.run)
+                if key is not None:
+                    self.state = replace(self.state, flt=place.flt, opened=True)
+                    self._open_run(key, at)
+                    out.view_changed = out.filter_changed = True
+                    out.moved = None
+                    return
+            self.state = replace(self.state, flt=QueueFilter())
         flt = self.state.flt
         key = rq.step(conn, self.reviewer, flt, None, todo=True) or rq.step(
             conn, self.reviewer, flt, None
@@ -615,9 +784,14 @@ class DeskTape:
         if not s.opened:
             return
         self._workflows = None
+        self._weeks = None
+        if s.foreign:
+            out.view_changed = out.filter_changed = True
+            out.moved = None
+            return  # the run outside the queue stays open; escape goes back
         key = rq.key_of(conn, self.reviewer, s.flt, s.run) if s.run is not None else None
         if key is None:
-            self._open(conn, at, out)
+            self._open(conn, at, out, anew=False)
         else:
             self._open_run(key, at)
         out.view_changed = out.filter_changed = True
@@ -635,9 +809,23 @@ def _merge(into: DeskReport, part: DeskReport) -> None:
     for run, graded in part.graded.items():
         into.graded[run] = graded
     into.graded_delta += part.graded_delta
+    into.drafts.update(part.drafts)
     into.effects.extend(part.effects)
     into.errors.extend(part.errors)
     into.wrote |= part.wrote
+
+
+def is_draft(grade: Grade | None) -> bool:
+    """A grade started and not complete: an answer, a comment, the flag or a marked step."""
+    return bool(
+        grade is not None
+        and not grade.complete
+        and (grade.values or grade.comment or grade.escalate or grade.first_wrong_step is not None)
+    )
+
+
+def _is_op(item: Item, name: str) -> bool:
+    return isinstance(item, Op) and item.name == name
 
 
 def _printable(text: str) -> str:
@@ -785,10 +973,11 @@ class TapeRunner:
             return True
 
     def close(self) -> int:
-        """Stop retrying; return how many items were never applied."""
+        """Stop retrying; return how many keys were never applied (ops such as saving the
+        place are not keys)."""
         with self._lock:
             self._closed = True
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
-            return len(self._inbox)
+            return sum(isinstance(item, Press) for item in self._inbox)

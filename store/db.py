@@ -277,6 +277,23 @@ MIGRATIONS: list[str] = [
     );
     INSERT INTO audit_identity (one, db_id) VALUES (1, lower(hex(randomblob(16))));
     """,
+    # 13: where each reviewer was at the desk, per rubric: the run open and the filters, so the
+    # desk reopens there. Written with the next write batch, on quit and now and then when the
+    # write lock is free (never in front of a move); `run` is no foreign key: a run gone since
+    # falls back to the first run to grade.
+    """
+    CREATE TABLE desk_places (
+        reviewer TEXT NOT NULL,
+        rubric_id TEXT NOT NULL,
+        run INTEGER,
+        workflow TEXT,
+        status TEXT,
+        graded INTEGER,
+        week TEXT,
+        saved_at TEXT NOT NULL,
+        PRIMARY KEY (reviewer, rubric_id)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -6,7 +6,11 @@ level keys (the level already chosen, pressed again, clears its criterion), ``j`
 (undo), ``e`` (escalate), ``tab`` (all / to-do / graded), and the step cursor: ``.``/``,``
 (next / previous step; the first move on a run lands on its first / last step, and it stops at
 either end; another run starts without it) and ``!`` (mark the step under the cursor as the
-first wrong one; on the marked step, clear it).
+first wrong one; on the marked step, clear it). Also ``;`` (the week filter: all, then each
+ISO week with runs, newest first, then all), a filter change that leaves the open run out of view
+remembers it and a later one that brings it back reopens it (any other way of opening a run
+forgets it), and ``a`` (the agent card, read-only: every key but ``escape``/``a``/``q``, which
+close it, does nothing while it is open).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from review.rubric import Rubric
@@ -32,6 +37,10 @@ class SlowDesk:
     cur: int | None = None
     steps: dict[int, int] = field(default_factory=dict)  # run -> how many steps it has
     step: int | None = None  # the step cursor on the open run
+    weeks: dict[int, str] = field(default_factory=dict)  # run -> its ISO week
+    week_filter: str | None = None
+    kept: int | None = None  # the run a filter change left out of view
+    mode: str = "desk"  # or "card"
 
     @classmethod
     def from_db(cls, conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> SlowDesk:
@@ -43,6 +52,11 @@ class SlowDesk:
             )
         ]
         desk = cls(rubric, order)
+        for run, started in conn.execute(
+            "SELECT run, started_at FROM assignments WHERE reviewer = ?", (reviewer,)
+        ):
+            year, week, _ = date.fromisoformat(started[:10]).isocalendar()
+            desk.weeks[run] = f"{year}-W{week:02d}"
         desk.steps = dict(conn.execute("SELECT run, count(*) FROM steps GROUP BY run").fetchall())
         for run, values, escalate, step in conn.execute(
             'SELECT run, "values", escalate, first_wrong_step FROM grades WHERE reviewer = ? '
@@ -81,6 +95,8 @@ class SlowDesk:
         return bool(g) and self.rubric.is_complete(g["values"])  # type: ignore[index]
 
     def in_view(self, run: int) -> bool:
+        if self.week_filter is not None and self.weeks.get(run) != self.week_filter:
+            return False
         return self.graded_filter is None or self.complete(run) == self.graded_filter
 
     def view(self) -> list[int]:
@@ -115,10 +131,16 @@ class SlowDesk:
         return self.grades.setdefault(run, {"values": {}, "escalate": False, "step": None})
 
     def press(self, key: str) -> None:
+        if self.mode == "card":
+            if key in ("escape", "a", "q"):
+                self.mode = "desk"
+            return
         opened = self.cur
         self._press(key)
         if self.cur != opened:
             self.step = None  # the step cursor stays with its run
+            if key not in ("tab", ";"):
+                self.kept = None
 
     def _press(self, key: str) -> None:
         cur = self.cur
@@ -161,6 +183,7 @@ class SlowDesk:
                 }
             if not self.in_view(run):
                 self.graded_filter = None
+                self.week_filter = None
             self.cur = run
         elif key in (".", ","):
             count = self.steps.get(cur, 0) if cur is not None else 0
@@ -174,13 +197,31 @@ class SlowDesk:
                 self._record(cur)
                 g = self._grade(cur)
                 g["step"] = None if g["step"] == self.step else self.step
+        elif key == "a":
+            if cur is not None:
+                self.mode = "card"
         elif key == "tab":
             cycle = (None, False, True)
             self.graded_filter = cycle[(cycle.index(self.graded_filter) + 1) % 3]
-            if cur is not None and self.in_view(cur):
-                return
-            pick = self._first(todo=True) if self.graded_filter is not True else None
-            self.cur = pick if pick is not None else self._first(todo=False)
+            self._filtered()
+        elif key == ";":
+            weeks: list[str | None] = [None, *sorted(set(self.weeks.values()), reverse=True)]
+            self.week_filter = weeks[(weeks.index(self.week_filter) + 1) % len(weeks)]
+            self._filtered()
+
+    def _filtered(self) -> None:
+        """After a filter change: back to the run an earlier one left out of view, else keep
+        the open run, else remember it and open the first to grade (the first at all)."""
+        cur = self.cur
+        if self.kept is not None and self.in_view(self.kept):
+            self.cur, self.kept = self.kept, None
+            return
+        if cur is not None and self.in_view(cur):
+            return
+        if cur is not None and self.kept is None:
+            self.kept = cur
+        pick = self._first(todo=True) if self.graded_filter is not True else None
+        self.cur = pick if pick is not None else self._first(todo=False)
 
     def _advance(self) -> None:
         assert self.cur is not None

@@ -594,3 +594,274 @@ async def test_queue_rows_without_a_business_ref_show_a_short_trace_id(tmp_path)
     for row, run_id in zip(rows, ids, strict=True):
         assert "—" not in row
         assert f"{run_id[:5]}…{run_id[-6:]}" in row, row
+
+
+# -- where you were (issue 14) --------------------------------------------------------------------
+
+
+def card_text(app) -> str:  # type: ignore[no-untyped-def]
+    """What the card overlay shows, as plain text."""
+    import io
+
+    from rich.console import Console
+
+    visual = app.desk.query_one("#card-text").visual
+    if not hasattr(visual, "_renderable"):
+        return str(visual.plain)
+    out = io.StringIO()
+    Console(file=out, width=200, color_system=None).print(visual._renderable)
+    return out.getvalue()
+
+
+def iso_week(started_at: str) -> str:
+    from datetime import date
+
+    year, week, _ = date.fromisoformat(started_at[:10]).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+async def test_the_week_filter_cycles_the_weeks_of_the_queue_newest_first(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        with db(demo_workspace) as conn:
+            started = {
+                r[0]: r[1]
+                for r in conn.execute(
+                    "SELECT run, started_at FROM assignments WHERE reviewer = ?",
+                    (demo_workspace.reviewer,),
+                )
+            }
+        weeks = sorted({iso_week(s) for s in started.values()}, reverse=True)
+        assert len(weeks) >= 2, "the demo spans several weeks"
+        queue = app.desk.query_one(QueueList)
+        for week in weeks:
+            await pilot.press("semicolon")
+            await settle(pilot)
+            assert app.desk.flt.week == week
+            in_week = [r for r, s in started.items() if iso_week(s) == week]
+            assert queue.total == len(in_week)
+            assert app.desk.current_run in in_week
+            assert week in str(app.desk.query_one("#queue-title").render())
+            assert f"week {week}" in str(app.desk.query_one("#status").render())
+        await pilot.press("semicolon")  # back to every week
+        await settle(pilot)
+        assert app.desk.flt.week is None and queue.total == len(started)
+        await pilot.press("semicolon", "tab")  # newest week, to do; then clear every filter
+        await settle(pilot)
+        assert app.desk.flt.week == weeks[0] and app.desk.flt.graded is False
+        # Clear-filters (from the palette) clears the week too.
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"Filter: clear")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.desk.flt == type(app.desk.flt)()
+        assert queue.total == len(started)
+
+
+async def test_help_and_the_palette_name_the_week_filter_and_the_card(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        titles = [c.title for c in app.get_system_commands(app.desk)]
+        assert "Filter: next week" in titles and "Agent card" in titles
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = str(app.desk.query_one("#help-text").render())
+        assert "Week" in text and "Card" in text and ";" in text
+
+
+async def test_the_desk_reopens_where_you_were(demo_workspace: Workspace) -> None:
+    """Quit with a filter on and a run open that is not the first to grade: the app opened
+    again on the same workspace opens that run under that filter (read from the database)."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("semicolon", "j", "j")
+        await settle(pilot)
+        there, flt = app.desk.current_run, app.desk.flt
+        assert flt.week is not None
+        first = queue_order(demo_workspace, "AND graded = 0")[0]
+        assert there != first
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+    with db(demo_workspace) as conn:
+        saved = conn.execute(
+            "SELECT run, week, graded FROM desk_places WHERE reviewer = ?",
+            (demo_workspace.reviewer,),
+        ).fetchone()
+    assert saved is not None and saved["run"] == there and saved["week"] == flt.week
+    again = make_app(demo_workspace, sync_on_start=False)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert again.desk.current_run == there
+        assert again.desk.flt == flt
+        queue = again.desk.query_one(QueueList)
+        assert queue.row(queue.cursor).run == there
+    # The run gone from the queue: today's behaviour, the first run to grade, no filter.
+    with db(demo_workspace) as conn:
+        conn.execute("UPDATE desk_places SET run = -1")
+    third = make_app(demo_workspace, sync_on_start=False)
+    async with third.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert third.desk.current_run == first
+        assert third.desk.flt.week is None
+
+
+async def test_a_grade_saves_the_place_and_moves_alone_do_not_write(
+    demo_workspace: Workspace,
+) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("j", "j")
+        await settle(pilot)
+        moved_to = app.desk.current_run
+        with db(demo_workspace) as conn:
+            saved = conn.execute("SELECT run FROM desk_places").fetchone()
+            # Moves are read-only batches: the place saved is still the one opened on.
+            assert saved is None or saved[0] != moved_to
+        await pilot.press("e")  # a write: the place goes with it
+        await settle(pilot)
+        here = app.desk.current_run
+        with db(demo_workspace) as conn:
+            assert conn.execute("SELECT run FROM desk_places").fetchone()[0] == here
+
+
+async def test_drafts_are_marked_in_the_queue_and_the_run_header(
+    demo_workspace: Workspace,
+) -> None:
+    from tui.widgets.queue_list import row_cells
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("p")  # one answer of three: a draft
+        await settle(pilot)
+        row = grade_row(demo_workspace, run)
+        assert row is not None and not row["complete"]
+        queue = app.desk.query_one(QueueList)
+        mine = queue.row(queue.cursor)
+        assert mine.run == run and mine.draft
+        assert row_cells(mine, 40).startswith("◐")
+        assert "[draft]" in app.desk.query_one("#run").section_text("header")
+        await pilot.press("j")
+        await settle(pilot)
+        nxt = app.desk.current_run
+        graded = nxt in queue_order(demo_workspace, "AND graded = 1")
+        word = "[graded]" if graded else "[to grade]"
+        assert word in app.desk.query_one("#run").section_text("header")
+    # Read again from the database by a fresh app: still a draft, other rows not.
+    again = make_app(demo_workspace, sync_on_start=False)
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        queue = again.desk.query_one(QueueList)
+        index = queue.index_of(run)
+        assert index is not None
+        assert queue.row(index).draft
+        drafts = [queue.row(i).run for i in range(min(queue.total, 50)) if queue.row(i).draft]
+        assert drafts == [run]
+
+
+async def test_filters_keep_your_place(demo_workspace: Workspace) -> None:
+    """tab (to-do), j: a run to grade; tab (graded) leaves it out and opens a graded one; tab
+    (all) brings it back: it is open again, and the queue's cursor is on it."""
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "j", "j")
+        await settle(pilot)
+        place = app.desk.current_run
+        assert place in queue_order(demo_workspace, "AND graded = 0")
+        await pilot.press("tab")
+        await settle(pilot)
+        assert app.desk.current_run in queue_order(demo_workspace, "AND graded = 1")
+        await pilot.press("tab")
+        await settle(pilot)
+        assert app.desk.flt.graded is None
+        assert app.desk.current_run == place
+        queue = app.desk.query_one(QueueList)
+        assert queue.row(queue.cursor).run == place
+        assert grade_row(demo_workspace, place) is None
+
+
+async def test_the_card_key_shows_the_runs_agent_card(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        with db(demo_workspace) as conn:
+            workflow = conn.execute("SELECT workflow FROM runs WHERE id = ?", (run,)).fetchone()[0]
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.desk.state.mode == "card"
+        text = card_text(app)
+        assert workflow in text and "never" in text and "escalate to" in text
+        # The card is read-only: a level key typed over it grades nothing.
+        await pilot.press("p")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run) is None
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.desk.state.mode == "desk" and not app.desk.query_one("#overlay").display
+        await pilot.press("p")
+        await settle(pilot)
+        assert json.loads(grade_row(demo_workspace, run)["values"]) == {"task_success": "pass"}
+
+
+async def test_a_workflow_without_a_card_says_so(demo_workspace: Workspace) -> None:
+    for card in demo_workspace.cards_dir.glob("*.yaml"):
+        card.unlink()
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert "No agent card for workflow" in card_text(app)
+
+
+async def test_find_opens_a_run_outside_the_queue_read_only(demo_workspace: Workspace) -> None:
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        place = app.desk.current_run
+        with db(demo_workspace) as conn:
+            other, trace, owner = conn.execute(
+                "SELECT r.id, r.run_id, a.reviewer FROM runs r JOIN assignments a "
+                "ON a.run = r.id WHERE a.run NOT IN "
+                "(SELECT run FROM assignments WHERE reviewer = ?) LIMIT 1",
+                (demo_workspace.reviewer,),
+            ).fetchone()
+            nobody = conn.execute(
+                "SELECT run_id FROM runs WHERE id NOT IN (SELECT run FROM assignments) LIMIT 1"
+            ).fetchone()[0]
+            grades_before = conn.execute("SELECT count(*) FROM grades").fetchone()[0]
+        await pilot.press("slash", *trace, "enter")
+        await settle(pilot)
+        assert app.desk.current_run == other and app.desk.state.foreign
+        header = app.desk.query_one("#run").section_text("header")
+        assert "read-only" in header and owner in header
+        assert "read-only" in str(app.desk.query_one("#status").render())
+        queue = app.desk.query_one(QueueList)
+        assert queue.row(queue.cursor).run == place  # the queue keeps your place
+        await pilot.press("p", "e", "c")  # refused: nothing is written, no comment box
+        await settle(pilot)
+        assert app.desk.state.mode == "desk"
+        with db(demo_workspace) as conn:
+            assert conn.execute("SELECT count(*) FROM grades").fetchone()[0] == grades_before
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.desk.current_run == place and not app.desk.state.foreign
+        await pilot.press("slash", *nobody, "enter")
+        await settle(pilot)
+        assert "not in anyone's sample" in app.desk.query_one("#run").section_text("header")
+        await pilot.press("j")  # j goes back too
+        await settle(pilot)
+        assert app.desk.current_run == place

@@ -171,3 +171,35 @@ def test_output_with_emoji_rows_80x24(snap_compare, demo_workspace: Workspace) -
         await _ready(pilot)
 
     assert snap_compare(make_app(demo_workspace), terminal_size=(80, 24), run_before=output)
+
+
+def test_the_agent_card_over_the_run(snap_compare, demo_workspace: Workspace) -> None:
+    async def card(pilot) -> None:  # type: ignore[no-untyped-def]
+        await _ready(pilot)
+        await pilot.press("a")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=card)
+
+
+def test_a_week_a_draft_and_a_run_outside_the_queue(
+    snap_compare, demo_workspace: Workspace
+) -> None:
+    """The newest week, a draft in the queue, then a run outside the queue, read-only."""
+
+    async def away(pilot) -> None:  # type: ignore[no-untyped-def]
+        import sqlite3
+
+        await _ready(pilot)
+        await pilot.press("semicolon", "p", "j")
+        await _ready(pilot)
+        conn = sqlite3.connect(demo_workspace.db_path)
+        trace = conn.execute(
+            "SELECT run_id FROM runs WHERE id NOT IN (SELECT run FROM assignments) "
+            "ORDER BY started_at DESC, id LIMIT 1"
+        ).fetchone()[0]
+        conn.close()
+        await pilot.press("slash", *trace, "enter")
+        await _ready(pilot)
+
+    assert snap_compare(make_app(demo_workspace), terminal_size=(120, 40), run_before=away)

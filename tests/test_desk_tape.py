@@ -28,9 +28,9 @@ SIZE = (120, 40)
 #: What `p n s` and `f y v` grade on the demo rubric.
 PNS = {"task_success": "pass", "intervention": "no", "policy": "safe"}
 FYV = {"task_success": "fail", "intervention": "yes", "policy": "violation"}
-CHARS = {"tab": "\t", "ctrl+q": None}
+CHARS = {"tab": "\t", "ctrl+q": None, "escape": "\x1b"}
 #: Keys named by their character in the tests, and their names in Textual.
-NAMES = {".": "full_stop", ",": "comma", "!": "exclamation_mark"}
+NAMES = {".": "full_stop", ",": "comma", "!": "exclamation_mark", ";": "semicolon"}
 
 
 def key_event(key: str) -> events.Key:
@@ -141,7 +141,8 @@ async def test_keys_typed_before_the_desk_opens_apply_to_the_first_run(
 
 # -- the property: any keys, any pace, any disk, end as the slow model -----------------------------
 
-KEYS = ["p", "f", "y", "n", "s", "v", "g", "3", "j", "k", "u", "e", "tab", ".", ",", "!"]
+KEYS = ["p", "f", "y", "n", "s", "v", "g", "3", "j", "k", "u", "e", "tab", ".", ",", "!", ";"]
+KEYS += ["a", "escape"]
 WHOLE = ["pns", "fyv", "pn", ".!"]
 
 
@@ -626,3 +627,30 @@ async def test_the_level_already_chosen_clears_its_criterion(synced_demo: Worksp
         await settle(pilot)
         assert grade_row(ws, first) == ({**PNS, "tone": 3}, None, 1)
         assert {s["name"] for s in last_payload(ws, first)["upsert"]} == {*PNS, "tone"}
+
+
+async def test_a_burst_through_the_card_and_a_run_outside_the_queue_lands_in_order(
+    synced_demo: Workspace,
+) -> None:
+    """In one burst: the card opened (a level key over it grades nothing), closed, a level
+    key; then a run outside the queue found (a level key on it is refused), escape, and a level
+    key that lands on the queue run the desk went back to."""
+    ws = synced_demo
+    conn = sqlite3.connect(ws.db_path)
+    outside = conn.execute(
+        "SELECT id, run_id FROM runs WHERE id NOT IN "
+        "(SELECT run FROM assignments WHERE reviewer = ?) LIMIT 1",
+        (ws.reviewer,),
+    ).fetchone()
+    conn.close()
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        keys = ["a", "f", "escape", "p", "slash", *outside[1], "enter", "f", "escape", "y"]
+        burst(app, keys)
+        await settle(pilot)
+        assert app.desk.current_run == first and not app.desk.state.foreign
+    grades = local_grades(ws)
+    assert grades[first]["values"] == {"task_success": "pass", "intervention": "yes"}
+    assert outside[0] not in grades

@@ -178,3 +178,88 @@ def test_run_detail_of_a_summary_only_run(db: sqlite3.Connection) -> None:
     assert detail is not None
     assert not detail.hydrated
     assert detail.steps == [] and detail.tags == [] and detail.final_action is None
+
+
+# -- weeks, drafts, the whole local copy (issue 14) ------------------------------------------------
+
+
+def test_weeks_of_the_queue_newest_first_and_the_week_filter(db: sqlite3.Connection) -> None:
+    # 2026-01-01 is a Thursday: the 1st to the 4th are in 2026-W01, the 5th starts W02.
+    assert queue.weeks(db, "ana") == ["2026-W02", "2026-W01"]
+    assert queue.weeks(db, "ben") == ["2026-W01"]
+    assert queue.weeks(db, "nobody") == []
+    w1 = QueueFilter(week="2026-W01")
+    assert _ids(queue.window(db, "ana", w1, 0, 100)) == ["t-b", "t-c", "t-d", "t-e", "t-a"]
+    assert queue.count(db, "ana", QueueFilter(week="2026-W02")) == 1
+    both = QueueFilter(week="2026-W01", workflow="billing-support", graded=False)
+    assert _ids(queue.window(db, "ana", both, 0, 100)) == ["t-c", "t-e", "t-a"]
+    assert queue.position_of(db, "ana", w1, _pk(db, "t-g")) is None
+    assert queue.week_bounds("2026-W01") == (
+        "2025-12-29T00:00:00.000000Z",
+        "2026-01-05T00:00:00.000000Z",
+    )
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        QueueFilter(week="2026-W01"),
+        QueueFilter(week="2026-W01", graded=False),
+        QueueFilter(week="2026-W01", workflow="crm-update"),
+        QueueFilter(week="2026-W01", status="error"),
+    ],
+)
+def test_the_week_filter_is_an_index_range(db: sqlite3.Connection, flt: QueueFilter) -> None:
+    where, args = flt.where("ana")
+    plan = " ".join(
+        r[3]
+        for r in db.execute(
+            f"EXPLAIN QUERY PLAN SELECT a.run FROM assignments a WHERE {where} "
+            "ORDER BY a.started_at, a.run LIMIT 1",
+            args,
+        )
+    )
+    assert "USING COVERING INDEX" in plan, plan
+    assert "started_at>? AND started_at<?" in plan, plan  # a range, not a scan
+    assert "TEMP B-TREE" not in plan, plan  # read in queue order, no sort
+
+
+def test_a_started_grade_is_a_draft_in_the_queue(db: sqlite3.Connection) -> None:
+    def grade(trace: str, values: str, complete: int, comment: str | None = None) -> None:
+        db.execute(
+            'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
+            "complete, created_at, updated_at) VALUES (?, 'ana', 'r', 'v', ?, ?, ?, 'x', 'x')",
+            (_pk(db, trace), values, comment, complete),
+        )
+
+    grade("t-c", '{"task_success": "pass"}', 0)  # half graded
+    grade("t-e", "{}", 0)  # every answer taken back: nothing started
+    grade("t-a", "{}", 0, comment="look again")  # a comment alone is a start
+    grade("t-d", '{"task_success": "pass"}', 1)  # graded (assignments.graded = 1)
+    rows = {r.run_id: r for r in queue.window(db, "ana", QueueFilter(), 0, 100)}
+    assert {k for k, r in rows.items() if r.draft} == {"t-c", "t-a"}
+    assert rows["t-d"].graded and not rows["t-d"].draft
+    row = queue.row_of(db, "ana", _pk(db, "t-c"))
+    assert row is not None and row.draft
+
+
+def test_find_anywhere_searches_every_run_in_the_local_copy(db: sqlite3.Connection) -> None:
+    assert queue.find_anywhere(db, "t-f") == _pk(db, "t-f")  # ben's only
+    assert queue.find_anywhere(db, "ORDX") == _pk(db, "t-f")
+    assert queue.find_anywhere(db, "ORD-101") == _pk(db, "t-g")
+    assert queue.find_anywhere(db, "nothing") is None
+    assert queue.find_anywhere(db, " ") is None
+    assert queue.assigned_to(db, _pk(db, "t-f")) == ["ben"]
+    assert queue.assigned_to(db, _pk(db, "t-b")) == ["ana", "ben"]
+    assert queue.assigned_to(db, 99_999) == []
+    for sql, args in (
+        ("SELECT id FROM runs WHERE business_ref = ? ORDER BY id LIMIT 1", ("ORD-101",)),
+        (
+            "SELECT id FROM runs WHERE business_ref >= ? AND business_ref < ? "
+            "ORDER BY business_ref, id LIMIT 1",
+            ("ORD", "ORD\U0010ffff"),
+        ),
+    ):
+        plan = " ".join(r[3] for r in db.execute(f"EXPLAIN QUERY PLAN {sql}", args))
+        assert "SEARCH runs USING" in plan and "INDEX" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan  # index order: no sort of the matches

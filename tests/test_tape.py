@@ -34,16 +34,25 @@ ACTIONS = {
     ".": t.NEXT_STEP,
     ",": t.PREV_STEP,
     "!": t.MARK_STEP,
+    ";": t.FILTER_WEEK,
+    "a": t.CARD,
 }
 LEVELS = ["p", "f", "y", "n", "s", "v", "g", "1"]
-KEYS = LEVELS + list(ACTIONS)
+KEYS = [*LEVELS, *ACTIONS, "escape"]
 WHOLE = ["pns", "fyv", "pnsg", "pn", ".!", "..!", ",!"]
 
 
 def press(key: str, at: float = 0.0) -> t.Press:
     """A key as the screen sends it: its name, its character, and the desk action it is bound to."""
-    names = {" ": "space", "tab": "tab", ".": "full_stop", ",": "comma", "!": "exclamation_mark"}
-    char = None if key == "tab" else key
+    names = {
+        " ": "space",
+        "tab": "tab",
+        ".": "full_stop",
+        ",": "comma",
+        "!": "exclamation_mark",
+        ";": "semicolon",
+    }
+    char = {"tab": None, "escape": "\x1b"}.get(key, key)
     return t.Press(names.get(key, key), char, ACTIONS.get(key), at)
 
 
@@ -171,6 +180,9 @@ def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, 
     assert final_of(db_path, rubric, model.order) == model.final()
     assert tape.state.run == model.cur
     assert tape.state.flt.graded == model.graded_filter
+    assert tape.state.flt.week == model.week_filter
+    assert tape.state.kept == model.kept
+    assert tape.state.mode == ("card" if model.mode == "card" else t.DESK)
     assert tape.state.step == model.step
 
 
@@ -364,4 +376,124 @@ def test_a_burst_marks_grades_and_marks_the_next_run(template, tmp_path: Path) -
 
     (step,) = [s for s in json.loads(payload)["upsert"] if s["name"] == "first_wrong_step"]
     assert step["value"] == 1 and step["span_id"] is None  # the file store has no span ids
+    conn.close()
+
+
+# -- where you were (issue 14) ---------------------------------------------------------------------
+
+
+def test_a_filter_change_that_brings_the_open_run_back_reopens_it(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", template[1])
+    tape.apply(conn, [t.Op("open")])
+    tape.apply(conn, [press("tab"), press("j"), press("j")])  # to-do, two runs on
+    place = tape.state.run
+    tape.apply(conn, [press("tab")])  # graded: the place is not in it
+    assert tape.state.run != place and tape.state.kept == place
+    tape.apply(conn, [press("tab")])  # all: back on it
+    assert tape.state.run == place and tape.state.kept is None
+    # A move in the view that left it out makes that the place: it is forgotten.
+    tape.apply(conn, [press("tab"), press("tab"), press("j"), press("tab")])
+    assert tape.state.kept is None and tape.state.run != place
+    # So does a run opened by find.
+    tape.apply(conn, [press("tab"), press("j"), press("j")])  # to do
+    place = tape.state.run
+    tape.apply(conn, [press("tab")])  # graded
+    assert tape.state.kept == place
+    found = tape.state.run
+    ref = conn.execute("SELECT business_ref FROM runs WHERE id = ?", (found,)).fetchone()[0]
+    other = conn.execute(
+        "SELECT a.run, r.business_ref FROM assignments a JOIN runs r ON r.id = a.run "
+        "WHERE a.graded = 1 AND a.run <> ? LIMIT 1",
+        (found,),
+    ).fetchone()
+    assert ref and other
+    find = [t.Press("slash", "/", t.FIND), *[press(ch) for ch in other[1]], t.Press("enter")]
+    tape.apply(conn, find)
+    assert tape.state.run == other[0] and tape.state.kept is None
+    tape.apply(conn, [press("tab")])  # all: the run found stays open
+    assert tape.state.run == other[0]
+    conn.close()
+
+
+def test_a_run_outside_the_queue_opens_read_only_and_escape_goes_back(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    outside = int(conn.execute("SELECT id FROM runs WHERE run_id = 'trace-00003'").fetchone()[0])
+    conn.execute("DELETE FROM assignments WHERE run = ?", (outside,))  # in nobody's sample
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    tape.apply(conn, [press("j")])
+    place = tape.state.run
+    keys = [t.Press("slash", "/", t.FIND), *[press(ch) for ch in "trace-00003"], t.Press("enter")]
+    report = tape.apply(conn, keys)
+    assert tape.state.run == outside and tape.state.foreign and tape.state.back is not None
+    assert any("read-only" in e.args[0] for e in report.effects if e.kind == "notice")
+    events = conn.execute("SELECT count(*) FROM grade_events").fetchone()[0]
+    comment = t.Press("c", "c", t.COMMENT)
+    report = tape.apply(conn, [press("p"), press("e"), press("."), press("!"), comment])
+    assert not report.wrote and tape.state.mode == t.DESK
+    assert grading.get_grade(conn, outside, "ana", rubric) is None
+    assert conn.execute("SELECT count(*) FROM grade_events").fetchone()[0] == events
+    refused = [e for e in report.effects if e.kind == "notice" and "Read-only" in e.args[0]]
+    assert len(refused) == 4  # p, e, ! and c; "." only moves the step cursor
+    tape.apply(conn, [t.Press("escape", "\x1b")])
+    assert tape.state.run == place and not tape.state.foreign
+    # The place saved while away is the queue run, not the run outside it.
+    tape.apply(conn, [*keys, t.Op(t.LEAVE)])
+    assert conn.execute("SELECT run FROM desk_places").fetchone()[0] == place
+    tape.apply(conn, [press("k")])  # k goes back too
+    assert tape.state.run == place
+    conn.close()
+
+
+def test_the_desk_reopens_where_it_was_and_falls_back_when_that_run_is_gone(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    first = t.DeskTape("ana", rubric)
+    first.apply(conn, [t.Op("open")])
+    opened_on = first.state.run
+    first.apply(conn, [press(";"), press(";"), press("j")])
+    place, flt = first.state.run, first.state.flt
+    assert flt.week is not None and place != opened_on
+    first.apply(conn, [t.Op(t.LEAVE)])
+    again = t.DeskTape("ana", rubric)
+    again.apply(conn, [t.Op("open")])
+    assert (again.state.run, again.state.flt) == (place, flt)
+    conn.execute("DELETE FROM assignments WHERE run = ?", (place,))
+    third = t.DeskTape("ana", rubric)
+    third.apply(conn, [t.Op("open")])
+    assert third.state.run == opened_on and third.state.flt == t.QueueFilter()
+    conn.close()
+
+
+def test_the_periodic_save_never_waits_for_the_write_lock(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Moves with a save op take no write lock; the save is skipped while a sync holds it and
+    made at the next chance."""
+    db_path = fresh_db(template, tmp_path)
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", template[1])
+    tape.apply(conn, [t.Op("open")])
+    sync_conn = sqlite3.connect(db_path, isolation_level=None)
+    sync_conn.execute("BEGIN IMMEDIATE")  # a sync writing a page
+    try:
+        started = time.monotonic()
+        tape.apply(conn, [press("j"), press(";"), press("a"), t.Op(t.SAVE)])
+        tape.apply(conn, [press("j"), t.Press("escape", "\x1b"), press("k")])  # card, then back
+        assert time.monotonic() - started < 5  # busy_timeout is 30 s: it did not wait
+        assert tape.place_dirty()
+    finally:
+        sync_conn.execute("ROLLBACK")
+        sync_conn.close()
+    tape.apply(conn, [t.Op(t.SAVE)])
+    assert not tape.place_dirty()
+    row = conn.execute("SELECT run, week FROM desk_places WHERE reviewer = 'ana'").fetchone()
+    assert tuple(row) == (tape.state.run, tape.state.flt.week)
     conn.close()

@@ -295,6 +295,10 @@ class Services:
                 return self._lost
             lost = 0
             if self.tape is not None:
+                from review.tape import LEAVE, Op
+
+                # Where the reviewer is, saved behind every key typed (the desk reopens there).
+                self.tape.put(Op(LEAVE))
                 self.tape.flush(timeout=30, stop_on_error=True)
                 lost = self.tape.close()
             self.writer.close()

@@ -125,9 +125,11 @@ async def _press_j(app: Any, shown: Any, layouts: list[tuple[float, Any]]) -> di
 
 async def _drive(root: Path, presses: int) -> dict[str, Any]:
     from store.workspace import load_workspace
+    from tests.bench.dbgen import forget_place
     from tui.app import make_app
     from tui.widgets.run_view import RunView
 
+    forget_place(root)
     ws = load_workspace(root)
     t0 = time.perf_counter()
     app = make_app(ws, sync_on_start=False)

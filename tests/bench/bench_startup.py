@@ -63,6 +63,10 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 def spawn(args: list[str], cwd: Path = ROOT) -> dict[str, Any]:
     """Run one first-frame child (from the source tree ``cwd``); its marks plus the parent's view
     of its whole life."""
+    if args[0] == "desk":
+        from tests.bench.dbgen import forget_place
+
+        forget_place(Path(args[1]))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall0 = time.time()
     t0 = time.perf_counter()

@@ -593,6 +593,21 @@ def shape_report(db_path: Path, sample: int = 20_000) -> str:
     return table(("", "p10", "p50", "p90", "p99", "max", "mean"), rows)
 
 
+def forget_place(root: Path) -> None:
+    """Forget where an earlier run left the desk (``desk_places``): a benchmark measures a first
+    opening, on the first run still to grade, whatever ran on the workspace before."""
+    from store.workspace import load_workspace
+
+    conn = sqlite3.connect(load_workspace(root).db_path)
+    try:
+        with conn:
+            conn.execute("DELETE FROM desk_places")
+    except sqlite3.OperationalError:
+        pass  # a database from before the table: nothing saved
+    finally:
+        conn.close()
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="?", default="1000000", help="how many runs (default 1M)")

@@ -32,6 +32,7 @@ from tui.messages import QuitRequested, TapeReported
 from tui.screens.area import AreaScreen
 from tui.services import Services
 from tui.text import one_line
+from tui.widgets.card_panel import CardPanel
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
 from tui.widgets.queue_list import BLOCK, QueueList
@@ -44,6 +45,9 @@ T = TypeVar("T")
 GRADED_LABEL = {None: "all", False: "to-do", True: "graded"}
 DETAIL_CACHE = 12
 NARROW = 100
+#: Seconds between saves of where the reviewer is (only when it changed, and only when the
+#: write lock is free: see review/place.py).
+PLACE_EVERY = 15.0
 
 DESK_BINDINGS = [
     Binding("j,down", "next_run", "Next", tooltip="Open the next run", id="desk.next"),
@@ -103,6 +107,22 @@ DESK_BINDINGS = [
         show=False,
         tooltip="Filter: next status",
         id="desk.filter_status",
+    ),
+    Binding(
+        "semicolon",
+        "cycle_week",
+        "Week",
+        show=False,
+        tooltip="Filter: next week (newest first)",
+        id="desk.filter_week",
+    ),
+    Binding(
+        "a",
+        "card",
+        "Card",
+        show=False,
+        tooltip="The agent card of this run's workflow",
+        id="desk.card",
     ),
     Binding(
         "q",
@@ -177,6 +197,12 @@ class ReviewScreen(AreaScreen):
         self._footer_step = False
         self._quitting = False
         self._quit_anyway = False
+        #: Whose runs found outside the queue are (run -> reviewers; empty: nobody's).
+        self.owners: dict[int, list[str]] = {}
+        #: The workspace's agent cards (read when the card is first asked for), by workflow,
+        #: or the line saying why they could not be read.
+        self._cards: dict[str, object] | None = None
+        self._cards_error: str | None = None
 
     # -- what tests and the app read ---------------------------------------------------------------
 
@@ -226,11 +252,19 @@ class ReviewScreen(AreaScreen):
             yield PromptBox(id="prompt", classes="dialog")
             yield OutputPanel(id="output", classes="dialog output")
             yield HelpPanel(id="help", classes="dialog help")
+            yield CardPanel(id="card", classes="dialog help")
 
     def on_mount(self) -> None:
         self.query_one("#overlay").display = False
         self.query_one(RunView).show_message("Opening the desk…")
         self._work(self._open(), "open")
+        self.set_interval(PLACE_EVERY, self._save_place)
+
+    def _save_place(self) -> None:
+        # Opportunistic: the tape writes it only if the write lock is free at once.
+        tape = self.services.tape
+        if tape is not None and tape.idle() and tape.tape.place_dirty():
+            tape.put(t.Op(t.SAVE, time.monotonic()))
 
     def on_resize(self, event: events.Resize) -> None:
         narrow = event.size.width < NARROW
@@ -375,6 +409,12 @@ class ReviewScreen(AreaScreen):
     def action_cycle_status(self) -> None:
         self._action(t.FILTER_STATUS)
 
+    def action_cycle_week(self) -> None:
+        self._action(t.FILTER_WEEK)
+
+    def action_card(self) -> None:
+        self._action(t.CARD)
+
     def action_clear_filters(self) -> None:
         self._action(t.CLEAR_FILTERS)
 
@@ -437,6 +477,8 @@ class ReviewScreen(AreaScreen):
         queue = self.query_one(QueueList)
         for run, graded in r.graded.items():
             queue.mark_graded(run, graded)
+        for run, draft in r.drafts.items():
+            queue.mark_draft(run, draft)
         # The run first: its details are read before the queue is looked up again.
         if r.state.run != before.run or r.filter_changed:
             self._open_run(r.state.run)
@@ -491,6 +533,8 @@ class ReviewScreen(AreaScreen):
                 self.query_one(OutputPanel).scroll(unit, amount)
             elif target == t.READING_HELP:
                 self.query_one(HelpPanel).scroll(unit, amount)
+            elif target == t.READING_CARD:
+                self.query_one(CardPanel).scroll(unit, amount)
         elif effect.kind == "toggle_queue":
             pane = self.query_one("#queue-pane")
             if self.has_class("-narrow"):
@@ -518,6 +562,10 @@ class ReviewScreen(AreaScreen):
         # overlay where a widget beneath starts or ends, and a wide character (CJK, emoji)
         # straddling such a cut is drawn as spaces.
         self.set_class(mode in (t.READING_OUTPUT, t.READING_HELP), "-reading")
+        self.query_one(CardPanel).display = mode == t.READING_CARD
+        if mode == t.READING_CARD and before.mode != t.READING_CARD:
+            self.query_one(CardPanel).show_message("Reading the agent card…")
+            self._work(self._show_card(self.state.run), "card")
         if mode == t.COMMENTING:
             prompt.show("Comment on this run", self.state.text)
         elif mode == t.FINDING:
@@ -539,6 +587,48 @@ class ReviewScreen(AreaScreen):
                 help_rows(self.app, [*self.BINDINGS, *self.app.BINDINGS]),
                 setup.rubric if setup else None,
             )
+
+    async def _show_card(self, run: int | None) -> None:
+        """The agent card of ``run``'s workflow (the cards are read once, off the UI thread;
+        review/ never reads them: the desk hands nothing of them to the tape)."""
+        import asyncio
+
+        from runbooks.cards import check_cards
+
+        if run is None:
+            return
+        if self._cards is None:
+            try:
+                cards, problems = await asyncio.to_thread(
+                    check_cards, self.services.workspace.cards_dir
+                )
+            except OSError as exc:
+                cards, problems = {}, []
+                self._cards_error = f"Cannot read the agent cards: {exc}"
+            self._cards = dict(cards)
+            if problems and self._cards_error is None:
+                first = problems[0]
+                self._cards_error = one_line(str(first), 200)
+        detail = self.details.get(run, (None, None))[0]
+        if detail is None:
+            detail = await self.read(lambda conn: rq.run_detail(conn, run))
+        if self.state.mode != t.READING_CARD or self.state.run != run:
+            return
+        panel = self.query_one(CardPanel)
+        if detail is None:
+            panel.show_message("This run is no longer in the local database.")
+            return
+        card = self._cards.get(detail.workflow)
+        if card is None:
+            note = f"No agent card for workflow {one_line(detail.workflow, 60)}."
+            if self._cards_error:
+                note += f"\n\nA card that does not validate: {self._cards_error}"
+            panel.show_message(note)
+        else:
+            from runbooks.cards import AgentCard
+
+            assert isinstance(card, AgentCard)
+            panel.show_card(card)
 
     async def _show_output(self, run: int | None) -> None:
         if run is None:
@@ -611,6 +701,9 @@ class ReviewScreen(AreaScreen):
     async def _locate_worker(self, ask: int, state: t.DeskState) -> None:
         reviewer = self.services.reviewer
         flt, run = state.flt, state.run
+        if state.foreign:
+            # A run outside the queue: the queue keeps its cursor on the run escape goes back to.
+            run = state.back[1] if state.back is not None else None
 
         def locate(conn: sqlite3.Connection) -> tuple[int | None, list[QueueRow]]:
             pos = rq.position_of(conn, reviewer, flt, run) if run is not None else None
@@ -703,9 +796,10 @@ class ReviewScreen(AreaScreen):
         else:
             view.show(
                 detail,
-                row.reason if row else None,
+                row.reason if row else self._whose(run),
                 cursor=self.state.step,
                 marked=self._marked_step(),
+                mark=self._grade_mark(),
             )
         # Only `o` depends on the run. Refreshing the footer recomposes every key widget, and
         # doing that on every run would pile up widgets while someone holds `j`.
@@ -726,24 +820,30 @@ class ReviewScreen(AreaScreen):
 
         def load(
             conn: sqlite3.Connection,
-        ) -> list[tuple[int, RunDetail | None, QueueRow | None, list[OtherGrade]]]:
-            return [
-                (
-                    run,
-                    rq.run_detail(conn, run),
-                    rq.row_of(conn, reviewer, run),
-                    other_grades(conn, run, reviewer, setup.rubric) if setup else [],
+        ) -> list[tuple[int, RunDetail | None, QueueRow | None, list[OtherGrade], list[str]]]:
+            out = []
+            for run in runs:
+                row = rq.row_of(conn, reviewer, run)
+                out.append(
+                    (
+                        run,
+                        rq.run_detail(conn, run),
+                        row,
+                        other_grades(conn, run, reviewer, setup.rubric) if setup else [],
+                        rq.assigned_to(conn, run) if row is None else [reviewer],
+                    )
                 )
-                for run in runs
-            ]
+            return out
 
-        for run, detail, row, others in await self.read(load):
+        for run, detail, row, others, owners in await self.read(load):
             self.details[run] = (detail, row)
             self.details.move_to_end(run)
             self.others[run] = others
+            self.owners[run] = owners
         while len(self.details) > DETAIL_CACHE:
             gone, _ = self.details.popitem(last=False)
             self.others.pop(gone, None)
+            self.owners.pop(gone, None)
 
     async def _prefetch(self) -> None:
         queue = self.query_one(QueueList)
@@ -761,6 +861,7 @@ class ReviewScreen(AreaScreen):
         """A sync may have changed runs: read them again when next shown."""
         self.details.clear()
         self.others.clear()
+        self.owners.clear()
 
     # -- drawing -----------------------------------------------------------------------------------
 
@@ -777,6 +878,25 @@ class ReviewScreen(AreaScreen):
         )
         self.query_one(RubricPanel).show(setup.rubric, self.grade, view)
 
+    def _whose(self, run: int) -> str:
+        """The header's sample line for a run outside the reviewer's queue."""
+        owners = self.owners.get(run, [])
+        whose = (
+            "assigned to " + ", ".join(one_line(o, 30) for o in owners)
+            if owners
+            else "not in anyone's sample"
+        )
+        return f"not in your queue, read-only: {whose}"
+
+    def _grade_mark(self) -> str:
+        """The run header's word for the reviewer's grade: graded, draft or to grade."""
+        if self.state.foreign:
+            return "read-only"
+        grade = self.grade if self.grade is not None and self.grade.run == self.state.run else None
+        if grade is not None and grade.complete:
+            return "graded"
+        return "draft" if t.is_draft(grade) else "to grade"
+
     def _marked_step(self) -> int | None:
         grade = self.grade
         return grade.first_wrong_step if grade is not None and grade.run == self.state.run else None
@@ -785,7 +905,7 @@ class ReviewScreen(AreaScreen):
         """The step cursor and the marked step, once the open run is on screen."""
         view = self.query_one(RunView)
         if view.detail is not None and view.detail.run == self.state.run:
-            view.set_steps(self.state.step, self._marked_step())
+            view.set_steps(self.state.step, self._marked_step(), mark=self._grade_mark())
         has_cursor = self.state.step is not None
         if has_cursor != self._footer_step:
             self._footer_step = has_cursor
@@ -800,6 +920,8 @@ class ReviewScreen(AreaScreen):
             parts.append(one_line(flt.workflow, 24))
         if flt.status:
             parts.append(one_line(flt.status, 12))
+        if flt.week:
+            parts.append(flt.week)
         self.query_one("#queue-title", Static).update(Text(" · ".join(parts), "bold"))
 
     def update_status(self) -> None:
@@ -809,7 +931,9 @@ class ReviewScreen(AreaScreen):
             t_.append(f" {done:,}/{total:,} graded", "bold")
         else:
             t_.append(" …/… graded", "bold")
-        if self.state.run is not None:
+        if self.state.foreign:
+            t_.append(" · read-only: not in your queue (escape goes back)", "bold magenta")
+        elif self.state.run is not None:
             where = f"{self.index + 1:,}" if self.index is not None else "…"
             of = f"{self.total:,}" if self.total is not None else "…"
             t_.append(f" · run {where} of {of}")
@@ -824,6 +948,8 @@ class ReviewScreen(AreaScreen):
             filters.append(flt.workflow)
         if flt.status:
             filters.append(flt.status)
+        if flt.week:
+            filters.append(f"week {flt.week}")
         if filters:
             t_.append(" · filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan")
         waiting = self.services.unsaved()

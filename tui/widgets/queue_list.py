@@ -34,9 +34,9 @@ def short_id(run_id: str) -> str:
 
 
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: graded mark, time, status, business ref (else a short trace id), then
-    workflow if it fits."""
-    mark = "✓" if row.graded else "·"
+    """One queue line: mark (✓ graded, ◐ draft: started, not complete, · to do), time, status,
+    business ref (else a short trace id), then workflow if it fits."""
+    mark = "✓" if row.graded else "◐" if row.draft else "·"
     when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
     ref = one_line(row.business_ref, 40) if row.business_ref else short_id(row.run_id)
@@ -63,12 +63,20 @@ class QueueList(ScrollView, can_focus=False):
     QueueList > .queue-list--graded {
         color: $text-success;
     }
+    QueueList > .queue-list--draft {
+        color: $text-warning;
+    }
     QueueList > .queue-list--loading {
         color: $text-muted;
     }
     """
 
-    COMPONENT_CLASSES = {"queue-list--cursor", "queue-list--graded", "queue-list--loading"}
+    COMPONENT_CLASSES = {
+        "queue-list--cursor",
+        "queue-list--graded",
+        "queue-list--draft",
+        "queue-list--loading",
+    }
 
     class NeedBlock(Message):
         """The list needs rows ``block * BLOCK`` .. ``+ BLOCK`` of generation ``generation``."""
@@ -145,6 +153,14 @@ class QueueList(ScrollView, can_focus=False):
                     rows[i] = replace(r, graded=graded)
                     self.refresh_line(block * BLOCK + i)
 
+    def mark_draft(self, run: int, draft: bool) -> None:
+        """Redraw ``run``'s row as a draft (started, not complete) or not."""
+        for block, rows in self._blocks.items():
+            for i, r in enumerate(rows):
+                if r.run == run and r.draft != draft:
+                    rows[i] = replace(r, draft=draft)
+                    self.refresh_line(block * BLOCK + i)
+
     def ask(self, index: int) -> None:
         """Ask for the block holding ``index`` unless it is cached or already asked for."""
         block = index // BLOCK
@@ -200,6 +216,8 @@ class QueueList(ScrollView, can_focus=False):
         style: Style = base
         if row.graded:
             style = style + self.get_component_rich_style("queue-list--graded")
+        elif row.draft:
+            style = style + self.get_component_rich_style("queue-list--draft")
         if index == self.cursor:
             style = style + self.get_component_rich_style("queue-list--cursor")
         text = row_cells(row, width)

@@ -73,9 +73,20 @@ def _when(iso: str | None) -> str:
     return "—" if not iso else one_line(iso.replace("T", " ").removesuffix("Z")[:19], 30)
 
 
-def header_text(detail: RunDetail, reason: str | None) -> Text:
+#: The header's word for the reviewer's grade of the run, and its style.
+MARKS = {
+    "graded": "green",
+    "draft": "bold yellow",
+    "to grade": "dim",
+    "read-only": "bold magenta",
+}
+
+
+def header_text(detail: RunDetail, reason: str | None, mark: str | None = None) -> Text:
     t = Text()
     t.append(one_line(detail.run_id, 100), "bold")
+    if mark:
+        t.append(f"  [{mark}]", MARKS.get(mark, ""))
     t.append("\nworkflow ", LABEL)
     t.append(one_line(detail.workflow, 60))
     t.append(" · status ", LABEL)
@@ -224,6 +235,7 @@ class RunView(ScrollView, can_focus=False):
         self._view = (0, 0)  # the content size the rows were fitted to
         self._styles: dict[Kind, Style] = {}
         self._reason: str | None = None
+        self._mark: str | None = None
         # The step cursor and the marked step (``steps.idx``), and where each step's source
         # lines start and end in the run (the last entry is the end of the last step).
         self.step_cursor: int | None = None
@@ -249,11 +261,14 @@ class RunView(ScrollView, can_focus=False):
         cursor: int | None = None,
         marked: int | None = None,
         keep_scroll: bool = False,
+        mark: str | None = None,
     ) -> None:
-        """Lay out ``detail`` with the step ``cursor`` and the ``marked`` first wrong step;
-        only previews of long fields are sanitised and laid out."""
+        """Lay out ``detail`` with the step ``cursor`` and the ``marked`` first wrong step, and
+        ``mark`` (graded, draft, to grade, read-only) in the header; only previews of long
+        fields are sanitised and laid out."""
         self.detail = detail
         self._reason = reason
+        self._mark = mark
         self.step_cursor, self.marked_step = cursor, marked
         inp = Text()
         add_block(inp, detail.input, chars=FIELD_CHARS, lines=FIELD_LINES)
@@ -263,7 +278,7 @@ class RunView(ScrollView, can_focus=False):
         )
         steps, self._step_offsets = steps_text(detail, marked)
         self._set_blocks(
-            [("header", header_text(detail, reason))],
+            [("header", header_text(detail, reason, mark))],
             {
                 "input": ("Input", inp),
                 "steps": (f"Steps ({len(detail.steps)})", steps),
@@ -274,13 +289,21 @@ class RunView(ScrollView, can_focus=False):
         )
         self._keep_cursor_visible()
 
-    def set_steps(self, cursor: int | None, marked: int | None) -> None:
-        """Move the step cursor and show the marked step; the view scrolls to keep the cursor's
-        step on screen. A new mark lays the run out again where it stands."""
+    def set_steps(self, cursor: int | None, marked: int | None, *, mark: str | None = None) -> None:
+        """Move the step cursor and show the marked step (and the grade's ``mark``); the view
+        scrolls to keep the cursor's step on screen. A new mark lays the run out again where it
+        stands."""
         if self.detail is None:
             return
-        if marked != self.marked_step:
-            self.show(self.detail, self._reason, cursor=cursor, marked=marked, keep_scroll=True)
+        if marked != self.marked_step or (mark is not None and mark != self._mark):
+            self.show(
+                self.detail,
+                self._reason,
+                cursor=cursor,
+                marked=marked,
+                keep_scroll=True,
+                mark=mark if mark is not None else self._mark,
+            )
             return
         if cursor != self.step_cursor:
             self.step_cursor = cursor
