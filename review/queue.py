@@ -15,7 +15,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do."""
+    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do
+    (a skipped run is in neither, only in all)."""
 
     workflow: str | None = None
     status: str | None = None
@@ -49,6 +50,8 @@ class QueueRow:
     reason: str
     business_ref: str | None
     cost_usd: float | None
+    #: Skipped with a reason (``assignments.graded`` = 2): neither graded nor to do.
+    skipped: bool = False
 
 
 _ORDER = "ORDER BY a.started_at, a.run"
@@ -101,7 +104,7 @@ def window(
         f"WHERE a.reviewer = ? AND a.run = k.run AND r.id = k.run {_ORDER}",
         [*args, limit, max(offset, 0), reviewer],
     ).fetchall()
-    return [QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) for r in rows]
+    return [_row(r) for r in rows]
 
 
 def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> int | None:
@@ -172,6 +175,10 @@ def between(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, low: Key,
     )
 
 
+def _row(r: Any) -> QueueRow:
+    return QueueRow(r[0], r[1], r[2], r[3], r[4], r[5] == 1, r[6], r[7], r[8], r[5] == 2)
+
+
 def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None:
     """The reviewer's queue line for ``run`` (whatever the filter), or None."""
     r = conn.execute(
@@ -180,7 +187,7 @@ def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None
         "WHERE a.reviewer = ? AND a.run = ?",
         (reviewer, run),
     ).fetchone()
-    return QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8]) if r else None
+    return _row(r) if r else None
 
 
 def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:

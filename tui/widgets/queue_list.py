@@ -34,9 +34,9 @@ def short_id(run_id: str) -> str:
 
 
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: graded mark, time, status, business ref (else a short trace id), then
+    """One queue line: graded mark (» skipped), time, status, business ref (else a short trace id), then
     workflow if it fits."""
-    mark = "✓" if row.graded else "·"
+    mark = "✓" if row.graded else "»" if row.skipped else "·"
     when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
     ref = one_line(row.business_ref, 40) if row.business_ref else short_id(row.run_id)
@@ -143,6 +143,13 @@ class QueueList(ScrollView, can_focus=False):
             for i, r in enumerate(rows):
                 if r.run == run and r.graded != graded:
                     rows[i] = replace(r, graded=graded)
+                    self.refresh_line(block * BLOCK + i)
+
+    def mark_skipped(self, run: int, skipped: bool) -> None:
+        for block, rows in self._blocks.items():
+            for i, r in enumerate(rows):
+                if r.run == run and r.skipped != skipped:
+                    rows[i] = replace(r, skipped=skipped)
                     self.refresh_line(block * BLOCK + i)
 
     def ask(self, index: int) -> None:
