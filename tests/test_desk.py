@@ -151,7 +151,8 @@ async def test_comment_modal_saves_text_and_does_not_grade(demo_workspace: Works
         assert grade_row(demo_workspace, run)["comment"] == "pns ok"
 
 
-async def test_escalation_flag_toggles(demo_workspace: Workspace) -> None:
+async def test_escalation_flag_stays_until_cleared(demo_workspace: Workspace) -> None:
+    """`e` flags; `e` again keeps the flag; backspace then `e` clears it; `u` restores it."""
     app = make_app(demo_workspace)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -162,7 +163,13 @@ async def test_escalation_flag_toggles(demo_workspace: Workspace) -> None:
         assert "FLAGGED" in str(app.desk.query_one("#rubric").render())
         await pilot.press("e")
         await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 1, "a second e keeps the flag"
+        await pilot.press("backspace", "e")
+        await settle(pilot)
         assert grade_row(demo_workspace, run)["escalate"] == 0
+        await pilot.press("u")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 1
 
 
 async def test_undo_reopens_the_run_and_reverts_the_grade(demo_workspace: Workspace) -> None:

@@ -34,8 +34,8 @@ def short_id(run_id: str) -> str:
 
 
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: graded mark (» skipped), time, status, business ref (else a short trace id), then
-    workflow if it fits."""
+    """One queue line: graded mark (» skipped), time, status, business ref (else a short trace
+    id), then workflow if it fits."""
     mark = "✓" if row.graded else "»" if row.skipped else "·"
     when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
