@@ -674,7 +674,7 @@ async def test_grading_top_to_bottom_puts_every_answer_on_the_run_shown(
         # The pane's order, top to bottom: w 3 (optional), then f y s (required).
         await pilot.press("w", "3", "f", "y")
         await settle(pilot)
-        assert "policy * ← saves and opens the next run" in rubric_pane(app)
+        assert "policy * ← saves and opens the next" in rubric_pane(app)
         await pilot.press("s")
         await settle(pilot)
         assert grade_row(ws, first) == (

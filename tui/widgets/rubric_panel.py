@@ -92,14 +92,19 @@ def rubric_text(
     # answer that completes the grade, and that answer is marked.
     missing = [c.id for c in required if values.get(c.id) is None]
     completes = missing[0] if len(missing) == 1 and not (grade and grade.skipped) else None
-    then = "saves and opens the next run" if advance == "auto" else "completes the grade"
+    then = "saves and opens the next" if advance == "auto" else "completes the grade"
     for criterion in rubric.display_order:
-        if criterion.required and criterion is required[0]:
+        head = criterion is required[0]
+        if head:
             t.append("\n" if compact else "\n\n")
             t.append("required", "bold underline")
             if not compact:
-                t.append(f" · the last answer {then}", "dim")
-        t.append("\n" if compact else "\n\n")
+                t.append(
+                    " · the last answer "
+                    + ("opens the next" if advance == "auto" else "completes, then enter"),
+                    "dim",
+                )
+        t.append("\n" if compact or head else "\n\n")
         chosen = values.get(criterion.id)
         done = chosen is not None
         t.append("● " if done else "○ ", "green" if done else "dim")
