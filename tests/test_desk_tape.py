@@ -775,3 +775,29 @@ async def test_a_key_with_no_meaning_says_so(synced_demo: Workspace) -> None:
         assert "2 is not an answer: tone takes 1, 3 or 5." in said
         assert "P is not bound — Caps Lock on? p is pass (task_success)." in said
         assert grade_row(ws, first) is None
+
+
+async def test_a_burst_counts_no_time_on_runs_it_never_saw_drawn(synced_demo: Workspace) -> None:
+    """Time spent counts from when the run is on screen: a burst that grades three runs before
+    the second and third are drawn records 0 s on those two (not 0.0001 s)."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(ws)
+        burst(app, ["p", "n", "s", "f", "y", "v", "p", "n", "s"])
+        await settle(pilot)
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        spent = dict(
+            conn.execute(
+                "SELECT run, seconds_spent FROM grades WHERE reviewer = ? AND complete = 1 "
+                "AND run IN (?, ?, ?)",
+                (ws.reviewer, *todo[:3]),
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    assert set(spent) == set(todo[:3])
+    assert spent[todo[0]] >= 0.0
+    assert spent[todo[1]] == 0.0 and spent[todo[2]] == 0.0
