@@ -98,12 +98,6 @@ def rubric_text(
         if head:
             t.append("\n" if compact else "\n\n")
             t.append("required", "bold underline")
-            if not compact:
-                t.append(
-                    " · the last answer "
-                    + ("opens the next" if advance == "auto" else "completes, then enter"),
-                    "dim",
-                )
         t.append("\n" if compact or head else "\n\n")
         chosen = values.get(criterion.id)
         done = chosen is not None
