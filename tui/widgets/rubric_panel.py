@@ -116,7 +116,7 @@ def rubric_text(
             t.append("\n  ")
             start = len(t)
             if compact:
-                t.append(guidance_text(criterion.guidance, limit=28))
+                t.append(guidance_text(criterion.guidance, limit=24))
             else:
                 t.append(guidance_text(criterion.guidance, indent="  "))
             t.stylize("dim", start, len(t))
