@@ -609,8 +609,13 @@ async def test_a_double_tapped_level_keeps_it_and_clear_then_undo_work(
         await pilot.press("g", "g", "3", "3")
         await settle(pilot)
         assert grade_row(ws, first) == ({"tool_use": "good", "tone": 3}, None, 0)
-        await pilot.press("backspace", "g")  # clear tool_use
+        await pilot.press("backspace")
         await settle(pilot)
+        status = str(app.desk.query_one("#status").render())
+        assert "clear: press the answer's key" in status
+        await pilot.press("g")  # clear tool_use
+        await settle(pilot)
+        assert "clear:" not in str(app.desk.query_one("#status").render())
         assert grade_row(ws, first) == ({"tone": 3}, None, 0)
         await pilot.press("backspace", "escape", "j")  # cancelled: the j after it moves
         await settle(pilot)

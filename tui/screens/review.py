@@ -874,6 +874,8 @@ class ReviewScreen(AreaScreen):
             filters.append(flt.status)
         if filters:
             t_.append(" · filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan")
+        if self.state.clearing:
+            t_.append(" · clear: press the answer's key (escape cancels)", "bold yellow")
         waiting = self.services.unsaved()
         if waiting > 1:
             t_.append(f" · saving {waiting} keys…", "yellow")
