@@ -548,6 +548,10 @@ class DeskTape:
         key, ch = press.key, press.char
         if not key or key == "escape":
             return
+        if press.text is not None:
+            said = "A paste does nothing here: paste into a box (c comment, / find)."
+            out.effects.append(Effect("notice", (said,)))
+            return
         if ch and len(ch) == 1 and ch.isprintable() and not key.startswith(("ctrl+", "alt+")):
             lower = ch.lower()
             criterion = _criterion_like(self.rubric, ch)

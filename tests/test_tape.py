@@ -454,6 +454,8 @@ def test_a_key_with_no_meaning_says_what_would_work(template, tmp_path: Path) ->
     report = tape.apply(conn, [t.Press("f12", None, None)])
     assert notices(report) == ["f12 does nothing here: ? lists every key."]
     assert not tape.apply(conn, [press("escape")]).effects, "escape on the desk is quiet"
+    report = tape.apply(conn, [t.Press("paste", None, None, text="pns")])
+    assert notices(report) == ["A paste does nothing here: paste into a box (c comment, / find)."]
     assert grading.get_grade(conn, run, "ana", rubric) is None
     conn.close()
 
