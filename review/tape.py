@@ -132,6 +132,9 @@ class Press:
     action: str | None = None
     at: float = 0.0
     text: str | None = None
+    #: For a key bound to nothing: what its lower case does here (the screen knows the
+    #: bindings), for the Caps Lock hint.
+    lower: str | None = None
 
 
 @dataclass(frozen=True)
@@ -558,6 +561,8 @@ class DeskTape:
             if lower != ch and lower in self.key_map:
                 c, lv = self.key_map[lower]
                 said = f"{ch} is not bound — Caps Lock on? {lower} is {lv.label} ({c.id})."
+            elif lower != ch and press.lower:
+                said = f"{ch} is not bound — Caps Lock on? {lower} is {press.lower}."
             elif criterion is not None:
                 keys = [lv.key for lv in criterion.scale.levels]
                 said = f"{ch} is not an answer: {criterion.id} takes {_either(keys)}."

@@ -774,9 +774,11 @@ async def test_a_key_with_no_meaning_says_so(synced_demo: Workspace) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first = app.desk.current_run
-        await pilot.press("2", "P")
+        await pilot.press("2", "P", "J")
         await settle(pilot)
+        assert app.desk.current_run == first
         said = [n.message for n in app._notifications]
+        assert "J is not bound — Caps Lock on? j is Next." in said
         assert "2 is not an answer: tone takes 1, 3 or 5." in said
         assert "P is not bound — Caps Lock on? p is pass (task_success)." in said
         assert grade_row(ws, first) is None

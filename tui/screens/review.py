@@ -346,7 +346,12 @@ class ReviewScreen(AreaScreen):
             if for_app:
                 return
         action = binding.action if binding is not None and binding.action in TAPE_ACTIONS else None
-        self.feed(t.Press(key, char, action, now))
+        lower = None
+        if binding is None and char and char.isupper():
+            # Caps Lock on? Say what the lower case does (the tape says so in its notice).
+            low, _ = self._binding_for(char.lower())
+            lower = low.description if low is not None else None
+        self.feed(t.Press(key, char, action, now, lower=lower))
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
