@@ -36,6 +36,9 @@ class Grade:
     seconds_spent: float = 0.0
     complete: bool = False
     first_wrong_step: int | None = None
+    #: Why the reviewer could not judge the run (None: not skipped). A skipped grade is never
+    #: complete, so it is never pushed; its assignment counts as skipped, not graded or to do.
+    skipped: str | None = None
 
     def to_json(self) -> str:
         body: dict[str, Any] = {
@@ -48,6 +51,8 @@ class Grade:
         # Only when set: the events of grades without a mark read as they always did.
         if self.first_wrong_step is not None:
             body["first_wrong_step"] = self.first_wrong_step
+        if self.skipped is not None:
+            body["skipped"] = self.skipped
         return json.dumps(body, sort_keys=True, ensure_ascii=False)
 
 
@@ -63,12 +68,13 @@ def _from_row(row: sqlite3.Row | tuple[Any, ...]) -> Grade:
         seconds_spent=float(row[7]),
         complete=bool(row[8]),
         first_wrong_step=None if row[9] is None else int(row[9]),
+        skipped=row[10],
     )
 
 
 _SELECT = (
     'SELECT run, reviewer, rubric_id, rubric_version, "values", comment, escalate, '
-    "seconds_spent, complete, first_wrong_step FROM grades "
+    "seconds_spent, complete, first_wrong_step, skip_reason FROM grades "
     "WHERE run = ? AND reviewer = ? AND rubric_id = ? AND rubric_version = ?"
 )
 
@@ -186,13 +192,14 @@ def _write(
     else:
         conn.execute(
             'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
-            "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', ?, ?) "
+            "escalate, seconds_spent, complete, first_wrong_step, skip_reason, origin, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'local', ?, ?) "
             "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
             '"values" = excluded."values", comment = excluded.comment, '
             "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
             "complete = excluded.complete, first_wrong_step = excluded.first_wrong_step, "
-            "origin = 'local', updated_at = excluded.updated_at",
+            "skip_reason = excluded.skip_reason, origin = 'local', "
+            "updated_at = excluded.updated_at",
             (
                 after.run,
                 after.reviewer,
@@ -204,6 +211,7 @@ def _write(
                 after.seconds_spent,
                 int(after.complete),
                 after.first_wrong_step,
+                after.skipped,
                 at,
                 at,
             ),
@@ -232,11 +240,22 @@ def _write(
         enqueue(
             conn, store=store, run=key.run, reviewer=key.reviewer, payload=payload, created_at=at
         )
-    if is_live != was_live:
+    was_state, is_state = _queue_state(before), _queue_state(after)
+    if is_state != was_state:
         conn.execute(
             "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",
-            (int(is_live), key.reviewer, key.run),
+            (is_state, key.reviewer, key.run),
         )
+
+
+#: ``assignments.graded``: to do, graded (a complete grade), skipped (with a reason).
+TODO, GRADED, SKIPPED = 0, 1, 2
+
+
+def _queue_state(grade: Grade | None) -> int:
+    if grade is not None and grade.skipped is not None:
+        return SKIPPED
+    return GRADED if grade is not None and grade.complete else TODO
 
 
 def _change(
@@ -254,7 +273,7 @@ def _change(
         before = get_grade(conn, run, reviewer, rubric)
         base = before or Grade(run, reviewer, rubric.id, rubric.version)
         after = replace(base, seconds_spent=base.seconds_spent + max(seconds, 0.0), **change(base))
-        after = replace(after, complete=rubric.is_complete(after.values))
+        after = replace(after, complete=after.skipped is None and rubric.is_complete(after.values))
         _write(conn, before, after, rubric, action)
     return after
 
@@ -270,7 +289,8 @@ def set_value(
     seconds: float = 0.0,
 ) -> Grade:
     """Set one criterion (None clears it) and commit; the grade is complete when every required
-    criterion has a value. ``seconds`` is time spent on the run since the last commit."""
+    criterion has a value. ``seconds`` is time spent on the run since the last commit. An answer
+    on a skipped run takes the skip back: the reviewer judged it after all."""
     c = rubric.criterion(criterion)
     if c is None:
         raise KeyError(f"rubric {rubric.id} has no criterion {criterion!r}")
@@ -284,6 +304,7 @@ def set_value(
             values.pop(criterion, None)
         else:
             values[criterion] = level.value
+            return {"values": values, "skipped": None}
         return {"values": values}
 
     return _change(conn, run, reviewer, rubric, f"set:{criterion}", seconds, change)
@@ -363,6 +384,40 @@ def toggle_first_wrong_step(
     )
 
 
+def set_first_wrong_step(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    step: int | None,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Mark step ``step`` as the first wrong one (None clears the mark) and commit. Marking the
+    step already marked keeps it."""
+    if step is not None and step < 0:
+        raise ValueError(f"step {step} is not a step of run {run}")
+    return _change(
+        conn, run, reviewer, rubric, FIRST_WRONG_STEP, seconds, lambda _: {"first_wrong_step": step}
+    )
+
+
+def set_skip(
+    conn: sqlite3.Connection,
+    run: int,
+    reviewer: str,
+    rubric: Rubric,
+    reason: str | None,
+    *,
+    seconds: float = 0.0,
+) -> Grade:
+    """Skip the run with ``reason`` (None or blank takes the skip back) and commit. Answers
+    already given stay, but a skipped grade is not complete: what was pushed of it is deleted
+    from the store and nothing of it is pushed until the skip is taken back."""
+    text = " ".join((reason or "").split()) or None
+    return _change(conn, run, reviewer, rubric, "skip", seconds, lambda _: {"skipped": text})
+
+
 def _parse_state(text: str | None, key: Grade) -> Grade | None:
     if text is None:
         return None
@@ -375,6 +430,7 @@ def _parse_state(text: str | None, key: Grade) -> Grade | None:
         seconds_spent=body["seconds_spent"],
         complete=body["complete"],
         first_wrong_step=body.get("first_wrong_step"),
+        skipped=body.get("skipped"),
     )
 
 

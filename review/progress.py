@@ -20,6 +20,8 @@ class WorkflowProgress:
     #: Share of complete grades saying a human would have had to step in.
     intervention_rate: float | None
     flagged: int
+    #: Skipped with a reason: neither graded nor to do.
+    skipped: int = 0
 
 
 def _positive(rubric: Rubric, metric: str) -> tuple[str, str] | None:
@@ -49,13 +51,14 @@ def progress_by_workflow(
 ) -> list[WorkflowProgress]:
     """Per workflow of the reviewer's queue: assigned, graded, and the rates of their grades."""
     counts = conn.execute(
-        "SELECT workflow, count(*), sum(graded) FROM assignments WHERE reviewer = ? "
+        "SELECT workflow, count(*), sum(graded = 1), sum(graded = 2) FROM assignments "
+        "WHERE reviewer = ? "
         "GROUP BY workflow ORDER BY workflow",
         (reviewer,),
     ).fetchall()
     success, intervention = _positive(rubric, "task_success"), _positive(rubric, "intervention")
     out = []
-    for workflow, assigned, graded in counts:
+    for workflow, assigned, graded, skipped in counts:
         grades = conn.execute(
             'SELECT g."values", g.escalate FROM grades g JOIN assignments a '
             "ON a.run = g.run AND a.reviewer = g.reviewer WHERE g.reviewer = ? AND "
@@ -78,6 +81,7 @@ def progress_by_workflow(
                 rate(success),
                 rate(intervention),
                 sum(1 for _, e in grades if e),
+                int(skipped or 0),
             )
         )
     return out

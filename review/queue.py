@@ -34,8 +34,9 @@ def _stamp(day: date) -> str:
 
 @dataclass(frozen=True)
 class QueueFilter:
-    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do;
-    ``week``: an ISO week ``YYYY-Www`` (UTC) the run started in, None any."""
+    """What the reviewer narrowed the queue to. ``graded``: None all, True graded, False to do
+    (a skipped run is in neither, only in all); ``week``: an ISO week ``YYYY-Www`` (UTC) the run
+    started in, None any."""
 
     workflow: str | None = None
     status: str | None = None
@@ -76,6 +77,8 @@ class QueueRow:
     #: Not graded, but the reviewer has started: some answer, a comment, the escalation flag or
     #: a marked step is saved (a half-graded run).
     draft: bool = False
+    #: Skipped with a reason (``assignments.graded`` = 2): neither graded nor to do.
+    skipped: bool = False
 
 
 #: Whether the reviewer's grade of ``a.run`` is a draft (one probe of the grades' unique index).
@@ -135,10 +138,7 @@ def window(
         f"WHERE a.reviewer = ? AND a.run = k.run AND r.id = k.run {_ORDER}",
         [*args, limit, max(offset, 0), reviewer],
     ).fetchall()
-    return [
-        QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], bool(r[9]))
-        for r in rows
-    ]
+    return [_row(r) for r in rows]
 
 
 def position_of(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, run: int) -> int | None:
@@ -209,6 +209,23 @@ def between(conn: sqlite3.Connection, reviewer: str, flt: QueueFilter, low: Key,
     )
 
 
+def _row(r: Any) -> QueueRow:
+    # ``assignments.graded``: 0 to do, 1 graded, 2 skipped; the tenth column is the draft probe.
+    return QueueRow(
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5] == 1,
+        r[6],
+        r[7],
+        r[8],
+        draft=bool(r[9]),
+        skipped=r[5] == 2,
+    )
+
+
 def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None:
     """The reviewer's queue line for ``run`` (whatever the filter), or None."""
     r = conn.execute(
@@ -217,9 +234,7 @@ def row_of(conn: sqlite3.Connection, reviewer: str, run: int) -> QueueRow | None
         "WHERE a.reviewer = ? AND a.run = ?",
         (reviewer, run),
     ).fetchone()
-    if r is None:
-        return None
-    return QueueRow(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], bool(r[9]))
+    return _row(r) if r else None
 
 
 def find(conn: sqlite3.Connection, reviewer: str, text: str) -> int | None:

@@ -101,6 +101,9 @@ class Criterion(BaseModel):
     metric: Literal["task_success", "intervention"] | None = None
     required: bool = True
     help: str | None = None
+    #: How to answer, for the reviewer (Markdown, written by the team): shown under the question
+    #: and in help. Advice, not the question: it is left out of the version hash.
+    guidance: str | None = None
 
     def level_for_value(self, value: object) -> Level | None:
         return next((lv for lv in self.scale.levels if str(lv.value) == str(value)), None)
@@ -143,9 +146,10 @@ class Rubric(BaseModel):
 
     @cached_property
     def version(self) -> str:
-        """Content hash of the criteria (12 hex digits); titles and descriptions don't count."""
+        """Content hash of the criteria (12 hex digits); titles, descriptions and guidance
+        don't count (editing the advice does not split the grades into another version)."""
         body = json.dumps(
-            [c.model_dump(mode="json") for c in self.criteria],
+            [c.model_dump(mode="json", exclude={"guidance"}) for c in self.criteria],
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -155,6 +159,13 @@ class Rubric(BaseModel):
     @property
     def required(self) -> list[Criterion]:
         return [c for c in self.criteria if c.required]
+
+    @property
+    def display_order(self) -> list[Criterion]:
+        """The criteria as the desk lists them: optional ones first, then the required block,
+        each in file order. Grading top to bottom then ends on the answer that completes the
+        grade, so no answer meant for this run lands on the next."""
+        return [c for c in self.criteria if not c.required] + self.required
 
     def criterion(self, criterion_id: str) -> Criterion | None:
         return next((c for c in self.criteria if c.id == criterion_id), None)

@@ -35,7 +35,7 @@ from review import queue as rq
 from review.grading import Grade
 from review.place import Place, load_place, save_place
 from review.queue import Key, QueueFilter
-from review.rubric import Rubric
+from review.rubric import Criterion, Level, Rubric
 from store.db import explain, transient
 from store.db_thread import DbThread
 from store.outbox import pending_count
@@ -64,6 +64,15 @@ PALETTE = "palette"
 NEXT_STEP = "next_step"
 PREV_STEP = "prev_step"
 MARK_STEP = "mark_step"
+#: The next key names the answer to take back (a level key, escalate, the step mark, skip).
+CLEAR = "clear"
+#: Skip a run that cannot be judged, with a reason (a text box).
+SKIP = "skip"
+#: Open the next run still to grade (how the desk moves on with ``[review] advance = "enter"``).
+NEXT_TODO = "next_todo"
+
+#: ``[review] advance``: "auto", the last required answer opens the next run; "enter" waits.
+AUTO, ENTER = "auto", "enter"
 
 #: Desk actions that never write (a batch of only these needs no write lock).
 _READ_ONLY = frozenset(
@@ -96,6 +105,9 @@ LEAVE = "leave"
 DESK = "desk"
 COMMENTING = "comment"
 FINDING = "find"
+SKIPPING = "skip"
+#: The text boxes: the keys edit the text, only enter and escape act.
+TEXT_MODES = (COMMENTING, FINDING, SKIPPING)
 READING_OUTPUT = "output"
 READING_HELP = "help"
 READING_CARD = "card"
@@ -105,6 +117,10 @@ GRADED_CYCLE: tuple[bool | None, ...] = (None, False, True)
 STATUS_CYCLE: tuple[str | None, ...] = (None, "error", "ok")
 COMMENT_LIMIT = 4000
 FIND_LIMIT = 200
+SKIP_LIMIT = 500
+#: Time spent on a run counts from when it was drawn; a pause longer than this with no key
+#: (a run left open over lunch) counts as this much.
+IDLE_CAP = 300.0
 
 #: Keys that scroll an overlay, and by how much ("page" or "line", sign is the direction).
 _OVERLAY_SCROLL = {
@@ -131,14 +147,19 @@ class Press:
     action: str | None = None
     at: float = 0.0
     text: str | None = None
+    #: For a key bound to nothing: what its lower case does here (the screen knows the
+    #: bindings), for the Caps Lock hint.
+    lower: str | None = None
 
 
 @dataclass(frozen=True)
 class Op:
-    """Not a key: ``open`` the desk, or ``refresh`` it after a sync changed the database."""
+    """Not a key: ``open`` the desk, ``refresh`` it after a sync changed the database, or
+    ``drawn``: the screen drew ``run`` at ``at`` (time spent on it counts from then)."""
 
     name: str
     at: float = 0.0
+    run: int | None = None
 
 
 Item = Press | Op
@@ -159,6 +180,9 @@ class DeskState:
     step: int | None = None
     mode: str = DESK
     text: str = ""
+    #: Where the text box's cursor is (an index into ``text``).
+    cursor: int = 0
+    #: Time spent is counted up to here (the last key that wrote, or when the run was drawn).
     opened_at: float = 0.0
     opened: bool = False
     #: The run a filter change left out of view: a later filter change that brings it back
@@ -168,6 +192,10 @@ class DeskState:
     #: the queue run to go back to.
     foreign: bool = False
     back: Key | None = None
+    #: The open run has been drawn: keys before that count no time.
+    shown: bool = False
+    #: The clear key was pressed: the next key names what to clear.
+    clearing: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,6 +230,8 @@ class DeskReport:
     graded_delta: int = 0
     #: Runs written in this batch: whether each is now a draft (started, not complete).
     drafts: dict[int, bool] = field(default_factory=dict)
+    #: Runs skipped (True) or taken back from skipped (False) in this batch.
+    skipped: dict[int, bool] = field(default_factory=dict)
     pending: int | None = None
     effects: list[Effect] = field(default_factory=list)
     #: A key that could not be applied (not a transient failure): it was skipped, and why.
@@ -218,9 +248,10 @@ class DeskTape:
     Used from one thread (the database thread); :meth:`apply` takes that thread's connection.
     """
 
-    def __init__(self, reviewer: str, rubric: Rubric) -> None:
+    def __init__(self, reviewer: str, rubric: Rubric, *, advance: str = AUTO) -> None:
         self.reviewer = reviewer
         self.rubric = rubric
+        self.advance = advance
         self.key_map = rubric.key_map()
         self.state = DeskState()
         self._workflows: list[str] | None = None
@@ -342,10 +373,10 @@ class DeskTape:
 
     def _reads_only(self, items: list[Item]) -> bool:
         # The card only reads: a key that may write is caught below, whatever the mode it meets.
-        if self.state.mode not in (DESK, READING_CARD):
+        if self.state.mode not in (DESK, READING_CARD) or self.state.clearing:
             return False
         for item in items:
-            if _is_op(item, SAVE):
+            if _is_op(item, SAVE) or _is_op(item, "drawn"):
                 continue
             if isinstance(item, Press) and item.key == "escape" and item.action is None:
                 continue  # closes the card, goes back from a run outside the queue: a move
@@ -363,11 +394,15 @@ class DeskTape:
                 self._open(conn, item.at, out)
             elif item.name == "refresh":
                 self._refresh(conn, item.at, out)
+            elif item.name == "drawn":
+                s = self.state
+                if item.run is not None and item.run == s.run and not s.shown:
+                    self.state = replace(s, shown=True, opened_at=item.at)
             return
         mode, run = self.state.mode, self.state.run
         if mode == DESK:
             self._desk_key(conn, item, out)
-        elif mode in (COMMENTING, FINDING):
+        elif mode in TEXT_MODES:
             self._text_key(conn, item, out)
         else:
             self._reading_key(item, out)
@@ -375,29 +410,37 @@ class DeskTape:
             # Opened by a move, find, undo or a completed grade: that is the place now.
             self.state = replace(self.state, kept=None)
 
-    def _desk_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
-        s = self.state
-        level_key = bool(
+    def _level_of(self, press: Press) -> tuple[Criterion, Level] | None:
+        if (
             press.char
             and press.char in self.key_map
             and not press.key.startswith(("ctrl+", "alt+"))
-        )
+        ):
+            return self.key_map[press.char]
+        return None
+
+    def _desk_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
+        s = self.state
+        hit = self._level_of(press)
         if s.foreign:
             # A run outside the queue is read-only; escape, j and k go back to the queue.
-            if level_key or press.action in (COMMENT, ESCALATE, MARK_STEP):
+            if hit is not None or press.action in (COMMENT, ESCALATE, MARK_STEP, CLEAR, SKIP):
                 out.effects.append(
                     Effect("notice", ("Read-only: not in your queue (escape goes back).",))
                 )
                 return
-            if press.key == "escape" or press.action in (NEXT, PREV):
+            if press.key == "escape" or press.action in (NEXT, PREV, NEXT_TODO):
                 self._go_back(conn, press.at, out)
                 return
             if press.action in _FILTERS:
                 self._go_back(conn, press.at, out)
                 s = self.state
-        if level_key:
-            assert press.char is not None
-            criterion, level = self.key_map[press.char]
+        if s.clearing:
+            self.state = replace(s, clearing=False)
+            self._clear(conn, press, out)
+            return
+        if hit is not None:
+            criterion, level = hit
             if s.run is None:
                 out.effects.append(Effect("notice", ("No run is open in this view.",)))
                 return
@@ -405,6 +448,7 @@ class DeskTape:
             return
         action = press.action
         if action is None:
+            self._unbound(press, out)
             return
         if action in (NEXT, PREV):
             self._move(conn, forward=action == NEXT, at=press.at, out=out)
@@ -415,12 +459,42 @@ class DeskTape:
         elif action == ESCALATE:
             if s.run is None:
                 return
-            seconds = self._take_seconds(press.at)
             before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
-            after = grading.toggle_escalate(
-                conn, s.run, self.reviewer, self.rubric, seconds=seconds
+            if before is not None and before.escalate:
+                return  # flagged already: pressing again keeps it (clear with the clear key)
+            seconds = self._take_seconds(press.at)
+            after = grading.set_escalate(
+                conn, s.run, self.reviewer, self.rubric, True, seconds=seconds
             )
             self._wrote(s.run, before, after, out)
+        elif action == CLEAR:
+            if s.run is None:
+                out.effects.append(Effect("notice", ("No run is open in this view.",)))
+                return
+            self.state = replace(s, clearing=True)
+            out.effects.append(
+                Effect(
+                    "notice",
+                    (
+                        "Clear: press the answer to take back (a level key, e, ! or the skip key); "
+                        "escape cancels.",
+                    ),
+                )
+            )
+        elif action == SKIP:
+            if s.run is None:
+                out.effects.append(Effect("notice", ("No run is open in this view.",)))
+                return
+            grade = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+            reason = (grade.skipped or "") if grade else ""
+            self.state = replace(s, mode=SKIPPING, text=reason, cursor=len(reason))
+        elif action == NEXT_TODO:
+            if s.run is None:
+                return
+            if s.flt.graded is True:
+                out.effects.append(Effect("notice", ("The graded view has no run to grade.",)))
+                return
+            self._advance(conn, press.at, out)
         elif action == UNDO:
             self._undo(conn, press.at, out)
         elif action == COMMENT:
@@ -428,9 +502,10 @@ class DeskTape:
                 out.effects.append(Effect("notice", ("No run is open in this view.",)))
                 return
             grade = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
-            self.state = replace(s, mode=COMMENTING, text=(grade.comment or "") if grade else "")
+            comment = (grade.comment or "") if grade else ""
+            self.state = replace(s, mode=COMMENTING, text=comment, cursor=len(comment))
         elif action == FIND:
-            self.state = replace(s, mode=FINDING, text="")
+            self.state = replace(s, mode=FINDING, text="", cursor=0)
         elif action == OUTPUT:
             if s.run is None:
                 return
@@ -480,32 +555,79 @@ class DeskTape:
             out.effects.append(Effect("palette"))
 
     def _text_key(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
+        """A key in a text box: only enter and escape act; every other key edits the text at
+        the cursor, so typed text never becomes a command."""
         s = self.state
-        limit = COMMENT_LIMIT if s.mode == COMMENTING else FIND_LIMIT
-        if press.key == "escape":
-            self.state = replace(s, mode=DESK, text="")
-        elif press.key == "enter":
-            self.state = replace(s, mode=DESK, text="")
-            if s.mode == COMMENTING:
-                if s.run is None:
-                    return
-                seconds = self._take_seconds(press.at)
-                before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
-                after = grading.set_comment(
-                    conn, s.run, self.reviewer, self.rubric, s.text, seconds=seconds
+        limit = {COMMENTING: COMMENT_LIMIT, FINDING: FIND_LIMIT}.get(s.mode, SKIP_LIMIT)
+        text, cur = s.text, min(max(s.cursor, 0), len(s.text))
+        key = press.key
+        if key == "escape":
+            self.state = replace(s, mode=DESK, text="", cursor=0)
+            if s.mode == SKIPPING:
+                out.effects.append(Effect("notice", ("Not skipped.",)))
+        elif key == "enter":
+            if s.mode == SKIPPING and not text.strip():
+                out.effects.append(
+                    Effect(
+                        "notice",
+                        (
+                            "A skip needs a reason: type why this run cannot be judged "
+                            "(escape cancels).",
+                        ),
+                    )
                 )
-                self._wrote(s.run, before, after, out)
+                return
+            self.state = replace(s, mode=DESK, text="", cursor=0)
+            if s.mode == FINDING:
+                self._find(conn, text, press.at, out)
+                return
+            if s.run is None:
+                return
+            seconds = self._take_seconds(press.at)
+            before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
+            if s.mode == COMMENTING:
+                after = grading.set_comment(
+                    conn, s.run, self.reviewer, self.rubric, text, seconds=seconds
+                )
             else:
-                self._find(conn, s.text, press.at, out)
-        elif press.key == "backspace":
-            self.state = replace(s, text=s.text[:-1])
-        elif press.key == "ctrl+u":
-            self.state = replace(s, text="")
+                after = grading.set_skip(
+                    conn, s.run, self.reviewer, self.rubric, text, seconds=seconds
+                )
+            self._wrote(s.run, before, after, out)
+            if s.mode == SKIPPING:
+                out.effects.append(Effect("notice", ("Skipped (u undoes).",)))
+                if not (before and before.skipped) and self.advance == AUTO:
+                    self._advance(conn, press.at, out)
+        elif key == "backspace":
+            if cur > 0:
+                self.state = replace(s, text=text[: cur - 1] + text[cur:], cursor=cur - 1)
+        elif key == "delete":
+            self.state = replace(s, text=text[:cur] + text[cur + 1 :], cursor=cur)
+        elif key == "left":
+            self.state = replace(s, cursor=max(cur - 1, 0))
+        elif key == "right":
+            self.state = replace(s, cursor=min(cur + 1, len(text)))
+        elif key in ("home", "ctrl+a"):
+            self.state = replace(s, cursor=0)
+        elif key in ("end", "ctrl+e"):
+            self.state = replace(s, cursor=len(text))
+        elif key == "ctrl+w":
+            # The word before the cursor, and the spaces after it.
+            head = text[:cur].rstrip()
+            head = head[: len(head) - len(head.split()[-1])] if head.split() else ""
+            self.state = replace(s, text=head + text[cur:], cursor=len(head))
+        elif key == "ctrl+u":
+            self.state = replace(s, text="", cursor=0)
         elif press.text is not None:
-            text = " ".join(press.text.splitlines())
-            self.state = replace(s, text=(s.text + _printable(text))[:limit])
+            self._insert(_printable(" ".join(press.text.splitlines())), limit)
         elif press.char and len(press.char) == 1 and press.char.isprintable():
-            self.state = replace(s, text=(s.text + press.char)[:limit])
+            self._insert(press.char, limit)
+
+    def _insert(self, typed: str, limit: int) -> None:
+        s = self.state
+        cur = min(max(s.cursor, 0), len(s.text))
+        typed = typed[: max(limit - len(s.text), 0)]
+        self.state = replace(s, text=s.text[:cur] + typed + s.text[cur:], cursor=cur + len(typed))
 
     def _reading_key(self, press: Press, out: DeskReport) -> None:
         s = self.state
@@ -520,9 +642,111 @@ class DeskTape:
     # -- what keys do --------------------------------------------------------------------------
 
     def _take_seconds(self, at: float) -> float:
-        spent = max(0.0, at - self.state.opened_at) if self.state.opened_at else 0.0
-        self.state = replace(self.state, opened_at=at)
+        """Time on the open run since it was drawn or since the last key that wrote, whichever
+        came later. Keys before the run was drawn count nothing; a pause longer than
+        :data:`IDLE_CAP` counts as :data:`IDLE_CAP`."""
+        s = self.state
+        if not s.shown:
+            return 0.0
+        spent = min(max(0.0, at - s.opened_at), IDLE_CAP)
+        self.state = replace(s, opened_at=max(at, s.opened_at))
         return spent
+
+    def _unbound(self, press: Press, out: DeskReport) -> None:
+        """A key that means nothing here says so, naming what would work."""
+        key, ch = press.key, press.char
+        if not key or key == "escape":
+            return
+        if press.text is not None:
+            said = "A paste does nothing here: paste into a box (c comment, / find)."
+            out.effects.append(Effect("notice", (said,)))
+            return
+        if ch and len(ch) == 1 and ch.isprintable() and not key.startswith(("ctrl+", "alt+")):
+            lower = ch.lower()
+            criterion = _criterion_like(self.rubric, ch)
+            if lower != ch and lower in self.key_map:
+                c, lv = self.key_map[lower]
+                said = f"{ch} is not bound — Caps Lock on? {lower} is {lv.label} ({c.id})."
+            elif lower != ch and press.lower:
+                said = f"{ch} is not bound — Caps Lock on? {lower} is {press.lower}."
+            elif criterion is not None:
+                keys = [lv.key for lv in criterion.scale.levels]
+                said = f"{ch} is not an answer: {criterion.id} takes {_either(keys)}."
+            else:
+                said = f"{ch} is not bound here: ? lists every key."
+        else:
+            said = f"{key} does nothing here: ? lists every key."
+        out.effects.append(Effect("notice", (said,)))
+
+    def _clear(self, conn: sqlite3.Connection, press: Press, out: DeskReport) -> None:
+        """The key after the clear key: take back the answer it names on the open run."""
+        run = self.state.run
+        if press.key == "escape" or run is None:
+            out.effects.append(Effect("notice", ("Nothing cleared.",)))
+            return
+        before = grading.get_grade(conn, run, self.reviewer, self.rubric)
+        hit = self._level_of(press)
+        after: Grade | None = None
+        said: str
+        if hit is not None:
+            cid = hit[0].id
+            if before is None or before.values.get(cid) is None:
+                said = f"Nothing cleared: {cid} has no answer."
+            else:
+                after = grading.set_value(
+                    conn,
+                    run,
+                    self.reviewer,
+                    self.rubric,
+                    cid,
+                    None,
+                    seconds=self._take_seconds(press.at),
+                )
+                said = f"Cleared {cid} (u undoes)."
+        elif press.action == ESCALATE:
+            if before is None or not before.escalate:
+                said = "Nothing cleared: the run is not flagged."
+            else:
+                after = grading.set_escalate(
+                    conn,
+                    run,
+                    self.reviewer,
+                    self.rubric,
+                    False,
+                    seconds=self._take_seconds(press.at),
+                )
+                said = "Escalation flag cleared (u undoes)."
+        elif press.action == MARK_STEP:
+            if before is None or before.first_wrong_step is None:
+                said = "Nothing cleared: no step is marked."
+            else:
+                after = grading.set_first_wrong_step(
+                    conn,
+                    run,
+                    self.reviewer,
+                    self.rubric,
+                    None,
+                    seconds=self._take_seconds(press.at),
+                )
+                said = "First wrong step cleared (u undoes)."
+        elif press.action == SKIP:
+            if before is None or before.skipped is None:
+                said = "Nothing cleared: the run is not skipped."
+            else:
+                after = grading.set_skip(
+                    conn,
+                    run,
+                    self.reviewer,
+                    self.rubric,
+                    None,
+                    seconds=self._take_seconds(press.at),
+                )
+                said = "Skip taken back (u undoes)."
+        else:
+            said = f"Nothing cleared: {press.char or press.key} is not an answer."
+        if after is not None:
+            self._wrote(run, before, after, out)
+        out.effects.append(Effect("notice", (said,)))
 
     def _wrote(self, run: int, before: Grade | None, after: Grade, out: DeskReport) -> None:
         out.wrote = True
@@ -531,37 +755,58 @@ class DeskTape:
         if was != now:
             out.graded[run] = now
             out.graded_delta += 1 if now else -1
-            if self.state.flt.graded is not None:
+        # In the to-do view a run is neither graded nor skipped; in the graded view, graded.
+        was_todo = not was and not (before and before.skipped)
+        now_todo = not now and not after.skipped
+        flt = self.state.flt.graded
+        if flt is not None:
+            was_in = was if flt else was_todo
+            now_in = now if flt else now_todo
+            if was_in != now_in:
                 out.view_changed = True
-                out.membership += 1 if now == self.state.flt.graded else -1
+                out.membership += 1 if now_in else -1
+        if bool(before and before.skipped) != bool(after.skipped):
+            out.skipped[run] = after.skipped is not None
 
     def _set_level(
         self, conn: sqlite3.Connection, criterion: str, value: Any, at: float, out: DeskReport
     ) -> None:
         run = self.state.run
         assert run is not None
-        seconds = self._take_seconds(at)
         before = grading.get_grade(conn, run, self.reviewer, self.rubric)
-        if before is not None and criterion in before.values and before.values[criterion] == value:
-            # The level already chosen: the key is a toggle, and clears the criterion (a
-            # required one leaves the grade incomplete; its remote scores are deleted).
-            value = None
+        if (
+            before is not None
+            and before.skipped is None
+            and str(before.values.get(criterion)) == str(value)
+        ):
+            # The level already chosen: pressing it again keeps it (a double tap or key repeat
+            # never takes an answer back; the clear key does).
+            return
+        seconds = self._take_seconds(at)
         after = grading.set_value(
             conn, run, self.reviewer, self.rubric, criterion, value, seconds=seconds
         )
         self._wrote(run, before, after, out)
+        if before is not None and before.skipped is not None:
+            out.effects.append(Effect("notice", ("Answered: the run is no longer skipped.",)))
         if after.complete and not (before and before.complete):
-            self._advance(conn, at, out)
+            if self.advance == AUTO:
+                self._advance(conn, at, out)
+            else:
+                out.effects.append(Effect("notice", ("Graded: enter opens the next run.",)))
 
     def _open_run(self, key: Key | None, at: float) -> None:
         run = key[1] if key else None
+        same = run == self.state.run
         self.state = replace(
             self.state,
             run=run,
             key=key,
-            opened_at=at if key != self.state.key else self.state.opened_at,
+            # Time on another run counts once the screen has drawn it (Op "drawn").
+            opened_at=self.state.opened_at if same else at,
+            shown=self.state.shown if same else False,
             # The step cursor belongs to the run: another run starts without one.
-            step=self.state.step if run == self.state.run else None,
+            step=self.state.step if same else None,
             foreign=False,
             back=None,
         )
@@ -570,7 +815,9 @@ class DeskTape:
         """Open ``run``, outside the reviewer's queue, read-only; the queue place is kept."""
         s = self.state
         back = s.back if s.foreign else s.key
-        self.state = replace(s, run=run, key=None, foreign=True, back=back, step=None, opened_at=at)
+        self.state = replace(
+            s, run=run, key=None, foreign=True, back=back, step=None, opened_at=at, shown=False
+        )
         out.moved = None
         out.effects.append(Effect("notice", ("Not in your queue: read-only (escape goes back).",)))
 
@@ -607,7 +854,7 @@ class DeskTape:
         self.state = replace(s, step=step)
 
     def _mark_step(self, conn: sqlite3.Connection, at: float, out: DeskReport) -> None:
-        """Mark the step under the cursor as the first wrong one (again: clear the mark)."""
+        """Mark the step under the cursor as the first wrong one (again: it stays marked)."""
         s = self.state
         if s.run is None:
             out.effects.append(Effect("notice", ("No run is open in this view.",)))
@@ -622,9 +869,11 @@ class DeskTape:
         if s.step is None or not exists:
             out.effects.append(Effect("notice", ("Move to a step first (. and ,).",)))
             return
-        seconds = self._take_seconds(at)
         before = grading.get_grade(conn, s.run, self.reviewer, self.rubric)
-        after = grading.toggle_first_wrong_step(
+        if before is not None and before.first_wrong_step == s.step:
+            return  # marked already: pressing again keeps it
+        seconds = self._take_seconds(at)
+        after = grading.set_first_wrong_step(
             conn, s.run, self.reviewer, self.rubric, s.step, seconds=seconds
         )
         self._wrote(s.run, before, after, out)
@@ -810,6 +1059,7 @@ def _merge(into: DeskReport, part: DeskReport) -> None:
         into.graded[run] = graded
     into.graded_delta += part.graded_delta
     into.drafts.update(part.drafts)
+    into.skipped.update(part.skipped)
     into.effects.extend(part.effects)
     into.errors.extend(part.errors)
     into.wrote |= part.wrote
@@ -826,6 +1076,20 @@ def is_draft(grade: Grade | None) -> bool:
 
 def _is_op(item: Item, name: str) -> bool:
     return isinstance(item, Op) and item.name == name
+
+
+def _criterion_like(rubric: Rubric, char: str) -> Criterion | None:
+    """The criterion whose keys ``char`` looks like one of: a digit on a scale of digits."""
+    if not char.isdigit():
+        return None
+    for c in rubric.criteria:
+        if any(lv.key.isdigit() for lv in c.scale.levels):
+            return c
+    return None
+
+
+def _either(keys: list[str]) -> str:
+    return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
 
 
 def _printable(text: str) -> str:

@@ -298,6 +298,8 @@ class WeekFigures:
     #: Agreement between reviewers on the outcome criterion over this week's runs, with n
     #: (runs compared); None when nobody graded them or the rubric has no outcome criterion.
     agreement: OutcomeAgreement | None = None
+    #: Sampled runs skipped as not judgeable and graded by nobody: neither graded nor to do.
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,8 @@ def weekly_report(
     per run (:func:`resolve_verdict`) under the rubric's current version; a run whose task
     success or intervention criterion is tied is counted as disputed and left out of both
     rates. Coverage is graded of sampled: a run is sampled when it has an assignment and
-    graded when it has a complete grade under the rubric's current version.
+    graded when it has a complete grade under the rubric's current version; a run skipped
+    as not judgeable (and graded by nobody) is counted as skipped, in neither.
     """
     if weeks < 1:
         raise ValueError(f"weeks must be 1 or more, got {weeks}")
@@ -433,6 +436,18 @@ def weekly_report(
         (*bounds, *window, *extra, rubric.id, rubric.version),
     ):
         cells[wf, wk]["graded"] = graded
+    skipped_sql = graded_sql.replace(
+        "g.complete = 1",
+        "g.skip_reason IS NOT NULL AND NOT EXISTS (SELECT 1 FROM grades c WHERE c.run = g.run "
+        "AND c.complete = 1 AND c.rubric_id = g.rubric_id AND c.rubric_version = g.rubric_version)",
+    )
+    for wf, wk, skipped in conn.execute(
+        skipped_sql.format(
+            wk=_week_case("r.started_at", starts), only=only.format(col="r.workflow")
+        ),
+        (*bounds, *window, *extra, rubric.id, rubric.version),
+    ):
+        cells[wf, wk]["skipped"] = skipped
 
     # Flagged: runs a reviewer escalated, whatever the rubric.
     for wf, wk, flagged in grouped(
@@ -614,6 +629,7 @@ def _week_figures(
         flagged=int(cell.get("flagged", 0)),
         incidents=int(cell.get("incidents", 0)),
         agreement=agreement,
+        skipped=int(cell.get("skipped", 0)),
     )
 
 

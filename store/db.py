@@ -294,6 +294,12 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (reviewer, rubric_id)
     ) WITHOUT ROWID;
     """,
+    # 14: a run the reviewer cannot judge is skipped with a reason, kept on the grade (never
+    # pushed). Its assignment's `graded` is then 2 (0 to do, 1 graded, 2 skipped): it leaves the
+    # to-do view like a graded run and the same index serves both.
+    """
+    ALTER TABLE grades ADD COLUMN skip_reason TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -106,6 +106,9 @@ class ReviewSection(BaseModel):
     roster: list[str] = Field(min_length=1)
     overlap: float = Field(default=0.2, ge=0.0, le=1.0)
     overlap_reviewers: int = Field(default=2, ge=2)
+    #: "auto": the last required answer saves and opens the next run; "enter": the desk stays
+    #: on the run (every answer is still saved at once) until `enter` opens the next.
+    advance: Literal["auto", "enter"] = "auto"
 
     @field_validator("roster")
     @classmethod

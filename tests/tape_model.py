@@ -2,15 +2,20 @@
 
 It is written from the desk's rules (README, "Keys"), not from ``review.tape``, so comparing the
 two checks the tape's results as well as its timing. It knows the keys the property tests send:
-level keys (the level already chosen, pressed again, clears its criterion), ``j``/``k``, ``u``
-(undo), ``e`` (escalate), ``tab`` (all / to-do / graded), and the step cursor: ``.``/``,``
-(next / previous step; the first move on a run lands on its first / last step, and it stops at
-either end; another run starts without it) and ``!`` (mark the step under the cursor as the
-first wrong one; on the marked step, clear it). Also ``;`` (the week filter: all, then each
-ISO week with runs, newest first, then all), a filter change that leaves the open run out of view
-remembers it and a later one that brings it back reopens it (any other way of opening a run
-forgets it), and ``a`` (the agent card, read-only: every key but ``escape``/``a``/``q``, which
-close it, does nothing while it is open).
+level keys (the level already chosen, pressed again, stays; an answer on a skipped run takes the
+skip back), ``j``/``k``, ``u`` (undo), ``e`` (escalate; again: stays flagged), ``tab`` (all /
+to-do / graded; a skipped run is in neither filtered view), the step cursor: ``.``/``,`` (next /
+previous step; the first move on a run lands on its first / last step, and it stops at either
+end; another run starts without it) and ``!`` (mark the step under the cursor as the first wrong
+one; again: stays), ``backspace`` (clear: the next key names the answer to take back, a level
+key, ``e``, ``!`` or ``z``; any other key cancels and does nothing else), ``z`` (skip: the keys
+up to ``enter`` are the reason, required; ``escape`` cancels) and ``enter`` (the next run still
+to grade). With ``advance = "auto"`` the answer that completes a grade, and a new skip, open the
+next run still to grade; with ``"enter"`` the desk stays. Also ``;`` (the week filter: all, then
+each ISO week with runs, newest first, then all), a filter change that leaves the open run out
+of view remembers it and a later one that brings it back reopens it (any other way of opening a
+run forgets it), and ``a`` (the agent card, read-only: every key but ``escape``/``a``/``q``,
+which close it, does nothing while it is open).
 """
 
 from __future__ import annotations
@@ -23,8 +28,8 @@ from typing import Any
 
 from review.rubric import Rubric
 
-# (sorted values, escalate, first wrong step)
-GradeState = tuple[tuple[tuple[str, Any], ...], bool, int | None]
+# (sorted values, escalate, first wrong step, skip reason)
+GradeState = tuple[tuple[tuple[str, Any], ...], bool, int | None, str | None]
 
 
 @dataclass
@@ -41,9 +46,14 @@ class SlowDesk:
     week_filter: str | None = None
     kept: int | None = None  # the run a filter change left out of view
     mode: str = "desk"  # or "card"
+    advance: str = "auto"
+    clearing: bool = False
+    reason: str | None = None  # the skip reason being typed (None: not in the skip box)
 
     @classmethod
-    def from_db(cls, conn: sqlite3.Connection, reviewer: str, rubric: Rubric) -> SlowDesk:
+    def from_db(
+        cls, conn: sqlite3.Connection, reviewer: str, rubric: Rubric, advance: str = "auto"
+    ) -> SlowDesk:
         order = [
             r[0]
             for r in conn.execute(
@@ -51,22 +61,23 @@ class SlowDesk:
                 (reviewer,),
             )
         ]
-        desk = cls(rubric, order)
+        desk = cls(rubric, order, advance=advance)
         for run, started in conn.execute(
             "SELECT run, started_at FROM assignments WHERE reviewer = ?", (reviewer,)
         ):
             year, week, _ = date.fromisoformat(started[:10]).isocalendar()
             desk.weeks[run] = f"{year}-W{week:02d}"
         desk.steps = dict(conn.execute("SELECT run, count(*) FROM steps GROUP BY run").fetchall())
-        for run, values, escalate, step in conn.execute(
-            'SELECT run, "values", escalate, first_wrong_step FROM grades WHERE reviewer = ? '
-            "AND rubric_id = ? AND rubric_version = ?",
+        for run, values, escalate, step, skip in conn.execute(
+            'SELECT run, "values", escalate, first_wrong_step, skip_reason FROM grades '
+            "WHERE reviewer = ? AND rubric_id = ? AND rubric_version = ?",
             (reviewer, rubric.id, rubric.version),
         ):
             desk.grades[run] = {
                 "values": json.loads(values),
                 "escalate": bool(escalate),
                 "step": step,
+                "skip": skip,
             }
         for run, before in conn.execute(
             "SELECT run, before FROM grade_events WHERE reviewer = ? AND undone = 0 ORDER BY id",
@@ -80,6 +91,7 @@ class SlowDesk:
                         "values": state["values"],
                         "escalate": state["escalate"],
                         "step": state.get("first_wrong_step"),
+                        "skip": state.get("skipped"),
                     }
                     if state
                     else None,
@@ -92,19 +104,28 @@ class SlowDesk:
 
     def complete(self, run: int) -> bool:
         g = self.grades.get(run)
-        return bool(g) and self.rubric.is_complete(g["values"])  # type: ignore[index]
+        return bool(g) and g["skip"] is None and self.rubric.is_complete(g["values"])  # type: ignore[index]
+
+    def skipped(self, run: int) -> bool:
+        g = self.grades.get(run)
+        return bool(g) and g["skip"] is not None  # type: ignore[index]
+
+    def todo(self, run: int) -> bool:
+        return not self.complete(run) and not self.skipped(run)
 
     def in_view(self, run: int) -> bool:
         if self.week_filter is not None and self.weeks.get(run) != self.week_filter:
             return False
-        return self.graded_filter is None or self.complete(run) == self.graded_filter
+        if self.graded_filter is None:
+            return True
+        return self.complete(run) if self.graded_filter else self.todo(run)
 
     def view(self) -> list[int]:
         return [r for r in self.order if self.in_view(r)]
 
     def _first(self, *, todo: bool) -> int | None:
         for r in self.view():
-            if not todo or not self.complete(r):
+            if not todo or self.todo(r):
                 return r
         return None
 
@@ -112,7 +133,7 @@ class SlowDesk:
         pos = self.order.index(run)
         seq = self.order[pos + 1 :] if forward else list(reversed(self.order[:pos]))
         for r in seq:
-            if self.in_view(r) and (not todo or not self.complete(r)):
+            if self.in_view(r) and (not todo or self.todo(r)):
                 return r
         return None
 
@@ -121,14 +142,21 @@ class SlowDesk:
         self.undo_stack.append(
             (
                 run,
-                {"values": dict(g["values"]), "escalate": g["escalate"], "step": g["step"]}
+                {
+                    "values": dict(g["values"]),
+                    "escalate": g["escalate"],
+                    "step": g["step"],
+                    "skip": g["skip"],
+                }
                 if g
                 else None,
             )
         )
 
     def _grade(self, run: int) -> dict[str, Any]:
-        return self.grades.setdefault(run, {"values": {}, "escalate": False, "step": None})
+        return self.grades.setdefault(
+            run, {"values": {}, "escalate": False, "step": None, "skip": None}
+        )
 
     def press(self, key: str) -> None:
         if self.mode == "card":
@@ -144,20 +172,36 @@ class SlowDesk:
 
     def _press(self, key: str) -> None:
         cur = self.cur
+        if self.reason is not None:
+            self._reason_key(key)
+            return
+        if self.clearing:
+            self.clearing = False
+            self._clear(key)
+            return
         hit = self.rubric.key_map().get(key)
         if hit is not None:
             if cur is None:
                 return
             criterion, level = hit
             was = self.complete(cur)
+            g = self.grades.get(cur)
+            if g and g["skip"] is None and str(g["values"].get(criterion.id)) == str(level.value):
+                return  # the level already chosen: pressing it again keeps it
             self._record(cur)
             g = self._grade(cur)
-            if g["values"].get(criterion.id, object()) == level.value:
-                # The level already chosen: pressing it again clears the criterion.
-                g["values"] = {k: v for k, v in g["values"].items() if k != criterion.id}
-            else:
-                g["values"] = {**g["values"], criterion.id: level.value}
-            if self.complete(cur) and not was:
+            g["values"] = {**g["values"], criterion.id: level.value}
+            g["skip"] = None
+            if self.complete(cur) and not was and self.advance == "auto":
+                self._advance()
+        elif key == "backspace":
+            if cur is not None:
+                self.clearing = True
+        elif key == "z":
+            if cur is not None:
+                self.reason = (self.grades.get(cur) or {}).get("skip") or ""
+        elif key == "enter":
+            if cur is not None and self.graded_filter is not True:
                 self._advance()
         elif key in ("j", "k"):
             if cur is not None:
@@ -165,10 +209,9 @@ class SlowDesk:
                 if nxt is not None:
                     self.cur = nxt
         elif key == "e":
-            if cur is not None:
+            if cur is not None and not (self.grades.get(cur) or {}).get("escalate"):
                 self._record(cur)
-                g = self._grade(cur)
-                g["escalate"] = not g["escalate"]
+                self._grade(cur)["escalate"] = True
         elif key == "u":
             if not self.undo_stack:
                 return
@@ -180,6 +223,7 @@ class SlowDesk:
                     "values": dict(before["values"]),
                     "escalate": before["escalate"],
                     "step": before["step"],
+                    "skip": before["skip"],
                 }
             if not self.in_view(run):
                 self.graded_filter = None
@@ -194,9 +238,10 @@ class SlowDesk:
                     self.step = min(max(self.step + (1 if key == "." else -1), 0), count - 1)
         elif key == "!":
             if cur is not None and self.step is not None:
+                if (self.grades.get(cur) or {}).get("step") == self.step:
+                    return  # marked already: it stays
                 self._record(cur)
-                g = self._grade(cur)
-                g["step"] = None if g["step"] == self.step else self.step
+                self._grade(cur)["step"] = self.step
         elif key == "a":
             if cur is not None:
                 self.mode = "card"
@@ -223,6 +268,47 @@ class SlowDesk:
         pick = self._first(todo=True) if self.graded_filter is not True else None
         self.cur = pick if pick is not None else self._first(todo=False)
 
+    def _clear(self, key: str) -> None:
+        cur = self.cur
+        g = self.grades.get(cur) if cur is not None else None
+        if cur is None or g is None:
+            return
+        hit = self.rubric.key_map().get(key)
+        if hit is not None:
+            if g["values"].get(hit[0].id) is not None:
+                self._record(cur)
+                g["values"] = {k: v for k, v in g["values"].items() if k != hit[0].id}
+        elif key == "e":
+            if g["escalate"]:
+                self._record(cur)
+                g["escalate"] = False
+        elif key == "!":
+            if g["step"] is not None:
+                self._record(cur)
+                g["step"] = None
+        elif key == "z" and g["skip"] is not None:
+            self._record(cur)
+            g["skip"] = None
+
+    def _reason_key(self, key: str) -> None:
+        assert self.reason is not None and self.cur is not None
+        if key == "escape":
+            self.reason = None
+        elif key == "enter":
+            reason = " ".join(self.reason.split())
+            if not reason:
+                return  # a reason is required: the box stays open
+            self.reason = None
+            was = self.skipped(self.cur)
+            self._record(self.cur)
+            self._grade(self.cur)["skip"] = reason
+            if not was and self.advance == "auto":
+                self._advance()
+        elif key == "backspace":
+            self.reason = self.reason[:-1]
+        elif len(key) == 1 and key.isprintable():
+            self.reason += key
+
     def _advance(self) -> None:
         assert self.cur is not None
         if self.graded_filter is True:
@@ -240,7 +326,12 @@ class SlowDesk:
         out = {}
         for run in self.order:
             g = self.grades.get(run) or {"values": {}, "escalate": False, "step": None}
-            out[run] = (tuple(sorted(g["values"].items())), bool(g["escalate"]), g["step"])
+            out[run] = (
+                tuple(sorted(g["values"].items())),
+                bool(g["escalate"]),
+                g["step"],
+                g.get("skip"),
+            )
         return out
 
 
@@ -248,15 +339,15 @@ def db_final(
     conn: sqlite3.Connection, reviewer: str, rubric: Rubric, order: list[int]
 ) -> dict[int, GradeState]:
     rows = {
-        run: (json.loads(values), bool(escalate), step)
-        for run, values, escalate, step in conn.execute(
-            'SELECT run, "values", escalate, first_wrong_step FROM grades WHERE reviewer = ? '
-            "AND rubric_id = ? AND rubric_version = ?",
+        run: (json.loads(values), bool(escalate), step, skip)
+        for run, values, escalate, step, skip in conn.execute(
+            'SELECT run, "values", escalate, first_wrong_step, skip_reason FROM grades '
+            "WHERE reviewer = ? AND rubric_id = ? AND rubric_version = ?",
             (reviewer, rubric.id, rubric.version),
         )
     }
     out: dict[int, GradeState] = {}
     for run in order:
-        values, escalate, step = rows.get(run, ({}, False, None))
-        out[run] = (tuple(sorted(values.items())), escalate, step)
+        values, escalate, step, skip = rows.get(run, ({}, False, None, None))
+        out[run] = (tuple(sorted(values.items())), escalate, step, skip)
     return out

@@ -151,7 +151,8 @@ async def test_comment_modal_saves_text_and_does_not_grade(demo_workspace: Works
         assert grade_row(demo_workspace, run)["comment"] == "pns ok"
 
 
-async def test_escalation_flag_toggles(demo_workspace: Workspace) -> None:
+async def test_escalation_flag_stays_until_cleared(demo_workspace: Workspace) -> None:
+    """`e` flags; `e` again keeps the flag; backspace then `e` clears it; `u` restores it."""
     app = make_app(demo_workspace)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -162,7 +163,13 @@ async def test_escalation_flag_toggles(demo_workspace: Workspace) -> None:
         assert "FLAGGED" in str(app.desk.query_one("#rubric").render())
         await pilot.press("e")
         await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 1, "a second e keeps the flag"
+        await pilot.press("backspace", "e")
+        await settle(pilot)
         assert grade_row(demo_workspace, run)["escalate"] == 0
+        await pilot.press("u")
+        await settle(pilot)
+        assert grade_row(demo_workspace, run)["escalate"] == 1
 
 
 async def test_undo_reopens_the_run_and_reverts_the_grade(demo_workspace: Workspace) -> None:
@@ -271,10 +278,34 @@ async def test_help_lists_bindings_and_rubric_keys(demo_workspace: Workspace) ->
         text = str(app.desk.query_one("#help-text").render())
         for needle in ("Comment", "Undo", "Find", "task_success", "violation", "Quit"):
             assert needle in text
+        # The clear and skip keys, and the policy criterion's guidance under it.
+        assert "⌫" in text and "Clear" in text and "Skip" in text
+        assert "Check the agent card's never list" in text
+        assert text.index("tool_use") < text.index("task_success"), "optional first, as the pane"
         await pilot.press("escape")
         await settle(pilot)
         assert app.desk.state.mode == "desk"
         assert not app.desk.query_one("#overlay").display
+
+
+async def test_the_clear_key_is_remappable_and_in_the_footer(demo_workspace: Workspace) -> None:
+    from textual.widgets import Footer
+
+    demo_workspace.config.keys["desk.clear"] = "ctrl+d"
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("g")
+        await settle(pilot)
+        await pilot.press("backspace", "g")  # backspace is no longer the clear key
+        await settle(pilot)
+        assert json.loads(grade_row(demo_workspace, run)["values"]) == {"tool_use": "good"}
+        await pilot.press("ctrl+d", "g")
+        await settle(pilot)
+        assert json.loads(grade_row(demo_workspace, run)["values"]) == {}
+        footer = app.desk.query_one(Footer)
+        assert "Clear" in " ".join(str(w.render()) for w in footer.query("FooterKey"))
 
 
 async def test_keymap_from_config_remaps_a_binding(demo_workspace: Workspace) -> None:
@@ -866,3 +897,31 @@ async def test_find_opens_a_run_outside_the_queue_read_only(demo_workspace: Work
         await pilot.press("j")  # j goes back too
         await settle(pilot)
         assert app.desk.current_run == place
+
+
+async def test_the_comment_box_edits_at_the_cursor(demo_workspace: Workspace) -> None:
+    """Left, home/end, ctrl+a, delete, backspace at the cursor, ctrl+w and a paste at the cursor;
+    keys bound on the desk (j, e, !, backspace) only edit the text."""
+    from textual import events
+
+    from tui.widgets.overlays import PromptBox
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        run = app.desk.current_run
+        await pilot.press("c", *"od reply", "home", "G", "end", "left", "left")
+        await pilot.press("left", "left", "left", "backspace", "ctrl+a", "delete")
+        await settle(pilot)
+        assert (app.desk.state.text, app.desk.state.cursor) == ("odreply", 0)
+        shown = str(app.desk.query_one(PromptBox).query_one("#prompt-text").render())
+        assert shown == "▏odreply"
+        app.desk.post_message(events.Paste("Go"))
+        await pilot.press("right", "right", "space", "end", "space", "j", "e", "!")
+        await settle(pilot)
+        assert app.desk.state.text == "Good reply je!"
+        await pilot.press("ctrl+w", "backspace", "enter")
+        await settle(pilot)
+        row = grade_row(demo_workspace, run)
+        assert row["comment"] == "Good reply" and row["escalate"] == 0
+        assert app.desk.current_run == run

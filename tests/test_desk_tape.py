@@ -28,7 +28,7 @@ SIZE = (120, 40)
 #: What `p n s` and `f y v` grade on the demo rubric.
 PNS = {"task_success": "pass", "intervention": "no", "policy": "safe"}
 FYV = {"task_success": "fail", "intervention": "yes", "policy": "violation"}
-CHARS = {"tab": "\t", "ctrl+q": None, "escape": "\x1b"}
+CHARS = {"tab": "\t", "ctrl+q": None, "backspace": "\x7f", "enter": "\r", "escape": "\x1b"}
 #: Keys named by their character in the tests, and their names in Textual.
 NAMES = {".": "full_stop", ",": "comma", "!": "exclamation_mark", ";": "semicolon"}
 
@@ -142,8 +142,18 @@ async def test_keys_typed_before_the_desk_opens_apply_to_the_first_run(
 # -- the property: any keys, any pace, any disk, end as the slow model -----------------------------
 
 KEYS = ["p", "f", "y", "n", "s", "v", "g", "3", "j", "k", "u", "e", "tab", ".", ",", "!", ";"]
-KEYS += ["a", "escape"]
-WHOLE = ["pns", "fyv", "pn", ".!"]
+KEYS += ["a", "escape", "backspace", "z", "enter"]
+WHOLE = [
+    ["p", "n", "s"],
+    ["f", "y", "v"],
+    ["p", "n"],
+    [".", "!"],
+    ["p", "p"],
+    ["backspace", "p"],
+    ["backspace", "e"],
+    ["z", "n", "o", "enter"],
+    ["z", "j", "escape"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +188,7 @@ def small_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 )
 @given(
     keys=st.lists(
-        st.one_of(st.sampled_from(KEYS).map(lambda k: [k]), st.sampled_from(WHOLE).map(list)),
+        st.one_of(st.sampled_from(KEYS).map(lambda k: [k]), st.sampled_from(WHOLE)),
         max_size=14,
     ).map(lambda chunks: [k for chunk in chunks for k in chunk]),
     seed=st.integers(0, 2**32 - 1),
@@ -529,7 +539,10 @@ async def test_step_keys_move_the_cursor_mark_undo_and_push(synced_demo: Workspa
         await settle(pilot)
         assert grade_row(ws, first) == ({}, 1, 0)
         assert view.marked_step == 1 and MARK in view.section_text("steps")
-        await pilot.press("exclamation_mark")  # again on the same step: cleared
+        await pilot.press("exclamation_mark")  # again on the same step: it stays
+        await settle(pilot)
+        assert grade_row(ws, first) == ({}, 1, 0)
+        await pilot.press("backspace", "exclamation_mark")  # clear, then the mark
         await settle(pilot)
         assert grade_row(ws, first) == ({}, None, 0)
         await pilot.press("u")  # undo brings the mark back
@@ -582,42 +595,54 @@ def last_payload(ws: Workspace, run: int) -> dict:
     return json.loads(row[0])
 
 
-async def test_the_level_already_chosen_clears_its_criterion(synced_demo: Workspace) -> None:
-    """A level key on the level already set is a toggle: an optional criterion is cleared; a
-    required one leaves the grade incomplete and its scores are deleted from the store; `u`
-    undoes each clear."""
+async def test_a_double_tapped_level_keeps_it_and_clear_then_undo_work(
+    synced_demo: Workspace,
+) -> None:
+    """A level key on the level already set keeps it (a double tap never takes an answer
+    back); backspace then a level key clears that criterion; `u` undoes the clear. Clearing a
+    required criterion of a complete grade withdraws its scores; undo pushes them again."""
     ws = synced_demo
     app = make_app(ws, sync_on_start=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first = app.desk.current_run
-        await pilot.press("g", "3")
+        await pilot.press("g", "g", "3", "3")
         await settle(pilot)
         assert grade_row(ws, first) == ({"tool_use": "good", "tone": 3}, None, 0)
-        await pilot.press("g")  # again: tool_use cleared
+        await pilot.press("backspace")
+        await settle(pilot)
+        status = str(app.desk.query_one("#status").render())
+        assert "clear: press the answer's key" in status
+        await pilot.press("g")  # clear tool_use
+        await settle(pilot)
+        assert "clear:" not in str(app.desk.query_one("#status").render())
+        assert grade_row(ws, first) == ({"tone": 3}, None, 0)
+        await pilot.press("backspace", "escape", "j")  # cancelled: the j after it moves
         await settle(pilot)
         assert grade_row(ws, first) == ({"tone": 3}, None, 0)
-        await pilot.press("3", "5")  # tone cleared, then set to another level
+        assert app.desk.current_run != first
+        await pilot.press("u")  # undo the clear: reopens the run, tool_use is back
         await settle(pilot)
-        assert grade_row(ws, first) == ({"tone": 5}, None, 0)
-        await pilot.press("u", "u")  # undo: tone cleared, then 3 again
-        await settle(pilot)
-        assert grade_row(ws, first) == ({"tone": 3}, None, 0)
-        await pilot.press("p", "n", "s")  # complete: the next run opens
+        assert app.desk.current_run == first
+        assert grade_row(ws, first) == ({"tool_use": "good", "tone": 3}, None, 0)
+        await pilot.press("p", "p", "n", "n", "s")  # doubled taps still complete this run
         await settle(pilot)
         assert app.desk.current_run != first
-        assert grade_row(ws, first) == ({**PNS, "tone": 3}, None, 1)
+        assert grade_row(ws, first) == ({**PNS, "tool_use": "good", "tone": 3}, None, 1)
         for _ in range(50):  # back to it (graded runs may lie between)
             if app.desk.current_run == first:
                 break
             await pilot.press("k")
             await settle(pilot)
         assert app.desk.current_run == first
-        await pilot.press("n")  # clear a required criterion
+        await pilot.press("n")  # the level already chosen: kept, still complete
+        await settle(pilot)
+        assert grade_row(ws, first)[2] == 1
+        await pilot.press("backspace", "n")  # clear a required criterion
         await settle(pilot)
         assert app.desk.current_run == first
         assert grade_row(ws, first) == (
-            {"task_success": "pass", "policy": "safe", "tone": 3},
+            {"task_success": "pass", "policy": "safe", "tool_use": "good", "tone": 3},
             None,
             0,
         )
@@ -625,8 +650,12 @@ async def test_the_level_already_chosen_clears_its_criterion(synced_demo: Worksp
         assert payload["upsert"] == [] and len(payload["delete"]) >= 4
         await pilot.press("u")  # undo: complete again, pushed again
         await settle(pilot)
-        assert grade_row(ws, first) == ({**PNS, "tone": 3}, None, 1)
-        assert {s["name"] for s in last_payload(ws, first)["upsert"]} == {*PNS, "tone"}
+        assert grade_row(ws, first) == ({**PNS, "tool_use": "good", "tone": 3}, None, 1)
+        assert {s["name"] for s in last_payload(ws, first)["upsert"]} == {
+            *PNS,
+            "tool_use",
+            "tone",
+        }
 
 
 async def test_a_burst_through_the_card_and_a_run_outside_the_queue_lands_in_order(
@@ -654,3 +683,155 @@ async def test_a_burst_through_the_card_and_a_run_outside_the_queue_lands_in_ord
     grades = local_grades(ws)
     assert grades[first]["values"] == {"task_success": "pass", "intervention": "yes"}
     assert outside[0] not in grades
+
+
+def rubric_pane(app) -> str:  # type: ignore[no-untyped-def]
+    return str(app.desk.query_one("#rubric").render())
+
+
+async def test_grading_top_to_bottom_puts_every_answer_on_the_run_shown(
+    synced_demo: Workspace,
+) -> None:
+    """The pane lists the optional criteria first and marks the answer that completes the
+    grade; answering in the pane's order, optional ones included, grades one run."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        pane = rubric_pane(app)
+        order = [pane.index(c) for c in ("tool_use", "tone", "task_success", "intervention")]
+        assert order == sorted(order), "optional criteria above the required block"
+        assert pane.index("policy *") > order[-1]
+        # The pane's order, top to bottom: w 3 (optional), then f y s (required).
+        await pilot.press("w", "3", "f", "y")
+        await settle(pilot)
+        assert "policy * ← saves and opens the next" in rubric_pane(app)
+        await pilot.press("s")
+        await settle(pilot)
+        assert grade_row(ws, first) == (
+            {**FYV, "policy": "safe", "tool_use": "wasteful", "tone": 3},
+            None,
+            1,
+        )
+        second = app.desk.current_run
+        assert second != first
+        assert grade_row(ws, second) is None, "nothing landed on the next run"
+
+
+async def test_advance_enter_waits_for_enter(synced_demo: Workspace) -> None:
+    ws = synced_demo
+    toml = ws.config_path.read_text(encoding="utf-8")
+    ws.config_path.write_text(
+        toml.replace("[review]\n", '[review]\nadvance = "enter"\n', 1), encoding="utf-8"
+    )
+    ws = load_workspace(ws.root)
+    assert ws.config.review.advance == "enter"
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        await pilot.press("f", "y", "s", "w")  # the grade completes on s; w lands here too
+        await settle(pilot)
+        assert app.desk.current_run == first, "enter mode waits"
+        assert grade_row(ws, first) == ({**FYV, "policy": "safe", "tool_use": "wasteful"}, None, 1)
+        assert "enter: next run" in rubric_pane(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.desk.current_run != first
+        assert grade_row(ws, app.desk.current_run) is None
+
+
+async def test_skip_with_a_reason_is_kept_shown_not_pushed_and_undone(
+    synced_demo: Workspace,
+) -> None:
+    from tui.widgets.queue_list import QueueList, row_cells
+
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        conn = sqlite3.connect(ws.db_path)
+        outbox = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        conn.close()
+        await pilot.press("z", "enter")  # a reason is required: the box stays
+        await settle(pilot)
+        assert app.desk.state.mode == "skip" and app.desk.current_run == first
+        await pilot.press(*"output cut off", "enter")
+        await settle(pilot)
+        assert app.desk.current_run != first, "a skip opens the next run to grade"
+        conn = sqlite3.connect(ws.db_path)
+        try:
+            reason, complete = conn.execute(
+                "SELECT skip_reason, complete FROM grades WHERE run = ? AND reviewer = ?",
+                (first, ws.reviewer),
+            ).fetchone()
+            graded = conn.execute(
+                "SELECT graded FROM assignments WHERE run = ? AND reviewer = ?",
+                (first, ws.reviewer),
+            ).fetchone()[0]
+            assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox
+        finally:
+            conn.close()
+        assert (reason, complete, graded) == ("output cut off", 0, 2)
+        queue = app.desk.query_one(QueueList)
+        row = next(
+            queue.row(i)
+            for i in range(queue.total)
+            if queue.row(i) is not None and queue.row(i).run == first
+        )
+        assert row.skipped and row_cells(row, 60).startswith("»")
+        for _ in range(50):  # back to it (graded runs may lie between)
+            if app.desk.current_run == first:
+                break
+            await pilot.press("k")
+            await settle(pilot)
+        assert app.desk.current_run == first
+        assert "skipped: output cut off" in rubric_pane(app)
+        await pilot.press("u")
+        await settle(pilot)
+        assert grade_row(ws, first) is None
+        assert "skipped" not in rubric_pane(app)
+
+
+async def test_a_key_with_no_meaning_says_so(synced_demo: Workspace) -> None:
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = app.desk.current_run
+        await pilot.press("2", "P", "J")
+        await settle(pilot)
+        assert app.desk.current_run == first
+        said = [n.message for n in app._notifications]
+        assert "J is not bound — Caps Lock on? j is Next." in said
+        assert "2 is not an answer: tone takes 1, 3 or 5." in said
+        assert "P is not bound — Caps Lock on? p is pass (task_success)." in said
+        assert grade_row(ws, first) is None
+
+
+async def test_a_burst_counts_no_time_on_runs_it_never_saw_drawn(synced_demo: Workspace) -> None:
+    """Time spent counts from when the run is on screen: a burst that grades three runs before
+    the second and third are drawn records 0 s on those two (not 0.0001 s)."""
+    ws = synced_demo
+    app = make_app(ws, sync_on_start=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        todo = todo_order(ws)
+        burst(app, ["p", "n", "s", "f", "y", "v", "p", "n", "s"])
+        await settle(pilot)
+    conn = sqlite3.connect(ws.db_path)
+    try:
+        spent = dict(
+            conn.execute(
+                "SELECT run, seconds_spent FROM grades WHERE reviewer = ? AND complete = 1 "
+                "AND run IN (?, ?, ?)",
+                (ws.reviewer, *todo[:3]),
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    assert set(spent) == set(todo[:3])
+    assert spent[todo[0]] >= 0.0
+    assert spent[todo[1]] == 0.0 and spent[todo[2]] == 0.0

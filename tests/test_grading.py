@@ -488,3 +488,48 @@ def test_an_unreachable_store_ends_the_round_and_the_rest_wait_untried(desk: Any
     # The untried grades are still due: a store that answers takes them at once.
     assert push(conn, connector, now=t0).pushed == 3
     assert push(conn, connector, now=t0 + timedelta(hours=1)).pushed == 2
+
+
+def test_a_skip_is_kept_never_pushed_and_taken_back_by_an_answer_or_undo(desk: Any) -> None:
+    """Skipping a complete grade withdraws its scores and counts the run as skipped (graded =
+    2), neither graded nor to do; a sync pushes nothing of it; an answer takes the skip back
+    and the grade is pushed again; undo walks back through the skip."""
+    conn, setup, connector, runs = desk
+    run, rubric = runs[0], setup.rubric
+    g = grading.set_skip(conn, run, "ana", rubric, "   ")
+    assert g.skipped is None and _graded(conn, "ana", run) == grading.TODO
+    g = grading.set_skip(conn, run, "ana", rubric, " no\noutput ")
+    assert g.skipped == "no output" and not g.complete
+    assert _graded(conn, "ana", run) == grading.SKIPPED
+    assert _outbox(conn) == [], "a skip of an incomplete grade pushes nothing"
+    grading.undo(conn, "ana", rubric)
+    assert grading.get_grade(conn, run, "ana", rubric).skipped is None  # type: ignore[union-attr]
+    assert _graded(conn, "ana", run) == grading.TODO
+
+    _grade_all(conn, run, rubric)
+    push(conn, connector)
+    assert {s.name for s in connector.list_scores()} == set(REQUIRED)
+    g = grading.set_skip(conn, run, "ana", rubric, "cannot judge the tone")
+    assert not g.complete and g.values == COMPLETE
+    assert _graded(conn, "ana", run) == grading.SKIPPED
+    assert _outbox(conn)[-1]["payload"]["upsert"] == []
+    push(conn, connector)
+    assert list(connector.list_scores()) == [], "the skipped grade is withdrawn"
+    g = grading.set_value(conn, run, "ana", rubric, "policy", "safe")  # an answer: un-skipped
+    assert g.skipped is None and g.complete and _graded(conn, "ana", run) == grading.GRADED
+    grading.undo(conn, "ana", rubric)
+    g = grading.get_grade(conn, run, "ana", rubric)
+    assert g is not None and g.skipped == "cannot judge the tone" and not g.complete
+    # Escalating or commenting keeps the skip.
+    g = grading.set_escalate(conn, run, "ana", rubric, True)
+    assert g.skipped == "cannot judge the tone" and g.escalate
+
+
+def test_the_first_wrong_step_is_set_kept_and_cleared(desk: Any) -> None:
+    conn, setup, _, runs = desk
+    run, rubric = runs[0], setup.rubric
+    assert grading.set_first_wrong_step(conn, run, "ana", rubric, 2).first_wrong_step == 2
+    assert grading.set_first_wrong_step(conn, run, "ana", rubric, 2).first_wrong_step == 2
+    assert grading.set_first_wrong_step(conn, run, "ana", rubric, None).first_wrong_step is None
+    with pytest.raises(ValueError):
+        grading.set_first_wrong_step(conn, run, "ana", rubric, -1)

@@ -140,3 +140,38 @@ def test_load_rubrics_keys_by_id(tmp_path: Path) -> None:
     rubrics = load_rubrics(tmp_path)
     assert list(rubrics) == ["support-quality"]
     assert isinstance(rubrics["support-quality"], Rubric)
+
+
+def test_guidance_is_optional_markdown_outside_the_version(tmp_path: Path) -> None:
+    """`guidance` is advice to the reviewer: optional, kept as written, in the JSON schema, and
+    left out of the version hash (editing it does not split the grades into a new version)."""
+    demo = load_rubric(DEMO_RUBRIC)
+    assert "never" in (demo.criterion("policy").guidance or "")  # type: ignore[union-attr]
+    assert demo.criterion("tone").guidance is None  # type: ignore[union-attr]
+    text = DEMO_RUBRIC.read_text(encoding="utf-8")
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(
+        text.replace("and the refund limit.", "and the refund limit (EUR 50)."), encoding="utf-8"
+    )
+    assert edited.read_text(encoding="utf-8") != text
+    assert load_rubric(edited).version == demo.version
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(
+        "\n".join(line for line in text.splitlines() if "guidance:" not in line) + "\n",
+        encoding="utf-8",
+    )
+    assert load_rubric(bare).version == demo.version
+    props = Rubric.model_json_schema()["$defs"]["Criterion"]["properties"]
+    assert "guidance" in props
+
+
+def test_the_desk_lists_optional_criteria_before_the_required_block() -> None:
+    rubric = load_rubric(DEMO_RUBRIC)
+    assert [c.id for c in rubric.display_order] == [
+        "tool_use",
+        "tone",
+        "task_success",
+        "intervention",
+        "policy",
+    ]
+    assert [c.id for c in rubric.criteria][0] == "task_success", "the file's order is kept"

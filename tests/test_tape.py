@@ -7,6 +7,7 @@ that applies the same keys slowly (tests/tape_model.py).
 
 from __future__ import annotations
 
+import json
 import random
 import sqlite3
 import time
@@ -36,23 +37,44 @@ ACTIONS = {
     "!": t.MARK_STEP,
     ";": t.FILTER_WEEK,
     "a": t.CARD,
+    "backspace": t.CLEAR,
+    "z": t.SKIP,
+    "enter": t.NEXT_TODO,
 }
 LEVELS = ["p", "f", "y", "n", "s", "v", "g", "1"]
 KEYS = [*LEVELS, *ACTIONS, "escape"]
-WHOLE = ["pns", "fyv", "pnsg", "pn", ".!", "..!", ",!"]
+WHOLE = [
+    ["p", "n", "s"],
+    ["f", "y", "v"],
+    ["p", "n", "s", "g"],
+    ["g", "3", "p", "n", "s"],
+    ["p", "n"],
+    ["p", "p"],
+    [".", "!"],
+    [".", ".", "!"],
+    [",", "!"],
+    ["backspace", "p"],
+    ["backspace", "e"],
+    ["backspace", "!"],
+    ["backspace", "z"],
+    ["z", "n", "o", "enter"],
+    ["z", "enter", "x", "enter"],
+    ["z", "j", "escape"],
+]
+#: Characters the terminal sends with named keys (none for tab: a tab never types text).
+CHARS = {"tab": None, "backspace": None, "enter": "\r", "escape": "\x1b"}
 
 
 def press(key: str, at: float = 0.0) -> t.Press:
     """A key as the screen sends it: its name, its character, and the desk action it is bound to."""
     names = {
         " ": "space",
-        "tab": "tab",
         ".": "full_stop",
         ",": "comma",
         "!": "exclamation_mark",
         ";": "semicolon",
     }
-    char = {"tab": None, "escape": "\x1b"}.get(key, key)
+    char = CHARS.get(key, key)
     return t.Press(names.get(key, key), char, ACTIONS.get(key), at)
 
 
@@ -112,10 +134,17 @@ class SlowDb(DbThread):
 
 
 def run_tape(
-    db_path: Path, rubric: Rubric, keys: list[str], rng: random.Random, *, gap: float, delay: float
+    db_path: Path,
+    rubric: Rubric,
+    keys: list[str],
+    rng: random.Random,
+    *,
+    gap: float,
+    delay: float,
+    advance: str = t.AUTO,
 ) -> t.DeskTape:
     db = SlowDb(db_path, rng, delay)
-    tape = t.DeskTape("ana", rubric)
+    tape = t.DeskTape("ana", rubric, advance=advance)
     reports: list[t.DeskReport] = []
     errors: list[str] = []
 
@@ -138,10 +167,10 @@ def run_tape(
     return tape
 
 
-def model_for(db_path: Path, rubric: Rubric) -> SlowDesk:
+def model_for(db_path: Path, rubric: Rubric, advance: str = t.AUTO) -> SlowDesk:
     conn = sqlite3.connect(db_path)
     try:
-        return SlowDesk.from_db(conn, "ana", rubric)
+        return SlowDesk.from_db(conn, "ana", rubric, advance)
     finally:
         conn.close()
 
@@ -169,14 +198,19 @@ def final_of(db_path: Path, rubric: Rubric, order: list[int]) -> dict:
     seed=st.integers(0, 2**32 - 1),
     gap=st.sampled_from([0.0, 0.002]),
     delay=st.sampled_from([0.0, 0.003]),
+    advance=st.sampled_from([t.AUTO, t.AUTO, t.ENTER]),
 )
-def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, gap, delay) -> None:  # type: ignore[no-untyped-def]
+def test_any_keys_end_as_the_slow_model(  # type: ignore[no-untyped-def]
+    template, tmp_path_factory, keys, seed, gap, delay, advance
+) -> None:
     db_path = fresh_db(template, tmp_path_factory.mktemp("ex"))
     rubric = template[1]
-    model = model_for(db_path, rubric)
+    model = model_for(db_path, rubric, advance)
     for key in keys:
         model.press(key)
-    tape = run_tape(db_path, rubric, keys, random.Random(seed), gap=gap, delay=delay)
+    tape = run_tape(
+        db_path, rubric, keys, random.Random(seed), gap=gap, delay=delay, advance=advance
+    )
     assert final_of(db_path, rubric, model.order) == model.final()
     assert tape.state.run == model.cur
     assert tape.state.flt.graded == model.graded_filter
@@ -184,6 +218,8 @@ def test_any_keys_end_as_the_slow_model(template, tmp_path_factory, keys, seed, 
     assert tape.state.kept == model.kept
     assert tape.state.mode == ("card" if model.mode == "card" else t.DESK)
     assert tape.state.step == model.step
+    assert tape.state.clearing == model.clearing
+    assert (tape.state.mode == t.SKIPPING) == (model.reason is not None)
 
 
 def test_a_burst_of_eight_runs_grades_eight_runs(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -297,12 +333,10 @@ def test_moving_needs_no_write_lock(template, tmp_path: Path) -> None:  # type: 
     finally:
         sync_conn.execute("ROLLBACK")
         sync_conn.close()
-    had = grading.get_grade(conn, tape.state.run, "ana", rubric)
     tape.apply(conn, [press("p")])
-    # The key applies once the lock is free (on a run already set to pass, it clears it).
-    want = None if had and had.values.get("task_success") == "pass" else "pass"
+    # The key applies once the lock is free (on a run already set to pass, it keeps it).
     now = grading.get_grade(conn, tape.state.run, "ana", rubric)
-    assert now is not None and now.values.get("task_success") == want
+    assert now is not None and now.values.get("task_success") == "pass"
     conn.close()
 
 
@@ -331,7 +365,7 @@ def test_the_step_cursor_moves_stops_at_the_ends_and_stays_with_its_run(
     conn.close()
 
 
-def test_the_mark_toggles_moves_and_undoes_on_the_run_under_the_cursor(
+def test_the_mark_stays_moves_clears_and_undoes_on_the_run_under_the_cursor(
     template, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
     db_path = fresh_db(template, tmp_path)
@@ -345,10 +379,15 @@ def test_the_mark_toggles_moves_and_undoes_on_the_run_under_the_cursor(
     assert [e.kind for e in report.effects] == ["notice"]
     report = tape.apply(conn, [press("."), press("."), press("!")])
     assert report.wrote and report.grade is not None and report.grade.first_wrong_step == 1
-    assert tape.apply(conn, [press("!")]).grade.first_wrong_step is None  # again: cleared
+    report = tape.apply(conn, [press("!")])  # again: it stays, nothing written
+    assert not report.wrote and report.grade.first_wrong_step == 1
     assert tape.apply(conn, [press(","), press("!")]).grade.first_wrong_step == 0
+    report = tape.apply(conn, [press("backspace"), press("!")])  # clear, then the mark
+    assert report.wrote and report.grade.first_wrong_step is None
     report = tape.apply(conn, [press("u")])
-    assert report.grade is not None and report.grade.first_wrong_step is None
+    assert report.grade is not None and report.grade.first_wrong_step == 0
+    report = tape.apply(conn, [press("u")])
+    assert report.grade is not None and report.grade.first_wrong_step == 1
     assert tape.state.run == run and tape.state.step == 0  # undo on this run keeps the cursor
     conn.close()
 
@@ -496,4 +535,161 @@ def test_the_periodic_save_never_waits_for_the_write_lock(template, tmp_path: Pa
     assert not tape.place_dirty()
     row = conn.execute("SELECT run, week FROM desk_places WHERE reviewer = 'ana'").fetchone()
     assert tuple(row) == (tape.state.run, tape.state.flt.week)
+
+
+def notices(report: t.DeskReport) -> list[str]:
+    return [str(e.args[0]) for e in report.effects if e.kind == "notice"]
+
+
+def test_time_counts_from_when_the_run_was_drawn_and_pauses_are_capped(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """Keys before the run is drawn count nothing; after, the time since the drawing or the last
+    answer; a pause longer than IDLE_CAP counts as IDLE_CAP. A drawing of another run counts
+    nothing for this one."""
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open", 100.0)])
+    run = tape.state.run
+    assert run is not None
+    tape.apply(conn, [press("g", 101.0)])  # typed before the run was on screen
+    assert grading.get_grade(conn, run, "ana", rubric).seconds_spent == 0.0
+    tape.apply(conn, [t.Op("drawn", 102.0, run + 1000)])  # not this run: ignored
+    tape.apply(conn, [press("1", 103.0)])
+    assert grading.get_grade(conn, run, "ana", rubric).seconds_spent == 0.0
+    tape.apply(conn, [t.Op("drawn", 110.0, run), press("3", 117.5)])
+    assert grading.get_grade(conn, run, "ana", rubric).seconds_spent == 7.5
+    tape.apply(conn, [t.Op("drawn", 200.0, run)])  # drawn again: the first drawing counts
+    tape.apply(conn, [press("3", 118.0)])  # the same level: nothing written, nothing counted
+    tape.apply(conn, [press("5", 117.5 + 4 * 3600)])  # left open over lunch
+    assert grading.get_grade(conn, run, "ana", rubric).seconds_spent == 7.5 + t.IDLE_CAP
+    conn.close()
+
+
+def test_a_key_with_no_meaning_says_what_would_work(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    run = tape.state.run
+    report = tape.apply(conn, [press("2")])
+    assert notices(report) == ["2 is not an answer: tone takes 1, 3 or 5."]
+    report = tape.apply(conn, [press("P")])
+    assert notices(report) == ["P is not bound — Caps Lock on? p is pass (task_success)."]
+    report = tape.apply(conn, [press("h")])
+    assert notices(report) == ["h is not bound here: ? lists every key."]
+    report = tape.apply(conn, [t.Press("f12", None, None)])
+    assert notices(report) == ["f12 does nothing here: ? lists every key."]
+    assert not tape.apply(conn, [press("escape")]).effects, "escape on the desk is quiet"
+    report = tape.apply(conn, [t.Press("paste", None, None, text="pns")])
+    assert notices(report) == ["A paste does nothing here: paste into a box (c comment, / find)."]
+    assert grading.get_grade(conn, run, "ana", rubric) is None
+    conn.close()
+
+
+def test_the_text_box_edits_at_its_cursor_and_never_runs_a_command(
+    template, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    run = tape.state.run
+
+    def keys(*names: str) -> None:
+        tape.apply(conn, [t.Press(n, n if len(n) == 1 else None, None) for n in names])
+
+    tape.apply(conn, [t.Press("c", "c", t.COMMENT)])
+    keys(*"good reply")
+    assert (tape.state.text, tape.state.cursor) == ("good reply", 10)
+    keys("home", "delete", "G", "end", "left", "left", "left", "left", "left")
+    assert (tape.state.text, tape.state.cursor) == ("Good reply", 5)
+    keys("ctrl+e", "ctrl+w")
+    assert (tape.state.text, tape.state.cursor) == ("Good ", 5)
+    keys("backspace")
+    assert (tape.state.text, tape.state.cursor) == ("Good", 4)
+    keys("ctrl+a")
+    tape.apply(conn, [t.Press("paste", None, None, text="Very\ngood: ")])
+    assert (tape.state.text, tape.state.cursor) == ("Very good: Good", 11)
+    keys("right", "j", "k", "u", "e", "q")  # letters bound on the desk are only text here
+    assert tape.state.text == "Very good: Gjkueqood" and tape.state.run == run
+    keys("ctrl+u")
+    assert (tape.state.text, tape.state.cursor) == ("", 0)
+    keys(*"fine", "enter")
+    g = grading.get_grade(conn, run, "ana", rubric)
+    assert g is not None and g.comment == "fine" and not g.escalate and g.values == {}
+    conn.close()
+
+
+def test_a_skip_needs_a_reason_is_kept_not_pushed_and_undone(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A skipped run leaves the to-do view like a graded one and is not in the graded view; a
+    complete grade skipped withdraws its scores from the store; an answer takes the skip back;
+    `u` undoes the skip."""
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric)
+    tape.apply(conn, [t.Op("open")])
+    first = tape.state.run
+    assert first is not None
+
+    def graded_col(run: int) -> int:
+        return conn.execute(
+            "SELECT graded FROM assignments WHERE run = ? AND reviewer = 'ana'", (run,)
+        ).fetchone()[0]
+
+    outbox = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    report = tape.apply(conn, [press("z"), press("enter")])
+    assert tape.state.mode == t.SKIPPING and "needs a reason" in notices(report)[0]
+    report = tape.apply(conn, [press(c) for c in "no  output"] + [press("enter")])
+    g = grading.get_grade(conn, first, "ana", rubric)
+    assert g is not None and g.skipped == "no output" and not g.complete
+    assert graded_col(first) == grading.SKIPPED and report.skipped == {first: True}
+    assert tape.state.run != first, "a skip opens the next run to grade"
+    assert conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == outbox, "never pushed"
+    from review import queue as rq
+
+    assert rq.key_of(conn, "ana", rq.QueueFilter(graded=False), first) is None
+    assert rq.key_of(conn, "ana", rq.QueueFilter(graded=True), first) is None
+    assert rq.row_of(conn, "ana", first).skipped
+    tape.apply(conn, [press("u")])
+    assert tape.state.run == first and graded_col(first) == grading.TODO
+    assert grading.get_grade(conn, first, "ana", rubric) is None, "undone: no grade at all"
+    # A complete grade, then skipped: its scores are withdrawn; an answer takes the skip back.
+    tape.apply(conn, [press("p"), press("n"), press("s"), press("k")])
+    while tape.state.run != first:
+        tape.apply(conn, [press("k")])
+    tape.apply(conn, [press("z")] + [press(c) for c in "unsure"] + [press("enter")])
+    payload = json.loads(
+        conn.execute(
+            "SELECT payload FROM outbox WHERE run = ? ORDER BY id DESC", (first,)
+        ).fetchone()[0]
+    )
+    assert payload["upsert"] == [] and payload["delete"]
+    assert graded_col(first) == grading.SKIPPED
+    while tape.state.run != first:
+        tape.apply(conn, [press("k")])
+    report = tape.apply(conn, [press("p")])  # the level already set: answers, un-skips
+    g = grading.get_grade(conn, first, "ana", rubric)
+    assert g.skipped is None and g.complete and graded_col(first) == grading.GRADED
+    assert "no longer skipped" in notices(report)[0]
+    conn.close()
+
+
+def test_advance_enter_stays_on_the_run_until_enter(template, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    db_path = fresh_db(template, tmp_path)
+    rubric = template[1]
+    conn = connect(db_path)
+    tape = t.DeskTape("ana", rubric, advance=t.ENTER)
+    tape.apply(conn, [t.Op("open")])
+    first = tape.state.run
+    report = tape.apply(conn, [press("p"), press("n"), press("s"), press("g")])
+    assert tape.state.run == first and report.grade is not None and report.grade.complete
+    assert report.grade.values["tool_use"] == "good", "every answer lands on the run shown"
+    tape.apply(conn, [press("enter")])
+    assert tape.state.run != first
     conn.close()

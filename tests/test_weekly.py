@@ -317,6 +317,19 @@ def test_push_defaults_to_the_last_complete_week_with_grades(
     assert last_graded_week(conn, setup.rubric, datetime(2026, 11, 20, tzinfo=UTC)) is None
 
 
+def test_a_skipped_run_is_counted_apart(graded: tuple[sqlite3.Connection, ReviewSetup]) -> None:
+    """A run skipped as not judgeable is neither graded nor to do; one that someone else graded
+    is graded."""
+    from review.grading import set_skip
+
+    conn, setup = graded
+    set_skip(conn, _pk(conn, 6), "ana", setup.rubric, "no output to judge")
+    set_skip(conn, _pk(conn, 1), "chen", setup.rubric, "not my language")  # ana, ben graded it
+    week = _week(weekly_report(conn, setup.rubric, weeks=1, week=W47, now=NOW))
+    assert (week.graded, week.skipped) == (5, 1)
+    assert week.coverage == pytest.approx(0.5)
+
+
 def test_runs_fall_in_their_utc_week(tmp_path: Path) -> None:
     runs = [
         _run(0, "2026-11-15T23:59:59.999Z"),  # Sunday, last moment of W46

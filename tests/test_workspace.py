@@ -225,3 +225,22 @@ def test_a_queue_belongs_to_a_langfuse_store(tmp_path: Path) -> None:
         load_workspace(tmp_path / "ws")
     assert str(info.value).startswith(f"{config}:{at + 1}: "), str(info.value)
     assert "Langfuse annotation queue" in str(info.value)
+
+
+def test_review_advance_is_auto_or_enter(tmp_path: Path) -> None:
+    """`[review] advance` defaults to "auto"; anything but auto/enter names its line."""
+    text = (DEMO / CONFIG_NAME).read_text(encoding="utf-8")
+    assert load_workspace(DEMO).config.review.advance == "auto"
+    (tmp_path / CONFIG_NAME).write_text(
+        text.replace("[review]\n", '[review]\nadvance = "enter"\n', 1), encoding="utf-8"
+    )
+    assert load_workspace(tmp_path).config.review.advance == "enter"
+    (tmp_path / CONFIG_NAME).write_text(
+        text.replace("[review]\n", '[review]\nadvance = "space"\n', 1), encoding="utf-8"
+    )
+    with pytest.raises(DocumentError) as info:
+        load_workspace(tmp_path)
+    line = text.splitlines().index("[review]") + 2
+    assert str(info.value).startswith(f"{tmp_path / CONFIG_NAME}:{line}: review.advance"), str(
+        info.value
+    )

@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from rich.cells import cell_len, split_graphemes
+from rich.text import Text
 
 #: What could act on a terminal or hide from a reader:
 #: - C0 controls except tab and newline, DEL, C1 controls;
@@ -340,3 +341,42 @@ def _wrap_line(line: str, width: int) -> list[str]:
 def counted(n: int, word: str, many: str | None = None) -> str:
     """``n`` and the word, singular for one: ``1 run``, ``2 runs``, ``1 entry``/``2 entries``."""
     return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
+def guidance_text(markdown: str, *, indent: str = "", limit: int | None = None) -> Text:
+    """A rubric's guidance (Markdown the team wrote) as ``Text``: bold, italics and code kept,
+    list items as ``•``, links as their words, everything else as plain characters (never
+    markup). Lines after the first start with ``indent``; ``limit`` cuts it to that many cells
+    on one line (the compact rubric pane)."""
+    from markdown_it import MarkdownIt
+
+    out = Text()
+    styles: list[str] = []
+    first = True
+    for block in MarkdownIt("commonmark").parse(markdown):
+        if block.type == "list_item_open":
+            out.append(("" if first else "\n" + indent) + "• ")
+            first = True
+            continue
+        if block.type != "inline" or block.children is None:
+            continue
+        if not first:
+            out.append("\n" + indent)
+        first = False
+        for tok in block.children:
+            if tok.type in ("strong_open", "em_open"):
+                styles.append("bold" if tok.type == "strong_open" else "italic")
+            elif tok.type in ("strong_close", "em_close") and styles:
+                styles.pop()
+            elif tok.type in ("softbreak", "hardbreak"):
+                out.append(" " if limit else "\n" + indent)
+            elif tok.type == "code_inline":
+                out.append(safe_text(tok.content), "bold")
+            elif tok.type in ("text", "html_inline"):
+                out.append(safe_text(tok.content), " ".join(styles))
+    if limit is not None:
+        plain = out.plain.replace("\n" + indent, " ")
+        if cell_len(plain) > limit or "\n" in out.plain:
+            flat = Text(" ".join(plain.split()))
+            return flat if cell_len(flat.plain) <= limit else Text(one_line(flat.plain, limit))
+    return out

@@ -72,14 +72,41 @@ DESK_BINDINGS = [
         "exclamation_mark",
         "mark_step",
         "Wrong step",
-        tooltip="Mark the step under the cursor as the first wrong step (again: clear)",
+        tooltip="Mark the step under the cursor as the first wrong step (again: it stays)",
         id="desk.mark_step",
     ),
     Binding("c", "comment", "Comment", tooltip="Write a comment on this run", id="desk.comment"),
     Binding(
-        "e", "escalate", "Escalate", tooltip="Flag or unflag for escalation", id="desk.escalate"
+        "e",
+        "escalate",
+        "Escalate",
+        tooltip="Flag for escalation (again: stays flagged; the clear key, then e, unflags)",
+        id="desk.escalate",
     ),
     Binding("u", "undo", "Undo", tooltip="Undo your last change (reopens its run)", id="desk.undo"),
+    Binding(
+        "backspace",
+        "clear",
+        "Clear",
+        tooltip="Then an answer's key (a level key, e, ! or the skip key): take that answer back",
+        id="desk.clear",
+    ),
+    Binding(
+        "z",
+        "skip",
+        "Skip",
+        show=False,
+        tooltip="Skip a run you cannot judge, with a reason (kept, never pushed as a grade)",
+        id="desk.skip",
+    ),
+    Binding(
+        "enter",
+        "next_todo",
+        "Next to grade",
+        show=False,
+        tooltip="Open the next run still to grade (how the desk moves on with advance = enter)",
+        id="desk.next_todo",
+    ),
     Binding("o", "expand_output", "Output", tooltip="Open the whole output", id="desk.output"),
     Binding(
         "slash", "find", "Find", tooltip="Find a run by trace id or business ref", id="desk.find"
@@ -299,10 +326,12 @@ class ReviewScreen(AreaScreen):
             self.query_one(RunView).show_message(f"Cannot open the desk: {exc}")
             raise
         services.setup = setup
+        advance = ws.config.review.advance
+        self.query_one(RubricPanel).advance = advance
         self.query_one(RubricPanel).show(setup.rubric, None)
         runner = t.TapeRunner(
             services.writer,
-            t.DeskTape(services.reviewer, setup.rubric),
+            t.DeskTape(services.reviewer, setup.rubric, advance=advance),
             lambda report, error: self.post_message(TapeReported(report, error)),
         )
         services.tape = runner
@@ -353,7 +382,12 @@ class ReviewScreen(AreaScreen):
             if for_app:
                 return
         action = binding.action if binding is not None and binding.action in TAPE_ACTIONS else None
-        self.feed(t.Press(key, char, action, now))
+        lower = None
+        if binding is None and char and char.isupper():
+            # Caps Lock on? Say what the lower case does (the tape says so in its notice).
+            low, _ = self._binding_for(char.lower())
+            lower = low.description if low is not None else None
+        self.feed(t.Press(key, char, action, now, lower=lower))
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
@@ -393,6 +427,15 @@ class ReviewScreen(AreaScreen):
 
     def action_undo(self) -> None:
         self._action(t.UNDO)
+
+    def action_clear(self) -> None:
+        self._action(t.CLEAR)
+
+    def action_skip(self) -> None:
+        self._action(t.SKIP)
+
+    def action_next_todo(self) -> None:
+        self._action(t.NEXT_TODO)
 
     def action_expand_output(self) -> None:
         self._action(t.OUTPUT)
@@ -479,6 +522,8 @@ class ReviewScreen(AreaScreen):
             queue.mark_graded(run, graded)
         for run, draft in r.drafts.items():
             queue.mark_draft(run, draft)
+        for run, skipped in r.skipped.items():
+            queue.mark_skipped(run, skipped)
         # The run first: its details are read before the queue is looked up again.
         if r.state.run != before.run or r.filter_changed:
             self._open_run(r.state.run)
@@ -555,7 +600,7 @@ class ReviewScreen(AreaScreen):
             self.query_one(OutputPanel),
             self.query_one(HelpPanel),
         )
-        prompt.display = mode in (t.COMMENTING, t.FINDING)
+        prompt.display = mode in t.TEXT_MODES
         output.display = mode == t.READING_OUTPUT
         help_.display = mode == t.READING_HELP
         # Under a reader the desk is hidden, not just covered: Textual cuts every line of the
@@ -567,13 +612,21 @@ class ReviewScreen(AreaScreen):
             self.query_one(CardPanel).show_message("Reading the agent card…")
             self._work(self._show_card(self.state.run), "card")
         if mode == t.COMMENTING:
-            prompt.show("Comment on this run", self.state.text)
+            prompt.show("Comment on this run", self.state.text, cursor=self.state.cursor)
+        elif mode == t.SKIPPING:
+            prompt.show(
+                "Skip this run: why can it not be judged? (a reason is required)",
+                self.state.text,
+                cursor=self.state.cursor,
+                hint="enter skip · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
+            )
         elif mode == t.FINDING:
             prompt.show(
                 "Find a run by trace id or business reference, e.g. order:ORD-1042 "
                 "(a prefix is enough)",
                 self.state.text,
-                hint="enter find · escape cancel · backspace delete",
+                cursor=self.state.cursor,
+                hint="enter find · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
             )
         elif mode == t.READING_OUTPUT and before.mode != t.READING_OUTPUT:
             detail = self.details.get(self.state.run or -1, (None, None))[0]
@@ -801,12 +854,18 @@ class ReviewScreen(AreaScreen):
                 marked=self._marked_step(),
                 mark=self._grade_mark(),
             )
+        # Time spent on the run counts from when it is on screen, not from when it was opened.
+        self.call_after_refresh(self._drawn, run)
         # Only `o` depends on the run. Refreshing the footer recomposes every key widget, and
         # doing that on every run would pile up widgets while someone holds `j`.
         if view.output_cut != self._footer_output_cut:
             self._footer_output_cut = view.output_cut
             self.refresh_bindings()
         self._work(self._prefetch, "prefetch", exclusive=True)
+
+    def _drawn(self, run: int) -> None:
+        if self.state.run == run and not self.state.shown and self.services.tape is not None:
+            self.services.tape.put(t.Op("drawn", time.monotonic(), run))
 
     async def _load_detail(self, run: int) -> None:
         await self._fetch_details([run])
@@ -952,6 +1011,8 @@ class ReviewScreen(AreaScreen):
             filters.append(f"week {flt.week}")
         if filters:
             t_.append(" · filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan")
+        if self.state.clearing:
+            t_.append(" · clear: press the answer's key (escape cancels)", "bold yellow")
         waiting = self.services.unsaved()
         if waiting > 1:
             t_.append(f" · saving {waiting} keys…", "yellow")

@@ -17,7 +17,7 @@ from textual.widget import Widget
 from textual.widgets import Label, Static
 
 from review.rubric import Rubric
-from tui.text import human_size, safe_text, wrap_lines
+from tui.text import guidance_text, human_size, safe_text, wrap_lines
 from tui.widgets.long_text import LongText
 
 
@@ -30,12 +30,20 @@ class PromptBox(Vertical):
         yield Label(id="prompt-hint")
 
     def show(
-        self, title: str, text: str, *, hint: str = "enter save · escape cancel · backspace delete"
+        self,
+        title: str,
+        text: str,
+        *,
+        cursor: int | None = None,
+        hint: str = "enter save · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
     ) -> None:
         self.query_one("#prompt-title", Label).update(Text(title, "bold"))
         self.query_one("#prompt-hint", Label).update(Text(hint, "dim"))
-        t = Text(safe_text(text))
+        at = len(text) if cursor is None else min(max(cursor, 0), len(text))
+        # The text typed is printable already (the tape keeps nothing else); safe_text anyway.
+        t = Text(safe_text(text[:at]))
         t.append("▏", "bold")
+        t.append(safe_text(text[at:]))
         self.query_one("#prompt-text", Static).update(t)
 
 
@@ -158,10 +166,16 @@ def help_text(
     if rubric is not None:
         t.append("\nRubric keys", "bold underline")
         t.append(f"  ({rubric.id}@{rubric.version})\n", "dim")
-        for criterion in rubric.criteria:
+        for criterion in rubric.display_order:
             t.append(f"  {criterion.id}", "bold")
             t.append(" (required)" if criterion.required else " (optional)", "dim")
             t.append("\n")
+            if criterion.guidance:
+                t.append("    ")
+                start = len(t)
+                t.append(guidance_text(criterion.guidance, indent="    "))
+                t.stylize("italic", start, len(t))
+                t.append("\n")
             for level in criterion.scale.levels:
                 t.append(f"      {level.key}", "bold cyan")
                 label = safe_text(level.label)
@@ -172,8 +186,10 @@ def help_text(
                     _hanging(t, safe_text(level.anchor), indent, width, "dim")
                 t.append("\n")
         t.append(
-            "\nSetting the last required criterion saves the grade and opens the next run.\n"
-            "The level already chosen, pressed again, clears its criterion (undo with u).\n"
+            "\nOptional criteria are listed first: the last required answer completes the grade\n"
+            "(with advance = auto it opens the next run; with enter, enter does).\n"
+            "The level already chosen, pressed again, stays chosen; the clear key, then an\n"
+            "answer's key (a level key, e, ! or the skip key), takes it back (undo with u).\n"
             "Keys are applied in the order typed, however fast: each lands on the run that is\n"
             "open when it is reached, and every key typed is saved before the desk quits.\n",
             "italic",

@@ -34,9 +34,9 @@ def short_id(run_id: str) -> str:
 
 
 def row_cells(row: QueueRow, width: int) -> str:
-    """One queue line: mark (✓ graded, ◐ draft: started, not complete, · to do), time, status,
-    business ref (else a short trace id), then workflow if it fits."""
-    mark = "✓" if row.graded else "◐" if row.draft else "·"
+    """One queue line: mark (✓ graded, » skipped, ◐ draft: started, not complete, · to do),
+    time, status, business ref (else a short trace id), then workflow if it fits."""
+    mark = "✓" if row.graded else "»" if row.skipped else "◐" if row.draft else "·"
     when = one_line(row.started_at[5:16].replace("T", " "), 11)
     status = {"ok": " ", "error": "✗"}.get(row.status) or one_line(row.status, 1)
     ref = one_line(row.business_ref, 40) if row.business_ref else short_id(row.run_id)
@@ -159,6 +159,14 @@ class QueueList(ScrollView, can_focus=False):
             for i, r in enumerate(rows):
                 if r.run == run and r.draft != draft:
                     rows[i] = replace(r, draft=draft)
+                    self.refresh_line(block * BLOCK + i)
+
+    def mark_skipped(self, run: int, skipped: bool) -> None:
+        """Redraw ``run``'s row as skipped (not judgeable, with a reason) or not."""
+        for block, rows in self._blocks.items():
+            for i, r in enumerate(rows):
+                if r.run == run and r.skipped != skipped:
+                    rows[i] = replace(r, skipped=skipped)
                     self.refresh_line(block * BLOCK + i)
 
     def ask(self, index: int) -> None:

@@ -16,7 +16,7 @@ from textual.widgets import Static
 from review.blind import OthersView
 from review.grading import Grade
 from review.rubric import Rubric
-from tui.text import one_line, safe_text
+from tui.text import guidance_text, one_line, safe_text
 
 #: The most of a comment the pane shows (about two rows); the whole comment is in its box (c).
 COMMENT_CELLS = 56
@@ -69,6 +69,7 @@ def rubric_text(
     *,
     compact: bool = False,
     others: OthersView | None = None,
+    advance: str = "auto",
 ) -> Text:
     values = grade.values if grade else {}
     others = others or OthersView(count=0)
@@ -76,8 +77,14 @@ def rubric_text(
     # The grade's state first, so it stays in view however tall the rubric is.
     required = rubric.required
     done_required = sum(1 for c in required if values.get(c.id) is not None)
-    if grade and grade.complete:
+    if grade and grade.skipped is not None:
+        t.append("» skipped: ", "bold magenta")
+        t.append(one_line(grade.skipped, 200), "magenta")
+        t.append(" (an answer or the clear key takes it back)", "dim")
+    elif grade and grade.complete:
         t.append("✓ graded", "bold green")
+        if advance == "enter":
+            t.append(" · enter: next run", "bold cyan")
     else:
         t.append(f"{done_required} of {len(required)} required set", "bold yellow")
     t.append("\ncomment ", "bold")
@@ -91,7 +98,15 @@ def rubric_text(
         t.append("no (e)", "dim")
     _others_header(t, others)
     t.append("\n")
-    for criterion in rubric.criteria:
+    # Optional criteria first, then the required block: grading top to bottom ends on the
+    # answer that completes the grade, and that answer is marked.
+    missing = [c.id for c in required if values.get(c.id) is None]
+    completes = missing[0] if len(missing) == 1 and not (grade and grade.skipped) else None
+    then = "saves and opens the next" if advance == "auto" else "completes the grade"
+    for criterion in rubric.display_order:
+        if required and criterion is required[0]:
+            t.append("\n")
+            t.append("required", "bold underline")
         t.append("\n")
         chosen = values.get(criterion.id)
         done = chosen is not None
@@ -99,9 +114,21 @@ def rubric_text(
         t.append(criterion.id, "bold")
         if criterion.required:
             t.append(" *", "bold red" if not done else "dim")
+        else:
+            t.append(" (optional)", "dim")
+        if criterion.id == completes:
+            t.append(f" ← {then}", "bold cyan")
         if not compact:
             t.append("\n  ")
             t.append(safe_text(criterion.question), "italic")
+        if criterion.guidance:
+            t.append("\n  ")
+            start = len(t)
+            if compact:
+                t.append(guidance_text(criterion.guidance, limit=24))
+            else:
+                t.append(guidance_text(criterion.guidance, indent="  "))
+            t.stylize("dim", start, len(t))
         # Levels without anchors share one row, as in the compact pane.
         inline = compact or not any(level.anchor for level in criterion.scale.levels)
         if inline:
@@ -156,13 +183,15 @@ class RubricPanel(Static):
         self.grade: Grade | None = None
         self.others: OthersView | None = None
         self.compact = False
+        #: ``[review] advance``: what the answer completing the grade does, said in the pane.
+        self.advance = "auto"
         self._shown: Text | None = None
 
     def show(self, rubric: Rubric, grade: Grade | None, others: OthersView | None = None) -> None:
         self.rubric = rubric
         self.grade = grade
         self.others = others
-        text = rubric_text(rubric, grade, compact=self.compact, others=others)
+        text = rubric_text(rubric, grade, compact=self.compact, others=others, advance=self.advance)
         # The desk calls this after every key; moving between ungraded runs draws the same
         # text, and updating a Static lays it out and renders it again in the next frame.
         if text != self._shown:
