@@ -74,15 +74,17 @@ async def test_a_rubric_taller_than_the_pane_keeps_the_open_criterion_in_view(
         panel = app.screen.query_one("#rubric-pane")
         assert panel.virtual_size.height > panel.scrollable_content_region.height
         assert "required set" in rubric_on_screen(app), "the state, while there is room"
-        await pilot.press("p", "n")  # task_success and intervention: policy is open now
+        # The optional criteria (listed first), then task_success and intervention: policy,
+        # the last of the required block, is open now.
+        await pilot.press("g", "3", "p", "n")
         await settle(pilot)
         shown = rubric_on_screen(app)
-        assert "○ policy" in shown
+        assert "○ policy" in shown and "saves and opens" in shown, shown
         assert "s  safe" in shown and "v  violation" in shown and "on the card" in shown
         assert panel.scroll_offset.y > 0, "scrolled to it"
-        await pilot.press("u", "u")  # both undone: the first criterion is open again
+        await pilot.press("u", "u", "u", "u")  # all undone: the first criterion is open again
         await settle(pilot)
-        assert "p pass  f fail" in rubric_on_screen(app)
+        assert "○ tool_use" in rubric_on_screen(app)
         assert panel.scroll_offset.y == 0
 
 

@@ -550,13 +550,13 @@ async def test_step_keys_move_the_cursor_mark_undo_and_push(synced_demo: Workspa
         assert grade_row(ws, first) == ({}, 1, 0)
         assert view.marked_step == 1
         # Completing the grade pushes the mark on its step (the demo's file store has no span
-        # ids: span_id None, the step's index as the value).
+        # ids: span_id None; the value is the step's number as a person reads it, from 1).
         await pilot.press("p", "n", "s")
         await settle(pilot)
         assert app.desk.current_run != first and app.desk.state.step is None
         assert view.step_cursor is None and MARK not in view.section_text("steps")
     (score,) = step_score(ws, first)
-    assert score["value"] == 1 and score["span_id"] is None
+    assert score["value"] == 2 and score["span_id"] is None  # index 1 is the second step
     assert score["metadata"]["reviewer"] == ws.reviewer
     assert grade_row(ws, first) == (PNS, 1, 1)
 
@@ -580,7 +580,7 @@ async def test_a_burst_of_step_and_level_keys_lands_on_the_right_runs(
     conn.close()
     assert grade_row(ws, todo[0]) == (PNS, 1, 1)
     assert grade_row(ws, todo[1]) == (FYV, last, 1)
-    assert [s["value"] for s in step_score(ws, todo[1])] == [last]
+    assert [s["value"] for s in step_score(ws, todo[1])] == [last + 1]  # a number, from 1
 
 
 def last_payload(ws: Workspace, run: int) -> dict:

@@ -97,7 +97,6 @@ def rubric_text(
     else:
         t.append("no (e)", "dim")
     _others_header(t, others)
-    t.append("\n")
     # Optional criteria first, then the required block: grading top to bottom ends on the
     # answer that completes the grade, and that answer is marked.
     missing = [c.id for c in required if values.get(c.id) is None]
@@ -124,10 +123,8 @@ def rubric_text(
         if criterion.guidance:
             t.append("\n  ")
             start = len(t)
-            if compact:
-                t.append(guidance_text(criterion.guidance, limit=24))
-            else:
-                t.append(guidance_text(criterion.guidance, indent="  "))
+            # One row, cut (the whole guidance is in help, ?): five criteria must fit the pane.
+            t.append(guidance_text(criterion.guidance, limit=24 if compact else 29))
             t.stylize("dim", start, len(t))
         # Levels without anchors share one row, as in the compact pane.
         inline = compact or not any(level.anchor for level in criterion.scale.levels)
