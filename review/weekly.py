@@ -76,7 +76,7 @@ def wilson(k: int, n: int, z: float = Z95) -> Rate:
 
 # --- the per-run verdict ----------------------------------------------------------------------
 
-Basis = Literal["adjudicated", "unanimous", "majority", "disputed"]
+Basis = Literal["adjudicated", "unanimous", "majority", "tied"]
 
 
 @dataclass(frozen=True)
@@ -84,21 +84,21 @@ class Verdict:
     """What a run's grades settle on, per criterion.
 
     ``values`` holds a value for every criterion settled; a criterion whose reviewers tie is in
-    ``disputed`` and not in ``values``. ``basis``: ``adjudicated`` (an adjudicator's final grade,
+    ``tied`` and not in ``values``. ``basis``: ``adjudicated`` (an adjudicator's final grade,
     which wins outright), ``unanimous`` (every reviewer agrees on every criterion), ``majority``
-    (some criterion settled by a majority, none tied) or ``disputed`` (some criterion tied).
+    (some criterion settled by a majority, none tied) or ``tied`` (some criterion tied).
     """
 
     values: dict[str, Any]
     basis: Basis
-    disputed: tuple[str, ...] = ()
+    tied: tuple[str, ...] = ()
     reviewers: int = 0
 
-    def is_disputed(self, criteria: Iterable[str] | None = None) -> bool:
+    def is_tied(self, criteria: Iterable[str] | None = None) -> bool:
         """True when any of ``criteria`` (default: any criterion at all) is tied."""
         if criteria is None:
-            return bool(self.disputed)
-        return any(c in self.disputed for c in criteria)
+            return bool(self.tied)
+        return any(c in self.tied for c in criteria)
 
 
 def _key(value: object) -> object:
@@ -121,7 +121,7 @@ def resolve_verdict(
     ``grades`` are the values (criterion id → value) of the run's *complete* grades under one
     rubric version, one per reviewer. Per criterion: every reviewer agrees → that value; they
     disagree → the value most reviewers gave; the most-given values tie → the criterion is
-    disputed (no value). A criterion a reviewer left out is not a vote. Returns None when there
+    tied (no value). A criterion a reviewer left out is not a vote. Returns None when there
     is neither a grade nor an adjudication.
     """
     if adjudication is not None:
@@ -137,7 +137,7 @@ def resolve_verdict(
                 continue
             votes.setdefault(criterion, {}).setdefault(_key(value), []).append(value)
     settled: dict[str, Any] = {}
-    disputed: list[str] = []
+    tied: list[str] = []
     unanimous = True
     for criterion in sorted(votes):
         counts = votes[criterion]
@@ -148,11 +148,11 @@ def resolve_verdict(
         top = max(len(v) for v in counts.values())
         leaders = [v for v in counts.values() if len(v) == top]
         if len(leaders) > 1:
-            disputed.append(criterion)
+            tied.append(criterion)
         else:
             settled[criterion] = leaders[0][0]
-    basis: Basis = "disputed" if disputed else "unanimous" if unanimous else "majority"
-    return Verdict(settled, basis, tuple(disputed), len(grades))
+    basis: Basis = "tied" if tied else "unanimous" if unanimous else "majority"
+    return Verdict(settled, basis, tuple(tied), len(grades))
 
 
 def run_verdicts(
@@ -287,9 +287,9 @@ class WeekFigures:
     graded: int
     #: graded / sampled; None when nothing was sampled.
     coverage: float | None
-    #: Runs with a verdict (graded or adjudicated), disputed ones included.
+    #: Runs with a verdict (graded or adjudicated), tied ones included.
     verdicts: int
-    disputed: int
+    tied: int
     adjudicated: int
     task_success: Rate
     intervention: Rate
@@ -370,7 +370,7 @@ def weekly_report(
 
     A run belongs to the week its ``started_at`` falls in (UTC). The rates count one verdict
     per run (:func:`resolve_verdict`) under the rubric's current version; a run whose task
-    success or intervention criterion is tied is counted as disputed and left out of both
+    success or intervention criterion is tied is counted as tied and left out of both
     rates. Coverage is graded of sampled: a run is sampled when it has an assignment and
     graded when it has a complete grade under the rubric's current version; a run skipped
     as not judgeable (and graded by nobody) is counted as skipped, in neither.
@@ -572,8 +572,8 @@ def _verdict_counts(
         cell["verdicts"] = cell.get("verdicts", 0) + 1
         if verdict.basis == "adjudicated":
             cell["adjudicated"] = cell.get("adjudicated", 0) + 1
-        if verdict.is_disputed(criteria):
-            cell["disputed"] = cell.get("disputed", 0) + 1
+        if verdict.is_tied(criteria):
+            cell["tied"] = cell.get("tied", 0) + 1
             continue
         for metric, level in metrics.items():
             if level is None or level[0] not in verdict.values:
@@ -622,7 +622,7 @@ def _week_figures(
         graded=graded,
         coverage=graded / sampled if sampled else None,
         verdicts=int(cell.get("verdicts", 0)),
-        disputed=int(cell.get("disputed", 0)),
+        tied=int(cell.get("tied", 0)),
         adjudicated=int(cell.get("adjudicated", 0)),
         task_success=wilson(cell.get("task_success_k", 0), cell.get("task_success_n", 0)),
         intervention=wilson(cell.get("intervention_k", 0), cell.get("intervention_n", 0)),

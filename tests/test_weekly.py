@@ -104,13 +104,13 @@ def test_reviewers_who_disagree_give_the_majority() -> None:
     assert v is not None and v.values == {"task_success": "pass"} and v.basis == "majority"
 
 
-def test_a_tie_is_disputed_and_settles_nothing() -> None:
+def test_a_tie_is_tied_and_settles_nothing() -> None:
     v = resolve_verdict(
         [{"task_success": "pass", "tone": 5}, {"task_success": "fail", "tone": 5.0}]
     )
-    assert v is not None and v.basis == "disputed"
-    assert v.disputed == ("task_success",) and v.values == {"tone": 5}
-    assert v.is_disputed() and v.is_disputed(["task_success"]) and not v.is_disputed(["tone"])
+    assert v is not None and v.basis == "tied"
+    assert v.tied == ("task_success",) and v.values == {"tone": 5}
+    assert v.is_tied() and v.is_tied(["task_success"]) and not v.is_tied(["tone"])
 
 
 def test_an_adjudication_wins_over_the_reviewers() -> None:
@@ -232,7 +232,7 @@ def graded(tmp_path: Path) -> tuple[sqlite3.Connection, ReviewSetup]:
 def test_rates_follow_the_verdict_rules(graded: tuple[sqlite3.Connection, ReviewSetup]) -> None:
     conn, setup = graded
     week = _week(weekly_report(conn, setup.rubric, weeks=1, week=W47, now=NOW))
-    assert (week.verdicts, week.disputed, week.adjudicated) == (5, 1, 1)
+    assert (week.verdicts, week.tied, week.adjudicated) == (5, 1, 1)
     # pass (0), pass (1), fail (2, majority), fail (4, adjudicated); 3 is disputed.
     assert (week.task_success.k, week.task_success.n) == (2, 4)
     assert (week.intervention.k, week.intervention.n) == (2, 4)
@@ -240,7 +240,7 @@ def test_rates_follow_the_verdict_rules(graded: tuple[sqlite3.Connection, Review
     assert week.flagged == 1
     verdicts = run_verdicts(conn, setup.rubric)
     assert verdicts[_pk(conn, 4)].basis == "adjudicated"
-    assert verdicts[_pk(conn, 3)].basis == "disputed"
+    assert verdicts[_pk(conn, 3)].basis == "tied"
     assert verdicts[_pk(conn, 2)].values["task_success"] == "fail"
     assert set(run_verdicts(conn, setup.rubric, [_pk(conn, 0)])) == {_pk(conn, 0)}
 

@@ -141,7 +141,7 @@ def run(n_runs: int = 1_000_000, reps: int = 7, gen: GenResult | None = None) ->
         "grades": written,
         "runs_in_report": sum(w.runs for w in weeks),
         "verdicts": sum(w.verdicts for w in weeks),
-        "disputed": sum(w.disputed for w in weeks),
+        "tied": sum(w.tied for w in weeks),
         "report": (first, summary_ms(rest)),
         "report_no_index": (bare_first, summary_ms(bare_rest)),
         "count": (base_first, summary_ms(base_rest)),
@@ -163,7 +163,7 @@ def report(f: dict[str, Any]) -> str:
     lines = [
         f"weekly report on {f['db']}",
         f"{f['grades']:,} grade rows added (rolled back after); {f['runs_in_report']:,} runs "
-        f"in the report's {WEEKS} weeks, {f['verdicts']:,} verdicts, {f['disputed']:,} disputed",
+        f"in the report's {WEEKS} weeks, {f['verdicts']:,} verdicts, {f['tied']:,} tied",
         "",
         table(("query", "first ms", "n", "p50 ms", "p95 ms"), rows),
         "",

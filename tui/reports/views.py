@@ -196,7 +196,7 @@ def weeks_table(wf: WorkflowReport, width: int = WIDE) -> Table:
             pct(w.coverage),
             rate_text(w.task_success, counts=False) if wide else pct(w.task_success.rate),
             rate_text(w.intervention, counts=False) if wide else pct(w.intervention.rate),
-            f"{w.disputed:,}",
+            f"{w.tied:,}",
             f"{w.flagged:,}",
             f"{w.incidents:,}",
         )
