@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,10 @@ def agentdeck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProces
             "PATH": "/usr/bin:/bin",
             "HOME": str(cwd or ROOT),
             "PYTHONPATH": str(ROOT),
-            # The test's own (conftest): documents it validates are kept there, not in HOME.
-            "AGENTDECK_CACHE_DIR": os.environ["AGENTDECK_CACHE_DIR"],
+            # The test's own (conftest): documents it validates are kept there, not in HOME; a
+            # module-scoped fixture runs before conftest's, so it gets a folder of its own.
+            "AGENTDECK_CACHE_DIR": os.environ.get("AGENTDECK_CACHE_DIR")
+            or tempfile.mkdtemp(prefix="agentdeck-cache-"),
         },
     )
 

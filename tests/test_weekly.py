@@ -13,7 +13,6 @@ import io
 import json
 import sqlite3
 import subprocess
-import sys
 import urllib.request
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -478,14 +477,9 @@ def test_csv_and_json_carry_the_figures(evil_report) -> None:  # type: ignore[no
 
 
 def agentdeck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli", *args],
-        cwd=cwd or ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(cwd or ROOT), "PYTHONPATH": str(ROOT)},
-    )
+    from tests.test_cli import agentdeck as run
+
+    return run(*args, cwd=cwd)
 
 
 def assert_one_line_error(
