@@ -84,7 +84,8 @@ def figures(c: dict[str, Any]) -> Iterator[Figure]:
 def note_text(value: float | None, n: int | None, undefined: int | None, resamples: int) -> str:
     """The note beside a figure: too few units, resamples left out of its interval."""
     parts = []
-    if value is not None and too_few(n):
+    # An undefined figure (—) from a handful of units is marked too: its n is the reason.
+    if too_few(n) and (value is not None or n):
         parts.append(f"too few (n < {MIN_UNITS})")
     if value is not None and undefined:
         parts.append(f"{undefined} of {resamples} resamples undefined")

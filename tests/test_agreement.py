@@ -573,3 +573,14 @@ def test_high_agreement_with_low_alpha_gets_a_note() -> None:
     assert stats([["a", "b", "a", "b"], ["a", "b", "b", "a"]], numeric=False)["notes"] == []
     balanced: Table = [["a", "b"] * 5, ["a", "b"] * 4 + ["a", "a"]]
     assert stats(balanced, numeric=False)["notes"] == []
+
+
+def test_an_undefined_figure_from_few_units_is_marked_too_few() -> None:
+    """A figure shown as — (undefined: every rating alike, say) over 4 units says too few, as
+    the app does; with no unit at all there is nothing to mark."""
+    from review.agreement_export import note_text
+
+    assert note_text(None, 4, None, 200) == "too few (n < 10)"
+    assert note_text(0.5, 4, 3, 200) == "too few (n < 10); 3 of 200 resamples undefined"
+    assert note_text(None, 0, None, 200) == ""
+    assert note_text(None, 12, None, 200) == ""
