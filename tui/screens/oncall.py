@@ -566,7 +566,10 @@ class OnCallScreen(BoardScreen):
         t = Text()
         t.append(f" Help: {VIEW_TITLES.get(self.view, self.view)} ", "bold reverse")
         t.append("  escape or ? closes\n\n", "dim")
-        t.append_text(help_text([*shown, *help_rows(self.app, bindings)], None))
+        # Laid out for the screen's width (padding and the scrollbar off): a description that
+        # wraps stays under its column.
+        width = max(self.size.width - 3, 40)
+        t.append_text(help_text([*shown, *help_rows(self.app, bindings)], None, width=width))
         self.query_one("#help-body", Static).update(t)
         self.query_one("#help-view", VerticalScroll).scroll_home(animate=False)
         self._help_from = self.view
