@@ -615,7 +615,7 @@ async def test_nobody_settles_a_run_they_graded(demo_workspace: Workspace) -> No
         own = next(d for d in screen.disputes if demo_workspace.reviewer in d.reviewers)
         await pilot.press(*_open_on(screen, own.run))
         await settle(pilot)
-        assert "you graded this run: ask another adjudicator" in text_of(app, "#dispute-detail")
+        assert "you graded this run — ask another adjudicator" in text_of(app, "#dispute-detail")
         before = dict(screen.draft.values) if screen.draft else {}
         await pilot.press("right_square_bracket", "p", "c", "x", "enter")
         await settle(pilot)
