@@ -541,7 +541,7 @@ async def test_o_opens_the_run_read_only_and_escape_comes_back(demo_workspace: W
         # The sample line says why the run is here, not "—".
         header = view.section_text("header")
         who = ", ".join(run.reviewers)
-        assert f"sample overlap run graded by {who}; they differ on" in header, header
+        assert f"sample overlap run: {who} differ on " in header, header
         assert "[read-only]" in header
         draft = dict(screen.draft.values) if screen.draft else {}
         # Read-only: a level key and enter change nothing; space scrolls the run.

@@ -197,10 +197,9 @@ def adjudication_text(
 def overlap_line(run: OverlapRun) -> str:
     """The run view's sample line for a disputed run: who graded it and where they differ."""
     who = ", ".join(one_line(r, 20) for r in run.reviewers)
-    line = f"overlap run graded by {who}"
     if run.differing:
-        line += f"; they differ on {', '.join(run.differing)}"
-    return line
+        return f"overlap run: {who} differ on {', '.join(run.differing)}"
+    return f"overlap run graded by {who}"
 
 
 def queue_text(runs: list[OverlapRun], index: int | None, settled: set[int]) -> Text:
