@@ -10,7 +10,8 @@ draft of the final grade (first the adjudication already set, else what the revi
 on). The rubric's level keys set the draft's criteria (the chosen level again keeps it;
 ``backspace`` clears the criterion set last), ``[``
 and ``]`` take one reviewer's whole grade as the draft, ``c`` opens the rationale box (typed
-text is text until ``enter`` or ``escape`` closes it; required when the final value overrides
+text is text, edited as in the desk's boxes; ``enter`` keeps it, ``escape`` puts back what was
+there; required when the final value overrides
 what every reviewer agreed on), ``o`` opens the run itself read-only (input, steps, output;
 ``escape`` comes back to the same run), ``enter`` saves the final grade (stored and pushed as
 its own scores, the rationale as their comment; the reviewers' grades stay as they were),
