@@ -128,7 +128,7 @@ def refusal(run: OverlapRun, adjudicator: str, adjudicators: list[str] | None = 
     run they graded: a dispute is settled by someone who was not a party to it.
     """
     if adjudicator in run.reviewers:
-        return "you graded this run: ask another adjudicator"
+        return "you graded this run — ask another adjudicator"
     if adjudicators is not None and adjudicator not in adjudicators:
         return f"only {', '.join(adjudicators)} may settle disputes ([review] adjudicators)"
     return None
@@ -375,7 +375,7 @@ def _check_allowed(
     """The rules of who settles and when a rationale is needed, for any caller."""
     graders = {r[0] for r in conn.execute("SELECT reviewer FROM grades WHERE run = ?", (run,))}
     if who in graders:
-        raise NotAllowed(f"{who} graded this run: ask another adjudicator")
+        raise NotAllowed(f"{who} graded this run — ask another adjudicator")
     if adjudicators is not None and who not in adjudicators:
         raise NotAllowed(
             f"{who} may not settle disputes: [review] adjudicators names {', '.join(adjudicators)}"

@@ -36,6 +36,7 @@ from review.grading import Grade
 from review.place import Place, load_place, save_place
 from review.queue import Key, QueueFilter
 from review.rubric import Criterion, Level, Rubric
+from review.textbox import edit_line
 from store.db import explain, transient
 from store.db_thread import DbThread
 from store.outbox import pending_count
@@ -598,36 +599,10 @@ class DeskTape:
                 out.effects.append(Effect("notice", ("Skipped (u undoes).",)))
                 if not (before and before.skipped) and self.advance == AUTO:
                     self._advance(conn, press.at, out)
-        elif key == "backspace":
-            if cur > 0:
-                self.state = replace(s, text=text[: cur - 1] + text[cur:], cursor=cur - 1)
-        elif key == "delete":
-            self.state = replace(s, text=text[:cur] + text[cur + 1 :], cursor=cur)
-        elif key == "left":
-            self.state = replace(s, cursor=max(cur - 1, 0))
-        elif key == "right":
-            self.state = replace(s, cursor=min(cur + 1, len(text)))
-        elif key in ("home", "ctrl+a"):
-            self.state = replace(s, cursor=0)
-        elif key in ("end", "ctrl+e"):
-            self.state = replace(s, cursor=len(text))
-        elif key == "ctrl+w":
-            # The word before the cursor, and the spaces after it.
-            head = text[:cur].rstrip()
-            head = head[: len(head) - len(head.split()[-1])] if head.split() else ""
-            self.state = replace(s, text=head + text[cur:], cursor=len(head))
-        elif key == "ctrl+u":
-            self.state = replace(s, text="", cursor=0)
-        elif press.text is not None:
-            self._insert(_printable(" ".join(press.text.splitlines())), limit)
-        elif press.char and len(press.char) == 1 and press.char.isprintable():
-            self._insert(press.char, limit)
-
-    def _insert(self, typed: str, limit: int) -> None:
-        s = self.state
-        cur = min(max(s.cursor, 0), len(s.text))
-        typed = typed[: max(limit - len(s.text), 0)]
-        self.state = replace(s, text=s.text[:cur] + typed + s.text[cur:], cursor=cur + len(typed))
+        else:
+            edited = edit_line(text, cur, key, char=press.char, paste=press.text, limit=limit)
+            if edited is not None:
+                self.state = replace(s, text=edited[0], cursor=edited[1])
 
     def _reading_key(self, press: Press, out: DeskReport) -> None:
         s = self.state
@@ -1090,10 +1065,6 @@ def _criterion_like(rubric: Rubric, char: str) -> Criterion | None:
 
 def _either(keys: list[str]) -> str:
     return keys[0] if len(keys) == 1 else f"{', '.join(keys[:-1])} or {keys[-1]}"
-
-
-def _printable(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable())
 
 
 def _describe(item: Item) -> str:

@@ -360,7 +360,7 @@ def test_nobody_settles_a_run_they_graded_and_only_the_named_adjudicators(desk: 
     grade(conn, run, "ana", rubric, AGREE)
     grade(conn, run, "ben", rubric, AGREE | {"policy": "violation"})
     [queued] = disputed(conn, rubric)
-    assert refusal(queued, "ana") == "you graded this run: ask another adjudicator"
+    assert refusal(queued, "ana") == "you graded this run — ask another adjudicator"
     assert refusal(queued, "chen") is None
     assert refusal(queued, "chen", ["dana"]) is not None
     assert refusal(queued, "dana", ["dana"]) is None

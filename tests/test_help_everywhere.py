@@ -25,6 +25,14 @@ async def palette(pilot, command: str) -> None:  # type: ignore[no-untyped-def]
     await settle(pilot)
 
 
+def reports_help(screen) -> str:  # type: ignore[no-untyped-def]
+    """The Reports help as plain text: its head line and its rows."""
+    from tui.widgets.overlays import HelpText
+
+    head = str(screen.query_one("#reports-help-head", Static).render())
+    return head + "\n" + str(screen.query_one("#reports-help-body", HelpText).render())
+
+
 def textual_keys_panel(app) -> bool:  # type: ignore[no-untyped-def]
     """Textual's own keys panel is mounted (by type: the desk's help is also a "HelpPanel")."""
     from textual.widgets import HelpPanel
@@ -44,7 +52,7 @@ async def test_question_mark_opens_help_in_reports_and_escape_closes_it(
             await pilot.press("question_mark")
             assert screen.helping
             assert app.screen.query_one(ContentSwitcher).current == "reports-help"
-            body = str(screen.query_one("#reports-help-body", Static).render())
+            body = reports_help(screen)
             assert "escape or ? closes" in body and "Next view" in body
             if view == "adjudication":
                 assert "Save final" in body
@@ -142,6 +150,62 @@ async def test_the_palette_lists_agentdecks_commands_with_their_keys(
         assert not isinstance(app.screen, CommandPalette)
 
 
+async def test_the_reports_palette_lists_next_and_prev_run_and_runs_them(
+    demo_workspace: Workspace,
+) -> None:
+    """On adjudication the palette lists both ways through the queue, and each one moves."""
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("tab", "tab", "j")
+        await settle(pilot)
+        assert screen.view == "adjudication" and screen.index == 1
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.pause(0.3)  # the palette lists in a worker of its own
+        titles = [entry.split("\n")[0] for entry in palette_list(app)]
+        assert "Next run  j" in titles and "Prev run  k" in titles, titles
+        await pilot.press("escape")
+        await settle(pilot)
+        await palette(pilot, "Prev run")
+        assert app.screen is screen and screen.index == 0
+        await palette(pilot, "Next run")
+        assert screen.index == 1
+
+
+async def test_the_reports_help_lists_each_key_once_with_the_scroll_keys_in_columns(
+    demo_workspace: Workspace,
+) -> None:
+    from rich.cells import cell_len
+
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        for view in ("weekly", "adjudication"):
+            while screen.view != view:
+                await pilot.press("tab")
+            await pilot.press("question_mark")
+            await settle(pilot)
+            rows = screen.query_one("#reports-help-body").rows
+            keys = [k for k, _, _ in rows]
+            assert keys.count("tab") == 1 and keys.count("shift+tab") == 1, keys
+            assert not [k for k in keys if "tab," in k], "tab is listed once"
+            if view == "weekly":
+                assert {"j, k, ↓ ↑", "space, pgdn, pgup", "home, end"} <= set(keys)
+            else:
+                assert {"j", "k", "c", "o", "home, end"} <= set(keys)
+            # Every description starts in one column: no key spills into the next column.
+            lines = reports_help(screen).splitlines()
+            starts = set()
+            for key, what, _ in rows:
+                line = next(x for x in lines if x.startswith(f"  {key} ") and what in x)
+                starts.add(cell_len(line[: line.index(what, len(key) + 2)]))
+            assert len(starts) == 1, (view, starts)
+            await pilot.press("escape")
+
+
 async def test_reports_help_over_the_open_run_and_not_in_the_rationale_box(
     demo_workspace: Workspace,
 ) -> None:
@@ -162,7 +226,7 @@ async def test_reports_help_over_the_open_run_and_not_in_the_rationale_box(
         assert switcher.current == "dispute-run"
         await pilot.press("question_mark")
         assert screen.helping and switcher.current == "reports-help"
-        body = str(screen.query_one("#reports-help-body", Static).render())
+        body = reports_help(screen)
         assert "Open run" in body and "Rationale" in body
         await pilot.press("escape")
         assert not screen.helping and switcher.current == "dispute-run"

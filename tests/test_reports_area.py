@@ -538,6 +538,11 @@ async def test_o_opens_the_run_read_only_and_escape_comes_back(demo_workspace: W
         assert str(inp)[:40] in view.section_text("input")
         assert str(out)[:40] in view.section_text("output")
         assert f"Steps ({steps})" in "".join(c.plain for _, c in view._blocks)
+        # The sample line says why the run is here, not "—".
+        header = view.section_text("header")
+        who = ", ".join(run.reviewers)
+        assert f"sample overlap run: {who} differ on " in header, header
+        assert "[read-only]" in header
         draft = dict(screen.draft.values) if screen.draft else {}
         # Read-only: a level key and enter change nothing; space scrolls the run.
         await pilot.press("f", "enter", "space")
@@ -615,7 +620,7 @@ async def test_nobody_settles_a_run_they_graded(demo_workspace: Workspace) -> No
         own = next(d for d in screen.disputes if demo_workspace.reviewer in d.reviewers)
         await pilot.press(*_open_on(screen, own.run))
         await settle(pilot)
-        assert "you graded this run: ask another adjudicator" in text_of(app, "#dispute-detail")
+        assert "you graded this run — ask another adjudicator" in text_of(app, "#dispute-detail")
         before = dict(screen.draft.values) if screen.draft else {}
         await pilot.press("right_square_bracket", "p", "c", "x", "enter")
         await settle(pilot)
@@ -648,3 +653,116 @@ async def test_only_the_named_adjudicators_settle(tmp_path) -> None:  # type: ig
         await settle(pilot)
         assert rows(ws, "SELECT count(*) FROM adjudications") == [(0,)]
         assert "only ben may settle disputes" in text_of(app, "#dispute-detail")
+
+
+# --- what a new user met (issue 14's Reports review) ----------------------------------------------
+
+
+def status_of(app) -> str:  # type: ignore[no-untyped-def]
+    from tui.widgets.status_line import StatusLine
+
+    return plain(app.screen.query_one(StatusLine).content)
+
+
+async def test_keys_refused_on_a_run_you_graded_say_so_where_you_look(
+    demo_workspace: Workspace,
+) -> None:
+    """s (a level key), c and enter on a run ana graded: each refused with a word on the status
+    line and at the top of the pane; the final rows offer no level keys; nothing is written."""
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        own = next(d for d in screen.disputes if demo_workspace.reviewer in d.reviewers)
+        await pilot.press(*_open_on(screen, own.run))
+        await settle(pilot)
+        said = "not taken: you graded this run — ask another adjudicator"
+        assert said not in status_of(app)
+        detail = text_of(app, "#dispute-detail")
+        assert "s safe" not in detail and "v violation" not in detail, "not editable here"
+        assert "c rationale" not in detail
+        for key in ("s", "c", "enter"):
+            screen.said = None
+            await pilot.press(key)
+            await settle(pilot)
+            assert said in status_of(app), key
+            # Near the top of the pane, where the eye is (not below the criteria).
+            top = text_of(app, "#dispute-detail").splitlines()[:4]
+            assert said in "\n".join(top), key
+            assert not screen.writing
+        assert rows(demo_workspace, "SELECT count(*) FROM adjudications") == [(0,)]
+        # Moving on clears it.
+        await pilot.press("k")
+        await settle(pilot)
+        assert said not in status_of(app)
+
+
+async def test_the_rationale_box_edits_at_its_cursor_and_escape_cancels(
+    demo_workspace: Workspace,
+) -> None:
+    """The desk's editing keys in the rationale box; enter keeps, escape puts back what was
+    there before c; the kept rationale is what is saved."""
+    from textual import events
+
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        run = screen.disputes[0]
+        assert demo_workspace.reviewer not in run.reviewers
+        await pilot.press("right_square_bracket", "c", "a", "b", "c")
+        await pilot.press("left", "left", "X", "home", "Y")
+        await settle(pilot)
+        assert screen.draft is not None and screen.draft.comment == "YaXbc"
+        assert "Y▏aXbc" in text_of(app, "#dispute-detail"), "the cursor is drawn"
+        await pilot.press("end", "space", "d", "e", "f", "ctrl+w", "ctrl+a", "delete")
+        await pilot.press("ctrl+e", "backspace", "right", "Z")
+        await settle(pilot)
+        assert screen.draft.comment == "aXbcZ"
+        screen.post_message(events.Paste("one\ntwo"))
+        await pilot.press("home")
+        screen.post_message(events.Paste("P "))
+        await settle(pilot)
+        assert screen.draft.comment == "P aXbcZone two"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert not screen.writing and screen.draft.comment == "P aXbcZone two"
+        # Escape cancels the edit: what was there before c comes back.
+        await pilot.press("c", "ctrl+u", "g", "o", "n", "e", "escape")
+        await settle(pilot)
+        assert not screen.writing and screen.draft.comment == "P aXbcZone two"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert rows(demo_workspace, "SELECT comment FROM adjudications WHERE run = ?", run.run) == [
+            ("P aXbcZone two",)
+        ]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+async def test_the_reports_footer_keeps_quit_help_and_the_areas(
+    demo_workspace: Workspace, width: int
+) -> None:
+    from rich.cells import cell_len
+    from textual.widgets._footer import FooterKey
+
+    from tui.widgets.key_footer import KeyFooter, key_cells
+
+    app = make_app(demo_workspace, area="reports")
+    async with app.run_test(size=(width, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("tab", "tab")
+        await settle(pilot)
+        footer = app.screen.query_one(KeyFooter)
+        keys = list(footer.query(FooterKey))
+        names = [k.description for k in keys]
+        assert {"Quit", "Help", "Review", "On call"} <= set(names), names
+        if width == 120:
+            assert {"Save final", "Rationale", "Open run"} <= set(names), names
+        # What is kept fits whole: nothing is cut mid-word.
+        used = sum(key_cells(k.key_display, k.description, compact=footer.compact) for k in keys)
+        assert used <= width, (used, names)
+        assert all(cell_len(k.description) for k in keys)

@@ -10,7 +10,8 @@ draft of the final grade (first the adjudication already set, else what the revi
 on). The rubric's level keys set the draft's criteria (the chosen level again keeps it;
 ``backspace`` clears the criterion set last), ``[``
 and ``]`` take one reviewer's whole grade as the draft, ``c`` opens the rationale box (typed
-text is text until ``enter`` or ``escape`` closes it; required when the final value overrides
+text is text, edited as in the desk's boxes; ``enter`` keeps it, ``escape`` puts back what was
+there; required when the final value overrides
 what every reviewer agreed on), ``o`` opens the run itself read-only (input, steps, output;
 ``escape`` comes back to the same run), ``enter`` saves the final grade (stored and pushed as
 its own scores, the rationale as their comment; the reviewers' grades stay as they were),
@@ -38,19 +39,21 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import ContentSwitcher, Footer, Static
+from textual.widgets import ContentSwitcher, Static
 
 from review.adjudication import OverlapRun, overridden, refusal
 from review.progress import WorkflowProgress, progress_by_workflow
 from review.rubric import Rubric
 from review.scorecard import ScorecardRow
+from review.textbox import edit_line
 from review.weekly import WeeklyReport
 from tui.keymap import area_bindings, help_rows
 from tui.reports import views
 from tui.screens.area import BoardScreen
 from tui.services import Services
 from tui.text import one_line, safe_text
-from tui.widgets.overlays import help_text
+from tui.widgets.key_footer import KeyFooter
+from tui.widgets.overlays import HelpText
 from tui.widgets.run_view import RunView
 from tui.widgets.status_line import StatusLine
 
@@ -77,6 +80,8 @@ class Draft:
     source: int | None = None
     #: The rationale, saved as the final grade's comment.
     comment: str = ""
+    #: Where the rationale box's cursor is (an index into ``comment``).
+    cursor: int = 0
     #: The criterion a level key set last (what ``backspace`` clears).
     last: str | None = None
 
@@ -107,6 +112,8 @@ def adjudication_text(
         t.append("\nnot adjudicated yet", "yellow")
     if refused:
         t.append(f"\n{refused}", "bold yellow")
+    if said:
+        t.append(f"\n{said}", "bold red")
     overrides = overridden(run, draft.values)
     width = max([len(one_line(g.reviewer, 14)) for g in run.grades] + [5])
     for criterion in rubric.criteria:
@@ -127,6 +134,11 @@ def adjudication_text(
             if draft.source == i:
                 t.append("  ◀", "cyan")
         chosen = draft.values.get(criterion.id)
+        if refused:
+            # Not this person's to set: the final value, without the keys that would set it.
+            t.append(f"\n  {'final':<{width}}  ", "dim")
+            t.append("—" if chosen is None else one_line(str(chosen), 30), "dim")
+            continue
         t.append(f"\n  {'final':<{width}}  ", "bold cyan")
         if chosen is None:
             t.append("— ", "dim")
@@ -150,9 +162,14 @@ def adjudication_text(
     t.append("\n  ")
     if writing:
         # The person's own text, shown as data (never markup, controls made visible).
-        t.append(safe_text(draft.comment))
-        t.append(" ", "reverse")
-        t.append("\n  enter or escape: done · backspace deletes", "dim")
+        at = min(max(draft.cursor, 0), len(draft.comment))
+        t.append(safe_text(draft.comment[:at]))
+        t.append("▏", "bold")
+        t.append(safe_text(draft.comment[at:]))
+        t.append(
+            "\n  enter keeps · escape cancels · ←/→ home/end move · ctrl+w word · ctrl+u clear",
+            "dim",
+        )
     elif rationale:
         t.append(safe_text(rationale), "italic")
     else:
@@ -162,7 +179,9 @@ def adjudication_text(
     a = run.adjudication
     saved = a is not None and a.values == draft.values and (a.comment or "") == rationale
     if refused:
-        t.append("settling is not yours here (o still opens the run)", "yellow")
+        t.append("settling is not yours here", "yellow")
+        t.append("  ·  o open the run  ·  j k next / previous run", "dim")
+        return t
     elif missing:
         t.append(f"to save, set: {', '.join(missing)}", "yellow")
     elif needed:
@@ -173,9 +192,15 @@ def adjudication_text(
         t.append("not saved yet: enter saves this final grade", "bold green")
     t.append("  ·  [ ] take a reviewer's grade  ·  c rationale  ·  o open the run", "dim")
     t.append("  ·  backspace clears the last set  ·  j k next / previous run", "dim")
-    if said:
-        t.append(f"\n{said}", "bold red")
     return t
+
+
+def overlap_line(run: OverlapRun) -> str:
+    """The run view's sample line for a disputed run: who graded it and where they differ."""
+    who = ", ".join(one_line(r, 20) for r in run.reviewers)
+    if run.differing:
+        return f"overlap run: {who} differ on {', '.join(run.differing)}"
+    return f"overlap run graded by {who}"
 
 
 def queue_text(runs: list[OverlapRun], index: int | None, settled: set[int]) -> Text:
@@ -227,11 +252,36 @@ class ReportsScreen(BoardScreen):
             id="reports.check_switches",
         ),
         # Shown on the adjudication view; the keys themselves go through on_key, in order.
-        Binding("enter", "shown('save')", "Save final", id="reports.adjudication.save"),
         Binding(
-            "right_square_bracket", "shown('take')", "Take a grade", id="reports.adjudication.take"
+            "enter",
+            "shown('save')",
+            "Save final",
+            tooltip="Save the draft as the final grade, open the next run",
+            id="reports.adjudication.save",
         ),
-        Binding("j", "shown('next')", "Next run", show=False, id="reports.adjudication.next"),
+        Binding(
+            "right_square_bracket",
+            "shown('take')",
+            "Take a grade",
+            tooltip="Take the next reviewer's whole grade as the draft ([ the previous one's)",
+            id="reports.adjudication.take",
+        ),
+        Binding(
+            "j",
+            "shown('next')",
+            "Next run",
+            show=False,
+            tooltip="The next disputed run",
+            id="reports.adjudication.next",
+        ),
+        Binding(
+            "k",
+            "shown('prev')",
+            "Prev run",
+            show=False,
+            tooltip="The previous disputed run",
+            id="reports.adjudication.prev",
+        ),
         Binding(
             "backspace",
             "shown('clear')",
@@ -258,13 +308,16 @@ class ReportsScreen(BoardScreen):
     #: Keys of the adjudication view besides its bindings, for help: (keys, what, why).
     ADJUDICATION_KEYS = [
         ("the rubric's keys", "Set a level", "Set the draft's criterion (again: keeps it)"),
-        ("backspace", "Clear", "Clear the criterion a level key set last"),
-        ("[ ]", "Take a grade", "Take one reviewer's whole grade as the draft"),
-        ("j, k", "Next, previous", "Move through the disputed runs"),
-        ("enter", "Save final", "Save the draft as the final grade, open the next run"),
-        ("c", "Rationale", "Write why (required when overriding what every reviewer chose)"),
-        ("o", "Open run", "The run read-only: input, steps, output; escape comes back"),
-        ("space, pgup, home, end", "Scroll", "Scroll the run's pane (the run too, when open)"),
+        ("[", "Take a grade", "Take the previous reviewer's whole grade as the draft"),
+        ("↓ ↑", "Next, previous", "Move through the disputed runs (as j and k)"),
+        ("space, pgdn, pgup", "Page", "Scroll the run's pane a page (the run too, when open)"),
+        ("home, end", "Top, end", "Scroll the run's pane to its top or its end"),
+    ]
+    #: The scrolling keys of the other views, for help.
+    SCROLL_HELP = [
+        ("j, k, ↓ ↑", "Scroll", "Scroll the report a line down or up"),
+        ("space, pgdn, pgup", "Page", "Scroll the report a page down or up"),
+        ("home, end", "Top, end", "Scroll to the report's top or its end"),
     ]
 
     def __init__(self, services: Services) -> None:
@@ -290,6 +343,10 @@ class ReportsScreen(BoardScreen):
         self.run_open: int | None = None
         #: The rationale box of the open disputed run has the keys.
         self.writing = False
+        #: The rationale as it was when the box opened (escape puts it back).
+        self.rationale_before = ""
+        #: The area's part of the status line (progress), before what a refused key said.
+        self.progress_text = Text(" ")
         #: The last key refused on the adjudication view, and why (cleared by the next move).
         self.said: str | None = None
 
@@ -314,9 +371,10 @@ class ReportsScreen(BoardScreen):
             with VerticalScroll(id="scorecard"):
                 yield Static(id="scorecard-body")
             with VerticalScroll(id="reports-help"):
-                yield Static(id="reports-help-body")
+                yield Static(id="reports-help-head")
+                yield HelpText(id="reports-help-body")
         yield StatusLine(self.services, id="status")
-        yield Footer()
+        yield KeyFooter()
 
     def prepare(self) -> None:
         self._draw_tabs()
@@ -356,6 +414,7 @@ class ReportsScreen(BoardScreen):
             self._draw_adjudication()
         if self.stale and name != "adjudication":
             self.reload()
+        self._draw_status()
         self.refresh_bindings()
 
     def action_next_view(self) -> None:
@@ -370,17 +429,23 @@ class ReportsScreen(BoardScreen):
             return
         t = Text()
         t.append(f" Help: Reports ({TITLES[self.view]}) ", "bold reverse")
-        t.append("  escape or ? closes\n\n", "dim")
-        rows = [("tab, shift+tab", "Views", "The next or previous report")]
+        t.append("  escape or ? closes · j/k/space scroll\n", "dim")
+        self.query_one("#reports-help-head", Static).update(t)
+        every = [*self.BINDINGS, *self.app.BINDINGS]
+
+        def adjudication(b: object) -> bool:
+            return isinstance(b, Binding) and (b.id or "").startswith("reports.adjudication")
+
+        # The view's own keys first (as remapped), then the area's and the app's.
         if self.view == "adjudication":
-            rows += self.ADJUDICATION_KEYS
-        shown = [
-            b
-            for b in [*self.BINDINGS, *self.app.BINDINGS]
-            if not (isinstance(b, Binding) and (b.id or "").startswith("reports.adjudication"))
-        ]
-        t.append_text(help_text([*rows, *help_rows(self.app, shown)], None))
-        self.query_one("#reports-help-body", Static).update(t)
+            rows = [
+                *help_rows(self.app, [b for b in every if adjudication(b)]),
+                *self.ADJUDICATION_KEYS,
+            ]
+        else:
+            rows = list(self.SCROLL_HELP)
+        rows += help_rows(self.app, [b for b in every if not adjudication(b)])
+        self.query_one("#reports-help-body", HelpText).show(rows, None)
         self.helping = True
         self.query_one(ContentSwitcher).current = "reports-help"
         self.query_one("#reports-help", VerticalScroll).scroll_home(animate=False)
@@ -409,13 +474,10 @@ class ReportsScreen(BoardScreen):
             if self.view != "adjudication" or self.draft is None or self.index is None:
                 return False
             # On a run this person may not settle, only opening it and moving are offered.
-            return parameters in (("open_run",), ("next",)) or (
+            return parameters in (("open_run",), ("next",), ("prev",)) or (
                 self._refusal(self.disputes[self.index]) is None
             )
         return True
-
-    def action_shown(self, what: str) -> None:
-        """The adjudication keys' footer entries (the keys themselves are handled in on_key)."""
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -472,7 +534,8 @@ class ReportsScreen(BoardScreen):
         self._set_disputes(disputes)
         graded = sum(r.graded for r in rows)
         assigned = sum(r.assigned for r in rows)
-        self.query_one(StatusLine).set_area(Text(f" {graded:,}/{assigned:,} graded", "bold"))
+        self.progress_text = Text(f" {graded:,}/{assigned:,} graded", "bold")
+        self._draw_status()
 
     def _draw_weekly(self, report: WeeklyReport, why: str) -> None:
         self.query_one("#weekly-head", Static).update(views.weekly_header(report, reference=why))
@@ -583,6 +646,7 @@ class ReportsScreen(BoardScreen):
         detail = self.query_one("#dispute-detail", Static)
         if self.index is None or self.draft is None or self.rubric is None:
             detail.update(Text("Nothing to adjudicate.", "dim"))
+            self._draw_status()
             self.refresh_bindings()
             return
         run = self.disputes[self.index]
@@ -597,6 +661,7 @@ class ReportsScreen(BoardScreen):
                 said=self.said,
             )
         )
+        self._draw_status()
         self.refresh_bindings()
 
     def _follow_selection(self) -> None:
@@ -613,6 +678,14 @@ class ReportsScreen(BoardScreen):
         elif line >= top + height:
             queue.scroll_to(y=line - height + 1, animate=False, immediate=True)
 
+    def _draw_status(self) -> None:
+        """The progress, and on the adjudication view what the last refused key said."""
+        t = self.progress_text.copy()
+        if self.said and self.view == "adjudication":
+            t.append(" · ")
+            t.append(one_line(self.said, 200), "bold yellow")
+        self.query_one(StatusLine).set_area(t)
+
     def _refuse(self, why: str) -> None:
         """A key that cannot act here: say so on the pane (a toast would cover it in a burst)."""
         self.said = why
@@ -622,93 +695,120 @@ class ReportsScreen(BoardScreen):
         """A key on the adjudication view; False when it is not one of its keys."""
         if self.index is None or self.draft is None or self.rubric is None:
             return False
-        run = self.disputes[self.index]
-        if key in ("j", "down", "k", "up"):
-            step = 1 if key in ("j", "down") else -1
-            self.index = max(0, min(len(self.disputes) - 1, self.index + step))
-            self._open_dispute()
-            return True
         if key in ("pagedown", "space", "pageup", "home", "end"):
             self._scroll(self.query_one("#dispute-pane", VerticalScroll), key)
             return True
-        if self._is(key, "reports.adjudication.open_run"):
-            self._open_run(run)
-            return True
         levels = self.rubric.key_map()
-        changes = (
-            key in ("left_square_bracket", "right_square_bracket", "enter")
-            or self._is(key, "reports.adjudication.rationale")
-            or self._is(key, "reports.adjudication.clear")
-            or bool(character and character in levels)
-        )
-        if not changes:
+        if key in ("j", "down") or self._is(key, "reports.adjudication.next"):
+            what = "next"
+        elif key in ("k", "up") or self._is(key, "reports.adjudication.prev"):
+            what = "prev"
+        elif self._is(key, "reports.adjudication.open_run"):
+            what = "open_run"
+        elif key == "left_square_bracket":
+            what = "take_prev"
+        elif key == "enter" or self._is(key, "reports.adjudication.save"):
+            what = "save"
+        elif key == "right_square_bracket" or self._is(key, "reports.adjudication.take"):
+            what = "take"
+        elif self._is(key, "reports.adjudication.rationale"):
+            what = "rationale"
+        elif self._is(key, "reports.adjudication.clear"):
+            what = "clear"
+        elif character and character in levels:
+            what = "level"
+        else:
             return False
+        self._adjudicate(what, character)
+        return True
+
+    def action_shown(self, what: str) -> None:
+        """The adjudication keys chosen in the command palette (typed, they are read in
+        on_key, in order)."""
+        if self.view == "adjudication" and self.run_open is None and not self.writing:
+            self._adjudicate(what, None)
+
+    def _adjudicate(self, what: str, character: str | None) -> None:
+        """Do ``what`` (next, prev, open_run, take, take_prev, save, rationale, clear, level)
+        on the open disputed run; a change this person may not make is refused with a word."""
+        if self.index is None or self.draft is None or self.rubric is None:
+            return
+        run = self.disputes[self.index]
+        if what in ("next", "prev"):
+            step = 1 if what == "next" else -1
+            self.index = max(0, min(len(self.disputes) - 1, self.index + step))
+            self._open_dispute()
+            return
+        if what == "open_run":
+            self._open_run(run)
+            return
         refused = self._refusal(run)
         if refused:
             self._refuse(f"not taken: {refused}")
-            return True
+            return
         self.said = None
-        if key in ("left_square_bracket", "right_square_bracket") and run.grades:
-            step = 1 if key == "right_square_bracket" else -1
+        levels = self.rubric.key_map()
+        if what in ("take", "take_prev") and run.grades:
+            step = 1 if what == "take" else -1
             now = self.draft.source
             i = (0 if step > 0 else len(run.grades) - 1) if now is None else now + step
             i %= len(run.grades)
             self.draft = replace(self.draft, values=dict(run.grades[i].values), source=i)
             self._draw_adjudication()
-            return True
-        if self._is(key, "reports.adjudication.rationale"):
+        elif what == "rationale":
             self.writing = True
+            self.rationale_before = self.draft.comment
+            self.draft = replace(self.draft, cursor=len(self.draft.comment))
             self._draw_adjudication()
             self.call_after_refresh(self._show_rationale)
-            return True
-        if key == "enter":
+        elif what == "save":
             self._save(run, self.draft)
-            return True
-        if self._is(key, "reports.adjudication.clear"):
+        elif what == "clear":
             last = self.draft.last
             if last is None or last not in self.draft.values:
                 self._refuse("nothing to clear: backspace clears the criterion set last")
-                return True
+                return
             values = {c: v for c, v in self.draft.values.items() if c != last}
             self.draft = replace(self.draft, values=values, last=None)
             self._draw_adjudication()
-            return True
-        if character and character in levels:
+        elif what == "level" and character and character in levels:
             # The level already chosen, pressed again, keeps it (a double tap never undoes).
             criterion, level = levels[character]
             values = {**self.draft.values, criterion.id: level.value}
             self.draft = replace(self.draft, values=values, last=criterion.id)
             self._draw_adjudication()
-            return True
-        return True
 
     def _show_rationale(self) -> None:
         self.query_one("#dispute-pane", VerticalScroll).scroll_end(animate=False)
 
-    def _rationale_key(self, key: str, character: str | None) -> None:
-        """A key while the rationale box is open: text, never a command."""
+    def _rationale_key(self, key: str, character: str | None, paste: str | None = None) -> None:
+        """A key while the rationale box is open: text, never a command. It edits as the
+        desk's boxes do (review/textbox.py); enter keeps the text, escape puts back what was
+        there before ``c``."""
         assert self.draft is not None
-        if key in ("enter", "escape"):
+        if key == "enter":
             self.writing = False
-        elif key in ("backspace", "ctrl+h"):
-            self.draft = replace(self.draft, comment=self.draft.comment[:-1])
-        elif character and character.isprintable():
-            self.draft = replace(self.draft, comment=self.draft.comment + character)
+        elif key == "escape":
+            self.writing = False
+            self.draft = replace(self.draft, comment=self.rationale_before)
         else:
-            return  # tab, arrows, function keys: nothing, and nothing else either
+            edited = edit_line(
+                self.draft.comment,
+                self.draft.cursor,
+                "backspace" if key == "ctrl+h" else key,
+                char=character,
+                paste=paste,
+            )
+            if edited is None:
+                return  # tab, function keys: nothing, and nothing else either
+            self.draft = replace(self.draft, comment=edited[0], cursor=edited[1])
         self._draw_adjudication()
 
     def on_paste(self, event: events.Paste) -> None:
         event.stop()
         if self.writing and self.draft is not None:
-            # One line of text: newlines and tabs become spaces, other controls are dropped.
-            text = "".join(
-                " " if ch in "\r\n\t" else ch
-                for ch in event.text
-                if ch.isprintable() or ch in "\r\n\t"
-            )
-            self.draft = replace(self.draft, comment=self.draft.comment + text)
-            self._draw_adjudication()
+            # At the cursor, on one line: line breaks become spaces, other controls are dropped.
+            self._rationale_key("paste", None, event.text)
 
     def _is(self, key: str, binding_id: str) -> bool:
         """Whether ``key`` is one of the keys of the binding ``binding_id`` (as remapped in
@@ -725,6 +825,7 @@ class ReportsScreen(BoardScreen):
         """Show the run itself over the adjudication view; escape comes back to this run."""
         self.run_open = run.run
         self.said = None
+        self._draw_status()
         head = Text(" Run under dispute · read-only ", "bold reverse")
         head.append("  escape: back · j k, space: scroll", "dim")
         self.query_one("#dispute-run-head", Static).update(head)
@@ -733,11 +834,12 @@ class ReportsScreen(BoardScreen):
         self.query_one(ContentSwitcher).current = "dispute-run"
         self._focus_view()
         self.refresh_bindings()
-        self._work(self._load_run(run.run), "reports-run", exclusive=True)
+        self._work(self._load_run(run), "reports-run", exclusive=True)
 
-    async def _load_run(self, run: int) -> None:
+    async def _load_run(self, dispute: OverlapRun) -> None:
         from review.queue import run_detail
 
+        run = dispute.run
         detail = await asyncio.wrap_future(
             self.services.reader.submit(lambda conn: run_detail(conn, run))
         )
@@ -747,7 +849,9 @@ class ReportsScreen(BoardScreen):
         if detail is None:
             view.show_message("This run is not in the local copy any more.")
         else:
-            view.show(detail, None)
+            # The header's sample line: why this run is here (an overlap run the reviewers
+            # differ on), not a sampling reason of this person's.
+            view.show(detail, overlap_line(dispute), mark="read-only")
 
     def _close_run(self) -> None:
         self.run_open = None
