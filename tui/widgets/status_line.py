@@ -31,6 +31,8 @@ LAST_SYNC = 9
 class Part:
     text: Text
     rank: int = KEEP
+    #: May be cut at a word when the parts that stay are too wide (a message, an area's text).
+    cut: bool = False
 
 
 def status_parts(status: Status, *, now: float | None = None) -> list[Part]:
@@ -96,7 +98,7 @@ def _crop_words(text: Text, width: int) -> Text:
 def fit_line(parts: Sequence[Part], width: int) -> Text:
     """The parts joined by ' · ' after a leading space, fitted to ``width`` cells: the highest
     ranks dropped whole first; if the parts that always stay are still too wide, the longest is
-    cut at a word."""
+    cut at a word (a part marked ``cut`` first: the message, an area's text)."""
     kept = [p for p in parts if p.text.plain.strip()]
 
     def size(ps: Iterable[Part]) -> int:
@@ -113,8 +115,9 @@ def fit_line(parts: Sequence[Part], width: int) -> Text:
         del kept[drop]
     texts = [p.text for p in kept]
     over = size(kept) - width
+    cuttable = [i for i, p in enumerate(kept) if p.cut] or list(range(len(kept)))
     while over > 0 and texts:
-        longest = max(range(len(texts)), key=lambda i: cell_len(texts[i].plain))
+        longest = max(cuttable, key=lambda i: cell_len(texts[i].plain))
         room = cell_len(texts[longest].plain) - over
         cropped = _crop_words(texts[longest], max(1, room))
         if cell_len(cropped.plain) >= cell_len(texts[longest].plain):
@@ -164,7 +167,7 @@ class StatusLine(Widget):
     def set_area(self, text: Text) -> None:
         """The area's part as one text (cut at a word when the line is narrow)."""
         plain = text.plain
-        self.set_parts([Part(text[len(plain) - len(plain.lstrip()) :])])
+        self.set_parts([Part(text[len(plain) - len(plain.lstrip()) :], cut=True)])
 
     def set_parts(self, parts: Sequence[Part]) -> None:
         self.parts = list(parts)
@@ -188,7 +191,7 @@ class StatusLine(Widget):
         self.refresh()
 
     def line(self, width: int) -> Text:
-        parts = [Part(self.message)] if self.message is not None else []
+        parts = [Part(self.message, cut=True)] if self.message is not None else []
         parts += self.parts
         parts += status_parts(self.status)
         return fit_line(parts, width)
