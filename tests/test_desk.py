@@ -892,7 +892,7 @@ async def test_find_opens_a_run_outside_the_queue_read_only(demo_workspace: Work
         await pilot.press("p", "e", "c")  # refused: nothing is written, no comment box
         await settle(pilot)
         assert app.desk.state.mode == "desk"
-        assert "read-only" in str(app.desk.query_one("#status").render()).split(" · ")[0]
+        assert "read-only" in str(app.desk.query_one("#status").render()).split(" · ")[0].lower()
         assert not [n for n in app._notifications if "read-only" in str(n.message).lower()]
         with db(demo_workspace) as conn:
             assert conn.execute("SELECT count(*) FROM grades").fetchone()[0] == grades_before
