@@ -8,7 +8,7 @@ left is cut only at a word, with an ellipsis. Widths are measured in cells (rich
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -33,6 +33,8 @@ class Part:
     rank: int = KEEP
     #: May be cut at a word when the parts that stay are too wide (a message, an area's text).
     cut: bool = False
+    #: False when the text starts with its own separator (styled as the part is).
+    sep: bool = True
 
 
 def status_parts(status: Status, *, now: float | None = None) -> list[Part]:
@@ -60,12 +62,9 @@ def status_parts(status: Status, *, now: float | None = None) -> list[Part]:
         parts.append(Part(t))
     if status.last_sync is not None:
         ago = max(0, int((now or time.time()) - status.last_sync))
-        parts.append(
-            Part(
-                Text("synced " + ("just now" if ago < 60 else f"{ago // 60} min ago"), "dim"),
-                LAST_SYNC,
-            )
-        )
+        t = Text(" · synced ", "dim")
+        t.append("just now" if ago < 60 else f"{ago // 60} min ago", "dim")
+        parts.append(Part(t, LAST_SYNC, sep=False))
     if status.error:
         parts.append(Part(Text(one_line(status.error, 200), "bold red")))
     return parts
@@ -95,17 +94,26 @@ def _crop_words(text: Text, width: int) -> Text:
     return out
 
 
+def _join(parts: Sequence[Part], texts: Sequence[Text]) -> Text:
+    """The texts after a leading space (unless the first has one), each after ' · ' unless its
+    part carries its own separator."""
+    line = Text()
+    for i, (part, text) in enumerate(zip(parts, texts, strict=True)):
+        if i == 0:
+            if not text.plain.startswith(" "):
+                line.append(" ")
+        elif part.sep:
+            line.append(SEP)
+        line.append_text(text)
+    return line
+
+
 def fit_line(parts: Sequence[Part], width: int) -> Text:
     """The parts joined by ' · ' after a leading space, fitted to ``width`` cells: the highest
     ranks dropped whole first; if the parts that always stay are still too wide, the longest is
     cut at a word (a part marked ``cut`` first: the message, an area's text)."""
     kept = [p for p in parts if p.text.plain.strip()]
-
-    def size(ps: Iterable[Part]) -> int:
-        ps = list(ps)
-        return 1 + sum(cell_len(p.text.plain) for p in ps) + cell_len(SEP) * max(0, len(ps) - 1)
-
-    while size(kept) > width:
+    while cell_len(_join(kept, [p.text for p in kept]).plain) > width:
         droppable = [p for p in kept if p.rank != KEEP]
         if not droppable:
             break
@@ -114,7 +122,7 @@ def fit_line(parts: Sequence[Part], width: int) -> Text:
         drop = len(kept) - 1 - [p.rank for p in reversed(kept)].index(worst.rank)
         del kept[drop]
     texts = [p.text for p in kept]
-    over = size(kept) - width
+    over = cell_len(_join(kept, texts).plain) - width
     cuttable = [i for i, p in enumerate(kept) if p.cut] or list(range(len(kept)))
     while over > 0 and texts:
         longest = max(cuttable, key=lambda i: cell_len(texts[i].plain))
@@ -123,10 +131,8 @@ def fit_line(parts: Sequence[Part], width: int) -> Text:
         if cell_len(cropped.plain) >= cell_len(texts[longest].plain):
             break
         texts[longest] = cropped
-        over = 1 + sum(cell_len(x.plain) for x in texts) + cell_len(SEP) * (len(texts) - 1) - width
-    line = Text(" ")
-    line.append_text(Text(SEP).join(texts))
-    return line
+        over = cell_len(_join(kept, texts).plain) - width
+    return _join(kept, texts)
 
 
 class StatusLine(Widget):
@@ -166,8 +172,7 @@ class StatusLine(Widget):
 
     def set_area(self, text: Text) -> None:
         """The area's part as one text (cut at a word when the line is narrow)."""
-        plain = text.plain
-        self.set_parts([Part(text[len(plain) - len(plain.lstrip()) :], cut=True)])
+        self.set_parts([Part(text, cut=True)])
 
     def set_parts(self, parts: Sequence[Part]) -> None:
         self.parts = list(parts)
