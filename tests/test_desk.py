@@ -881,11 +881,19 @@ async def test_find_opens_a_run_outside_the_queue_read_only(demo_workspace: Work
         header = app.desk.query_one("#run").section_text("header")
         assert "read-only" in header and owner in header
         assert "read-only" in str(app.desk.query_one("#status").render())
+        # The rubric pane says so too, with no keys to grade and no blind-review count.
+        pane = str(app.desk.query_one("#rubric").render())
+        assert pane.startswith("read-only"), pane
+        assert "required set" not in pane and "hidden until" not in pane
+        assert "(c)" not in pane and "(e)" not in pane
+        assert " p " not in pane and "○" not in pane
         queue = app.desk.query_one(QueueList)
         assert queue.row(queue.cursor).run == place  # the queue keeps your place
         await pilot.press("p", "e", "c")  # refused: nothing is written, no comment box
         await settle(pilot)
         assert app.desk.state.mode == "desk"
+        assert "read-only" in str(app.desk.query_one("#status").render()).split(" · ")[0].lower()
+        assert not [n for n in app._notifications if "read-only" in str(n.message).lower()]
         with db(demo_workspace) as conn:
             assert conn.execute("SELECT count(*) FROM grades").fetchone()[0] == grades_before
         await pilot.press("escape")

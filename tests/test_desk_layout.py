@@ -169,3 +169,83 @@ def test_help_descriptions_wrap_under_their_column() -> None:
     assert all(line[column] != " " for line in continued), "under the column, not before"
     # Without a width (other areas' help), the text is as before: one line per key.
     assert len(help_text(rows, None).plain.split("\n")) == 1 + len(rows) + 1
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_status_line_keeps_the_outbox_and_a_message_when_narrow(
+    demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    """With a filter on and a message, the line drops whole parts by rank (the rubric version
+    and the last sync first) and keeps the message and the outbox/online state, cut nowhere."""
+    from rich.cells import cell_len
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size) as pilot:
+        await _open(pilot)
+        await pilot.press("tab")  # a filter: to-do
+        await settle(pilot)
+        line = str(app.screen.query_one(StatusLine).render())
+        assert "filter: to-do" in line, line
+        assert "outbox" in line and ("online" in line or "offline" in line), line
+        assert cell_len(line) <= size[0]
+        assert not line.rstrip().endswith("·")
+        await pilot.press("H")  # a key with no meaning: said first on the line
+        await settle(pilot)
+        line = str(app.screen.query_one(StatusLine).render())
+        assert line.startswith(" H is not bound"), line
+        assert "outbox" in line and cell_len(line) <= size[0]
+
+
+def test_the_status_line_drops_parts_whole_by_rank() -> None:
+    from rich.text import Text
+
+    from tui.widgets.status_line import Part, fit_line
+
+    parts = [
+        Part(Text("said")),
+        Part(Text("54/91 graded"), 1),
+        Part(Text("run 3 of 36"), 2),
+        Part(Text("filter: to-do"), 3),
+        Part(Text("support-quality@966e62144d62"), 4),
+        Part(Text("outbox 0 · online")),
+        Part(Text("synced 2 min ago"), 9),
+    ]
+    assert str(fit_line(parts, 200)).count(" · ") == 7
+    assert str(fit_line(parts, 80)) == (
+        " said · 54/91 graded · run 3 of 36 · filter: to-do · outbox 0 · online"
+    )
+    assert str(fit_line(parts, 40)) == " said · 54/91 graded · outbox 0 · online"
+    # Parts that always stay: the message is cut at a word, never inside one.
+    long = [Part(Text("one two three four five six"), cut=True), Part(Text("outbox 0 · online"))]
+    assert str(fit_line(long, 36)) == " one two three… · outbox 0 · online"
+
+
+def test_the_text_box_hint_keeps_whole_items_that_fit() -> None:
+    from rich.cells import cell_len
+
+    from tui.widgets.overlays import PROMPT_HINT, fit_hint
+
+    assert fit_hint(PROMPT_HINT, 200) == PROMPT_HINT
+    for width in (30, 45, 60, 74):
+        hint = fit_hint(PROMPT_HINT, width)
+        assert cell_len(hint) <= width
+        assert hint.startswith("enter save · escape cancel")
+        assert all(item in PROMPT_HINT.split(" · ") for item in hint.split(" · "))
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_skip_box_hint_fits_the_box(
+    demo_workspace: Workspace, size: tuple[int, int]
+) -> None:
+    from tui.widgets.overlays import PromptBox
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=size) as pilot:
+        await _open(pilot)
+        await pilot.press("z")
+        await settle(pilot)
+        box = app.screen.query_one(PromptBox)
+        assert box.display
+        hint = str(box.query_one("#prompt-hint").render())
+        assert hint.startswith("enter skip · escape cancel")
+        assert any(hint in line for line in screen_lines(app)), hint

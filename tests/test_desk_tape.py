@@ -801,14 +801,23 @@ async def test_a_key_with_no_meaning_says_so(synced_demo: Workspace) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first = app.desk.current_run
-        await pilot.press("2", "P", "J")
-        await settle(pilot)
+        # Said in the status line (not in a toast), until the next key.
+        for key, said in [
+            ("J", "J is not bound — Caps Lock on? j is Next."),
+            ("2", "2 is not an answer: tone takes 1, 3 or 5."),
+            ("P", "P is not bound — Caps Lock on? p is pass (task_success)."),
+        ]:
+            await pilot.press(key)
+            await settle(pilot)
+            status = str(app.desk.query_one("#status").render())
+            assert status.startswith(" " + said), status
+            assert "outbox" in status
+        assert not app._notifications
         assert app.desk.current_run == first
-        said = [n.message for n in app._notifications]
-        assert "J is not bound — Caps Lock on? j is Next." in said
-        assert "2 is not an answer: tone takes 1, 3 or 5." in said
-        assert "P is not bound — Caps Lock on? p is pass (task_success)." in said
         assert grade_row(ws, first) is None
+        await pilot.press("down")  # the next key takes the message away
+        await settle(pilot)
+        assert "not bound" not in str(app.desk.query_one("#status").render())
 
 
 async def test_a_burst_counts_no_time_on_runs_it_never_saw_drawn(synced_demo: Workspace) -> None:

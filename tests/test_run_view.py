@@ -153,3 +153,29 @@ async def test_message_replaces_the_run() -> None:
         rows = drawn(view)
         assert rows[0].strip() == "No runs in this view of the queue."
         assert not any(row.strip() for row in rows[1:])
+
+
+def test_the_header_says_why_a_run_was_sampled_in_words() -> None:
+    from tui.widgets.run_view import sample_reason
+
+    assert sample_reason("sample") == "random (at the workflow's rate)"
+    assert sample_reason("always:status=error") == "always included: status=error"
+    assert sample_reason(None) == "—"
+    said = "not in your queue, read-only: assigned to ben"
+    assert sample_reason(said) == said
+
+
+async def test_an_ordinarily_sampled_run_does_not_read_sample_sample(demo_workspace) -> None:  # type: ignore[no-untyped-def]
+    from tui.app import make_app
+
+    app = make_app(demo_workspace)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        seen = set()
+        for _ in range(6):
+            header = app.screen.query_one("#run").section_text("header")
+            assert "sample sample" not in header, header
+            seen.add(header.split("\nsample ")[1].split("\n")[0])
+            await pilot.press("j")
+            await settle(pilot)
+        assert "random (at the workflow's rate)" in seen, seen

@@ -38,7 +38,7 @@ from tui.widgets.overlays import HelpPanel, OutputPanel, PromptBox
 from tui.widgets.queue_list import BLOCK, QueueList
 from tui.widgets.rubric_panel import RubricPanel
 from tui.widgets.run_view import RunView
-from tui.widgets.status_line import StatusLine
+from tui.widgets.status_line import Part, StatusLine
 
 T = TypeVar("T")
 
@@ -369,6 +369,8 @@ class ReviewScreen(AreaScreen):
             return  # quit, areas, palette: the app handles them at once
         event.stop()
         event.prevent_default()
+        # The last key's message stays until the next key.
+        self.query_one(StatusLine).clear_message()
         now = time.monotonic()
         key, char = event.key, event.character
         if key.startswith("alt+") and binding is None:
@@ -481,7 +483,7 @@ class ReviewScreen(AreaScreen):
 
     def action_sync(self) -> None:
         if not self.services.start_sync():
-            self.notify("A sync is already running.", markup=False)
+            self.query_one(StatusLine).say("A sync is already running.")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # The footer shows the keys that matter now: "o" only when the output was cut.
@@ -558,14 +560,18 @@ class ReviewScreen(AreaScreen):
         self._draw_mode(before)
         for effect in r.effects:
             self._effect(effect)
-        for error in r.errors:
-            self.notify(error, title="Key skipped", severity="error", markup=False)
+        notices = [str(e.args[0]) for e in r.effects if e.kind == "notice"]
+        if r.errors:
+            # A key that could not be applied: said where the keys' messages are, in red.
+            self.query_one(StatusLine).say("Key skipped: " + r.errors[-1], "bold red")
+        elif notices:
+            self.query_one(StatusLine).say(notices[-1])
         self.update_title()
         self.update_status()
 
     def _effect(self, effect: t.Effect) -> None:
         if effect.kind == "notice":
-            self.notify(one_line(str(effect.args[0]), 200), markup=False, timeout=3)
+            pass  # said in the status line once the batch is drawn (on_tape_reported)
         elif effect.kind == "scroll":
             target, unit, amount = effect.args
             if target == "run":
@@ -618,7 +624,7 @@ class ReviewScreen(AreaScreen):
                 "Skip this run: why can it not be judged? (a reason is required)",
                 self.state.text,
                 cursor=self.state.cursor,
-                hint="enter skip · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
+                hint="enter skip · escape cancel · ctrl+w word · ctrl+u clear · ←/→ home/end move",
             )
         elif mode == t.FINDING:
             prompt.show(
@@ -626,7 +632,7 @@ class ReviewScreen(AreaScreen):
                 "(a prefix is enough)",
                 self.state.text,
                 cursor=self.state.cursor,
-                hint="enter find · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
+                hint="enter find · escape cancel · ctrl+w word · ctrl+u clear · ←/→ home/end move",
             )
         elif mode == t.READING_OUTPUT and before.mode != t.READING_OUTPUT:
             detail = self.details.get(self.state.run or -1, (None, None))[0]
@@ -935,7 +941,9 @@ class ReviewScreen(AreaScreen):
             own.values if own else None,
             bool(own and own.complete),
         )
-        self.query_one(RubricPanel).show(setup.rubric, self.grade, view)
+        self.query_one(RubricPanel).show(
+            setup.rubric, self.grade, view, read_only=self.state.foreign
+        )
 
     def _whose(self, run: int) -> str:
         """The header's sample line for a run outside the reviewer's queue."""
@@ -984,21 +992,25 @@ class ReviewScreen(AreaScreen):
         self.query_one("#queue-title", Static).update(Text(" · ".join(parts), "bold"))
 
     def update_status(self) -> None:
-        t_ = Text()
+        """The desk's parts of the status line, ranked: what stays longest when it is narrow."""
+        parts: list[Part] = []
+        if self.state.clearing:
+            parts.append(
+                Part(Text("clear: press the answer's key (escape cancels)", "bold yellow"))
+            )
         if self.progress is not None:
             done, total = self.progress
-            t_.append(f" {done:,}/{total:,} graded", "bold")
+            parts.append(Part(Text(f"{done:,}/{total:,} graded", "bold"), 1))
         else:
-            t_.append(" …/… graded", "bold")
+            parts.append(Part(Text("…/… graded", "bold"), 1))
         if self.state.foreign:
-            t_.append(" · read-only: not in your queue (escape goes back)", "bold magenta")
+            parts.append(
+                Part(Text("read-only: not in your queue (escape goes back)", "bold magenta"), 2)
+            )
         elif self.state.run is not None:
             where = f"{self.index + 1:,}" if self.index is not None else "…"
             of = f"{self.total:,}" if self.total is not None else "…"
-            t_.append(f" · run {where} of {of}")
-        setup = self.services.setup
-        if setup is not None:
-            t_.append(f" · {setup.rubric.id}@{setup.rubric.version}", "dim")
+            parts.append(Part(Text(f"run {where} of {of}"), 2))
         flt = self.state.flt
         filters = []
         if flt.graded is not None:
@@ -1010,13 +1022,16 @@ class ReviewScreen(AreaScreen):
         if flt.week:
             filters.append(f"week {flt.week}")
         if filters:
-            t_.append(" · filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan")
-        if self.state.clearing:
-            t_.append(" · clear: press the answer's key (escape cancels)", "bold yellow")
+            parts.append(
+                Part(Text("filter: " + ", ".join(one_line(f, 30) for f in filters), "cyan"), 3)
+            )
+        setup = self.services.setup
+        if setup is not None:
+            parts.append(Part(Text(f"{setup.rubric.id}@{setup.rubric.version}", "dim"), 4))
         waiting = self.services.unsaved()
         if waiting > 1:
-            t_.append(f" · saving {waiting} keys…", "yellow")
-        self.query_one(StatusLine).set_area(t_)
+            parts.append(Part(Text(f"saving {waiting} keys…", "yellow"), 1))
+        self.query_one(StatusLine).set_parts(parts)
 
     # -- quitting ----------------------------------------------------------------------------------
 

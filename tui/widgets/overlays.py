@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from rich.cells import cell_len
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
@@ -20,9 +20,37 @@ from review.rubric import Rubric
 from tui.text import guidance_text, human_size, safe_text, wrap_lines
 from tui.widgets.long_text import LongText
 
+#: The text box's keys, most needed first: the hint keeps as many whole items as fit its width.
+PROMPT_HINT = "enter save · escape cancel · ctrl+w word · ctrl+u clear · ←/→ home/end move"
+
+
+def fit_hint(hint: str, width: int) -> str:
+    """The items of ``hint`` (split at " · "), in order, that fit ``width`` cells: an item that
+    does not fit is left out whole (the items are written most needed first)."""
+    kept: list[str] = []
+    used = 0
+    for item in hint.split(" · "):
+        size = cell_len(item) + (3 if kept else 0)
+        if used + size <= width:
+            kept.append(item)
+            used += size
+    return " · ".join(kept)
+
 
 class PromptBox(Vertical):
     """One line of text being typed: the title, the text with a cursor, the keys."""
+
+    _hint = PROMPT_HINT
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._draw_hint()
+
+    def _draw_hint(self) -> None:
+        label = self.query_one("#prompt-hint", Label)
+        # The box's width (the label is as wide as its text); 0 before the box is laid out,
+        # and it is drawn again when it is (on_resize).
+        width = self.content_region.width or 80
+        label.update(Text(fit_hint(self._hint, width), "dim"))
 
     def compose(self) -> ComposeResult:
         yield Label(id="prompt-title")
@@ -35,10 +63,11 @@ class PromptBox(Vertical):
         text: str,
         *,
         cursor: int | None = None,
-        hint: str = "enter save · escape cancel · ←/→ home/end move · ctrl+w word · ctrl+u clear",
+        hint: str | None = None,
     ) -> None:
         self.query_one("#prompt-title", Label).update(Text(title, "bold"))
-        self.query_one("#prompt-hint", Label).update(Text(hint, "dim"))
+        self._hint = PROMPT_HINT if hint is None else hint
+        self._draw_hint()
         at = len(text) if cursor is None else min(max(cursor, 0), len(text))
         # The text typed is printable already (the tape keeps nothing else); safe_text anyway.
         t = Text(safe_text(text[:at]))

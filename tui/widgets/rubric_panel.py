@@ -70,7 +70,10 @@ def rubric_text(
     compact: bool = False,
     others: OthersView | None = None,
     advance: str = "auto",
+    read_only: bool = False,
 ) -> Text:
+    if read_only:
+        return _read_only_text(rubric, compact=compact)
     values = grade.values if grade else {}
     others = others or OthersView(count=0)
     t = Text()
@@ -149,6 +152,31 @@ def rubric_text(
     return t
 
 
+def _read_only_text(rubric: Rubric, *, compact: bool) -> Text:
+    """The rubric for a run outside the reviewer's queue: what it asks, with no keys to grade
+    it and no count of answers (whose run it is, is in the run's header)."""
+    t = Text()
+    t.append("read-only", "bold magenta")
+    t.append(": not in your queue, nothing to grade here (escape goes back)", "magenta")
+    for criterion in rubric.display_order:
+        t.append("\n")
+        t.append("  ")
+        t.append(criterion.id, "bold")
+        t.append(" (required)" if criterion.required else " (optional)", "dim")
+        if not compact:
+            t.append("\n  ")
+            t.append(safe_text(criterion.question), "italic")
+        t.append("\n  ")
+        start = len(t)
+        t.append(
+            " · ".join(
+                one_line(level.label, 9 if compact else 30) for level in criterion.scale.levels
+            )
+        )
+        t.stylize("dim", start, len(t))
+    return t
+
+
 def open_criterion_rows(plain: str, width: int) -> tuple[int, int] | None:
     """The rows (first, end) the first unanswered criterion takes in ``plain`` drawn
     ``width`` cells wide (wrapped as a Static wraps it), or None when every one is answered."""
@@ -182,13 +210,31 @@ class RubricPanel(Static):
         self.compact = False
         #: ``[review] advance``: what the answer completing the grade does, said in the pane.
         self.advance = "auto"
+        #: A run outside the reviewer's queue: the rubric is shown without keys to grade it.
+        self.read_only = False
         self._shown: Text | None = None
 
-    def show(self, rubric: Rubric, grade: Grade | None, others: OthersView | None = None) -> None:
+    def show(
+        self,
+        rubric: Rubric,
+        grade: Grade | None,
+        others: OthersView | None = None,
+        *,
+        read_only: bool | None = None,
+    ) -> None:
         self.rubric = rubric
         self.grade = grade
         self.others = others
-        text = rubric_text(rubric, grade, compact=self.compact, others=others, advance=self.advance)
+        if read_only is not None:
+            self.read_only = read_only
+        text = rubric_text(
+            rubric,
+            grade,
+            compact=self.compact,
+            others=others,
+            advance=self.advance,
+            read_only=self.read_only,
+        )
         # The desk calls this after every key; moving between ungraded runs draws the same
         # text, and updating a Static lays it out and renders it again in the next frame.
         if text != self._shown:

@@ -82,6 +82,19 @@ MARKS = {
 }
 
 
+def sample_reason(reason: str | None) -> str:
+    """The header's words for why a run was sampled (the assignment's reason, from
+    ``review.sampling``): "sample" is the random draw at the workflow's rate, "always:…" an
+    always-include rule; anything else (the desk's own line for a run outside the queue) as is."""
+    if not reason:
+        return "—"
+    if reason == "sample":
+        return "random (at the workflow's rate)"
+    if reason.startswith("always:"):
+        return "always included: " + reason[len("always:") :]
+    return reason
+
+
 def header_text(detail: RunDetail, reason: str | None, mark: str | None = None) -> Text:
     t = Text()
     t.append(one_line(detail.run_id, 100), "bold")
@@ -107,7 +120,7 @@ def header_text(detail: RunDetail, reason: str | None, mark: str | None = None) 
     fb = detail.feedback or "—"
     t.append(one_line(fb, 40), ERROR_TEXT if fb == "negative" else "")
     t.append("\nsample ", LABEL)
-    t.append(one_line(reason or "—", 60))
+    t.append(one_line(sample_reason(reason), 60))
     if detail.tags:
         t.append("\ntags ", LABEL)
         t.append(one_line(", ".join(str(tag) for tag in detail.tags), 160), DIM)
