@@ -661,7 +661,7 @@ async def test_only_the_named_adjudicators_settle(tmp_path) -> None:  # type: ig
 def status_of(app) -> str:  # type: ignore[no-untyped-def]
     from tui.widgets.status_line import StatusLine
 
-    return plain(app.screen.query_one(StatusLine).content)
+    return plain(app.screen.query_one(StatusLine).render())
 
 
 async def test_keys_refused_on_a_run_you_graded_say_so_where_you_look(
