@@ -5,6 +5,8 @@ Every binding has an id so ``[keys]`` in agentdeck.toml can remap it (``App.set_
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.app import App
 from textual.binding import Binding, BindingType
 
@@ -68,3 +70,24 @@ def help_rows(app: App[object], bindings: list[BindingType]) -> list[tuple[str, 
         seen.add(binding.id)
         rows.append((key_display(app, binding), binding.description, binding.tooltip))
     return rows
+
+
+#: The keys that scroll a view that reads (help, a report, a card, a run), everywhere alike.
+SCROLL_KEYS = ("down", "j", "up", "k", "pagedown", "space", "pageup", "home", "end")
+
+
+def scroll_by_key(widget: Any, key: str) -> None:
+    """Scroll ``widget`` (anything with Textual's scroll methods) as ``key`` asks: a line, a
+    page, or to either end."""
+    if key in ("down", "j"):
+        widget.scroll_down(animate=False)
+    elif key in ("up", "k"):
+        widget.scroll_up(animate=False)
+    elif key in ("pagedown", "space"):
+        widget.scroll_page_down(animate=False)
+    elif key == "pageup":
+        widget.scroll_page_up(animate=False)
+    elif key == "home":
+        widget.scroll_home(animate=False)
+    elif key == "end":
+        widget.scroll_end(animate=False)

@@ -42,7 +42,7 @@ from runbooks.catalog import Catalog, OnCallFiles
 from runbooks.engine import sessions
 from runbooks.incidents import IncidentDetail, IncidentLine, incident_detail, incident_lines
 from store.documents import DocumentError
-from tui.keymap import AREAS, area_bindings, help_rows, key_display
+from tui.keymap import AREAS, area_bindings, help_rows, key_display, scroll_by_key
 from tui.oncall.runbook_view import RunbookView
 from tui.screens.area import BoardScreen
 from tui.services import Services
@@ -575,20 +575,6 @@ class OnCallScreen(BoardScreen):
         self._help_from = self.view
         self._show("help")
 
-    def _scroll_key(self, scroll: VerticalScroll, key: str) -> None:
-        if key in ("down", "j"):
-            scroll.scroll_down(animate=False)
-        elif key in ("up", "k"):
-            scroll.scroll_up(animate=False)
-        elif key in ("pagedown", "space"):
-            scroll.scroll_page_down(animate=False)
-        elif key == "pageup":
-            scroll.scroll_page_up(animate=False)
-        elif key == "home":
-            scroll.scroll_home(animate=False)
-        elif key == "end":
-            scroll.scroll_end(animate=False)
-
     # -- views and keys --------------------------------------------------------------------------
 
     def _show(self, view: str) -> None:
@@ -683,14 +669,14 @@ class OnCallScreen(BoardScreen):
             if key in ("escape", "question_mark", "q"):
                 self._show(self._help_from)
             else:
-                self._scroll_key(self.query_one("#help-view", VerticalScroll), key)
+                scroll_by_key(self.query_one("#help-view", VerticalScroll), key)
         elif self.view == "problems":
             if key in ("escape", "p", "q"):
                 self._show(self._problems_from)
             elif key == "question_mark":
                 self.show_help()
             else:
-                self._scroll_key(self.query_one("#problems-view", VerticalScroll), key)
+                scroll_by_key(self.query_one("#problems-view", VerticalScroll), key)
         elif self.view == "runbook" and self.runbook is not None:
             await self.runbook.handle(key, character)
         elif self.view == "stop" and self.stop is not None:
@@ -703,7 +689,7 @@ class OnCallScreen(BoardScreen):
             elif key == "question_mark":
                 self.show_help()
             else:
-                self._scroll_key(self.query_one("#card-view", VerticalScroll), key)
+                scroll_by_key(self.query_one("#card-view", VerticalScroll), key)
         elif key in self.MOVES:
             getattr(self.query_one(DataTable), f"action_{self.MOVES[key]}")()
         elif key == "enter":

@@ -47,7 +47,7 @@ from review.rubric import Rubric
 from review.scorecard import ScorecardRow
 from review.textbox import edit_line
 from review.weekly import WeeklyReport
-from tui.keymap import area_bindings, help_rows
+from tui.keymap import SCROLL_KEYS, area_bindings, help_rows, scroll_by_key
 from tui.reports import views
 from tui.screens.area import BoardScreen
 from tui.services import Services
@@ -67,7 +67,6 @@ TITLES = {
 #: Bootstrap resamples for the agreement view's intervals (the CLI's default too).
 RESAMPLES = 1000
 #: Keys that scroll what is shown (in adjudication the arrows and j/k move the queue instead).
-SCROLL_KEYS = ("down", "j", "up", "k", "pagedown", "space", "pageup", "home", "end")
 
 
 @dataclass
@@ -696,7 +695,7 @@ class ReportsScreen(BoardScreen):
         if self.index is None or self.draft is None or self.rubric is None:
             return False
         if key in ("pagedown", "space", "pageup", "home", "end"):
-            self._scroll(self.query_one("#dispute-pane", VerticalScroll), key)
+            scroll_by_key(self.query_one("#dispute-pane", VerticalScroll), key)
             return True
         levels = self.rubric.key_map()
         if key in ("j", "down") or self._is(key, "reports.adjudication.next"):
@@ -863,22 +862,7 @@ class ReportsScreen(BoardScreen):
         if key in ("escape", "q") or self._is(key, "reports.adjudication.open_run"):
             self._close_run()
         elif key in SCROLL_KEYS:
-            self._scroll(self.query_one("#dispute-run-view", RunView), key)
-
-    @staticmethod
-    def _scroll(widget: Any, key: str) -> None:
-        if key in ("down", "j"):
-            widget.scroll_down(animate=False)
-        elif key in ("up", "k"):
-            widget.scroll_up(animate=False)
-        elif key in ("pagedown", "space"):
-            widget.scroll_page_down(animate=False)
-        elif key == "pageup":
-            widget.scroll_page_up(animate=False)
-        elif key == "home":
-            widget.scroll_home(animate=False)
-        elif key == "end":
-            widget.scroll_end(animate=False)
+            scroll_by_key(self.query_one("#dispute-run-view", RunView), key)
 
     def _save(self, run: OverlapRun, draft: Draft) -> None:
         """Queue the final grade on the database thread and open the next run not settled yet
@@ -971,7 +955,7 @@ class ReportsScreen(BoardScreen):
             if key in ("escape", "question_mark", "q"):
                 self.close_help()
             else:
-                self._scroll(self.query_one("#reports-help", VerticalScroll), key)
+                scroll_by_key(self.query_one("#reports-help", VerticalScroll), key)
             return
         if key == "question_mark":
             event.stop()
@@ -993,4 +977,4 @@ class ReportsScreen(BoardScreen):
         if key in SCROLL_KEYS:
             event.stop()
             event.prevent_default()
-            self._scroll(self.query_one(f"#{self.view}", VerticalScroll), key)
+            scroll_by_key(self.query_one(f"#{self.view}", VerticalScroll), key)
