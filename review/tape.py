@@ -661,64 +661,47 @@ class DeskTape:
             return
         before = grading.get_grade(conn, run, self.reviewer, self.rubric)
         hit = self._level_of(press)
-        after: Grade | None = None
-        said: str
+        me, rubric = self.reviewer, self.rubric
+        # What the key names: (is it set, the word when it is not, the word once cleared, the
+        # write that clears it).
+        target: tuple[bool, str, str, Callable[[float], Grade]] | None = None
         if hit is not None:
             cid = hit[0].id
-            if before is None or before.values.get(cid) is None:
-                said = f"Nothing cleared: {cid} has no answer."
-            else:
-                after = grading.set_value(
-                    conn,
-                    run,
-                    self.reviewer,
-                    self.rubric,
-                    cid,
-                    None,
-                    seconds=self._take_seconds(press.at),
-                )
-                said = f"Cleared {cid} (u undoes)."
+            target = (
+                before is not None and before.values.get(cid) is not None,
+                f"{cid} has no answer",
+                f"Cleared {cid}",
+                lambda s: grading.set_value(conn, run, me, rubric, cid, None, seconds=s),
+            )
         elif press.action == ESCALATE:
-            if before is None or not before.escalate:
-                said = "Nothing cleared: the run is not flagged."
-            else:
-                after = grading.set_escalate(
-                    conn,
-                    run,
-                    self.reviewer,
-                    self.rubric,
-                    False,
-                    seconds=self._take_seconds(press.at),
-                )
-                said = "Escalation flag cleared (u undoes)."
+            target = (
+                before is not None and before.escalate,
+                "the run is not flagged",
+                "Escalation flag cleared",
+                lambda s: grading.set_escalate(conn, run, me, rubric, False, seconds=s),
+            )
         elif press.action == MARK_STEP:
-            if before is None or before.first_wrong_step is None:
-                said = "Nothing cleared: no step is marked."
-            else:
-                after = grading.set_first_wrong_step(
-                    conn,
-                    run,
-                    self.reviewer,
-                    self.rubric,
-                    None,
-                    seconds=self._take_seconds(press.at),
-                )
-                said = "First wrong step cleared (u undoes)."
+            target = (
+                before is not None and before.first_wrong_step is not None,
+                "no step is marked",
+                "First wrong step cleared",
+                lambda s: grading.set_first_wrong_step(conn, run, me, rubric, None, seconds=s),
+            )
         elif press.action == SKIP:
-            if before is None or before.skipped is None:
-                said = "Nothing cleared: the run is not skipped."
-            else:
-                after = grading.set_skip(
-                    conn,
-                    run,
-                    self.reviewer,
-                    self.rubric,
-                    None,
-                    seconds=self._take_seconds(press.at),
-                )
-                said = "Skip taken back (u undoes)."
-        else:
+            target = (
+                before is not None and before.skipped is not None,
+                "the run is not skipped",
+                "Skip taken back",
+                lambda s: grading.set_skip(conn, run, me, rubric, None, seconds=s),
+            )
+        after: Grade | None = None
+        if target is None:
             said = f"Nothing cleared: {press.char or press.key} is not an answer."
+        elif not target[0]:
+            said = f"Nothing cleared: {target[1]}."
+        else:
+            after = target[3](self._take_seconds(press.at))
+            said = f"{target[2]} (u undoes)."
         if after is not None:
             self._wrote(run, before, after, out)
         out.effects.append(Effect("notice", (said,)))

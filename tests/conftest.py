@@ -434,3 +434,17 @@ def phoenix(servers_dir: Path):  # type: ignore[no-untyped-def]
 
     with _running(servers.start_phoenix, servers_dir / "phoenix") as server:
         yield PhoenixServer(server.url)
+
+
+async def palette(pilot, command: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the palette with ctrl+p, type ``command`` and run the first match."""
+    from textual.command import CommandPalette
+
+    await pilot.press("ctrl+p")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, CommandPalette)
+    await pilot.press(*command)
+    await settle(pilot)
+    await pilot.pause(0.3)  # the palette searches in a worker of its own, then lists
+    await pilot.press("enter")
+    await settle(pilot)

@@ -5,24 +5,12 @@ Real key presses in Pilot."""
 from __future__ import annotations
 
 import pytest
-from conftest import settle
+from conftest import palette, settle
 from textual.command import CommandPalette
 from textual.widgets import ContentSwitcher, Static
 
 from store.workspace import Workspace
 from tui.app import make_app
-
-
-async def palette(pilot, command: str) -> None:  # type: ignore[no-untyped-def]
-    """Open the palette with ctrl+p, type ``command`` and run the first match."""
-    await pilot.press("ctrl+p")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*command)
-    await settle(pilot)
-    await pilot.pause(0.3)  # the palette searches in a worker of its own, then lists
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 def reports_help(screen) -> str:  # type: ignore[no-untyped-def]

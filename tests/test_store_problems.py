@@ -9,9 +9,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import DEMO_CORRUPT_LINES, settle
+from conftest import DEMO_CORRUPT_LINES, palette, settle
 from rich.text import Text
-from textual.command import CommandPalette
 from textual.widgets import Static
 
 from store.connectors.base import Findings
@@ -21,18 +20,6 @@ from tui.screens.store_problems import StoreProblemsScreen, store_problems_text,
 
 NOT_JSON = "not valid JSON (a truncated or corrupt line)"
 DEMO_LINES = [f"store/runs.jsonl:{n}: {NOT_JSON}" for n in DEMO_CORRUPT_LINES]
-
-
-async def palette(pilot, command: str) -> None:  # type: ignore[no-untyped-def]
-    """Open the palette with ctrl+p, type ``command`` and run the first match."""
-    await pilot.press("ctrl+p")
-    await settle(pilot)
-    assert isinstance(pilot.app.screen, CommandPalette)
-    await pilot.press(*command)
-    await settle(pilot)
-    await pilot.pause(0.3)  # the palette searches in a worker of its own, then lists
-    await pilot.press("enter")
-    await settle(pilot)
 
 
 def body(app) -> list[str]:  # type: ignore[no-untyped-def]
