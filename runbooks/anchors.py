@@ -3,13 +3,13 @@
 An anchor is one JSON line: the database's id and path, the head's sequence number and hash,
 the key id that signed it and the time. Lines are appended, never rewritten, to a file per
 database in the user's state directory (``AGENTDECK_STATE_DIR`` overrides it), under an
-exclusive lock and fsynced; the same JSON can also be POSTed to an HTTP endpoint. Someone who
-cuts the trail, deletes it or moves its head back in the database cannot make the anchors agree.
+exclusive lock (a lock file beside it) and fsynced; the same JSON can also be POSTed to an HTTP
+endpoint. Someone who cuts the trail, deletes it or moves its head back in the database cannot
+make the anchors agree.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -17,18 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-#: Overrides where anchors are kept (tests, or a folder the database's owner cannot write).
-STATE_DIR_ENV = "AGENTDECK_STATE_DIR"
+from store.files import fsync_folder, locked, state_dir
 
 
 def anchors_dir() -> Path:
     """The folder anchor files live in."""
-    base = os.environ.get(STATE_DIR_ENV)
-    if not base:
-        from platformdirs import user_state_dir
-
-        base = user_state_dir("agentdeck")
-    return Path(base) / "anchors"
+    return state_dir() / "anchors"
 
 
 def anchor_path(db_id: str, db_path: str) -> Path:
@@ -56,23 +50,26 @@ def write(path: Path, record: dict[str, Any]) -> str | None:
     line = json.dumps(record, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        created = not path.exists()
-        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            # After a torn last line (a crash mid-write), start a fresh one.
-            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
-            os.write(fd, (("\n" if torn else "") + line + "\n").encode("utf-8", "surrogatepass"))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if created:
-            dir_fd = os.open(path.parent, os.O_RDONLY)
+        with locked(path.with_name(f".{path.stem}.lock")):
+            created = not path.exists()
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+            fd = os.open(path, flags, 0o600)
             try:
-                os.fsync(dir_fd)
+                size = os.fstat(fd).st_size
+                # After a torn last line (a crash mid-write), start a fresh one.
+                torn = False
+                if size > 0:
+                    os.lseek(fd, size - 1, os.SEEK_SET)
+                    torn = os.read(fd, 1) != b"\n"
+                record_bytes = (("\n" if torn else "") + line + "\n").encode(
+                    "utf-8", "surrogatepass"
+                )
+                os.write(fd, record_bytes)
+                os.fsync(fd)
             finally:
-                os.close(dir_fd)
+                os.close(fd)
+        if created:
+            fsync_folder(path.parent)
     except OSError as exc:
         return f"anchor file {path}: {exc.strerror or exc}; the head was not anchored there"
     return None

@@ -237,18 +237,17 @@ def test_a_missing_otlp_file_names_the_store_and_its_config_line(ws: Path) -> No
 def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:  # type: ignore[no-untyped-def]
     """Two desks on one workspace would each show grades the other has changed; the second is
     refused with one line, and the database is not touched by it."""
-    import fcntl
+    import os
     import subprocess
     import sys
 
     from store.db import connect
+    from store.files import hold
 
     connect(demo_workspace.db_path).close()
-    lock = demo_workspace.db_path.with_name("desk.lock")
-    with lock.open("a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        fh.write("4242")
-        fh.flush()
+    before = demo_workspace.db_path.read_bytes()
+    held = hold(demo_workspace.db_path.with_name("desk.lock"))  # as the first desk holds it
+    try:
         done = subprocess.run(
             [sys.executable, "-m", "tui.cli", "-w", str(demo_workspace.root)],
             capture_output=True,
@@ -256,8 +255,11 @@ def test_a_second_desk_on_the_same_workspace_is_refused(demo_workspace) -> None:
             timeout=60,
             stdin=subprocess.DEVNULL,
         )
+    finally:
+        held.release()
     assert done.returncode == 2
-    assert "already open on this workspace (pid 4242)" in done.stderr
+    assert f"already open on this workspace (pid {os.getpid()})" in done.stderr
+    assert demo_workspace.db_path.read_bytes() == before
     assert len(done.stderr.strip().splitlines()) == 1
 
 

@@ -146,7 +146,10 @@ class AgentDeckApp(App[None]):
         import asyncio
 
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGHUP):
+        signals = [signal.SIGTERM]
+        if hasattr(signal, "SIGHUP"):  # the terminal closed: POSIX only
+            signals.append(signal.SIGHUP)
+        for sig in signals:
             # Only the main thread can install them (tests run the app elsewhere).
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(sig, self._signalled, sig)

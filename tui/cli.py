@@ -97,27 +97,19 @@ _LOCK: object = None
 def _hold_workspace(ws: Workspace) -> None:
     """One desk per workspace: a second one would show grades the first has since changed and
     overwrite them. The lock goes with the process, however it ends."""
-    import fcntl
-    import os
+    from store.files import LockHeld, hold
 
     global _LOCK
     path = ws.db_path.with_name("desk.lock")
-    fh = path.open("a+", encoding="utf-8")
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        fh.seek(0)
-        holder = fh.read().strip() or "another process"
-        fh.close()
+        _LOCK = hold(path)
+    except LockHeld as held:
         _fail(
-            f"{ws.root}: the desk is already open on this workspace (pid {holder}); "
-            "use that window, or close it first"
+            f"{ws.root}: the desk is already open on this workspace "
+            f"(pid {held.holder or 'another process'}); use that window, or close it first"
         )
-    fh.seek(0)
-    fh.truncate()
-    fh.write(str(os.getpid()))
-    fh.flush()
-    _LOCK = fh
+    except OSError as exc:
+        _fail(f"{path}: cannot take the desk's lock ({exc.strerror or exc}); check the folder")
 
 
 def _open_desk(ws: Workspace, area: str | None = None, *, drill: bool = False) -> None:

@@ -7,7 +7,6 @@ already the latest for that id writes nothing, so retries never duplicate.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 
 from store.connectors.base import ConnectorError, Listed
 from store.connectors.jsonl import decode, lines, problem, read_bytes, scrub
+from store.files import locked
 from store.models import Score
 
 
@@ -39,12 +39,8 @@ class ScoresFile:
         is an error to report, not something to recreate empty."""
         if not self.folder.is_dir():
             raise ConnectorError(f"{self.folder}: the store folder is missing")
-        with self.lock_path.open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with locked(self.lock_path):
+            yield
 
     def read(self) -> tuple[dict[str, tuple[int, dict[str, Any]]], list[tuple[int, str]]]:
         """Each score id's latest line (number, object), tombstones included, and the lines that

@@ -20,7 +20,6 @@ back as it was read; only the flag's ``defaultVariant`` and ``state`` change.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import stat
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
+from store.files import folder_lock_path, fsync_folder, locked
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
 
 #: What an agent gets when its flag cannot be evaluated: its own code default.
@@ -100,15 +100,16 @@ class FlagdFileBackend:
         """Set the flag's ``defaultVariant`` to ``value`` and its state to ENABLED, atomically.
 
         Refuses a variant the flag does not define. Two agentdeck writers on one machine take
-        turns (a lock on the folder); the file's permission bits are kept.
+        turns (a lock on the folder, its file in agentdeck's state directory); the file's
+        permission bits are kept.
         """
         real = self._real_path()
-        with self._folder_locked(real.parent) as folder_fd:
+        with self._folder_locked(real.parent):
             doc = self._load()
             flags = doc["flags"]
             flags[self.flag] = self._switched(self._flag(doc), value)
             text = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
-            self._replace(real, text.encode("utf-8"), folder_fd)
+            self._replace(real, text.encode("utf-8"))
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -191,18 +192,22 @@ class FlagdFileBackend:
     # -- writing ------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def _folder_locked(self, folder: Path) -> Iterator[int]:
-        try:
-            fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError as exc:
-            self._fail(f"cannot open the folder {folder} ({_os_reason(exc)})", "check it exists")
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield fd
-        finally:
-            os.close(fd)  # closing drops the lock
+    def _folder_locked(self, folder: Path) -> Iterator[None]:
+        if not folder.is_dir():
+            self._fail(f"cannot open the folder {folder} (no such folder)", "check it exists")
+        lock_path = folder_lock_path(folder)
+        with contextlib.ExitStack() as held:
+            try:
+                lock_path.parent.mkdir(parents=True, exist_ok=True)
+                held.enter_context(locked(lock_path))
+            except OSError as exc:
+                self._fail(
+                    f"cannot take the lock {lock_path} ({_os_reason(exc)})",
+                    "make agentdeck's state folder writable for this user",
+                )
+            yield
 
-    def _replace(self, real: Path, content: bytes, folder_fd: int) -> None:
+    def _replace(self, real: Path, content: bytes) -> None:
         try:
             before = os.stat(real)
         except OSError as exc:
@@ -216,9 +221,11 @@ class FlagdFileBackend:
             )
         try:
             try:
-                os.fchmod(fd, stat.S_IMODE(before.st_mode))
-                with contextlib.suppress(PermissionError):
-                    os.fchown(fd, before.st_uid, before.st_gid)
+                if hasattr(os, "fchmod"):  # POSIX; on Windows the new file keeps the folder's ACL
+                    os.fchmod(fd, stat.S_IMODE(before.st_mode))
+                if hasattr(os, "fchown"):
+                    with contextlib.suppress(PermissionError):
+                        os.fchown(fd, before.st_uid, before.st_gid)
                 view = memoryview(content)
                 while view:
                     view = view[os.write(fd, view) :]
@@ -228,7 +235,9 @@ class FlagdFileBackend:
                 after = os.fstat(fd)
                 if after.st_mtime_ns <= before.st_mtime_ns:
                     bumped = before.st_mtime_ns + 1_000_000
-                    os.utime(fd, ns=(time.time_ns(), bumped))
+                    # Windows sets a file's times by path only.
+                    target = fd if os.utime in os.supports_fd else tmp
+                    os.utime(target, ns=(time.time_ns(), bumped))
             finally:
                 os.close(fd)
             os.replace(tmp, real)
@@ -240,7 +249,7 @@ class FlagdFileBackend:
                 "free disk space or fix permissions, then try again",
             )
         try:
-            os.fsync(folder_fd)
+            fsync_folder(real.parent)
         except OSError as exc:
             self._fail(
                 f"was replaced but the folder could not be synced ({_os_reason(exc)})",
