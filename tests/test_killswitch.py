@@ -2,7 +2,7 @@
 
 The backend here is real I/O over a real flag file: ``FileFlag`` is a small test-local
 ``SwitchBackend`` over the flagd JSON format (or an on/off file for a binary target); the same
-tests run against ``store.switches.flagd.FlagdFileBackend`` once it is in the tree.
+tests run against ``store.switches.flagd.FlagdFileBackend``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from store.switches.base import (
     SwitchError,
     SwitchRequest,
 )
+from store.switches.flagd import FlagdFileBackend
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample-data"
 CARDS = load_cards(SAMPLE / "cards")
@@ -104,8 +105,7 @@ class FileFlag:
 
 
 def flagd_backend(path: Path, flag: str) -> SwitchBackend:
-    flagd = pytest.importorskip("store.switches.flagd")
-    return flagd.FlagdFileBackend(path, flag)  # type: ignore[no-any-return]
+    return FlagdFileBackend(path, flag)
 
 
 BACKENDS: dict[str, Callable[[Path, str], SwitchBackend]] = {
@@ -382,11 +382,7 @@ def test_a_missing_flag_file_is_a_preflight_error_not_an_exception(
 ) -> None:
     for backend in (
         FileFlag(tmp_path / "missing.json", BILLING.kill_switch.flag),
-        *(
-            [flagd_backend(tmp_path / "missing.json", BILLING.kill_switch.flag)]
-            if _has_flagd()
-            else []
-        ),
+        flagd_backend(tmp_path / "missing.json", BILLING.kill_switch.flag),
     ):
         pre, ready = preflight(BILLING, "suggest-only", root=tmp_path, backend=backend)
         assert not pre.ready and ready is None
@@ -410,16 +406,7 @@ def test_a_drill_on_a_broken_switch_says_it_would_fail(
     assert audit.entries(db)[-1].body["verdict"] == "failed, drill"
 
 
-def _has_flagd() -> bool:
-    try:
-        import store.switches.flagd  # noqa: F401
-    except ModuleNotFoundError:
-        return False
-    return True
-
-
 def test_the_demo_card_builds_its_flagd_backend(tmp_path: Path) -> None:
-    pytest.importorskip("store.switches.flagd")
     root = tmp_path / "ws"
     (root / "flags").mkdir(parents=True)
     shutil.copy(SAMPLE / "flags" / "agents.flagd.json", root / "flags" / "agents.flagd.json")
@@ -429,11 +416,10 @@ def test_the_demo_card_builds_its_flagd_backend(tmp_path: Path) -> None:
     assert backend_for(BILLING.kill_switch, root).endpoint == pre.endpoint
 
 
-def test_preflight_without_the_backend_never_raises(tmp_path: Path) -> None:
-    # Whether or not this build has the flagd backend, preflight answers.
+def test_preflight_on_a_missing_flag_file_never_raises(tmp_path: Path) -> None:
     pre, ready = preflight(BILLING, "suggest-only", root=tmp_path)
-    if not pre.ready:
-        assert pre.error and "flagd" in pre.error and ready is None
+    assert not pre.ready and ready is None
+    assert pre.error and pre.error.startswith("flagd ") and "no such file" in pre.error
 
 
 def test_a_missing_token_is_a_preflight_error_naming_the_backend(tmp_path: Path) -> None:
