@@ -347,14 +347,21 @@ async def test_grades_survive_closing_the_desk(demo_workspace: Workspace) -> Non
 
 
 async def test_outbox_is_pushed_after_grading(demo_workspace: Workspace) -> None:
+    """A commit arms the push a moment later; its timer is driven here (no clock, no sleep)."""
     app = make_app(demo_workspace)
+    services = app.services
+    assert services.push_delay == 3.0
+    services.push_delay = 3600.0  # armed, but only this test fires it
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         first = app.desk.current_run
         await pilot.press("p", "n", "s")
         await settle(pilot)
         assert app.desk.pending == 1
-        await pilot.pause(3.5)  # the pusher runs a moment after the last commit
+        timer = services._push_timer
+        assert timer is not None and timer._interval == 3600.0, "the commit armed the push"
+        timer.stop()
+        services.push_due()  # the timer fires
         await settle(pilot)
         assert app.desk.pending == 0
         assert "outbox 0" in str(app.desk.query_one("#status").render())

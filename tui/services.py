@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from review.session import ReviewSetup
     from review.tape import TapeRunner
 
+#: Seconds from the last commit to the push (a burst of grades goes in one push).
 PUSH_DELAY = 3.0
 #: Seconds from the end of a sync that could not reach a store (or left grades unsent) to the
 #: next try, while the desk is open.
@@ -67,6 +68,7 @@ class Services:
         self.tape: TapeRunner | None = None
         self._listeners: list[Callable[[Status], None]] = []
         self._push_timer: Any = None
+        self.push_delay = PUSH_DELAY
         #: The next background sync (Dolphie-style: armed only when the last one has ended, so
         #: syncs never pile up). Offline, or with grades left unsent, it comes after
         #: ``retry_offline`` seconds; otherwise after ``sync_every``. Only when the app syncs
@@ -194,7 +196,7 @@ class Services:
             listener()
         if self._push_after_sync:
             self._push_after_sync = False
-            self._push()
+            self.push_due()
         self._arm_sync(retry=error is not None)
 
     def _arm_sync(self, *, retry: bool) -> None:
@@ -218,9 +220,10 @@ class Services:
         """Push the outbox a moment after the last commit (grades are safe meanwhile)."""
         if self._push_timer is not None:
             self._push_timer.stop()
-        self._push_timer = self._app.set_timer(PUSH_DELAY, self._push)
+        self._push_timer = self._app.set_timer(self.push_delay, self.push_due)
 
-    def _push(self) -> None:
+    def push_due(self) -> None:
+        """The push timer fired: push the outbox, or after the running sync."""
         self._push_timer = None
         if self.setup is None:
             return
