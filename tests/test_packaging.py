@@ -4,6 +4,7 @@ goes to the user data directory, never into the source tree or the install locat
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -99,3 +100,34 @@ def test_installed_demo_goes_to_user_data_dir(wheel: Path, tmp_path: Path) -> No
         for n in (914, 915)
     ] + ["2 problems found"], ok.stderr
     assert sorted(p.name for p in (ROOT / "sample-data").iterdir()) == before
+
+
+def test_the_docs_tests_pass_from_the_sdist(tmp_path: Path) -> None:
+    """An sdist has no git: the docs checks (links, nothing pointing outside, the module map)
+    read the files the sdist ships, and pass there."""
+    import tarfile
+
+    uv = shutil.which("uv")
+    if uv is None:
+        if os.environ.get("CI"):
+            pytest.fail("uv is needed to build the sdist and is missing")
+        pytest.skip("uv is not installed")
+    subprocess.run(
+        [uv, "build", "--sdist", "--out-dir", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (built,) = (tmp_path / "dist").glob("agentdeck-*.tar.gz")
+    with tarfile.open(built) as tar:
+        tar.extractall(tmp_path / "src", filter="data")
+    (tree,) = (tmp_path / "src").iterdir()
+    assert not (tree / ".git").exists()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_docs.py", "-v", "-p", "no:cacheprovider"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for name in ("nothing_points_outside", "map_names_every_module", "every_local_link_resolves"):
+        assert re.search(rf"{name}\w* PASSED", done.stdout), done.stdout
