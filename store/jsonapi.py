@@ -149,6 +149,7 @@ class JsonApi:
         backoff: float = 0.5,
         backoff_cap: float = 10.0,
         retry_after_cap: float = 60.0,
+        wait_headers: Iterable[str] = ("retry-after",),
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
@@ -160,10 +161,13 @@ class JsonApi:
         self.backoff = backoff
         self.backoff_cap = backoff_cap
         self.retry_after_cap = retry_after_cap
+        #: Headers of a 429 that say how long to wait, in order (``Retry-After`` first).
+        self.wait_headers = tuple(wait_headers)
         self.todo = {**TODO, **(todo or {})}
         self._headers = {"Accept": "application/json", "User-Agent": "agentdeck", **(headers or {})}
         self._auth = auth
-        self._transport = transport
+        #: The httpx transport (None: the network); settable until the first request.
+        self.transport = transport
         self._error = error
         self._down_error = down_error or error
         self._refuse = refuse
@@ -205,7 +209,7 @@ class JsonApi:
                 headers=self._headers,
                 auth=httpx.BasicAuth(*self._auth) if self._auth else None,
                 timeout=httpx.Timeout(self.timeout),
-                transport=self._transport,
+                transport=self.transport,
                 follow_redirects=False,
             )
         return self._client
@@ -244,16 +248,18 @@ class JsonApi:
         allow: Iterable[int] = (),
         retry: bool = True,
         todo: Mapping[str, str] | None = None,
+        refuse: Callable[[str, str, httpx.Response], NoReturn] | None = None,
     ) -> httpx.Response:
         """Send one request (retried as the module doc says): a 2xx reply or one whose status
-        is in ``allow``. Any other status goes to the integration's ``refuse`` (else one
-        generic line); a failure that outlasts the attempts is one line."""
+        is in ``allow``. Any other 4xx/3xx goes to ``refuse`` (this request's, else the
+        integration's, else one generic line); a failure that outlasts the attempts is one
+        line. ``todo`` overrides what to do per kind of failure for this request."""
         allowed = frozenset(allow)
         todos = {**self.todo, **todo} if todo else self.todo
         query = tuple(params.items() if isinstance(params, Mapping) else params or ())
 
         def attempt() -> httpx.Response:
-            return self._attempt(method, path, query, json, headers, allowed, todos)
+            return self._attempt(method, path, query, json, headers, allowed, todos, refuse)
 
         try:
             if retry and self.attempts > 1:
@@ -277,6 +283,7 @@ class JsonApi:
         allow: Iterable[int] = (),
         retry: bool = True,
         todo: Mapping[str, str] | None = None,
+        refuse: Callable[[str, str, httpx.Response], NoReturn] | None = None,
         empty: bool = False,
     ) -> Any:
         """:meth:`request`, then the reply's JSON; None for a status in ``allow`` that is not
@@ -290,6 +297,7 @@ class JsonApi:
             allow=allow,
             retry=retry,
             todo=todo,
+            refuse=refuse,
         )
         if not 200 <= reply.status_code < 300 or reply.status_code == 204:
             return None
@@ -351,6 +359,7 @@ class JsonApi:
         headers: Mapping[str, str] | None,
         allow: frozenset[int],
         todos: Mapping[str, str],
+        refuse: Callable[[str, str, httpx.Response], NoReturn] | None,
     ) -> httpx.Response:
         try:
             reply = self.http.request(method, path, params=query, json=body, headers=headers)
@@ -372,7 +381,7 @@ class JsonApi:
         if 200 <= status < 300 or status in allow:
             return reply
         if status == 429:
-            wait = retry_after(reply.headers.get("retry-after"), self._clock())
+            wait = self._asked_wait(reply)
             if wait is not None and wait > self.retry_after_cap:
                 self.fail(
                     method,
@@ -383,9 +392,17 @@ class JsonApi:
             raise _Again(f"HTTP 429, too many requests ({self.says(reply)})", "busy", False, wait)
         if status >= 500:
             raise _Again(f"HTTP {status} ({self.says(reply)})", "server", False)
-        if self._refuse is not None:
-            self._refuse(method, path, reply)
+        if refuse := refuse or self._refuse:
+            refuse(method, path, reply)
         self.fail(method, path, f"HTTP {status} ({self.says(reply)})", todos["status"])
+
+    def _asked_wait(self, reply: httpx.Response) -> float | None:
+        now = self._clock()
+        for header in self.wait_headers:
+            wait = retry_after(reply.headers.get(header), now)
+            if wait is not None:
+                return wait
+        return None
 
     def _wait(self, state: tenacity.RetryCallState) -> float:
         failed = state.outcome.exception() if state.outcome else None
@@ -411,10 +428,9 @@ def _secrets(
     for name, value in headers.items():
         low = name.lower()
         if low in _SECRET_HEADERS or any(word in low for word in _SECRET_WORDS):
-            found.add(value)
-            # "Bearer X", "Token token=X", "Basic X": the credential alone, too.
-            tail = value.split()[-1] if value.split() else ""
-            found.add(tail.split("=", 1)[-1])
+            # "Bearer X", "Token token=X", "Basic X": the credential (masked wherever it is).
+            words = value.split()
+            found.add(words[-1].split("=", 1)[-1] if len(words) > 1 else value)
     if auth:
         found.update(auth)
         found.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
