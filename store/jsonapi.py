@@ -43,6 +43,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import tenacity
@@ -145,6 +146,7 @@ class JsonApi:
         todo: Mapping[str, str] | None = None,
         refuse: Callable[[str, str, httpx.Response], NoReturn] | None = None,
         says: Callable[[httpx.Response], str] | None = None,
+        where: Callable[[str, str], str] | None = None,
         attempts: int = 1,
         backoff: float = 0.5,
         backoff_cap: float = 10.0,
@@ -172,6 +174,7 @@ class JsonApi:
         self._down_error = down_error or error
         self._refuse = refuse
         self._says = says
+        self._where = where
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()
@@ -217,7 +220,10 @@ class JsonApi:
     # -- messages --------------------------------------------------------------------------
 
     def where(self, method: str, path: str) -> str:
-        """``"<integration> <METHOD> <url>"`` for a message (credentials and query masked)."""
+        """``"<integration> <METHOD> <url>"`` for a message (credentials and query masked), or
+        what the integration's own ``where`` says."""
+        if self._where is not None:
+            return self._where(method, path)
         return f"{self.integration} {method} {display_url(self._url(path))}"
 
     def clean(self, text: str, limit: int = 80) -> str:
@@ -244,6 +250,7 @@ class JsonApi:
         *,
         params: Params = None,
         json: Any = None,
+        content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
         allow: Iterable[int] = (),
         retry: bool = True,
@@ -256,10 +263,13 @@ class JsonApi:
         line. ``todo`` overrides what to do per kind of failure for this request."""
         allowed = frozenset(allow)
         todos = {**self.todo, **todo} if todo else self.todo
-        query = tuple(params.items() if isinstance(params, Mapping) else params or ())
+        # None, not (): a query already in ``path`` is kept as it is.
+        query = tuple(params.items() if isinstance(params, Mapping) else params or ()) or None
 
         def attempt() -> httpx.Response:
-            return self._attempt(method, path, query, json, headers, allowed, todos, refuse)
+            return self._attempt(
+                method, path, query, json, content, headers, allowed, todos, refuse
+            )
 
         try:
             if retry and self.attempts > 1:
@@ -354,20 +364,24 @@ class JsonApi:
         self,
         method: str,
         path: str,
-        query: tuple[tuple[str, Any], ...],
+        query: tuple[tuple[str, Any], ...] | None,
         body: Any,
+        content: bytes | None,
         headers: Mapping[str, str] | None,
         allow: frozenset[int],
         todos: Mapping[str, str],
         refuse: Callable[[str, str, httpx.Response], NoReturn] | None,
     ) -> httpx.Response:
         try:
-            reply = self.http.request(method, path, params=query, json=body, headers=headers)
+            reply = self.http.request(
+                method, path, params=query, json=body, content=content, headers=headers
+            )
             reply.read()
         except httpx.TimeoutException:
             raise _Again(f"no answer within {self.timeout:g} s", "timeout", True) from None
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            self.fail(method, path, "the URL cannot be used", todos["url"])
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            reason = self.clean(str(exc), 60) or type(exc).__name__
+            self.fail(method, path, f"the URL cannot be used ({reason})", todos["url"])
         except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
             reason = self.clean(str(exc), 60) or type(exc).__name__
             raise _Again(f"cannot connect ({reason})", "connect", True) from None
@@ -434,6 +448,8 @@ def _secrets(
     if auth:
         found.update(auth)
         found.add(base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+    # A URL's user, password and query values (display_url masks them in the endpoint too).
+    found.update(value for _, value in parse_qsl(urlsplit(url).query))
     netloc = url.split("://", 1)[-1].split("/", 1)[0]
     if "@" in netloc:
         userinfo = netloc.rsplit("@", 1)[0]
