@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -179,6 +180,7 @@ class JsonApi:
         self._clock = clock
         self._rng = rng or random.Random()
         self._client: httpx.Client | None = None
+        self._opening = threading.Lock()  # threads sharing this client open it once
         self.secrets = _secrets(secrets, self._headers, auth, self.base_url)
         self._retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.attempts),
@@ -206,16 +208,17 @@ class JsonApi:
     @property
     def http(self) -> httpx.Client:
         """The underlying client (opened on first use)."""
-        if self._client is None:
-            self._client = httpx.Client(
-                base_url=self.base_url,
-                headers=self._headers,
-                auth=httpx.BasicAuth(*self._auth) if self._auth else None,
-                timeout=httpx.Timeout(self.timeout),
-                transport=self.transport,
-                follow_redirects=False,
-            )
-        return self._client
+        with self._opening:
+            if self._client is None:
+                self._client = httpx.Client(
+                    base_url=self.base_url,
+                    headers=self._headers,
+                    auth=httpx.BasicAuth(*self._auth) if self._auth else None,
+                    timeout=httpx.Timeout(self.timeout),
+                    transport=self.transport,
+                    follow_redirects=False,
+                )
+            return self._client
 
     # -- messages --------------------------------------------------------------------------
 
