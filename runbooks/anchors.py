@@ -76,26 +76,38 @@ def write(path: Path, record: dict[str, Any]) -> str | None:
 
 
 def post(url: str, record: dict[str, Any], timeout: float) -> str | None:
-    """POST ``record`` as JSON to ``url``; a problem line (the URL's secrets masked), or None."""
-    import httpx  # only here: `audit verify` and the desk never load the HTTP client
-
-    from store.text import clean_excerpt, display_url
+    """POST ``record`` as JSON to ``url``, once (an anchor is not keyed: a retry after a lost
+    reply could anchor the head twice); a problem line (the URL's secrets masked), or None."""
+    # Only here: `audit verify` and the desk never load the HTTP client.
+    from store.jsonapi import JsonApi
+    from store.text import display_url
 
     shown = display_url(url)
+    api = JsonApi(
+        "anchor",
+        url,
+        secrets=[url],
+        timeout=timeout,
+        error=_Problem,
+        where=lambda method, path: f"anchor URL {shown}",
+        todo=_POST_TODO,
+    )
     try:
-        reply = httpx.post(url, json=record, timeout=timeout)
-    except httpx.HTTPError as exc:
-        return f"anchor URL {shown}: not reached ({type(exc).__name__}); the head was not sent"
-    except (httpx.InvalidURL, ValueError):
-        return f"anchor URL {shown}: not a usable URL; the head was not sent"
-    if reply.status_code >= 300:
-        said = clean_excerpt(reply.text, secrets=[url], limit=80)
-        return (
-            f"anchor URL {shown}: HTTP {reply.status_code}"
-            + (f" ({said})" if said else "")
-            + "; the head was not accepted"
-        )
+        with api:
+            api.request("POST", url, json=record, retry=False)
+    except _Problem as exc:
+        return str(exc)
     return None
+
+
+class _Problem(Exception):
+    """An anchor POST that failed (its one line is the problem returned)."""
+
+
+#: What a failed anchor POST says to do.
+_POST_TODO = {kind: "the head was not sent" for kind in ("timeout", "connect", "url")} | {
+    kind: "the head was not accepted" for kind in ("server", "busy", "status")
+}
 
 
 def read(db_id: str, db_path: str) -> tuple[list[Anchor], list[Anchor], list[str]]:

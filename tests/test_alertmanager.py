@@ -163,7 +163,7 @@ def test_a_bad_filter_is_one_line_naming_the_endpoint(alertmanager_url: str) -> 
     with pytest.raises(ConnectorError) as err:
         source.list_incidents()
     message = str(err.value)
-    assert message.startswith(f"GET {alertmanager_url}{ALERTS}: HTTP 400")
+    assert message.startswith(f"am GET {alertmanager_url}{ALERTS}: HTTP 400")
     assert "filters" in message
     assert "\n" not in message
 
@@ -242,8 +242,9 @@ BAD_REPLIES = {
     ),
     "truncated": (
         Reply(200, json.dumps([alert_json("a1")]).encode()[:50]),
-        "the reply is not valid JSON ('[{",
+        "the reply ended in the middle of its JSON (50 bytes)",
     ),
+    "wrong": (Reply(200, b"ok", "text/plain"), "the reply is not valid JSON ('ok')"),
     "empty": (Reply(200, b""), "the reply is empty"),
     "object": (Reply(200, b'{"status": "success", "data": []}'), "JSON object, not a list"),
     "number": (Reply(200, b"42"), "JSON number, not a list"),
@@ -266,7 +267,7 @@ def test_a_bad_reply_is_one_line_naming_the_endpoint(case: str) -> None:
             source.list_incidents()
         assert server.requests[0][2]["Authorization"] == f"Bearer {token}"
     message = str(err.value)
-    assert message.startswith(f"GET {server.url}/{case}{ALERTS}: ")
+    assert message.startswith(f"prod-am GET {server.url}/{case}{ALERTS}: ")
     assert expected in message
     assert "; " in message  # what happened; what to do
     assert "\n" not in message and "\r" not in message
@@ -290,7 +291,7 @@ def test_bad_alerts_in_a_good_list_are_skipped_and_said() -> None:
     assert [i.id for i in incidents] == ["good1", "good2"]
     assert incidents.skipped == 4
     assert len(incidents.problems) == 4
-    assert all(p.startswith(f"GET {server.url}{ALERTS}: alert ") for p in incidents.problems)
+    assert all(p.startswith(f"am GET {server.url}{ALERTS}: alert ") for p in incidents.problems)
     assert "alert 2 skipped: startsAt" in incidents.problems[0]
     assert all("\n" not in p for p in incidents.problems)
 
@@ -323,7 +324,7 @@ def test_connection_refused_is_one_line() -> None:
     with pytest.raises(ConnectorError) as err:
         AlertmanagerSource("am", url).list_incidents()
     message = str(err.value)
-    assert message.startswith(f"GET {url}{ALERTS}: cannot connect")
+    assert message.startswith(f"am GET {url}{ALERTS}: cannot connect")
     assert "check that Alertmanager is running" in message
     assert "\n" not in message
 
@@ -334,7 +335,7 @@ def test_a_server_that_does_not_answer_times_out() -> None:
         with pytest.raises(ConnectorError) as err:
             AlertmanagerSource("am", server.url, timeout=0.5).list_incidents()
         hold.set()
-    assert str(err.value).startswith(f"GET {server.url}{ALERTS}: no answer within 0.5 s")
+    assert str(err.value).startswith(f"am GET {server.url}{ALERTS}: no answer within 0.5 s")
 
 
 def test_a_password_in_the_url_is_never_shown() -> None:

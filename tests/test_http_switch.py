@@ -240,7 +240,9 @@ def test_5xx_points_at_the_fallback_channel() -> None:
 
 def test_an_html_page_is_not_a_reading() -> None:
     page = httpx.Response(200, text="<!doctype html><title>Sign in</title>")
-    assert "answered an HTML page (200), not JSON" in failure(backend(lambda r: page).read)
+    assert "the reply is not JSON but text/plain ('<!doctype html>" in failure(
+        backend(lambda r: page).read
+    )
 
 
 def test_a_truncated_reading_is_an_error() -> None:
@@ -287,7 +289,7 @@ def test_a_server_echoing_the_token_does_not_leak_it() -> None:
     [
         ("flags.internal/x", "missing an 'http://' or 'https://' protocol"),
         ("ftp://flags.internal/x", "unsupported protocol"),
-        ("http://[::1/x", "unusable URL"),
+        ("http://[::1/x", "the URL cannot be used"),
     ],
 )
 def test_an_unusable_url_is_one_line(url: str, says: str) -> None:

@@ -922,11 +922,12 @@ def always(response: httpx.Response) -> httpx.MockTransport:
         (httpx.Response(401, json={"message": f"Invalid public key {PUBLIC}"}),
          "the keys were refused (401: Invalid public key ****); run `agentdeck login langfuse`"),
         (httpx.Response(429, headers={"Retry-After": "120"}, json={"message": "slow down"}),
-         "rate limited (429); sync again in 120 s"),
+         "HTTP 429, too many requests (slow down); sync again in 120 s"),
         (httpx.Response(500, json={"message": "Internal Server Error"}),
-         "server error (500: Internal Server Error, 4 tries); sync again later"),
+         "HTTP 500 (Internal Server Error) after 4 attempts; sync again later"),
         (httpx.Response(200, headers={"content-type": "text/html"}, text="<html>Sign in</html>"),
-         "answered an HTML page, not JSON"),
+         "the reply is not JSON but text/html ('<html>Sign in</html>'); the url must be "
+         "Langfuse's"),
         (httpx.Response(200, text='{"data": [{"id": "o1", "startTi'),
          "the reply ended in the middle of its JSON"),
         (httpx.Response(200, json={"data": {"id": "o1"}, "meta": {}}),
@@ -982,13 +983,40 @@ def test_a_429_waits_what_retry_after_asks() -> None:
     assert list(fake.scores) == [scores()[0].id]
 
 
+def test_a_429_waits_until_a_retry_after_date() -> None:
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=9), usegmt=True)
+    fake = FakeLangfuse(FIVE)
+    fake.script[("POST", "/api/public/scores")] = [
+        httpx.Response(429, headers={"Retry-After": when}, json={"message": "rate limited"})
+    ]
+    waits: list[float] = []
+    connector(fake, sleep=waits.append).push_scores(scores()[:1])
+    assert len(waits) == 1 and 7 < waits[0] <= 9
+    assert list(fake.scores) == [scores()[0].id]
+
+
+def test_a_score_config_is_created_once_even_when_the_reply_is_lost(tmp_path: Path) -> None:
+    """Creating a config is not keyed: a 503 after it may have been made is not retried."""
+    fake = FakeLangfuse([])
+    fake.script[("POST", "/api/public/score-configs")] = [httpx.Response(503, text="busy")]
+    with pytest.raises(ConnectorError) as caught:
+        connector(fake).create_score_configs(rubric_file(tmp_path))
+    posts = [r for r in fake.requests if r.method == "POST"]
+    assert len(posts) == 1
+    assert str(caught.value) == (
+        f"langfuse POST {URL}/api/public/score-configs: HTTP 503 (busy); sync again later"
+    )
+
+
 def test_a_timeout_that_persists_names_the_endpoint() -> None:
     def hang(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectTimeout("timed out")
 
     message = failure(httpx.MockTransport(hang), LIST[0])
     assert message == (
-        f"langfuse GET {URL}/api/public/v2/observations: no answer within 5 s (4 tries); "
+        f"langfuse GET {URL}/api/public/v2/observations: no answer within 5 s after 4 attempts; "
         "check the network, or raise this store's timeout in agentdeck.toml"
     )
 
@@ -1063,8 +1091,8 @@ def test_a_grade_reaches_langfuse_exactly_once_through_retries(tmp_path: Path) -
     first = push(conn, lf, now=NOW)
     assert (first.pushed, first.failed) == (0, 1)
     assert first.errors == [
-        f"langfuse POST {URL}/api/public/scores: server error (503: upstream unavailable, "
-        "4 tries); sync again later"
+        f"langfuse POST {URL}/api/public/scores: HTTP 503 (upstream unavailable) after 4 "
+        "attempts; sync again later"
     ]
     row = conn.execute(
         "SELECT attempts, last_error FROM outbox WHERE pushed_at IS NULL ORDER BY id DESC"
@@ -1224,7 +1252,7 @@ def test_login_keeps_the_key_pair_that_the_connector_uses(
     lf = make_connector(workspace, cfg)
     assert isinstance(lf, LangfuseConnector)
     fake = FakeLangfuse(FIVE)
-    lf._transport = fake.transport()  # the keys are what is under test, not the network
+    lf._api.transport = fake.transport()  # the keys are what is under test, not the network
     assert len(lf.list_runs(None, 10).runs) == 5
     assert fake.requests[0].headers["authorization"] == f"Basic {BASIC}"
     for path in root.rglob("*"):

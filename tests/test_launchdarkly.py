@@ -280,7 +280,9 @@ def test_an_html_reply_is_an_error() -> None:
     page = httpx.Response(
         200, text="<html><title>LaunchDarkly</title></html>", headers={"content-type": "text/html"}
     )
-    assert "answered an HTML page (200), not JSON" in failure(replying(page).read)
+    assert "the reply is not JSON but text/html ('<html><title>LaunchDarkly" in failure(
+        replying(page).read
+    )
 
 
 @pytest.mark.parametrize(

@@ -380,8 +380,8 @@ def stored(conn: sqlite3.Connection) -> tuple[str, str]:
         ),
         (
             httpx.Response(200, text='{"silenceID": '),
-            "the reply is not valid JSON ('{\"silenceID\":'); check that `url` is "
-            "Alertmanager's API (v2), then try again",
+            "the reply ended in the middle of its JSON (14 bytes); the silence may have been "
+            "made: look in Alertmanager's web page first",
         ),
         (
             httpx.Response(200, json={"id": "x"}),

@@ -343,7 +343,7 @@ PUT_URL = "pd PUT https://api.pagerduty.com/incidents/PT4KHLK"
             httpx.Response(
                 429, headers={"Retry-After": "17"}, json=pd_error(2020, "Rate Limit Exceeded")
             ),
-            f"{PUT_URL}: rate limited (429: Rate Limit Exceeded); try again in 17 s",
+            f"{PUT_URL}: HTTP 429, too many requests (Rate Limit Exceeded); try again in 17 s",
         ),
         (
             httpx.Response(
@@ -357,12 +357,13 @@ PUT_URL = "pd PUT https://api.pagerduty.com/incidents/PT4KHLK"
             httpx.Response(
                 502, text="<html>Bad Gateway</html>", headers={"content-type": "text/html"}
             ),
-            f"{PUT_URL}: server error (502: an HTML page); try again later",
+            f"{PUT_URL}: HTTP 502 (an HTML page); try again later",
         ),
         (
             httpx.Response(200, text="<!DOCTYPE html><title>Log In</title>"),
-            f"{PUT_URL}: answered an HTML page, not JSON; the url must be PagerDuty's REST API "
-            "(https://api.pagerduty.com), not the web app or a proxy's login page",
+            f"{PUT_URL}: the reply is not JSON but text/plain ('<!DOCTYPE html><title>Log "
+            "In</title>'); the url must be PagerDuty's REST API (https://api.pagerduty.com), "
+            "not the web app or a proxy's login page",
         ),
         (
             httpx.Response(200, json={"incidents": []}),
@@ -402,8 +403,8 @@ def test_a_note_that_fails_after_the_acknowledgement_says_both(
     assert not result.ok and result.sent
     assert result.error == (
         "acknowledged pd incident PT4KHLK, but pd POST "
-        "https://api.pagerduty.com/incidents/PT4KHLK/notes: server error (503: Service "
-        "Unavailable); try again later"
+        "https://api.pagerduty.com/incidents/PT4KHLK/notes: HTTP 503 (Service Unavailable); "
+        "try again later"
     )
     assert kinds(conn) == ["alert.ack", "alert.ack.result", "alert.note", "alert.note.result"]
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def failure(transport: httpx.BaseTransport) -> str:
         source(transport).list_incidents()
     message = str(err.value)
     assert "\n" not in message and TOKEN not in message
-    assert message.startswith(f"pagerduty {ENDPOINT}: ")
+    assert message.startswith(f"pagerduty GET {ENDPOINT}: ")
     return message
 
 
@@ -287,14 +288,14 @@ def test_bad_incidents_are_left_out_with_a_problem_each() -> None:
     assert [i.id for i in listed] == ["Q1AAAAA"]
     assert listed.skipped == 5
     assert listed.problems == [
-        f"pagerduty {ENDPOINT}: incident QNODATE left out (created_at: Field required)",
-        f"pagerduty {ENDPOINT}: incident at position 2 left out (the incident: "
+        f"pagerduty GET {ENDPOINT}: incident QNODATE left out (created_at: Field required)",
+        f"pagerduty GET {ENDPOINT}: incident at position 2 left out (the incident: "
         "Input should be a valid dictionary or instance of PagerDutyIncident)",
-        f"pagerduty {ENDPOINT}: incident QBADDATE left out (created_at: Value error, "
+        f"pagerduty GET {ENDPOINT}: incident QBADDATE left out (created_at: Value error, "
         "not an ISO 8601 timestamp: 'yesterday')",
-        f"pagerduty {ENDPOINT}: incident QOTHER left out (its service PUNKNOWN is not in this "
+        f"pagerduty GET {ENDPOINT}: incident QOTHER left out (its service PUNKNOWN is not in this "
         "source's services)",
-        f"pagerduty {ENDPOINT}: incident Q [31mRED left out "
+        f"pagerduty GET {ENDPOINT}: incident Q [31mRED left out "
         "(status: Input should be a valid string)",
     ]
 
@@ -337,7 +338,7 @@ def test_401_says_to_log_in_again() -> None:
         answering(httpx.Response(401, json=pd_error(2006, "Authentication Required")))
     )
     assert message == (
-        f"pagerduty {ENDPOINT}: the token was refused (401: Authentication Required); "
+        f"pagerduty GET {ENDPOINT}: the token was refused (401: Authentication Required); "
         "run `agentdeck login pagerduty`"
     )
 
@@ -352,7 +353,24 @@ def test_429_says_when_to_sync_again() -> None:
         429, headers={"Retry-After": "17"}, json=pd_error(2020, "Rate Limit Exceeded")
     )
     message = failure(answering(reply))
-    assert message.endswith("rate limited (429: Rate Limit Exceeded); sync again in 17 s")
+    assert message.endswith("HTTP 429, too many requests (Rate Limit Exceeded); sync again in 17 s")
+
+
+def test_429_with_a_retry_after_date_says_when_to_sync_again() -> None:
+    """Both forms of Retry-After are read (it was digits only); PagerDuty requests are sent once,
+    so the wait is said, not waited."""
+    from email.utils import format_datetime
+
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=300), usegmt=True)
+    reply = httpx.Response(
+        429, headers={"Retry-After": when}, json=pd_error(2020, "Rate Limit Exceeded")
+    )
+    message = failure(answering(reply))
+    assert re.search(r"\(Rate Limit Exceeded\); sync again in (299|300) s$", message), message
+    reset = httpx.Response(
+        429, headers={"ratelimit-reset": "42"}, json=pd_error(2020, "Rate Limit Exceeded")
+    )
+    assert failure(answering(reset)).endswith("; sync again in 42 s")
 
 
 def test_400_names_what_pagerduty_refused() -> None:
@@ -368,7 +386,7 @@ def test_server_errors_say_to_sync_later(status: int) -> None:
     message = failure(
         answering(httpx.Response(status, text=html, headers={"content-type": "text/html"}))
     )
-    assert message.endswith(f"server error ({status}: an HTML page); sync again later")
+    assert message.endswith(f"HTTP {status} (an HTML page); sync again later")
 
 
 def test_an_html_page_is_not_incidents() -> None:
@@ -376,7 +394,14 @@ def test_an_html_page_is_not_incidents() -> None:
     message = failure(
         answering(httpx.Response(200, text=login, headers={"content-type": "text/html"}))
     )
-    assert "answered an HTML page, not JSON; the url must be PagerDuty's REST API" in message
+    assert (
+        "the reply is not JSON but text/html ('<!DOCTYPE html> <html><head><title>Log …')"
+        in message
+    )
+    assert message.endswith(
+        "the url must be PagerDuty's REST API (https://api.pagerduty.com), not the web app or "
+        "a proxy's login page"
+    )
 
 
 def test_a_redirect_is_not_followed() -> None:
@@ -396,7 +421,7 @@ def test_a_truncated_reply_is_an_error_wherever_it_is_cut() -> None:
 
 def test_text_that_is_not_json_is_quoted_short_and_clean() -> None:
     message = failure(answering(httpx.Response(200, text="upstream \x1b[2Jreset\r\n" + "x" * 500)))
-    assert "answered something that is not JSON: 'upstream [2Jreset xxxx" in message
+    assert "the reply is not valid JSON ('upstream [2Jreset xxxx" in message
     assert "\x1b" not in message and len(message) < 300
 
 
@@ -424,7 +449,7 @@ def test_a_refused_connection_is_an_error() -> None:
     with pytest.raises(ConnectorError) as err:
         src.list_incidents()
     message = str(err.value)
-    assert message.startswith(f"pd http://127.0.0.1:{port}/incidents: cannot connect (")
+    assert message.startswith(f"pd GET http://127.0.0.1:{port}/incidents: cannot connect (")
     assert message.endswith("check the source's url in agentdeck.toml and the network")
     assert TOKEN not in message
 

@@ -469,7 +469,11 @@ def test_a_project_that_does_not_exist_yet_has_no_runs(phoenix: PhoenixServer) -
             Reply(200, b"<html><body>Sign in</body></html>", "text/html"),
             "the reply is not JSON but text/html",
         ),
-        (Reply(200, b'{"data": [', "application/json"), "the reply is not valid JSON"),
+        (
+            Reply(200, b'{"data": [', "application/json"),
+            "the reply ended in the middle of its JSON (10 bytes); sync again",
+        ),
+        (Reply(200, b"OK", "text/plain"), "the reply is not valid JSON ('OK')"),
         (
             Reply(200, b'{"items": []}', "application/json"),
             "the reply is not a page of results (data:",
@@ -511,6 +515,37 @@ def test_429_waits_for_retry_after() -> None:
             connector.list_runs(None, 10)
     assert waits == [7.0] * (ATTEMPTS - 1)
     assert len(server.requests) == ATTEMPTS
+
+
+def test_429_waits_for_a_retry_after_date() -> None:
+    """The HTTP-date form of Retry-After is honoured too (read against the server's clock
+    here: the date is 5 s after now, so the wait is at most 5 s and more than 0)."""
+    from email.utils import format_datetime
+
+    path = "/v1/projects/p/spans"
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    waits: list[float] = []
+    with ScriptedServer({path: Reply(429, b"{}", headers={"Retry-After": when})}) as server:
+        connector = PhoenixConnector("phoenix", server.url, project="p", sleep=waits.append)
+        with pytest.raises(ConnectorError) as caught:
+            connector.list_runs(None, 10)
+    assert len(waits) == ATTEMPTS - 1 and all(0 < w <= 5 for w in waits)
+    assert len(server.requests) == ATTEMPTS
+    assert str(caught.value).startswith(f"phoenix GET {server.url}{path}: HTTP 429")
+
+
+def test_a_retry_after_date_hours_away_is_not_waited() -> None:
+    from email.utils import format_datetime
+
+    path = "/v1/projects/p/spans"
+    when = format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)
+    waits: list[float] = []
+    with ScriptedServer({path: Reply(429, b"{}", headers={"Retry-After": when})}) as server:
+        connector = PhoenixConnector("phoenix", server.url, project="p", sleep=waits.append)
+        with pytest.raises(ConnectorError) as caught:
+            connector.list_runs(None, 10)
+    assert waits == [] and len(server.requests) == 1
+    assert "; sync again in 7" in str(caught.value)
 
 
 def test_the_api_key_is_sent_and_never_said() -> None:

@@ -138,8 +138,11 @@ def test_an_unused_port_is_unreachable() -> None:
 
 
 REPLIES = {
-    "/html": (Reply(200, b"<!doctype html><title>Unleash</title>", "text/html"), "is HTML"),
-    "/cut": (Reply(200, b'{"name": "f", "environments": [{"na'), "not valid JSON"),
+    "/html": (
+        Reply(200, b"<!doctype html><title>Unleash</title>", "text/html"),
+        "not JSON but text/html",
+    ),
+    "/cut": (Reply(200, b'{"name": "f", "environments": [{"na'), "ended in the middle of its JSON"),
     "/shape": (Reply(200, b'{"name": "f", "environments": "production"}'), "not an Unleash"),
     "/boom": (Reply(500, b'{"message": "db down\\u001b[2J\\nTOKEN"}'), "HTTP 500"),
 }

@@ -47,9 +47,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.alerts.base import AlertTarget, Journal, Told
 from store.connectors.base import ConnectorError, Listed
+from store.jsonapi import JsonApi
 from store.models import Incident
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
+
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check that Alertmanager is up, or raise `timeout` in agentdeck.toml",
+    "connect": "check that Alertmanager is running and `url` in agentdeck.toml",
+    "url": "fix `url` in agentdeck.toml (http://host:9093)",
+    "server": "check that `url` is Alertmanager and that it is healthy, then try again",
+    "html": "check that `url` is Alertmanager's API, not a web page or a login proxy",
+    "json": "check that `url` is Alertmanager's API (v2), then try again",
+    "cut": "try again, and if it persists check what sits between agentdeck and Alertmanager",
+}
+#: Listing alerts (a sync): the next sync is the retry.
+_LIST_TODO = {
+    "server": "check that `url` is Alertmanager and that it is healthy; the next sync retries",
+    "json": "try again, and if it persists check what sits between agentdeck and Alertmanager",
+}
 
 
 class _Model(BaseModel):
@@ -159,11 +176,22 @@ class AlertmanagerSource:
         self.filters = list(filters)
         self.timeout = timeout
         self._token = token
-        self._transport = transport
         self.alerts_url = f"{self.url}/api/v2/alerts"
         #: The API's base URL, for messages (never with a password in it).
         self.endpoint = display_url(self.url)
-        self._where = f"GET {display_url(self.alerts_url)}"
+        # Sent once, never retried (as before the shared client): a sync is the retry, and a
+        # silence is not keyed, so a POST repeated after a lost reply would make two.
+        self._api = JsonApi(
+            name,
+            self.url,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            todo=_TODO,
+            says=self._says,
+        )
+        self._where = self._api.where("GET", "/api/v2/alerts")
 
     def __repr__(self) -> str:
         return f"AlertmanagerSource({self.name!r}, {self.endpoint!r})"
@@ -176,7 +204,7 @@ class AlertmanagerSource:
         """Alerts that are firing or suppressed now, as incidents; bad alerts are skipped
         and said in ``problems``. ConnectorError when the reply as a whole is unusable."""
         reply = self._get()
-        raw = self._json(reply)
+        raw = self._api.parse("GET", "/api/v2/alerts", reply, todo=_LIST_TODO)
         if not isinstance(raw, list):
             self._fail(
                 f"the reply is a JSON {_json_kind(raw)}, not a list of alerts",
@@ -243,21 +271,21 @@ class AlertmanagerSource:
 
     def create_silence(self, request: Mapping[str, Any]) -> str:
         """``POST /api/v2/silences``; the new silence's id. ConnectorError (one line) else."""
-        where = f"POST {display_url(self.url)}/api/v2/silences"
-        reply = self._call("POST", "/api/v2/silences", where, body=request)
-        return self._model(PostedSilence, reply, where, "the new silence's id").silenceID
+        reply = self._call("POST", "/api/v2/silences", body=request)
+        return self._model(
+            PostedSilence, reply, "POST", "/api/v2/silences", "the new silence's id"
+        ).silenceID
 
     def read_silence(self, silence_id: str) -> GettableSilence:
         """``GET /api/v2/silence/{id}``. ConnectorError (one line) when it cannot be read."""
         path = f"/api/v2/silence/{quote(silence_id, safe='')}"
-        where = f"GET {display_url(self.url)}{path}"
-        reply = self._call("GET", path, where)
-        return self._model(GettableSilence, reply, where, "a silence")
+        reply = self._call("GET", path)
+        return self._model(GettableSilence, reply, "GET", path, "a silence")
 
     def expire_silence(self, silence_id: str) -> None:
         """``DELETE /api/v2/silence/{id}``. ConnectorError (one line) when refused."""
         path = f"/api/v2/silence/{quote(silence_id, safe='')}"
-        self._call("DELETE", path, f"DELETE {display_url(self.url)}{path}")
+        self._call("DELETE", path)
 
     def acknowledge(
         self,
@@ -323,16 +351,14 @@ class AlertmanagerSource:
         try:
             silence_id = self.create_silence(request)
         except ConnectorError as exc:
-            error = f"{self.name} {exc}"
+            error = str(exc)
             journal("alert.silence.result", {"ok": False, "error": error})
             return Told(False, error, error, sent=True)
         result: dict[str, Any] = {"ok": False, "silence_id": silence_id, "holds": silence_id}
         try:
             back = self.read_silence(silence_id)
         except ConnectorError as exc:
-            error = (
-                f"{self.name} {exc} (silence {silence_id} was created and is expired on restore)"
-            )
+            error = f"{exc} (silence {silence_id} was created and is expired on restore)"
             journal("alert.silence.result", {**result, "error": error})
             return Told(False, error, error, sent=True, holds=(silence_id,), until=end)
         result["read_back"] = _silence_record(back)
@@ -393,7 +419,7 @@ class AlertmanagerSource:
                 freed.append(silence_id)
                 continue
             except ConnectorError as exc:
-                error = f"{self.name} {exc}; silence {silence_id} was left as it is"
+                error = f"{exc}; silence {silence_id} was left as it is"
                 return Told(False, error, error, sent=sent, freed=tuple(freed))
             if before.status.state == "expired":
                 journal(
@@ -428,7 +454,7 @@ class AlertmanagerSource:
                 self.expire_silence(silence_id)
                 after = self.read_silence(silence_id)
             except ConnectorError as exc:
-                error = f"{self.name} {exc}; silence {silence_id} may still be in force"
+                error = f"{exc}; silence {silence_id} may still be in force"
                 journal(
                     "alert.unsilence.result",
                     {"ok": False, "silence_id": silence_id, "error": error},
@@ -460,94 +486,49 @@ class AlertmanagerSource:
         return Told(True, summary, sent=sent, freed=tuple(freed))
 
     def _call(
-        self, method: str, path: str, where: str, body: Mapping[str, Any] | None = None
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
     ) -> httpx.Response:
-        headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            with httpx.Client(
-                timeout=httpx.Timeout(self.timeout), transport=self._transport
-            ) as client:
-                reply = client.request(method, self.url + path, json=body, headers=headers)
-                reply.read()
-        except httpx.TimeoutException:
-            self._fail_at(
-                where,
-                f"no answer within {self.timeout:g} s",
-                "check that Alertmanager is up, or raise `timeout` in agentdeck.toml",
-            )
-        except httpx.ConnectError as exc:
-            self._fail_at(
-                where,
-                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
-                "check that Alertmanager is running and `url` in agentdeck.toml",
-            )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            self._fail_at(
-                where, "the URL cannot be used", "fix `url` in agentdeck.toml (http://host:9093)"
-            )
-        except httpx.HTTPError as exc:
-            self._fail_at(
-                where,
-                f"the request failed ({type(exc).__name__})",
-                "check the network and that Alertmanager is running",
-            )
+        return self._api.request(method, path, json=body, refuse=self._refuse_call)
+
+    def _refuse_call(self, method: str, path: str, reply: httpx.Response) -> NoReturn:
         code = reply.status_code
         if code in (401, 403):
-            self._fail_at(
-                where,
-                f"HTTP {code}, the request was refused ({self._says(reply)})",
+            self._api.fail(
+                method,
+                path,
+                f"HTTP {code}, the request was refused ({self._api.says(reply)})",
                 f"run `agentdeck login {self.name}` with a token that may write silences",
             )
         if code == 400:
-            self._fail_at(
-                where,
-                f"HTTP 400, Alertmanager refused the silence ({self._says(reply)})",
+            self._api.fail(
+                method,
+                path,
+                f"HTTP 400, Alertmanager refused the silence ({self._api.says(reply)})",
                 "run `agentdeck sync` so the alert's labels are current, or silence it in "
                 "Alertmanager's web page",
             )
         if code == 404:
             raise SilenceGone(
-                f"{where}: HTTP 404, no such silence ({self._says(reply)}); it may have been "
-                "deleted, or `url` is not this Alertmanager"
+                f"{self._api.where(method, path)}: HTTP 404, no such silence "
+                f"({self._api.says(reply)}); it may have been deleted, or `url` is not this "
+                "Alertmanager"
             )
-        if not 200 <= code < 300:
-            self._fail_at(
-                where,
-                f"HTTP {code} ({self._says(reply)})",
-                "check that `url` is Alertmanager and that it is healthy, then try again",
-            )
-        return reply
+        self._api.fail(method, path, f"HTTP {code} ({self._api.says(reply)})", _TODO["server"])
 
-    def _model(self, model: type[_M], reply: httpx.Response, where: str, what: str) -> _M:
-        text = reply.content.decode("utf-8", errors="replace")
-        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-        if text.lstrip().startswith("<"):
-            self._fail_at(
-                where,
-                f"the reply is not JSON but {kind} ({self._clean(text, 40)!r})",
-                "check that `url` is Alertmanager's API, not a web page or a login proxy",
-            )
+    def _model(
+        self, model: type[_M], reply: httpx.Response, method: str, path: str, what: str
+    ) -> _M:
+        cut = {"cut": "the silence may have been made: look in Alertmanager's web page first"}
+        data = self._api.parse(method, path, reply, todo=cut if method == "POST" else None)
         try:
-            return model.model_validate_json(text)
+            return model.model_validate(data)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            if first["type"].startswith("json_"):
-                said = f"not valid JSON ({self._clean(text, 40)!r})" if text.strip() else "empty"
-            else:
-                said = f"not {what} ({_first_error(exc)})"
-            self._fail_at(
-                where,
-                f"the reply is {said}",
-                "check that `url` is Alertmanager's API (v2), then try again",
+            self._api.fail(
+                method, path, f"the reply is not {what} ({_first_error(exc)})", _TODO["json"]
             )
 
     def _clean(self, text: str, limit: int) -> str:
-        return clean_excerpt(text, secrets=[self._token], limit=limit)
-
-    def _fail_at(self, where: str, what: str, todo: str) -> NoReturn:
-        raise ConnectorError(f"{where}: {what}; {todo}") from None
+        return self._api.clean(text, limit)
 
     def _get(self) -> httpx.Response:
         # Every state Alertmanager lists (the API's defaults, said out loud): suppressed alerts
@@ -559,67 +540,23 @@ class AlertmanagerSource:
             ("unprocessed", "true"),
         ]
         params += [("filter", matcher) for matcher in self.filters]
-        headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
-        if self._token:
-            headers["Authorization"] = f"Bearer {self._token}"
-        try:
-            with httpx.Client(
-                timeout=httpx.Timeout(self.timeout), transport=self._transport
-            ) as client:
-                reply = client.get(self.alerts_url, params=params, headers=headers)
-                reply.read()
-        except httpx.TimeoutException:
+        return self._api.request(
+            "GET", "/api/v2/alerts", params=params, todo=_LIST_TODO, refuse=self._refuse_list
+        )
+
+    def _refuse_list(self, method: str, path: str, reply: httpx.Response) -> NoReturn:
+        code = reply.status_code
+        if code in (401, 403):
             self._fail(
-                f"no answer within {self.timeout:g} s",
-                "check that Alertmanager is up, or raise `timeout` in agentdeck.toml",
-            )
-        except httpx.ConnectError as exc:
-            self._fail(
-                f"cannot connect ({clean_excerpt(str(exc), limit=60) or 'connection failed'})",
-                "check that Alertmanager is running and `url` in agentdeck.toml",
-            )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            self._fail("the URL cannot be used", "fix `url` in agentdeck.toml (http://host:9093)")
-        except httpx.HTTPError as exc:
-            self._fail(
-                f"the request failed ({type(exc).__name__})",
-                "check the network and that Alertmanager is running",
-            )
-        if reply.status_code in (401, 403):
-            self._fail(
-                f"HTTP {reply.status_code}, the request was refused ({self._says(reply)})",
+                f"HTTP {code}, the request was refused ({self._api.says(reply)})",
                 f"run `agentdeck login {self.name}` with a token the proxy accepts",
             )
-        if reply.status_code == 400:
+        if code == 400:
             self._fail(
-                f"HTTP 400, Alertmanager refused the query ({self._says(reply)})",
+                f"HTTP 400, Alertmanager refused the query ({self._api.says(reply)})",
                 'check `filters` in agentdeck.toml (matchers like team="billing")',
             )
-        if not 200 <= reply.status_code < 300:
-            self._fail(
-                f"HTTP {reply.status_code} ({self._says(reply)})",
-                "check that `url` is Alertmanager and that it is healthy; the next sync retries",
-            )
-        return reply
-
-    def _json(self, reply: httpx.Response) -> Any:
-        text = reply.content.decode("utf-8", errors="replace")
-        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-        if text.lstrip().startswith("<"):
-            self._fail(
-                f"the reply is not JSON but {kind} ({clean_excerpt(text, limit=40)!r})",
-                "check that `url` is Alertmanager's API, not a web page or a login proxy",
-            )
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            what = (
-                f"not valid JSON ({clean_excerpt(text, limit=40)!r})" if text.strip() else "empty"
-            )
-            self._fail(
-                f"the reply is {what}",
-                "try again, and if it persists check what sits between agentdeck and Alertmanager",
-            )
+        self._fail(f"HTTP {code} ({self._api.says(reply)})", _LIST_TODO["server"])
 
     def _says(self, reply: httpx.Response) -> str:
         text = reply.content.decode("utf-8", errors="replace")
@@ -630,7 +567,7 @@ class AlertmanagerSource:
             said = None
         if isinstance(said, str):
             text = said
-        text = clean_excerpt(text, secrets=[self._token])
+        text = self._api.clean(text)
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, what: str, todo: str) -> NoReturn:

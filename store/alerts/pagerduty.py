@@ -39,7 +39,6 @@ saying the action was restored, and why.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -51,11 +50,27 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.alerts.base import AlertTarget, Journal, Told
 from store.connectors.base import ConnectorError, Listed
+from store.jsonapi import JsonApi
 from store.models import Incident
-from store.text import clean_excerpt, display_url, json_cut_off
+from store.text import display_url
 from store.timestamps import Instant
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
+#: What to do, per kind of failure, when listing (a sync) and when writing (an operator's act).
+_SYNC_TODO = {
+    "timeout": "check the network, or raise this source's timeout in agentdeck.toml",
+    "connect": "check the source's url in agentdeck.toml and the network",
+    "server": "sync again later",
+    "html": "the url must be PagerDuty's REST API (https://api.pagerduty.com), "
+    "not the web app or a proxy's login page",
+    "json": "check the source's url in agentdeck.toml",
+    "cut": "sync again; if it persists, a proxy is cutting replies short",
+}
+_WRITE_TODO = {
+    "server": "try again later",
+    "busy": "try again {when}",
+    "cut": "try again; if it persists, a proxy is cutting replies short",
+}
 OPEN_STATUSES = ("triggered", "acknowledged")
 
 #: One query parameter; a name may repeat (``statuses[]``, ``service_ids[]``).
@@ -177,8 +192,24 @@ class PagerDutySource:
         self.max_pages = max_pages
         self._token = token
         self._now = now or (lambda: datetime.now(UTC))
-        self._transport = transport
-        self._where = f"{self.name} {display_url(self.endpoint + '/incidents')}"
+        # Sent once, never retried (as before the shared client): a sync is the retry.
+        self._api = JsonApi(
+            name,
+            self.endpoint,
+            headers={
+                "Accept": ACCEPT,
+                "Content-Type": "application/json",
+                "Authorization": f"Token token={token}",
+            },
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            todo=_SYNC_TODO,
+            refuse=self._refuse,
+            says=self._server_says,
+            wait_headers=("retry-after", "ratelimit-reset"),
+        )
+        self._where = self._api.where("GET", "/incidents")
 
     def __repr__(self) -> str:
         return f"PagerDutySource({self.name!r}, {self.endpoint!r})"
@@ -197,26 +228,15 @@ class PagerDutySource:
         found: dict[str, Incident] = {}
         problems: list[str] = []
         skipped = 0
-        with httpx.Client(
-            base_url=self.endpoint,
-            transport=self._transport,
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            headers={
-                "Accept": ACCEPT,
-                "Content-Type": "application/json",
-                "Authorization": f"Token token={self._token}",
-            },
-        ) as client:
-            for query in (open_query, resolved_query):
-                for position, raw in self._incidents(client, [*query, *services]):
-                    incident, problem = self._incident(raw, position)
-                    if incident is None:
-                        skipped += 1
-                        problems.append(problem)
-                    else:
-                        # A later listing wins: an incident resolved between the two is resolved.
-                        found[incident.id] = incident
+        for query in (open_query, resolved_query):
+            for position, raw in self._incidents([*query, *services]):
+                incident, problem = self._incident(raw, position)
+                if incident is None:
+                    skipped += 1
+                    problems.append(problem)
+                else:
+                    # A later listing wins: an incident resolved between the two is resolved.
+                    found[incident.id] = incident
         return Listed(found.values(), problems=problems, skipped=skipped)
 
     # -- telling PagerDuty someone is on an incident ------------------------------------------
@@ -387,46 +407,13 @@ class PagerDutySource:
         )
 
     def _write(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        where = f"{self.name} {method} {display_url(self.endpoint + path)}"
-        headers = {
-            "Accept": ACCEPT,
-            "Content-Type": "application/json",
-            "Authorization": f"Token token={self._token}",
-        }
-        if method != "GET" and self.from_email:
-            headers["From"] = self.from_email
-        try:
-            with httpx.Client(
-                base_url=self.endpoint,
-                transport=self._transport,
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,
-                headers=headers,
-            ) as client:
-                response = client.request(method, path, json=body)
-        except httpx.TimeoutException:
-            self._fail(
-                f"no answer within {self.timeout:g} s",
-                "check the network, or raise this source's timeout in agentdeck.toml",
-                where,
-            )
-        except httpx.ConnectError as exc:
-            self._fail(
-                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
-                "check the source's url in agentdeck.toml and the network",
-                where,
-            )
-        except httpx.HTTPError as exc:
-            self._fail(
-                f"the request failed ({self._clean(str(exc), 60) or type(exc).__name__})",
-                "check the source's url in agentdeck.toml and the network",
-                where,
-            )
-        if not 200 <= response.status_code < 300:
-            self._refuse_write(response, where)
-        return self._json(response, where)
+        headers = {"From": self.from_email} if method != "GET" and self.from_email else None
+        return self._api.json(
+            method, path, json=body, headers=headers, todo=_WRITE_TODO, refuse=self._refuse_write
+        )
 
-    def _refuse_write(self, response: httpx.Response, where: str) -> NoReturn:
+    def _refuse_write(self, method: str, path: str, response: httpx.Response) -> NoReturn:
+        where = self._api.where(method, path)
         code = response.status_code
         said = self._server_says(response)
         status = f"{code}: {said}" if said else str(code)
@@ -447,12 +434,6 @@ class PagerDutySource:
                 "it may have been merged or deleted: run `agentdeck sync`",
                 where,
             )
-        if code == 429:
-            wait = _wait_seconds(response)
-            when = f"in {wait} s" if wait is not None else "in a minute"
-            self._fail(f"rate limited ({status})", f"try again {when}", where)
-        if code >= 500:
-            self._fail(f"server error ({status})", "try again later", where)
         if 300 <= code < 400:
             target = self._clean(display_url(response.headers.get("location", "")), 60)
             self._fail(
@@ -478,11 +459,11 @@ class PagerDutySource:
 
     # -- paging -------------------------------------------------------------------------------
 
-    def _incidents(self, client: httpx.Client, query: list[_Param]) -> Iterator[tuple[int, Any]]:
+    def _incidents(self, query: list[_Param]) -> Iterator[tuple[int, Any]]:
         offset = 0
         for _ in range(self.max_pages):
             params = [*query, ("limit", self.page_limit), ("offset", offset)]
-            page = self._page(client, params)
+            page = self._page(params)
             for i, raw in enumerate(page.incidents):
                 yield offset + i, raw
             if not page.more:
@@ -498,27 +479,8 @@ class PagerDutySource:
             "list fewer services in this source, or sync again later",
         )
 
-    def _page(self, client: httpx.Client, params: list[_Param]) -> PagerDutyPage:
-        try:
-            response = client.get("/incidents", params=tuple(params))
-        except httpx.TimeoutException:
-            self._fail(
-                f"no answer within {self.timeout:g} s",
-                "check the network, or raise this source's timeout in agentdeck.toml",
-            )
-        except httpx.ConnectError as exc:
-            self._fail(
-                f"cannot connect ({self._clean(str(exc), 60) or 'connection failed'})",
-                "check the source's url in agentdeck.toml and the network",
-            )
-        except httpx.HTTPError as exc:
-            self._fail(
-                f"the request failed ({self._clean(str(exc), 60) or type(exc).__name__})",
-                "check the source's url in agentdeck.toml and the network",
-            )
-        if response.status_code != 200:
-            self._refuse(response)
-        data = self._json(response)
+    def _page(self, params: list[_Param]) -> PagerDutyPage:
+        data = self._api.json("GET", "/incidents", params=params)
         try:
             return PagerDutyPage.model_validate(data)
         except ValidationError as exc:
@@ -531,35 +493,7 @@ class PagerDutySource:
 
     # -- replies ------------------------------------------------------------------------------
 
-    def _json(self, response: httpx.Response, where: str | None = None) -> Any:
-        kind = response.headers.get("content-type", "").lower()
-        text = response.text
-        if "html" in kind or text.lstrip()[:1] == "<":
-            self._fail(
-                "answered an HTML page, not JSON",
-                "the url must be PagerDuty's REST API (https://api.pagerduty.com), "
-                "not the web app or a proxy's login page",
-                where,
-            )
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            if json_cut_off(text, exc):
-                self._fail(
-                    f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
-                    f"{'sync' if where is None else 'try'} again; if it persists, a proxy is "
-                    "cutting replies short",
-                    where,
-                )
-            self._fail(
-                f"answered something that is not JSON: {self._clean(text, 60)!r}",
-                "check the source's url in agentdeck.toml",
-                where,
-            )
-        except RecursionError:
-            self._fail("answered JSON nested too deeply", "check the source's url", where)
-
-    def _refuse(self, response: httpx.Response) -> NoReturn:
+    def _refuse(self, method: str, path: str, response: httpx.Response) -> NoReturn:
         code = response.status_code
         said = self._server_says(response)
         status = f"{code}: {said}" if said else str(code)
@@ -570,12 +504,6 @@ class PagerDutySource:
                 f"the token may not read these incidents ({status})",
                 "use an API key that can read incidents of these services",
             )
-        if code == 429:
-            wait = _wait_seconds(response)
-            when = f"in {wait} s" if wait is not None else "in a minute"
-            self._fail(f"rate limited ({status})", f"sync again {when}")
-        if code >= 500:
-            self._fail(f"server error ({status})", "sync again later")
         if 300 <= code < 400:
             target = self._clean(display_url(response.headers.get("location", "")), 60)
             self._fail(
@@ -655,7 +583,7 @@ class PagerDutySource:
         return incident, ""
 
     def _clean(self, text: str, limit: int) -> str:
-        return clean_excerpt(text, secrets=[self._token], limit=limit)
+        return self._api.clean(text, limit)
 
     def _fail(self, what: str, todo: str, where: str | None = None) -> NoReturn:
         raise ConnectorError(f"{where or self._where}: {what}; {todo}") from None
@@ -663,15 +591,6 @@ class PagerDutySource:
 
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _wait_seconds(response: httpx.Response) -> int | None:
-    """Seconds a 429 asks to wait: ``Retry-After``, else PagerDuty's ``ratelimit-reset``."""
-    for header in ("retry-after", "ratelimit-reset"):
-        value = response.headers.get(header, "").strip()
-        if value.isdigit():
-            return int(value)
-    return None
 
 
 def _first(exc: ValidationError) -> str:

@@ -39,9 +39,12 @@ a number is NUMERIC, a word CATEGORICAL (a bool would be BOOLEAN, sent as 1/0). 
 sent when a score config of the criterion's name exists, is not archived, has that data type and
 admits the value (so a stale config never makes Langfuse refuse a grade forever).
 
-**Errors** are one line naming the store, the method and the endpoint, never a key. Timeouts,
-connection errors and 5xx are retried with exponential backoff and jitter; a 429 waits what
-``Retry-After`` asks (up to ``max_wait``). A 401 says to run ``agentdeck login NAME``.
+**Errors** are one line naming the store, the method and the endpoint, never a key. Requests go
+through the shared client (:mod:`store.jsonapi`): timeouts, connection errors and 5xx are retried
+with exponential backoff and jitter; a 429 waits what ``Retry-After`` asks, seconds or an
+HTTP-date (up to ``max_wait``; a longer wait fails at once and the next sync retries). Scores are
+upserts on their deterministic id and queue items are set, so both are retried; creating a score
+config is not keyed and is sent once. A 401 says to run ``agentdeck login NAME``.
 
 **Keys** live in the keyring under the store's name as one secret ``PUBLIC:SECRET``
 (``pk-lf-…:sk-lf-…``; Langfuse keys hold no colon), given to ``agentdeck login NAME``.
@@ -56,7 +59,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
@@ -69,6 +71,7 @@ from store.connectors.base import (
     RubricLike,
     StoreUnreachable,
 )
+from store.jsonapi import JsonApi
 from store.models import (
     Incident,
     Run,
@@ -80,7 +83,7 @@ from store.models import (
     StepError,
     Tokens,
 )
-from store.text import clean_excerpt, display_url, json_cut_off
+from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
@@ -294,19 +297,17 @@ def _ms(start: datetime | None, end: datetime | None) -> int | None:
     return max(0, round((end - start).total_seconds() * 1000))
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check the network, or raise this store's timeout in agentdeck.toml",
+    "connect": "check the store's url in agentdeck.toml and the network",
+    "url": "fix the store's url in agentdeck.toml",
+    "server": "sync again later",
+    "html": "the url must be Langfuse's (https://cloud.langfuse.com or your own), "
+    "not a proxy's login page",
+    "json": "check the store's url in agentdeck.toml",
+    "cut": "sync again; if it persists, a proxy is cutting replies short",
+}
 
 #: Traces fetched at once when hydrating the sample.
 FETCH_CONCURRENCY = 4
@@ -347,13 +348,25 @@ class LangfuseConnector:
         #: Scores pushed for a trace queued here carry ``queueId``.
         self.queue_id = queue_id
         self._pending: dict[str, str] | None = None
-        self._auth = (public_key, secret_key)
-        basic = base64.b64encode(f"{public_key}:{secret_key}".encode()).decode()
-        self._secrets = [public_key, secret_key, basic]
-        self._transport = transport
         self._now = now or (lambda: datetime.now(UTC))
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._api = JsonApi(
+            name,
+            self.endpoint,
+            auth=(public_key, secret_key),
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            down_error=StoreUnreachable,
+            todo=_TODO,
+            refuse=self._refuse,
+            says=self._says,
+            attempts=retries + 1,
+            backoff=backoff,
+            backoff_cap=float("inf"),
+            retry_after_cap=max_wait,
+            sleep=sleep,
+            rng=rng,
+        )
         self._configs: dict[str, LangfuseScoreConfig] | None = None
         self._queued: set[str] = set()
 
@@ -379,6 +392,10 @@ class LangfuseConnector:
             timeout=cfg.timeout,
             queue_id=cfg.queue,
         )
+
+    def close(self) -> None:
+        """Close the HTTP connections (they open again when used)."""
+        self._api.close()
 
     def __repr__(self) -> str:
         return f"LangfuseConnector({self.name!r}, {self.endpoint!r})"
@@ -417,8 +434,7 @@ class LangfuseConnector:
             params["expandMetadata"] = key
         if lf:
             params["cursor"] = lf
-        with self._client() as client:
-            page = self._page(client, "/api/public/v2/observations", params)
+        page = self._page("/api/public/v2/observations", params)
         found: dict[str, RunSummary] = {}
         problems: list[str] = []
         for position, raw in enumerate(page.data):
@@ -456,14 +472,14 @@ class LangfuseConnector:
         runs: list[Run] = []
         problems: list[str] = []
         ids = list(dict.fromkeys(run_ids))
-        with self._client() as client:
-            # A few traces at a time (one client, its pool shared): the sample arrives in a
-            # fraction of one-by-one round trips, and the server sees a bounded load.
-            def observations(trace_id: str) -> list[Any]:
-                return list(self._observations(client, trace_id))
 
-            with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(ids) or 1)) as pool:
-                fetched = list(pool.map(observations, ids))
+        # A few traces at a time (one client, its pool shared): the sample arrives in a
+        # fraction of one-by-one round trips, and the server sees a bounded load.
+        def observations(trace_id: str) -> list[Any]:
+            return list(self._observations(trace_id))
+
+        with ThreadPoolExecutor(max_workers=min(FETCH_CONCURRENCY, len(ids) or 1)) as pool:
+            fetched = list(pool.map(observations, ids))
         for trace_id, raws in zip(ids, fetched, strict=True):
             if not raws:
                 continue
@@ -478,11 +494,11 @@ class LangfuseConnector:
         """Langfuse keeps no incidents."""
         return Listed()
 
-    def _observations(self, client: httpx.Client, trace_id: str) -> Iterator[Any]:
+    def _observations(self, trace_id: str) -> Iterator[Any]:
         params: _Params = {"traceId": trace_id, "fields": FETCH_FIELDS, "limit": OBSERVATIONS_LIMIT}
         if key := self._metadata_key():
             params["expandMetadata"] = key
-        yield from self._cursor_pages(client, "/api/public/v2/observations", params)
+        yield from self._cursor_pages("/api/public/v2/observations", params)
 
     def _metadata_key(self) -> str | None:
         head, _, rest = self.workflow_attribute.partition(".")
@@ -503,7 +519,7 @@ class LangfuseConnector:
         where = f"{self.name} GET {display_url(self.endpoint + '/api/public/v2/observations')}"
         label = f"observation at position {position}"
         if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            label = f"observation {self._clean(raw['id'], 40)}"
+            label = f"observation {self._api.clean(raw['id'], 40)}"
         try:
             obs = LangfuseObservation.model_validate(raw)
         except ValidationError as exc:
@@ -541,12 +557,12 @@ class LangfuseConnector:
                 first = exc.errors()[0]
                 at = ".".join(str(p) for p in first["loc"]) or "an observation"
                 return None, (
-                    f"{where}: trace {self._clean(trace_id, 40)} left out "
+                    f"{where}: trace {self._api.clean(trace_id, 40)} left out "
                     f"(an observation: {at}: {first['msg']})"
                 )
         roots = [o for o in observations if o[1].isRootObservation or not o[1].parentObservationId]
         if not roots:
-            return None, f"{where}: trace {self._clean(trace_id, 40)} left out (no root)"
+            return None, f"{where}: trace {self._api.clean(trace_id, 40)} left out (no root)"
         root_raw, root = min(
             roots, key=lambda o: (o[1].parentObservationId is not None, o[1].startTime)
         )
@@ -604,28 +620,24 @@ class LangfuseConnector:
         completed already, and the scores are upserts: nothing is done twice)."""
         if not scores:
             return
-        with self._client() as client:
-            configs = self._score_configs(client)
-            pending = self._pending_items(client) if self.queue_id else {}
-            for score in scores:
-                self._request(
-                    client, "POST", "/api/public/scores", body=self.score_body(score, configs)
-                )
-            for trace_id in sorted({s.trace_id for s in scores} & set(pending)):
-                self._request(
-                    client,
-                    "PATCH",
-                    f"/api/public/annotation-queues/{self.queue_id}/items/{pending[trace_id]}",
-                    body={"status": "COMPLETED"},
-                )
-                del pending[trace_id]
+        configs = self._score_configs()
+        pending = self._pending_items() if self.queue_id else {}
+        for score in scores:
+            self._call("POST", "/api/public/scores", body=self.score_body(score, configs))
+        for trace_id in sorted({s.trace_id for s in scores} & set(pending)):
+            self._call(
+                "PATCH",
+                f"/api/public/annotation-queues/{self.queue_id}/items/{pending[trace_id]}",
+                body={"status": "COMPLETED"},
+            )
+            del pending[trace_id]
 
-    def _pending_items(self, client: httpx.Client) -> dict[str, str]:
+    def _pending_items(self) -> dict[str, str]:
         """Trace id -> item id of the queue's pending items, read once per connector."""
         if self._pending is None:
             self._pending = {}
             path = f"/api/public/annotation-queues/{self.queue_id}/items"
-            for raw in self._numbered_pages(client, path, {"status": "PENDING"}):
+            for raw in self._numbered_pages(path, {"status": "PENDING"}):
                 try:
                     item = QueueItem.model_validate(raw)
                 except ValidationError:
@@ -640,8 +652,7 @@ class LangfuseConnector:
         traces; None without a queue (the sampling plan decides)."""
         if not self.queue_id:
             return None
-        with self._client() as client:
-            return set(self._pending_items(client))
+        return set(self._pending_items())
 
     def score_body(
         self, score: Score, configs: dict[str, LangfuseScoreConfig] | None = None
@@ -672,9 +683,8 @@ class LangfuseConnector:
 
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """``DELETE /api/public/scores/{id}``; a 404 means it is already gone."""
-        with self._client() as client:
-            for score_id in score_ids:
-                self._request(client, "DELETE", f"/api/public/scores/{score_id}", missing_ok=True)
+        for score_id in score_ids:
+            self._call("DELETE", f"/api/public/scores/{score_id}", missing_ok=True)
 
     def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
         """agentdeck's scores (their metadata names a reviewer and a rubric with its version),
@@ -691,14 +701,13 @@ class LangfuseConnector:
             ]
         found: dict[str, Score] = {}
         problems: list[str] = []
-        with self._client() as client:
-            for params in batches:
-                for raw in self._cursor_pages(client, "/api/public/v3/scores", params):
-                    score, problem = self._score(raw)
-                    if score is not None:
-                        found[score.id] = score
-                    elif problem:
-                        problems.append(problem)
+        for params in batches:
+            for raw in self._cursor_pages("/api/public/v3/scores", params):
+                score, problem = self._score(raw)
+                if score is not None:
+                    found[score.id] = score
+                elif problem:
+                    problems.append(problem)
         return Listed(found.values(), problems=problems, skipped=len(problems))
 
     def _score(self, raw: Any) -> tuple[Score | None, str]:
@@ -708,7 +717,7 @@ class LangfuseConnector:
             meta
         ):
             return None, ""  # not agentdeck's: an evaluator's, or someone else's
-        label = f"score {self._clean(str(raw.get('id')), 40)}"
+        label = f"score {self._api.clean(str(raw.get('id')), 40)}"
         try:
             lf = LangfuseScore.model_validate(raw)
             if lf.subject is None or lf.subject.kind not in ("trace", "observation"):
@@ -739,10 +748,10 @@ class LangfuseConnector:
 
     # -- score configs --------------------------------------------------------------------------
 
-    def _score_configs(self, client: httpx.Client) -> dict[str, LangfuseScoreConfig]:
+    def _score_configs(self) -> dict[str, LangfuseScoreConfig]:
         if self._configs is None:
             configs: dict[str, LangfuseScoreConfig] = {}
-            for raw in self._numbered_pages(client, "/api/public/score-configs", {}):
+            for raw in self._numbered_pages("/api/public/score-configs", {}):
                 try:
                     config = LangfuseScoreConfig.model_validate(raw)
                 except ValidationError:
@@ -755,9 +764,8 @@ class LangfuseConnector:
     def check_score_configs(self, rubric: RubricLike) -> list[str]:
         """What is missing or different in Langfuse's score configs for this rubric, one line
         per criterion (empty: every criterion has a matching config)."""
-        with self._client() as client:
-            self._configs = None
-            configs = self._score_configs(client)
+        self._configs = None
+        configs = self._score_configs()
         out: list[str] = []
         for criterion in rubric.criteria:
             want = config_for(criterion)
@@ -802,17 +810,20 @@ class LangfuseConnector:
         """Create the score configs the rubric's criteria lack; returns their names. A config
         that exists but differs is left as it is (see :meth:`check_score_configs`)."""
         created: list[str] = []
-        with self._client() as client:
-            self._configs = None
-            configs = self._score_configs(client)
-            for criterion in rubric.criteria:
-                if criterion.id in configs or len(criterion.id) > CONFIG_NAME_MAX:
-                    continue
-                self._request(
-                    client, "POST", "/api/public/score-configs", body=config_for(criterion)
-                )
-                created.append(criterion.id)
-            self._configs = None
+        self._configs = None
+        configs = self._score_configs()
+        for criterion in rubric.criteria:
+            if criterion.id in configs or len(criterion.id) > CONFIG_NAME_MAX:
+                continue
+            self._call(
+                # A config is not keyed: a retry after a lost reply could create it twice.
+                "POST",
+                "/api/public/score-configs",
+                body=config_for(criterion),
+                retry=False,
+            )
+            created.append(criterion.id)
+        self._configs = None
         return created
 
     # -- annotation queues ----------------------------------------------------------------------
@@ -824,49 +835,36 @@ class LangfuseConnector:
         path = f"/api/public/annotation-queues/{queue_id}/items"
         items: list[QueueItem] = []
         problems: list[str] = []
-        with self._client() as client:
-            for raw in self._numbered_pages(client, path, {"status": status}):
-                try:
-                    items.append(QueueItem.model_validate(raw))
-                except ValidationError as exc:
-                    first = exc.errors()[0]
-                    at = ".".join(str(p) for p in first["loc"]) or "the item"
-                    problems.append(
-                        f"{self.name} GET {display_url(self.endpoint + path)}: "
-                        f"an item left out ({at}: {first['msg']})"
-                    )
+        for raw in self._numbered_pages(path, {"status": status}):
+            try:
+                items.append(QueueItem.model_validate(raw))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                at = ".".join(str(p) for p in first["loc"]) or "the item"
+                problems.append(
+                    f"{self.name} GET {display_url(self.endpoint + path)}: "
+                    f"an item left out ({at}: {first['msg']})"
+                )
         if queue_id == self.queue_id:
             self._queued.update(i.objectId for i in items if i.objectType == "TRACE")
         return Listed(items, problems=problems, skipped=len(problems))
 
     def complete_queue_item(self, queue_id: str, item_id: str) -> None:
         """Mark an annotation queue item COMPLETED."""
-        with self._client() as client:
-            self._request(
-                client,
-                "PATCH",
-                f"/api/public/annotation-queues/{queue_id}/items/{item_id}",
-                body={"status": "COMPLETED"},
-            )
+        self._call(
+            "PATCH",
+            f"/api/public/annotation-queues/{queue_id}/items/{item_id}",
+            body={"status": "COMPLETED"},
+        )
 
     # -- HTTP -----------------------------------------------------------------------------------
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
-            base_url=self.endpoint,
-            transport=self._transport,
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            auth=httpx.BasicAuth(*self._auth),
-            headers={"Accept": "application/json"},
-        )
-
-    def _cursor_pages(self, client: httpx.Client, path: str, params: _Params) -> Iterator[Any]:
+    def _cursor_pages(self, path: str, params: _Params) -> Iterator[Any]:
         cursor: str | None = None
         seen: set[str] = set()
         while True:
             query = {**params, "cursor": cursor} if cursor else params
-            page = self._page(client, path, query)
+            page = self._page(path, query)
             yield from page.data
             cursor = page.meta.cursor or None
             if cursor is None:
@@ -880,20 +878,18 @@ class LangfuseConnector:
                 )
             seen.add(cursor)
 
-    def _numbered_pages(self, client: httpx.Client, path: str, params: _Params) -> Iterator[Any]:
+    def _numbered_pages(self, path: str, params: _Params) -> Iterator[Any]:
         number = 1
         while True:
-            data = self._request(
-                client, "GET", path, params={**params, "page": number, "limit": 100}
-            )
+            data = self._call("GET", path, params={**params, "page": number, "limit": 100})
             page = self._model(_NumberedPage, data, "GET", path)
             yield from page.data
             if number >= page.meta.totalPages or not page.data:
                 return
             number += 1
 
-    def _page(self, client: httpx.Client, path: str, params: _Params) -> _Page:
-        return self._model(_Page, self._request(client, "GET", path, params=params), "GET", path)
+    def _page(self, path: str, params: _Params) -> _Page:
+        return self._model(_Page, self._call("GET", path, params=params), "GET", path)
 
     def _model(self, model: type[_Reply], data: Any, method: str, path: str) -> Any:
         try:
@@ -908,122 +904,40 @@ class LangfuseConnector:
                 "check the store's url points at Langfuse (its /api/public answers)",
             )
 
-    def _request(
+    def _call(
         self,
-        client: httpx.Client,
         method: str,
         path: str,
         *,
         params: _Params | None = None,
         body: Any = None,
         missing_ok: bool = False,
+        retry: bool = True,
     ) -> Any:
-        """One call, retried on timeouts, connection errors, 5xx and 429; its JSON (None for an
-        empty body). Anything else is a ConnectorError naming the store and endpoint."""
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt > self.retries
-            try:
-                response = client.request(method, path, params=params, json=body)
-            except httpx.TimeoutException:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"no answer within {self.timeout:g} s ({attempt} tries)",
-                        "check the network, or raise this store's timeout in agentdeck.toml",
-                        down=True,
-                    )
-                self._pause(attempt)
-                continue
-            except httpx.HTTPError as exc:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"cannot connect ({self._clean(str(exc), 60) or type(exc).__name__})",
-                        "check the store's url in agentdeck.toml and the network",
-                        down=True,
-                    )
-                self._pause(attempt)
-                continue
-            code = response.status_code
-            if code == 429:
-                wait = _retry_after(response)
-                if last or (wait is not None and wait > self.max_wait):
-                    when = f"in {wait:.0f} s" if wait is not None else "in a minute"
-                    self._fail(method, path, f"rate limited ({code})", f"sync again {when}")
-                self._pause(attempt, wait)
-                continue
-            if code >= 500:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"server error ({self._status(response)}, {attempt} tries)",
-                        "sync again later",
-                    )
-                self._pause(attempt)
-                continue
-            if code == 404 and missing_ok:
-                return None
-            if not 200 <= code < 300:
-                self._refuse(method, path, response)
-            if code == 204 or not response.content:
-                return None
-            return self._json(method, path, response)
+        """One call through the shared client (retried on timeouts, connection errors, 5xx and
+        429); its JSON, None for an empty body or (``missing_ok``) a 404."""
+        return self._api.json(
+            method,
+            path,
+            params=params,
+            json=body,
+            allow=(404,) if missing_ok else (),
+            retry=retry,
+            empty=True,
+        )
 
-    def _pause(self, attempt: int, wait: float | None = None) -> None:
-        if wait is None:
-            ceiling = self.backoff * 2 ** (attempt - 1)
-            wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-        self._sleep(wait)
-
-    def _json(self, method: str, path: str, response: httpx.Response) -> Any:
-        kind = response.headers.get("content-type", "").lower()
-        text = response.text
-        if "html" in kind or text.lstrip()[:1] == "<":
-            self._fail(
-                method,
-                path,
-                "answered an HTML page, not JSON",
-                "the url must be Langfuse's (https://cloud.langfuse.com or your own), "
-                "not a proxy's login page",
-            )
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            if json_cut_off(text, exc):
-                self._fail(
-                    method,
-                    path,
-                    f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
-                    "sync again; if it persists, a proxy is cutting replies short",
-                )
-            self._fail(
-                method,
-                path,
-                f"answered something that is not JSON: {self._clean(text, 60)!r}",
-                "check the store's url in agentdeck.toml",
-            )
-        except RecursionError:
-            self._fail(method, path, "answered JSON nested too deeply", "check the store's url")
-
-    def _status(self, response: httpx.Response) -> str:
-        said = ""
+    def _says(self, response: httpx.Response) -> str:
         try:
             data = response.json()
         except ValueError:
             data = None
         if isinstance(data, dict):
             words = [data.get("message"), data.get("error")]
-            said = ": ".join(w for w in words if isinstance(w, str) and w)
-        elif response.text.lstrip()[:1] == "<":
-            said = "an HTML page"
-        else:
-            said = response.text
-        said = self._clean(said, 80)
+            return ": ".join(w for w in words if isinstance(w, str) and w)
+        return "an HTML page" if response.text.lstrip()[:1] == "<" else response.text
+
+    def _status(self, response: httpx.Response) -> str:
+        said = self._api.clean(self._says(response))
         return f"{response.status_code}: {said}" if said else str(response.status_code)
 
     def _refuse(self, method: str, path: str, response: httpx.Response) -> NoReturn:
@@ -1044,7 +958,7 @@ class LangfuseConnector:
                 "use a project API key of the project that holds these traces",
             )
         if 300 <= code < 400:
-            target = self._clean(display_url(response.headers.get("location", "")), 60)
+            target = self._api.clean(display_url(response.headers.get("location", "")), 60)
             self._fail(
                 method,
                 path,
@@ -1057,12 +971,5 @@ class LangfuseConnector:
             )
         self._fail(method, path, f"refused the request ({status})", "check the store's settings")
 
-    def _clean(self, text: str, limit: int) -> str:
-        return clean_excerpt(text, secrets=self._secrets, limit=limit)
-
-    def _fail(
-        self, method: str, path: str, what: str, todo: str, *, down: bool = False
-    ) -> NoReturn:
-        where = f"{self.name} {method} {display_url(self.endpoint + path)}"
-        kind = StoreUnreachable if down else ConnectorError
-        raise kind(f"{where}: {what}; {todo}") from None
+    def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
+        self._api.fail(method, path, what, todo)

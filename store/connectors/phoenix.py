@@ -55,10 +55,13 @@ per level (``label`` the level as text, ``score`` when the level is a number).
 :meth:`PhoenixConnector.create_annotation_configs` creates the missing ones and assigns them to
 the project (config names are global in Phoenix: a differing one is reported, never overwritten).
 
-**Errors and retries.** Timeouts, connection errors and 5xx are retried with exponential backoff
-and jitter, a 429 after its ``Retry-After``; what still fails is a :class:`ConnectorError` of one
-line naming the store, the method and the endpoint, and what to do (never the API key). A small
-loop is enough here, so no retry library is added.
+**Errors and retries** go through the shared client (:mod:`store.jsonapi`): timeouts, connection
+errors and 5xx are retried with exponential backoff and jitter, a 429 after its ``Retry-After``
+(seconds or an HTTP-date; over a minute it is not waited). Every request is retried, writes too:
+annotation upserts are keyed on (span, name, identifier) and deletes name their ids. What still
+fails is a :class:`ConnectorError` (:class:`StoreUnreachable` when nothing answered) of one line
+naming the store, the method and the endpoint, and what to do (never the API key); this module
+keeps only what each status means for Phoenix.
 """
 
 from __future__ import annotations
@@ -80,6 +83,7 @@ from store.connectors.base import (
     RubricLike,
     StoreUnreachable,
 )
+from store.jsonapi import JsonApi
 from store.models import (
     Incident,
     Run,
@@ -111,6 +115,15 @@ BACKOFF_CAP_S = 10.0
 RETRY_AFTER_CAP_S = 60.0
 #: The metadata key that marks an annotation as agentdeck's.
 SCORE_ID_KEY = "agentdeck_score_id"
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check that Phoenix is up, or raise `timeout` in agentdeck.toml",
+    "connect": "check that Phoenix is running and `url` in agentdeck.toml",
+    "server": "Phoenix is failing; the next sync retries",
+    "html": "check that `url` is Phoenix's address, not a web page or a login proxy",
+    "json": "check that `url` is Phoenix",
+    "cut": "sync again; if it persists, something between agentdeck and Phoenix cuts replies",
+}
 #: Phoenix's GraphQL mutation deleting span annotations by global id (what its UI sends).
 DELETE_ANNOTATIONS = (
     "mutation DeleteSpanAnnotations($ids: [ID!]!) "
@@ -276,11 +289,23 @@ class PhoenixConnector:
         self.project = project
         self.workflow_attribute = workflow_attribute
         self.timeout = timeout
-        self._api_key = api_key
-        self._transport = transport
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._client: httpx.Client | None = None
+        self._api = JsonApi(
+            name,
+            self.url,
+            headers={"Authorization": f"Bearer {api_key}"} if api_key else None,
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            down_error=StoreUnreachable,
+            todo=_TODO,
+            refuse=self._refuse,
+            attempts=ATTEMPTS,
+            backoff=BACKOFF_BASE_S,
+            backoff_cap=BACKOFF_CAP_S,
+            retry_after_cap=RETRY_AFTER_CAP_S,
+            sleep=sleep,
+            rng=rng,
+        )
         #: Root span id of each trace seen, so a push needs no lookup for a listed run.
         self._roots: dict[str, str] = {}
         #: Span ids of each trace this connector has read whole (span id, whether the root):
@@ -309,155 +334,46 @@ class PhoenixConnector:
 
     def close(self) -> None:
         """Close the HTTP connections (the connector opens them again when used)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._api.close()
 
     # --- HTTP ------------------------------------------------------------------------------
 
-    def _fail(
-        self, method: str, path: str, what: str, todo: str, *, down: bool = False
-    ) -> NoReturn:
-        kind = StoreUnreachable if down else ConnectorError
-        raise kind(f"{self.name} {method} {display_url(self.url + path)}: {what}; {todo}") from None
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
-            if self._api_key:
-                headers["Authorization"] = f"Bearer {self._api_key}"
-            self._client = httpx.Client(
-                base_url=self.url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout),
-                transport=self._transport,
-            )
-        return self._client
-
-    def _backoff(self, attempt: int) -> float:
-        ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        body: object = None,
-        allow: tuple[int, ...] = (),
-    ) -> httpx.Response:
-        """One call with retries; a 2xx reply or one whose status is in ``allow``."""
-        why = ""
-        down = False
-        for attempt in range(ATTEMPTS):
-            last = attempt == ATTEMPTS - 1
-            down = True  # until the server answers
-            try:
-                reply = self._http().request(method, path, params=tuple(params or ()), json=body)
-                reply.read()
-            except httpx.TimeoutException:
-                why = f"no answer within {self.timeout:g} s"
-                todo = "check that Phoenix is up, or raise `timeout` in agentdeck.toml"
-            except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                why = f"cannot connect ({clean_excerpt(str(exc), limit=60) or type(exc).__name__})"
-                todo = "check that Phoenix is running and `url` in agentdeck.toml"
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-                self._fail(method, path, "the URL cannot be used", "fix `url` in agentdeck.toml")
-            except httpx.HTTPError as exc:
-                why = f"the request failed ({type(exc).__name__})"
-                todo = "check the network and that Phoenix is running"
-            else:
-                down = False
-                status = reply.status_code
-                if 200 <= status < 300 or status in allow:
-                    return reply
-                if status == 429:
-                    wait = self._retry_after(reply)
-                    if wait is not None and wait <= RETRY_AFTER_CAP_S and not last:
-                        self._sleep(wait)
-                        continue
-                    why = "HTTP 429, too many requests"
-                    todo = "wait and sync again"
-                elif status >= 500:
-                    why = f"HTTP {status} ({self._says(reply)})"
-                    todo = "Phoenix is failing; the next sync retries"
-                elif status in (401, 403):
-                    self._fail(
-                        method,
-                        path,
-                        f"HTTP {status}, the request was refused ({self._says(reply)})",
-                        f"run `agentdeck login {self.name}` with a Phoenix API key",
-                    )
-                elif status == 404:
-                    self._fail(
-                        method,
-                        path,
-                        f"HTTP 404 ({self._says(reply)})",
-                        f"check `project` ({self.project!r}) and `url` in agentdeck.toml",
-                    )
-                else:
-                    self._fail(
-                        method,
-                        path,
-                        f"HTTP {status} ({self._says(reply)})",
-                        "check that `url` is Phoenix and its version is 20.26 or later",
-                    )
-            if last:
-                self._fail(method, path, f"{why} after {ATTEMPTS} attempts", todo, down=down)
-            self._sleep(self._backoff(attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    @staticmethod
-    def _retry_after(reply: httpx.Response) -> float | None:
-        raw = reply.headers.get("retry-after", "").strip()
-        try:
-            return max(0.0, float(raw)) if raw else BACKOFF_BASE_S
-        except ValueError:
-            return None  # an HTTP date: not worth parsing for a wait this short
-
-    @staticmethod
-    def _says(reply: httpx.Response) -> str:
-        text = reply.content.decode("utf-8", errors="replace")
-        try:
-            detail = json.loads(text).get("detail")
-            if detail:
-                return clean_excerpt(str(detail), limit=80)
-        except (ValueError, AttributeError, RecursionError):
-            pass
-        return clean_excerpt(text, limit=60) or "no body"
-
-    def _json(self, method: str, path: str, reply: httpx.Response) -> Any:
-        text = reply.content.decode("utf-8", errors="replace")
-        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-        if text.lstrip().startswith("<"):
-            self._fail(
+    def _refuse(self, method: str, path: str, reply: httpx.Response) -> NoReturn:
+        status, said = reply.status_code, self._api.says(reply)
+        if status in (401, 403):
+            self._api.fail(
                 method,
                 path,
-                f"the reply is not JSON but {kind} ({clean_excerpt(text, limit=40)!r})",
-                "check that `url` is Phoenix's address, not a web page or a login proxy",
+                f"HTTP {status}, the request was refused ({said})",
+                f"run `agentdeck login {self.name}` with a Phoenix API key",
             )
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            what = (
-                f"not valid JSON ({clean_excerpt(text, limit=40)!r})" if text.strip() else "empty"
+        if status == 404:
+            self._api.fail(
+                method,
+                path,
+                f"HTTP 404 ({said})",
+                f"check `project` ({self.project!r}) and `url` in agentdeck.toml",
             )
-            self._fail(method, path, f"the reply is {what}", "check that `url` is Phoenix")
+        self._api.fail(
+            method,
+            path,
+            f"HTTP {status} ({said})",
+            "check that `url` is Phoenix and its version is 20.26 or later",
+        )
 
     def _page(
         self, path: str, params: list[tuple[str, str]], allow: tuple[int, ...] = ()
     ) -> _Page | None:
         """One page of a listing; None when the reply's status is one of ``allow``."""
-        reply = self._request("GET", path, params=params, allow=allow)
+        reply = self._api.request("GET", path, params=params, allow=allow)
         if reply.status_code in allow:
             return None
         try:
-            return _Page.model_validate(self._json("GET", path, reply))
+            return _Page.model_validate(self._api.parse("GET", path, reply))
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "the reply"
-            self._fail(
+            self._api.fail(
                 "GET",
                 path,
                 f"the reply is not a page of results "
@@ -534,7 +450,7 @@ class PhoenixConnector:
         rows = [_row_id(s.id) for s in spans]
         known = [r for r in rows if r is not None]
         if any(b < a for a, b in zip(known, known[1:], strict=False)):
-            self._fail(
+            self._api.fail(
                 "GET",
                 self._spans_path,
                 "spans came newest first although sort=id&order=asc was asked",
@@ -694,14 +610,14 @@ class PhoenixConnector:
     def _post_annotations(self, annotations: list[dict[str, Any]]) -> bool:
         """Write annotations in one request; False when Phoenix knows not every span."""
         path = "/v1/span_annotations"
-        reply = self._request(
-            "POST", path, params=[("sync", "true")], body={"data": annotations}, allow=(404,)
+        reply = self._api.request(
+            "POST", path, params=[("sync", "true")], json={"data": annotations}, allow=(404,)
         )
         if reply.status_code == 404:
             return False
-        data = self._json("POST", path, reply)
+        data = self._api.parse("POST", path, reply)
         if not isinstance(data, dict) or len(data.get("data") or []) != len(annotations):
-            self._fail(
+            self._api.fail(
                 "POST",
                 path,
                 f"Phoenix confirmed {len((data or {}).get('data') or [])} of "
@@ -735,7 +651,7 @@ class PhoenixConnector:
         if unknown:
             names = ", ".join(clean_excerpt(t, limit=40) for t in sorted(unknown)[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-            self._fail(
+            self._api.fail(
                 "POST",
                 "/v1/span_annotations",
                 f"Phoenix does not know the span of run {names}{more}",
@@ -786,19 +702,19 @@ class PhoenixConnector:
         """Delete span annotations by global id through Phoenix's GraphQL API. False when one
         was already gone (someone deleted it meanwhile; Phoenix then deletes none): list again."""
         path = "/graphql"
-        reply = self._request(
-            "POST", path, body={"query": DELETE_ANNOTATIONS, "variables": {"ids": ids}}
+        reply = self._api.request(
+            "POST", path, json={"query": DELETE_ANNOTATIONS, "variables": {"ids": ids}}
         )
-        data = self._json("POST", path, reply)
+        data = self._api.parse("POST", path, reply)
         errors = data.get("errors") if isinstance(data, dict) else None
         if not errors:
             if not isinstance(data, dict) or not isinstance(data.get("data"), dict):
-                self._fail("POST", path, "the reply is not a GraphQL answer", "check `url`")
+                self._api.fail("POST", path, "the reply is not a GraphQL answer", "check `url`")
             return True
         said = str((errors[0] or {}).get("message") if isinstance(errors[0], dict) else errors[0])
         if "could not find" in said.lower() and not last:
             return False
-        self._fail(
+        self._api.fail(
             "POST",
             path,
             f"Phoenix did not delete {len(ids)} annotation(s) ({clean_excerpt(said, limit=80)})",
@@ -926,13 +842,13 @@ class PhoenixConnector:
     def _differences(self, want: dict[str, Any]) -> str | None:
         """None when Phoenix's config named like ``want`` matches it; else what differs."""
         path = f"/v1/annotation_configs/{want['name']}"
-        reply = self._request("GET", path, allow=(404,))
+        reply = self._api.request("GET", path, allow=(404,))
         if reply.status_code == 404:
             return "missing"
-        data = self._json("GET", path, reply)
+        data = self._api.parse("GET", path, reply)
         have = data.get("data") if isinstance(data, dict) else None
         if not isinstance(have, dict):
-            self._fail("GET", path, "the reply holds no config", "check that `url` is Phoenix")
+            self._api.fail("GET", path, "the reply holds no config", "check that `url` is Phoenix")
         if have.get("type") != "CATEGORICAL":
             return f"is {clean_excerpt(str(have.get('type')), limit=20)}, not CATEGORICAL"
         theirs = {(v.get("label"), v.get("score")) for v in have.get("values") or []}
@@ -960,15 +876,15 @@ class PhoenixConnector:
             differs = self._differences(want)
             if differs == "missing":
                 path = "/v1/annotation_configs"
-                self._json("POST", path, self._request("POST", path, body=want))
+                self._api.parse("POST", path, self._api.request("POST", path, json=want))
                 created.append(want["name"])
             elif differs:
                 differing.append(f"{want['name']!r} {differs}")
                 continue
             assign = f"/v1/projects/{self.project}/annotation_configs/{want['name']}"
-            self._request("PUT", assign)
+            self._api.request("PUT", assign)
         if differing:
-            self._fail(
+            self._api.fail(
                 "GET",
                 "/v1/annotation_configs",
                 "annotation config " + "; ".join(differing),

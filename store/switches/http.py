@@ -26,13 +26,23 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal, NoReturn
 
 import httpx
 
+from store.jsonapi import JsonApi, looks_html, retry_after
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
-from store.text import MASK, clean_excerpt, display_url, json_cut_off
+from store.text import MASK, clean_excerpt, display_url
+
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check the service is up and try again",
+    "connect": "check the URL in the agent card and that the service is up; "
+    "use the card's fallback channel if it stays down",
+    "url": "fix the URL in the card",
+    "cut": "try again; if it persists the server or a proxy cuts replies short",
+}
+_WRITE_TIMEOUT = "the change may or may not have been made: read the flag back first"
 
 #: The placeholders a body template may hold.
 _PLACEHOLDER = re.compile(r"\{(flag|state|environment)\}")
@@ -41,21 +51,18 @@ _PLACEHOLDER = re.compile(r"\{(flag|state|environment)\}")
 def wait_hint(response: httpx.Response) -> str:
     """How long a 429 asks us to wait, from ``Retry-After`` (seconds or a date) or a
     ``X-Ratelimit-Reset`` epoch in milliseconds; "" when it does not say."""
-    value = response.headers.get("retry-after", "").strip()
-    if value.isdigit():
-        return f"the server asks to wait {int(value)} s (Retry-After)"
-    if value:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            seconds = None
-        if seconds is not None:
-            return f"the server asks to wait {max(0, round(seconds))} s (Retry-After)"
+    seconds = retry_after(response.headers.get("retry-after"))
+    if seconds is not None:
+        return f"the server asks to wait {round(seconds)} s (Retry-After)"
     reset = response.headers.get("x-ratelimit-reset", "").strip()
     if reset.isdigit():
         seconds = int(reset) / 1000 - time.time()
         return f"the rate limit resets in {max(0, round(seconds))} s"
     return ""
+
+
+#: Every status comes back to the backend, which says what each means for a kill switch.
+_EVERY_STATUS = range(100, 600)
 
 
 class HttpSwitchClient:
@@ -76,7 +83,18 @@ class HttpSwitchClient:
         self.credential = credential
         self._token = token
         self.timeout = timeout
-        self._transport = transport
+        # One request each, never retried: an operator is watching, and a write repeated
+        # after a lost reply is not what they asked for.
+        self._api = JsonApi(
+            kind,
+            "",
+            secrets=[token],
+            timeout=timeout,
+            transport=transport,
+            error=SwitchError,
+            where=lambda method, path: f"{kind} {endpoint}",
+            todo=_TODO,
+        )
 
     def fail(self, what: str, todo: str) -> NoReturn:
         """Raise the one-line error for this backend (without the low-level exception chained:
@@ -100,34 +118,21 @@ class HttpSwitchClient:
         """Send one request; a network failure becomes a SwitchError. ``writes`` marks a
         request that changes the flag: if it times out, the change may have been made."""
         content = None if body is None else json.dumps(body).encode("utf-8")
-        try:
-            with httpx.Client(
-                transport=self._transport,
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,
-            ) as client:
-                return client.request(method, url, headers=headers, params=params, content=content)
-        except httpx.TimeoutException:
-            todo = "check the service is up and try again"
-            if writes:
-                todo = "the change may or may not have been made: read the flag back first"
-            self.fail(f"no answer within {self.timeout:g} s", todo)
-        except httpx.ConnectError as exc:
-            reason = self.excerpt(str(exc), 60) or "connection failed"
-            self.fail(
-                f"cannot connect ({reason})",
-                "check the URL in the agent card and that the service is up; "
-                "use the card's fallback channel if it stays down",
-            )
-        except httpx.HTTPError as exc:
-            reason = self.excerpt(str(exc), 60) or type(exc).__name__
-            self.fail(f"the request failed ({reason})", "check the URL and the network")
-        except (ValueError, httpx.InvalidURL) as exc:  # an unusable URL (bad IPv6, port, ...)
-            self.fail(f"unusable URL ({self.excerpt(str(exc), 60)})", "fix the URL in the card")
+        todo = {"timeout": _WRITE_TIMEOUT} if writes else None
+        return self._api.request(
+            method,
+            url,
+            headers=headers,
+            params=params,
+            content=content,
+            allow=_EVERY_STATUS,
+            retry=False,
+            todo=todo,
+        )
 
     def server_says(self, response: httpx.Response) -> str:
         """The server's own words about a failure, as a short clean excerpt ("" if none)."""
-        if _is_html(response):
+        if looks_html(response):
             return "an HTML page"
         try:
             data = response.json()
@@ -189,31 +194,9 @@ class HttpSwitchClient:
 
     def json_of(self, response: httpx.Response, *, todo: str) -> Any:
         """The JSON of a successful reply; HTML, cut-off or non-JSON text is a SwitchError."""
-        if _is_html(response):
-            self.fail(
-                f"answered an HTML page ({response.status_code}), not JSON",
-                f"a login page or a proxy is in the way: {todo}",
-            )
-        text = response.text
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as exc:
-            if json_cut_off(text, exc):
-                self.fail(
-                    f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
-                    "try again; if it persists the server or a proxy cuts replies short",
-                )
-            self.fail(
-                f"answered something that is not JSON: {self.excerpt(text, 60)!r}",
-                todo,
-            )
-        except RecursionError:
-            self.fail("answered JSON nested too deeply", todo)
-
-
-def _is_html(response: httpx.Response) -> bool:
-    kind = response.headers.get("content-type", "").lower()
-    return "html" in kind or response.text.lstrip()[:1] == "<"
+        html = f"a login page or a proxy is in the way: {todo}"
+        # The message names the backend's endpoint, whichever request this was the reply to.
+        return self._api.parse("GET", "", response, todo={"html": html, "json": todo})
 
 
 def dig(data: Any, path: str) -> tuple[bool, Any]:

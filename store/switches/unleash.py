@@ -22,6 +22,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from store.jsonapi import JsonApi
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
 from store.text import MASK, clean_excerpt, display_url
 
@@ -60,6 +61,17 @@ def _segment(text: str) -> str:
     return quote(text, safe="")
 
 
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "Unleash is unreachable: check that it is up",
+    "connect": "Unleash is unreachable: check that it is running and the card's kill_switch url",
+    "url": "fix the kill_switch url (http://host:4242)",
+    "html": "check that the url is the Unleash server (e.g. http://host:4242)",
+    "json": "check that the url is the Unleash server (e.g. http://host:4242)",
+}
+_WRITE_TIMEOUT = "the flag may or may not have changed: read it back, and check that Unleash is up"
+
+
 class UnleashBackend:
     """One Unleash flag in one project and environment (implements :class:`SwitchBackend`)."""
 
@@ -85,7 +97,19 @@ class UnleashBackend:
         self.credential = credential
         self.timeout = timeout
         self._token = token
-        self._transport = transport
+        # One request each, never retried: an operator is watching, and a write repeated after
+        # a lost reply is not what they asked for.
+        self._api = JsonApi(
+            "unleash",
+            "",
+            headers={"Authorization": token} if token else None,
+            secrets=[token],
+            timeout=timeout,
+            transport=transport,
+            error=SwitchError,
+            where=lambda method, url: f"unleash {display_url(url)}",
+            todo=_TODO,
+        )
         self.feature_url = (
             f"{self.url}/api/admin/projects/{_segment(project)}/features/{_segment(flag)}"
         )
@@ -169,16 +193,7 @@ class UnleashBackend:
         if reply.status_code == 404:
             return None
         self._check(self.feature_url, reply)
-        text = reply.content.decode("utf-8", errors="replace")
-        try:
-            data = json.loads(text)
-        except (ValueError, RecursionError):
-            what = "HTML" if text.lstrip().startswith("<") else "not valid JSON"
-            self._fail(
-                self.feature_url,
-                f"the reply is {what} ({clean_excerpt(text, limit=40)!r})",
-                "check that the url is the Unleash server (e.g. http://host:4242)",
-            )
+        data = self._api.parse("GET", self.feature_url, reply)
         try:
             return Feature.model_validate(data)
         except ValidationError as exc:
@@ -197,41 +212,8 @@ class UnleashBackend:
     def _send(self, method: str, url: str) -> httpx.Response:
         if not self._token:
             self._fail(url, "no token", f"run `agentdeck login {self.credential}`")
-        headers = {
-            "Authorization": self._token,
-            "Accept": "application/json",
-            "User-Agent": "agentdeck",
-        }
-        changing = method != "GET"
-        try:
-            with httpx.Client(
-                timeout=httpx.Timeout(self.timeout), transport=self._transport
-            ) as client:
-                reply = client.request(method, url, headers=headers)
-                reply.read()
-        except httpx.TimeoutException:
-            self._fail(
-                url,
-                f"unreachable (no answer within {self.timeout:g} s)"
-                + ("; the flag may or may not have changed" if changing else ""),
-                "read the flag back, and check that Unleash is up",
-            )
-        except httpx.ConnectError:
-            self._fail(
-                url,
-                "unreachable (cannot connect)",
-                "check that Unleash is running and the card's kill_switch url",
-            )
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-            self._fail(url, "the URL cannot be used", "fix the kill_switch url (http://host:4242)")
-        except httpx.HTTPError as exc:
-            self._fail(
-                url,
-                f"unreachable ({type(exc).__name__})"
-                + ("; the flag may or may not have changed" if changing else ""),
-                "read the flag back, and check the network and that Unleash is up",
-            )
-        return reply
+        todo = {"timeout": _WRITE_TIMEOUT} if method != "GET" else None
+        return self._api.request(method, url, allow=range(100, 600), retry=False, todo=todo)
 
     def _check(self, url: str, reply: httpx.Response) -> None:
         if reply.status_code in (401, 403):
@@ -256,11 +238,8 @@ class UnleashBackend:
         # Unleash errors are {"name": ..., "message": ...}: the message is the useful part.
         if isinstance(data, dict) and isinstance(data.get("message"), str):
             text = data["message"]
-        text = clean_excerpt(text.replace(self._token, MASK) if self._token else text)
+        text = self._api.clean(text)
         return f"the server says {text!r}" if text else "no message"
 
     def _fail(self, url: str, what: str, todo: str) -> NoReturn:
-        message = f"unleash {display_url(url)}: {what}; {todo}"
-        if self._token:
-            message = message.replace(self._token, MASK)
-        raise SwitchError(message) from None
+        self._api.fail("", url, what, todo)

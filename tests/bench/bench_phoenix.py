@@ -361,6 +361,42 @@ def push_grades(
     }
 
 
+def client_overhead(n: int = 3_000, repeats: int = 5) -> dict[str, float]:
+    """Per-request cost of the shared client (``store.jsonapi.JsonApi.json``) against the same
+    GET and ``json.loads`` through a bare ``httpx.Client``, both over one in-process transport
+    (no network: what is left is the clients' own work). Best of ``repeats`` rounds, in µs."""
+    from store.jsonapi import JsonApi
+
+    body = json.dumps({"data": [{"id": str(i)} for i in range(20)], "next_cursor": None}).encode()
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    transport = httpx.MockTransport(reply)
+    raw = httpx.Client(base_url="http://bench.invalid", transport=transport, timeout=5)
+    api = JsonApi("bench", "http://bench.invalid", timeout=5, transport=transport, attempts=4)
+    params = {"limit": "1000"}
+
+    def bare() -> None:
+        response = raw.get("/v1/projects/p/spans", params=params)
+        response.raise_for_status()
+        json.loads(response.content)
+
+    def shared() -> None:
+        api.json("GET", "/v1/projects/p/spans", params=params)
+
+    best: dict[str, float] = {}
+    for name, call in (("httpx", bare), ("jsonapi", shared)) * repeats:
+        t = time.perf_counter()
+        for _ in range(n):
+            call()
+        each = (time.perf_counter() - t) / n * 1e6
+        best[name] = min(best.get(name, each), each)
+    raw.close()
+    api.close()
+    return {"n": n, "httpx_us": best["httpx"], "jsonapi_us": best["jsonapi"]}
+
+
 def cache_dir(n_runs: int) -> Path:
     """Where a seeded Phoenix's data folder is kept between runs (``$AGENTDECK_BENCH_CACHE``,
     else ``$TMPDIR/agentdeck-bench-cache``), by Phoenix version, run count and span shape."""
@@ -421,9 +457,14 @@ def run(
         server.stop()
         if own_tmp:
             shutil.rmtree(base, ignore_errors=True)
+    try:
+        overhead: dict[str, float] | None = client_overhead()
+    except ImportError:  # a checkout from before the shared client
+        overhead = None
     return {
         "n_runs": n_runs,
         "rate": rate,
+        "client": overhead,
         "start_s": started_s,
         "seed": seeded,
         "sampled": sampled,
@@ -536,6 +577,14 @@ def report(f: dict[str, Any]) -> str:
             for p in pushes
         ),
     ]
+    if c := f.get("client"):
+        out += [
+            "",
+            f"client overhead per request (in-process transport, best of 5 x {c['n']:,}): "
+            f"httpx {c['httpx_us']:.1f} µs, JsonApi {c['jsonapi_us']:.1f} µs, "
+            f"ratio {ratio(c['jsonapi_us'], c['httpx_us']):.2f} "
+            f"(+{c['jsonapi_us'] - c['httpx_us']:.1f} µs a request)",
+        ]
     return "\n".join(out)
 
 
