@@ -90,6 +90,8 @@ EXPERIMENT_PATH = "/api/2.0/mlflow/experiments/get-by-name"
 SEARCH_PATH = "/api/3.0/mlflow/traces/search"
 FETCH_PATH = "/api/3.0/mlflow/traces/batchGet"
 INFOS_PATH = "/api/3.0/mlflow/traces/batchGetInfos"
+#: MLflow 3.18's ceiling for ``max_results`` on ``traces/search``.
+MAX_PAGE = 500
 #: Traces a ``batchGet`` asks for (their spans travel too) and a ``batchGetInfos`` asks for.
 FETCH_BATCH = 50
 INFOS_BATCH = 100
@@ -275,7 +277,7 @@ class MlflowConnector:
     kind: ClassVar[str] = "mlflow"
     config_model: ClassVar[type] = MlflowStoreConfig
     login: ClassVar[Login | None] = Login(prompt="MLflow token (Enter for none)", optional=True)
-    list_page: ClassVar[int] = 1000
+    list_page: ClassVar[int] = MAX_PAGE
     push_batch: ClassVar[int] = 1
     server_sample: ClassVar[bool] = False
     deletes: ClassVar[bool] = True
@@ -540,7 +542,7 @@ class MlflowConnector:
                 }
             ],
             "filter": f"trace.timestamp_ms >= {state.lo} AND trace.timestamp_ms < {state.hi}",
-            "max_results": max(1, min(limit, 50_000)),
+            "max_results": max(1, min(limit, MAX_PAGE)),
             "order_by": ["timestamp_ms ASC"],
         }
         if state.token:
@@ -776,18 +778,21 @@ class MlflowConnector:
             if EXISTS not in reply.content.decode("utf-8", errors="replace"):
                 self._fail("POST", path, f"HTTP 500 ({self._says(reply)})", "the next sync retries")
             one = f"{path}/{body['assessment_id']}"
-            if score.span_id:
+            patch: dict[str, Any] = {k: body[k] for k in ("feedback", "metadata")}
+            patch["rationale"] = score.comment or ""
+            reply = self._call(
+                "PATCH",
+                one,
+                json={"assessment": patch, "update_mask": "feedback,rationale,metadata"},
+            )
+            held = self._json("PATCH", one, reply)
+            held = held.get("assessment") if isinstance(held, dict) else None
+            if score.span_id and (
+                not isinstance(held, dict) or held.get("span_id") != score.span_id
+            ):
                 # A patch keeps the span: a mark moved to another step is written anew.
                 self._call("DELETE", one)
                 self._call("POST", path, json={"assessment": body})
-            else:
-                patch: dict[str, Any] = {k: body[k] for k in ("feedback", "metadata")}
-                patch["rationale"] = score.comment or ""
-                self._call(
-                    "PATCH",
-                    one,
-                    json={"assessment": patch, "update_mask": "feedback,rationale,metadata"},
-                )
             return True
         self._json("POST", path, reply)
         return True

@@ -5,8 +5,8 @@ imported by the tests: it reads a JSON request on stdin and prints one JSON line
 Request: {"url", "experiment", "traces": [{"workflow", "question", "answer", "tool",
 "arguments", "result", "error", "tokens": [in, out]}]}. Each trace is a root AGENT span
 (inputs, outputs, trace metadata ``workflow``), an LLM span with token usage and a TOOL span
-(an exception on it when ``error``). Printed: [{"trace_id", "root", "llm", "tool"}] with the
-span ids in hex, in the order asked.
+(an exception on it when ``error``; the run fails too with ``fail_run``). Printed:
+[{"trace_id", "root", "llm", "tool"}] with the span ids in hex, in the order asked.
 """
 
 import json
@@ -39,6 +39,7 @@ def main() -> None:
                     },
                 )
                 spans["llm"] = llm.span_id
+            failure = None
             try:
                 with mlflow.start_span(name=spec["tool"], span_type=SpanType.TOOL) as tool:
                     spans["tool"] = tool.span_id
@@ -46,11 +47,17 @@ def main() -> None:
                     if spec.get("error"):
                         raise RuntimeError(spec["error"])
                     tool.set_outputs(spec["result"])
-            except RuntimeError:
-                pass
+            except RuntimeError as exc:
+                failure = exc
             root.set_outputs({"answer": spec["answer"]})
             spans["root"] = root.span_id
-        written.append({"trace_id": root.trace_id, **spans})
+            trace_id = root.trace_id
+            if failure is not None and spec.get("fail_run"):
+                try:
+                    raise failure
+                except RuntimeError:
+                    root.set_status("ERROR")
+        written.append({"trace_id": trace_id, **spans})
     print(json.dumps(written))
 
 
