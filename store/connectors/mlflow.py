@@ -494,17 +494,14 @@ class MlflowConnector:
 
     def _workflow(self, info: MlflowTraceInfo, root: dict[str, Any] | None = None) -> str:
         dotted = self.workflow_attribute
-        short = dotted.removeprefix("metadata.")
-        found = lookup(info.trace_metadata, dotted)
-        if found is None and short != dotted:
-            found = lookup(info.trace_metadata, short)
-        if found is None:
-            found = lookup(info.tags, dotted)
-            if found is None:
-                found = lookup(info.tags, dotted.removeprefix("tags."))
-        if found is None and root is not None:
-            found = lookup(root, dotted)
-        return str(found) if found not in (None, "") else "unknown"
+        # ``metadata.workflow`` is the key ``workflow`` (or the key spelt whole) in each place.
+        names = list(dict.fromkeys([dotted, dotted.split(".", 1)[-1]]))
+        for place in (info.trace_metadata, info.tags, root or {}):
+            for name in names:
+                found = lookup(place, name)
+                if found not in (None, ""):
+                    return str(found)
+        return "unknown"
 
     def _summary(self, info: MlflowTraceInfo, root: dict[str, Any] | None = None) -> RunSummary:
         latency = _duration_ms(info.execution_duration)
