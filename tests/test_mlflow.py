@@ -596,3 +596,75 @@ def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     backend.file_path = str(path)  # type: ignore[misc]
     monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
     return path
+
+
+@pytest.mark.parametrize("secret", [None, "sekrit-456"])
+def test_a_configured_store_is_built_by_kind_with_its_token_from_the_keyring(
+    tmp_path: Path, keyring_file: Path, secret: str | None
+) -> None:
+    from store.connectors import make_connector
+    from store.credentials import set_secret
+    from store.workspace import load_workspace
+    from tests.conftest import copy_sample_data
+
+    path = "/api/2.0/mlflow/experiments/get-by-name"
+    with ScriptedServer({path: EXPERIMENT}) as server:
+        root = copy_sample_data(tmp_path / "ws")
+        cfg = root / "agentdeck.toml"
+        cfg.write_text(
+            cfg.read_text() + f'\n[[stores]]\nname = "ml"\nkind = "mlflow"\nurl = "{server.url}/"\n'
+            'experiment = "support agents"\nworkflow_attribute = "tags.flow"\ntimeout = 3\n'
+        )
+        if secret:
+            set_secret("ml", secret)
+        workspace = load_workspace(root)
+        connector = make_connector(workspace, workspace.config.stores[-1])
+        assert isinstance(connector, MlflowConnector)
+        assert (connector.name, connector.url, connector.experiment) == (
+            "ml",
+            server.url,
+            "support agents",
+        )
+        assert (connector.workflow_attribute, connector.timeout) == ("tags.flow", 3)
+        assert connector.experiment_id() == "7"
+    [(method, target, headers)] = server.requests
+    assert (method, target) == ("GET", f"{path}?experiment_name=support+agents")
+    assert headers.get("Authorization") == (f"Bearer {secret}" if secret else None)
+
+
+def test_an_mlflow_store_needs_its_experiment(tmp_path: Path) -> None:
+    from store.documents import DocumentError
+    from store.workspace import load_workspace
+    from tests.conftest import copy_sample_data
+
+    root = copy_sample_data(tmp_path / "ws")
+    cfg = root / "agentdeck.toml"
+    cfg.write_text(
+        cfg.read_text() + '\n[[stores]]\nname = "ml"\nkind = "mlflow"\nurl = "http://x"\n'
+    )
+    with pytest.raises(DocumentError) as caught:
+        load_workspace(root)
+    assert "an mlflow store needs `experiment`" in str(caught.value)
+    assert str(cfg) in str(caught.value)
+
+
+def test_sync_names_an_experiment_that_does_not_exist_in_one_line_and_exits_2(
+    mlflow_server: MlflowServer, tmp_path: Path, keyring_file: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.test_store_journeys import rows, workspace_with
+    from tui.cli import cli
+
+    root = workspace_with(
+        tmp_path / "ws",
+        f'[[stores]]\nname = "mlflow"\nkind = "mlflow"\nurl = "{mlflow_server.url}"\n'
+        'experiment = "suport-agents"\n',
+    )
+    result = CliRunner().invoke(cli, ["-w", str(root), "sync"])
+    assert result.exit_code == 2, result.output
+    said = [line for line in result.output.splitlines() if "suport-agents" in line]
+    assert len(said) == 1 and "Traceback" not in result.output
+    assert "MLflow has no experiment named 'suport-agents'" in said[0]
+    assert "check `experiment` in agentdeck.toml" in said[0]
+    assert rows(root, "SELECT count(*) FROM runs") == [(0,)]
