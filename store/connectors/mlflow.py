@@ -141,10 +141,6 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class _Location(_Model):
-    mlflow_experiment: dict[str, Any] = Field(default_factory=dict)
-
-
 class _Source(_Model):
     source_type: str = ""
     source_id: str = ""
@@ -314,7 +310,9 @@ class MlflowConnector:
         self.problems: list[str] = []
 
     @classmethod
-    def from_config(cls, workspace: Workspace, cfg: StoreConfig | MlflowStoreConfig) -> Any:
+    def from_config(
+        cls, workspace: Workspace, cfg: StoreConfig | MlflowStoreConfig
+    ) -> MlflowConnector:
         """The connector for one ``[[stores]]`` entry; the token, if any, from the keyring under
         the store's name (a tracking server without authentication needs none)."""
         from store.credentials import get_secret
