@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from store.connectors.base import ConnectorError, Listed, StoreUnreachable
 from store.connectors.otlp_file import MAX_VALUE_CHARS, _attributes, _Event, _KeyValue, _SpanData
-from store.connectors.phoenix import lookup
+from store.connectors.phoenix import _batches, _value_type, lookup
 from store.identity import ADJUDICATED, NAMESPACE, score_id
 from store.models import (
     Incident,
@@ -256,15 +256,6 @@ def _usage(value: Any) -> Tokens | None:
         )
     except (TypeError, ValueError):
         return None
-
-
-def _value_type(value: int | float | str) -> str:
-    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
-
-
-def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
 
 
 class MlflowConnector:
