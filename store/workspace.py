@@ -37,10 +37,12 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["file", "phoenix", "langfuse", "otlp-file"]
+    kind: Literal["file", "phoenix", "langfuse", "otlp-file", "mlflow"]
     path: str | None = None
     url: str | None = None
     project: str | None = None
+    #: MLflow: the experiment's name.
+    experiment: str | None = None
     #: The span attribute (or observation metadata key) that names a run's workflow, dotted:
     #: ``metadata.workflow`` is the key ``workflow`` inside the ``metadata`` attribute.
     workflow_attribute: str = "metadata.workflow"
@@ -58,8 +60,10 @@ class StoreConfig(BaseModel):
             raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
         if self.kind == "otlp-file" and not self.path:
             raise ValueError("an otlp-file store needs `path` (the collector's JSON-lines file)")
-        if self.kind in ("phoenix", "langfuse") and not self.url:
+        if self.kind in ("phoenix", "langfuse", "mlflow") and not self.url:
             raise ValueError(f"a {self.kind} store needs `url`")
+        if self.kind == "mlflow" and not self.experiment:
+            raise ValueError("an mlflow store needs `experiment` (the MLflow experiment's name)")
         return self
 
 

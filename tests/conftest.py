@@ -436,6 +436,57 @@ def phoenix(servers_dir: Path):  # type: ignore[no-untyped-def]
         yield PhoenixServer(server.url)
 
 
+class MlflowServer:
+    """A real MLflow tracking server: its URL, raw REST calls, and seeding traces."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def api(self, method: str, path: str, body: object = None) -> tuple[int, object]:
+        """One REST call (``path`` from the server's root, query included); status and JSON."""
+        import json
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"{self.url}{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                status, raw = reply.status, reply.read()
+        except urllib.error.HTTPError as exc:
+            status, raw = exc.code, exc.read()
+        try:
+            return status, (json.loads(raw) if raw.strip() else None)
+        except ValueError:
+            return status, raw.decode("utf-8", "replace")
+
+    def seed(self, experiment: str, traces: list[dict]) -> list[dict[str, str]]:
+        """Write agent traces with MLflow's own client (``tests/servers/mlflow/seed.py``)."""
+        from tests import servers
+
+        return servers.seed_mlflow(self.url, experiment, traces)
+
+    def assessments(self, trace_id: str) -> list[dict]:
+        """Every assessment on one trace, read straight from MLflow."""
+        status, reply = self.api("GET", f"/api/3.0/mlflow/traces/get?trace_id={trace_id}")
+        assert status == 200 and isinstance(reply, dict), (status, reply)
+        return list(reply["trace"]["trace_info"].get("assessments") or [])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(servers_dir: Path):  # type: ignore[no-untyped-def]
+    """A real MLflow tracking server (pinned, in its own virtualenv) on 127.0.0.1, SQLite and
+    artifacts in a temp dir, one worker, no job runners."""
+    from tests import servers
+
+    with _running(servers.start_mlflow, servers_dir / "mlflow") as server:
+        yield MlflowServer(server.url)
+
+
 async def palette(pilot, command: str) -> None:  # type: ignore[no-untyped-def]
     """Open the palette with ctrl+p, type ``command`` and run the first match."""
     from textual.command import CommandPalette

@@ -1,5 +1,5 @@
-"""Real servers for the integration tests: Alertmanager, Pushgateway, PostgreSQL, Unleash and
-Phoenix.
+"""Real servers for the integration tests: Alertmanager, Pushgateway, PostgreSQL, Unleash,
+Phoenix and MLflow.
 
 Each ``start_*`` function runs one server on 127.0.0.1 and a free port, writes its log to a file
 in the directory it is given, waits (a bounded poll) until the server answers, and returns a
@@ -43,6 +43,7 @@ START_TIMEOUT = {
     "postgres": 60.0,
     "unleash": 240.0,
     "phoenix": 180.0,
+    "mlflow": 180.0,
 }
 
 
@@ -620,6 +621,122 @@ def restart_phoenix(server: Server, workdir: Path) -> Server:
     server.stop()
     port = int(server.url.rsplit(":", 1)[1])
     return start_phoenix(workdir, port=port)
+
+
+# --- MLflow tracking server ------------------------------------------------------------------
+
+#: The MLflow the tests run: `.ci/run` installs exactly this into a virtualenv of its own.
+MLFLOW_VERSION = "3.18.0"
+
+
+def mlflow_dir() -> Path:
+    """Where MLflow is installed: $AGENTDECK_MLFLOW_DIR, else `.ci/run`'s cache folder."""
+    explicit = os.environ.get("AGENTDECK_MLFLOW_DIR")
+    if explicit:
+        return Path(explicit)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return cache / "agentdeck-ci" / f"mlflow-{MLFLOW_VERSION}"
+
+
+def mlflow_python() -> Path:
+    """The Python of MLflow's own virtualenv, or ServerMissing."""
+    venv = mlflow_dir()
+    python = venv / "bin" / "python"
+    # `.ci/run` writes the marker last, so a half-done install is never taken for a done one.
+    if not python.is_file() or not (venv / ".agentdeck-complete").is_file():
+        raise ServerMissing(
+            f"MLflow {MLFLOW_VERSION} is not installed in {venv} (bash .ci/run, or set "
+            "AGENTDECK_MLFLOW_DIR to a virtualenv with mlflow installed)"
+        )
+    return python
+
+
+def mlflow_env(workdir: Path) -> dict[str, str]:
+    """The environment MLflow runs in (the server, and the tests' seeding scripts)."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(workdir),
+        "TZ": "UTC",
+        # Without this the server starts 8 job workers (about 1.8 GB instead of 520 MB).
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        "MLFLOW_ENABLE_TELEMETRY": "false",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+    }
+
+
+def start_mlflow(workdir: Path, *, port: int | None = None) -> Server:
+    """An MLflow tracking server on 127.0.0.1 and a free port, its SQLite database and its
+    artifacts in ``workdir``, one worker. ``port``: the port to use instead of a free one (a
+    restart keeps its address)."""
+    python = mlflow_python()
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = workdir / "mlflow.log"
+    port = port or free_port()
+    argv = [
+        str(python),
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        f"sqlite:///{workdir / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(workdir / "artifacts"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    process = _launch(argv, log, env=mlflow_env(workdir), cwd=workdir)
+    url = f"http://127.0.0.1:{port}"
+    server = Server("mlflow", process, log, url)
+    try:
+        wait_until(lambda: http_ok(f"{url}/health"), name="mlflow", process=process, log=log)
+    except ServerFailed:
+        server.stop()
+        raise
+    check_loopback_only(server)
+    return server
+
+
+#: The script that writes traces with MLflow's own client (run by MLflow's Python).
+MLFLOW_SEED = Path(__file__).resolve().parent / "servers" / "mlflow" / "seed.py"
+
+
+def seed_mlflow(url: str, experiment: str, traces: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Write ``traces`` (see ``servers/mlflow/seed.py``) into the MLflow at ``url`` with
+    MLflow's own client; the trace ids and span ids (hex) written, in order."""
+    import json
+
+    with tempfile.TemporaryDirectory() as home:
+        env = {
+            **mlflow_env(Path(home)),
+            # Written before the client returns: the tests read them straight after.
+            "MLFLOW_ENABLE_ASYNC_TRACE_LOGGING": "false",
+        }
+        done = subprocess.run(
+            [str(mlflow_python()), str(MLFLOW_SEED)],
+            input=json.dumps({"url": url, "experiment": experiment, "traces": traces}).encode(),
+            capture_output=True,
+            env=env,
+            cwd=home,
+            timeout=600,
+            check=False,
+        )
+    if done.returncode != 0:
+        raise ServerFailed(f"seeding MLflow failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    written: list[dict[str, str]] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return written
+
+
+def restart_mlflow(server: Server, workdir: Path) -> Server:
+    """Stop ``server`` (if it still runs) and start MLflow again on the same port with the
+    same ``workdir``, so its SQLite data and its URL survive the restart."""
+    server.stop()
+    port = int(server.url.rsplit(":", 1)[1])
+    return start_mlflow(workdir, port=port)
 
 
 # --- A scripted HTTP server ----------------------------------------------------------------
