@@ -486,6 +486,10 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
     cards, _problems = check_cards(ws.cards_dir)
     for secret, (users, asks) in secret_names(cards).items():
         known.setdefault(secret, (f"kill switch of {', '.join(users)}", asks))
+    needless = {c.name: f"{c.kind} store" for c in ws.config.stores}
+    needless.update({c.name: f"{c.kind} alert source" for c in ws.config.alerts})
+    if name not in known and name in needless:
+        _fail(f"{name!r} is a {needless[name]} of {ws.root}: it keeps no token")
     if name not in known:
         listing = ", ".join(f"{n} ({what})" for n, (what, _) in sorted(known.items()))
         _fail(
@@ -502,8 +506,9 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
     # key holds a colon); an optional token may be left out.
     what, asks = known[name]
     if sys.stdin.isatty():
+        ask = f"{asks.prompt}, as PUBLIC:SECRET," if asks.pair else asks.prompt
         token = click.prompt(
-            f"{asks.prompt} for {name} ({what})", hide_input=True, default="", show_default=False
+            f"{ask} for {name} ({what})", hide_input=True, default="", show_default=False
         )
     else:
         token = sys.stdin.readline()
@@ -515,10 +520,7 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
         _fail(f"{name}: no token given; nothing was stored")
     public, colon, secret = token.partition(":")
     if asks.pair and not (colon and public.strip() and secret.strip()):
-        _fail(
-            f"{name}: give the {asks.prompt.split(' ')[0]} public and secret key as "
-            "PUBLIC:SECRET; nothing was stored"
-        )
+        _fail(f"{name}: give the {asks.prompt} as PUBLIC:SECRET; nothing was stored")
     set_secret(name, token)
     click.echo(f"{name}: token kept in the OS keyring (service {SERVICE!r}, user {name!r})")
 

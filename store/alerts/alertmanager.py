@@ -169,7 +169,7 @@ class AlertmanagerSource(AlertSourcePlugin):
     kind = "alertmanager"
     config_model = AlertmanagerConfig
     #: Most Alertmanagers sit behind no auth: the token is optional.
-    login: ClassVar[Login | None] = Login("Alertmanager token (Enter for none)", optional=True)
+    login: ClassVar[Login | None] = Login("Token (Enter for none)", optional=True)
 
     @classmethod
     def from_config(

@@ -178,7 +178,7 @@ class PagerDutySource(AlertSourcePlugin):
 
     kind = "pagerduty"
     config_model = PagerDutyConfig
-    login: ClassVar[Login | None] = Login("PagerDuty REST API key")
+    login: ClassVar[Login | None] = Login("Token")
 
     @classmethod
     def from_config(

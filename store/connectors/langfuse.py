@@ -337,9 +337,7 @@ class LangfuseConnector(StoreConnector):
 
     kind = "langfuse"
     config_model = LangfuseStoreConfig
-    login: ClassVar[Login | None] = Login(
-        "Langfuse public and secret key, as PUBLIC:SECRET,", pair=True
-    )
+    login: ClassVar[Login | None] = Login("Langfuse public and secret key", pair=True)
     server_sample = True
 
     def __init__(

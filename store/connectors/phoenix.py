@@ -273,7 +273,7 @@ class PhoenixConnector(StoreConnector):
 
     kind = "phoenix"
     config_model = PhoenixStoreConfig
-    login: ClassVar[Login | None] = Login("Phoenix API key (Enter for none)", optional=True)
+    login: ClassVar[Login | None] = Login("API key (Enter for none)", optional=True)
 
     #: Grades the outbox may hand :meth:`push_scores` at once: their root spans are looked up
     #: in one request (``TRACE_BATCH`` traces) and their annotations written in one more.

@@ -263,7 +263,7 @@ class HttpBackend(SwitchPlugin):
     values: Literal["binary", "variant"] = "variant"
     backend = "http"
     config_model = HttpTarget
-    login: ClassVar[Login | None] = Login("Token for the flag endpoint")
+    login: ClassVar[Login | None] = Login("Token")
 
     @classmethod
     def from_config(

@@ -81,7 +81,7 @@ class LaunchDarklyBackend(SwitchPlugin):
     values: Literal["binary", "variant"] = "binary"
     backend = "launchdarkly"
     config_model = LaunchDarklyTarget
-    login: ClassVar[Login | None] = Login("LaunchDarkly API access token")
+    login: ClassVar[Login | None] = Login("Token")
     binary = True
 
     @classmethod

@@ -93,7 +93,7 @@ class UnleashBackend(SwitchPlugin):
     values: Literal["binary", "variant"] = "binary"
     backend = "unleash"
     config_model = UnleashTarget
-    login: ClassVar[Login | None] = Login("Unleash admin API token")
+    login: ClassVar[Login | None] = Login("Token")
     binary = True
 
     @classmethod
