@@ -95,7 +95,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class _Otlp(BaseModel):
     # The JSON mapping writes lowerCamelCase; parsers accept the proto field names too.
-    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
 
 
 class _ArrayValue(_Otlp):
@@ -120,9 +122,6 @@ class _KeyValue(_Otlp):
     key: str
     value: _AnyValue | None = None
 
-
-_ArrayValue.model_rebuild()
-_KvList.model_rebuild()
 
 
 class _Status(_Otlp):
