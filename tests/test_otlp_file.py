@@ -21,8 +21,8 @@ from store.connectors.otlp_file import OtlpFileConnector, OtlpFileStoreConfig
 from store.db import connect
 from store.identity import score_id
 from store.models import Score, ScoreMetadata, Step, StepError, Tokens
-from store.sync import pull
 from store.plugins import STORES
+from store.sync import pull
 from store.workspace import Workspace
 from tests.conftest import HOSTILE, INVALID_UTF8
 

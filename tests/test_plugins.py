@@ -64,7 +64,7 @@ def test_every_kind_declares_its_model_login_and_tests(
         assert "login" in vars(plugin), f"{kind}: `login` is not declared on {plugin.__name__}"
         assert vars(plugin)["login"] is None or isinstance(vars(plugin)["login"], Login), kind
         tests = (ROOT / "tests" / f"test_{module}.py").is_file() or (family, kind) in covered
-        assert tests, f"{kind}: no tests/test_{module}.py and no COVERS = \"{family}:{kind}\""
+        assert tests, f'{kind}: no tests/test_{module}.py and no COVERS = "{family}:{kind}"'
 
 
 def test_store_abilities_are_declared_values() -> None:
@@ -230,7 +230,14 @@ def test_cards_name_their_backends_model_without_httpx() -> None:
     out = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["UnleashTarget", "FlagdTarget", "True", "unleash", "None", "False"]
+    assert out.stdout.split() == [
+        "UnleashTarget",
+        "FlagdTarget",
+        "True",
+        "unleash",
+        "None",
+        "False",
+    ]
 
 
 @pytest.mark.parametrize(

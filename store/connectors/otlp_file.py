@@ -123,7 +123,6 @@ class _KeyValue(_Otlp):
     value: _AnyValue | None = None
 
 
-
 class _Status(_Otlp):
     code: int | str = 0  # 2 = ERROR; the enum's name is accepted too
     message: str = ""
