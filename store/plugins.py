@@ -52,6 +52,8 @@ class Registry:
         self.package = package
         self.tag = tag
         self.noun = noun
+        #: Kinds found so far: a card's ``binary`` asks on every read.
+        self._found: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"Registry({self.package!r})"
@@ -70,11 +72,16 @@ class Registry:
         """The plugin class of ``kind``, or None when no module of the package declares it."""
         if not isinstance(kind, str) or not _TAG.match(kind):
             return None
+        if kind in self._found:
+            return self._found[kind]
         name = kind.replace("-", "_")
         if name not in self.modules():
             return None
         plugin = _plugin_of(importlib.import_module(f"{self.package}.{name}"))
-        return plugin if plugin is not None and plugin_tag(plugin, self.tag) == kind else None
+        if plugin is None or plugin_tag(plugin, self.tag) != kind:
+            return None
+        self._found[kind] = plugin
+        return plugin
 
     def all(self) -> dict[str, Any]:
         """Every kind the package declares, by tag (imports every module of the package)."""
