@@ -17,6 +17,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from store.documents import DocumentError, load_yaml, load_yaml_model, parse_model
+from store.switches.base import SwitchState as SwitchState
+from store.switches.base import SwitchTarget as SwitchTarget
 
 #: How much the agent may do on its own, from least to most autonomous.
 Tier = Literal["suggest-only", "human-approve", "auto-act"]
@@ -44,76 +46,13 @@ class Escalation(_Strict):
     rotation: str = Field(min_length=1)
 
 
-#: What a kill switch can set: a tier, or "disabled" (the workflow does nothing at all).
-SwitchState = Literal["disabled", "suggest-only", "human-approve", "auto-act"]
-
 #: Switch states from safest to most autonomous.
 SWITCH_STATES: tuple[str, ...] = ("disabled", *TIERS)
 
-
-class SwitchTarget(_Strict):
-    """Where a workflow's kill switch lives: one flag on one backend.
-
-    - ``unleash``: ``url`` (the server's base URL), ``project`` (default ``default``),
-      ``environment``; the flag is on/off. On is the card's tier, off is ``off_state``.
-    - ``launchdarkly``: ``project`` and ``environment`` (``url`` defaults to LaunchDarkly's API);
-      on/off like Unleash.
-    - ``flagd``: ``path`` to the flag file (relative to the workspace); the flag's variants are
-      the switch states and ``defaultVariant`` is the one in force.
-    - ``http``: ``method`` to ``url`` with the ``body`` template (``{flag}``, ``{state}``,
-      ``{environment}`` are filled in); read back with GET ``read_url`` (default ``url``) at the
-      dotted JSON path ``read_json``.
-
-    ``credential`` names the keyring secret (``agentdeck login NAME``); it defaults to the backend
-    name. A flagd file needs none.
-    """
-
-    backend: Literal["unleash", "flagd", "http", "launchdarkly"]
-    flag: str = Field(min_length=1)
-    environment: str | None = None
-    project: str | None = None
-    url: str | None = None
-    path: str | None = None
-    credential: str | None = None
-    #: On/off backends: the state the agent falls to when the flag is off.
-    off_state: SwitchState = "suggest-only"
-    method: Literal["PUT", "POST", "PATCH"] = "PUT"
-    body: str | None = None
-    read_url: str | None = None
-    read_json: str | None = None
-    #: Seconds before a request gives up.
-    timeout: float = Field(default=10.0, gt=0)
-
-    @model_validator(mode="after")
-    def _needs(self) -> SwitchTarget:
-        needs = {
-            "unleash": ("url", "environment"),
-            "launchdarkly": ("project", "environment"),
-            "flagd": ("path",),
-            "http": ("url", "body", "read_json"),
-        }[self.backend]
-        missing = [name for name in needs if not getattr(self, name)]
-        if missing:
-            raise ValueError(f"a {self.backend} kill switch needs {', '.join(missing)}")
-        return self
-
-    @property
-    def secret_name(self) -> str | None:
-        """The keyring name of this target's token; None for a flag file."""
-        if self.backend == "flagd":
-            return None
-        return self.credential or self.backend
-
-    @property
-    def binary(self) -> bool:
-        """True when the flag is only on/off (Unleash, LaunchDarkly)."""
-        return self.backend in ("unleash", "launchdarkly")
-
-
-class KillSwitch(SwitchTarget):
-    """The card's kill switch, and a second channel to use when the first fails."""
-
-    fallback: SwitchTarget | None = None
+#: Where a workflow's kill switch lives: one flag on one backend, the model of its ``backend``
+#: (``store/switches/<backend>.py``, each documenting its keys); the card's own kill switch
+#: may name a ``fallback``, a second channel to use when the first fails.
+KillSwitch = SwitchTarget
 
 
 class Budget(_Strict):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runbooks.cards import SWITCH_STATES, AgentCard, SwitchTarget
+from store.plugins import SWITCHES, Login
 from store.switches.base import FlagReading, FlagValue, SwitchBackend, SwitchError, SwitchRequest
 
 #: Audit writer: ``record(kind, body)`` appends one entry (the caller knows who and which incident).
@@ -74,22 +75,6 @@ def state_for(target: SwitchTarget, card: AgentCard, value: FlagValue | None) ->
     return str(value)
 
 
-def _backend_class(module: str, name: str) -> Any:
-    """The backend's class; a SwitchError (not an ImportError) when this build lacks it, so a
-    preflight says so instead of raising."""
-    import importlib
-
-    try:
-        found = importlib.import_module(f"store.switches.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"store.switches.{module}":
-            raise  # the backend is there and one of its own imports is broken: a bug, say so
-        raise SwitchError(
-            f"{module}: this agentdeck has no {module} kill-switch backend; upgrade agentdeck"
-        ) from None
-    return getattr(found, name)
-
-
 def backend_for(
     target: SwitchTarget,
     root: Path,
@@ -97,13 +82,17 @@ def backend_for(
     secret: Callable[[str], str | None] | None = None,
     transport: Any = None,
 ) -> SwitchBackend:
-    """Build the backend client for a target; a missing token is a SwitchError saying how to
-    add it."""
-    if target.backend == "flagd":
-        FlagdFileBackend = _backend_class("flagd", "FlagdFileBackend")
-
-        path = Path(target.path or "")
-        return FlagdFileBackend(path if path.is_absolute() else root / path, target.flag)
+    """Build the backend client for a target (its backend's ``from_config``); a missing token
+    is a SwitchError saying how to add it."""
+    plugin = SWITCHES.get(target.backend)
+    if plugin is None:  # the card was validated: only a module removed since
+        raise SwitchError(
+            f"{target.backend}: this agentdeck has no {target.backend} kill-switch backend; "
+            "upgrade agentdeck"
+        )
+    if plugin.login is None:
+        backend: SwitchBackend = plugin.from_config(target, root, token=None, transport=transport)
+        return backend
     if secret is None:
         from store.credentials import get_secret
 
@@ -118,57 +107,19 @@ def backend_for(
             f"{target.backend} {target.url or target.project or ''}: no token in the keyring "
             f"for {name!r}; run `agentdeck login {name}`"
         )
-    if target.backend == "unleash":
-        UnleashBackend = _backend_class("unleash", "UnleashBackend")
-
-        return UnleashBackend(
-            target.url or "",
-            project=target.project or "default",
-            environment=target.environment or "",
-            flag=target.flag,
-            token=token,
-            credential=name,
-            timeout=target.timeout,
-            transport=transport,
-        )
-    if target.backend == "launchdarkly":
-        LaunchDarklyBackend = _backend_class("launchdarkly", "LaunchDarklyBackend")
-
-        return LaunchDarklyBackend(
-            target.url or "https://app.launchdarkly.com",
-            project=target.project or "",
-            environment=target.environment or "",
-            flag=target.flag,
-            token=token,
-            credential=name,
-            timeout=target.timeout,
-            transport=transport,
-        )
-    HttpBackend = _backend_class("http", "HttpBackend")
-
-    return HttpBackend(
-        target.url or "",
-        method=target.method,
-        body_template=target.body or "",
-        read_url=target.read_url,
-        read_json=target.read_json or "",
-        flag=target.flag,
-        environment=target.environment,
-        token=token,
-        credential=name,
-        timeout=target.timeout,
-        transport=transport,
-    )
+    backend = plugin.from_config(target, root, token=token, transport=transport)
+    return backend
 
 
-def secret_names(cards: dict[str, AgentCard]) -> dict[str, list[str]]:
+def secret_names(cards: dict[str, AgentCard]) -> dict[str, tuple[list[str], Login]]:
     """Every keyring name the cards' kill switches use (second channels too), with what uses
-    each one ("billing-support primary"), for ``agentdeck login``."""
-    names: dict[str, list[str]] = {}
+    each one ("billing-support primary") and what ``agentdeck login`` asks for it."""
+    names: dict[str, tuple[list[str], Login]] = {}
     for workflow in sorted(cards):
         for channel, target in channels(cards[workflow]):
-            if target.secret_name:
-                names.setdefault(target.secret_name, []).append(f"{workflow} {channel}")
+            login = target.plugin.login
+            if target.secret_name and login is not None:
+                names.setdefault(target.secret_name, ([], login))[0].append(f"{workflow} {channel}")
     return names
 
 

@@ -12,21 +12,19 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from store.alerts.base import SecretReader
 from store.connectors.base import ConnectorError
 from store.credentials import CredentialError, get_secret
 from store.db import transaction
 from store.timestamps import now_iso
 
 if TYPE_CHECKING:
-    from store.alerts.base import AlertSource
-    from store.workspace import AlertSourceConfig, Workspace
-
-#: Reads a secret by name (``store.credentials.get_secret``, or a stand-in in tests).
-SecretReader = Callable[[str], str | None]
+    from store.alerts.base import AlertSource, AlertSourceConfigBase
+    from store.workspace import Workspace
 
 
 @dataclass
@@ -48,54 +46,30 @@ class AlertPullReport:
 
 
 def make_source(
-    cfg: AlertSourceConfig,
+    cfg: AlertSourceConfigBase,
     *,
     secret: SecretReader = get_secret,
     transport: Any = None,
     problems: list[str] | None = None,
 ) -> AlertSource:
-    """Build the client for one configured source.
+    """Build the client for one configured source (its kind's ``from_config``).
 
     A PagerDuty source needs a token (CredentialError saying ``agentdeck login NAME`` if there is
     none); an Alertmanager token is optional (most sit behind no auth), so a keyring that cannot
     be read is a warning added to ``problems`` and the pull goes on without one.
     """
-    if cfg.kind == "pagerduty":
-        token = secret(cfg.name)
-        if not token:
-            raise CredentialError(
-                f"pagerduty {cfg.url}: no token in the keyring for {cfg.name!r}; "
-                f"run `agentdeck login {cfg.name}`"
-            )
-        from store.alerts.pagerduty import PagerDutySource
+    from store.plugins import ALERTS
 
-        return PagerDutySource(
-            cfg.name,
-            cfg.url,
-            token=token,
-            services=dict(cfg.services),
-            timeout=cfg.timeout,
-            transport=transport,
-            from_email=cfg.from_email,
+    plugin = ALERTS.get(cfg.kind)
+    if plugin is None:  # the config was validated: only a module removed since
+        raise ConnectorError(
+            f"{cfg.name}: alert source kind {cfg.kind!r} is not supported "
+            f"(supported: {', '.join(ALERTS.kinds())})"
         )
-    try:
-        optional = secret(cfg.name)
-    except CredentialError as exc:
-        optional = None
-        if problems is not None:
-            problems.append(f"{cfg.name}: {exc}; pulled without a token")
-    from store.alerts.alertmanager import AlertmanagerSource
-
-    return AlertmanagerSource(
-        cfg.name,
-        cfg.url,
-        workflow_label=cfg.workflow_label,
-        failure_mode_label=cfg.failure_mode_label,
-        filters=list(cfg.filters),
-        timeout=cfg.timeout,
-        token=optional or None,
-        transport=transport,
+    source: AlertSource = plugin.from_config(
+        cfg, secret=secret, transport=transport, problems=problems
     )
+    return source
 
 
 def pull_source(

@@ -8,7 +8,8 @@ dir (``$AGENTDECK_CACHE_DIR``, else the user cache dir), named by a hash of
 
 - the file's bytes, and
 - the source of the model's module and of the project modules it imports (the validators and
-  the constants they check against),
+  the constants they check against), and of every module of the kinds' packages its fields
+  dispatch to (``store/connectors/`` for ``[[stores]]``: store/plugins.py),
 
 and rebuilt without validation (``model_construct``, nested models included, the fields read
 from the model itself, so a field added to a model is carried without a change here). A file
@@ -35,6 +36,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+
+from store.plugins import Registry
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -80,6 +83,33 @@ def _fingerprint(module_name: str) -> bytes:
     return digest.digest()
 
 
+@functools.cache
+def _registries(model: type[BaseModel]) -> tuple[Registry, ...]:
+    """The registries of kinds the model's fields (nested ones too) dispatch on."""
+    found: list[Registry] = []
+    seen: set[type[BaseModel]] = set()
+
+    def walk(annotation: Any) -> None:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            if annotation not in seen:
+                seen.add(annotation)
+                for field in annotation.model_fields.values():
+                    walk(field.annotation)
+                    for meta in field.metadata:
+                        if isinstance(meta, Registry) and meta not in found:
+                            found.append(meta)
+            return
+        if typing.get_origin(annotation) is typing.Annotated:
+            found.extend(
+                m for m in annotation.__metadata__ if isinstance(m, Registry) and m not in found
+            )
+        for arg in typing.get_args(annotation):
+            walk(arg)
+
+    walk(model)
+    return tuple(found)
+
+
 def _cached_properties(model: type[BaseModel]) -> list[str]:
     return [
         name
@@ -98,6 +128,8 @@ def cached_model(model: type[M], path: Path, load: Callable[[], M]) -> M:
         return load()  # it says what is wrong with the file
     digest = hashlib.sha256(data)
     digest.update(_fingerprint(model.__module__))
+    for registry in _registries(model):
+        digest.update(registry.fingerprint())
     digest.update(f"{FORMAT}:{model.__module__}.{model.__qualname__}".encode())
     entry = cache_dir() / "documents" / f"{digest.hexdigest()[:32]}.json"
     try:
@@ -143,6 +175,9 @@ def _value(annotation: Any, value: Any) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin is typing.Annotated:
+        registry = next((m for m in annotation.__metadata__ if isinstance(m, Registry)), None)
+        if registry is not None:  # a union on a tag: the model of the kind the value names
+            return _build(registry.model_for(value), value)
         return _value(args[0], value)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return _build(annotation, value)

@@ -21,7 +21,7 @@ from store.timestamps import Instant
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class Tokens(_Record):

@@ -24,7 +24,7 @@ from store.connectors.base import ConnectorError, StoreUnreachable
 from store.timestamps import canonical
 
 if TYPE_CHECKING:
-    from store.connectors.base import Connector
+    from store.connectors.base import StoreConnector as Connector
 
 #: Backoff after the n-th failed attempt: base * 2**(n-1), capped, with equal jitter (half fixed,
 #: half random), so a retry never comes right away and retries from many laptops spread out.
@@ -115,7 +115,7 @@ def push(
     rng = rng or random.Random()
     report = PushReport()
     entries = due(conn, connector.name, now)
-    size = max(1, int(getattr(connector, "push_batch", 1)))
+    size = max(1, connector.push_batch)
 
     def failed(entry: OutboxEntry, exc: ConnectorError) -> None:
         attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (entry.id,)).fetchone()[

@@ -21,7 +21,7 @@ from store.timestamps import canonical, canonical_or_none, instant_or_none, now_
 
 if TYPE_CHECKING:
     # Only in annotations: the desk builds none of the store's models.
-    from store.connectors.base import Connector
+    from store.connectors.base import StoreConnector as Connector
     from store.models import Incident, Run, RunSummary, Score
 
 
@@ -59,9 +59,6 @@ def _json(value: object) -> str | None:
         return value
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
-
-#: Summaries a listing page asks for, unless the connector says otherwise (``list_page``).
-DEFAULT_PAGE = 1000
 
 #: A run's input, output, or a step's arguments or result longer than this (in characters, as
 #: stored) is cut, with a marker: a model that dumped 50 MB into one attribute must not fill
@@ -418,7 +415,7 @@ def pull(
     # How many summaries a page lists (and commits with its cursor): the connector's own
     # figure (``list_page``: a local file lists more a page than an API gives), else 1,000.
     if page_size is None:
-        page_size = int(getattr(connector, "list_page", DEFAULT_PAGE))
+        page_size = connector.list_page
     if dry_run:
         return _dry_pull(conn, connector, plan, PullReport(), page_size, progress)
     # What a pull writes can be pulled again (runs, incidents, the store's grades, the cursor),
@@ -459,8 +456,7 @@ def _pull(
     # A store that chooses the sample itself (a Langfuse annotation queue) names its runs; the
     # plan's sample is not drawn for it, and its runs are fetched after the listing, whether
     # or not this sync listed them (an item can be queued long after its run was listed).
-    chooses = getattr(connector, "sample_ids", None)
-    store_sample: set[str] | None = chooses() if callable(chooses) else None
+    store_sample = connector.sample_ids() if connector.server_sample else None
     # A plan changed since this store's queue was decided (a roster, a rate, a salt): decide
     # again over the runs already here, or they would keep the old queue until listed again,
     # which a cursor past them never does.
@@ -519,8 +515,8 @@ def _pull(
     report.scores = pull_scores(conn, connector, required, report=report)
     # What the connector left undone without failing, since it last said so (e.g. deletes
     # Phoenix cannot do, from the push before this pull): said once, here.
-    left = getattr(connector, "problems", None)
-    if isinstance(left, list) and left:
+    left = connector.problems
+    if left:
         report.problems.extend(str(p) for p in left)
         left.clear()
     return report
@@ -577,8 +573,7 @@ def _dry_pull(
         )
     ]
     hydrated = set(here)
-    chooses = getattr(connector, "sample_ids", None)
-    store_sample: set[str] | None = chooses() if callable(chooses) else None
+    store_sample = connector.sample_ids() if connector.server_sample else None
     if store_sample is not None:
         report.sampled += len(store_sample)
         report.hydrated += len(store_sample - hydrated)

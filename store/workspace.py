@@ -10,14 +10,25 @@ import os
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
 
+from store.alerts.base import AlertSourceConfigBase
+from store.connectors.base import StoreConfigBase
 from store.doc_cache import cached_model
 from store.documents import DocumentError, LocatedError, load_toml_model, toml_line
 from store.identity import ADJUDICATED
+from store.plugins import ALERTS, STORES, Login
 
 CONFIG_NAME = "agentdeck.toml"
 APP_NAME = "agentdeck"
@@ -31,76 +42,13 @@ class WorkspaceSection(BaseModel):
     database: str = ".agentdeck/agentdeck.db"
 
 
-class StoreConfig(BaseModel):
-    """One remote (or file-backed) store of agent runs. Tokens are never here: see the keyring."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["file", "phoenix", "langfuse", "otlp-file", "mlflow"]
-    path: str | None = None
-    url: str | None = None
-    project: str | None = None
-    #: MLflow: the experiment's name.
-    experiment: str | None = None
-    #: The span attribute (or observation metadata key) that names a run's workflow, dotted:
-    #: ``metadata.workflow`` is the key ``workflow`` inside the ``metadata`` attribute.
-    workflow_attribute: str = "metadata.workflow"
-    #: Seconds before one request gives up.
-    timeout: float = Field(default=30.0, gt=0)
-    #: Langfuse: an annotation queue whose pending items are the sample for this store (in
-    #: place of the sampling plan); grading an item completes it.
-    queue: str | None = None
-
-    @model_validator(mode="after")
-    def _needs(self) -> StoreConfig:
-        if self.queue is not None and self.kind != "langfuse":
-            raise LocatedError("`queue` is a Langfuse annotation queue id", ("queue",))
-        if self.kind == "file" and not self.path:
-            raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
-        if self.kind == "otlp-file" and not self.path:
-            raise ValueError("an otlp-file store needs `path` (the collector's JSON-lines file)")
-        if self.kind in ("phoenix", "langfuse", "mlflow") and not self.url:
-            raise ValueError(f"a {self.kind} store needs `url`")
-        if self.kind == "mlflow" and not self.experiment:
-            raise ValueError("an mlflow store needs `experiment` (the MLflow experiment's name)")
-        return self
-
-
-class AlertSourceConfig(BaseModel):
-    """One source of incidents. Tokens are never here: ``agentdeck login NAME`` keeps them in the
-    OS keyring under the source's name."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["alertmanager", "pagerduty"]
-    url: str = Field(min_length=1)
-    #: Alertmanager: the alert label that names the workflow, and the one naming the failure mode.
-    workflow_label: str = "workflow"
-    failure_mode_label: str = "failure_mode"
-    #: Alertmanager: label matchers sent as ``filter`` (e.g. ``team="billing"``).
-    filters: list[str] = Field(default_factory=list)
-    #: PagerDuty: the services to list (``service_ids[]``), and the workflow of each service id.
-    services: dict[str, str] = Field(default_factory=dict)
-    #: Seconds before a request gives up.
-    timeout: float = Field(default=10.0, gt=0)
-    #: PagerDuty: the operator's email, sent as ``From`` to acknowledge an incident and add a
-    #: note (PagerDuty requires a user of the account there). Without it nothing is sent.
-    from_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-    @model_validator(mode="after")
-    def _needs(self) -> AlertSourceConfig:
-        if self.from_email is not None and self.kind != "pagerduty":
-            raise LocatedError(
-                "`from_email` is the From header of a pagerduty source", ("from_email",)
-            )
-        if self.kind == "pagerduty" and not self.services:
-            raise ValueError(
-                "a pagerduty source needs `services` (service id = workflow), "
-                'e.g. services = { PABC123 = "billing-support" }'
-            )
-        return self
+#: One ``[[stores]]`` table: the model of its ``kind``, found in ``store/connectors/<kind>.py``
+#: (a union discriminated on ``kind``, each member a :class:`StoreConfigBase`).
+StoreConfig = Annotated[SerializeAsAny[StoreConfigBase], PlainValidator(STORES.validate), STORES]
+#: One ``[[alerts]]`` table: the model of its ``kind``, found in ``store/alerts/<kind>.py``.
+AlertSourceConfig = Annotated[
+    SerializeAsAny[AlertSourceConfigBase], PlainValidator(ALERTS.validate), ALERTS
+]
 
 
 class ReviewSection(BaseModel):
@@ -278,10 +226,15 @@ class Workspace:
         nearest table around it; None when the file does not say."""
         return toml_line(self.config_path, loc)
 
-    def secret_names(self) -> dict[str, str]:
-        """The keyring names the config uses: each store and alert source, with its kind."""
-        names = {s.name: f"{s.kind} store" for s in self.config.stores}
-        names.update({a.name: f"{a.kind} alert source" for a in self.config.alerts})
+    def secret_names(self) -> dict[str, tuple[str, Login]]:
+        """The keyring names the config uses: each store and alert source whose kind keeps a
+        secret, with what it is (``phoenix store``) and what ``agentdeck login`` asks."""
+        names: dict[str, tuple[str, Login]] = {}
+        for registry, configs in ((STORES, self.config.stores), (ALERTS, self.config.alerts)):
+            for cfg in configs:
+                login = registry.get(cfg.kind).login
+                if login is not None:
+                    names[cfg.name] = (f"{cfg.kind} {registry.noun}", login)
         return names
 
     @property

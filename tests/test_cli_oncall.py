@@ -118,21 +118,25 @@ def test_login_knows_stores_alert_sources_and_every_kill_switch_credential(
     cfg = ws / "agentdeck.toml"
     cfg.write_text(
         cfg.read_text()
+        + '\n[[stores]]\nname = "px"\nkind = "phoenix"\nurl = "http://127.0.0.1:6006"\n'
         + '\n[[alerts]]\nname = "prom"\nkind = "alertmanager"\nurl = "http://127.0.0.1:9093"\n'
     )
     from store.credentials import get_secret
 
     # a store, an alert source, a card's primary, a card's second channel
-    for name in ("demo", "prom", "unleash", "ops-switch"):
+    for name in ("px", "prom", "unleash", "ops-switch"):
         done = run("-w", str(ws), "login", name, input=f"token-for-{name}\n")
         assert done.exit_code == 0, (name, done.output)
         assert get_secret(name) == f"token-for-{name}"
 
     done = run("-w", str(ws), "login", "nope", input="x\n")
     line = one_line_error(done, "'nope'", "known:")
-    for name in ("demo", "prom", "unleash", "ops-switch"):
+    for name in ("px", "prom", "unleash", "ops-switch"):
         assert name in line
     assert get_secret("nope") is None
+    # A file store keeps no token (its kind's login is None): said, nothing stored.
+    line = one_line_error(run("-w", str(ws), "login", "demo", input="x\n"), "'demo'", "file store")
+    assert "keeps no token" in line and get_secret("demo") is None
 
 
 def test_login_delete_forgets_the_token(ws: Path, keyring_file: Path) -> None:
@@ -665,3 +669,22 @@ def test_oncall_drill_opens_the_on_call_area_in_drill_mode(
     assert run("-w", str(ws), "oncall", "--drill").exit_code == 0
     assert run("-w", str(ws), "oncall").exit_code == 0
     assert opened == [("oncall", True), ("oncall", False)]
+
+
+def test_an_optional_token_may_be_left_out(ws: Path, keyring_file: Path) -> None:
+    """An Alertmanager's ``login`` is optional: Enter alone stores nothing and is no error; a
+    PagerDuty source's is not."""
+    from store.credentials import get_secret
+
+    cfg = ws / "agentdeck.toml"
+    cfg.write_text(
+        cfg.read_text()
+        + '\n[[alerts]]\nname = "prom"\nkind = "alertmanager"\nurl = "http://127.0.0.1:9093"\n'
+        + '\n[[alerts]]\nname = "pd"\nkind = "pagerduty"\nurl = "https://api.pagerduty.com"\n'
+        + 'services = { P1 = "billing-support" }\n'
+    )
+    done = run("-w", str(ws), "login", "prom", input="\n")
+    assert done.exit_code == 0, done.output
+    assert "used without one" in done.output and get_secret("prom") is None
+    one_line_error(run("-w", str(ws), "login", "pd", input="\n"), "no token given")
+    assert get_secret("pd") is None

@@ -168,24 +168,26 @@ def test_an_opentelemetry_file_that_is_not_there_names_its_config_line(ws: Path)
     assert run("-w", str(ws), "validate").exit_code == 0
 
 
-def test_a_store_folder_without_runs_and_an_unsupported_kind(
-    ws: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # As on an install with no connector but the file one (connectors are found when present).
-    monkeypatch.setattr("store.connectors.SUPPORTED_KINDS", ("file",))
+def test_a_store_folder_without_runs_and_an_unsupported_kind(ws: Path) -> None:
+    from store.plugins import STORES
+
     (ws / "store" / "runs.jsonl").unlink()
     cfg = ws / "agentdeck.toml"
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 1
+    assert problems(done) == [
+        f"{cfg}:{line_of(cfg, 'path = ')}: store 'demo': {ws / 'store' / 'runs.jsonl'} is missing",
+    ]
+    # A kind no module declares (store/connectors/<kind>.py): the config's kind line says so.
     cfg.write_text(
-        cfg.read_text()
-        + '\n[[stores]]\nname = "phoenix"\nkind = "phoenix"\nurl = "http://127.0.0.1:6006"\n'
+        cfg.read_text() + '\n[[stores]]\nname = "other"\nkind = "nosuch"\nurl = "http://h"\n'
     )
     done = run("-w", str(ws), "validate")
     assert done.exit_code == 1
-    kind_line = line_of(cfg, 'kind = "phoenix"')
+    kind_line = line_of(cfg, 'kind = "nosuch"')
     assert problems(done) == [
-        f"{cfg}:{line_of(cfg, 'path = ')}: store 'demo': {ws / 'store' / 'runs.jsonl'} is missing",
-        f"{cfg}:{kind_line}: store 'phoenix' of kind 'phoenix' is not supported yet "
-        "(supported: file)",
+        f"{cfg}:{kind_line}: stores.1.kind: kind 'nosuch' is not "
+        f"supported (supported: {', '.join(STORES.kinds())})"
     ]
     refused = run("-w", str(ws), "sync")
     assert refused.exit_code == 2

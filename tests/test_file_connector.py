@@ -14,6 +14,9 @@ from store.models import Score
 from store.workspace import load_workspace
 from tests.helpers import make_workspace, run_record
 
+#: The kind these tests cover (tests/test_plugins.py).
+COVERS = "store:file"
+
 GOOD = [run_record(i) for i in range(6)]
 PARTIAL = 60
 

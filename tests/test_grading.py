@@ -19,7 +19,7 @@ from review import grading
 from review.rubric import Rubric
 from review.session import ReviewSetup, sync
 from store.connectors import ConnectorError, make_connector
-from store.connectors.base import StoreUnreachable
+from store.connectors.base import StoreConnector, StoreUnreachable
 from store.connectors.file import FileConnector
 from store.db import connect
 from store.identity import score_id
@@ -167,7 +167,7 @@ def test_older_rows_are_superseded_by_the_newest(desk: Any) -> None:
     assert {s.name: s.value for s in connector.list_scores()}["tone"] == 5
 
 
-class _Down:
+class _Down(StoreConnector):
     """A store that is unreachable."""
 
     name = "demo"
@@ -455,7 +455,7 @@ def test_a_pulled_grade_keeps_its_first_wrong_step(desk: Any) -> None:
     assert g is not None and g.first_wrong_step == 1 and "first_wrong_step" not in g.values
 
 
-class _Unreachable:
+class _Unreachable(StoreConnector):
     """A store that does not answer at all (no connection), counting what was tried."""
 
     name = "demo"

@@ -14,6 +14,9 @@ from hypothesis import strategies as st
 from store.switches.base import SwitchBackend, SwitchError
 from store.switches.http import HttpBackend, clean_excerpt, display_url
 
+#: The backend these tests cover (tests/test_plugins.py).
+COVERS = "switch:http"
+
 TOKEN = "s3cr3t-Flag-Token-7781"
 URL = "https://flags.internal/api/v1/flags/billing-support-tier"
 TEMPLATE = '{"flag": "{flag}", "state": "{state}", "environment": "{environment}"}'

@@ -1025,11 +1025,11 @@ def test_from_config_reads_the_key_pair_from_the_keyring(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from store import credentials
-    from store.workspace import StoreConfig
+    from store.connectors.langfuse import LangfuseStoreConfig
 
     secrets = {"langfuse": f"{PUBLIC}:{SECRET}", "half": PUBLIC}
     monkeypatch.setattr(credentials, "get_secret", secrets.get)
-    cfg = StoreConfig(name="langfuse", kind="langfuse", url=URL + "/", timeout=12)
+    cfg = LangfuseStoreConfig(name="langfuse", kind="langfuse", url=URL + "/", timeout=12)
     lf = LangfuseConnector.from_config(None, cfg)  # type: ignore[arg-type]
     assert isinstance(lf, Connector)
     assert (lf.name, lf.endpoint, lf.timeout) == ("langfuse", URL, 12)

@@ -15,14 +15,15 @@ from typing import Any
 import pytest
 
 from review.session import load_setup
-from store.connectors import SUPPORTED_KINDS, ConnectorError, make_connector
+from store.connectors import ConnectorError, make_connector
 from store.connectors.base import Connector
-from store.connectors.otlp_file import OtlpFileConnector
+from store.connectors.otlp_file import OtlpFileConnector, OtlpFileStoreConfig
 from store.db import connect
 from store.identity import score_id
 from store.models import Score, ScoreMetadata, Step, StepError, Tokens
+from store.plugins import STORES
 from store.sync import pull
-from store.workspace import StoreConfig, Workspace
+from store.workspace import Workspace
 from tests.conftest import HOSTILE, INVALID_UTF8
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, in seconds
@@ -529,12 +530,12 @@ def test_a_bad_cursor_is_an_error_naming_the_file(tmp_path: Path) -> None:
 
 
 def _otel_store(ws: Workspace) -> Connector:
-    cfg = StoreConfig(name="otel", kind="otlp-file", path="exports/traces.jsonl")
+    cfg = OtlpFileStoreConfig(name="otel", kind="otlp-file", path="exports/traces.jsonl")
     return make_connector(ws, cfg)
 
 
 def test_incremental_sync_through_pull_has_no_duplicate_runs(demo_workspace: Workspace) -> None:
-    assert "otlp-file" in SUPPORTED_KINDS
+    assert "otlp-file" in STORES.kinds()
     traces = demo_workspace.root / "exports" / "traces.jsonl"
     # 20 runs, every fourth failed (failed runs are always in the demo plan's sample).
     batches = [_oi_trace(n, failed=n % 4 == 0) for n in range(20)]

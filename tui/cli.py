@@ -476,10 +476,14 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
     ws = _workspace(workspace)
     known = ws.secret_names()
     cards, _problems = check_cards(ws.cards_dir)
-    for secret, users in secret_names(cards).items():
-        known.setdefault(secret, f"kill switch of {', '.join(users)}")
+    for secret, (users, asks) in secret_names(cards).items():
+        known.setdefault(secret, (f"kill switch of {', '.join(users)}", asks))
+    needless = {c.name: f"{c.kind} store" for c in ws.config.stores}
+    needless.update({c.name: f"{c.kind} alert source" for c in ws.config.alerts})
+    if name not in known and name in needless:
+        _fail(f"{name!r} is a {needless[name]} of {ws.root}: it keeps no token")
     if name not in known:
-        listing = ", ".join(f"{n} ({what})" for n, what in sorted(known.items()))
+        listing = ", ".join(f"{n} ({what})" for n, (what, _) in sorted(known.items()))
         _fail(
             f"{name!r} is not a store, an alert source or a kill-switch credential of "
             f"{ws.root} (known: {listing or 'none'})"
@@ -490,24 +494,25 @@ def login(workspace: Path | None, name: str, delete: bool) -> None:
         else:
             click.echo(f"{name}: no token was kept in the OS keyring")
         return
-    # A Langfuse store needs a key pair: kept as one secret, PUBLIC:SECRET (no key holds a colon).
-    pair = known[name] == "langfuse store"
-    what = "Public and secret key, as PUBLIC:SECRET," if pair else "Token"
+    # What the kind asks (its ``login``): a key pair is kept as one secret, PUBLIC:SECRET (no
+    # key holds a colon); an optional token may be left out.
+    what, asks = known[name]
     if sys.stdin.isatty():
+        ask = f"{asks.prompt}, as PUBLIC:SECRET," if asks.pair else asks.prompt
         token = click.prompt(
-            f"{what} for {name} ({known[name]})", hide_input=True, default="", show_default=False
+            f"{ask} for {name} ({what})", hide_input=True, default="", show_default=False
         )
     else:
         token = sys.stdin.readline()
     token = token.strip()
+    if not token and asks.optional:
+        click.echo(f"{name}: no token given; {name} is used without one (nothing was stored)")
+        return
     if not token:
         _fail(f"{name}: no token given; nothing was stored")
     public, colon, secret = token.partition(":")
-    if pair and not (colon and public.strip() and secret.strip()):
-        _fail(
-            f"{name}: give the Langfuse public and secret key as PUBLIC:SECRET "
-            "(pk-lf-...:sk-lf-...); nothing was stored"
-        )
+    if asks.pair and not (colon and public.strip() and secret.strip()):
+        _fail(f"{name}: give the {asks.prompt} as PUBLIC:SECRET; nothing was stored")
     set_secret(name, token)
     click.echo(f"{name}: token kept in the OS keyring (service {SERVICE!r}, user {name!r})")
 

@@ -39,16 +39,24 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.alerts.base import AlertTarget, Journal, Told
+from store.alerts.base import (
+    AlertSourceConfigBase,
+    AlertSourcePlugin,
+    AlertTarget,
+    Journal,
+    SecretReader,
+    Told,
+)
 from store.connectors.base import ConnectorError, Listed
 from store.jsonapi import JsonApi
+from store.documents import LocatedError
 from store.models import Incident
+from store.plugins import LazyModule, Login
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
@@ -67,10 +75,14 @@ _LIST_TODO = {
     "server": "check that `url` is Alertmanager and that it is healthy; the next sync retries",
     "json": "try again, and if it persists check what sits between agentdeck and Alertmanager",
 }
+if TYPE_CHECKING:
+    import httpx
+else:  # imported on first use: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 _M = TypeVar("_M", bound=_Model)
@@ -152,10 +164,57 @@ def _short(silence_id: str) -> str:
     return silence_id[:8] + "…" if len(silence_id) > 8 else silence_id
 
 
-class AlertmanagerSource:
+class AlertmanagerConfig(AlertSourceConfigBase):
+    """``kind = "alertmanager"``: ``url``, ``workflow_label``, ``failure_mode_label``,
+    ``filters``."""
+
+    kind: Literal["alertmanager"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> AlertmanagerConfig:
+        if self.from_email is not None:
+            raise LocatedError(
+                "`from_email` is the From header of a pagerduty source", ("from_email",)
+            )
+        return self
+
+
+class AlertmanagerSource(AlertSourcePlugin):
     """Open alerts of one Alertmanager, as incidents (implements :class:`AlertSource`)."""
 
     kind = "alertmanager"
+    config_model = AlertmanagerConfig
+    #: Most Alertmanagers sit behind no auth: the token is optional.
+    login: ClassVar[Login | None] = Login("Token (Enter for none)", optional=True)
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: AlertSourceConfigBase,
+        *,
+        secret: SecretReader,
+        transport: Any = None,
+        problems: list[str] | None = None,
+    ) -> AlertmanagerSource:
+        """A keyring that cannot be read is a warning in ``problems``: pulled without a token."""
+        from store.credentials import CredentialError
+
+        try:
+            optional = secret(cfg.name)
+        except CredentialError as exc:
+            optional = None
+            if problems is not None:
+                problems.append(f"{cfg.name}: {exc}; pulled without a token")
+        return cls(
+            cfg.name,
+            cfg.url,
+            workflow_label=cfg.workflow_label,
+            failure_mode_label=cfg.failure_mode_label,
+            filters=list(cfg.filters),
+            timeout=cfg.timeout,
+            token=optional or None,
+            transport=transport,
+        )
 
     def __init__(
         self,
@@ -635,3 +694,6 @@ def _server_time(reply: httpx.Response) -> datetime:
     except (TypeError, ValueError, IndexError):
         return datetime.now(UTC)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+PLUGIN = AlertmanagerSource

@@ -20,11 +20,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store.plugins import Login
 
 if TYPE_CHECKING:
     from store.connectors.base import Listed
     from store.models import Incident
+
+#: Reads a secret by name (``store.credentials.get_secret``, or a stand-in in tests).
+SecretReader = Callable[[str], str | None]
 
 #: Writes one audit entry (``kind``, JSON ``body``) for the incident being told, committed when
 #: it returns, and returns the entry's sequence number. Bodies never hold a secret.
@@ -125,3 +132,54 @@ class Acknowledges(Protocol):
     ) -> Told:
         """Undo what earlier acknowledgements still hold (``holds``), or say there is nothing."""
         ...
+
+
+class AlertSourceConfigBase(BaseModel):
+    """One ``[[alerts]]`` table of ``agentdeck.toml``. A kind's model subclasses it with
+    ``kind: Literal["<kind>"]`` and its checks (store/plugins.py). Tokens are never here:
+    ``agentdeck login NAME`` keeps them in the OS keyring under the source's name."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: str
+    url: str = Field(min_length=1)
+    #: Alertmanager: the alert label that names the workflow, and the one naming the failure mode.
+    workflow_label: str = "workflow"
+    failure_mode_label: str = "failure_mode"
+    #: Alertmanager: label matchers sent as ``filter`` (e.g. ``team="billing"``).
+    filters: list[str] = Field(default_factory=list)
+    #: PagerDuty: the services to list (``service_ids[]``), and the workflow of each service id.
+    services: dict[str, str] = Field(default_factory=dict)
+    #: Seconds before a request gives up.
+    timeout: float = Field(default=10.0, gt=0)
+    #: PagerDuty: the operator's email, sent as ``From`` to acknowledge an incident and add a
+    #: note (PagerDuty requires a user of the account there). Without it nothing is sent.
+    from_email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class AlertSourcePlugin:
+    """The base of every alert source kind: its declarations. A kind's module subclasses it,
+    implements :class:`AlertSource` (and :class:`Acknowledges` if it can be told) and
+    ``from_config``, and ends with ``PLUGIN = <the class>``."""
+
+    #: The ``kind`` of its ``[[alerts]]`` tables.
+    kind: ClassVar[str]
+    #: The pydantic model of such a table (an :class:`AlertSourceConfigBase`).
+    config_model: ClassVar[type[AlertSourceConfigBase]]
+    #: What ``agentdeck login NAME`` asks for; None: the kind needs no secret.
+    login: ClassVar[Login | None]
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: AlertSourceConfigBase,
+        *,
+        secret: SecretReader,
+        transport: Any = None,
+        problems: list[str] | None = None,
+    ) -> Self:
+        """The client for one configured source; ``secret(name)`` reads the keyring. A
+        missing required token is a CredentialError saying ``agentdeck login NAME``; a problem
+        that does not stop the pull (an optional token unreadable) goes to ``problems``."""
+        raise NotImplementedError

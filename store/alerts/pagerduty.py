@@ -42,18 +42,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.alerts.base import AlertTarget, Journal, Told
+from store.alerts.base import (
+    AlertSourceConfigBase,
+    AlertSourcePlugin,
+    AlertTarget,
+    Journal,
+    SecretReader,
+    Told,
+)
 from store.connectors.base import ConnectorError, Listed
 from store.jsonapi import JsonApi
 from store.models import Incident
 from store.text import display_url
+from store.plugins import LazyModule, Login
+from store.text import clean_excerpt, display_url, json_cut_off
 from store.timestamps import Instant
+
+if TYPE_CHECKING:
+    import httpx
+else:  # imported on first use: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 #: What to do, per kind of failure, when listing (a sync) and when writing (an operator's act).
@@ -82,7 +95,7 @@ _URGENCY_SEVERITY = {"high": "high", "low": "warning"}
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class PagerDutyReference(_Reply):
@@ -161,10 +174,55 @@ def severity_of(incident: PagerDutyIncident) -> str | None:
     return _URGENCY_SEVERITY.get(incident.urgency or "")
 
 
-class PagerDutySource:
+class PagerDutyConfig(AlertSourceConfigBase):
+    """``kind = "pagerduty"``: ``url``, ``services`` (service id = workflow), ``from_email``."""
+
+    kind: Literal["pagerduty"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> PagerDutyConfig:
+        if not self.services:
+            raise ValueError(
+                "a pagerduty source needs `services` (service id = workflow), "
+                'e.g. services = { PABC123 = "billing-support" }'
+            )
+        return self
+
+
+class PagerDutySource(AlertSourcePlugin):
     """Incidents of some PagerDuty services, each service standing for one workflow."""
 
     kind = "pagerduty"
+    config_model = PagerDutyConfig
+    login: ClassVar[Login | None] = Login("Token")
+
+    @classmethod
+    def from_config(
+        cls,
+        cfg: AlertSourceConfigBase,
+        *,
+        secret: SecretReader,
+        transport: Any = None,
+        problems: list[str] | None = None,
+    ) -> PagerDutySource:
+        """The token is required: none is a CredentialError saying ``agentdeck login NAME``."""
+        from store.credentials import CredentialError
+
+        token = secret(cfg.name)
+        if not token:
+            raise CredentialError(
+                f"pagerduty {cfg.url}: no token in the keyring for {cfg.name!r}; "
+                f"run `agentdeck login {cfg.name}`"
+            )
+        return cls(
+            cfg.name,
+            cfg.url,
+            token=token,
+            services=dict(cfg.services),
+            timeout=cfg.timeout,
+            transport=transport,
+            from_email=cfg.from_email,
+        )
 
     def __init__(
         self,
@@ -597,3 +655,6 @@ def _first(exc: ValidationError) -> str:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "the reply"
     return f"{where}: {first['msg']}"
+
+
+PLUGIN = PagerDutySource

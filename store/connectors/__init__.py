@@ -1,123 +1,59 @@
-"""Connectors to the stores a workspace names in ``agentdeck.toml``."""
+"""Connectors to the stores a workspace names in ``agentdeck.toml``: one module per kind, each
+ending with ``PLUGIN = <its StoreConnector class>`` (found by :data:`store.plugins.STORES`)."""
 
 from __future__ import annotations
 
-from store.connectors.base import Connector, ConnectorError, Findings
-from store.documents import DocumentError
-from store.workspace import StoreConfig, Workspace
+from typing import TYPE_CHECKING
 
-__all__ = ["Connector", "ConnectorError", "check_store_files", "check_stores", "make_connector"]
+from store.connectors.base import (
+    Connector,
+    ConnectorError,
+    Findings,
+    StoreConfigBase,
+    StoreConnector,
+)
+from store.plugins import STORES
 
-#: Where each store kind's connector lives: a class with ``from_config(workspace, cfg)``.
-CONNECTORS = {
-    "phoenix": "store.connectors.phoenix:PhoenixConnector",
-    "langfuse": "store.connectors.langfuse:LangfuseConnector",
-    "otlp-file": "store.connectors.otlp_file:OtlpFileConnector",
-    "mlflow": "store.connectors.mlflow:MlflowConnector",
-}
+if TYPE_CHECKING:
+    from store.documents import DocumentError
+    from store.workspace import Workspace
 
-
-#: Store kinds whose files ``agentdeck validate`` reads whole, offline: a function
-#: ``check_store(workspace, cfg) -> Findings`` in the kind's module.
-FILE_CHECKS = {
-    "file": "store.connectors.file:check_store",
-    "otlp-file": "store.connectors.otlp_file:check_store",
-}
-
-
-def _available(kind: str) -> bool:
-    import importlib.util
-
-    module = CONNECTORS[kind].split(":")[0]
-    return importlib.util.find_spec(module) is not None
+__all__ = [
+    "Connector",
+    "ConnectorError",
+    "StoreConnector",
+    "check_store_files",
+    "check_stores",
+    "connector_class",
+    "make_connector",
+]
 
 
-#: Store kinds this agentdeck can sync with (the config accepts the ones coming next).
-SUPPORTED_KINDS = ("file", *(k for k in CONNECTORS if _available(k)))
-
-
-def _unsupported(workspace: Workspace, index: int, cfg: StoreConfig) -> str:
-    line = workspace.line_of("stores", index, "kind")
-    where = f"{workspace.config_path}:{line}" if line else f"{workspace.config_path}"
-    return (
-        f"{where}: store {cfg.name!r} of kind {cfg.kind!r} is not supported yet "
-        f"(supported: {', '.join(SUPPORTED_KINDS)})"
-    )
-
-
-def make_connector(workspace: Workspace, cfg: StoreConfig) -> Connector:
-    """Build the connector for one configured store."""
-    if cfg.kind == "file":
-        from store.connectors.file import FileConnector
-
-        return FileConnector(cfg.name, workspace.path(cfg.path or "."))
-    if cfg.kind in SUPPORTED_KINDS:
-        import importlib
-
-        module, cls = CONNECTORS[cfg.kind].split(":")
-        connector: Connector = getattr(importlib.import_module(module), cls).from_config(
-            workspace, cfg
+def connector_class(cfg: StoreConfigBase) -> type[StoreConnector]:
+    """The connector class of a configured store's kind."""
+    plugin: type[StoreConnector] | None = STORES.get(cfg.kind)
+    if plugin is None:  # the config was validated, so only a module removed since
+        raise ConnectorError(
+            f"store {cfg.name!r}: kind {cfg.kind!r} is not supported "
+            f"(supported: {', '.join(STORES.kinds())})"
         )
-        return connector
-    index = workspace.config.stores.index(cfg) if cfg in workspace.config.stores else 0
-    raise ConnectorError(_unsupported(workspace, index, cfg))
+    return plugin
+
+
+def make_connector(workspace: Workspace, cfg: StoreConfigBase) -> StoreConnector:
+    """Build the connector for one configured store."""
+    return connector_class(cfg).from_config(workspace, cfg)
 
 
 def check_stores(workspace: Workspace) -> list[DocumentError]:
-    """What ``sync`` would refuse about the configured stores, each naming its config line:
-    a kind not supported yet, a file store whose folder or ``runs.jsonl`` is missing.
+    """What ``sync`` would refuse about the configured stores, each naming its config line
+    (a file store whose folder or ``runs.jsonl`` is missing): each kind's ``check_config``.
 
     Reads nothing but the file system's view of the paths; never contacts a server.
     """
-    from store.connectors.file import RUNS
-
     problems: list[DocumentError] = []
     for i, cfg in enumerate(workspace.config.stores):
-        if cfg.kind not in SUPPORTED_KINDS:
-            line = workspace.line_of("stores", i, "kind")
-            problems.append(
-                DocumentError(
-                    workspace.config_path,
-                    line,
-                    f"store {cfg.name!r} of kind {cfg.kind!r} is not supported yet "
-                    f"(supported: {', '.join(SUPPORTED_KINDS)})",
-                )
-            )
-            continue
-        if cfg.kind == "otlp-file":
-            path = workspace.path(cfg.path or "")
-            if not cfg.path or not path.is_file():
-                line = workspace.line_of("stores", i, "path" if cfg.path else "kind")
-                why = f"{path} is missing" if cfg.path else "no `path` to the exporter's file"
-                problems.append(
-                    DocumentError(
-                        workspace.config_path,
-                        line,
-                        f"store {cfg.name!r}: {why} (the OpenTelemetry Collector's file "
-                        "exporter output, OTLP/JSON lines)",
-                    )
-                )
-            continue
-        if cfg.kind != "file":
-            continue  # a server store is checked by `agentdeck sync`, which reaches it
-        folder = workspace.path(cfg.path or ".")
-        line = workspace.line_of("stores", i, "path")
-        if not folder.is_dir():
-            problems.append(
-                DocumentError(
-                    workspace.config_path,
-                    line,
-                    f"store {cfg.name!r}: path {cfg.path!r} is not a folder ({folder} is missing)",
-                )
-            )
-        elif not (folder / RUNS).is_file():
-            problems.append(
-                DocumentError(
-                    workspace.config_path,
-                    line,
-                    f"store {cfg.name!r}: {folder / RUNS} is missing",
-                )
-            )
+        problems += connector_class(cfg).check_config(workspace, i, cfg)
     return problems
 
 
@@ -125,18 +61,14 @@ def check_store_files(workspace: Workspace) -> Findings:
     """Every corrupt or torn line of the stores kept in files (file, OTLP file, and their scores
     files), each ``path:line: what``. A missing file is left to :func:`check_stores`; a store
     on a server is not read (``agentdeck sync`` reaches it)."""
-    import importlib
-
     found = Findings()
     for cfg in workspace.config.stores:
-        if cfg.kind not in FILE_CHECKS or cfg.kind not in SUPPORTED_KINDS:
-            continue
-        module, name = FILE_CHECKS[cfg.kind].split(":")
         try:
-            store = getattr(importlib.import_module(module), name)(workspace, cfg)
+            store = connector_class(cfg).check_files(workspace, cfg)
         except ConnectorError as exc:
             found.problems.append(str(exc))
             continue
-        found.problems += store.problems
-        found.warnings += store.warnings
+        if store is not None:
+            found.problems += store.problems
+            found.warnings += store.warnings
     return found

@@ -9,11 +9,18 @@ crash updates the same remote score and never makes a second one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store.documents import DocumentError, LocatedError
+from store.plugins import Login
 
 if TYPE_CHECKING:
-    # Only in annotations: importing this module (for ConnectorError) builds no pydantic model.
+    # Only in annotations: importing this module (for ConnectorError) builds no pydantic model
+    # (StoreConfigBase defers its validator to its first use).
     from store.models import Incident, Run, RunPage, Score
+    from store.workspace import Workspace
 
 T = TypeVar("T")
 
@@ -97,10 +104,8 @@ class Connector(Protocol):
     #: The store's name in ``agentdeck.toml``; it is the ``source`` of every run it yields.
     name: str
 
-    # Optional: ``list_page``, how many summaries a sync asks ``list_runs`` for a page (each
-    # page commits with its cursor). Without it a sync asks for 1,000, within every API's limit;
-    # the file connector lists 5,000 a page, since each commit of a page of random trace ids
-    # rewrites most of the run index (tests/bench/bench_ingest.py).
+    # Its abilities (``list_page``, ``push_batch``, ``server_sample``...) are declared on
+    # :class:`StoreConnector`, which every kind subclasses.
 
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """Return up to ``limit`` run summaries after ``cursor`` (None: from the start)."""
@@ -129,3 +134,88 @@ class Connector(Protocol):
         """Delete these scores if present (idempotent). ``trace_ids``: the runs they are on,
         for a store that finds scores only through their runs (Phoenix); others ignore it."""
         ...
+
+
+class StoreConfigBase(BaseModel):
+    """One ``[[stores]]`` table of ``agentdeck.toml``: what every kind has. A kind's model
+    subclasses it with ``kind: Literal["<kind>"]`` and its own keys and checks (store/plugins.py).
+    Tokens are never here: see the keyring."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    kind: str
+    path: str | None = None
+    url: str | None = None
+    project: str | None = None
+    #: The span attribute (or observation metadata key) that names a run's workflow, dotted:
+    #: ``metadata.workflow`` is the key ``workflow`` inside the ``metadata`` attribute.
+    workflow_attribute: str = "metadata.workflow"
+    #: Seconds before one request gives up.
+    timeout: float = Field(default=30.0, gt=0)
+
+    def required(self, key: str, what: str) -> None:
+        """Refuse the table when ``key`` is not set, naming the store and the key."""
+        if not getattr(self, key):
+            raise LocatedError(f"store {self.name!r} needs `{key}` ({what})", (key,))
+
+
+class StoreConnector(Connector):
+    """The base of every store kind's connector: its declarations, with their defaults.
+
+    A kind's module subclasses it, sets the class attributes below, implements the
+    :class:`Connector` methods and ``from_config``, and ends with ``PLUGIN = <the class>``.
+    """
+
+    #: The ``kind`` of its ``[[stores]]`` tables.
+    kind: ClassVar[str]
+    #: The pydantic model of such a table (a :class:`StoreConfigBase`).
+    config_model: ClassVar[type[StoreConfigBase]]
+    #: What ``agentdeck login NAME`` asks for; None: the kind needs no secret (a file).
+    login: ClassVar[Login | None]
+    #: Summaries per ``list_runs`` page (each page commits with its cursor): 1,000 is within
+    #: every API's limit; a local file lists more a page.
+    list_page: ClassVar[int] = 1000
+    #: Scores per ``push_scores`` call.
+    push_batch: ClassVar[int] = 1
+    #: True: :meth:`sample_ids` chooses the sample (an annotation queue), not the plan.
+    server_sample: ClassVar[bool] = False
+    #: It can delete a score it pushed.
+    deletes: ClassVar[bool] = True
+    #: ``list_scores`` returns other reviewers' grades.
+    reads_others: ClassVar[bool] = True
+    #: The store keeps a final (adjudicated) value natively.
+    adjudication: ClassVar[bool] = False
+
+    #: The store's name in ``agentdeck.toml``; it is the ``source`` of every run it yields.
+    name: str
+    #: What the connector left undone without failing (e.g. deletes a store cannot do), said
+    #: by the next pull and cleared.
+    problems: list[str]
+
+    def __new__(cls, *args: object, **kwargs: object) -> Self:
+        self = super().__new__(cls)
+        self.problems = []
+        return self
+
+    @classmethod
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> Self:
+        """The connector for one configured store (``cfg`` is a :attr:`config_model`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def check_config(
+        cls, workspace: Workspace, index: int, cfg: StoreConfigBase
+    ) -> list[DocumentError]:
+        """What ``sync`` would refuse about this store (``stores[index]``), found offline (a
+        missing file), each naming its config line. Never contacts a server."""
+        return []
+
+    @classmethod
+    def check_files(cls, workspace: Workspace, cfg: StoreConfigBase) -> Findings | None:
+        """Every corrupt or torn line of the files this store keeps (None: it keeps none)."""
+        return None
+
+    def sample_ids(self) -> set[str] | None:
+        """The runs the store chose as the sample (``server_sample`` kinds); None: none chosen."""
+        return None

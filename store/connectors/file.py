@@ -13,11 +13,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
-from store.connectors.base import ConnectorError, Findings, Listed
+from store.connectors.base import (
+    ConnectorError,
+    Findings,
+    Listed,
+    StoreConfigBase,
+    StoreConnector,
+)
 from store.connectors.jsonl import lines as _lines
 from store.connectors.jsonl import parse as _parse
 from store.connectors.jsonl import problem as _problem
@@ -27,7 +33,9 @@ from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score
 
 if TYPE_CHECKING:
-    from store.workspace import StoreConfig, Workspace
+    from store.documents import DocumentError
+    from store.plugins import Login
+    from store.workspace import Workspace
 
 RUNS = "runs.jsonl"
 INCIDENTS = "incidents.jsonl"
@@ -37,7 +45,7 @@ LAST_LINE_WINS = "(the last line wins)"
 
 
 class _TraceId(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     trace_id: str
 
 
@@ -60,10 +68,26 @@ def _line_at(fh: BinaryIO, offset: int) -> bytes:
     return raw
 
 
-class FileConnector:
+class FileStoreConfig(StoreConfigBase):
+    """``kind = "file"``: ``path`` is the folder with runs.jsonl (relative to the workspace)."""
+
+    kind: Literal["file"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> FileStoreConfig:
+        self.required("path", "the folder with runs.jsonl")
+        return self
+
+
+class FileConnector(StoreConnector):
     """Connector over a folder of JSON Lines files."""
 
-    #: Summaries a sync lists a page (see the connector interface): fewer, bigger commits.
+    kind = "file"
+    config_model = FileStoreConfig
+    login: ClassVar[Login | None] = None
+    #: Summaries a sync lists a page (see the connector interface): fewer, bigger commits, since
+    #: each commit of a page of random trace ids rewrites most of the run index
+    #: (tests/bench/bench_ingest.py).
     list_page = 5000
 
     def __init__(self, name: str, folder: Path) -> None:
@@ -303,9 +327,33 @@ class FileConnector:
             found.add(self.folder, line)
         return found
 
+    @classmethod
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> FileConnector:
+        return cls(cfg.name, workspace.path(cfg.path or "."))
 
-def check_store(workspace: Workspace, cfg: StoreConfig) -> Findings:
-    """Every corrupt or torn line of a file store's files (see :meth:`FileConnector.check`);
-    nothing when runs.jsonl is missing (``check_stores`` says that, naming the config line)."""
-    connector = FileConnector(cfg.name, workspace.path(cfg.path or "."))
-    return connector.check() if connector.runs_path.is_file() else Findings()
+    @classmethod
+    def check_config(
+        cls, workspace: Workspace, index: int, cfg: StoreConfigBase
+    ) -> list[DocumentError]:
+        """The folder and its runs.jsonl must be there (named at the ``path`` line)."""
+        from store.documents import DocumentError
+
+        folder = workspace.path(cfg.path or ".")
+        line = workspace.line_of("stores", index, "path")
+        if not folder.is_dir():
+            why = f"path {cfg.path!r} is not a folder ({folder} is missing)"
+        elif not (folder / RUNS).is_file():
+            why = f"{folder / RUNS} is missing"
+        else:
+            return []
+        return [DocumentError(workspace.config_path, line, f"store {cfg.name!r}: {why}")]
+
+    @classmethod
+    def check_files(cls, workspace: Workspace, cfg: StoreConfigBase) -> Findings:
+        """Every corrupt or torn line of a file store's files (see :meth:`check`); nothing when
+        runs.jsonl is missing (:meth:`check_config` says that, naming the config line)."""
+        connector = cls.from_config(workspace, cfg)
+        return connector.check() if connector.runs_path.is_file() else Findings()
+
+
+PLUGIN = FileConnector

@@ -59,16 +59,18 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from store.connectors.base import (
     ConnectorError,
     CriterionLike,
     Listed,
     RubricLike,
+    StoreConfigBase,
+    StoreConnector,
     StoreUnreachable,
 )
 from store.jsonapi import JsonApi
@@ -84,10 +86,16 @@ from store.models import (
     Tokens,
 )
 from store.text import clean_excerpt, display_url
+from store.plugins import LazyModule, Login
+from store.text import clean_excerpt, display_url, json_cut_off
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
-    from store.workspace import StoreConfig, Workspace
+    import httpx
+
+    from store.workspace import Workspace
+else:  # imported on first use: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 CURSOR_PREFIX = "lf1."
 #: Langfuse's largest page of observations (``limit``: "Maximum 1000").
@@ -110,7 +118,7 @@ _Params = dict[str, str | int | bool]
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _Meta(_Reply):
@@ -313,10 +321,27 @@ _TODO = {
 FETCH_CONCURRENCY = 4
 
 
-class LangfuseConnector:
+class LangfuseStoreConfig(StoreConfigBase):
+    """``kind = "langfuse"``: ``url`` of the server; ``queue``, an annotation queue whose
+    pending items are the sample for this store (in place of the sampling plan); grading an
+    item completes it."""
+
+    kind: Literal["langfuse"]
+    queue: str | None = Field(default=None, description="a Langfuse annotation queue id")
+
+    @model_validator(mode="after")
+    def _needs(self) -> LangfuseStoreConfig:
+        self.required("url", "the Langfuse server's base URL")
+        return self
+
+
+class LangfuseConnector(StoreConnector):
     """Runs, steps and scores of one Langfuse project (the keys name the project)."""
 
     kind = "langfuse"
+    config_model = LangfuseStoreConfig
+    login: ClassVar[Login | None] = Login("Langfuse public and secret key", pair=True)
+    server_sample = True
 
     def __init__(
         self,
@@ -371,10 +396,11 @@ class LangfuseConnector:
         self._queued: set[str] = set()
 
     @classmethod
-    def from_config(cls, workspace: Workspace, cfg: StoreConfig) -> LangfuseConnector:
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> LangfuseConnector:
         """Build from ``agentdeck.toml``; the keys come from the keyring (``PUBLIC:SECRET``)."""
         from store.credentials import require_secret
 
+        assert isinstance(cfg, LangfuseStoreConfig)
         secret = require_secret(cfg.name, purpose="Langfuse keys as public-key:secret-key")
         public, sep, private = secret.strip().partition(":")
         if not sep or not public or not private:
@@ -973,3 +999,6 @@ class LangfuseConnector:
 
     def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
         self._api.fail(method, path, what, todo)
+
+
+PLUGIN = LangfuseConnector

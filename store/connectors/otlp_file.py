@@ -55,18 +55,26 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from store.connectors.base import ConnectorError, Findings, Listed
+from store.connectors.base import (
+    ConnectorError,
+    Findings,
+    Listed,
+    StoreConfigBase,
+    StoreConnector,
+)
 from store.connectors.jsonl import parse, problem, unreadable_json
 from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score, Step, StepError, Tokens
 
 if TYPE_CHECKING:
-    from store.workspace import StoreConfig, Workspace
+    from store.documents import DocumentError
+    from store.plugins import Login
+    from store.workspace import Workspace
 
 #: How far (bytes) behind the end of what was read a trace may wait for its root span.
 PENDING_WINDOW = 64 * 1024 * 1024
@@ -87,7 +95,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 class _Otlp(BaseModel):
     # The JSON mapping writes lowerCamelCase; parsers accept the proto field names too.
-    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", alias_generator=to_camel, populate_by_name=True, defer_build=True
+    )
 
 
 class _ArrayValue(_Otlp):
@@ -111,10 +121,6 @@ class _AnyValue(_Otlp):
 class _KeyValue(_Otlp):
     key: str
     value: _AnyValue | None = None
-
-
-_ArrayValue.model_rebuild()
-_KvList.model_rebuild()
 
 
 class _Status(_Otlp):
@@ -469,8 +475,23 @@ class _Index:
             self.lines.setdefault(tid, []).append((offset, number))
 
 
-class OtlpFileConnector:
+class OtlpFileStoreConfig(StoreConfigBase):
+    """``kind = "otlp-file"``: ``path`` is the Collector file exporter's JSON-lines file."""
+
+    kind: Literal["otlp-file"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> OtlpFileStoreConfig:
+        self.required("path", "the collector's JSON-lines file")
+        return self
+
+
+class OtlpFileConnector(StoreConnector):
     """Connector over an OpenTelemetry Collector file exporter's JSON-lines output."""
+
+    kind = "otlp-file"
+    config_model = OtlpFileStoreConfig
+    login: ClassVar[Login | None] = None
 
     def __init__(
         self,
@@ -497,7 +518,7 @@ class OtlpFileConnector:
         )
 
     @classmethod
-    def from_config(cls, workspace: Workspace, cfg: StoreConfig) -> OtlpFileConnector:
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> OtlpFileConnector:
         """The connector for an ``otlp-file`` store; ``cfg.path`` is relative to the workspace."""
         if not cfg.path:
             raise ConnectorError(f"store {cfg.name!r}: an otlp-file store needs `path`")
@@ -813,15 +834,37 @@ class OtlpFileConnector:
             found.add(self.path.parent, line)
         return found
 
+    @classmethod
+    def check_config(
+        cls, workspace: Workspace, index: int, cfg: StoreConfigBase
+    ) -> list[DocumentError]:
+        """The exporter's file must be there (named at the ``path`` line)."""
+        from store.documents import DocumentError
+
+        path = workspace.path(cfg.path or "")
+        if cfg.path and path.is_file():
+            return []
+        line = workspace.line_of("stores", index, "path" if cfg.path else "kind")
+        why = f"{path} is missing" if cfg.path else "no `path` to the exporter's file"
+        return [
+            DocumentError(
+                workspace.config_path,
+                line,
+                f"store {cfg.name!r}: {why} (the OpenTelemetry Collector's file "
+                "exporter output, OTLP/JSON lines)",
+            )
+        ]
+
+    @classmethod
+    def check_files(cls, workspace: Workspace, cfg: StoreConfigBase) -> Findings:
+        """Every corrupt or torn line of an OpenTelemetry file store (see :meth:`check`);
+        nothing when the file is missing (:meth:`check_config` says that)."""
+        if not cfg.path or not workspace.path(cfg.path).is_file():
+            return Findings()
+        return cls.from_config(workspace, cfg).check()
+
 
 #: Runs ``check`` lists and fetches at a time.
 CHECK_PAGE = 5000
 
-
-def check_store(workspace: Workspace, cfg: StoreConfig) -> Findings:
-    """Every corrupt or torn line of an OpenTelemetry file store (see
-    :meth:`OtlpFileConnector.check`); nothing when the file is missing (``check_stores`` says
-    that, naming the config line)."""
-    if not cfg.path or not workspace.path(cfg.path).is_file():
-        return Findings()
-    return OtlpFileConnector.from_config(workspace, cfg).check()
+PLUGIN = OtlpFileConnector

@@ -72,15 +72,16 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from store.connectors.base import (
     ConnectorError,
     Listed,
     RubricLike,
+    StoreConfigBase,
+    StoreConnector,
     StoreUnreachable,
 )
 from store.jsonapi import JsonApi
@@ -95,11 +96,16 @@ from store.models import (
     StepError,
     Tokens,
 )
+from store.plugins import LazyModule, Login
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
-    from store.workspace import StoreConfig, Workspace
+    import httpx
+
+    from store.workspace import Workspace
+else:  # imported on first use: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 #: Phoenix's own ceiling for ``limit`` on the spans endpoint.
 MAX_PAGE = 1000
@@ -132,7 +138,7 @@ DELETE_ANNOTATIONS = (
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _SpanContext(_Model):
@@ -264,8 +270,23 @@ def _value_type(value: int | float | str) -> str:
     return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
 
 
-class PhoenixConnector:
+class PhoenixStoreConfig(StoreConfigBase):
+    """``kind = "phoenix"``: ``url`` of the server, ``project`` (default ``default``)."""
+
+    kind: Literal["phoenix"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> PhoenixStoreConfig:
+        self.required("url", "the Phoenix server's base URL")
+        return self
+
+
+class PhoenixConnector(StoreConnector):
     """Runs and grades of one Phoenix project (implements :class:`Connector`)."""
+
+    kind = "phoenix"
+    config_model = PhoenixStoreConfig
+    login: ClassVar[Login | None] = Login("API key (Enter for none)", optional=True)
 
     #: Grades the outbox may hand :meth:`push_scores` at once: their root spans are looked up
     #: in one request (``TRACE_BATCH`` traces) and their annotations written in one more.
@@ -315,7 +336,7 @@ class PhoenixConnector:
         self.problems: list[str] = []
 
     @classmethod
-    def from_config(cls, workspace: Workspace, cfg: StoreConfig) -> PhoenixConnector:
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> PhoenixConnector:
         """The connector for one ``[[stores]]`` entry; the API key, if any, from the keyring
         under the store's name (a local Phoenix without authentication needs none)."""
         from store.credentials import get_secret
@@ -891,3 +912,6 @@ class PhoenixConnector:
                 "rename the criterion or change the config in Phoenix",
             )
         return created
+
+
+PLUGIN = PhoenixConnector

@@ -27,20 +27,58 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal, NoReturn
+from typing import Any, ClassVar, Literal, NoReturn
 
 from store.files import folder_lock_path, fsync_folder, locked
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
+from pydantic import model_validator
+
+from store.plugins import Login
+from store.switches.base import (
+    FlagReading,
+    FlagValue,
+    SwitchError,
+    SwitchPlugin,
+    SwitchRequest,
+    SwitchTargetBase,
+)
 
 #: What an agent gets when its flag cannot be evaluated: its own code default.
 _CODE_DEFAULT = "agents get their code default, which may not be a safe state"
 
 
-class FlagdFileBackend:
+class FlagdTarget(SwitchTargetBase):
+    """``backend: flagd``: ``path`` to the flag file (relative to the workspace); the flag's
+    variants are the switch states and ``defaultVariant`` is the one in force."""
+
+    backend: Literal["flagd"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> FlagdTarget:
+        self.needs("path")
+        return self
+
+
+class FlagdFileBackend(SwitchPlugin):
     """One flag in a flagd flag file. Values are variant names; no credential is needed."""
 
     kind = "flagd"
     values: Literal["binary", "variant"] = "variant"
+    backend = "flagd"
+    config_model = FlagdTarget
+    login: ClassVar[Login | None] = None
+
+    @classmethod
+    def from_config(
+        cls,
+        target: SwitchTargetBase,
+        root: Path,
+        *,
+        token: str | None,
+        transport: Any = None,
+    ) -> FlagdFileBackend:
+        path = Path(target.path or "")
+        return cls(path if path.is_absolute() else root / path, target.flag)
 
     def __init__(self, path: Path, flag: str) -> None:
         self.path = Path(path)
@@ -273,3 +311,6 @@ def _os_reason(exc: OSError) -> str:
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=True)
     return text if len(text) <= 40 else text[:39] + "…"
+
+
+PLUGIN = FlagdFileBackend

@@ -26,9 +26,11 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from typing import Any, Literal, NoReturn
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-import httpx
+from pydantic import model_validator
 
 from store.jsonapi import JsonApi, looks_html, retry_after
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
@@ -43,6 +45,21 @@ _TODO = {
     "cut": "try again; if it persists the server or a proxy cuts replies short",
 }
 _WRITE_TIMEOUT = "the change may or may not have been made: read the flag back first"
+from store.plugins import LazyModule, Login
+from store.switches.base import (
+    FlagReading,
+    FlagValue,
+    SwitchError,
+    SwitchPlugin,
+    SwitchRequest,
+    SwitchTargetBase,
+)
+from store.text import MASK, clean_excerpt, display_url, json_cut_off
+
+if TYPE_CHECKING:
+    import httpx
+else:  # imported on first use: reading the cards does not need it
+    httpx = LazyModule("httpx")
 
 #: The placeholders a body template may hold.
 _PLACEHOLDER = re.compile(r"\{(flag|state|environment)\}")
@@ -212,11 +229,50 @@ def dig(data: Any, path: str) -> tuple[bool, Any]:
     return True, here
 
 
-class HttpBackend:
+class HttpTarget(SwitchTargetBase):
+    """``backend: http``: ``method`` to ``url`` with the ``body`` template (``{flag}``,
+    ``{state}``, ``{environment}`` are filled in); read back with GET ``read_url`` (default
+    ``url``) at the dotted JSON path ``read_json``."""
+
+    backend: Literal["http"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> HttpTarget:
+        self.needs("url", "body", "read_json")
+        return self
+
+
+class HttpBackend(SwitchPlugin):
     """A flag set by one HTTP request and read back by a GET. Values are variant names."""
 
     kind = "http"
     values: Literal["binary", "variant"] = "variant"
+    backend = "http"
+    config_model = HttpTarget
+    login: ClassVar[Login | None] = Login("Token")
+
+    @classmethod
+    def from_config(
+        cls,
+        target: SwitchTargetBase,
+        root: Path,
+        *,
+        token: str | None,
+        transport: Any = None,
+    ) -> HttpBackend:
+        return cls(
+            target.url or "",
+            method=target.method,
+            body_template=target.body or "",
+            read_url=target.read_url,
+            read_json=target.read_json or "",
+            flag=target.flag,
+            environment=target.environment,
+            token=token,
+            credential=target.secret_name or cls.backend,
+            timeout=target.timeout,
+            transport=transport,
+        )
 
     def __init__(
         self,
@@ -341,3 +397,6 @@ class HttpBackend:
                 not_found="check url in the agent card",
                 refused="check the body template and url in the agent card",
             )
+
+
+PLUGIN = HttpBackend

@@ -15,20 +15,32 @@ is why a kill switch maps "stop" to off.
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.switches.base import FlagReading, FlagValue, SwitchRequest
+from store.plugins import LazyModule, Login
+from store.switches.base import (
+    FlagReading,
+    FlagValue,
+    SwitchPlugin,
+    SwitchRequest,
+    SwitchTargetBase,
+)
 from store.switches.http import MASK, HttpSwitchClient
+
+if TYPE_CHECKING:
+    import httpx
+else:  # imported on first use: reading the cards does not need it
+    httpx = LazyModule("httpx")
 
 SEMANTIC_PATCH = "application/json; domain-model=launchdarkly.semanticpatch"
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class FlagEnvironment(_Reply):
@@ -50,11 +62,47 @@ class FeatureFlagReply(_Reply):
     environments: dict[str, FlagEnvironment] = {}
 
 
-class LaunchDarklyBackend:
+class LaunchDarklyTarget(SwitchTargetBase):
+    """``backend: launchdarkly``: ``project`` and ``environment`` (``url`` defaults to
+    LaunchDarkly's API); on/off like Unleash."""
+
+    backend: Literal["launchdarkly"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> LaunchDarklyTarget:
+        self.needs("project", "environment")
+        return self
+
+
+class LaunchDarklyBackend(SwitchPlugin):
     """One flag in one LaunchDarkly environment. Values are True (on) and False (off)."""
 
     kind = "launchdarkly"
     values: Literal["binary", "variant"] = "binary"
+    backend = "launchdarkly"
+    config_model = LaunchDarklyTarget
+    login: ClassVar[Login | None] = Login("Token")
+    binary = True
+
+    @classmethod
+    def from_config(
+        cls,
+        target: SwitchTargetBase,
+        root: Path,
+        *,
+        token: str | None,
+        transport: Any = None,
+    ) -> LaunchDarklyBackend:
+        return cls(
+            target.url or "https://app.launchdarkly.com",
+            project=target.project or "",
+            environment=target.environment or "",
+            flag=target.flag,
+            token=token or "",
+            credential=target.secret_name or cls.backend,
+            timeout=target.timeout,
+            transport=transport,
+        )
 
     def __init__(
         self,
@@ -203,3 +251,6 @@ class LaunchDarklyBackend:
                 ),
             },
         )
+
+
+PLUGIN = LaunchDarklyBackend

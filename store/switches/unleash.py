@@ -16,21 +16,35 @@ removed.
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, NoReturn
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from urllib.parse import quote
 
-import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from store.jsonapi import JsonApi
 from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
+from store.plugins import LazyModule, Login
+from store.switches.base import (
+    FlagReading,
+    FlagValue,
+    SwitchError,
+    SwitchPlugin,
+    SwitchRequest,
+    SwitchTargetBase,
+)
 from store.text import MASK, clean_excerpt, display_url
+
+if TYPE_CHECKING:
+    import httpx
+else:  # imported on first use: reading the cards does not need it
+    httpx = LazyModule("httpx")
 
 #: Longest excerpt of a server's text quoted in a message.
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class FeatureEnvironment(_Model):
@@ -72,11 +86,48 @@ _TODO = {
 _WRITE_TIMEOUT = "the flag may or may not have changed: read it back, and check that Unleash is up"
 
 
-class UnleashBackend:
+class UnleashTarget(SwitchTargetBase):
+    """``backend: unleash``: ``url`` (the server's base URL), ``project`` (default
+    ``default``), ``environment``; the flag is on/off. On is the card's tier, off is
+    ``off_state``."""
+
+    backend: Literal["unleash"]
+
+    @model_validator(mode="after")
+    def _needs(self) -> UnleashTarget:
+        self.needs("url", "environment")
+        return self
+
+
+class UnleashBackend(SwitchPlugin):
     """One Unleash flag in one project and environment (implements :class:`SwitchBackend`)."""
 
     kind = "unleash"
     values: Literal["binary", "variant"] = "binary"
+    backend = "unleash"
+    config_model = UnleashTarget
+    login: ClassVar[Login | None] = Login("Token")
+    binary = True
+
+    @classmethod
+    def from_config(
+        cls,
+        target: SwitchTargetBase,
+        root: Path,
+        *,
+        token: str | None,
+        transport: Any = None,
+    ) -> UnleashBackend:
+        return cls(
+            target.url or "",
+            project=target.project or "default",
+            environment=target.environment or "",
+            flag=target.flag,
+            token=token or "",
+            credential=target.secret_name or cls.backend,
+            timeout=target.timeout,
+            transport=transport,
+        )
 
     def __init__(
         self,
@@ -243,3 +294,6 @@ class UnleashBackend:
 
     def _fail(self, url: str, what: str, todo: str) -> NoReturn:
         self._api.fail("", url, what, todo)
+
+
+PLUGIN = UnleashBackend
