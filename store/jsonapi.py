@@ -47,14 +47,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from email.utils import parsedate_to_datetime
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import parse_qsl, urlsplit
 
-import httpx
-import tenacity
-
+from store.plugins import LazyModule
 from store.text import clean_excerpt, display_url, json_cut_off
+
+if TYPE_CHECKING:
+    import httpx
+    import tenacity
+else:  # imported on first request: a kind module reading its config at start-up needs neither
+    httpx = LazyModule("httpx")
+    tenacity = LazyModule("tenacity")
 
 #: Header names whose values are secrets wherever they appear (compared lowercase).
 _SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key", "api-key")
@@ -86,6 +90,8 @@ def retry_after(value: str | None, now: float | None = None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # only for the HTTP-date form
+
     try:
         moment = parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):

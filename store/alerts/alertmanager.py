@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar
 from urllib.parse import quote
 
@@ -53,8 +52,8 @@ from store.alerts.base import (
     Told,
 )
 from store.connectors.base import ConnectorError, Listed
-from store.jsonapi import JsonApi
 from store.documents import LocatedError
+from store.jsonapi import JsonApi
 from store.models import Incident
 from store.plugins import LazyModule, Login
 from store.text import clean_excerpt, display_url
@@ -689,6 +688,8 @@ def _first_error(exc: ValidationError) -> str:
 
 def _server_time(reply: httpx.Response) -> datetime:
     """The server's clock from its ``Date`` header, else this machine's."""
+    from email.utils import parsedate_to_datetime
+
     try:
         moment = parsedate_to_datetime(reply.headers.get("date", ""))
     except (TypeError, ValueError, IndexError):

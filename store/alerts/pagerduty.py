@@ -58,9 +58,8 @@ from store.alerts.base import (
 from store.connectors.base import ConnectorError, Listed
 from store.jsonapi import JsonApi
 from store.models import Incident
-from store.text import display_url
 from store.plugins import LazyModule, Login
-from store.text import clean_excerpt, display_url, json_cut_off
+from store.text import display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:

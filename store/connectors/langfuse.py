@@ -59,7 +59,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -85,9 +84,8 @@ from store.models import (
     StepError,
     Tokens,
 )
-from store.text import clean_excerpt, display_url
 from store.plugins import LazyModule, Login
-from store.text import clean_excerpt, display_url, json_cut_off
+from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:

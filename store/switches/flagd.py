@@ -29,10 +29,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Literal, NoReturn
 
-from store.files import folder_lock_path, fsync_folder, locked
-from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
 from pydantic import model_validator
 
+from store.files import folder_lock_path, fsync_folder, locked
 from store.plugins import Login
 from store.switches.base import (
     FlagReading,

@@ -26,14 +26,21 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 from pydantic import model_validator
 
 from store.jsonapi import JsonApi, looks_html, retry_after
-from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
+from store.plugins import LazyModule, Login
+from store.switches.base import (
+    FlagReading,
+    FlagValue,
+    SwitchError,
+    SwitchPlugin,
+    SwitchRequest,
+    SwitchTargetBase,
+)
 from store.text import MASK, clean_excerpt, display_url
 
 #: What to do, per kind of failure (the shared client words the rest).
@@ -45,16 +52,6 @@ _TODO = {
     "cut": "try again; if it persists the server or a proxy cuts replies short",
 }
 _WRITE_TIMEOUT = "the change may or may not have been made: read the flag back first"
-from store.plugins import LazyModule, Login
-from store.switches.base import (
-    FlagReading,
-    FlagValue,
-    SwitchError,
-    SwitchPlugin,
-    SwitchRequest,
-    SwitchTargetBase,
-)
-from store.text import MASK, clean_excerpt, display_url, json_cut_off
 
 if TYPE_CHECKING:
     import httpx

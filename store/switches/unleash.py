@@ -23,7 +23,6 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from store.jsonapi import JsonApi
-from store.switches.base import FlagReading, FlagValue, SwitchError, SwitchRequest
 from store.plugins import LazyModule, Login
 from store.switches.base import (
     FlagReading,
