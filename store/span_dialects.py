@@ -20,12 +20,12 @@ Real traces speak several dialects. This module reads, in this order of preferen
   ``llm.usage.prompt_tokens``/``completion_tokens``.
 - **Agent frameworks' own names**: Pydantic AI's ``tool_arguments``/``tool_response`` (its
   instrumentation version 2), ``final_result`` and ``gen_ai.aggregated_usage.*``; the Vercel AI
-  SDK's ``ai.operationId``, ``ai.toolCall.name``/``args``/``result`` (``input``/``output`` in
-  v5+), ``ai.prompt``, ``ai.prompt.messages``, ``ai.response.text``/``object``,
-  ``ai.usage.promptTokens``/``completionTokens`` (``inputTokens``/``outputTokens``); Logfire's
-  ``operation.cost`` and its rendered ``logfire.msg`` for span names that are templates; and the
-  plain ``input``/``output`` some frameworks (Google ADK, the OpenAI Agents SDK through Logfire)
-  put on tool and model spans.
+  SDK's ``ai.operationId``, ``ai.toolCall.name``/``args``/``result``, ``ai.prompt``,
+  ``ai.prompt.messages``, ``ai.response.text``/``object``, ``ai.usage.promptTokens``/
+  ``completionTokens`` (``inputTokens``/``outputTokens``); Logfire's ``operation.cost`` and its
+  rendered ``logfire.msg`` for span names that are templates; and the
+  plain ``input``/``output`` some instrumentations put on tool and model spans (the OpenAI
+  Agents SDK through Logfire; OpenInference's GenAI test fixtures).
 
 Values are returned as the span holds them (a JSON string stays a string); indexed attributes and
 message events are gathered into lists of dicts. Nothing here does I/O.
@@ -63,7 +63,6 @@ INPUT_KEYS = (
     "traceloop.entity.input",
     "tool_arguments",
     "ai.toolCall.args",
-    "ai.toolCall.input",
     "gen_ai.input.messages",
     "gen_ai.prompt",
     "ai.prompt.messages",
@@ -76,7 +75,6 @@ OUTPUT_KEYS = (
     "traceloop.entity.output",
     "tool_response",
     "ai.toolCall.result",
-    "ai.toolCall.output",
     "gen_ai.output.messages",
     "gen_ai.completion",
     "ai.response.text",
@@ -119,7 +117,7 @@ INPUT_EVENTS = {
 }
 OUTPUT_EVENTS = {"gen_ai.choice"}
 #: The older single-event form: the whole prompt or completion in one attribute.
-CONTENT_EVENTS = {"gen_ai.content.prompt": "gen_ai.prompt", "gen_ai.content.completion": None}
+CONTENT_EVENTS = {"gen_ai.content.prompt", "gen_ai.content.completion"}
 
 _INDEX = re.compile(r"^(\d+)(?:\.(.*))?$")
 
