@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from store.connectors.otlp_file import OtlpFileConnector
+from store.connectors.phoenix import PhoenixConnector
 from store.models import Run, RunSummary, Tokens
 from store.span_dialects import (
     SpanReading,
@@ -25,6 +27,8 @@ from store.span_dialects import (
     run_input_output,
     span_kind,
 )
+from tests.conftest import PhoenixServer
+from tests.test_phoenix import START, _hex, _iso
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -699,3 +703,106 @@ def test_flatten_reads_phoenix_nested_attributes() -> None:
     reading = read_span(flat)
     assert (reading.kind, reading.tokens) == ("llm", Tokens(input=5, output=2))
     assert reading.input == [{"message": {"role": "user", "content": "hi"}}]
+
+
+# -- the same mapping in the Phoenix connector ----------------------------------------------------
+
+
+def test_phoenix_steps_and_run_read_genai_spans(phoenix: PhoenixServer) -> None:
+    """A GenAI-conventions trace (no OpenInference attributes) stored in a real Phoenix: the
+    tool call's gen_ai.tool.call.arguments/result, the chat span's gen_ai.usage.* and messages,
+    and the run's input/output from the first and last model call (the root has none)."""
+    project = "dialect-agents"
+    trace_id = _hex(f"{project}/genai", 32)
+    root_id = _hex(f"{project}/root", 16)
+
+    def span(
+        suffix: str, parent: str | None, offset: float, attributes: dict[str, Any]
+    ) -> dict[str, Any]:
+        start = START + timedelta(seconds=offset)
+        return {
+            "name": f"{suffix} span",
+            "context": {
+                "trace_id": trace_id,
+                "span_id": root_id if parent is None else _hex(f"{project}/{suffix}", 16),
+            },
+            "span_kind": "UNKNOWN",
+            "parent_id": parent,
+            "start_time": _iso(start),
+            "end_time": _iso(start + timedelta(seconds=0.5)),
+            "status_code": "OK",
+            "status_message": "",
+            "attributes": attributes,
+            "events": [],
+        }
+
+    phoenix.seed(
+        project,
+        [
+            span(
+                "root",
+                None,
+                0,
+                {"gen_ai.operation.name": "invoke_agent", "metadata": '{"workflow": "crm-update"}'},
+            ),
+            span(
+                "chat1",
+                root_id,
+                1,
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.input.messages": '[{"role": "user", "content": "who is 7?"}]',
+                    "gen_ai.output.messages": '[{"role": "assistant", "content": "calling crm"}]',
+                    "gen_ai.usage.input_tokens": 40,
+                    "gen_ai.usage.output_tokens": 8,
+                },
+            ),
+            span(
+                "tool",
+                root_id,
+                2,
+                {
+                    "gen_ai.operation.name": "execute_tool",
+                    "gen_ai.tool.name": "crm_lookup",
+                    "gen_ai.tool.call.arguments": '{"id": 7}',
+                    "gen_ai.tool.call.result": '{"name": "Ada"}',
+                },
+            ),
+            span(
+                "chat2",
+                root_id,
+                3,
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.output.messages": '[{"role": "assistant", "content": "7 is Ada"}]',
+                    "gen_ai.usage.input_tokens": 60,
+                    "gen_ai.usage.output_tokens": 5,
+                },
+            ),
+        ],
+    )
+    connector = PhoenixConnector("phoenix", phoenix.url, project=project, timeout=10)
+    try:
+        [run] = list(connector.fetch_runs([trace_id]))
+    finally:
+        connector.close()
+    assert run.tokens == Tokens(input=100, output=13)
+    assert run.input == [{"role": "user", "content": "who is 7?"}]
+    assert run.output == [{"role": "assistant", "content": "7 is Ada"}]
+    assert [(s.kind, s.name, s.arguments, s.result, s.tokens) for s in run.steps] == [
+        (
+            "llm",
+            "chat1 span",
+            [{"role": "user", "content": "who is 7?"}],
+            [{"role": "assistant", "content": "calling crm"}],
+            Tokens(input=40, output=8),
+        ),
+        ("tool", "crm_lookup", {"id": 7}, {"name": "Ada"}, None),
+        (
+            "llm",
+            "chat2 span",
+            None,
+            [{"role": "assistant", "content": "7 is Ada"}],
+            Tokens(input=60, output=5),
+        ),
+    ]
