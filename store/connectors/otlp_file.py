@@ -4,21 +4,21 @@ The file holds one ``ExportTraceServiceRequest`` in the OTLP/JSON encoding per l
 (``resourceSpans[].scopeSpans[].spans[]``, hex ``traceId``/``spanId``, times in
 ``startTimeUnixNano``, attributes as ``{key, value: {stringValue|intValue|...}}``). A run is a
 trace; its root span (no ``parentSpanId``) gives the run's times, status, input and output, and
-every other span is a step. Attributes are read with the OpenInference conventions
-(``openinference.span.kind``, ``input.value``, ``output.value``, ``tool.name``,
-``llm.token_count.*``, ``metadata`` as one JSON string) or the OpenTelemetry GenAI ones
-(``gen_ai.operation.name``, ``gen_ai.tool.name``, ``gen_ai.usage.*``, ``gen_ai.tool.call.*``).
+every other span is a step. Attributes are read in whichever dialect the instrumentation speaks
+(OpenInference, the OpenTelemetry GenAI conventions in their current and earlier forms with
+their message events, OpenLLMetry, agent frameworks' own names): see :mod:`store.span_dialects`.
+When the root holds no input or output, the run's are the first model call's input and the last
+one's output.
 
 **Workflow**: ``workflow_attribute`` is dotted. ``metadata.workflow`` is the attribute of that
 exact name (Phoenix's flattened form), else the key ``workflow`` inside the ``metadata``
 attribute (a JSON string or a key-value list); looked up on the root span, then the resource,
 then any other span of the trace.
 
-**Cost**: ``llm.cost.total`` (OpenInference) or ``gen_ai.usage.cost``, in USD. The root span's
-own value is the run's cost when it has one; otherwise the LLM spans' values are summed.
-Tokens are the sum over LLM spans (``llm.token_count.prompt``/``completion``,
-``gen_ai.usage.input_tokens``/``output_tokens``, or the older ``prompt_tokens``/
-``completion_tokens``), or the root's own counts when no LLM span has any.
+**Tokens and cost** come from any span that records them (``llm.token_count.*``,
+``gen_ai.usage.*``, ``llm.cost.total``, ``gen_ai.usage.cost``...), whatever its operation, summed
+over the innermost such spans (an agent span summing its calls is not counted again). The root
+span's own cost is the run's when it has one; the root's own tokens when no other span has any.
 
 **The cursor** is ``otlp1:OFFSET:LINE:FLOOR:FLOOR_LINE:HEAD``. OFFSET/LINE: the first byte (and
 line count) not read yet. HEAD fingerprints the file's first bytes: a file that is shorter than
