@@ -65,7 +65,15 @@ from store.connectors.base import ConnectorError, Findings, Listed
 from store.connectors.jsonl import parse, problem, unreadable_json
 from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score, Step, StepError, Tokens
-from store.span_dialects import SpanReading, innermost, read_span, run_input_output
+from store.span_dialects import (
+    SpanReading,
+    innermost,
+    read_span,
+    run_input_output,
+    span_cost,
+    span_kind,
+    span_tokens,
+)
 
 if TYPE_CHECKING:
     from store.workspace import StoreConfig, Workspace
@@ -358,7 +366,7 @@ class _Trace:
             self.workflow = _workflow_of(lookup(span.attrs, workflow_attribute))
         self.parents[span.span_id] = span.parent
         # Whatever the span's operation: frameworks name their model calls in many ways.
-        tokens, cost = span.reading.tokens, span.reading.cost
+        tokens, cost = span_tokens(span.attrs), span_cost(span.attrs)
         if tokens is not None or cost is not None:
             self.metered[span.span_id] = (tokens, cost)
 
@@ -391,12 +399,12 @@ class _Trace:
         if start is None:
             raise ValueError("the root span has no startTimeUnixNano")
         tokens, steps_cost = self._sums()
-        own = root.reading.tokens
+        own = span_tokens(root.attrs)
         if tokens is None:
             tokens = own or Tokens()
-        elif root.kind == "llm" and own is not None:
+        elif own is not None and span_kind(root.attrs) == "llm":
             tokens = Tokens(input=own.input + tokens.input, output=own.output + tokens.output)
-        cost = root.reading.cost
+        cost = span_cost(root.attrs)
         return {
             "trace_id": root.trace_id,
             "workflow": workflow,
