@@ -346,7 +346,9 @@ def _lists(node: Any) -> Any:
 
 def _logfire_events(value: Any) -> list[Event]:
     """Logfire keeps message events as one ``events`` attribute: a JSON list of dicts, each
-    naming its event in ``event.name``."""
+    naming its event in ``event.name``. Its OpenAI integration appends the reply as
+    ``gen_ai.assistant.message`` events (not ``gen_ai.choice``): without a choice, the trailing
+    assistant messages are the reply."""
     if isinstance(value, str) and value[:1] == "[":
         try:
             value = json.loads(value)
@@ -359,6 +361,11 @@ def _logfire_events(value: Any) -> list[Event]:
         if isinstance(item, Mapping) and isinstance(item.get("event.name"), str):
             body = {k: v for k, v in item.items() if k != "event.name"}
             out.append((item["event.name"], body))
+    if not any(name in OUTPUT_EVENTS for name, _ in out):
+        cut = len(out)
+        while cut > 0 and out[cut - 1][0] == "gen_ai.assistant.message":
+            cut -= 1
+        out[cut:] = [("gen_ai.choice", body) for _, body in out[cut:]]
     return out
 
 

@@ -110,6 +110,62 @@ def test_claude_agent_sdk_run_through_logfire(tmp_path: Path) -> None:
     assert all(s.tokens is None for s in run.steps)
 
 
+# -- pydantic/logfire: an OpenAI Agents SDK run ---------------------------------------------------
+
+
+def test_openai_agents_run_through_logfire(tmp_path: Path) -> None:
+    summary, run = _read(tmp_path, "logfire-openai-agents/traces.jsonl", "name")
+    assert summary.workflow == "Agent workflow"
+    # Tokens: gen_ai.usage.input_tokens/output_tokens of the one model call that has them; the
+    # turn and task spans' `usage` JSON is not read (it repeats the model calls').
+    assert summary.tokens == Tokens(input=89, output=18)
+    # Run input: the root holds none; the first model call's Logfire `events` attribute
+    # (gen_ai.user.message).
+    assert run.input == [
+        {"content": "Generate a random number then, hand off to agent2.", "role": "user"}
+    ]
+    # Run output: the last model call's reply, the trailing gen_ai.assistant.message in its
+    # `events` attribute.
+    assert run.output == [
+        {
+            "content": "The random number generated is 4, and it's been handed off to agent2.",
+            "role": "assistant",
+        }
+    ]
+    names = [s.name for s in run.steps]
+    assert names == [
+        "Task: Agent workflow",
+        "Agent run: 'agent1'",
+        "Turn 1 for agent agent1",
+        "Responses API with 'gpt-4o'",
+        "Function: random_number",
+        "Handoff: agent1 → agent2",
+        "Agent run: 'agent2'",
+        "Turn 2 for agent agent2",
+        "Responses API with 'gpt-4o'",
+    ]
+    first_call, tool, last_call = run.steps[3], run.steps[4], run.steps[8]
+    # The tool call: its name rendered from logfire.msg (the span's name is the template
+    # `Function: {name}`), its arguments the plain `input`, its result the plain `output`.
+    assert (_json(tool.arguments), tool.result) == ({}, 4)
+    # The first model call asked for both tool calls (its reply: trailing assistant events).
+    assert [c["function"] for m in first_call.result for c in m["tool_calls"]] == [
+        {"name": "random_number", "arguments": "{}"},
+        {"name": "transfer_to_agent2", "arguments": "{}"},
+    ]
+    # The last one was told both results (gen_ai.tool.message events).
+    told = [m for m in last_call.arguments if m["role"] == "tool"]
+    assert [(m["name"], m["content"]) for m in told] == [
+        ("random_number", "4"),
+        ("transfer_to_agent2", '{"assistant": "agent2"}'),
+    ]
+    assert (first_call.kind, last_call.kind, last_call.tokens) == (
+        "llm",
+        "llm",
+        Tokens(input=89, output=18),
+    )
+
+
 # -- pydantic/pydantic-ai: an agent run -----------------------------------------------------------
 
 
@@ -449,6 +505,23 @@ def test_logfire_events_attribute() -> None:
     )
     assert reading.input == [{"content": "1+1?", "role": "user"}]
     assert reading.output == [{"index": 0, "message": {"content": "2"}}]
+    # Logfire's OpenAI integration appends the reply as assistant messages, no gen_ai.choice.
+    appended = read_span(
+        {
+            "events": json.dumps(
+                [
+                    {"event.name": "gen_ai.assistant.message", "content": "earlier turn"},
+                    {"event.name": "gen_ai.user.message", "content": "1+1?"},
+                    {"event.name": "gen_ai.assistant.message", "content": "2"},
+                ]
+            )
+        }
+    )
+    assert appended.input == [
+        {"content": "earlier turn", "role": "assistant"},
+        {"content": "1+1?", "role": "user"},
+    ]
+    assert appended.output == [{"content": "2"}]
 
 
 def test_message_events_through_the_otlp_file(tmp_path: Path) -> None:
