@@ -4,21 +4,21 @@ The file holds one ``ExportTraceServiceRequest`` in the OTLP/JSON encoding per l
 (``resourceSpans[].scopeSpans[].spans[]``, hex ``traceId``/``spanId``, times in
 ``startTimeUnixNano``, attributes as ``{key, value: {stringValue|intValue|...}}``). A run is a
 trace; its root span (no ``parentSpanId``) gives the run's times, status, input and output, and
-every other span is a step. Attributes are read with the OpenInference conventions
-(``openinference.span.kind``, ``input.value``, ``output.value``, ``tool.name``,
-``llm.token_count.*``, ``metadata`` as one JSON string) or the OpenTelemetry GenAI ones
-(``gen_ai.operation.name``, ``gen_ai.tool.name``, ``gen_ai.usage.*``, ``gen_ai.tool.call.*``).
+every other span is a step. Attributes are read in whichever dialect the instrumentation speaks
+(OpenInference, the OpenTelemetry GenAI conventions in their current and earlier forms with
+their message events, OpenLLMetry, agent frameworks' own names): see :mod:`store.span_dialects`.
+When the root holds no input or output, the run's are the first model call's input and the last
+one's output.
 
 **Workflow**: ``workflow_attribute`` is dotted. ``metadata.workflow`` is the attribute of that
 exact name (Phoenix's flattened form), else the key ``workflow`` inside the ``metadata``
 attribute (a JSON string or a key-value list); looked up on the root span, then the resource,
 then any other span of the trace.
 
-**Cost**: ``llm.cost.total`` (OpenInference) or ``gen_ai.usage.cost``, in USD. The root span's
-own value is the run's cost when it has one; otherwise the LLM spans' values are summed.
-Tokens are the sum over LLM spans (``llm.token_count.prompt``/``completion``,
-``gen_ai.usage.input_tokens``/``output_tokens``, or the older ``prompt_tokens``/
-``completion_tokens``), or the root's own counts when no LLM span has any.
+**Tokens and cost** come from any span that records them (``llm.token_count.*``,
+``gen_ai.usage.*``, ``llm.cost.total``, ``gen_ai.usage.cost``...), whatever its operation, summed
+over the innermost such spans (an agent span summing its calls is not counted again). The root
+span's own cost is the run's when it has one; the root's own tokens when no other span has any.
 
 **The cursor** is ``otlp1:OFFSET:LINE:FLOOR:FLOOR_LINE:HEAD``. OFFSET/LINE: the first byte (and
 line count) not read yet. HEAD fingerprints the file's first bytes: a file that is shorter than
@@ -54,6 +54,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Literal
 
@@ -70,6 +71,15 @@ from store.connectors.base import (
 from store.connectors.jsonl import parse, problem, unreadable_json
 from store.connectors.scores_file import ScoresFile
 from store.models import Incident, Run, RunPage, RunSummary, Score, Step, StepError, Tokens
+from store.span_dialects import (
+    SpanReading,
+    innermost,
+    read_span,
+    run_input_output,
+    span_cost,
+    span_kind,
+    span_tokens,
+)
 
 if TYPE_CHECKING:
     from store.documents import DocumentError
@@ -216,22 +226,21 @@ class _SpanData:
     error: bool
     status_message: str
     exception: tuple[str, str] | None
+    #: The span's events other than ``exception`` (GenAI message events), name and attributes.
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def root(self) -> bool:
         return not self.parent
 
+    @cached_property
+    def reading(self) -> SpanReading:
+        """What the span says, in whichever dialect it speaks (:mod:`store.span_dialects`)."""
+        return read_span(self.attrs, name=self.name, events=self.events)
+
     @property
     def kind(self) -> str:
-        oi = self.attrs.get("openinference.span.kind")
-        if isinstance(oi, str) and oi:
-            return oi.lower()
-        op = self.attrs.get("gen_ai.operation.name")
-        if isinstance(op, str) and op:
-            return _GENAI_KINDS.get(op, op)
-        if "gen_ai.tool.name" in self.attrs:
-            return "tool"
-        return "span"
+        return self.reading.kind
 
     def first(self, *keys: str) -> Any:
         for key in keys:
@@ -239,29 +248,6 @@ class _SpanData:
             if value is not None:
                 return value
         return None
-
-    def tokens(self) -> Tokens | None:
-        prompt = _int(
-            self.first(
-                "llm.token_count.prompt", "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens"
-            )
-        )
-        completion = _int(
-            self.first(
-                "llm.token_count.completion",
-                "gen_ai.usage.output_tokens",
-                "gen_ai.usage.completion_tokens",
-            )
-        )
-        if prompt is None and completion is None:
-            return None
-        return Tokens(input=prompt or 0, output=completion or 0)
-
-    def cost(self) -> float | None:
-        value = self.first("llm.cost.total", "gen_ai.usage.cost")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            return None
-        return float(value)
 
     def latency_ms(self) -> int | None:
         if self.start_ns is None or self.end_ns is None or self.end_ns < self.start_ns:
@@ -273,40 +259,18 @@ class _SpanData:
         if self.error:
             kind, message = self.exception or ("error", "")
             error = StepError(type=kind, message=self.status_message or message)
+        reading = self.reading
         return Step(
-            kind=self.kind,
-            name=str(self.first("tool.name", "gen_ai.tool.name") or self.name or "(unnamed)"),
+            kind=reading.kind,
+            name=reading.name,
             span_id=self.span_id,
             start_time=_instant(self.start_ns),
             latency_ms=self.latency_ms(),
-            arguments=self.first(
-                "input.value", "gen_ai.tool.call.arguments", "gen_ai.input.messages"
-            ),
-            result=self.first("output.value", "gen_ai.tool.call.result", "gen_ai.output.messages"),
+            arguments=reading.input,
+            result=reading.output,
             error=error,
-            tokens=self.tokens(),
+            tokens=reading.tokens,
         )
-
-
-_GENAI_KINDS = {
-    "chat": "llm",
-    "text_completion": "llm",
-    "generate_content": "llm",
-    "execute_tool": "tool",
-    "embeddings": "embedding",
-    "invoke_agent": "agent",
-    "create_agent": "agent",
-}
-
-
-def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return None
 
 
 def _is_error(status: _Status | None) -> bool:
@@ -319,14 +283,17 @@ def _spans(export: _Export, limit: int) -> Iterator[_SpanData]:
         for ss in rs.scope_spans:
             for s in ss.spans:
                 exception = None
+                events: list[tuple[str, dict[str, Any]]] = []
                 for event in s.events:
                     if event.name == "exception":
-                        ev = _attributes(event.attributes, limit)
-                        exception = (
-                            str(ev.get("exception.type") or "exception"),
-                            str(ev.get("exception.message") or ""),
-                        )
-                        break
+                        if exception is None:
+                            ev = _attributes(event.attributes, limit)
+                            exception = (
+                                str(ev.get("exception.type") or "exception"),
+                                str(ev.get("exception.message") or ""),
+                            )
+                    elif event.name.startswith("gen_ai."):
+                        events.append((event.name, _attributes(event.attributes, limit)))
                 yield _SpanData(
                     trace_id=s.trace_id.lower(),
                     span_id=s.span_id.lower(),
@@ -339,6 +306,7 @@ def _spans(export: _Export, limit: int) -> Iterator[_SpanData]:
                     error=_is_error(s.status),
                     status_message=_cut(s.status.message, limit) if s.status else "",
                     exception=exception,
+                    events=events,
                 )
 
 
@@ -388,8 +356,9 @@ class _Trace:
     root_line: int = 0
     root_offset: int = 0
     steps: list[_SpanData] = field(default_factory=list)
-    llm_tokens: Tokens | None = None
-    llm_cost: float | None = None
+    #: Every other span's parent, and the tokens and cost of the spans that record any.
+    parents: dict[str, str] = field(default_factory=dict)
+    metered: dict[str, tuple[Tokens | None, float | None]] = field(default_factory=dict)
     workflow: str | None = None  # from a span other than the root
 
     def add(self, span: _SpanData, line: int, workflow_attribute: str, keep: bool) -> None:
@@ -401,16 +370,25 @@ class _Trace:
             self.steps.append(span)
         if self.workflow is None:
             self.workflow = _workflow_of(lookup(span.attrs, workflow_attribute))
-        if span.kind == "llm":
-            tokens = span.tokens()
-            if tokens is not None:
-                sums = self.llm_tokens or Tokens()
-                self.llm_tokens = Tokens(
-                    input=sums.input + tokens.input, output=sums.output + tokens.output
-                )
-            cost = span.cost()
-            if cost is not None:
-                self.llm_cost = (self.llm_cost or 0.0) + cost
+        self.parents[span.span_id] = span.parent
+        # Whatever the span's operation: frameworks name their model calls in many ways.
+        tokens, cost = span_tokens(span.attrs), span_cost(span.attrs)
+        if tokens is not None or cost is not None:
+            self.metered[span.span_id] = (tokens, cost)
+
+    def _sums(self) -> tuple[Tokens | None, float | None]:
+        """Tokens and cost summed over the innermost spans that record them (an agent span
+        that already sums its model calls is not counted again)."""
+        tokens: Tokens | None = None
+        cost: float | None = None
+        for span_id in sorted(innermost(self.parents, self.metered)):
+            t, c = self.metered[span_id]
+            if t is not None:
+                sums = tokens or Tokens()
+                tokens = Tokens(input=sums.input + t.input, output=sums.output + t.output)
+            if c is not None:
+                cost = (cost or 0.0) + c
+        return tokens, cost
 
     def summary_fields(self, workflow_attribute: str) -> dict[str, Any]:
         """What a RunSummary needs; ValueError says what the root lacks."""
@@ -426,13 +404,13 @@ class _Trace:
         start = _instant(root.start_ns)
         if start is None:
             raise ValueError("the root span has no startTimeUnixNano")
-        tokens = self.llm_tokens
-        own = root.tokens()
+        tokens, steps_cost = self._sums()
+        own = span_tokens(root.attrs)
         if tokens is None:
             tokens = own or Tokens()
-        elif root.kind == "llm" and own is not None:
+        elif own is not None and span_kind(root.attrs) == "llm":
             tokens = Tokens(input=own.input + tokens.input, output=own.output + tokens.output)
-        cost = root.cost()
+        cost = span_cost(root.attrs)
         return {
             "trace_id": root.trace_id,
             "workflow": workflow,
@@ -440,7 +418,7 @@ class _Trace:
             "end_time": _instant(root.end_ns),
             "status": "error" if root.error else "ok",
             "tokens": tokens,
-            "cost_usd": cost if cost is not None else self.llm_cost,
+            "cost_usd": cost if cost is not None else steps_cost,
             "latency_ms": root.latency_ms(),
         }
 
@@ -448,12 +426,17 @@ class _Trace:
         root = self.root
         assert root is not None
         tags = root.attrs.get("tag.tags")
-        ordered = sorted(enumerate(self.steps), key=lambda p: (p[1].start_ns or 0, p[0]))
+        ordered = [
+            s for _, s in sorted(enumerate(self.steps), key=lambda p: (p[1].start_ns or 0, p[0]))
+        ]
+        run_input, run_output = run_input_output(
+            root.reading, [s.reading for s in ordered if s.kind == "llm"]
+        )
         return Run(
             **self.summary_fields(workflow_attribute),
-            input=root.first("input.value", "gen_ai.input.messages"),
-            output=root.first("output.value", "gen_ai.output.messages"),
-            steps=[s.step() for _, s in ordered],
+            input=run_input,
+            output=run_output,
+            steps=[s.step() for s in ordered],
             tags=[t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
         )
 

@@ -97,6 +97,7 @@ from store.models import (
     Tokens,
 )
 from store.plugins import LazyModule, Login
+from store.span_dialects import SpanReading, flatten, innermost, read_span, run_input_output
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
@@ -240,19 +241,15 @@ def _maybe_json(value: Any) -> Any:
     return value
 
 
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
-
-
-def _tokens(attributes: dict[str, Any]) -> Tokens | None:
-    prompt = lookup(attributes, "llm.token_count.prompt")
-    completion = lookup(attributes, "llm.token_count.completion")
-    if prompt is None and completion is None:
-        return None
-    return Tokens(input=_int(prompt), output=_int(completion))
+def _reading(span: PhoenixSpan) -> SpanReading:
+    """What the span says in whichever dialect it speaks (Phoenix keeps every span's attributes,
+    OpenInference or not, and lists them nested: flattened first)."""
+    events = [
+        (str(e.get("name") or ""), flatten(e.get("attributes") or {}))
+        for e in span.events
+        if isinstance(e, dict) and isinstance(e.get("attributes") or {}, dict)
+    ]
+    return read_span(flatten(span.attributes), name=span.name, events=events)
 
 
 def _ms(span: PhoenixSpan) -> int | None:
@@ -427,14 +424,15 @@ class PhoenixConnector(StoreConnector):
 
     def _summary(self, span: PhoenixSpan) -> RunSummary:
         workflow = lookup(span.attributes, self.workflow_attribute)
-        tokens = _tokens(span.attributes) or Tokens()
+        reading = _reading(span)
         return RunSummary(
             trace_id=span.context.trace_id,
             workflow=str(workflow) if workflow not in (None, "") else "unknown",
             start_time=span.start_time,
             end_time=span.end_time,
             status="error" if span.status_code.upper() == "ERROR" else "ok",
-            tokens=tokens,
+            tokens=reading.tokens or Tokens(),
+            cost_usd=reading.cost,
             latency_ms=_ms(span),
         )
 
@@ -517,10 +515,15 @@ class PhoenixConnector(StoreConnector):
                     break
         return Listed(spans, problems=problems, skipped=len(problems))
 
-    def _step(self, span: PhoenixSpan) -> Step:
+    def _step(self, span: PhoenixSpan, reading: SpanReading) -> Step:
         attrs = span.attributes
         kind = span.span_kind.lower() if span.span_kind else "unknown"
-        name = lookup(attrs, "tool.name") or lookup(attrs, "llm.model_name") or span.name
+        if kind == "unknown":
+            kind = reading.kind
+        if reading.kind == "tool":
+            name = reading.name
+        else:
+            name = lookup(attrs, "llm.model_name") or reading.name
         error = None
         if span.status_code.upper() == "ERROR":
             kinds = [
@@ -537,10 +540,10 @@ class PhoenixConnector(StoreConnector):
             span_id=span.context.span_id,
             start_time=span.start_time,
             latency_ms=_ms(span),
-            arguments=_maybe_json(lookup(attrs, "input.value")),
-            result=_maybe_json(lookup(attrs, "output.value")),
+            arguments=_maybe_json(reading.input),
+            result=_maybe_json(reading.output),
             error=error,
-            tokens=_tokens(attrs),
+            tokens=reading.tokens,
         )
 
     def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
@@ -568,17 +571,28 @@ class PhoenixConnector(StoreConnector):
                 (s for s in members if s is not root), key=lambda s: (s.start_time, s.id)
             )
             summary = self._summary(root)
-            step_models = [self._step(s) for s in steps]
+            readings = [_reading(s) for s in steps]
+            step_models = [self._step(s, r) for s, r in zip(steps, readings, strict=True)]
             if summary.tokens == Tokens():
+                # Any span's tokens, whatever its kind; a span summing its children's not again.
+                metered = {
+                    s.context.span_id: m.tokens
+                    for s, m in zip(steps, step_models, strict=True)
+                    if m.tokens
+                }
+                parents = {s.context.span_id: s.parent_id or "" for s in steps}
+                counted = [metered[i] for i in innermost(parents, metered)]
                 summary.tokens = Tokens(
-                    input=sum(s.tokens.input for s in step_models if s.tokens),
-                    output=sum(s.tokens.output for s in step_models if s.tokens),
+                    input=sum(t.input for t in counted), output=sum(t.output for t in counted)
                 )
+            run_input, run_output = run_input_output(
+                _reading(root), [r for r in readings if r.kind == "llm"]
+            )
             runs.append(
                 Run(
                     **summary.model_dump(),
-                    input=_maybe_json(lookup(root.attributes, "input.value")),
-                    output=_maybe_json(lookup(root.attributes, "output.value")),
+                    input=_maybe_json(run_input),
+                    output=_maybe_json(run_output),
                     steps=step_models,
                 )
             )
