@@ -37,7 +37,7 @@ class StoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["file", "phoenix", "langfuse", "otlp-file"]
+    kind: Literal["file", "phoenix", "langfuse", "otlp-file", "langsmith"]
     path: str | None = None
     url: str | None = None
     project: str | None = None
@@ -46,14 +46,16 @@ class StoreConfig(BaseModel):
     workflow_attribute: str = "metadata.workflow"
     #: Seconds before one request gives up.
     timeout: float = Field(default=30.0, gt=0)
-    #: Langfuse: an annotation queue whose pending items are the sample for this store (in
-    #: place of the sampling plan); grading an item completes it.
+    #: Langfuse, LangSmith: an annotation queue whose pending items are the sample for this
+    #: store (in place of the sampling plan); grading an item completes it.
     queue: str | None = None
 
     @model_validator(mode="after")
     def _needs(self) -> StoreConfig:
-        if self.queue is not None and self.kind != "langfuse":
-            raise LocatedError("`queue` is a Langfuse annotation queue id", ("queue",))
+        if self.queue is not None and self.kind not in ("langfuse", "langsmith"):
+            raise LocatedError("`queue` is a Langfuse or LangSmith annotation queue id", ("queue",))
+        if self.kind == "langsmith" and not self.project:
+            raise ValueError("a langsmith store needs `project` (the tracing project's name)")
         if self.kind == "file" and not self.path:
             raise ValueError("a file store needs `path` (the folder with runs.jsonl)")
         if self.kind == "otlp-file" and not self.path:

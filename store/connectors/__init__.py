@@ -13,6 +13,7 @@ CONNECTORS = {
     "phoenix": "store.connectors.phoenix:PhoenixConnector",
     "langfuse": "store.connectors.langfuse:LangfuseConnector",
     "otlp-file": "store.connectors.otlp_file:OtlpFileConnector",
+    "langsmith": "store.connectors.langsmith:LangsmithConnector",
 }
 
 
