@@ -53,7 +53,9 @@ class StoreConfig(BaseModel):
     @model_validator(mode="after")
     def _needs(self) -> StoreConfig:
         if self.queue is not None and self.kind not in ("langfuse", "langsmith"):
-            raise LocatedError("`queue` is a Langfuse or LangSmith annotation queue id", ("queue",))
+            raise LocatedError(
+                "`queue` is a Langfuse annotation queue id or a LangSmith one", ("queue",)
+            )
         if self.kind == "langsmith" and not self.project:
             raise ValueError("a langsmith store needs `project` (the tracing project's name)")
         if self.kind == "file" and not self.path:
