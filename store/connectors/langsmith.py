@@ -50,14 +50,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -275,6 +277,20 @@ def _first(exc: ValidationError) -> str:
     return f"{at}: {first['msg']}"
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _scoped(method: _F) -> _F:
+    """Run a connector operation with one connection pool open for all its requests."""
+
+    @functools.wraps(method)
+    def wrapper(self: LangsmithConnector, *args: Any, **kwargs: Any) -> Any:
+        with self._open():
+            return method(self, *args, **kwargs)
+
+    return cast(_F, wrapper)
+
+
 class LangsmithConnector:
     """Runs, steps and feedback of one LangSmith tracing project."""
 
@@ -388,6 +404,7 @@ class LangsmithConnector:
 
     # -- runs -----------------------------------------------------------------------------------
 
+    @_scoped
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """One page of root runs as run summaries (see the module doc for the cursor)."""
         path = "/api/v1/runs/query"
@@ -492,6 +509,7 @@ class LangsmithConnector:
             latency_ms=_ms(run.start_time, run.end_time),
         )
 
+    @_scoped
     def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
         """Every run of each trace, as a run with its steps (unknown ids left out; a trace with a
         run that cannot be read is left out whole, and said)."""
@@ -592,6 +610,7 @@ class LangsmithConnector:
 
     # -- annotation queues ----------------------------------------------------------------------
 
+    @_scoped
     def sample_ids(self) -> set[str] | None:
         """The runs to review when the store chooses them: the traces in the annotation queue
         (not archived); None without a queue (the sampling plan decides)."""
@@ -652,6 +671,7 @@ class LangsmithConnector:
     def _metadata(score: Score) -> dict[str, Any]:
         return score.metadata.model_dump(mode="json", exclude_none=True)
 
+    @_scoped
     def push_scores(self, scores: Sequence[Score]) -> None:
         """Create each score as feedback with its deterministic id; one that exists already is
         updated in place (``PATCH``), or replaced under the same id when its reviewer metadata
@@ -702,11 +722,13 @@ class LangsmithConnector:
             self._call("DELETE", path, allow=(404,))
             self._call("POST", "/api/v1/feedback", json=body)
 
+    @_scoped
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """``DELETE /api/v1/feedback/{id}``; a 404 means it is already gone."""
         for score_id in score_ids:
             self._call("DELETE", f"/api/v1/feedback/{score_id}", allow=(404,))
 
+    @_scoped
     def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
         """agentdeck's feedback (its metadata names a reviewer and a rubric with its version)
         on these traces (None: on every trace of the project): the feedback on the traces'
@@ -792,20 +814,23 @@ class LangsmithConnector:
 
     _todo_url = "check the store's url in agentdeck.toml points at LangSmith's API"
 
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(
-                base_url=self.endpoint,
-                transport=self._transport,
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=False,
-                headers={"x-api-key": self._key, "Accept": "application/json"},
-            )
-        return self._client
-
-    def close(self) -> None:
-        """Close the connection pool (a new one opens with the next request)."""
+    @contextmanager
+    def _open(self) -> Iterator[httpx.Client]:
+        """One connection pool for a whole operation (a listing page, a push, ...), closed at
+        its end; calls made inside an open one share it."""
         if self._client is not None:
+            yield self._client
+            return
+        self._client = httpx.Client(
+            base_url=self.endpoint,
+            transport=self._transport,
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            headers={"x-api-key": self._key, "Accept": "application/json"},
+        )
+        try:
+            yield self._client
+        finally:
             self._client.close()
             self._client = None
 
@@ -837,7 +862,8 @@ class LangsmithConnector:
             attempt += 1
             last = attempt > self.retries
             try:
-                response = self._http().request(method, path, params=params, json=json)
+                with self._open() as client:
+                    response = client.request(method, path, params=params, json=json)
             except httpx.TimeoutException:
                 if last:
                     self._fail(
