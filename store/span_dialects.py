@@ -25,7 +25,7 @@ Real traces speak several dialects. This module reads, in this order of preferen
   ``completionTokens`` (``inputTokens``/``outputTokens``); Logfire's ``operation.cost`` and its
   rendered ``logfire.msg`` for span names that are templates; and the
   plain ``input``/``output`` some instrumentations put on tool and model spans (the OpenAI
-  Agents SDK through Logfire; OpenInference's GenAI test fixtures).
+  Agents SDK through Logfire, for one).
 
 Values are returned as the span holds them (a JSON string stays a string); indexed attributes and
 message events are gathered into lists of dicts. Nothing here does I/O.
