@@ -1,6 +1,7 @@
-"""The LangSmith connector against a fake LangSmith whose every reply (and every request body it
-receives) is checked against LangSmith's published OpenAPI document (tests/fixtures/langsmith/),
-served over real HTTP on 127.0.0.1 (tests/servers.py ``TransportServer``)."""
+"""The LangSmith connector against a fake LangSmith whose replies and the request bodies it
+receives are checked against the API models LangSmith publishes in its ``langsmith`` package
+(tests/fixtures/langsmith/; README.md there lists what they do not cover), served over real HTTP
+on 127.0.0.1 (tests/servers.py ``TransportServer``)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,8 @@ from tests.helpers import REQUIRED, rubric_file, scalar
 from tests.servers import TransportServer
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "langsmith"
-SPEC: dict[str, Any] = json.loads((FIXTURES / "openapi-fragment.json").read_text())
+#: JSON Schemas of the ``langsmith`` package's API models (tests/fixtures/langsmith/README.md).
+CONTRACT: dict[str, Any] = json.loads((FIXTURES / "contract.json").read_text())
 
 KEY = "lsv2_pt_0f3c9a1e7b2d4c68a5e1_5d2c9e7f1a"
 NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -58,15 +60,44 @@ def _date_time(value: object) -> bool:
     return True
 
 
-def operation(method: str, template: str) -> dict[str, Any]:
-    op: dict[str, Any] = SPEC["paths"][template][method.lower()]
-    return op
+def model(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+#: What each operation the connector uses replies (200) and receives, as the ``langsmith``
+#: package models them (README.md names the SDK code that reads or sends each). An operation part
+#: the package has no model for is not listed, so not checked: see README.md.
+REPLIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/sessions"): {"type": "array", "items": model("TracerSession")},
+    # Client.list_runs reads `runs` (each a schemas.Run) and `cursors.next`.
+    ("POST", "/api/v1/runs/query"): {
+        "type": "object",
+        "required": ["runs"],
+        "properties": {"runs": {"type": "array", "items": model("Run")}},
+    },
+    ("GET", "/api/v1/feedback"): {"type": "array", "items": model("Feedback")},
+    ("GET", "/api/v1/feedback/{feedback_id}"): model("Feedback"),
+    ("GET", "/api/v1/annotation-queues/{queue_id}/runs"): {
+        "type": "array",
+        "items": model("RunSchemaWithAnnotationQueueInfo"),
+    },
+}
+REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/feedback"): model("FeedbackCreate"),
+    ("POST", "/api/v1/annotation-queues/status/{annotation_queue_run_id}"): model(
+        "AnnotationQueueCreateRunStatusParams"
+    ),
+}
+#: Query parameters, by the package's params model.
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", "/api/v1/annotation-queues/{queue_id}/runs"): "RunListParams",
+}
 
 
 def schema_problems(schema: dict[str, Any], value: Any) -> list[str]:
-    """Every way ``value`` breaks ``schema`` (JSON Schema 2020-12, as OpenAPI 3.1 has it), its
-    ``#/components/...`` references resolved in the fragment."""
-    rooted = {**schema, "components": SPEC["components"]}
+    """Every way ``value`` breaks ``schema`` (JSON Schema 2020-12, as pydantic writes it), its
+    ``#/components/...`` references resolved in the contract."""
+    rooted = {**schema, "components": CONTRACT["components"]}
     validator = jsonschema.Draft202012Validator(rooted, format_checker=_FORMATS)
     return [
         f"{'.'.join(str(p) for p in e.absolute_path) or '$'}: {e.message[:200]}"
@@ -75,14 +106,19 @@ def schema_problems(schema: dict[str, Any], value: Any) -> list[str]:
 
 
 def reply_problems(method: str, template: str, status: int, body: Any) -> list[str]:
-    response = operation(method, template)["responses"][str(status)]
-    schema = response["content"]["application/json"]["schema"]
-    return schema_problems(schema, body)
+    schema = REPLIES.get((method, template)) if status == 200 else None
+    return [] if schema is None else schema_problems(schema, body)
 
 
 def request_problems(method: str, template: str, body: Any) -> list[str]:
-    schema = operation(method, template)["requestBody"]["content"]["application/json"]["schema"]
-    return schema_problems(schema, body)
+    schema = REQUESTS.get((method, template))
+    return [] if schema is None else schema_problems(schema, body)
+
+
+def query_problems(method: str, template: str, params: httpx.QueryParams) -> list[str]:
+    """Query parameters the package's params model does not name."""
+    known = CONTRACT["components"]["schemas"][QUERIES[(method, template)]]["properties"]
+    return [f"query parameter {name!r} is not in the API" for name in params if name not in known]
 
 
 def iso(moment: datetime) -> str:
@@ -199,7 +235,7 @@ _LT = re.compile(r'^lt\(start_time, "([^"]+)"\)$')
 
 class FakeLangSmith:
     """The parts of LangSmith's API the connector uses, with state (feedback kept by id),
-    checked against the published document on the way in and out."""
+    checked against the package's API models on the way in and out."""
 
     def __init__(self, runs: list[dict[str, Any]], *, projects: tuple[str, ...] = (PROJECT,)):
         self.runs = runs
@@ -235,13 +271,13 @@ class FakeLangSmith:
     def answer(self, method: str, template: str, body: Any, status: int = 200) -> httpx.Response:
         found = reply_problems(method, template, status, body)
         self.violations += found
-        assert found == [], f"the fake's reply breaks LangSmith's document: {found}"
+        assert found == [], f"the fake's reply breaks LangSmith's API models: {found}"
         return httpx.Response(status, json=body)
 
     def checked(self, method: str, template: str, body: Any) -> None:
         found = request_problems(method, template, body)
         self.violations += found
-        assert found == [], f"the connector's request breaks LangSmith's document: {found}"
+        assert found == [], f"the connector's request breaks LangSmith's API models: {found}"
 
     def route(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -282,6 +318,9 @@ class FakeLangSmith:
                 del self.feedback[fid]
                 return self.answer("DELETE", template, {})
         if path == f"/api/v1/annotation-queues/{QUEUE}/runs" and method == "GET":
+            found = query_problems("GET", "/api/v1/annotation-queues/{queue_id}/runs", q)
+            self.violations += found
+            assert found == [], f"the connector's query breaks LangSmith's API: {found}"
             limit, offset = int(q.get("limit", 100)), int(q.get("offset", 0))
             if limit > 100:
                 return httpx.Response(
@@ -490,22 +529,22 @@ def scores(reviewer: str = "ana", trace_id: str | None = None) -> list[Score]:
 # -- the fixtures are LangSmith's shape --------------------------------------------------------
 
 
-def test_the_fragment_is_langsmiths_published_document() -> None:
-    assert SPEC["openapi"] == "3.1.0" and SPEC["info"]["title"] == "LangSmith"
-    assert SPEC["components"]["securitySchemes"]["API Key"] == {
-        "type": "apiKey",
-        "in": "header",
-        "name": "X-API-Key",
-    }
-    query = SPEC["components"]["schemas"]["BodyParamsForRunsQuerySchema"]["properties"]
-    assert {"session", "is_root", "trace", "start_time", "filter", "cursor", "order"} <= set(query)
-    assert query["limit"]["maximum"] == 100
-    create = SPEC["components"]["schemas"]["FeedbackCreateSchema"]["properties"]
-    assert {"id", "key", "score", "value", "comment", "feedback_source"} <= set(create)
-    update = SPEC["components"]["schemas"]["FeedbackUpdateSchema"]["properties"]
-    assert "feedback_source" not in update  # why an edit of the metadata replaces the feedback
-    params = {p["name"] for p in operation("GET", "/api/v1/feedback")["parameters"]}
-    assert {"run", "session", "key", "source", "limit", "offset"} <= params
+def test_the_contract_is_the_langsmith_packages_models() -> None:
+    assert CONTRACT["info"] == {"title": "LangSmith", "source": "langsmith 0.15.1 (PyPI)"}
+    schemas = CONTRACT["components"]["schemas"]
+    # The API's own run schema (Stainless, generated from LangSmith's OpenAPI document) requires
+    # what every RunSchema carries; the SDK's Run the fields agentdeck reads.
+    queued = schemas["RunSchemaWithAnnotationQueueInfo"]
+    assert set(RUN_REQUIRED) | {"app_path", "queue_run_id"} == set(queued["required"])
+    run = schemas["Run"]["properties"]
+    assert {"inputs", "outputs", "extra", "prompt_tokens", "completion_tokens"} <= set(run)
+    assert {"total_cost", "parent_run_id", "dotted_order", "status", "session_id"} <= set(run)
+    create = schemas["FeedbackCreate"]
+    assert {"id", "run_id", "trace_id", "key", "feedback_source"} <= set(create["required"])
+    assert {"score", "value", "comment", "correction"} <= set(create["properties"])
+    assert {"type", "metadata"} <= set(schemas["FeedbackSourceBase"]["properties"])
+    assert {"archived", "limit", "offset"} <= set(schemas["RunListParams"]["properties"])
+    assert set(schemas["AnnotationQueueCreateRunStatusParams"]["properties"]) >= {"status"}
 
 
 def test_the_schema_check_catches_what_langsmith_would_not_send() -> None:
@@ -516,13 +555,28 @@ def test_the_schema_check_catches_what_langsmith_would_not_send() -> None:
         bad["runs"][0][field] = bad_value
         assert reply_problems("POST", "/api/v1/runs/query", 200, bad) != [], field
     missing = copy.deepcopy(good)
-    del missing["runs"][0]["dotted_order"]
+    del missing["runs"][0]["run_type"]
     assert reply_problems("POST", "/api/v1/runs/query", 200, missing) != []
-    feedback = {"key": "tone", "score": 3, "feedback_source": {"type": "api", "metadata": {}}}
+    queued = {**FIVE[0], "queue_run_id": rid("q")}
+    template = "/api/v1/annotation-queues/{queue_id}/runs"
+    assert reply_problems("GET", template, 200, [queued]) == []
+    del queued["dotted_order"]
+    assert reply_problems("GET", template, 200, [queued]) != []
+    feedback = {
+        "id": rid("f"),
+        "run_id": tid(1),
+        "trace_id": tid(1),
+        "key": "tone",
+        "score": 3,
+        "feedback_source": {"type": "api", "metadata": {}},
+    }
     assert request_problems("POST", "/api/v1/feedback", feedback) == []
-    human = copy.deepcopy(feedback)
-    human["feedback_source"]["type"] = "human"
-    assert request_problems("POST", "/api/v1/feedback", human) != []
+    for field in ("trace_id", "key", "feedback_source"):
+        without = {k: v for k, v in feedback.items() if k != field}
+        assert request_problems("POST", "/api/v1/feedback", without) != [], field
+    assert request_problems("POST", "/api/v1/feedback", {**feedback, "run_id": "run-1"}) != []
+    assert query_problems("GET", template, httpx.QueryParams({"archived": "false"})) == []
+    assert query_problems("GET", template, httpx.QueryParams({"archive": "false"})) != []
 
 
 # -- runs --------------------------------------------------------------------------------------

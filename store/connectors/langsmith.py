@@ -4,7 +4,7 @@ feedback.
 Everything goes through LangSmith's REST API (``/api/v1``, the API key in the ``x-api-key``
 header). The endpoints used, as published in LangSmith's OpenAPI document
 (https://api.smith.langchain.com/openapi.json; ``tests/fixtures/langsmith/README.md`` names the
-version the tests pin):
+``langsmith`` package models the tests check them against):
 
 - the project: ``GET /api/v1/sessions?name=`` (a tracing project is a "session" there);
 - runs: ``POST /api/v1/runs/query`` with the project's ``session``, ``is_root``, ``start_time``
