@@ -309,3 +309,67 @@ def test_a_push_killed_after_phoenix_deleted_converges_exactly_once(
     }
     connector, counting = _counted(phoenix, project)
     assert push(conn, connector).pushed == 0 and counting.log == []
+
+
+# -- the migration -------------------------------------------------------------------------------
+
+
+def test_the_migration_remembers_what_earlier_pushes_and_pulls_put_in_the_store(
+    tmp_path: Path,
+) -> None:
+    """A database from before ``held_scores``: the scores of rows marked sent and of grades
+    and adjudications pulled from the store are held; an unsent row's are not (yet)."""
+    import json
+
+    from store import db as store_db
+    from store.timestamps import canonical_text
+
+    path = tmp_path / "old.db"
+    version = store_db.SCHEMA_VERSION - 1  # the schema before held_scores
+    assert "held_scores" in store_db.MIGRATIONS[version]
+    c = sqlite3.connect(path, isolation_level=None)
+    c.create_function("canonical_ts", 1, canonical_text, deterministic=True)
+    for i, script in enumerate(store_db.MIGRATIONS[:version]):
+        c.executescript(f"BEGIN; {script}; PRAGMA user_version = {i + 1}; COMMIT;")
+    at = "2026-01-01T00:00:00.000000Z"
+    for pk, run_id in ((1, "t-1"), (2, "t-2"), (3, "t-3")):
+        c.execute(
+            "INSERT INTO runs (id, source, run_id, workflow, started_at, status, hydrated) "
+            "VALUES (?, 'lf', ?, 'w', ?, 'ok', 1)",
+            (pk, run_id, at),
+        )
+    sent, waiting = score_id("lf", "t-1", "tone", "ana"), score_id("lf", "t-1", "policy", "ana")
+    for payload, pushed in (
+        ({"upsert": [{"id": sent}]}, at),
+        ({"upsert": [{"id": waiting}]}, None),
+    ):
+        c.execute(
+            "INSERT INTO outbox (store, kind, run, reviewer, payload, created_at, pushed_at) "
+            "VALUES ('lf', 'grade', 1, 'ana', ?, ?, ?)",
+            (json.dumps(payload), at, pushed),
+        )
+    c.execute(
+        'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", complete, '
+        "first_wrong_step, origin, created_at, updated_at) "
+        "VALUES (2, 'ben', 'r', 'v', ?, 1, 0, 'remote', ?, ?)",
+        (json.dumps({"task_success": "pass"}), at, at),
+    )
+    c.execute(
+        'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", complete, '
+        "origin, created_at, updated_at) VALUES (2, 'ana', 'r', 'v', ?, 1, 'local', ?, ?)",
+        (json.dumps({"task_success": "fail"}), at, at),
+    )
+    c.execute(
+        'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", adjudicator, '
+        "created_at, updated_at) VALUES (3, 'r', 'v', ?, 'dana', ?, ?)",
+        (json.dumps({"tone": 3}), at, at),
+    )
+    c.close()
+
+    conn = connect(path)
+    assert _held(conn, "lf") == {
+        sent,
+        score_id("lf", "t-2", "task_success", "ben"),
+        score_id("lf", "t-2", "first_wrong_step", "ben"),
+        score_id("lf", "t-3", "tone", "adjudicated"),
+    }
