@@ -10,7 +10,7 @@ transaction with its outbox row, and pushed as its own scores: one per criterion
 pseudo-reviewer :data:`ADJUDICATED` (score id ``score_id(source, run_id, criterion,
 "adjudicated")``), metadata ``{"kind": "adjudicated", "adjudicator": ...}``, so re-adjudicating
 updates the same remote scores. A sync reads them back into ``adjudications`` on every laptop
-(see ``store.sync.pull_scores``), never as a reviewer's grade.
+(see :mod:`review.pulled`), never as a reviewer's grade.
 
 The Reports area's adjudication screen calls :func:`disputed` for its queue,
 :func:`adjudicate` to set the final grade, and :func:`get_adjudication` to show one.
@@ -41,6 +41,7 @@ __all__ = [
     "overridden",
     "refusal",
     "disputed",
+    "write_adjudication",
     "get_adjudication",
     "overlap_runs",
     "unanimous",
@@ -289,6 +290,28 @@ def _checked_values(rubric: Rubric, values: Mapping[str, Any]) -> dict[str, Any]
     return out
 
 
+def write_adjudication(conn: sqlite3.Connection, final: Adjudication) -> None:
+    """Insert or update the ``adjudications`` row of ``final`` (inside the caller's
+    transaction): the one place that writes the table, for an adjudication set here and one
+    pulled from a store. Its ``created_at`` stays what it was first."""
+    conn.execute(
+        f"INSERT INTO adjudications ({_ADJ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (run, rubric_id, rubric_version) DO UPDATE SET "
+        '"values" = excluded."values", comment = excluded.comment, '
+        "adjudicator = excluded.adjudicator, updated_at = excluded.updated_at",
+        (
+            final.run,
+            final.rubric_id,
+            final.rubric_version,
+            json.dumps(final.values, sort_keys=True, ensure_ascii=False),
+            final.comment,
+            final.adjudicator,
+            final.created_at,
+            final.updated_at,
+        ),
+    )
+
+
 def adjudicate(
     conn: sqlite3.Connection,
     run: int,
@@ -331,22 +354,9 @@ def adjudicate(
         ):
             return before
         at = now_iso()
-        conn.execute(
-            'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", comment, '
-            "adjudicator, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run, rubric_id, rubric_version) DO UPDATE SET "
-            '"values" = excluded."values", comment = excluded.comment, '
-            "adjudicator = excluded.adjudicator, updated_at = excluded.updated_at",
-            (
-                run,
-                rubric.id,
-                rubric.version,
-                json.dumps(checked, sort_keys=True, ensure_ascii=False),
-                text,
-                who,
-                at,
-                at,
-            ),
+        write_adjudication(
+            conn,
+            Adjudication(run, rubric.id, rubric.version, checked, text, who, at, at),
         )
         payload = _payload(source, run_id, rubric, who, checked, text, before, at)
         enqueue(

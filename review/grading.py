@@ -252,6 +252,49 @@ def _write(
 TODO, GRADED, SKIPPED = 0, 1, 2
 
 
+def write_pulled(conn: sqlite3.Connection, grade: Grade, created_at: str, updated_at: str) -> None:
+    """Write a grade as the store holds it (inside the caller's transaction; the rules of
+    which copy wins are :mod:`review.pulled`'s), and its reviewer's assignment as graded or
+    to do. A grade new here is ``remote``; one here already keeps its origin, and keeps its
+    ``updated_at`` when the store's copy says the same (a pull that brings nothing new moves
+    nothing). No event and no outbox row: it came from the store."""
+    conn.execute(
+        'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
+        "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
+        "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
+        'updated_at = CASE WHEN grades."values" = excluded."values" '
+        "AND grades.comment IS excluded.comment AND grades.escalate = excluded.escalate "
+        "AND grades.complete = excluded.complete "
+        "AND grades.first_wrong_step IS excluded.first_wrong_step "
+        "THEN grades.updated_at ELSE excluded.updated_at END, "
+        '"values" = excluded."values", comment = excluded.comment, '
+        "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
+        "complete = excluded.complete, "
+        # Every connector reads step-level scores back, so a mark the store no longer
+        # holds was taken back by its reviewer.
+        "first_wrong_step = excluded.first_wrong_step",
+        (
+            grade.run,
+            grade.reviewer,
+            grade.rubric_id,
+            grade.rubric_version,
+            json.dumps(grade.values, sort_keys=True, ensure_ascii=False),  # as a grade typed here
+            grade.comment,
+            int(grade.escalate),
+            grade.seconds_spent,
+            int(grade.complete),
+            grade.first_wrong_step,
+            created_at,
+            updated_at,
+        ),
+    )
+    conn.execute(
+        "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",
+        (int(grade.complete), grade.reviewer, grade.run),
+    )
+
+
 def _queue_state(grade: Grade | None) -> int:
     if grade is not None and grade.skipped is not None:
         return SKIPPED

@@ -101,11 +101,11 @@ def sync(
     they were); a store that fails raises ConnectorError, as before.
     """
     # Imported here: opening the desk loads a setup, and only a sync needs the connectors.
+    from review.pulled import pull
     from store.alert_sync import pull_alerts
     from store.connectors import make_connector
     from store.credentials import get_secret
     from store.outbox import push
-    from store.sync import pull
 
     results = SyncResults()
     ws = setup.workspace

@@ -300,6 +300,34 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE grades ADD COLUMN skip_reason TEXT;
     """,
+    # 15: the score ids each store holds that a push may delete (written with the push that put
+    # them there and by every pull that lists them; a delete that succeeds forgets its id), so
+    # a push deletes only what is there. Filled from what is known already: the scores of every
+    # row marked sent, and of every grade and adjudication pulled from a store (score_id() is
+    # store.identity.score_id, registered by migrate_db). Too many is harmless (one delete that
+    # finds nothing); too few would leave a cleared score in the store.
+    """
+    CREATE TABLE held_scores (
+        store TEXT NOT NULL,
+        score_id TEXT NOT NULL,
+        PRIMARY KEY (store, score_id)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO held_scores (store, score_id)
+    SELECT o.store, json_extract(u.value, '$.id')
+    FROM outbox o, json_each(o.payload, '$.upsert') u
+    WHERE o.pushed_at IS NOT NULL AND json_extract(u.value, '$.id') IS NOT NULL;
+    INSERT OR IGNORE INTO held_scores (store, score_id)
+    SELECT r.source, score_id(r.source, r.run_id, v.key, g.reviewer)
+    FROM grades g JOIN runs r ON r.id = g.run, json_each(g."values") v
+    WHERE g.origin = 'remote';
+    INSERT OR IGNORE INTO held_scores (store, score_id)
+    SELECT r.source, score_id(r.source, r.run_id, 'first_wrong_step', g.reviewer)
+    FROM grades g JOIN runs r ON r.id = g.run
+    WHERE g.origin = 'remote' AND g.first_wrong_step IS NOT NULL;
+    INSERT OR IGNORE INTO held_scores (store, score_id)
+    SELECT r.source, score_id(r.source, r.run_id, v.key, 'adjudicated')
+    FROM adjudications a JOIN runs r ON r.id = a.run, json_each(a."values") v;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -506,9 +534,11 @@ def migrate_db(conn: sqlite3.Connection) -> int:
     version = _user_version(conn)
     if version < SCHEMA_VERSION:
         # Imported here: the timestamp rules live with the models (pydantic).
+        from store.identity import score_id
         from store.timestamps import canonical_text
 
         conn.create_function("canonical_ts", 1, canonical_text, deterministic=True)
+        conn.create_function("score_id", 4, score_id, deterministic=True)
     while version < SCHEMA_VERSION:
         script = MIGRATIONS[version]
         # executescript commits first; wrap the script and the version bump in one transaction.

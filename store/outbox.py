@@ -9,6 +9,15 @@ A connector whose store takes many scores in one request says how many grades a 
 (``push_batch``, e.g. Phoenix); the pusher then sends that many grades together, and only when
 such a batch fails sends its grades one by one, so each row keeps its own error and next
 attempt (an upsert repeated that way is harmless). Without ``push_batch``, one grade a call.
+
+**Deletes only what the store holds.** A grade's row names a delete for every criterion it
+leaves unset (and an absent first-wrong-step mark); most were never pushed, and a store may
+ration deletes (Langfuse Cloud: 50 a day on its free plan). ``held_scores`` remembers the score
+ids each store holds: written with the push that put them there (in the transaction that marks
+the row sent) and by every pull that lists them; a delete that succeeds forgets its id. Only
+held ids are sent as deletes. A crash after the store took a push and before the commit
+repeats it next time: the upsert is idempotent on the score id, and a delete not yet forgotten
+is sent again.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from store.connectors.base import ConnectorError, StoreUnreachable
+from store.db import transaction
 from store.timestamps import canonical
 
 if TYPE_CHECKING:
@@ -116,6 +126,7 @@ def push(
     report = PushReport()
     entries = due(conn, connector.name, now)
     size = max(1, connector.push_batch)
+    held = _held(conn, connector.name, [d for e in entries for d in _named_deletes(e)])
 
     def failed(entry: OutboxEntry, exc: ConnectorError) -> None:
         attempts = conn.execute("SELECT attempts FROM outbox WHERE id = ?", (entry.id,)).fetchone()[
@@ -138,7 +149,7 @@ def push(
             alone += group
             continue
         try:
-            _push_together(connector, group)
+            _push_together(connector, group, held)
         except StoreUnreachable as exc:
             # No answer at all: every other grade would wait out the same retries. Stop here;
             # the grades not tried stay due, untouched, for the next sync.
@@ -149,12 +160,11 @@ def push(
         except ConnectorError:
             alone += group  # one of them was refused: each alone, with its own error
             continue
-        for entry in group:
-            _pushed(conn, entry, now)
+        _pushed(conn, group, now, held)
         report.pushed += len(group)
     for n, entry in enumerate(alone):
         upserts = [Score.model_validate(s) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
-        deletes = [str(s) for s in entry.payload.get("delete", [])]  # type: ignore[attr-defined]
+        deletes = [d for d in _named_deletes(entry) if d in held]
         try:
             if upserts:
                 connector.push_scores(upserts)
@@ -167,21 +177,58 @@ def push(
         except ConnectorError as exc:
             failed(entry, exc)
             continue
-        _pushed(conn, entry, now)
+        _pushed(conn, [entry], now, held)
         report.pushed += 1
     return report
 
 
-def _push_together(connector: Connector, group: list[OutboxEntry]) -> None:
+def _push_together(connector: Connector, group: list[OutboxEntry], held: set[str]) -> None:
     """Send these grades in as few calls as the connector takes; ConnectorError if one failed."""
     from store.models import Score
 
     upserts = [Score.model_validate(s) for e in group for s in e.payload.get("upsert", [])]  # type: ignore[attr-defined]
-    deletes = [str(s) for e in group for s in e.payload.get("delete", [])]  # type: ignore[attr-defined]
+    deleting = [e for e in group if any(d in held for d in _named_deletes(e))]
+    deletes = [d for e in deleting for d in _named_deletes(e) if d in held]
     if upserts:
         connector.push_scores(upserts)
     if deletes:
-        connector.delete_scores(deletes, _trace_ids(group))
+        connector.delete_scores(deletes, _trace_ids(deleting))
+
+
+def _upserted(entry: OutboxEntry) -> list[str]:
+    """The score ids this row's grade puts in the store."""
+    return [str(s["id"]) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
+
+
+def _named_deletes(entry: OutboxEntry) -> list[str]:
+    """The score ids this row's grade wants gone (held by the store or not)."""
+    return [str(s) for s in entry.payload.get("delete", [])]  # type: ignore[attr-defined]
+
+
+def _held(conn: sqlite3.Connection, store: str, ids: list[str]) -> set[str]:
+    """Which of these score ids the store holds, as far as this database knows."""
+    out: set[str] = set()
+    unique = sorted(set(ids))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        marks = ", ".join("?" * len(chunk))
+        out.update(
+            r[0]
+            for r in conn.execute(
+                f"SELECT score_id FROM held_scores WHERE store = ? AND score_id IN ({marks})",
+                (store, *chunk),
+            )
+        )
+    return out
+
+
+def hold(conn: sqlite3.Connection, store: str, score_ids: list[str]) -> None:
+    """Remember that the store holds these scores (inside the caller's transaction): a pull
+    that lists them, a push that put them there."""
+    conn.executemany(
+        "INSERT OR IGNORE INTO held_scores (store, score_id) VALUES (?, ?)",
+        [(store, sid) for sid in score_ids],
+    )
 
 
 def _trace_ids(entries: list[OutboxEntry]) -> list[str]:
@@ -190,10 +237,21 @@ def _trace_ids(entries: list[OutboxEntry]) -> list[str]:
     return sorted({str(t) for t in found if t})
 
 
-def _pushed(conn: sqlite3.Connection, entry: OutboxEntry, now: datetime) -> None:
-    """Mark ``entry`` sent, and the older rows of the same grade it superseded."""
-    conn.execute(
-        "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
-        "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
-        (canonical(now), entry.store, entry.run, entry.reviewer, entry.id),
-    )
+def _pushed(
+    conn: sqlite3.Connection, entries: list[OutboxEntry], now: datetime, held: set[str]
+) -> None:
+    """Mark ``entries`` sent, and the older rows of the same grades they superseded, in one
+    transaction with what the store now holds: their upserts, and not their deletes (only
+    the held ones were sent)."""
+    with transaction(conn):
+        for entry in entries:
+            conn.execute(
+                "UPDATE outbox SET pushed_at = ?, last_error = NULL WHERE pushed_at IS NULL "
+                "AND store = ? AND run = ? AND reviewer = ? AND id <= ?",
+                (canonical(now), entry.store, entry.run, entry.reviewer, entry.id),
+            )
+            hold(conn, entry.store, _upserted(entry))
+            conn.executemany(
+                "DELETE FROM held_scores WHERE store = ? AND score_id = ?",
+                [(entry.store, d) for d in _named_deletes(entry) if d in held],
+            )

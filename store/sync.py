@@ -1,7 +1,9 @@
 """Sync: pull run summaries, decide the sample, hydrate sampled runs; pull scores; push the outbox.
 
 The sample decision belongs to ``review`` (it knows the plan and the roster); it is handed in as
-a :class:`SamplePlan`, so this module stays below ``review`` and never imports it.
+a :class:`SamplePlan`, so this module stays below ``review`` and never imports it. So are the
+rules that merge the grades a store holds with the copy here (:class:`ScoreMerge`,
+``review.pulled``): this module lists the scores and commits what the rules write.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
 from store.connectors.base import Listed
 from store.db import database
-from store.identity import ADJUDICATED, FIRST_WRONG_STEP
+from store.outbox import hold
 from store.timestamps import canonical, canonical_or_none, instant_or_none, now_iso
 
 if TYPE_CHECKING:
     # Only in annotations: the desk builds none of the store's models.
     from store.connectors.base import StoreConnector as Connector
-    from store.models import Incident, Run, RunSummary, Score
+    from store.models import Incident, Run, RunPage, RunSummary, Score
 
 
 class SamplePlan(Protocol):
@@ -34,6 +35,18 @@ class SamplePlan(Protocol):
 
     def reviewers(self, run: RunSummary) -> list[str]:
         """Who grades this run (one, or more for the overlap share)."""
+        ...
+
+
+class ScoreMerge(Protocol):
+    """Merges the agentdeck scores a store holds with the grades here (review's rules)."""
+
+    def merge(
+        self, conn: sqlite3.Connection, source: str, scores: Sequence[Score], now: str
+    ) -> int:
+        """Write the store's grades and adjudications that win over the copy here (inside
+        the caller's transaction); how many were written. ``now``: this pull's time, for a
+        score the store gives no time."""
         ...
 
 
@@ -360,12 +373,18 @@ def _resample(
     report: PullReport,
     page_size: int,
     max_value_chars: int,
+    *,
+    write: bool = True,
 ) -> None:
     """Apply a changed plan to the runs already here: queue what it now samples (fetching
     runs not fetched yet, a page at a time, as a listing would) and drop the ungraded
-    assignments it no longer gives."""
+    assignments it no longer gives. ``write`` off (a dry run): count what it would fetch."""
     source = connector.name
     change = _replan(conn, source, plan, _known_incidents(conn, source, listed))
+    report.resampled += change.runs
+    if not write:
+        report.hydrated += sum(1 for *_, hydrated in change.add if not hydrated)
+        return
     conn.execute("BEGIN IMMEDIATE")
     conn.executemany("DELETE FROM assignments WHERE reviewer = ? AND run = ?", change.drop)
     conn.execute("COMMIT")
@@ -381,7 +400,6 @@ def _resample(
             assign(conn, pk, summary, why, reviewers)
         conn.execute("COMMIT")
         report.hydrated += len(fetched)
-    report.resampled += change.runs
 
 
 def _save_plan(conn: sqlite3.Connection, store: str, fingerprint: str | None) -> None:
@@ -394,8 +412,8 @@ def pull(
     conn: sqlite3.Connection,
     connector: Connector,
     plan: SamplePlan,
+    merge: ScoreMerge,
     *,
-    required: Callable[[str, str], set[str] | None] = lambda rid, ver: None,
     page_size: int | None = None,
     progress: Callable[[PullReport], None] | None = None,
     dry_run: bool = False,
@@ -405,11 +423,11 @@ def pull(
 
     Each page commits with its cursor, so an interrupted sync resumes where it stopped and
     never lists a page twice (``page_size``: see ``list_page`` in the connector interface).
-    ``required(rubric_id, version)`` gives the required criteria of a
-    known rubric version, to tell complete remote grades from partial ones.
+    ``merge`` holds review's rules for the grades the store holds (``review.pulled``, whose
+    ``pull`` is this with them).
 
-    ``dry_run``: list and sample as a sync would, and count what it would fetch
-    (``report.hydrated``) and the grades the store holds (``report.scores``), writing nothing
+    ``dry_run``: the same listing and sampling with writing off: count what it would fetch
+    (``report.hydrated``) and the scores the store holds (``report.scores``), writing nothing
     and leaving the saved cursor where it was.
     """
     # How many summaries a page lists (and commits with its cursor): the connector's own
@@ -417,7 +435,9 @@ def pull(
     if page_size is None:
         page_size = connector.list_page
     if dry_run:
-        return _dry_pull(conn, connector, plan, PullReport(), page_size, progress)
+        return _pull(
+            conn, connector, plan, merge, page_size, progress, max_value_chars, write=False
+        )
     # What a pull writes can be pulled again (runs, incidents, the store's grades, the cursor),
     # so its page commits need not wait for the disk: a power cut loses at most the last pages
     # and the cursor with them (WAL keeps the two together), and the next sync lists them again.
@@ -427,7 +447,7 @@ def pull(
     # database file page by page was a third of a long sync's time.
     conn.execute("PRAGMA wal_autocheckpoint = 0")
     try:
-        return _pull(conn, connector, plan, required, page_size, progress, max_value_chars)
+        return _pull(conn, connector, plan, merge, page_size, progress, max_value_chars)
     finally:
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA wal_autocheckpoint = 1000")
@@ -438,20 +458,25 @@ def _pull(
     conn: sqlite3.Connection,
     connector: Connector,
     plan: SamplePlan,
-    required: Callable[[str, str], set[str] | None],
+    merge: ScoreMerge,
     page_size: int,
     progress: Callable[[PullReport], None] | None,
     max_value_chars: int = MAX_VALUE_CHARS,
+    *,
+    write: bool = True,
 ) -> PullReport:
+    """The sync; ``write`` off, the dry run: every step the same, reading what a sync reads
+    (no run is fetched) and counting what it would fetch, with nothing written."""
     source = connector.name
     report = PullReport()
     incidents = connector.list_incidents()
     report.skipped += incidents.skipped
     report.problems.extend(incidents.problems)
     report.incidents = len(incidents)
-    conn.execute("BEGIN IMMEDIATE")
-    store_incidents(conn, source, incidents)
-    conn.execute("COMMIT")
+    if write:
+        conn.execute("BEGIN IMMEDIATE")
+        store_incidents(conn, source, incidents)
+        conn.execute("COMMIT")
 
     # A store that chooses the sample itself (a Langfuse annotation queue) names its runs; the
     # plan's sample is not drawn for it, and its runs are fetched after the listing, whether
@@ -463,10 +488,12 @@ def _pull(
     fingerprint = _plan_fingerprint(plan)
     known, saved = _saved_plan(conn, source)
     if store_sample is None and known and fingerprint is not None and saved != fingerprint:
-        _resample(conn, connector, plan, incidents, report, page_size, max_value_chars)
+        _resample(conn, connector, plan, incidents, report, page_size, max_value_chars, write=write)
         # A database from before plans were kept (no fingerprint yet) says so only when its
         # queue did change.
         report.plan_changed = saved is not None or report.resampled > 0
+    # Writing off, what a sync would fetch is what it samples that is not here yet.
+    here = set() if write else _hydrated_ids(conn, source)
     cursor = _cursor(conn, source)
     while True:
         page = connector.list_runs(cursor, page_size)
@@ -482,37 +509,24 @@ def _pull(
                 why = _sampled_reason(conn, source, summary, plan.reviewers(summary))
             if why is not None:
                 chosen.append((summary, why))
-        fetched = connector.fetch_runs([s.trace_id for s, _ in chosen])
-        report.problems.extend(fetched.problems)
-        full = {r.trace_id: r for r in fetched}
-        conn.execute("BEGIN IMMEDIATE")
-        upsert_summaries(conn, source, page.runs)
-        store_runs(conn, source, list(full.values()), max_value_chars=max_value_chars)
-        pks = run_pks(conn, source, [summary.trace_id for summary, _ in chosen])
-        for summary, why in chosen:
-            pk = pks.get(summary.trace_id)
-            if pk is not None:
-                assign(conn, pk, summary, why, plan.reviewers(summary))
-        conn.execute(
-            "INSERT INTO sync_state (store, cursor, synced_at, skipped) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor, "
-            "synced_at = excluded.synced_at, skipped = sync_state.skipped + excluded.skipped",
-            (source, page.cursor, now_iso(), page.skipped),
-        )
-        conn.execute("COMMIT")
+        if write:
+            report.hydrated += _store_page(
+                conn, connector, plan, page, chosen, report, max_value_chars
+            )
+        else:
+            report.hydrated += sum(1 for s, _ in chosen if s.trace_id not in here)
         report.sampled += len(chosen)
-        report.hydrated += len(full)
         cursor = page.cursor
         if progress:
             progress(report)
         if page.done or not page.runs:
             break
-    if fingerprint is not None:
+    if write and fingerprint is not None:
         _save_plan(conn, source, fingerprint)
 
     if store_sample:
-        _pull_chosen(conn, connector, plan, store_sample, report, page_size)
-    report.scores = pull_scores(conn, connector, required, report=report)
+        _pull_chosen(conn, connector, plan, store_sample, report, page_size, write=write)
+    report.scores = pull_scores(conn, connector, merge, report=report, write=write)
     # What the connector left undone without failing, since it last said so (e.g. deletes
     # Phoenix cannot do, from the push before this pull): said once, here.
     left = connector.problems
@@ -522,6 +536,39 @@ def _pull(
     return report
 
 
+def _store_page(
+    conn: sqlite3.Connection,
+    connector: Connector,
+    plan: SamplePlan,
+    page: RunPage,
+    chosen: list[tuple[RunSummary, str]],
+    report: PullReport,
+    max_value_chars: int,
+) -> int:
+    """Fetch the page's sampled runs and commit the page with its cursor; how many were
+    fetched."""
+    source = connector.name
+    fetched = connector.fetch_runs([s.trace_id for s, _ in chosen])
+    report.problems.extend(fetched.problems)
+    full = {r.trace_id: r for r in fetched}
+    conn.execute("BEGIN IMMEDIATE")
+    upsert_summaries(conn, source, page.runs)
+    store_runs(conn, source, list(full.values()), max_value_chars=max_value_chars)
+    pks = run_pks(conn, source, [summary.trace_id for summary, _ in chosen])
+    for summary, why in chosen:
+        pk = pks.get(summary.trace_id)
+        if pk is not None:
+            assign(conn, pk, summary, why, plan.reviewers(summary))
+    conn.execute(
+        "INSERT INTO sync_state (store, cursor, synced_at, skipped) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (store) DO UPDATE SET cursor = excluded.cursor, "
+        "synced_at = excluded.synced_at, skipped = sync_state.skipped + excluded.skipped",
+        (source, page.cursor, now_iso(), page.skipped),
+    )
+    conn.execute("COMMIT")
+    return len(full)
+
+
 def _pull_chosen(
     conn: sqlite3.Connection,
     connector: Connector,
@@ -529,16 +576,17 @@ def _pull_chosen(
     chosen: set[str],
     report: PullReport,
     page_size: int,
+    *,
+    write: bool = True,
 ) -> None:
-    """Fetch and queue the runs a store chose (those not here yet), a page at a time."""
+    """Fetch and queue the runs a store chose (those not here yet), a page at a time
+    (``write`` off: count them)."""
     source = connector.name
-    here = {
-        r
-        for (r,) in conn.execute(
-            "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
-        )
-    }
-    missing = sorted(chosen - here)
+    missing = sorted(chosen - _hydrated_ids(conn, source))
+    if not write:
+        report.sampled += len(missing)
+        report.hydrated += len(missing)
+        return
     for i in range(0, len(missing), page_size):
         fetched = connector.fetch_runs(missing[i : i + page_size])
         report.problems.extend(fetched.problems)
@@ -553,258 +601,49 @@ def _pull_chosen(
         report.hydrated += len(fetched)
 
 
-def _dry_pull(
-    conn: sqlite3.Connection,
-    connector: Connector,
-    plan: SamplePlan,
-    report: PullReport,
-    page_size: int,
-    progress: Callable[[PullReport], None] | None,
-) -> PullReport:
-    source = connector.name
-    incidents = connector.list_incidents()
-    report.skipped += incidents.skipped
-    report.problems.extend(incidents.problems)
-    report.incidents = len(incidents)
-    here = [
+def _hydrated_ids(conn: sqlite3.Connection, source: str) -> set[str]:
+    """The run ids of this store's runs fetched whole (the sample here)."""
+    return {
         r
         for (r,) in conn.execute(
             "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
         )
-    ]
-    hydrated = set(here)
-    store_sample = connector.sample_ids() if connector.server_sample else None
-    if store_sample is not None:
-        report.sampled += len(store_sample)
-        report.hydrated += len(store_sample - hydrated)
-    fingerprint = _plan_fingerprint(plan)
-    known, saved = _saved_plan(conn, source)
-    if store_sample is None and known and fingerprint is not None and saved != fingerprint:
-        change = _replan(conn, source, plan, _known_incidents(conn, source, incidents))
-        report.plan_changed = saved is not None or change.runs > 0
-        report.resampled = change.runs
-        report.hydrated += sum(1 for *_, was in change.add if not was)
-    cursor = _cursor(conn, source)
-    while True:
-        page = connector.list_runs(cursor, page_size)
-        report.listed += len(page.runs)
-        report.skipped += page.skipped
-        report.problems.extend(page.problems)
-        chosen = [
-            s.trace_id
-            for s in ([] if store_sample is not None else page.runs)
-            if plan.reason(s, incidents) is not None
-        ]
-        report.sampled += len(chosen)
-        report.hydrated += sum(1 for t in chosen if t not in hydrated)
-        cursor = page.cursor
-        if progress:
-            progress(report)
-        if page.done or not page.runs:
-            break
-    report.scores = len(connector.list_scores(here))
-    return report
+    }
 
 
 def pull_scores(
     conn: sqlite3.Connection,
     connector: Connector,
-    required: Callable[[str, str], set[str] | None],
+    merge: ScoreMerge,
     *,
     report: PullReport | None = None,
+    write: bool = True,
 ) -> int:
-    """Import agentdeck scores from the store as grades; local unsent grades win.
+    """Read agentdeck's scores on the runs here from the store and hand them to ``merge``
+    (review's rules: which win over the copy here), in one transaction that also fetches
+    the runs they are on that are not here yet and remembers every score the store holds
+    (``held_scores``: what a push may delete). Returns what ``merge`` wrote.
 
-    Adjudicated scores (``metadata.kind == "adjudicated"``, or the pseudo-reviewer
-    :data:`~store.identity.ADJUDICATED`) are final grades, not a reviewer's: they go to the
-    ``adjudications`` table with the same rule (a local unsent or newer adjudication wins).
-    Corrupt score lines (and runs that could not be hydrated) are added to ``report``.
-    """
+    ``write`` off (a dry run): only list them, and return how many the store holds. Corrupt
+    score lines (and runs that could not be fetched) are added to ``report``."""
     source = connector.name
-    groups: dict[tuple[str, str, str, str], list[Score]] = defaultdict(list)
-    finals: dict[tuple[str, str, str], list[Score]] = defaultdict(list)
-    known = [
-        r
-        for (r,) in conn.execute(
-            "SELECT run_id FROM runs WHERE source = ? AND hydrated = 1", (source,)
-        )
-    ]
-    scores = connector.list_scores(known)
-    for score in scores:
-        m = score.metadata
-        if m.kind == ADJUDICATED or m.reviewer == ADJUDICATED:
-            finals[(score.trace_id, m.rubric_id, m.rubric_version)].append(score)
-            continue
-        groups[(score.trace_id, m.reviewer, m.rubric_id, m.rubric_version)].append(score)
-    missing = [t for (t, *_rest) in [*groups, *finals] if not _hydrated(conn, source, t)]
-    fetched = connector.fetch_runs(sorted(set(missing))) if missing else []
+    scores = connector.list_scores(sorted(_hydrated_ids(conn, source)))
     if report is not None:
         report.skipped += scores.skipped
         report.problems.extend(scores.problems)
-        if isinstance(fetched, Listed):
-            report.problems.extend(fetched.problems)
+    if not write:
+        return len(scores)
+    missing = sorted({s.trace_id for s in scores if not _hydrated(conn, source, s.trace_id)})
+    fetched = connector.fetch_runs(missing) if missing else []
+    if report is not None and isinstance(fetched, Listed):
+        report.problems.extend(fetched.problems)
     now = now_iso()
     conn.execute("BEGIN IMMEDIATE")
     store_runs(conn, source, fetched)
-    count = 0
-    for (trace_id, reviewer, rubric_id, version), graded in sorted(groups.items()):
-        pk = run_pk(conn, source, trace_id)
-        if pk is None:
-            continue
-        local_at = conn.execute(
-            "SELECT updated_at FROM grades WHERE run = ? AND reviewer = ? AND rubric_id = ? "
-            "AND rubric_version = ? AND origin = 'local'",
-            (pk, reviewer, rubric_id, version),
-        ).fetchone()
-        stamped = [s.created_at for s in graded if s.created_at is not None]
-        if _kept_here(conn, pk, reviewer, local_at[0] if local_at else None, stamped):
-            continue
-        # The step-level score is the grade's first wrong step, not a criterion.
-        steps = [s for s in graded if s.name == FIRST_WRONG_STEP]
-        values = {s.name: s.value for s in graded if s.name != FIRST_WRONG_STEP}
-        step = _marked_step(conn, pk, steps[0]) if steps else None
-        need = required(rubric_id, version)
-        complete = all(values.get(c) is not None for c in need) if need is not None else True
-        comment = next((s.comment for s in graded if s.comment), None)
-        escalate = any(s.metadata.escalate for s in graded)
-        seconds = max((s.metadata.seconds_spent or 0.0) for s in graded)
-        created = canonical(min(stamped)) if stamped else now
-        # When the grade was made, as the store dates its scores (the last of them), never
-        # when this laptop heard of it; a pull that brings nothing new keeps the time it had
-        # (a grade typed here and pulled back keeps the time it was typed).
-        changed = canonical(max(stamped)) if stamped else now
-        conn.execute(
-            'INSERT INTO grades (run, reviewer, rubric_id, rubric_version, "values", comment, '
-            "escalate, seconds_spent, complete, first_wrong_step, origin, created_at, "
-            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'remote', ?, ?) "
-            "ON CONFLICT (run, reviewer, rubric_id, rubric_version) DO UPDATE SET "
-            'updated_at = CASE WHEN grades."values" = excluded."values" '
-            "AND grades.comment IS excluded.comment AND grades.escalate = excluded.escalate "
-            "AND grades.complete = excluded.complete "
-            "AND grades.first_wrong_step IS excluded.first_wrong_step "
-            "THEN grades.updated_at ELSE excluded.updated_at END, "
-            '"values" = excluded."values", comment = excluded.comment, '
-            "escalate = excluded.escalate, seconds_spent = excluded.seconds_spent, "
-            "complete = excluded.complete, "
-            # Every connector reads step-level scores back, so a mark the store no longer
-            # holds was taken back by its reviewer.
-            "first_wrong_step = excluded.first_wrong_step",
-            (
-                pk,
-                reviewer,
-                rubric_id,
-                version,
-                json.dumps(values, sort_keys=True, ensure_ascii=False),  # as a grade typed here
-                comment,
-                int(escalate),
-                seconds,
-                int(complete),
-                step,
-                created,
-                changed,
-            ),
-        )
-        conn.execute(
-            "UPDATE assignments SET graded = ? WHERE reviewer = ? AND run = ?",
-            (int(complete), reviewer, pk),
-        )
-        count += 1
-    count += _store_adjudications(conn, source, finals, now)
+    hold(conn, source, [s.id for s in scores])
+    count = merge.merge(conn, source, scores, now)
     conn.execute("COMMIT")
     return count
-
-
-def _kept_here(
-    conn: sqlite3.Connection,
-    run: int,
-    reviewer: str,
-    local_at: str | None,
-    stamped: list[datetime],
-) -> bool:
-    """Whether the copy here wins over the store's (``stamped``: its scores' times).
-
-    A grade (or adjudication) changed here and not yet pushed wins; once pushed, the store is
-    the truth, so an edit made on another laptop comes back. One changed here after the store's
-    copy was written is newer and wins too (its push may have finished while the scores were
-    being listed). Compared as instants: the store may write its times in another shape."""
-    unsent = conn.execute(
-        "SELECT 1 FROM outbox WHERE run = ? AND reviewer = ? AND pushed_at IS NULL LIMIT 1",
-        (run, reviewer),
-    ).fetchone()
-    if unsent is not None:
-        return True
-    if local_at is None:
-        return False
-    newest_remote = max(stamped) if stamped else None
-    local = instant_or_none(local_at)
-    return newest_remote is None or local is None or local > newest_remote
-
-
-def _store_adjudications(
-    conn: sqlite3.Connection,
-    source: str,
-    finals: dict[tuple[str, str, str], list[Score]],
-    now: str,
-) -> int:
-    """Write adjudicated scores from the store into ``adjudications`` (inside the caller's
-    transaction); a local adjudication not yet pushed, or changed after the store's copy, wins."""
-    count = 0
-    for (trace_id, rubric_id, version), scored in sorted(finals.items()):
-        pk = run_pk(conn, source, trace_id)
-        if pk is None:
-            continue
-        local_at = conn.execute(
-            "SELECT updated_at FROM adjudications WHERE run = ? AND rubric_id = ? "
-            "AND rubric_version = ?",
-            (pk, rubric_id, version),
-        ).fetchone()
-        stamped = [s.created_at for s in scored if s.created_at is not None]
-        if _kept_here(conn, pk, ADJUDICATED, local_at[0] if local_at else None, stamped):
-            continue
-        newest_remote = max(stamped) if stamped else None
-        values = {s.name: s.value for s in scored if s.name != FIRST_WRONG_STEP}
-        comment = next((s.comment for s in scored if s.comment), None)
-        adjudicator = next(
-            (s.metadata.adjudicator for s in scored if s.metadata.adjudicator), ADJUDICATED
-        )
-        created = canonical(min(stamped)) if stamped else now
-        conn.execute(
-            'INSERT INTO adjudications (run, rubric_id, rubric_version, "values", comment, '
-            "adjudicator, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (run, rubric_id, rubric_version) DO UPDATE SET "
-            '"values" = excluded."values", comment = excluded.comment, '
-            "adjudicator = excluded.adjudicator, updated_at = excluded.updated_at",
-            (
-                pk,
-                rubric_id,
-                version,
-                json.dumps(values, sort_keys=True, ensure_ascii=False),
-                comment,
-                adjudicator,
-                created,
-                # When it was decided (the store's time), not when this laptop heard of it.
-                canonical(newest_remote) if newest_remote else now,
-            ),
-        )
-        count += 1
-    return count
-
-
-def _marked_step(conn: sqlite3.Connection, run: int, score: Score) -> int | None:
-    """The index (``steps.idx``) of the step a first-wrong-step score marks: the step whose span
-    it sits on when the run's steps have spans, else the step numbered by its value (from 1, as
-    the desk shows it; Phoenix sends labels as text)."""
-    if score.span_id is not None:
-        row = conn.execute(
-            "SELECT idx FROM steps WHERE run = ? AND span_id = ?", (run, score.span_id)
-        ).fetchone()
-        if row is not None:
-            return int(row[0])
-    try:
-        number = float(str(score.value))
-    except ValueError:
-        return None
-    return int(number) - 1 if number.is_integer() and number >= 1 else None
 
 
 def _hydrated(conn: sqlite3.Connection, source: str, run_id: str) -> bool:

@@ -422,7 +422,7 @@ def test_a_step_without_a_span_is_pushed_with_its_number(desk: Any) -> None:
     (step,) = [s for s in connector.list_scores() if s.name == "first_wrong_step"]
     assert step.span_id is None and step.value == 2
     # Pulled back, the number finds the step again (index 1), the same one the desk marked.
-    from store.sync import pull_scores
+    from review.pulled import pull_scores
 
     conn.execute("UPDATE grades SET first_wrong_step = NULL, updated_at = '2000-01-01T00:00:00Z'")
     pull_scores(conn, connector, lambda rid, v: set(REQUIRED))
@@ -442,7 +442,7 @@ def test_grades_without_a_mark_push_as_before(desk: Any) -> None:
 def test_a_pulled_grade_keeps_its_first_wrong_step(desk: Any) -> None:
     """Pushed, then pulled back (the store is the truth once pushed): the mark comes back as
     the grade's step, never as a criterion value."""
-    from store.sync import pull_scores
+    from review.pulled import pull_scores
 
     conn, setup, connector, runs = desk
     rubric, run = setup.rubric, runs[4]

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from review import grading
+from review.pulled import pull
 from review.rubric import Rubric
 from store.connectors.base import Connector, ConnectorError
 from store.connectors.langfuse import LangfuseConnector, decode_cursor, encode_cursor
@@ -23,7 +24,6 @@ from store.db import connect
 from store.identity import score_id
 from store.models import RunSummary, Score, ScoreMetadata
 from store.outbox import push
-from store.sync import pull
 from store.timestamps import canonical
 from tests.helpers import REQUIRED, rubric_file, scalar
 from tests.openapi_subset import problems

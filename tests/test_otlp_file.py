@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from review.pulled import pull
 from review.session import load_setup
 from store.connectors import ConnectorError, make_connector
 from store.connectors.base import Connector
@@ -22,7 +23,6 @@ from store.db import connect
 from store.identity import score_id
 from store.models import Score, ScoreMetadata, Step, StepError, Tokens
 from store.plugins import STORES
-from store.sync import pull
 from store.workspace import Workspace
 from tests.conftest import HOSTILE, INVALID_UTF8
 

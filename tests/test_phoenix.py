@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from review.pulled import pull
 from review.session import ReviewSetup, load_setup
 from store.connectors.base import Connector, ConnectorError
 from store.connectors.phoenix import ATTEMPTS, PhoenixConnector, lookup
@@ -23,7 +24,7 @@ from store.db import connect
 from store.identity import score_id
 from store.models import Score
 from store.outbox import enqueue, push
-from store.sync import pull, run_pk
+from store.sync import run_pk
 from store.timestamps import canonical, instant_or_none, now_iso
 from store.workspace import Workspace
 from tests.conftest import PhoenixServer

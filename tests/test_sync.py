@@ -13,13 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from review import grading
+from review.pulled import pull
 from review.sampling import assign_reviewers, in_sample
 from review.session import ReviewSetup, sync
 from store.connectors import make_connector
 from store.connectors.file import FileConnector
 from store.identity import score_id
 from store.models import RunPage
-from store.sync import now_iso, pull
+from store.sync import now_iso
 from tests.helpers import (
     config_toml,
     make_workspace,

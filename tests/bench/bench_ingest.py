@@ -88,9 +88,9 @@ def _workspace(tmp: Path, store: Path) -> Path:
 
 def sync_once(store: Path) -> tuple[float, int, int]:
     """Seconds for one full pull into a fresh database; runs listed and hydrated."""
+    from review.pulled import pull
     from review.session import load_setup
     from store.connectors.file import FileConnector
-    from store.sync import pull
     from store.workspace import load_workspace
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -244,8 +244,8 @@ def _connector(url: str, transport: Counting) -> Any:
 
 def sync_once(url: str, db: Path, rate: float) -> dict[str, Any]:
     """A first sync into a fresh database at ``rate``; its figures."""
+    from review.pulled import pull
     from store.db import connect
-    from store.sync import pull
 
     conn = connect(db)
     counting = Counting()
@@ -276,8 +276,8 @@ def push_grades(
     (``batch`` grades a request; None: the connector's own ``push_batch``), read them back.
 
     ``deletes``: each outbox row as the desk writes it, naming its run and the score of the
-    rubric's optional criterion left unset to delete (never pushed, so there is nothing to find:
-    the cost is Phoenix looking)."""
+    rubric's optional criterion left unset to delete (never pushed: the store does not hold it,
+    so since ``held_scores`` no delete is sent; before, the cost was Phoenix looking)."""
     from store.db import connect
     from store.identity import score_id
     from store.outbox import enqueue, push
