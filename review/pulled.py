@@ -32,7 +32,7 @@ from store.sync import MAX_VALUE_CHARS, run_pk
 from store.timestamps import canonical, instant_or_none
 
 if TYPE_CHECKING:
-    from store.connectors.base import Connector
+    from store.connectors.base import StoreConnector as Connector
     from store.models import Score
     from store.sync import PullReport, SamplePlan
 

@@ -21,6 +21,7 @@ import jsonschema
 import pytest
 
 from review import grading
+from review.pulled import pull
 from review.rubric import Rubric
 from store.connectors.base import ConnectorError
 from store.connectors.langsmith import (
@@ -33,7 +34,6 @@ from store.db import connect
 from store.identity import FIRST_WRONG_STEP, score_id
 from store.models import RunSummary, Score, ScoreMetadata
 from store.outbox import push
-from store.sync import pull
 from tests.helpers import REQUIRED, rubric_file, scalar
 from tests.servers import TransportServer
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from review.pulled import pull
 from review.session import ReviewSetup, load_setup
 from store.connectors.base import Connector, ConnectorError
 from store.connectors.mlflow import MlflowConnector, assessment_id
@@ -22,7 +23,7 @@ from store.db import connect
 from store.identity import ADJUDICATED, score_id
 from store.models import Score
 from store.outbox import enqueue, push
-from store.sync import pull, run_pk
+from store.sync import run_pk
 from store.timestamps import now_iso
 from store.workspace import Workspace
 from tests.conftest import MlflowServer

@@ -19,13 +19,14 @@ from typing import Any
 import httpx
 import pytest
 
+from review.pulled import pull
 from review.session import load_setup
 from store.connectors.base import ConnectorError
 from store.connectors.mlflow import SEARCH_PATH, MlflowConnector, assessment_id
 from store.db import connect
 from store.models import Score
 from store.outbox import enqueue, push
-from store.sync import pull, run_pk
+from store.sync import run_pk
 from store.timestamps import now_iso
 from store.workspace import Workspace
 from tests.conftest import MlflowServer, _server_missing

@@ -172,8 +172,8 @@ def _connector(url: str, transport: Counting) -> Any:
 
 def sync_once(url: str, db: Path, rate: float) -> dict[str, Any]:
     """A first sync into a fresh database at ``rate``; its figures."""
+    from review.pulled import pull
     from store.db import connect
-    from store.sync import pull
 
     conn = connect(db)
     counting = Counting()
