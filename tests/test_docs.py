@@ -118,15 +118,6 @@ def test_the_documented_scores_file_format_is_what_the_stores_write(tmp_path: Pa
     assert "exports/.traces.scores.lock" in readme
 
 
-#: Rows added ahead of modules other branches bring (issue 15); the lead empties this list when
-#: they are merged. A name here may be absent from the tree; one present is checked as usual.
-NOT_YET_MERGED = {
-    "store/jsonapi.py",
-    "store/plugins.py",
-    "store/connectors/mlflow.py",
-    "store/connectors/langsmith.py",
-    "store/span_dialects.py",
-}
 ROOMS = ("store", "review", "runbooks", "tui")
 
 
@@ -148,7 +139,7 @@ def test_the_map_names_every_module_and_only_modules_that_exist() -> None:
     assert len(named) == len(set(named)), "a module has two rows"
     missing = [m for m in modules if m not in named]
     assert not missing, f"docs/architecture.md 'Where it lives' lacks {missing}"
-    stale = [m for m in named if m not in modules and m not in NOT_YET_MERGED]
+    stale = [m for m in named if m not in modules]
     assert not stale, f"docs/architecture.md 'Where it lives' names missing modules {stale}"
     assert all(m.startswith(tuple(f"{room}/" for room in ROOMS)) for m in named)
 
