@@ -126,6 +126,23 @@ def criterion_title(c: dict[str, Any]) -> str:
     return str(c["criterion"])
 
 
+def window_text(report: dict[str, Any]) -> str | None:
+    """``Agreement on runs started in 2026-W45 to 2026-W46 (UTC), workflow billing-support``
+    for a report narrowed to some weeks or a workflow; None for one that is not."""
+    window = report.get("window")
+    if not window:
+        return None
+    where = []
+    if window.get("from_week"):
+        span = f"{window['from_week']}"
+        if window["to_week"] != window["from_week"]:
+            span += f" to {window['to_week']}"
+        where.append(f"runs started in {span} (UTC)")
+    if window.get("workflow"):
+        where.append(f"workflow {window['workflow']}")
+    return "Agreement on " + ", ".join(where)
+
+
 def reviewer_rows(report: dict[str, Any]) -> list[list[str]]:
     """The per-reviewer table's rows, as text."""
     rows = []
@@ -263,3 +280,7 @@ def to_csv(report: dict[str, Any]) -> str:
                 ]
             )
     return buf.getvalue()
+
+
+#: The report's file formats, by the name ``--format`` gives them.
+EXPORTS = {"json": to_json, "markdown": to_markdown, "html": to_html, "csv": to_csv}

@@ -144,6 +144,22 @@ def test_every_pinned_file_is_a_case() -> None:
     assert sorted(p.stem for p in GOLDEN.glob("*.txt")) == sorted(CASES)
 
 
+@pytest.mark.parametrize("report", ["weekly", "agreement", "disputes"])
+def test_a_file_that_cannot_be_written_is_named_as_given(
+    report: str, workspace: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Every report writes -o FILE the same way: whole or not at all, and an error names FILE
+    (the disputes report named its temporary file, ``.FILE.tmp``, before they shared one path)."""
+    from tests.test_weekly import assert_one_line_error
+
+    ws, _ = workspace
+    target = tmp_path / "missing" / "report.txt"
+    extra = {"weekly": W46, "agreement": ("--resamples", "0"), "disputes": ()}[report]
+    done = agentdeck("report", report, "-w", str(ws), *extra, "-o", str(target))
+    assert_one_line_error(done, f"agentdeck: {target}: No such file or directory")
+    assert done.stdout == "" and not target.parent.exists()
+
+
 def main() -> None:
     """Write the pinned files from the commands as they are now."""
     import tempfile
