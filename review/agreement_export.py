@@ -195,6 +195,28 @@ def figure_rows(c: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+#: The figures of a criterion shown on one row per criterion (the app's summary), in report
+#: order, with their short headings.
+SUMMARY_FIGURES = (
+    ("percent_agreement", "% agree"),
+    ("krippendorff_alpha.nominal", "α nominal"),
+    ("krippendorff_alpha.ordinal", "α ordinal"),
+    ("fleiss_kappa", "Fleiss κ"),
+    ("gwet_ac1", "AC1"),
+)
+
+
+def summary_cells(c: dict[str, Any]) -> list[tuple[str, str, int | None, int | None]]:
+    """Each of :data:`SUMMARY_FIGURES` of one criterion as (value, 95 % interval, n compared,
+    undefined resamples), the value and interval written as :func:`figure_rows` writes them."""
+    found = {
+        stat: (number(value), interval(iv), units, bad)
+        for stat, a, _, units, value, iv, bad in figures(c)
+        if not a
+    }
+    return [found[stat] for stat, _ in SUMMARY_FIGURES]
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     """The report as Markdown: a table per criterion, then the reviewers."""
     out = ["# Agreement", ""]

@@ -160,6 +160,78 @@ def test_a_file_that_cannot_be_written_is_named_as_given(
     assert done.stdout == "" and not target.parent.exists()
 
 
+def _plain(renderable: object, width: int) -> str:
+    import os
+
+    from rich.console import Console
+
+    with open(os.devnull, "w") as sink:
+        console = Console(width=width, record=True, color_system=None, file=sink)
+        console.print(renderable)
+        return console.export_text()
+
+
+def _cells_in_order(line: str, cells: list[str]) -> bool:
+    at = 0
+    for cell in cells:
+        at = line.find(cell, at)
+        if at < 0:
+            return False
+        at += len(cell)
+    return True
+
+
+def test_the_app_and_the_command_line_write_the_same_figures(
+    workspace: tuple[Path, Path],
+) -> None:
+    """The Reports area lays out the figures the command line writes: each week's row of the
+    weekly report holds the same cells in the same order (all of them when the terminal is
+    wide, the compact ones when it is not), and each agreement figure the same value and
+    interval."""
+    import sqlite3
+    from datetime import date
+
+    from review.agreement import agreement_report
+    from review.agreement_export import figure_rows
+    from review.ratings import workspace_ratings
+    from review.session import load_setup
+    from review.weekly import weekly_report
+    from review.weekly_export import week_cells
+    from store.workspace import load_workspace
+    from tui.report_output import weekly_table
+    from tui.reports import views
+
+    ws, _ = workspace
+    rubric = load_setup(load_workspace(ws)).rubric
+    conn = sqlite3.connect(ws / ".agentdeck" / "agentdeck.db")
+    report = weekly_report(conn, rubric, weeks=4, week=date(2026, 11, 9))
+    ratings = workspace_ratings(conn)
+    conn.close()
+    command_line = weekly_table(report).splitlines()
+    for wf in report.workflows:
+        wide = _plain(views.weeks_table(wf, 200), 200).splitlines()
+        narrow = _plain(views.weeks_table(wf, 80), 80).splitlines()
+        assert "task success [95 % CI]" in wide[0] and "success" in narrow[0]
+        for w in wf.weeks:
+            cells = week_cells(w)
+            assert any(_cells_in_order(line, cells) for line in command_line), cells
+            assert any(_cells_in_order(line, cells) for line in wide), (cells, wide)
+            short = week_cells(w, compact=True)
+            assert any(_cells_in_order(line, short) for line in narrow), (short, narrow)
+            assert max(len(line) for line in narrow) <= 80
+    data = agreement_report(ratings, resamples=100, seed=0)
+    shown = _plain(views.agreement_table(data, 200), 200)
+    for c in data["criteria"]:
+        rows = {row[0]: row for row in figure_rows(c)}
+        lines = shown.splitlines()
+        at = next(i for i, x in enumerate(lines) if x.startswith(c["criterion"] + " "))
+        stats = ("percent_agreement", "krippendorff_alpha.nominal", "gwet_ac1")
+        assert _cells_in_order(lines[at], [rows[s][3] for s in stats]), (lines[at], rows)
+        # The intervals on the line under the values.
+        intervals = [rows[s][4] for s in stats if rows[s][4]]
+        assert _cells_in_order(lines[at + 1], intervals), (lines[at + 1], rows)
+
+
 def main() -> None:
     """Write the pinned files from the commands as they are now."""
     import tempfile
