@@ -126,6 +126,23 @@ def criterion_title(c: dict[str, Any]) -> str:
     return str(c["criterion"])
 
 
+def window_text(report: dict[str, Any]) -> str | None:
+    """``Agreement on runs started in 2026-W45 to 2026-W46 (UTC), workflow billing-support``
+    for a report narrowed to some weeks or a workflow; None for one that is not."""
+    window = report.get("window")
+    if not window:
+        return None
+    where = []
+    if window.get("from_week"):
+        span = f"{window['from_week']}"
+        if window["to_week"] != window["from_week"]:
+            span += f" to {window['to_week']}"
+        where.append(f"runs started in {span} (UTC)")
+    if window.get("workflow"):
+        where.append(f"workflow {window['workflow']}")
+    return "Agreement on " + ", ".join(where)
+
+
 def reviewer_rows(report: dict[str, Any]) -> list[list[str]]:
     """The per-reviewer table's rows, as text."""
     rows = []
@@ -176,6 +193,28 @@ def figure_rows(c: dict[str, Any]) -> list[list[str]]:
             ]
         )
     return rows
+
+
+#: The figures of a criterion shown on one row per criterion (the app's summary), in report
+#: order, with their short headings.
+SUMMARY_FIGURES = (
+    ("percent_agreement", "% agree"),
+    ("krippendorff_alpha.nominal", "α nominal"),
+    ("krippendorff_alpha.ordinal", "α ordinal"),
+    ("fleiss_kappa", "Fleiss κ"),
+    ("gwet_ac1", "AC1"),
+)
+
+
+def summary_cells(c: dict[str, Any]) -> list[tuple[str, str, int | None, int | None]]:
+    """Each of :data:`SUMMARY_FIGURES` of one criterion as (value, 95 % interval, n compared,
+    undefined resamples), the value and interval written as :func:`figure_rows` writes them."""
+    found = {
+        stat: (number(value), interval(iv), units, bad)
+        for stat, a, _, units, value, iv, bad in figures(c)
+        if not a
+    }
+    return [found[stat] for stat, _ in SUMMARY_FIGURES]
 
 
 def to_markdown(report: dict[str, Any]) -> str:
@@ -263,3 +302,7 @@ def to_csv(report: dict[str, Any]) -> str:
                 ]
             )
     return buf.getvalue()
+
+
+#: The report's file formats, by the name ``--format`` gives them.
+EXPORTS = {"json": to_json, "markdown": to_markdown, "html": to_html, "csv": to_csv}

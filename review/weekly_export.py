@@ -1,4 +1,7 @@
-"""The weekly report as JSON, CSV, Markdown and HTML (review/weekly.py computes it).
+"""The weekly report's figures as text, and the report as JSON, CSV, Markdown and HTML
+(review/weekly.py computes it). Each figure is written by one function here (a rate with its
+interval, a change, a coverage, a cost, a budget, agreement): the exports, the command line's
+table and the app's Reports area all show it through that function.
 
 Workflow names and every other text come from runs and cards other people wrote: HTML escapes
 each one, Markdown escapes the characters that would make a table or a link of them, and CSV
@@ -143,14 +146,21 @@ def _agreement_cells(w: Any) -> list[object]:
     return [a.criterion, a.level, a.alpha, a.compared, str(a.too_few).lower()]
 
 
-def agreement_text(w: Any) -> str:
-    """``α 0.74 (n 12)``; ``α 0.00 (n 3, too few)``; ``–`` when no run was graded twice."""
+def agreement_parts(w: Any) -> tuple[str, str] | None:
+    """A week's agreement as (value, its n): ``("α 0.74", "(n 12)")``, ``("α 0.00", "(n 3,
+    too few)")``; None when no run was graded twice."""
     a = w.agreement
     if a is None or a.compared == 0:
-        return "–"
+        return None
     value = "–" if a.alpha is None else f"{a.alpha:.2f}"
     few = ", too few" if a.too_few else ""
-    return f"α {value} (n {a.compared}{few})"
+    return f"α {value}", f"(n {a.compared}{few})"
+
+
+def agreement_text(w: Any) -> str:
+    """``α 0.74 (n 12)``; ``α 0.00 (n 3, too few)``; ``–`` when no run was graded twice."""
+    parts = agreement_parts(w)
+    return "–" if parts is None else " ".join(parts)
 
 
 def _rate_cells(rate: Rate) -> list[object]:
@@ -168,13 +178,22 @@ def pct(value: float | None, digits: int = 0) -> str:
     return "–" if value is None else f"{value * 100:.{digits}f} %"
 
 
+def rate_parts(rate: Rate) -> tuple[str, str, str] | None:
+    """A rate as (value, 95 % interval, counts): ``("31 %", "[26–37]", "(81/263)")``; None
+    without verdicts. A view may style the parts; :func:`rate_text` joins them."""
+    if rate.rate is None or rate.low is None or rate.high is None:
+        return None
+    return (
+        f"{rate.rate * 100:.0f} %",
+        f"[{rate.low * 100:.0f}–{rate.high * 100:.0f}]",
+        f"({rate.k}/{rate.n})",
+    )
+
+
 def rate_text(rate: Rate) -> str:
     """``31 % [26–37] (81/263)``; ``–`` without verdicts."""
-    if rate.rate is None or rate.low is None or rate.high is None:
-        return "–"
-    return (
-        f"{rate.rate * 100:.0f} % [{rate.low * 100:.0f}–{rate.high * 100:.0f}] ({rate.k}/{rate.n})"
-    )
+    parts = rate_parts(rate)
+    return "–" if parts is None else " ".join(parts)
 
 
 def change_text(change: float | None) -> str:
@@ -202,7 +221,9 @@ def budget_text(wf: WorkflowReport) -> str:
     return f"{money(b.spent_usd)} of {money(b.monthly_usd)} ({pct(b.used)}) in {b.month}{alert}"
 
 
-_WEEK_HEAD = (
+#: The week-by-week table's columns (:func:`week_cells`), as the exports and the command line's
+#: table head them.
+WEEK_HEADERS = (
     "week",
     "runs",
     "task success [95 % CI]",
@@ -214,9 +235,39 @@ _WEEK_HEAD = (
     "cost/run",
     "agreement (n)",
 )
+#: The same columns headed for a narrow terminal (:func:`week_cells` with ``compact``).
+WEEK_HEADERS_COMPACT = (
+    "week",
+    "runs",
+    "success",
+    "interv",
+    "cover",
+    "tied",
+    "flag",
+    "incid",
+    "$/run",
+    "α",
+)
 
 
-def _week_cells(w: Any) -> list[str]:
+def week_cells(w: Any, *, compact: bool = False) -> list[str]:
+    """One week of a workflow as the table's cells, in :data:`WEEK_HEADERS` order; ``compact``:
+    the week without its year, rates and coverage without their intervals and counts, agreement
+    without its n (for a narrow terminal, under :data:`WEEK_HEADERS_COMPACT`)."""
+    if compact:
+        agreement = agreement_parts(w)
+        return [
+            w.week[-3:],
+            str(w.runs),
+            pct(w.task_success.rate),
+            pct(w.intervention.rate),
+            pct(w.coverage),
+            str(w.tied),
+            str(w.flagged),
+            str(w.incidents),
+            money(w.cost_per_run, fine=True),
+            "–" if agreement is None else agreement[0].removeprefix("α "),
+        ]
     return [
         w.week,
         str(w.runs),
@@ -229,6 +280,17 @@ def _week_cells(w: Any) -> list[str]:
         money(w.cost_per_run, fine=True),
         agreement_text(w),
     ]
+
+
+def trend_line(wf: WorkflowReport) -> str:
+    """``task success  █▇▃ −48 pts   intervention  ▃▃▇ +46 pts   budget: …``: both rates' trends
+    on one 0–100 % scale with the change against the previous week, then the budget."""
+    return (
+        f"task success {sparkline(wf.series('task_success'))} "
+        f"{change_text(wf.change('task_success'))}   intervention "
+        f"{sparkline(wf.series('intervention'))} "
+        f"{change_text(wf.change('intervention'))}   budget: {budget_text(wf)}"
+    )
 
 
 def to_markdown(report: WeeklyReport) -> str:
@@ -245,10 +307,10 @@ def to_markdown(report: WeeklyReport) -> str:
         lines += ["No runs, grades or budgets in these weeks.", ""]
     for wf in report.workflows:
         lines += [f"## {md(wf.workflow)}", ""]
-        lines.append("| " + " | ".join(_WEEK_HEAD) + " |")
-        lines.append("|" + "|".join("---" for _ in _WEEK_HEAD) + "|")
+        lines.append("| " + " | ".join(WEEK_HEADERS) + " |")
+        lines.append("|" + "|".join("---" for _ in WEEK_HEADERS) + "|")
         for w in wf.weeks:
-            lines.append("| " + " | ".join(_week_cells(w)) + " |")
+            lines.append("| " + " | ".join(week_cells(w)) + " |")
         lines += [
             "",
             f"- Task success trend: `{sparkline(wf.series('task_success'))}` "
@@ -282,10 +344,10 @@ def to_html(report: WeeklyReport) -> str:
     for wf in report.workflows:
         parts.append(f"<h2>{e(wf.workflow)}</h2>")
         parts.append("<table><thead><tr>")
-        parts += [f"<th>{e(h)}</th>" for h in _WEEK_HEAD]
+        parts += [f"<th>{e(h)}</th>" for h in WEEK_HEADERS]
         parts.append("</tr></thead><tbody>")
         for w in wf.weeks:
-            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _week_cells(w)) + "</tr>")
+            parts.append("<tr>" + "".join(f"<td>{e(c)}</td>" for c in week_cells(w)) + "</tr>")
         parts.append("</tbody></table>")
         alert = ' class="alert"' if wf.budget.alert is not None else ""
         parts.append(
@@ -299,3 +361,7 @@ def to_html(report: WeeklyReport) -> str:
         )
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+#: The report's file formats, by the name ``--format`` gives them.
+EXPORTS = {"json": to_json, "markdown": to_markdown, "html": to_html, "csv": to_csv}

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from review.adjudication import disputed
 from review.session import load_setup
+from review.weekly_export import agreement_text
 from store.workspace import Workspace
 from tui.app import make_app
 from tui.screens.reports import ReportsScreen
@@ -75,9 +76,10 @@ async def test_the_weekly_view_shows_each_workflow_of_the_report(demo_workspace:
         assert [t.split()[0] for t in titles] == names
         trends = [plain(s.content) for s in screen.query(".trend")]
         assert len(trends) == len(names)
-        # On one 0–100 % scale: billing-support's success 91%, 79%, 31% in W44–W46.
+        # On one 0–100 % scale: billing-support's success 91 %, 79 %, 31 % in W44–W46, written
+        # as the command line writes them.
         first = trends[0].splitlines()[0]
-        assert first.startswith("success") and " 91%   79%   31%     —" in first
+        assert first.startswith("success") and "  91 %  79 %  31 %     –" in first
         # The last week with runs is the report's week (the demo ends before today).
         assert "the last week with runs" in text_of(app, "#weekly-head")
 
@@ -91,18 +93,20 @@ async def test_the_weekly_view_shows_agreement_per_week_with_its_n(
         assert screen.weekly is not None
         trends = [plain(s.content) for s in screen.query(".trend")]
         for wf, trend in zip(screen.weekly.workflows, trends, strict=True):
-            line = next(x for x in trend.splitlines() if x.startswith("agreement α"))
+            line = next(x for x in trend.splitlines() if x.startswith("agreement"))
             shown = [w for w in wf.weeks if w.agreement is not None and w.agreement.compared]
             for w in shown:
                 a = w.agreement
                 assert a is not None
                 few = ", too few" if a.compared < 10 else ""
-                alpha = "—" if a.alpha is None else f"{a.alpha:.2f}"
-                assert f"{w.week[-3:]} {alpha} (n {a.compared}{few})" in line, line
+                alpha = "–" if a.alpha is None else f"{a.alpha:.2f}"
+                assert f"{w.week[-3:]} α {alpha} (n {a.compared}{few})" in line, line
+                # The command line's text for the same figure.
+                assert f"{w.week[-3:]} {agreement_text(w)}" in line
             if not shown:
                 assert "no run of these weeks graded by two reviewers" in line
         billing = next(t for t in trends if "success" in t)
-        assert "W45 1.00 (n 3, too few) · W46 0.75 (n 10)" in billing
+        assert "W45 α 1.00 (n 3, too few) · W46 α 0.75 (n 10)" in billing
 
 
 async def test_the_agreement_view_gives_n_too_few_undefined_resamples_and_the_note(
@@ -123,7 +127,7 @@ async def test_the_agreement_view_gives_n_too_few_undefined_resamples_and_the_no
         assert "policy: 90% agreement but alpha -0.04: safe is 95% of the ratings" in shown
         lost = by_name["policy"]["intervals"]["undefined_resamples"]["krippendorff_alpha"]
         assert f"policy: α nominal {lost['nominal']} of 1000 resamples" in shown
-        assert "ana · chen 4 too few 1.00" in shown
+        assert "ana · chen 4 too few 1.000" in shown
         assert "two of three" not in shown
 
 

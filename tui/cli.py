@@ -7,7 +7,6 @@ Exit codes: 0 ok, 1 the command ran and found problems, 2 bad usage or bad input
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import sys
@@ -15,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
+
+from tui.report_output import output_options as report_output_options
 
 if TYPE_CHECKING:
     from runbooks.killswitch import ChannelStatus
@@ -915,6 +916,7 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
     """
     from runbooks.audit import incidents, match_incident, timeline, timeline_markdown
     from store.db import connect
+    from tui.report_output import emit
     from tui.text import counted
 
     ws = _workspace(workspace)
@@ -935,11 +937,11 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
         text = timeline_markdown(data)
     else:
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"{output}: {counted(len(data['entries']), 'entry', 'entries')} of {keys[0]}")
+    emit(
+        text,
+        output,
+        lambda: f"{output}: {counted(len(data['entries']), 'entry', 'entries')} of {keys[0]}",
+    )
     if not data["verified"]:
         click.echo(
             f"the audit trail does NOT verify ({counted(len(data['problems']), 'problem')}); "
@@ -947,19 +949,6 @@ def audit_export(workspace: Path | None, incident: str, fmt: str, output: Path |
             err=True,
         )
         sys.exit(1)
-
-
-def _write_text(text: str, output: Path | None) -> None:
-    """``text`` to standard output, or to ``output`` whole (a temporary file renamed over it, so
-    a reader never sees half a file)."""
-    import os
-
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    tmp = output.with_name(f".{output.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, output)
 
 
 @cli.group("import")
@@ -1019,13 +1008,14 @@ def export_grades_cmd(
     By default the grades typed on this laptop; drafts are never written."""
     from review.exchange import dumps_lines, export_grades
     from store.db import connect
+    from tui.report_output import write_text
 
     ws = _workspace(workspace)
     if not ws.db_path.exists():
         _fail(f"{ws.db_path} does not exist yet: run `agentdeck sync` and grade first")
     conn = connect(ws.db_path)
     records = export_grades(conn, everyone=everyone, reviewers=reviewers)
-    _write_text(dumps_lines(records), output)
+    write_text(dumps_lines(records), output)
     n = len(records)
     if output is not None:
         click.echo(f"{output}: {n} grade{'' if n == 1 else 's'}")
@@ -1078,6 +1068,7 @@ def export_golden_cmd(
     from review.golden import golden_path, golden_set
     from review.session import load_setup
     from store.db import connect
+    from tui.report_output import write_text
 
     if minimum is not None and minimum > maximum:
         _fail(f"--min {minimum} is more than --max {maximum}")
@@ -1098,7 +1089,7 @@ def export_golden_cmd(
     elif str(output) == "-":
         output = None
     chosen = golden_set(conn, setup.rubric, workflow, minimum=minimum, maximum=maximum, seed=seed)
-    _write_text(chosen.jsonl(), output)
+    write_text(chosen.jsonl(), output)
     spread = ", ".join(f"{k} {v}" for k, v in chosen.chosen.items()) or "none"
     available = sum(chosen.available.values())
     click.echo(
@@ -1121,71 +1112,6 @@ def report() -> None:
     """Agreement between reviewers and the weekly report, from the workspace or a ratings file."""
 
 
-def _report_format_option(fn):  # type: ignore[no-untyped-def]
-    """The --format every report takes."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["table", "json", "markdown", "html", "csv"]),
-        default="table",
-        show_default=True,
-    )(fn)
-
-
-def _agreement_table(data: dict[str, object]) -> str:
-    """The agreement report as terminal tables; every name from the data is plain text."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from review.agreement_export import (
-        FIGURE_HEADERS,
-        REVIEWER_HEADERS,
-        criterion_head,
-        criterion_title,
-        figure_rows,
-        reviewer_rows,
-    )
-    from tui.text import safe_text
-
-    buf = io.StringIO()
-    console = Console(file=buf, width=120, force_terminal=False, color_system=None)
-    criteria: list[dict[str, object]] = data["criteria"]  # type: ignore[assignment]
-    if not criteria:
-        console.print(Text("no ratings to compare"))
-    window: dict[str, object] | None = data.get("window")  # type: ignore[assignment]
-    if window:
-        where = []
-        if window.get("from_week"):
-            span = f"{window['from_week']}"
-            if window["to_week"] != window["from_week"]:
-                span += f" to {window['to_week']}"
-            where.append(f"runs started in {span} (UTC)")
-        if window.get("workflow"):
-            where.append(f"workflow {window['workflow']}")
-        console.print(Text(safe_text("Agreement on " + ", ".join(where))))
-    for c in criteria:
-        head = f"{criterion_title(c)}: {criterion_head(c)}"
-        table = Table(title=Text(safe_text(head)), title_justify="left")
-        for i, h in enumerate(FIGURE_HEADERS):
-            table.add_column(h, justify="right" if 2 <= i <= 4 else "left")
-        for row in figure_rows(c):
-            table.add_row(*(Text(safe_text(cell)) for cell in row))
-        console.print(table)
-        for note in c.get("notes") or []:  # type: ignore[attr-defined]
-            console.print(Text(safe_text(f"note: {note}")))
-    if data.get("reviewers"):
-        table = Table(title="Reviewers", title_justify="left")
-        for h in REVIEWER_HEADERS:
-            table.add_column(h)
-        for row in reviewer_rows(data):
-            table.add_row(*(Text(safe_text(cell)) for cell in row))
-        console.print(table)
-    return buf.getvalue()
-
-
 @report.command("agreement")
 @workspace_option
 @click.option(
@@ -1194,8 +1120,7 @@ def _agreement_table(data: dict[str, object]) -> str:
     default=None,
     help="A CSV with the columns unit,rater,value[,criterion] instead of the workspace's grades.",
 )
-@_report_format_option
-@output_option
+@report_output_options
 @click.option(
     "--resamples",
     type=click.IntRange(min=0),
@@ -1239,9 +1164,9 @@ def report_agreement(
     reviewer (runs graded, time per run, leniency, drift); --week/--weeks/--workflow narrow
     them to the runs started in those ISO weeks (UTC) or of that workflow.
     """
-    from review import agreement_export as export
     from review.agreement import agreement_report
     from review.ratings import read_ratings
+    from tui.report_output import emit, render
     from tui.text import counted
 
     reviewers: list[dict[str, object]] | None = None
@@ -1319,28 +1244,19 @@ def report_agreement(
     if reviewers is not None:
         data["grades"] = counts
         data["reviewers"] = reviewers
-    render = {
-        "json": export.to_json,
-        "markdown": export.to_markdown,
-        "html": export.to_html,
-        "csv": export.to_csv,
-        "table": _agreement_table,
-    }[fmt]
-    text = render(data)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        n = len(data["criteria"])
-        click.echo(f"{output}: agreement on {counted(n, 'criterion', 'criteria')}")
+    n = len(data["criteria"])
+    emit(
+        render("agreement", fmt, data),
+        output,
+        lambda: f"{output}: agreement on {counted(n, 'criterion', 'criteria')}",
+    )
 
 
 @report.command("disputes")
 @workspace_option
 @click.option("--workflow", default=None, metavar="W", help="Only this workflow's runs.")
 @click.option("--pending", is_flag=True, help="Only the runs not adjudicated yet.")
-@_report_format_option
-@output_option
+@report_output_options
 @_guarded
 def report_disputes(
     workspace: Path | None, workflow: str | None, pending: bool, fmt: str, output: Path | None
@@ -1349,56 +1265,18 @@ def report_disputes(
     criterion), their grades side by side, and the final grade where one was set (settle them in
     the app's Reports area). A final grade set by one of the run's own reviewers (made before
     the rule that nobody settles a run they graded) is marked "graded it too"."""
-    import csv
-
-    from review.adjudication import disputed, queue_dict, queue_rows
-    from review.export_text import html_table, md, spreadsheet_cell
+    from review.adjudication import disputed, queue_dict
     from review.session import load_setup
     from store.db import connect
-    from tui.text import counted, one_line
+    from tui.report_output import emit, render
+    from tui.text import counted
 
     ws = _workspace(workspace)
     if not ws.db_path.exists():
         _fail(f"no grades yet: {ws.db_path} does not exist; run `agentdeck sync` first")
     setup = load_setup(ws)
     runs = disputed(connect(ws.db_path), setup.rubric, workflow=workflow, pending_only=pending)
-    data = queue_dict(runs, setup.rubric)
-    headers = ["run", "workflow", "reviewer", *data["criteria"], "comment"]
-    rows = queue_rows(data)
-    if fmt == "json":
-        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-    elif fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(headers)
-        writer.writerows([spreadsheet_cell(c) for c in row] for row in rows)
-        text = buf.getvalue()
-    elif fmt == "html":
-        page = [
-            "<!doctype html>",
-            '<html><head><meta charset="utf-8"><title>Disputed runs</title></head><body>',
-            *html_table(headers, rows),
-            "</body></html>",
-        ]
-        text = "\n".join(page) + "\n"
-    elif fmt == "markdown":
-        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in rows]
-        text = "\n".join(lines) + "\n"
-    else:
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(title=f"Disputed overlap runs under {setup.rubric.id} {setup.rubric.version}")
-        for h in headers:
-            table.add_column(h)
-        for row in rows:
-            table.add_row(*(Text(one_line(c, 60)) for c in row))
-        buf = io.StringIO()
-        Console(file=buf, width=160, color_system=None).print(table)
-        text = buf.getvalue()
-    _write_text(text, output)
+    emit(render("disputes", fmt, queue_dict(runs, setup.rubric)), output)
     own = sum(1 for r in runs if r.adjudication and r.adjudication.adjudicator in r.reviewers)
     marked = f"; {own} settled by one of its own reviewers, marked" if own else ""
     click.echo(
@@ -1426,8 +1304,7 @@ def report_disputes(
     help="The report's (last) ISO week, e.g. 2026-W47 (default: the current week, UTC; "
     "with --push the last complete week with grades).",
 )
-@_report_format_option
-@output_option
+@report_output_options
 @click.option(
     "--push",
     is_flag=True,
@@ -1449,7 +1326,6 @@ def report_weekly(
 
     Exit 0 ok; 1 the report was written but the push failed; 2 bad input.
     """
-    from review import weekly_export
     from review.session import load_setup
     from review.weekly import (
         BudgetLimit,
@@ -1460,6 +1336,7 @@ def report_weekly(
     )
     from runbooks.cards import check_cards
     from store.db import connect
+    from tui.report_output import emit, render
     from tui.text import counted, one_line
 
     try:
@@ -1529,22 +1406,11 @@ def report_weekly(
     data = weekly_report(
         conn, setup.rubric, weeks=weeks, week=monday, workflow=workflow, budgets=budgets
     )
-    if fmt == "table":
-        text = _weekly_table(data, to_file=output is not None)
-    else:
-        text = {
-            "json": weekly_export.to_json,
-            "markdown": weekly_export.to_markdown,
-            "html": weekly_export.to_html,
-            "csv": weekly_export.to_csv,
-        }[fmt](data)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(
-            f"{output}: weekly report {data.week}, {counted(len(data.workflows), 'workflow')}"
-        )
+    emit(
+        render("weekly", fmt, data),
+        output,
+        lambda: f"{output}: weekly report {data.week}, {counted(len(data.workflows), 'workflow')}",
+    )
     if problems:
         n = len(problems)
         click.echo(
@@ -1573,45 +1439,6 @@ def report_weekly(
             f"(job {cfg.job}, week label {data.week})",
             err=True,
         )
-
-
-def _weekly_table(data: object, *, to_file: bool) -> str:
-    """The weekly report as rich tables, one per workflow; plain text when written to a file.
-    Workflow names are shown as text, never parsed as markup."""
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from review import weekly_export as ex
-    from review.weekly import WeeklyReport
-
-    assert isinstance(data, WeeklyReport)
-    # Recorded, not printed: the text goes to stdout or the -o file like the other formats.
-    console = Console(
-        record=True, width=160, file=io.StringIO(), force_terminal=False, no_color=to_file
-    )
-    console.print(Text(f"Weekly report {data.week} ({data.weeks[0]} to {data.weeks[-1]}, UTC)"))
-    if not data.workflows:
-        console.print(Text("No runs, grades or budgets in these weeks."))
-    for wf in data.workflows:
-        table = Table(title=Text(wf.workflow), title_justify="left", expand=False)
-        for i, head in enumerate(ex._WEEK_HEAD):
-            table.add_column(head, justify="left" if i == 0 else "right")
-        for w in wf.weeks:
-            table.add_row(*(Text(c) for c in ex._week_cells(w)))
-        console.print(table)
-        console.print(
-            Text(
-                f"  task success {ex.sparkline(wf.series('task_success'))} "
-                f"{ex.change_text(wf.change('task_success'))}   intervention "
-                f"{ex.sparkline(wf.series('intervention'))} "
-                f"{ex.change_text(wf.change('intervention'))}   budget: {ex.budget_text(wf)}"
-            )
-        )
-        for w in wf.weeks:
-            if w.agreement is not None and w.agreement.note:
-                console.print(Text(f"  {w.week} agreement: {w.agreement.note}"))
-    return console.export_text(styles=False)
 
 
 def main() -> None:
