@@ -872,7 +872,7 @@ def test_an_unreachable_store_is_said_as_unreachable() -> None:
 BAD_PAGES = {
     "html": (
         httpx.Response(200, headers={"content-type": "text/html"}, text="<html>Sign in</html>"),
-        "answered an HTML page, not JSON",
+        "the reply is not JSON but text/html",
     ),
     "truncated": (
         httpx.Response(200, text='{"runs": [{"id": "'),
