@@ -149,8 +149,8 @@ class Registry:
                 if key in plugin.config_model.model_fields
             }
             if owners:
-                what = next((f.description for f in owners.values() if f.description), None)
-                about = f" ({what})" if what else ""
+                said = dict.fromkeys(f.description for f in owners.values() if f.description)
+                about = f" ({' or '.join(said)})" if said else ""
                 raise LocatedError(
                     f"`{key}` is a key of {' and '.join(owners)} {self.noun}s{about}, "
                     f"not of a {kind} {self.noun}",

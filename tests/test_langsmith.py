@@ -846,6 +846,13 @@ def test_a_refused_key_names_the_endpoint_and_never_the_key() -> None:
     )
 
 
+def test_a_key_the_server_echoes_is_masked_in_the_line() -> None:
+    echo = httpx.Response(400, json={"detail": f"bad header x-api-key: {KEY}"})
+    with pytest.raises(ConnectorError) as err:
+        connector(always(echo)).list_runs(None, 10)
+    assert KEY not in str(err.value) and "refused the request (400: bad header" in str(err.value)
+
+
 def test_timeouts_and_5xx_are_retried_then_succeed_and_429_waits() -> None:
     fake = FakeLangSmith(FIVE)
     waits: list[float] = []
@@ -872,7 +879,7 @@ def test_an_unreachable_store_is_said_as_unreachable() -> None:
 BAD_PAGES = {
     "html": (
         httpx.Response(200, headers={"content-type": "text/html"}, text="<html>Sign in</html>"),
-        "answered an HTML page, not JSON",
+        "the reply is not JSON but text/html",
     ),
     "truncated": (
         httpx.Response(200, text='{"runs": [{"id": "'),
@@ -1065,6 +1072,19 @@ def test_the_config_model_has_the_documented_defaults() -> None:
         LangsmithStoreConfig.model_validate({"name": "langsmith", "kind": "langsmith"})
     assert LangsmithConnector.login is not None
     assert LangsmithConnector.login.prompt == "LangSmith API key"
+
+
+def test_a_langsmith_store_may_name_a_queue(tmp_path: Path) -> None:
+    from store.workspace import load_workspace
+    from tests.helpers import make_workspace
+
+    root = make_workspace(tmp_path / "ws", [])
+    with (root / "agentdeck.toml").open("a") as fh:
+        fh.write(
+            f'\n[[stores]]\nname = "ls"\nkind = "langsmith"\nproject = "p"\nqueue = "{QUEUE}"\n'
+        )
+    [cfg] = [s for s in load_workspace(root).config.stores if s.name == "ls"]
+    assert isinstance(cfg, LangsmithStoreConfig) and cfg.queue == QUEUE
 
 
 def test_a_langsmith_store_without_a_project_names_the_config_line(tmp_path: Path) -> None:

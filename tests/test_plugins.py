@@ -249,7 +249,8 @@ def test_cards_name_their_backends_model_without_httpx() -> None:
         (
             'name = "px"\nkind = "phoenix"\nurl = "http://h"\nqueue = "q"\n',
             'queue = "q"',
-            "stores.1.queue: `queue` is a key of langfuse stores (a Langfuse annotation queue id)",
+            "stores.1.queue: `queue` is a key of langfuse and langsmith stores "
+            "(a Langfuse annotation queue id or a LangSmith annotation queue id)",
         ),
         # No kind's key at all: pydantic's own word, at its line.
         (

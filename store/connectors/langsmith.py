@@ -40,32 +40,35 @@ id (deleted, then created again), so the store never holds a grade with stale me
 rubric key: an adjudicated grade is pushed as feedback like any other, marked final in its
 metadata (``kind: adjudicated``) under the pseudo-reviewer, as for every store.
 
-**Errors** are one line naming the store, the method and the endpoint, never the key. Timeouts,
-connection errors and 5xx are retried with exponential backoff and jitter; a 429 waits what
-``Retry-After`` asks (seconds or an HTTP date, up to ``max_wait``). A 401 says to run
-``agentdeck login NAME``.
+**Errors** are one line naming the store, the method and the endpoint, never the key. Requests go
+through the shared client (:mod:`store.jsonapi`): timeouts, connection errors and 5xx are retried
+with exponential backoff and jitter; a 429 waits what ``Retry-After`` asks (seconds or an HTTP
+date, up to ``max_wait``). Every write is keyed (feedback on its deterministic id, a queue item's
+status set), so every request may be retried. A 401 says to run ``agentdeck login NAME``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.connectors.base import ConnectorError, Listed, StoreUnreachable
+from store.connectors.base import (
+    ConnectorError,
+    Listed,
+    StoreConfigBase,
+    StoreConnector,
+    StoreUnreachable,
+)
 from store.identity import FIRST_WRONG_STEP
+from store.jsonapi import JsonApi
 from store.models import (
     Incident,
     Run,
@@ -77,11 +80,16 @@ from store.models import (
     StepError,
     Tokens,
 )
-from store.text import clean_excerpt, display_url, json_cut_off
+from store.plugins import LazyModule, Login
+from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
+    import httpx
+
     from store.workspace import Workspace
+else:  # imported on first use: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 DEFAULT_URL = "https://api.smith.langchain.com"
 CURSOR_PREFIX = "ls1."
@@ -116,39 +124,40 @@ FETCH_SELECT = (*LIST_SELECT, "inputs", "outputs")
 
 _Params = dict[str, str | int | bool | list[str]]
 
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check the network, or raise this store's timeout in agentdeck.toml",
+    "connect": "check the store's url in agentdeck.toml and the network",
+    "url": "fix the store's url in agentdeck.toml",
+    "server": "sync again later",
+    "html": "the url must be LangSmith's API (https://api.smith.langchain.com or your own), "
+    "not a proxy's login page or the web app",
+    "json": "check the store's url in agentdeck.toml",
+    "cut": "sync again; if it persists, a proxy is cutting replies short",
+}
 
-@dataclass(frozen=True)
-class Login:
-    """What ``agentdeck login`` asks for a store (``store.plugins.Login`` once it lands)."""
 
-    prompt: str
-    pair: bool = False
-    optional: bool = False
+class LangsmithStoreConfig(StoreConfigBase):
+    """``kind = "langsmith"``: ``project``, the tracing project's name; ``url`` of the API
+    (LangSmith's own by default); ``queue``, an annotation queue whose runs are the sample for
+    this store (in place of the sampling plan); grading a queued run completes its item. The
+    API key is never here: see the keyring."""
 
-
-class LangsmithStoreConfig(BaseModel):
-    """A LangSmith store in ``agentdeck.toml``. The API key is never here: see the keyring."""
-
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: Literal["langsmith"]
-    url: str = DEFAULT_URL
-    #: The tracing project's name.
-    project: str = Field(min_length=1)
-    #: Looked up in each run's ``extra``: ``metadata.workflow`` is the metadata key ``workflow``.
-    workflow_attribute: str = "metadata.workflow"
-    #: An annotation queue id: its runs are the sample (in place of the sampling plan).
-    queue: str | None = None
-    #: Seconds before one request gives up.
-    timeout: float = Field(default=30.0, gt=0)
+    url: str | None = DEFAULT_URL
+    queue: str | None = Field(default=None, description="a LangSmith annotation queue id")
+
+    @model_validator(mode="after")
+    def _needs(self) -> LangsmithStoreConfig:
+        self.required("project", "the LangSmith tracing project's name")
+        return self
 
 
 # -- replies, parsed at the edge ------------------------------------------------------------------
 
 
 class _Reply(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _RunsPage(_Reply):
@@ -257,54 +266,32 @@ def _cost(text: str | None) -> float | None:
         return None
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 def _first(exc: ValidationError) -> str:
     first = exc.errors()[0]
     at = ".".join(str(p) for p in first["loc"]) or "the reply"
     return f"{at}: {first['msg']}"
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+def _query(params: _Params) -> list[tuple[str, str | int | bool]]:
+    """Query pairs, a list value repeating its key (``run=a&run=b``)."""
+    return [
+        (key, item)
+        for key, value in params.items()
+        for item in (value if isinstance(value, list) else [value])
+    ]
 
 
-def _scoped(method: _F) -> _F:
-    """Run a connector operation with one connection pool open for all its requests."""
-
-    @functools.wraps(method)
-    def wrapper(self: LangsmithConnector, *args: Any, **kwargs: Any) -> Any:
-        with self._open():
-            return method(self, *args, **kwargs)
-
-    return cast(_F, wrapper)
-
-
-class LangsmithConnector:
+class LangsmithConnector(StoreConnector):
     """Runs, steps and feedback of one LangSmith tracing project."""
 
-    kind: ClassVar[str] = "langsmith"
-    config_model: ClassVar[type] = LangsmithStoreConfig
+    kind = "langsmith"
+    config_model = LangsmithStoreConfig
     login: ClassVar[Login | None] = Login(prompt="LangSmith API key")
-    list_page: ClassVar[int] = 1000
-    push_batch: ClassVar[int] = 1
-    #: True: with a queue configured, :meth:`sample_ids` chooses the sample (None without one).
-    server_sample: ClassVar[bool] = True
-    deletes: ClassVar[bool] = True
-    reads_others: ClassVar[bool] = True
+    #: With a queue configured, :meth:`sample_ids` chooses the sample; without one it answers
+    #: None and the sampling plan decides.
+    server_sample = True
     #: The published API keeps no adjudicated value: a final grade is feedback marked final.
-    adjudication: ClassVar[bool] = False
+    adjudication = False
 
     def __init__(
         self,
@@ -332,31 +319,38 @@ class LangsmithConnector:
         self.timeout = timeout
         self.queue_id = queue_id
         self.settle = settle
-        self.retries = retries
-        self.backoff = backoff
-        self.max_wait = max_wait
-        self._key = api_key
-        self._transport = transport
         self._now = now or (lambda: datetime.now(UTC))
-        self._sleep = sleep
-        self._rng = rng or random.Random()
-        self._client: httpx.Client | None = None
+        self._api = JsonApi(
+            name,
+            self.endpoint,
+            headers={"x-api-key": api_key},
+            secrets=[api_key],
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            down_error=StoreUnreachable,
+            todo=_TODO,
+            refuse=self._refuse,
+            says=self._says,
+            attempts=retries + 1,
+            backoff=backoff,
+            backoff_cap=float("inf"),
+            retry_after_cap=max_wait,
+            sleep=sleep,
+            rng=rng,
+        )
         self._session: str | None = None
         #: Trace id -> queue item id of the queue's runs (read once per connector).
         self._queued: dict[str, str] | None = None
 
     @classmethod
-    def from_config(cls, workspace: Workspace, cfg: Any) -> LangsmithConnector:
-        """Build from ``agentdeck.toml`` (a :class:`LangsmithStoreConfig`, or the workspace's
-        store entry of kind langsmith); the API key comes from the keyring."""
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> LangsmithConnector:
+        """Build from ``agentdeck.toml``; the API key comes from the keyring."""
         from store.credentials import require_secret
 
+        assert isinstance(cfg, LangsmithStoreConfig)
+        assert cfg.project is not None  # the config refuses a langsmith store without one
         key = require_secret(cfg.name, purpose="the LangSmith API key").strip()
-        if not cfg.project:
-            raise ConnectorError(
-                f"{cfg.name}: no `project` for this LangSmith store in agentdeck.toml "
-                "(the tracing project's name)"
-            )
         return cls(
             cfg.name,
             cfg.url or DEFAULT_URL,
@@ -366,6 +360,10 @@ class LangsmithConnector:
             timeout=cfg.timeout,
             queue_id=cfg.queue,
         )
+
+    def close(self) -> None:
+        """Close the HTTP connections (they open again when used)."""
+        self._api.close()
 
     def __repr__(self) -> str:
         return f"LangsmithConnector({self.name!r}, {self.endpoint!r})"
@@ -404,7 +402,6 @@ class LangsmithConnector:
 
     # -- runs -----------------------------------------------------------------------------------
 
-    @_scoped
     def list_runs(self, cursor: str | None, limit: int) -> RunPage:
         """One page of root runs as run summaries (see the module doc for the cursor)."""
         path = "/api/v1/runs/query"
@@ -509,7 +506,6 @@ class LangsmithConnector:
             latency_ms=_ms(run.start_time, run.end_time),
         )
 
-    @_scoped
     def fetch_runs(self, run_ids: Sequence[str]) -> Listed[Run]:
         """Every run of each trace, as a run with its steps (unknown ids left out; a trace with a
         run that cannot be read is left out whole, and said)."""
@@ -610,7 +606,6 @@ class LangsmithConnector:
 
     # -- annotation queues ----------------------------------------------------------------------
 
-    @_scoped
     def sample_ids(self) -> set[str] | None:
         """The runs to review when the store chooses them: the traces in the annotation queue
         (not archived); None without a queue (the sampling plan decides)."""
@@ -671,7 +666,6 @@ class LangsmithConnector:
     def _metadata(score: Score) -> dict[str, Any]:
         return score.metadata.model_dump(mode="json", exclude_none=True)
 
-    @_scoped
     def push_scores(self, scores: Sequence[Score]) -> None:
         """Create each score as feedback with its deterministic id; one that exists already is
         updated in place (``PATCH``), or replaced under the same id when its reviewer metadata
@@ -700,7 +694,7 @@ class LangsmithConnector:
 
     def _put(self, score: Score, session: str) -> None:
         body = self.feedback_body(score, session)
-        created = self._call("POST", "/api/v1/feedback", json=body, allow=(409,))
+        created = self._api.request("POST", "/api/v1/feedback", json=body, allow=(409,))
         if created.status_code != 409:
             return
         path = f"/api/v1/feedback/{score.id}"
@@ -719,16 +713,14 @@ class LangsmithConnector:
         ours = body["feedback_source"]["metadata"]
         if any(source.get(k) != ours.get(k) for k in ScoreMetadata.model_fields):
             # FeedbackUpdateSchema has no feedback_source: the same id, written again.
-            self._call("DELETE", path, allow=(404,))
-            self._call("POST", "/api/v1/feedback", json=body)
+            self._api.request("DELETE", path, allow=(404,))
+            self._api.request("POST", "/api/v1/feedback", json=body)
 
-    @_scoped
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
         """``DELETE /api/v1/feedback/{id}``; a 404 means it is already gone."""
         for score_id in score_ids:
-            self._call("DELETE", f"/api/v1/feedback/{score_id}", allow=(404,))
+            self._api.request("DELETE", f"/api/v1/feedback/{score_id}", allow=(404,))
 
-    @_scoped
     def list_scores(self, trace_ids: Sequence[str] | None = None) -> Listed[Score]:
         """agentdeck's feedback (its metadata names a reviewer and a rubric with its version)
         on these traces (None: on every trace of the project): the feedback on the traces'
@@ -814,156 +806,27 @@ class LangsmithConnector:
 
     _todo_url = "check the store's url in agentdeck.toml points at LangSmith's API"
 
-    @contextmanager
-    def _open(self) -> Iterator[httpx.Client]:
-        """One connection pool for a whole operation (a listing page, a push, ...), closed at
-        its end; calls made inside an open one share it."""
-        if self._client is not None:
-            yield self._client
-            return
-        self._client = httpx.Client(
-            base_url=self.endpoint,
-            transport=self._transport,
-            timeout=httpx.Timeout(self.timeout),
-            follow_redirects=False,
-            headers={"x-api-key": self._key, "Accept": "application/json"},
-        )
-        try:
-            yield self._client
-        finally:
-            self._client.close()
-            self._client = None
-
     def _json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: _Params | None = None,
-        json: Any = None,
+        self, method: str, path: str, *, params: _Params | None = None, json: Any = None
     ) -> Any:
-        response = self._call(method, path, params=params, json=json)
-        return response.json() if response.content else None
+        """One call through the shared client; its JSON, None for an empty body."""
+        query = _query(params) if params else None
+        return self._api.json(method, path, params=query, json=json, empty=True)
 
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: _Params | None = None,
-        json: Any = None,
-        allow: Sequence[int] = (),
-    ) -> httpx.Response:
-        """One call, retried on timeouts, connection errors, 5xx and 429. A 2xx reply is
-        checked to be JSON (not an HTML page, not cut short); a status in ``allow`` is returned
-        as it is. Anything else is a ConnectorError naming the store and endpoint."""
-        attempt = 0
-        while True:
-            attempt += 1
-            last = attempt > self.retries
-            try:
-                with self._open() as client:
-                    response = client.request(method, path, params=params, json=json)
-            except httpx.TimeoutException:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"no answer within {self.timeout:g} s ({attempt} tries)",
-                        "check the network, or raise this store's timeout in agentdeck.toml",
-                        down=True,
-                    )
-                self._pause(attempt)
-                continue
-            except httpx.HTTPError as exc:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"cannot connect ({self._clean(str(exc), 60) or type(exc).__name__})",
-                        "check the store's url in agentdeck.toml and the network",
-                        down=True,
-                    )
-                self._pause(attempt)
-                continue
-            code = response.status_code
-            if code in allow:
-                return response
-            if code == 429:
-                wait = _retry_after(response)
-                if last or (wait is not None and wait > self.max_wait):
-                    when = f"in {wait:.0f} s" if wait is not None else "in a minute"
-                    self._fail(method, path, f"rate limited ({code})", f"sync again {when}")
-                self._pause(attempt, wait)
-                continue
-            if code >= 500:
-                if last:
-                    self._fail(
-                        method,
-                        path,
-                        f"server error ({self._status(response)}, {attempt} tries)",
-                        "sync again later",
-                    )
-                self._pause(attempt)
-                continue
-            if not 200 <= code < 300:
-                self._refuse(method, path, response)
-            self._check_json(method, path, response)
-            return response
-
-    def _pause(self, attempt: int, wait: float | None = None) -> None:
-        if wait is None:
-            ceiling = self.backoff * 2 ** (attempt - 1)
-            wait = ceiling / 2 + self._rng.uniform(0, ceiling / 2)
-        self._sleep(wait)
-
-    def _check_json(self, method: str, path: str, response: httpx.Response) -> None:
-        kind = response.headers.get("content-type", "").lower()
-        text = response.text
-        if not text.strip():
-            return
-        if "html" in kind or text.lstrip()[:1] == "<":
-            self._fail(
-                method,
-                path,
-                "answered an HTML page, not JSON",
-                "the url must be LangSmith's API (https://api.smith.langchain.com or your "
-                "own), not a proxy's login page or the web app",
-            )
-        try:
-            json.loads(text)
-        except json.JSONDecodeError as exc:
-            if json_cut_off(text, exc):
-                self._fail(
-                    method,
-                    path,
-                    f"the reply ended in the middle of its JSON ({len(response.content)} bytes)",
-                    "sync again; if it persists, a proxy is cutting replies short",
-                )
-            self._fail(
-                method,
-                path,
-                f"answered something that is not JSON: {self._clean(text, 60)!r}",
-                "check the store's url in agentdeck.toml",
-            )
-        except RecursionError:
-            self._fail(method, path, "answered JSON nested too deeply", "check the store's url")
-
-    def _status(self, response: httpx.Response) -> str:
+    def _says(self, response: httpx.Response) -> str:
         try:
             data = response.json()
         except ValueError:
             data = None
         if isinstance(data, dict):
             detail = data.get("detail")
-            said = detail if isinstance(detail, str) else ""
             if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-                said = str(detail[0].get("msg", ""))
-        elif response.text.lstrip()[:1] == "<":
-            said = "an HTML page"
-        else:
-            said = response.text
-        said = self._clean(said, 80)
+                return str(detail[0].get("msg", ""))
+            return detail if isinstance(detail, str) else ""
+        return "an HTML page" if response.text.lstrip()[:1] == "<" else response.text
+
+    def _status(self, response: httpx.Response) -> str:
+        said = self._api.clean(self._says(response))
         return f"{response.status_code}: {said}" if said else str(response.status_code)
 
     def _refuse(self, method: str, path: str, response: httpx.Response) -> NoReturn:
@@ -984,7 +847,7 @@ class LangsmithConnector:
                 "use a key of the workspace that holds this project",
             )
         if 300 <= code < 400:
-            target = self._clean(display_url(response.headers.get("location", "")), 60)
+            target = self._api.clean(display_url(response.headers.get("location", "")), 60)
             self._fail(
                 method,
                 path,
@@ -996,14 +859,10 @@ class LangsmithConnector:
         self._fail(method, path, f"refused the request ({status})", "check the store's settings")
 
     def _clean(self, text: str, limit: int) -> str:
-        return clean_excerpt(text, secrets=[self._key], limit=limit)
+        return self._api.clean(text, limit)
 
-    def _fail(
-        self, method: str, path: str, what: str, todo: str, *, down: bool = False
-    ) -> NoReturn:
-        where = f"{self.name} {method} {display_url(self.endpoint + path)}"
-        kind = StoreUnreachable if down else ConnectorError
-        raise kind(f"{where}: {what}; {todo}") from None
+    def _fail(self, method: str, path: str, what: str, todo: str) -> NoReturn:
+        self._api.fail(method, path, what, todo)
 
 
 PLUGIN = LangsmithConnector
