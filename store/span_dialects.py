@@ -264,6 +264,35 @@ def innermost(parents: Mapping[str, str], metered: Iterable[str]) -> set[str]:
     return metered - outer
 
 
+def lookup(attributes: Mapping[str, Any], dotted: str) -> Any:
+    """The attribute ``dotted`` names, flattened (``a.b``), nested, or inside a JSON string.
+
+    ``metadata.workflow`` finds ``{"metadata.workflow": x}``, ``{"metadata": {"workflow": x}}``
+    and ``{"metadata": "{\\"workflow\\": x}"}`` (OpenInference's JSON-string metadata).
+    """
+    if dotted in attributes:
+        return attributes[dotted]
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        head = ".".join(parts[:cut])
+        if head not in attributes:
+            continue
+        value: Any = attributes[head]
+        for part in parts[cut:]:
+            if isinstance(value, str):
+                try:
+                    value = json.loads(value)
+                except ValueError:
+                    return None
+            if not isinstance(value, dict) or part not in value:
+                value = None
+                break
+            value = value[part]
+        if value is not None:
+            return value
+    return None
+
+
 def flatten(attributes: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested attributes (Phoenix lists ``{"llm": {"token_count": {"prompt": 5}}}``) as the
     dotted keys OTLP carries (``llm.token_count.prompt``); lists of mappings get their index

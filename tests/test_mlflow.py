@@ -489,7 +489,7 @@ EXPERIMENT = Reply(200, b'{"experiment": {"experiment_id": "7", "name": "x"}}')
         ),
         (
             Reply(200, b'{"traces": [{"trace_id": "tr-1"', "application/json"),
-            "the reply is not valid JSON",
+            "the reply ended in the middle of its JSON",
         ),
         (
             Reply(200, b'{"runs": []}', "application/json"),
@@ -645,8 +645,10 @@ def test_an_mlflow_store_needs_its_experiment(tmp_path: Path) -> None:
     )
     with pytest.raises(DocumentError) as caught:
         load_workspace(root)
-    assert "an mlflow store needs `experiment`" in str(caught.value)
-    assert str(cfg) in str(caught.value)
+    assert "store 'ml' needs `experiment`" in str(caught.value)
+    # The line of the table that lacks it (the last [[stores]] appended above).
+    table = cfg.read_text().splitlines().index('name = "ml"')
+    assert str(caught.value).startswith(f"{cfg}:{table}: ")
 
 
 def test_sync_names_an_experiment_that_does_not_exist_in_one_line_and_exits_2(

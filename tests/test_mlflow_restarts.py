@@ -247,14 +247,14 @@ def test_a_sync_cut_by_a_stopped_server_resumes_from_its_cursor_after_restart(
     wire = Tripwire(listing)
     asked: list[dict[str, Any]] = []
     resumed = _connector(mlflow_up, experiment, wire)
-    real = resumed._call
+    real = resumed._api.request
 
     def call(method: str, path: str, **kw: Any) -> httpx.Response:
         if path == SEARCH_PATH:
             asked.append(kw["json"])
         return real(method, path, **kw)
 
-    resumed._call = call  # type: ignore[method-assign]
+    resumed._api.request = call  # type: ignore[method-assign]
     report = pull(conn, resumed, plan, page_size=5)
     assert report.problems == []
     # It resumed on the saved page of the saved window: the second page first.

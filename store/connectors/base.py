@@ -8,7 +8,7 @@ crash updates the same remote score and never makes a second one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -134,6 +134,17 @@ class Connector(Protocol):
         """Delete these scores if present (idempotent). ``trace_ids``: the runs they are on,
         for a store that finds scores only through their runs (Phoenix); others ignore it."""
         ...
+
+
+def batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    """``items`` in lists of at most ``size`` (ids per request), in order."""
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def value_type(value: int | float | str) -> str:
+    """The type a grade's value was pushed as (kept beside it where a server loses it)."""
+    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
 
 
 class StoreConfigBase(BaseModel):

@@ -8,8 +8,9 @@ Its summary comes from the trace info, its steps from the trace's spans other th
 start order (``GET /api/3.0/mlflow/traces/batchGet``, the batch form of ``traces/get``: the same
 trace with its spans, for up to :data:`FETCH_BATCH` traces a request). A step's kind is
 ``mlflow.spanType``, its arguments and result ``mlflow.spanInputs``/``mlflow.spanOutputs``,
-its tokens ``mlflow.chat.tokenUsage``; spans that carry other instrumentations' attributes
-(OpenInference, OpenTelemetry GenAI) are read through the OTLP file reader's mapping. The
+its tokens ``mlflow.chat.tokenUsage``; MLflow keeps every attribute value JSON-encoded, so
+values are decoded first, and what MLflow's own keys do not say is read through the shared span
+mapping (:func:`store.span_dialects.read_span`: OpenInference, OpenTelemetry GenAI, ...). The
 workflow is ``workflow_attribute`` looked up in the trace's metadata (``metadata.workflow`` is
 the metadata key ``workflow``, or the key spelt whole), then its tags, then the root span's
 attributes; the listing has no spans, so a workflow kept only on the root span is known once
@@ -46,9 +47,9 @@ disputed one: a final grade pushed from here overrides one reviewer's assessment
 criterion, and an override made in MLflow's own UI on an agentdeck assessment is read as the
 run's final value of that criterion.
 
-**Errors.** Every request goes through :meth:`MlflowConnector._call`: timeouts, connection
-errors, 5xx and 429 are retried with backoff and jitter; what still fails is one line naming the
-store, the method and the endpoint, and what to do (never the token).
+**Errors.** Every request goes through the shared client (:class:`store.jsonapi.JsonApi`):
+timeouts, connection errors, 5xx and 429 are retried with backoff and jitter; what still fails
+is one line naming the store, the method and the endpoint, and what to do (never the token).
 """
 
 from __future__ import annotations
@@ -62,13 +63,20 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-import httpx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from store.connectors.base import ConnectorError, Listed, StoreUnreachable
-from store.connectors.otlp_file import MAX_VALUE_CHARS, _attributes, _Event, _KeyValue, _SpanData
-from store.connectors.phoenix import _batches, _value_type, lookup
+from store.connectors.base import (
+    ConnectorError,
+    Listed,
+    StoreConfigBase,
+    StoreConnector,
+    StoreUnreachable,
+    batches,
+    value_type,
+)
+from store.connectors.otlp_file import MAX_VALUE_CHARS, KeyValue, SpanEvent, attribute_values
 from store.identity import ADJUDICATED, NAMESPACE, score_id
+from store.jsonapi import JsonApi
 from store.models import (
     Incident,
     Run,
@@ -77,14 +85,20 @@ from store.models import (
     Score,
     ScoreMetadata,
     Step,
+    StepError,
     Tokens,
 )
-from store.plugins import Login
+from store.plugins import LazyModule, Login
+from store.span_dialects import lookup, read_span
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
 if TYPE_CHECKING:
-    from store.workspace import StoreConfig, Workspace
+    import httpx
+
+    from store.workspace import Workspace
+else:  # imported on first request: reading the config does not need it
+    httpx = LazyModule("httpx")
 
 EXPERIMENT_PATH = "/api/2.0/mlflow/experiments/get-by-name"
 SEARCH_PATH = "/api/3.0/mlflow/traces/search"
@@ -121,24 +135,34 @@ SPAN_KINDS = {
 }
 
 
-class MlflowStoreConfig(BaseModel):
-    """``[[stores]]`` of kind ``mlflow``: the tracking server and the experiment's name."""
+#: What to do, per kind of failure (the shared client words the rest).
+_TODO = {
+    "timeout": "check that MLflow is up, or raise `timeout` in agentdeck.toml",
+    "connect": "check that the MLflow tracking server is running and `url` in agentdeck.toml",
+    "server": "MLflow is failing; the next sync retries",
+    "status": "check `url` and `experiment` in agentdeck.toml (MLflow 3.18 or later)",
+    "html": "check that `url` is the MLflow tracking server, not a web page or a login proxy",
+    "json": "check that `url` is the MLflow tracking server",
+}
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
-    kind: Literal["mlflow"] = "mlflow"
-    url: str = Field(min_length=1)
-    #: The MLflow experiment's name (not its id).
-    experiment: str = Field(min_length=1)
-    #: Looked up in the trace's metadata, then its tags, then the root span's attributes.
-    workflow_attribute: str = "metadata.workflow"
-    #: Seconds before one request gives up.
-    timeout: float = Field(default=30.0, gt=0)
+class MlflowStoreConfig(StoreConfigBase):
+    """``kind = "mlflow"``: ``url`` of the tracking server, ``experiment`` its name (not its
+    id); ``workflow_attribute`` is looked up in the trace's metadata, then its tags, then the
+    root span's attributes."""
+
+    kind: Literal["mlflow"]
+    experiment: str | None = Field(default=None, description="the MLflow experiment's name")
+
+    @model_validator(mode="after")
+    def _needs(self) -> MlflowStoreConfig:
+        self.required("url", "the MLflow tracking server's base URL")
+        self.required("experiment", "the MLflow experiment's name, not its id")
+        return self
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class _Source(_Model):
@@ -196,8 +220,8 @@ class MlflowSpan(_Model):
     name: str = ""
     start_time_unix_nano: int | None = None
     end_time_unix_nano: int | None = None
-    attributes: list[_KeyValue] = Field(default_factory=list)
-    events: list[_Event] = Field(default_factory=list)
+    attributes: list[KeyValue] = Field(default_factory=list)
+    events: list[SpanEvent] = Field(default_factory=list)
     status: _Status | None = None
 
 
@@ -238,12 +262,18 @@ def _duration_ms(text: str | None) -> int | None:
 
 
 def _loads(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("{", "[", '"'):
+    """An attribute value as MLflow meant it (it JSON-encodes each one); text that is not JSON
+    (another instrumentation's, or cut short) stays as it is."""
+    if isinstance(value, str):
         try:
             return json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return value
     return value
+
+
+def _decoded(kvs: list[KeyValue]) -> dict[str, Any]:
+    return {k: _loads(v) for k, v in attribute_values(kvs, MAX_VALUE_CHARS).items()}
 
 
 def _usage(value: Any) -> Tokens | None:
@@ -258,18 +288,15 @@ def _usage(value: Any) -> Tokens | None:
         return None
 
 
-class MlflowConnector:
-    """Runs and grades of one MLflow experiment (implements :class:`Connector`)."""
+class MlflowConnector(StoreConnector):
+    """Runs and grades of one MLflow experiment."""
 
-    kind: ClassVar[str] = "mlflow"
-    config_model: ClassVar[type] = MlflowStoreConfig
+    kind = "mlflow"
+    config_model = MlflowStoreConfig
     login: ClassVar[Login | None] = Login(prompt="MLflow token (Enter for none)", optional=True)
-    list_page: ClassVar[int] = MAX_PAGE
-    push_batch: ClassVar[int] = 1
-    server_sample: ClassVar[bool] = False
-    deletes: ClassVar[bool] = True
-    reads_others: ClassVar[bool] = True
-    adjudication: ClassVar[bool] = True
+    list_page = MAX_PAGE
+    push_batch = 1
+    adjudication = True
 
     def __init__(
         self,
@@ -290,34 +317,45 @@ class MlflowConnector:
         self.experiment = experiment
         self.workflow_attribute = workflow_attribute
         self.timeout = timeout
-        self._token = token
-        self._transport = transport
-        self._sleep = sleep
         self._clock = clock
-        self._rng = rng or random.Random()
-        self._client: httpx.Client | None = None
+        self._api = JsonApi(
+            name,
+            self.url,
+            headers={"Authorization": f"Bearer {token}"} if token else None,
+            secrets=[token],
+            timeout=timeout,
+            transport=transport,
+            error=ConnectorError,
+            down_error=StoreUnreachable,
+            todo=_TODO,
+            refuse=self._refuse,
+            attempts=ATTEMPTS,
+            backoff=BACKOFF_BASE_S,
+            backoff_cap=BACKOFF_CAP_S,
+            retry_after_cap=RETRY_AFTER_CAP_S,
+            sleep=sleep,
+            clock=lambda: self._clock().timestamp(),
+            rng=rng,
+        )
         self._experiment_id: str | None = None
         #: What the last call left undone without failing.
         self.problems: list[str] = []
 
     @classmethod
-    def from_config(
-        cls, workspace: Workspace, cfg: StoreConfig | MlflowStoreConfig
-    ) -> MlflowConnector:
+    def from_config(cls, workspace: Workspace, cfg: StoreConfigBase) -> MlflowConnector:
         """The connector for one ``[[stores]]`` entry; the token, if any, from the keyring under
         the store's name (a tracking server without authentication needs none)."""
         from store.credentials import get_secret
 
-        own = MlflowStoreConfig.model_validate(
-            {k: v for k, v in cfg.model_dump().items() if k in MlflowStoreConfig.model_fields}
-        )
+        assert isinstance(cfg, MlflowStoreConfig)
+        assert cfg.url is not None and cfg.experiment is not None  # the config requires them
         return cls(
-            own.name,
-            own.url,
-            experiment=own.experiment,
-            workflow_attribute=own.workflow_attribute,
-            token=get_secret(own.name),
-            timeout=own.timeout,
+            cfg.name,
+            cfg.url,
+            experiment=cfg.experiment,
+            workflow_attribute=cfg.workflow_attribute,
+            token=get_secret(cfg.name),
+            timeout=cfg.timeout,
         )
 
     def __repr__(self) -> str:
@@ -325,124 +363,18 @@ class MlflowConnector:
 
     def close(self) -> None:
         """Close the HTTP connections (the connector opens them again when used)."""
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self._api.close()
 
-    # --- HTTP: every request goes through _call ---------------------------------------------
-
-    def _fail(
-        self, method: str, path: str, what: str, todo: str, *, down: bool = False
-    ) -> NoReturn:
-        kind = StoreUnreachable if down else ConnectorError
-        text = f"{self.name} {method} {display_url(self.url + path)}: {what}; {todo}"
-        raise kind(clean_excerpt(text, secrets=[self._token], limit=400)) from None
-
-    def _http(self) -> httpx.Client:
-        if self._client is None:
-            headers = {"Accept": "application/json", "User-Agent": "agentdeck"}
-            if self._token:
-                headers["Authorization"] = f"Bearer {self._token}"
-            self._client = httpx.Client(
-                base_url=self.url,
-                headers=headers,
-                timeout=httpx.Timeout(self.timeout),
-                transport=self._transport,
-            )
-        return self._client
-
-    def _says(self, reply: httpx.Response) -> str:
-        text = reply.content.decode("utf-8", errors="replace")
-        try:
-            message = json.loads(text).get("message")
-            if message:
-                return clean_excerpt(str(message), secrets=[self._token], limit=100)
-        except (ValueError, AttributeError, RecursionError):
-            pass
-        return clean_excerpt(text, secrets=[self._token], limit=60) or "no body"
-
-    def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: list[tuple[str, str]] | None = None,
-        json: object = None,
-        allow: tuple[int, ...] = (),
-    ) -> httpx.Response:
-        """One request with retries; a 2xx reply or one whose status is in ``allow``."""
-        why, todo = "", ""
-        for attempt in range(ATTEMPTS):
-            last = attempt == ATTEMPTS - 1
-            down = True  # until the server answers
-            try:
-                reply = self._http().request(method, path, params=tuple(params or ()), json=json)
-                reply.read()
-            except httpx.TimeoutException:
-                why = f"no answer within {self.timeout:g} s"
-                todo = "check that MLflow is up, or raise `timeout` in agentdeck.toml"
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol):
-                self._fail(method, path, "the URL cannot be used", "fix `url` in agentdeck.toml")
-            except httpx.HTTPError as exc:
-                detail = clean_excerpt(str(exc), limit=60) or type(exc).__name__
-                why = f"cannot connect ({detail})"
-                todo = (
-                    "check that the MLflow tracking server is running and `url` in agentdeck.toml"
-                )
-            else:
-                down = False
-                status = reply.status_code
-                if 200 <= status < 300 or status in allow:
-                    return reply
-                if status == 429:
-                    raw = reply.headers.get("retry-after", "").strip()
-                    wait = float(raw) if raw.isdigit() else BACKOFF_BASE_S
-                    if wait <= RETRY_AFTER_CAP_S and not last:
-                        self._sleep(wait)
-                        continue
-                    why, todo = "HTTP 429, too many requests", "wait and sync again"
-                elif status >= 500:
-                    why = f"HTTP {status} ({self._says(reply)})"
-                    todo = "MLflow is failing; the next sync retries"
-                elif status in (401, 403):
-                    self._fail(
-                        method,
-                        path,
-                        f"HTTP {status}, the request was refused ({self._says(reply)})",
-                        f"run `agentdeck login {self.name}` with an MLflow token",
-                    )
-                else:
-                    self._fail(
-                        method,
-                        path,
-                        f"HTTP {status} ({self._says(reply)})",
-                        "check `url` and `experiment` in agentdeck.toml (MLflow 3.18 or later)",
-                    )
-            if last:
-                self._fail(method, path, f"{why} after {ATTEMPTS} attempts", todo, down=down)
-            ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**attempt)
-            self._sleep(ceiling / 2 + self._rng.uniform(0, ceiling / 2))
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _json(self, method: str, path: str, reply: httpx.Response) -> Any:
-        text = reply.content.decode("utf-8", errors="replace")
-        kind = reply.headers.get("content-type", "").split(";")[0].strip() or "no content type"
-        if text.lstrip().startswith("<"):
-            self._fail(
+    def _refuse(self, method: str, path: str, reply: httpx.Response) -> NoReturn:
+        status = reply.status_code
+        if status in (401, 403):
+            self._api.fail(
                 method,
                 path,
-                f"the reply is not JSON but {kind} ({clean_excerpt(text, limit=40)!r})",
-                "check that `url` is the MLflow tracking server, not a web page or a login proxy",
+                f"HTTP {status}, the request was refused ({self._api.says(reply)})",
+                f"run `agentdeck login {self.name}` with an MLflow token",
             )
-        try:
-            return json.loads(text)
-        except (ValueError, RecursionError):
-            what = (
-                f"not valid JSON ({clean_excerpt(text, limit=40)!r})" if text.strip() else "empty"
-            )
-            self._fail(
-                method, path, f"the reply is {what}", "check that `url` is the MLflow server"
-            )
+        self._api.fail(method, path, f"HTTP {status} ({self._api.says(reply)})", _TODO["status"])
 
     def _parse(self, model: type[BaseModel], method: str, path: str, data: Any) -> Any:
         try:
@@ -450,7 +382,7 @@ class MlflowConnector:
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "the reply"
-            self._fail(
+            self._api.fail(
                 method,
                 path,
                 "the reply is not what MLflow sends "
@@ -464,20 +396,19 @@ class MlflowConnector:
         """The configured experiment's id, looked up by name once."""
         if self._experiment_id is None:
             path = EXPERIMENT_PATH
-            reply = self._call(
+            data = self._api.json(
                 "GET", path, params=[("experiment_name", self.experiment)], allow=(404,)
             )
-            if reply.status_code == 404:
-                self._fail(
+            if data is None:
+                self._api.fail(
                     "GET",
                     path,
                     f"MLflow has no experiment named {clean_excerpt(self.experiment, limit=80)!r}",
                     "check `experiment` in agentdeck.toml (the experiment's name, not its id)",
                 )
-            data = self._json("GET", path, reply)
             found = data.get("experiment") if isinstance(data, dict) else None
             if not isinstance(found, dict) or not found.get("experiment_id"):
-                self._fail("GET", path, "the reply names no experiment", "check `url`")
+                self._api.fail("GET", path, "the reply names no experiment", "check `url`")
             self._experiment_id = str(found["experiment_id"])
         return self._experiment_id
 
@@ -533,9 +464,8 @@ class MlflowConnector:
         }
         if state.token:
             body["page_token"] = state.token
-        reply = self._call("POST", SEARCH_PATH, json=body)
         page: _SearchPage = self._parse(
-            _SearchPage, "POST", SEARCH_PATH, self._json("POST", SEARCH_PATH, reply)
+            _SearchPage, "POST", SEARCH_PATH, self._api.json("POST", SEARCH_PATH, json=body)
         )
         runs, problems = [], []
         for item in page.traces:
@@ -560,43 +490,29 @@ class MlflowConnector:
 
     @staticmethod
     def _step(span: MlflowSpan, attrs: dict[str, Any]) -> Step:
-        events = {e.name: _attributes(e.attributes, MAX_VALUE_CHARS) for e in span.events}
-        exception = events.get("exception")
+        """One step: MLflow's own keys first, then what the shared span mapping reads."""
+        events = [(e.name, _decoded(e.attributes)) for e in span.events]
+        exception = dict(events).get("exception")
+        reading = read_span(attrs, name=span.name, events=events)
         status = span.status or _Status()
-        error = status.code in (2, "2", "STATUS_CODE_ERROR", "ERROR")
-        data = _SpanData(
-            trace_id="",
+        error = None
+        if status.code in (2, "2", "STATUS_CODE_ERROR", "ERROR"):
+            error = StepError(
+                type=str((exception or {}).get("exception.type") or "error"),
+                message=status.message or str((exception or {}).get("exception.message") or ""),
+            )
+        start, end = span.start_time_unix_nano, span.end_time_unix_nano
+        return Step(
+            kind=SPAN_KINDS.get(str(attrs.get("mlflow.spanType") or "").upper(), reading.kind),
+            name=reading.name,
             span_id=span_hex(span.span_id),
-            parent=span_hex(span.parent_span_id or ""),
-            name=span.name,
-            start_ns=span.start_time_unix_nano,
-            end_ns=span.end_time_unix_nano,
-            attrs=attrs,
-            resource={},
+            start_time=datetime.fromtimestamp(start // 1000 / 1e6, UTC) if start else None,
+            latency_ms=(end - start) // 1_000_000 if start and end and end >= start else None,
+            arguments=attrs.get("mlflow.spanInputs", reading.input),
+            result=attrs.get("mlflow.spanOutputs", reading.output),
             error=error,
-            status_message=status.message,
-            exception=(
-                (
-                    str(exception.get("exception.type") or "error"),
-                    str(exception.get("exception.message") or ""),
-                )
-                if exception
-                else None
-            ),
+            tokens=_usage(attrs.get("mlflow.chat.tokenUsage")) or reading.tokens,
         )
-        step = data.step()
-        update: dict[str, Any] = {}
-        kind = SPAN_KINDS.get(str(attrs.get("mlflow.spanType") or "").upper())
-        if kind:
-            update["kind"] = kind
-        if "mlflow.spanInputs" in attrs:
-            update["arguments"] = _loads(attrs["mlflow.spanInputs"])
-        if "mlflow.spanOutputs" in attrs:
-            update["result"] = _loads(attrs["mlflow.spanOutputs"])
-        usage = _usage(attrs.get("mlflow.chat.tokenUsage"))
-        if usage is not None:
-            update["tokens"] = usage
-        return step.model_copy(update=update) if update else step
 
     def _run(self, trace: _Trace, problems: list[str]) -> Run | None:
         info = trace.trace_info
@@ -607,7 +523,7 @@ class MlflowConnector:
             except ValidationError as exc:
                 problems.append(self._left_out("GET", FETCH_PATH, "a span", exc.errors()[0]["msg"]))
                 continue
-            spans.append((span, _attributes(span.attributes, MAX_VALUE_CHARS)))
+            spans.append((span, _decoded(span.attributes)))
         roots = [(s, a) for s, a in spans if not s.parent_span_id]
         if not roots:
             problems.append(
@@ -628,8 +544,8 @@ class MlflowConnector:
                 output=sum(s.tokens.output for s in step_models if s.tokens),
             )
         meta = info.trace_metadata
-        given = _loads(root_attrs.get("mlflow.spanInputs"))
-        answer = _loads(root_attrs.get("mlflow.spanOutputs"))
+        given = root_attrs.get("mlflow.spanInputs")
+        answer = root_attrs.get("mlflow.spanOutputs")
         return Run(
             **summary.model_dump(),
             input=given if given is not None else _loads(meta.get("mlflow.traceInputs")),
@@ -641,12 +557,11 @@ class MlflowConnector:
         """Full runs (root span, steps) for these trace ids; unknown ids are left out."""
         runs: list[Run] = []
         problems: list[str] = []
-        for batch in _batches(list(dict.fromkeys(run_ids)), FETCH_BATCH):
-            reply = self._call("GET", FETCH_PATH, params=[("trace_ids", t) for t in batch])
-            data = self._json("GET", FETCH_PATH, reply)
+        for batch in batches(list(dict.fromkeys(run_ids)), FETCH_BATCH):
+            data = self._api.json("GET", FETCH_PATH, params=[("trace_ids", t) for t in batch])
             traces = data.get("traces") if isinstance(data, dict) else None
             if not isinstance(traces, list):
-                self._fail("GET", FETCH_PATH, "the reply holds no traces", "check `url`")
+                self._api.fail("GET", FETCH_PATH, "the reply holds no traces", "check `url`")
             for item in traces:
                 try:
                     trace = _Trace.model_validate(item)
@@ -668,12 +583,11 @@ class MlflowConnector:
 
     def _infos(self, trace_ids: Sequence[str]) -> Iterator[MlflowTraceInfo]:
         """The trace infos (with their assessments) of these traces; unknown ones left out."""
-        for batch in _batches(list(dict.fromkeys(trace_ids)), INFOS_BATCH):
-            reply = self._call("POST", INFOS_PATH, json={"trace_ids": batch})
-            data = self._json("POST", INFOS_PATH, reply)
+        for batch in batches(list(dict.fromkeys(trace_ids)), INFOS_BATCH):
+            data = self._api.json("POST", INFOS_PATH, json={"trace_ids": batch})
             infos = data.get("trace_infos", []) if isinstance(data, dict) else None
             if not isinstance(infos, list):
-                self._fail("POST", INFOS_PATH, "the reply holds no trace infos", "check `url`")
+                self._api.fail("POST", INFOS_PATH, "the reply holds no trace infos", "check `url`")
             for item in infos:
                 yield self._parse(MlflowTraceInfo, "POST", INFOS_PATH, item)
 
@@ -686,7 +600,7 @@ class MlflowConnector:
             "rubric_version": m.rubric_version,
             "seconds_spent": "" if m.seconds_spent is None else str(m.seconds_spent),
             "escalate": "true" if m.escalate else "false",
-            "value_type": _value_type(score.value),
+            "value_type": value_type(score.value),
         }
         if m.kind:
             meta["kind"] = m.kind
@@ -746,7 +660,7 @@ class MlflowConnector:
         if unknown:
             names = ", ".join(clean_excerpt(t, limit=40) for t in sorted(unknown)[:3])
             more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
-            self._fail(
+            self._api.fail(
                 "POST",
                 "/api/3.0/mlflow/traces/{trace_id}/assessments",
                 f"MLflow does not know trace {names}{more}",
@@ -757,30 +671,30 @@ class MlflowConnector:
         """Write one score; False when MLflow does not know its trace."""
         body = self._assessment(score, overrides)
         path = f"/api/3.0/mlflow/traces/{score.trace_id}/assessments"
-        reply = self._call("POST", path, json={"assessment": body}, allow=(404, 500))
+        # The id is deterministic: a retried POST cannot duplicate (it answers "exists").
+        reply = self._api.request("POST", path, json={"assessment": body}, allow=(404, 500))
         if reply.status_code == 404:
             return False
         if reply.status_code == 500:
             if EXISTS not in reply.content.decode("utf-8", errors="replace"):
-                self._fail("POST", path, f"HTTP 500 ({self._says(reply)})", "the next sync retries")
+                self._api.fail("POST", path, f"HTTP 500 ({self._api.says(reply)})", _TODO["server"])
             one = f"{path}/{body['assessment_id']}"
             patch: dict[str, Any] = {k: body[k] for k in ("feedback", "metadata")}
             patch["rationale"] = score.comment or ""
-            reply = self._call(
+            held = self._api.json(
                 "PATCH",
                 one,
                 json={"assessment": patch, "update_mask": "feedback,rationale,metadata"},
             )
-            held = self._json("PATCH", one, reply)
             held = held.get("assessment") if isinstance(held, dict) else None
             if score.span_id and (
                 not isinstance(held, dict) or held.get("span_id") != score.span_id
             ):
                 # A patch keeps the span: a mark moved to another step is written anew.
-                self._call("DELETE", one)
-                self._call("POST", path, json={"assessment": body})
+                self._api.request("DELETE", one)
+                self._api.request("POST", path, json={"assessment": body})
             return True
-        self._json("POST", path, reply)
+        self._api.parse("POST", path, reply)
         return True
 
     def delete_scores(self, score_ids: Sequence[str], trace_ids: Sequence[str] = ()) -> None:
@@ -799,7 +713,7 @@ class MlflowConnector:
                 path = (
                     f"/api/3.0/mlflow/traces/{trace_id}/assessments/{assessment_id(trace_id, sid)}"
                 )
-                self._call("DELETE", path, allow=(404,))
+                self._api.request("DELETE", path, allow=(404,))
 
     @staticmethod
     def _value(note: MlflowAssessment, kind: Any) -> int | float | str:

@@ -115,7 +115,7 @@ class _ArrayValue(_Otlp):
 
 
 class _KvList(_Otlp):
-    values: list[_KeyValue] = Field(default_factory=list)
+    values: list[KeyValue] = Field(default_factory=list)
 
 
 class _AnyValue(_Otlp):
@@ -128,7 +128,7 @@ class _AnyValue(_Otlp):
     kvlist_value: _KvList | None = None
 
 
-class _KeyValue(_Otlp):
+class KeyValue(_Otlp):
     key: str
     value: _AnyValue | None = None
 
@@ -138,9 +138,9 @@ class _Status(_Otlp):
     message: str = ""
 
 
-class _Event(_Otlp):
+class SpanEvent(_Otlp):
     name: str = ""
-    attributes: list[_KeyValue] = Field(default_factory=list)
+    attributes: list[KeyValue] = Field(default_factory=list)
 
 
 class _Span(_Otlp):
@@ -150,8 +150,8 @@ class _Span(_Otlp):
     name: str = ""
     start_time_unix_nano: int | None = None
     end_time_unix_nano: int | None = None
-    attributes: list[_KeyValue] = Field(default_factory=list)
-    events: list[_Event] = Field(default_factory=list)
+    attributes: list[KeyValue] = Field(default_factory=list)
+    events: list[SpanEvent] = Field(default_factory=list)
     status: _Status | None = None
 
 
@@ -160,7 +160,7 @@ class _ScopeSpans(_Otlp):
 
 
 class _Resource(_Otlp):
-    attributes: list[_KeyValue] = Field(default_factory=list)
+    attributes: list[KeyValue] = Field(default_factory=list)
 
 
 class _ResourceSpans(_Otlp):
@@ -197,13 +197,14 @@ def _value(v: _AnyValue | None, limit: int) -> Any:
     if v.array_value is not None:
         return [_value(x, limit) for x in v.array_value.values]
     if v.kvlist_value is not None:
-        return _attributes(v.kvlist_value.values, limit)
+        return attribute_values(v.kvlist_value.values, limit)
     if v.bytes_value is not None:
         return _cut(v.bytes_value, limit)
     return None
 
 
-def _attributes(kvs: list[_KeyValue], limit: int) -> dict[str, Any]:
+def attribute_values(kvs: list[KeyValue], limit: int) -> dict[str, Any]:
+    """OTLP key-values as a dict (long text cut at ``limit``); MLflow's spans use them too."""
     return {kv.key: _value(kv.value, limit) for kv in kvs}
 
 
@@ -279,7 +280,7 @@ def _is_error(status: _Status | None) -> bool:
 
 def _spans(export: _Export, limit: int) -> Iterator[_SpanData]:
     for rs in export.resource_spans:
-        resource = _attributes(rs.resource.attributes, limit) if rs.resource else {}
+        resource = attribute_values(rs.resource.attributes, limit) if rs.resource else {}
         for ss in rs.scope_spans:
             for s in ss.spans:
                 exception = None
@@ -287,13 +288,13 @@ def _spans(export: _Export, limit: int) -> Iterator[_SpanData]:
                 for event in s.events:
                     if event.name == "exception":
                         if exception is None:
-                            ev = _attributes(event.attributes, limit)
+                            ev = attribute_values(event.attributes, limit)
                             exception = (
                                 str(ev.get("exception.type") or "exception"),
                                 str(ev.get("exception.message") or ""),
                             )
                     elif event.name.startswith("gen_ai."):
-                        events.append((event.name, _attributes(event.attributes, limit)))
+                        events.append((event.name, attribute_values(event.attributes, limit)))
                 yield _SpanData(
                     trace_id=s.trace_id.lower(),
                     span_id=s.span_id.lower(),
@@ -301,7 +302,7 @@ def _spans(export: _Export, limit: int) -> Iterator[_SpanData]:
                     name=_cut(s.name, limit),
                     start_ns=s.start_time_unix_nano,
                     end_ns=s.end_time_unix_nano,
-                    attrs=_attributes(s.attributes, limit),
+                    attrs=attribute_values(s.attributes, limit),
                     resource=resource,
                     error=_is_error(s.status),
                     status_message=_cut(s.status.message, limit) if s.status else "",

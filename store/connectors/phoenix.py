@@ -83,6 +83,8 @@ from store.connectors.base import (
     StoreConfigBase,
     StoreConnector,
     StoreUnreachable,
+    batches,
+    value_type,
 )
 from store.jsonapi import JsonApi
 from store.models import (
@@ -97,7 +99,14 @@ from store.models import (
     Tokens,
 )
 from store.plugins import LazyModule, Login
-from store.span_dialects import SpanReading, flatten, innermost, read_span, run_input_output
+from store.span_dialects import (
+    SpanReading,
+    flatten,
+    innermost,
+    lookup,
+    read_span,
+    run_input_output,
+)
 from store.text import clean_excerpt, display_url
 from store.timestamps import Instant
 
@@ -202,35 +211,6 @@ def _row_id(global_id: str) -> int | None:
         return None
 
 
-def lookup(attributes: dict[str, Any], dotted: str) -> Any:
-    """The attribute ``dotted`` names, flattened (``a.b``), nested, or inside a JSON string.
-
-    ``metadata.workflow`` finds ``{"metadata.workflow": x}``, ``{"metadata": {"workflow": x}}``
-    and ``{"metadata": "{\\"workflow\\": x}"}`` (OpenInference's JSON-string metadata).
-    """
-    if dotted in attributes:
-        return attributes[dotted]
-    parts = dotted.split(".")
-    for cut in range(len(parts) - 1, 0, -1):
-        head = ".".join(parts[:cut])
-        if head not in attributes:
-            continue
-        value: Any = attributes[head]
-        for part in parts[cut:]:
-            if isinstance(value, str):
-                try:
-                    value = json.loads(value)
-                except ValueError:
-                    return None
-            if not isinstance(value, dict) or part not in value:
-                value = None
-                break
-            value = value[part]
-        if value is not None:
-            return value
-    return None
-
-
 def _maybe_json(value: Any) -> Any:
     """``input.value``/``output.value`` are text; JSON text is read as what it holds."""
     if isinstance(value, str) and value[:1] in ("{", "["):
@@ -256,15 +236,6 @@ def _ms(span: PhoenixSpan) -> int | None:
     if span.end_time is None:
         return None
     return max(0, int((span.end_time - span.start_time).total_seconds() * 1000))
-
-
-def _batches(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield list(items[i : i + size])
-
-
-def _value_type(value: int | float | str) -> str:
-    return "int" if isinstance(value, int) else "float" if isinstance(value, float) else "str"
 
 
 class PhoenixStoreConfig(StoreConfigBase):
@@ -498,7 +469,7 @@ class PhoenixConnector(StoreConnector):
         """Every span of these traces (or their root spans), page by page."""
         problems: list[str] = []
         spans: list[PhoenixSpan] = []
-        for batch in _batches(sorted(set(trace_ids)), TRACE_BATCH):
+        for batch in batches(sorted(set(trace_ids)), TRACE_BATCH):
             cursor: str | None = None
             while True:
                 params = [("trace_id", t) for t in batch] + [("limit", str(MAX_PAGE))]
@@ -637,7 +608,7 @@ class PhoenixConnector(StoreConnector):
                 "rubric_version": m.rubric_version,
                 "seconds_spent": m.seconds_spent,
                 "escalate": m.escalate,
-                "value_type": _value_type(value),
+                "value_type": value_type(value),
                 **marks,
             },
         }
@@ -805,7 +776,7 @@ class PhoenixConnector(StoreConnector):
             for span_id, root in self._members.get(trace, ()):
                 where[span_id] = (trace, root)
         path = f"/v1/projects/{self.project}/span_annotations"
-        for batch in _batches(sorted(where), SPAN_BATCH):
+        for batch in batches(sorted(where), SPAN_BATCH):
             cursor: str | None = None
             while True:
                 params = [("span_ids", s) for s in batch] + [("limit", str(MAX_PAGE))]
