@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from review.pulled import pull
@@ -217,6 +219,56 @@ def test_a_window_is_paged_to_its_end_whatever_arrives_meanwhile(
     # The next window starts a little before that one ended, so the new trace is in it.
     nxt = resumed.list_runs(third.cursor, 100)
     assert extra[0] in [r.trace_id for r in nxt.runs]
+
+
+class _Busy(httpx.BaseTransport):
+    """Real HTTP to the MLflow server, except that the first ``traces/search`` requests get
+    the ``before`` replies (what a proxy or load balancer in front of MLflow answers)."""
+
+    def __init__(self, before: list[httpx.Response]) -> None:
+        self.inner = httpx.HTTPTransport()
+        self.before = before
+        self.searches: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/3.0/mlflow/traces/search":
+            reply = self.before.pop(0) if self.before else self.inner.handle_request(request)
+            self.searches.append(reply.status_code)
+            return reply
+        return self.inner.handle_request(request)
+
+
+def test_a_failing_then_busy_listing_is_retried_as_the_server_asks(
+    mlflow_server: MlflowServer,
+) -> None:
+    experiment = "busy-agents"
+    ids = [
+        w["trace_id"] for w in mlflow_server.seed(experiment, [spec(n, "refunds") for n in (1, 2)])
+    ]
+    now = datetime.now(UTC)
+    wire = _Busy(
+        [
+            httpx.Response(503, json={"message": "upstream restarting"}),
+            # Retry-After as an HTTP-date, 7 s after the connector's clock.
+            httpx.Response(
+                429,
+                json={"message": "slow down"},
+                headers={"Retry-After": format_datetime(now + timedelta(seconds=7), usegmt=True)},
+            ),
+        ]
+    )
+    waits: list[float] = []
+    connector = _connector(
+        mlflow_server, experiment, transport=wire, sleep=waits.append, clock=lambda: now
+    )
+    page = connector.list_runs(None, 10)
+    assert [r.trace_id for r in page.runs] == ids
+    assert wire.searches == [503, 429, 200]
+    # A backoff with jitter after the 503 (the first wait is within [0.25, 0.5] s), then
+    # exactly what Retry-After asked (the date is whole seconds: within one second of 7).
+    assert len(waits) == 2
+    assert 0.25 <= waits[0] <= 0.5
+    assert 6.0 < waits[1] <= 7.0
 
 
 def test_grades_pushed_twice_land_once_and_update_in_place(
