@@ -398,7 +398,7 @@ async def test_a_push_skipped_during_a_sync_happens_when_it_ends(synced_demo: Wo
         await settle(pilot)
         assert app.services.status.pending == 1
         app.services.set_status(syncing=True)  # a sync is running
-        app.services._push()  # the push timer fires: it must wait, not be lost
+        app.services.push_due()  # the push timer fires: it must wait, not be lost
         await pilot.pause(0.1)
         assert not [w for w in app.workers if w.group == "push"], "no push during a sync"
         assert app.services.status.pending == 1
