@@ -54,6 +54,7 @@ class Registry:
         self.noun = noun
         #: Kinds found so far: a card's ``binary`` asks on every read.
         self._found: dict[str, Any] = {}
+        self._in_schema = False
 
     def __repr__(self) -> str:
         return f"Registry({self.package!r})"
@@ -132,6 +133,23 @@ class Registry:
         except ValidationError as exc:
             self._other_kinds_key(exc, value[self.tag])
             raise
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> Any:
+        """For editors (``agentdeck schema config``): the union of every kind's model,
+        discriminated on the tag (imports every kind's module, as only this command needs)."""
+        from typing import Annotated, Union
+
+        from pydantic import Field, TypeAdapter
+
+        if self._in_schema:  # a kill switch's fallback: the same union, one level down
+            return {"type": "object", "description": f"a {self.noun}, by its `{self.tag}`"}
+        models = tuple(plugin.config_model for plugin in self.all().values())
+        union = Annotated[Union[models], Field(discriminator=self.tag)]  # type: ignore[valid-type]  # noqa: UP007
+        self._in_schema = True
+        try:
+            return handler(TypeAdapter(union).core_schema)
+        finally:
+            self._in_schema = False
 
     def _other_kinds_key(self, exc: Exception, kind: str) -> None:
         """A key this kind does not have but others do (``queue`` on a file store): say whose

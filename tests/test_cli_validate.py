@@ -403,6 +403,31 @@ def test_the_demo_validates_with_a_warning_for_the_unleash_token(
     assert done.exit_code == 0 and warnings(done) == [], done.output
 
 
+def test_a_store_whose_kind_needs_a_token_warns_until_login(ws: Path, keyring_file: Path) -> None:
+    """`sync` stops at a store whose key is missing: validate says so first (a warning, exit
+    0), at the store's line; a kind whose token is optional (MLflow) says nothing."""
+    from store.credentials import set_secret
+
+    config = ws / "agentdeck.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[[stores]]\nname = "smith"\nkind = "langsmith"\nproject = "support-agents"\n'
+        + '\n[[stores]]\nname = "ml"\nkind = "mlflow"\nurl = "http://127.0.0.1:5000"\n'
+        + 'experiment = "support-agents"\n'
+    )
+    set_secret("unleash", "a-token")
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 0, done.output
+    line = line_of(config, 'name = "smith"')
+    assert warnings(done) == [
+        f"{config}:{line}: warning: 'smith': no token in this machine's keyring (the "
+        "LangSmith API key); run `agentdeck login smith` before `agentdeck sync`"
+    ]
+    set_secret("smith", "ls-key")
+    done = run("-w", str(ws), "validate")
+    assert done.exit_code == 0 and warnings(done) == [], done.output
+
+
 def test_a_missing_flag_file_names_the_cards_path_line(ws: Path) -> None:
     card = _card(ws, "billing-support")
     card.write_text(

@@ -529,6 +529,37 @@ def test_an_experiment_that_does_not_exist_is_named(
     assert _rows(conn, "SELECT count(*) FROM sync_state") == [(0,)]
 
 
+def test_an_empty_experiment_syncs_to_nothing_and_so_does_a_quiet_window(
+    mlflow_server: MlflowServer, demo_workspace: Workspace, tmp_path: Path
+) -> None:
+    """MLflow 3.18 answers ``{}`` (no ``traces`` key) when nothing matches: a new experiment,
+    or a window with no new trace. That is an empty page, not a bad reply."""
+    name = f"empty-{tmp_path.name}"
+    made = httpx.post(
+        f"{mlflow_server.url}/api/2.0/mlflow/experiments/create", json={"name": name}, timeout=10
+    )
+    assert made.status_code == 200, made.text
+    search = httpx.post(
+        f"{mlflow_server.url}/api/3.0/mlflow/traces/search",
+        json={
+            "locations": [
+                {
+                    "type": "MLFLOW_EXPERIMENT",
+                    "mlflow_experiment": {"experiment_id": made.json()["experiment_id"]},
+                }
+            ]
+        },
+        timeout=10,
+    )
+    assert search.status_code == 200 and "traces" not in search.json(), search.text
+    conn, setup = _setup(demo_workspace, tmp_path)
+    first = pull(conn, _connector(mlflow_server, name), setup.plan)
+    again = pull(conn, _connector(mlflow_server, name), setup.plan)
+    assert (first.listed, again.listed) == (0, 0)
+    assert not first.problems and not again.problems
+    assert _rows(conn, "SELECT count(*) FROM runs") == [(0,)]
+
+
 EXPERIMENT = Reply(200, b'{"experiment": {"experiment_id": "7", "name": "x"}}')
 
 
@@ -544,7 +575,7 @@ EXPERIMENT = Reply(200, b'{"experiment": {"experiment_id": "7", "name": "x"}}')
             "the reply ended in the middle of its JSON",
         ),
         (
-            Reply(200, b'{"runs": []}', "application/json"),
+            Reply(200, b'{"traces": {"trace_id": "tr-1"}}', "application/json"),
             "the reply is not what MLflow sends (traces:",
         ),
     ],

@@ -260,6 +260,12 @@ def test_cards_name_their_backends_model_without_httpx() -> None:
         ),
         ('name = "px"\nkind = "Phoenix"\n', 'kind = "Phoenix"', "kind 'Phoenix' is not supported"),
         ('name = "px"\nurl = "http://h"\n', "[[stores]]", "a store needs `kind` (supported: "),
+        # A server address without its scheme: refused offline, as `sync` could not use it.
+        (
+            'name = "ml"\nkind = "mlflow"\nurl = "127.0.0.1:5000"\nexperiment = "x"\n',
+            'url = "127.0.0.1:5000"',
+            "stores.1.url: '127.0.0.1:5000' is not an http:// or https:// address",
+        ),
         (
             'name = "px"\nkind = "phoenix"\nurl = "http://h"\ntimeout = -1\n',
             "timeout = -1",
@@ -280,3 +286,24 @@ def test_a_kinds_config_errors_name_the_line(
     at = len(lines) - lines[::-1].index(next(ln for ln in reversed(lines) if needle in ln))
     assert err.value.line == at, str(err.value)
     assert message in err.value.message, str(err.value)
+
+
+def test_the_config_and_card_schemas_offer_every_kind() -> None:
+    """`agentdeck schema config` / `card` (for editors): each table is the union of its kinds'
+    models, discriminated on the tag, so an editor knows `experiment` of an mlflow store."""
+    import json
+
+    from runbooks.cards import AgentCard
+    from store.workspace import WorkspaceConfig
+
+    config = WorkspaceConfig.model_json_schema()
+    for table, registry in (("stores", STORES), ("alerts", ALERTS)):
+        items = config["properties"][table]["items"]
+        assert items["discriminator"]["propertyName"] == "kind"
+        assert sorted(items["discriminator"]["mapping"]) == sorted(registry.kinds())
+    mlflow = next(d for n, d in config["$defs"].items() if n == "MlflowStoreConfig")
+    assert {"url", "experiment"} <= set(mlflow["properties"])
+    card = AgentCard.model_json_schema()
+    switch = card["properties"]["kill_switch"]
+    assert sorted(switch["discriminator"]["mapping"]) == sorted(SWITCHES.kinds())
+    assert json.dumps(card)  # the fallback's recursion ends (one level down, a plain object)

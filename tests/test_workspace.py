@@ -218,7 +218,7 @@ def test_a_queue_belongs_to_a_langfuse_store(tmp_path: Path) -> None:
     shutil.copytree(DEMO, tmp_path / "ws", ignore=shutil.ignore_patterns(".agentdeck"))
     config = tmp_path / "ws" / CONFIG_NAME
     lines = config.read_text(encoding="utf-8").splitlines()
-    at = lines.index('kind = "file"                    # file | phoenix | langfuse | otlp-file') + 1
+    at = next(i for i, line in enumerate(lines) if line.startswith('kind = "file"')) + 1
     lines.insert(at, 'queue = "q-1"')
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(DocumentError) as info:

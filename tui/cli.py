@@ -382,6 +382,8 @@ def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]
             errors.append(str(finding))
     errors += [str(p) for p in check_runbooks(ws.runbooks_dir, cards).problems]
     errors += [str(p) for p in check_stores(ws)]
+    if warnings is not None:
+        warnings += _missing_tokens(ws)
     # Every corrupt or torn line of the stores kept in files, all of them (a sync says them
     # once, as it reads past them).
     stores = check_store_files(ws)
@@ -396,6 +398,36 @@ def _validate_all(ws: Workspace, warnings: list[str] | None = None) -> list[str]
         except NotADatabase as exc:
             errors.append(str(exc))
     return errors
+
+
+def _missing_tokens(ws: Workspace) -> list[str]:
+    """A warning for each store or alert source whose kind needs a token this machine's
+    keyring does not hold (`sync` would stop there), at its config line."""
+    from store.credentials import CredentialError, get_secret
+    from store.plugins import ALERTS, STORES
+
+    found: list[str] = []
+    tables = [("stores", i, c, STORES) for i, c in enumerate(ws.config.stores)]
+    tables += [("alerts", i, c, ALERTS) for i, c in enumerate(ws.config.alerts)]
+    for table, i, cfg, registry in tables:
+        plugin = registry.get(cfg.kind)
+        login = getattr(plugin, "login", None)
+        if login is None or login.optional:
+            continue
+        try:
+            held = get_secret(cfg.name)
+        except CredentialError as exc:
+            held, why = None, f"the keyring cannot be read ({exc})"
+        else:
+            why = "no token in this machine's keyring"
+        if not held:
+            line = ws.line_of(table, i, "name")
+            where = f"{ws.config_path}{f':{line}' if line else ''}"
+            found.append(
+                f"{where}: warning: {cfg.name!r}: {why} (the {login.prompt}); "
+                f"run `agentdeck login {cfg.name}` before `agentdeck sync`"
+            )
+    return found
 
 
 @cli.command()

@@ -8,10 +8,11 @@ crash updates the same remote score and never makes a second one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, ClassVar, Generic, Protocol, Self, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from store.documents import DocumentError, LocatedError
 from store.plugins import Login
@@ -157,6 +158,7 @@ class StoreConfigBase(BaseModel):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
     kind: str
     path: str | None = None
+    #: A server's base URL, with its scheme (``validate`` refuses one ``sync`` could not use).
     url: str | None = None
     project: str | None = None
     #: The span attribute (or observation metadata key) that names a run's workflow, dotted:
@@ -164,6 +166,15 @@ class StoreConfigBase(BaseModel):
     workflow_attribute: str = "metadata.workflow"
     #: Seconds before one request gives up.
     timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _scheme(cls, url: str | None) -> str | None:
+        if url is not None and not re.match(r"^https?://[^\s/]+", url):
+            raise ValueError(
+                f"{url!r} is not an http:// or https:// address (e.g. http://127.0.0.1:5000)"
+            )
+        return url
 
     def required(self, key: str, what: str) -> None:
         """Refuse the table when ``key`` is not set, naming the store and the key."""

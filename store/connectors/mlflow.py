@@ -203,7 +203,8 @@ class MlflowTraceInfo(_Model):
 
 
 class _SearchPage(_Model):
-    traces: list[Any]
+    #: MLflow 3.18 answers ``{}`` when no trace matches (an empty window, a new experiment).
+    traces: list[Any] = Field(default_factory=list)
     next_page_token: str | None = None
 
 
