@@ -16,6 +16,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 #: Metric name → help text. Every gauge carries the ``job``, ``workflow`` and ``week`` grouping
 #: labels.
@@ -88,27 +89,51 @@ def push_figures(
     # Imported here: only `report weekly --push` pays for it.
     from prometheus_client import CollectorRegistry, Gauge, push_to_gateway
 
+    from store.jsonapi import JsonApi
+
     if not _WEEK.match(week):
         raise ValueError(f"week {week!r} is not an ISO week (YYYY-Www)")
+    # The exposition format is prometheus-client's; the request goes through the client every
+    # integration uses (retries, one line naming the endpoint). A group's PUT replaces it
+    # whole, so a retried push cannot count twice.
+    todo = "check [metrics] pushgateway in agentdeck.toml and that the gateway runs"
+    api = JsonApi(
+        "Pushgateway",
+        gateway,
+        timeout=timeout,
+        error=MetricsPushFailed,
+        attempts=3,
+        where=lambda method, url: f"{method} {url}",
+        todo={kind: todo for kind in ("timeout", "connect", "url", "server", "status")},
+    )
+
+    def handler(url: str, method: str, timeout: float | None, headers: Any, data: bytes) -> Any:
+        def send() -> None:
+            api.request(method, url, content=data, headers=dict(headers))
+
+        return send
+
     pushed = 0
-    for fig in figures:
-        registry = CollectorRegistry()
-        for name, value in fig.values().items():
-            Gauge(name, METRICS[name], registry=registry).set(value)
-        try:
-            push_to_gateway(
-                gateway,
-                job=job,
-                registry=registry,
-                grouping_key={"workflow": fig.workflow, "week": week},
-                timeout=timeout,
-            )
-        except Exception as exc:  # URLError, HTTPError, OSError, a bad URL's ValueError
-            reason = getattr(exc, "reason", None) or exc
-            raise MetricsPushFailed(
-                f"Pushgateway {gateway}: push for workflow {fig.workflow!r} week {week} failed "
-                f"({reason}); "
-                "check [metrics] pushgateway in agentdeck.toml and that the gateway runs"
-            ) from None
-        pushed += 1
+    try:
+        for fig in figures:
+            registry = CollectorRegistry()
+            for name, value in fig.values().items():
+                Gauge(name, METRICS[name], registry=registry).set(value)
+            try:
+                push_to_gateway(
+                    gateway,
+                    job=job,
+                    registry=registry,
+                    grouping_key={"workflow": fig.workflow, "week": week},
+                    timeout=timeout,
+                    handler=handler,
+                )
+            except MetricsPushFailed as exc:
+                raise MetricsPushFailed(
+                    f"Pushgateway {gateway}: push for workflow {fig.workflow!r} week {week} "
+                    f"failed: {exc}"
+                ) from None
+            pushed += 1
+    finally:
+        api.close()
     return pushed

@@ -54,7 +54,7 @@ class SequenceServer(_ThreadedServer):
                 self.end_headers()
                 self.wfile.write(reply.body)
 
-            do_GET = do_POST = _answer
+            do_GET = do_POST = do_PUT = _answer
 
             def log_message(self, format: str, *args: object) -> None:
                 pass

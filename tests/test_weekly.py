@@ -832,6 +832,20 @@ def test_a_push_to_nowhere_names_the_endpoint() -> None:
         )
 
 
+def test_a_push_the_gateway_fails_once_is_retried_and_lands_once() -> None:
+    """The push goes through the shared client: a 503 is retried (a group's PUT replaces it
+    whole, so the retry cannot count twice)."""
+    from tests.test_jsonapi import Reply, SequenceServer
+
+    path = "/metrics/job/x/week/2026-W47/workflow/w"
+    with SequenceServer({path: [Reply(503, b"busy", "text/plain"), Reply(200, b"", "")]}) as gw:
+        pushed = push_figures(
+            gw.url, "x", [WorkflowFigures("w", 1.0, None, None, None)], week="2026-W47"
+        )
+    assert pushed == 1
+    assert [(method, seen) for method, seen, _ in gw.seen] == [("PUT", path), ("PUT", path)]
+
+
 def test_the_report_reads_runs_through_schema_9s_covering_indexes(
     graded: tuple[sqlite3.Connection, ReviewSetup],
 ) -> None:
