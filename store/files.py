@@ -14,8 +14,10 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from filelock import FileLock, SoftFileLock, Timeout
+if TYPE_CHECKING:  # imported on first lock (30 ms with its logging): reading a config takes none
+    from filelock import SoftFileLock
 
 #: Overrides the user's state directory (tests, or a folder the database's owner cannot write).
 STATE_DIR_ENV = "AGENTDECK_STATE_DIR"
@@ -51,6 +53,8 @@ class LockHeld(Exception):
 def locked(lock_path: Path) -> Iterator[None]:
     """Hold an exclusive lock on ``lock_path`` (created if missing; its folder must exist),
     waiting for it."""
+    from filelock import FileLock
+
     lock = FileLock(lock_path)
     with lock:
         yield
@@ -62,6 +66,8 @@ def hold(lock_path: Path) -> SoftFileLock:
     The lock is held until ``release()`` or the process ends. Raises ``LockHeld`` (with the
     holder's pid) when another process holds it; ``OSError`` when it cannot be taken at all.
     """
+    from filelock import FileLock, SoftFileLock, Timeout
+
     if issubclass(FileLock, SoftFileLock):
         # Neither flock nor Windows: the lock file is a marker naming its owner's pid itself.
         lock = FileLock(lock_path, timeout=0, thread_local=False)
