@@ -13,9 +13,11 @@ attempt (an upsert repeated that way is harmless). Without ``push_batch``, one g
 **Deletes only what the store holds.** A grade's row names a delete for every criterion it
 leaves unset (and an absent first-wrong-step mark); most were never pushed, and a store may
 ration deletes (Langfuse Cloud: 50 a day on its free plan). ``held_scores`` remembers the score
-ids each store holds: written with the push that put them there (in the transaction that marks
-the row sent) and by every pull that lists them; a delete that succeeds forgets its id. Only
-held ids are sent as deletes. A crash after the store took a push and before the commit
+ids each store holds, or may: a row's upserts are written there (committed) before the row is
+sent, since the store may take them and the answer never arrive, and by every pull that lists
+them; a delete that succeeds forgets its id. Only held ids are sent as deletes (one that finds
+nothing, for an upsert the store never took, is the price of never leaving a cleared score).
+A crash after the store took a push and before the commit
 repeats it next time: the upsert is idempotent on the score id, and a delete not yet forgotten
 is sent again.
 """
@@ -148,6 +150,7 @@ def push(
         if len(group) == 1:
             alone += group
             continue
+        _may_hold(conn, group, held)
         try:
             _push_together(connector, group, held)
         except StoreUnreachable as exc:
@@ -165,6 +168,7 @@ def push(
     for n, entry in enumerate(alone):
         upserts = [Score.model_validate(s) for s in entry.payload.get("upsert", [])]  # type: ignore[attr-defined]
         deletes = [d for d in _named_deletes(entry) if d in held]
+        _may_hold(conn, [entry], held)
         try:
             if upserts:
                 connector.push_scores(upserts)
@@ -229,6 +233,19 @@ def hold(conn: sqlite3.Connection, store: str, score_ids: list[str]) -> None:
         "INSERT OR IGNORE INTO held_scores (store, score_id) VALUES (?, ?)",
         [(store, sid) for sid in score_ids],
     )
+
+
+def _may_hold(conn: sqlite3.Connection, entries: list[OutboxEntry], held: set[str]) -> None:
+    """Before sending, count these rows' upserts as held (committed): the store may take them
+    and the answer never arrive (a kill, a timeout after the write). If the reviewer then
+    clears that criterion, the newer row's delete must still be sent. Counting a score the
+    store never took costs at most one delete that finds nothing."""
+    fresh = [sid for e in entries for sid in _upserted(e) if sid not in held]
+    if not fresh:
+        return
+    with transaction(conn):
+        hold(conn, entries[0].store, fresh)
+    held.update(fresh)
 
 
 def _trace_ids(entries: list[OutboxEntry]) -> list[str]:

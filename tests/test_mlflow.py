@@ -560,6 +560,27 @@ def test_an_empty_experiment_syncs_to_nothing_and_so_does_a_quiet_window(
     assert _rows(conn, "SELECT count(*) FROM runs") == [(0,)]
 
 
+def test_a_trace_with_a_span_that_is_not_valid_is_left_out_whole() -> None:
+    """A run is never stored without one of its steps (the others' numbers, and a first wrong
+    step, would shift): the trace is left out with one line and fetched again next sync."""
+    from store.connectors.mlflow import _Trace
+
+    info = {"trace_id": "tr-1", "request_time": "2026-12-01T10:00:00Z"}
+    root = {"span_id": "AAAAAAAAAAE=", "name": "agent", "start_time_unix_nano": 1}
+    child = {"span_id": "AAAAAAAAAAI=", "parent_span_id": "AAAAAAAAAAE=", "name": "tool"}
+    connector = MlflowConnector("mlflow", "http://127.0.0.1:9", experiment="x", timeout=1)
+    whole: list[str] = []
+    assert connector._run(
+        _Trace.model_validate({"trace_info": info, "spans": [root, child]}), whole
+    )
+    assert whole == []
+    problems: list[str] = []
+    bad = {**child, "start_time_unix_nano": "not a time"}
+    trace = _Trace.model_validate({"trace_info": info, "spans": [root, bad]})
+    assert connector._run(trace, problems) is None
+    assert len(problems) == 1 and "trace tr-1 (a span) left out" in problems[0], problems
+
+
 EXPERIMENT = Reply(200, b'{"experiment": {"experiment_id": "7", "name": "x"}}')
 
 

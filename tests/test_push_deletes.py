@@ -182,6 +182,31 @@ def test_a_push_killed_after_langfuse_took_it_converges_exactly_once(
     assert fake.requests == []
 
 
+def test_a_score_langfuse_took_before_a_kill_is_deleted_when_cleared_later(
+    tmp_path: Path,
+) -> None:
+    """The first push dies right after Langfuse took its first score; before the next push the
+    reviewer clears that criterion, so the newest row (the only one pushed) names it only as a
+    delete. The store must lose it: it was counted as held before it was sent."""
+    conn, rubric, fake, runs = _langfuse(tmp_path)
+    _grade(conn, runs[0], rubric, tone=5)
+    fake.lost[("POST", "/api/public/scores")] = [Killed()]
+    with pytest.raises(Killed):
+        push(conn, connector(fake), now=NOW)
+    conn.close()
+    assert len(fake.scores) == 1
+    (taken,) = fake.scores
+    criterion = fake.scores[taken]["name"]
+
+    conn = connect(tmp_path / "agentdeck.db")
+    grading.set_value(conn, runs[0], "ana", rubric, criterion, None)
+    fake.requests.clear()
+    assert push(conn, connector(fake), now=NOW).pushed == 1
+    assert taken in _deletes(fake)
+    assert taken not in fake.scores and taken not in _held(conn, "langfuse")
+    assert _unsent(conn) == 0
+
+
 # -- Phoenix (the real server) -------------------------------------------------------------------
 
 

@@ -522,8 +522,17 @@ class MlflowConnector(StoreConnector):
             try:
                 span = MlflowSpan.model_validate(item)
             except ValidationError as exc:
-                problems.append(self._left_out("GET", FETCH_PATH, "a span", exc.errors()[0]["msg"]))
-                continue
+                # The whole run is left out, never stored without a step (the steps' numbers,
+                # and so a first-wrong-step mark, would shift); it is fetched again next sync.
+                problems.append(
+                    self._left_out(
+                        "GET",
+                        FETCH_PATH,
+                        f"trace {clean_excerpt(info.trace_id, limit=40)} (a span)",
+                        exc.errors()[0]["msg"],
+                    )
+                )
+                return None
             spans.append((span, _decoded(span.attributes)))
         roots = [(s, a) for s, a in spans if not s.parent_span_id]
         if not roots:
