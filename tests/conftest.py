@@ -43,7 +43,7 @@ def mend_demo_store(root: Path) -> Path:
 @pytest.fixture(autouse=True)
 def _private_keyring_and_state(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[None]:
+) -> Iterator[Path]:
     """Every test gets a real, empty file keyring and a state directory of its own, in this
     process and in the children it starts: the audit trail makes its key on first use and
     anchors its head, and neither may reach the developer's own keyring or state directory."""
@@ -63,8 +63,14 @@ def _private_keyring_and_state(
     monkeypatch.setenv("AGENTDECK_STATE_DIR", str(home / "state"))
     monkeypatch.setenv("AGENTDECK_CACHE_DIR", str(home / "cache"))
     audit_keys.clear_cache()
-    yield
+    yield path
     audit_keys.clear_cache()
+
+
+@pytest.fixture
+def keyring_file(_private_keyring_and_state: Path) -> Path:
+    """The file behind this test's keyring (keyrings.alt's plain file, empty at the start)."""
+    return _private_keyring_and_state
 
 
 @pytest.fixture
@@ -250,6 +256,44 @@ def _running(
         yield started
     finally:
         stop(started)
+
+
+class OwnServer:
+    """A real server a test module may stop and start again (``tests/servers.py``'s
+    ``start``/``restart`` pair): its data folder and its URL stay; ``api`` talks to it."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        start: Callable[[Path], Any],
+        restart: Callable[[Any, Path], Any],
+        api: Callable[[str], Any],
+    ) -> None:
+        self.workdir = workdir
+        self._restart = restart
+        self.server = start(workdir)
+        self.api = api(self.server.url)
+
+    @property
+    def url(self) -> str:
+        return str(self.server.url)
+
+    @property
+    def running(self) -> bool:
+        return self.server.process.poll() is None
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def restart(self) -> None:
+        self.server = self._restart(self.server, self.workdir)
+        assert self.server.url == self.api.url
+
+    def up(self) -> OwnServer:
+        """Running (a test that failed half-way may have left it stopped)."""
+        if not self.running:
+            self.restart()
+        return self
 
 
 @pytest.fixture(scope="session")

@@ -557,26 +557,38 @@ main()
 """
 
 
-def phoenix_dir() -> Path:
-    """Where Phoenix is installed: $AGENTDECK_PHOENIX_DIR, else `.ci/run`'s cache folder."""
-    explicit = os.environ.get("AGENTDECK_PHOENIX_DIR")
+def cached_venv(name: str, version: str, variable: str) -> Path:
+    """Where a test server's own virtualenv is: ``$variable``, else `.ci/run`'s cache folder
+    ``agentdeck-ci/<name>-<version>``."""
+    explicit = os.environ.get(variable)
     if explicit:
         return Path(explicit)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "agentdeck-ci" / f"phoenix-{PHOENIX_VERSION}"
+    return cache / "agentdeck-ci" / f"{name}-{version}"
 
 
-def phoenix_python() -> Path:
-    """The Python of Phoenix's own virtualenv, or ServerMissing."""
-    venv = phoenix_dir()
+def venv_python(venv: Path, what: str, variable: str, package: str) -> Path:
+    """The Python of a test server's own virtualenv, or ServerMissing saying how to get it."""
     python = venv / "bin" / "python"
     # `.ci/run` writes the marker last, so a half-done install is never taken for a done one.
     if not python.is_file() or not (venv / ".agentdeck-complete").is_file():
         raise ServerMissing(
-            f"Phoenix {PHOENIX_VERSION} is not installed in {venv} (bash .ci/run, or set "
-            "AGENTDECK_PHOENIX_DIR to a virtualenv with arize-phoenix installed)"
+            f"{what} is not installed in {venv} (bash .ci/run, or set "
+            f"{variable} to a virtualenv with {package} installed)"
         )
     return python
+
+
+def phoenix_dir() -> Path:
+    """Where Phoenix is installed: $AGENTDECK_PHOENIX_DIR, else `.ci/run`'s cache folder."""
+    return cached_venv("phoenix", PHOENIX_VERSION, "AGENTDECK_PHOENIX_DIR")
+
+
+def phoenix_python() -> Path:
+    """The Python of Phoenix's own virtualenv, or ServerMissing."""
+    return venv_python(
+        phoenix_dir(), f"Phoenix {PHOENIX_VERSION}", "AGENTDECK_PHOENIX_DIR", "arize-phoenix"
+    )
 
 
 def start_phoenix(workdir: Path, *, port: int | None = None) -> Server:
@@ -631,24 +643,12 @@ MLFLOW_VERSION = "3.18.0"
 
 def mlflow_dir() -> Path:
     """Where MLflow is installed: $AGENTDECK_MLFLOW_DIR, else `.ci/run`'s cache folder."""
-    explicit = os.environ.get("AGENTDECK_MLFLOW_DIR")
-    if explicit:
-        return Path(explicit)
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "agentdeck-ci" / f"mlflow-{MLFLOW_VERSION}"
+    return cached_venv("mlflow", MLFLOW_VERSION, "AGENTDECK_MLFLOW_DIR")
 
 
 def mlflow_python() -> Path:
     """The Python of MLflow's own virtualenv, or ServerMissing."""
-    venv = mlflow_dir()
-    python = venv / "bin" / "python"
-    # `.ci/run` writes the marker last, so a half-done install is never taken for a done one.
-    if not python.is_file() or not (venv / ".agentdeck-complete").is_file():
-        raise ServerMissing(
-            f"MLflow {MLFLOW_VERSION} is not installed in {venv} (bash .ci/run, or set "
-            "AGENTDECK_MLFLOW_DIR to a virtualenv with mlflow installed)"
-        )
-    return python
+    return venv_python(mlflow_dir(), f"MLflow {MLFLOW_VERSION}", "AGENTDECK_MLFLOW_DIR", "mlflow")
 
 
 def mlflow_env(workdir: Path) -> dict[str, str]:

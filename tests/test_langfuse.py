@@ -1209,19 +1209,6 @@ def test_a_bad_page_leaves_the_cursor_and_the_database_as_they_were(tmp_path: Pa
 # -- agentdeck login for a Langfuse store ------------------------------------------------------
 
 
-@pytest.fixture
-def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A real keyring backend (keyrings.alt's plain file) in a temporary folder."""
-    import keyring.core
-    from keyrings.alt.file import PlaintextKeyring
-
-    path = tmp_path / "keyring" / "keyring_pass.cfg"
-    backend = PlaintextKeyring()
-    backend.file_path = str(path)  # type: ignore[misc]
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return path
-
-
 def test_login_keeps_the_key_pair_that_the_connector_uses(
     tmp_path: Path, keyring_file: Path
 ) -> None:

@@ -1099,19 +1099,6 @@ def test_a_langsmith_store_without_a_project_names_the_config_line(tmp_path: Pat
         load_workspace(root)
 
 
-@pytest.fixture
-def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A real keyring backend (keyrings.alt's plain file) in a temporary folder."""
-    import keyring.core
-    from keyrings.alt.file import PlaintextKeyring
-
-    path = tmp_path / "keyring" / "keyring_pass.cfg"
-    backend = PlaintextKeyring()
-    backend.file_path = str(path)  # type: ignore[misc]
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return path
-
-
 def test_login_keeps_the_api_key_that_the_connector_sends(
     tmp_path: Path, keyring_file: Path, served: Callable[[FakeLangSmith], str]
 ) -> None:

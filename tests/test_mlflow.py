@@ -690,19 +690,6 @@ async def test_configure_sync_grade_at_the_desk_offline_sync_again_exactly_once(
     assert rows(root, "SELECT count(*) FROM outbox WHERE pushed_at IS NULL") == [(0,)]
 
 
-@pytest.fixture
-def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """keyrings.alt's plain-file backend in a temporary folder: the real keyring is untouched."""
-    import keyring.core
-    from keyrings.alt.file import PlaintextKeyring
-
-    path = tmp_path / "keyring" / "keyring_pass.cfg"
-    backend = PlaintextKeyring()
-    backend.file_path = str(path)  # type: ignore[misc]
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return path
-
-
 @pytest.mark.parametrize("secret", [None, "sekrit-456"])
 def test_a_configured_store_is_built_by_kind_with_its_token_from_the_keyring(
     tmp_path: Path, keyring_file: Path, secret: str | None

@@ -29,61 +29,28 @@ from store.outbox import enqueue, push
 from store.sync import run_pk
 from store.timestamps import now_iso
 from store.workspace import Workspace
-from tests.conftest import MlflowServer, _server_missing
+from tests.conftest import MlflowServer, OwnServer, _running
 from tests.test_mlflow import _score, spec
 from tests.test_phoenix_restarts import LATER, Tripwire
 
-
-class OwnMlflow:
-    """A real MLflow these tests may stop and start again; its data folder and URL stay."""
-
-    def __init__(self, workdir: Path) -> None:
-        from tests import servers
-
-        self.workdir = workdir
-        self.server = servers.start_mlflow(workdir)
-        self.api = MlflowServer(self.server.url)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def running(self) -> bool:
-        return self.server.process.poll() is None
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def restart(self) -> None:
-        from tests import servers
-
-        self.server = servers.restart_mlflow(self.server, self.workdir)
-        assert self.server.url == self.api.url
+OwnMlflow = OwnServer
 
 
 @pytest.fixture(scope="module")
-def own_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnMlflow]:
+def own_mlflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnServer]:
     from tests import servers
 
-    try:
-        started = OwnMlflow(tmp_path_factory.mktemp("mlflow-restarts"))
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    def start(folder: Path) -> OwnServer:
+        return OwnServer(folder, servers.start_mlflow, servers.restart_mlflow, MlflowServer)
+
+    with _running(start, tmp_path_factory.mktemp("mlflow-restarts")) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture
-def mlflow_up(own_mlflow: OwnMlflow) -> OwnMlflow:
+def mlflow_up(own_mlflow: OwnServer) -> OwnServer:
     """The module's MLflow, running (a test that failed half-way may have left it stopped)."""
-    if not own_mlflow.running:
-        own_mlflow.restart()
-    return own_mlflow
+    return own_mlflow.up()
 
 
 def _connector(server: OwnMlflow, experiment: str, transport: Tripwire) -> MlflowConnector:

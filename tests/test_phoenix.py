@@ -560,19 +560,6 @@ def test_the_api_key_is_sent_and_never_said() -> None:
     assert "agentdeck login phoenix" in str(caught.value)
 
 
-@pytest.fixture
-def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """keyrings.alt's plain-file backend in a temporary folder: the real keyring is untouched."""
-    import keyring.core
-    from keyrings.alt.file import PlaintextKeyring
-
-    path = tmp_path / "keyring" / "keyring_pass.cfg"
-    backend = PlaintextKeyring()
-    backend.file_path = str(path)  # type: ignore[misc]
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return path
-
-
 @pytest.mark.parametrize("secret", [None, "sekrit-456"])
 def test_a_configured_store_is_built_by_kind_with_its_key_from_the_keyring(
     tmp_path: Path, keyring_file: Path, secret: str | None

@@ -28,62 +28,30 @@ from store.outbox import enqueue, push
 from store.sync import run_pk
 from store.timestamps import canonical, now_iso
 from store.workspace import Workspace
-from tests.conftest import PhoenixServer, _server_missing
+from tests.conftest import OwnServer, PhoenixServer, _running
 from tests.test_phoenix import _annotations, _hex, _score, trace
 
 LATER = timedelta(hours=1)  # past any outbox backoff (its ceiling is 15 minutes)
 
 
-class OwnPhoenix:
-    """A real Phoenix these tests may stop and start again; its data folder and its URL stay."""
-
-    def __init__(self, workdir: Path) -> None:
-        from tests import servers
-
-        self.workdir = workdir
-        self.server = servers.start_phoenix(workdir)
-        self.api = PhoenixServer(self.server.url)
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    @property
-    def running(self) -> bool:
-        return self.server.process.poll() is None
-
-    def stop(self) -> None:
-        self.server.stop()
-
-    def restart(self) -> None:
-        from tests import servers
-
-        self.server = servers.restart_phoenix(self.server, self.workdir)
-        assert self.server.url == self.api.url
+OwnPhoenix = OwnServer
 
 
 @pytest.fixture(scope="module")
-def own_phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnPhoenix]:
+def own_phoenix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OwnServer]:
     from tests import servers
 
-    try:
-        started = OwnPhoenix(tmp_path_factory.mktemp("phoenix-restarts"))
-    except servers.ServerMissing as exc:
-        _server_missing(str(exc))
-    except servers.ServerFailed as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    def start(folder: Path) -> OwnServer:
+        return OwnServer(folder, servers.start_phoenix, servers.restart_phoenix, PhoenixServer)
+
+    with _running(start, tmp_path_factory.mktemp("phoenix-restarts")) as started:
         yield started
-    finally:
-        started.stop()
 
 
 @pytest.fixture
-def phoenix_up(own_phoenix: OwnPhoenix) -> OwnPhoenix:
+def phoenix_up(own_phoenix: OwnServer) -> OwnServer:
     """The module's Phoenix, running (a test that failed half-way may have left it stopped)."""
-    if not own_phoenix.running:
-        own_phoenix.restart()
-    return own_phoenix
+    return own_phoenix.up()
 
 
 class Tripwire(httpx.BaseTransport):

@@ -16,7 +16,6 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 from conftest import settle
 
@@ -28,19 +27,6 @@ from tui.cli import cli
 
 SIZE = (120, 40)
 FILE_STORE = '[[stores]]\nname = "demo"\nkind = "file"\npath = "store"\n'
-
-
-@pytest.fixture
-def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """keyrings.alt's plain-file backend in a temporary folder: the real keyring is untouched."""
-    import keyring.core
-    from keyrings.alt.file import PlaintextKeyring
-
-    path = tmp_path / "keyring" / "keyring_pass.cfg"
-    backend = PlaintextKeyring()
-    backend.file_path = str(path)  # type: ignore[misc]
-    monkeypatch.setattr(keyring.core, "_keyring_backend", backend)
-    return path
 
 
 def closed_port_url() -> str:
